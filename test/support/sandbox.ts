@@ -1,0 +1,2 @@
+// Placeholder replaced by the sandbox harness.
+export async function stopSharedSandbox(): Promise<void> {}
