@@ -1,0 +1,700 @@
+/**
+ * The VPSie API client used by activities. Speaks the govpsie / Terraform dialect (paths under
+ * `/apps/v2` and `/api/v2`, `Vpsie-Auth` header, JSON login), validates every answer with zod and
+ * reports every failure as a typed `VpsieError`. See README.md in this folder.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Registry } from 'prom-client';
+import { z } from 'zod';
+import { logger, type Logger } from '../../lib/log';
+import { TokenManager } from './auth';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { CircuitBreaker, DEFAULT_BREAKER, type BreakerState, type CircuitBreakerOptions } from './breaker';
+import { TtlCache } from './cache';
+import { systemClock, type Clock } from './clock';
+import type { CredentialsSource } from './credentials';
+import { VpsieError, isVpsieError } from './errors';
+import { vpsieClientMetrics, type VpsieClientMetrics } from './metrics';
+import {
+  ActionDataSchema,
+  DatacenterSchema,
+  K8sClusterSchema,
+  K8sClusterSummarySchema,
+  K8sOfferSchema,
+  LoginResponseSchema,
+  NodeGroupSchema,
+  OsImageSchema,
+  PendingVmSchema,
+  PlanCategorySchema,
+  PlanSchema,
+  VmDataSchema,
+  VmDetailSchema,
+  VmStatusSchema,
+  type Datacenter,
+  type K8sCluster,
+  type K8sClusterSummary,
+  type K8sNode,
+  type K8sOffer,
+  type NodeGroup,
+  type OsImage,
+  type PendingVm,
+  type Plan,
+  type PlanCategory,
+  type VmData,
+  type VmStatus,
+} from './schemas';
+import { TokenBucket, type TokenBucketOptions } from './tokenBucket';
+import { Transport, type CallSpec } from './transport';
+
+export interface VpsieClientOptions {
+  /** Host URL, e.g. `https://api.vpsie.com` (paths are absolute: `/apps/v2/...`, `/api/v2/...`). */
+  baseUrl: string;
+  credentials: CredentialsSource;
+  /** Prometheus registry for the client's metrics; a private one when omitted. */
+  registry?: Registry;
+  /** Token bucket; `false` disables it. Default 100 requests/min, burst 100. */
+  rateLimit?: TokenBucketOptions | false;
+  backoff?: BackoffOptions;
+  /** Attempts per call, first included (default 3). */
+  maxAttempts?: number;
+  breaker?: Partial<CircuitBreakerOptions>;
+  /** Per-exchange timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Log in again this long before the token expires (default 5 min). */
+  refreshBeforeMs?: number;
+  /** TTL of cached plans, categories, datacenters, images (default 10 min). */
+  cacheTtlMs?: number;
+  /** VM path prefix: `/api/v2/vm` (vpsieinc/govpsie since Feb 2026, default) or `/apps/v2/vm`. */
+  vmBase?: '/api/v2/vm' | '/apps/v2/vm';
+  clock?: Clock;
+  random?: () => number;
+  log?: Logger;
+  userAgent?: string;
+  fetch?: typeof fetch;
+}
+
+export interface ListPage<T> {
+  items: T[];
+  total: number | undefined;
+}
+
+export interface FindVmQuery {
+  identifier?: string;
+  hostname?: string;
+  /** Public or private IPv4. */
+  ip?: string;
+  /** Request id carried in the VM's notes by `ensureVm`. */
+  requestId?: string;
+}
+
+export interface EnsureVmInput {
+  /** Stable id of the creation request (e.g. workflow id + step); makes retries idempotent. */
+  requestId: string;
+  /** Defaults to `hostnameForRequest('vpsie-node', requestId)`. */
+  hostname?: string;
+  /** Plan identifier or nickname (`small-2cpu-4gb`). */
+  plan: string;
+  /** Datacenter identifier or `dc_name` (`us-east-1`). */
+  datacenter: string;
+  /** OS image identifier or name (`ubuntu-22.04-lts`). */
+  osImage: string;
+  /** Base64 cloud-init (see bootstrap.ts); without it the VM never joins the cluster. */
+  userData?: string;
+  tags?: string[];
+  notes?: string;
+  projectId?: string;
+  sshKeyIdentifier?: string;
+}
+
+export type EnsureVmResult =
+  | { state: 'listed'; created: boolean; hostname: string; vm: VmData }
+  | { state: 'pending'; created: boolean; hostname: string; pending: PendingVm | undefined };
+
+export interface EnsureGroupWorkerInput {
+  clusterIdentifier: string;
+  /** Numeric node-group id (`id` of the group). */
+  groupId: number;
+  /**
+   * The group's node count this request wants reached (current count + 1 when the workflow
+   * decided). Retrying with the same target never adds a second machine.
+   */
+  targetCount: number;
+}
+
+export interface EnsureGroupWorkerResult {
+  added: number;
+  nodesCount: number;
+}
+
+export const REQUEST_ID_NOTE_PREFIX = 'orchestrator-request-id=';
+
+/** A DNS-safe hostname derived from the request id: the same request always gets the same name. */
+export function hostnameForRequest(prefix: string, requestId: string): string {
+  const digest = createHash('sha256').update(requestId).digest('hex').slice(0, 12);
+  const p = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  return `${p}-${digest}`;
+}
+
+/** A UUID-shaped process id derived from the request id (VPSie's `processId`). */
+export function processIdForRequest(requestId: string): string {
+  const h = createHash('sha256').update(`process:${requestId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Lifecycle of a listed VM as VPSie signals it (no status string: is_active / power / flags). */
+export function vmPhase(vm: VmData): 'deleted' | 'running' | 'booting' {
+  if (vm.is_deleted === 1 || vm.is_terminated === 1) return 'deleted';
+  if (vm.is_active === 1 && vm.power !== 0) return 'running';
+  return 'booting';
+}
+
+const K8S = '/apps/v2/k8s';
+
+export class VpsieClient {
+  readonly metrics: VpsieClientMetrics;
+  readonly registry: Registry;
+  private readonly transport: Transport;
+  private readonly tokens: TokenManager;
+  private readonly breakerImpl: CircuitBreaker;
+  private readonly cache: TtlCache<unknown>;
+  private readonly vmBase: string;
+  private readonly log: Logger;
+
+  constructor(opts: VpsieClientOptions) {
+    const clock = opts.clock ?? systemClock;
+    this.registry = opts.registry ?? new Registry();
+    this.metrics = vpsieClientMetrics(this.registry);
+    this.log = opts.log ?? logger('vpsie-client');
+    this.breakerImpl = new CircuitBreaker({ ...DEFAULT_BREAKER, ...opts.breaker }, clock, (s) => {
+      this.metrics.setBreaker(s);
+      this.log.warn('vpsie circuit breaker state changed', { breakerState: s });
+    });
+    this.metrics.setBreaker('closed');
+    const rate = opts.rateLimit === undefined ? { perMinute: 100 } : opts.rateLimit;
+    this.transport = new Transport({
+      baseUrl: opts.baseUrl,
+      clock,
+      random: opts.random ?? Math.random,
+      bucket: rate === false ? undefined : new TokenBucket(rate, clock),
+      breaker: this.breakerImpl,
+      metrics: this.metrics,
+      backoff: opts.backoff ?? DEFAULT_BACKOFF,
+      maxAttempts: Math.max(1, opts.maxAttempts ?? 3),
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      userAgent: opts.userAgent ?? 'vpsie-capacity-orchestrator/0.1',
+      log: this.log,
+      fetch: opts.fetch ?? fetch,
+    });
+    this.tokens = new TokenManager(
+      opts.credentials,
+      async (creds) =>
+        (
+          await this.transport.exchange({
+            operation: 'auth.login',
+            method: 'POST',
+            path: '/apps/v2/auth/from/api',
+            json: creds,
+            idempotent: true,
+            auth: false,
+            whole: true,
+            schema: LoginResponseSchema,
+          }, undefined)
+        ).data,
+      clock,
+      opts.refreshBeforeMs ?? 5 * 60_000,
+    );
+    this.transport.tokens = this.tokens;
+    this.cache = new TtlCache(opts.cacheTtlMs ?? 10 * 60_000, () => clock.now());
+    this.vmBase = opts.vmBase ?? '/api/v2/vm';
+  }
+
+  get breakerState(): BreakerState {
+    return this.breakerImpl.state;
+  }
+
+  /** Logins performed so far (for tests and diagnostics). */
+  get loginCount(): number {
+    return this.tokens.logins;
+  }
+
+  private call<T>(spec: CallSpec<T>) {
+    return this.transport.call(spec);
+  }
+
+  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    return this.cache.get(key, load) as Promise<T>;
+  }
+
+  /** Drops cached catalogue look-ups (plans, categories, datacenters, images). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** Validates connectivity and credentials (a cheap authenticated call, uncached). */
+  async healthCheck(): Promise<void> {
+    await this.call({ operation: 'datacenter.list', method: 'GET', path: '/apps/v2/datacenter', query: { offset: 0, limit: 1 }, idempotent: true, schema: z.array(DatacenterSchema) });
+  }
+
+  // -------------------------------------------------------------------------------- VMs
+
+  async listVms(page: { offset?: number; limit?: number } = {}): Promise<ListPage<VmData>> {
+    const r = await this.call({
+      operation: 'vm.list',
+      method: 'GET',
+      path: this.vmBase,
+      query: { offset: page.offset, limit: page.limit },
+      idempotent: true,
+      schema: z.array(VmDataSchema),
+    });
+    return { items: r.data, total: r.total };
+  }
+
+  /** Every VM, following offset/limit pages. */
+  async listAllVms(pageSize = 100): Promise<VmData[]> {
+    const all: VmData[] = [];
+    for (let offset = 0; ; offset += pageSize) {
+      const page = await this.listVms({ offset, limit: pageSize });
+      all.push(...page.items);
+      if (page.items.length < pageSize || (page.total !== undefined && all.length >= page.total)) return all;
+    }
+  }
+
+  async getVm(identifier: string): Promise<VmData> {
+    const r = await this.call({
+      operation: 'vm.get',
+      method: 'GET',
+      path: `${this.vmBase}/${encodeURIComponent(identifier)}`,
+      idempotent: true,
+      schema: z.union([VmDetailSchema, z.literal(false), z.null()]),
+    });
+    if (!r.data) throw new VpsieError({ type: 'not_found', operation: 'vm.get', message: 'Not found' });
+    return r.data.vmData;
+  }
+
+  async getVmStatus(identifier: string): Promise<VmStatus> {
+    const r = await this.call({
+      operation: 'vm.status',
+      method: 'GET',
+      path: `${this.vmBase}/status/${encodeURIComponent(identifier)}`,
+      idempotent: true,
+      schema: VmStatusSchema,
+    });
+    return r.data;
+  }
+
+  async listPendingVms(): Promise<PendingVm[]> {
+    const r = await this.call({ operation: 'vm.pending', method: 'GET', path: '/apps/v2/vm/pending', idempotent: true, schema: z.array(PendingVmSchema) });
+    return r.data;
+  }
+
+  /**
+   * Raw create (POST, answers no identifier). Not retried after an ambiguous failure; prefer
+   * `ensureVm`, which is safe to retry.
+   */
+  async createVm(req: {
+    resourceIdentifier: string;
+    osIdentifier: string;
+    dcIdentifier: string;
+    hostname: string;
+    notes?: string;
+    tags?: string[];
+    userData?: string;
+    processId?: string;
+    projectId?: string;
+    sshKeyIdentifier?: string;
+  }): Promise<void> {
+    await this.call({
+      operation: 'vm.create',
+      method: 'POST',
+      path: this.vmBase,
+      json: {
+        resourceIdentifier: req.resourceIdentifier,
+        osIdentifier: req.osIdentifier,
+        dcIdentifier: req.dcIdentifier,
+        hostname: req.hostname,
+        ...(req.notes !== undefined ? { notes: req.notes } : {}),
+        backupEnabled: '0',
+        weeklyBackupEnabled: '0',
+        monthlyBackupEnabled: '0',
+        addPublicIpV4: '1',
+        addPublicIpV6: '0',
+        addPrivateIp: '1',
+        ...(req.sshKeyIdentifier ? { sshKeyIdentifier: req.sshKeyIdentifier } : {}),
+        ...(req.projectId ? { projectId: req.projectId } : {}),
+        processId: req.processId ?? randomUUID(),
+        isGeneratedPassword: 1,
+        tags: req.tags ?? [],
+        ...(req.userData ? { userData: req.userData } : {}),
+      },
+      idempotent: false,
+      schema: ActionDataSchema,
+    });
+  }
+
+  /** Deletes a VM; true if deleted, false if it did not exist. Safe to retry. */
+  async deleteVm(identifier: string, reason = 'scale-down'): Promise<boolean> {
+    try {
+      await this.call({
+        operation: 'vm.delete',
+        method: 'DELETE',
+        path: this.vmBase,
+        json: { vmIdentifier: identifier, deleteStatistic: { reason, note: 'vpsie-capacity-orchestrator' } },
+        idempotent: true,
+        schema: ActionDataSchema,
+      });
+      return true;
+    } catch (e) {
+      if (isVpsieError(e) && e.type === 'not_found') return false;
+      throw e;
+    }
+  }
+
+  /** Finds a listed VM by identifier, hostname, IP or request id (undefined when none). */
+  async findVm(q: FindVmQuery): Promise<VmData | undefined> {
+    if (q.identifier) {
+      try {
+        return await this.getVm(q.identifier);
+      } catch (e) {
+        if (isVpsieError(e) && e.type === 'not_found') return undefined;
+        throw e;
+      }
+    }
+    const note = q.requestId ? `${REQUEST_ID_NOTE_PREFIX}${q.requestId}` : undefined;
+    const vms = await this.listAllVms();
+    return vms.find(
+      (vm) =>
+        vm.is_deleted !== 1 &&
+        ((q.hostname !== undefined && vm.hostname === q.hostname) ||
+          (q.ip !== undefined && (vm.default_ip === q.ip || vm.private_ip === q.ip)) ||
+          (note !== undefined && (vm.notes ?? '').split(/\s+/).includes(note))),
+    );
+  }
+
+  /** Finds a not-yet-listed VM in the pending queue by hostname or process id. */
+  async findPendingVm(q: { hostname?: string; processId?: string }): Promise<PendingVm | undefined> {
+    const pending = await this.listPendingVms();
+    return pending.find(
+      (p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId),
+    );
+  }
+
+  /**
+   * Creates the VM for `requestId` unless it already exists (listed or pending). The hostname
+   * and process id are derived from the request id and the notes carry it, so a retried activity
+   * finds the first attempt's machine instead of creating a second one. After an ambiguous
+   * failure (no answer, 5xx) it looks again; if the machine is still not visible it throws a
+   * retryable error and the next attempt starts with the look-up.
+   */
+  async ensureVm(input: EnsureVmInput): Promise<EnsureVmResult> {
+    const hostname = input.hostname ?? hostnameForRequest('vpsie-node', input.requestId);
+    const processId = processIdForRequest(input.requestId);
+    const look = async (created: boolean): Promise<EnsureVmResult | undefined> => {
+      const vm = await this.findVm({ hostname, requestId: input.requestId });
+      if (vm) return { state: 'listed', created, hostname, vm };
+      const pending = await this.findPendingVm({ hostname, processId });
+      if (pending) return { state: 'pending', created, hostname, pending };
+      return undefined;
+    };
+    const existing = await look(false);
+    if (existing) return existing;
+
+    const [dc, plan, os] = await Promise.all([
+      this.resolveDatacenter(input.datacenter),
+      this.resolvePlan(input.plan, input.datacenter),
+      this.resolveOsImage(input.osImage),
+    ]);
+    const notes = [`${REQUEST_ID_NOTE_PREFIX}${input.requestId}`, input.notes].filter(Boolean).join(' ');
+    try {
+      await this.createVm({
+        resourceIdentifier: plan.identifier,
+        osIdentifier: os.identifier,
+        dcIdentifier: dc.identifier,
+        hostname,
+        notes,
+        processId,
+        ...(input.tags ? { tags: input.tags } : {}),
+        ...(input.userData ? { userData: input.userData } : {}),
+        ...(input.projectId ? { projectId: input.projectId } : {}),
+        ...(input.sshKeyIdentifier ? { sshKeyIdentifier: input.sshKeyIdentifier } : {}),
+      });
+    } catch (e) {
+      if (!isVpsieError(e) || !e.ambiguous) throw e;
+      const after = await look(true).catch(() => undefined);
+      if (after) return after;
+      throw new VpsieError({
+        type: 'not_settled',
+        operation: 'vm.ensure',
+        message: `create of ${hostname} got no answer (${e.type}) and the machine is not visible yet; retry`,
+        cause: e,
+      });
+    }
+    return (await look(true).catch(() => undefined)) ?? { state: 'pending', created: true, hostname, pending: undefined };
+  }
+
+  // -------------------------------------------------------------------------------- catalogue
+
+  async listPlanCategories(): Promise<PlanCategory[]> {
+    return this.cached('categories', async () => {
+      const r = await this.call({ operation: 'plan.categories', method: 'GET', path: '/api/v2/plans/category', idempotent: true, schema: z.array(PlanCategorySchema) });
+      return r.data;
+    });
+  }
+
+  /** Plans of one datacenter and category (`POST /apps/v2/resources`, form-encoded as govpsie). */
+  async listPlans(dcIdentifier: string, planCatIdentifier: string, osIdentifier?: string): Promise<Plan[]> {
+    return this.cached(`plans:${dcIdentifier}:${planCatIdentifier}:${osIdentifier ?? ''}`, async () => {
+      const r = await this.call({
+        operation: 'plan.list',
+        method: 'POST',
+        path: '/apps/v2/resources',
+        form: {
+          dcIdentifier,
+          ...(osIdentifier ? { osIdentifier } : {}),
+          planCatIdentifier,
+          name: 'query',
+          description: 'query',
+          isCustom: '0',
+        },
+        idempotent: true,
+        schema: z.array(PlanSchema),
+      });
+      return r.data;
+    });
+  }
+
+  /** Every plan of a datacenter (identifier or name), over all categories. */
+  async listAllPlans(datacenter: string): Promise<Plan[]> {
+    const dc = await this.resolveDatacenter(datacenter);
+    const cats = await this.listPlanCategories();
+    const lists = await Promise.all(cats.map((c) => this.listPlans(dc.identifier, c.identifier)));
+    const byId = new Map<string, Plan>();
+    lists.forEach((plans, i) => plans.forEach((p) => byId.set(p.identifier, { ...p, category: p.category ?? cats[i]!.name })));
+    return [...byId.values()];
+  }
+
+  async resolvePlan(ref: string, datacenter: string): Promise<Plan> {
+    const plans = await this.listAllPlans(datacenter);
+    const plan = plans.find((p) => p.identifier === ref || p.nickname === ref);
+    if (!plan) throw new VpsieError({ type: 'not_found', operation: 'plan.resolve', message: `no plan '${ref}' in datacenter '${datacenter}'` });
+    return plan;
+  }
+
+  async listDatacenters(): Promise<Datacenter[]> {
+    return this.cached('datacenters', async () => {
+      const all: Datacenter[] = [];
+      for (let offset = 0; ; offset += 100) {
+        const r = await this.call({
+          operation: 'datacenter.list',
+          method: 'GET',
+          path: '/apps/v2/datacenter',
+          query: { offset, limit: 100 },
+          idempotent: true,
+          schema: z.array(DatacenterSchema),
+        });
+        all.push(...r.data);
+        if (r.data.length < 100 || (r.total !== undefined && all.length >= r.total)) return all;
+      }
+    });
+  }
+
+  async resolveDatacenter(ref: string): Promise<Datacenter> {
+    const dc = (await this.listDatacenters()).find((d) => d.identifier === ref || d.dc_name === ref);
+    if (!dc) throw new VpsieError({ type: 'not_found', operation: 'datacenter.resolve', message: `no datacenter '${ref}'` });
+    return dc;
+  }
+
+  /** OS templates (simulator endpoint `GET /apps/v2/images`; VPSie publishes no list). */
+  async listOsImages(): Promise<OsImage[]> {
+    return this.cached('images', async () => {
+      const r = await this.call({ operation: 'image.list', method: 'GET', path: '/apps/v2/images', idempotent: true, schema: z.array(OsImageSchema) });
+      return r.data;
+    });
+  }
+
+  /** Accepts a UUID as is (VPSie's usual static configuration) or resolves a name. */
+  async resolveOsImage(ref: string): Promise<OsImage> {
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref)) return { identifier: ref, name: ref };
+    const img = (await this.listOsImages()).find((i) => i.identifier === ref || i.name === ref);
+    if (!img) throw new VpsieError({ type: 'not_found', operation: 'image.resolve', message: `no OS image '${ref}'` });
+    return img;
+  }
+
+  /** Managed-Kubernetes sizes of a datacenter (`KubeSizeID` values). */
+  async listK8sOffers(dcIdentifier: string): Promise<K8sOffer[]> {
+    return this.cached(`offers:${dcIdentifier}`, async () => {
+      const r = await this.call({ operation: 'k8s.offers', method: 'POST', path: `${K8S}/offers`, json: { dcIdentifier }, idempotent: true, schema: z.array(K8sOfferSchema) });
+      return r.data;
+    });
+  }
+
+  /** The numeric size id (`KubeSizeID`) of a plan given by identifier or nickname. */
+  async resolveKubeSizeId(planRef: string, datacenter: string): Promise<number> {
+    const plan = await this.resolvePlan(planRef, datacenter);
+    if (plan.id !== undefined) return plan.id;
+    const dc = await this.resolveDatacenter(datacenter);
+    const offer = (await this.listK8sOffers(dc.identifier)).find((o) => o.name === plan.nickname || (o.cpu === plan.cpu && o.ram === plan.ram));
+    if (!offer) throw new VpsieError({ type: 'not_found', operation: 'plan.resolve', message: `no Kubernetes size for plan '${planRef}'` });
+    return offer.id;
+  }
+
+  // -------------------------------------------------------------------------------- managed Kubernetes
+
+  async listClusters(): Promise<K8sClusterSummary[]> {
+    const r = await this.call({ operation: 'k8s.cluster.list', method: 'GET', path: `${K8S}/cluster/all`, idempotent: true, schema: z.array(K8sClusterSummarySchema) });
+    return r.data;
+  }
+
+  async getCluster(clusterIdentifier: string): Promise<K8sCluster> {
+    const r = await this.call({
+      operation: 'k8s.cluster.get',
+      method: 'GET',
+      path: `${K8S}/cluster/byId/${encodeURIComponent(clusterIdentifier)}`,
+      idempotent: true,
+      schema: z.union([K8sClusterSchema, z.literal(false), z.null()]),
+    });
+    if (!r.data) throw new VpsieError({ type: 'not_found', operation: 'k8s.cluster.get', message: 'Not found' });
+    return r.data;
+  }
+
+  async listNodeGroups(clusterIdentifier: string): Promise<NodeGroup[]> {
+    const r = await this.call({
+      operation: 'k8s.group.list',
+      method: 'GET',
+      path: `${K8S}/node/groups/byClusterId/${encodeURIComponent(clusterIdentifier)}`,
+      idempotent: true,
+      schema: z.array(NodeGroupSchema),
+    });
+    return r.data.filter((g) => g.is_deleted !== 1);
+  }
+
+  /**
+   * Creates a node group unless one with this name exists (then returns it). VPSie refuses a
+   * second group of the same size: that surfaces as a terminal `same_size_group` error.
+   */
+  async ensureNodeGroup(input: { clusterIdentifier: string; groupName: string; kubeSizeId: number }): Promise<NodeGroup> {
+    const find = async () => (await this.listNodeGroups(input.clusterIdentifier)).find((g) => g.group_name === input.groupName);
+    const existing = await find();
+    if (existing) return existing;
+    try {
+      await this.call({
+        operation: 'k8s.group.create',
+        method: 'POST',
+        path: `${K8S}/cluster/add/group`,
+        json: { clusterIdentifier: input.clusterIdentifier, groupName: input.groupName, KubeSizeID: input.kubeSizeId },
+        idempotent: false,
+        schema: ActionDataSchema,
+      });
+    } catch (e) {
+      if (!isVpsieError(e) || !e.ambiguous) throw e;
+    }
+    const created = await find();
+    if (!created) throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
+    return created;
+  }
+
+  async deleteNodeGroup(groupIdentifier: string): Promise<boolean> {
+    try {
+      await this.call({
+        operation: 'k8s.group.delete',
+        method: 'DELETE',
+        path: `${K8S}/cluster/delete/group/${encodeURIComponent(groupIdentifier)}`,
+        json: { deleteStatistic: { reason: 'scale-down', note: 'vpsie-capacity-orchestrator' } },
+        idempotent: true,
+        schema: ActionDataSchema,
+      });
+      return true;
+    } catch (e) {
+      if (isVpsieError(e) && e.type === 'not_found') return false;
+      throw e;
+    }
+  }
+
+  /** Raw "add a worker to a group": answers `data: true`, no identifier. Prefer `ensureGroupWorker`. */
+  async addGroupWorker(clusterIdentifier: string, groupId: number): Promise<void> {
+    await this.call({
+      operation: 'k8s.group.addWorker',
+      method: 'POST',
+      path: `${K8S}/cluster/byId/${encodeURIComponent(clusterIdentifier)}/add/slave/group/${groupId}`,
+      idempotent: false,
+      schema: ActionDataSchema,
+    });
+  }
+
+  /**
+   * Brings the group to `targetCount` nodes by adding workers one at a time, reading the group's
+   * `nodes_count` (which counts workers still provisioning) before each add. Retrying with the same
+   * target after a crash or a lost answer adds nothing more.
+   */
+  async ensureGroupWorker(input: EnsureGroupWorkerInput): Promise<EnsureGroupWorkerResult> {
+    const count = async () => {
+      const g = (await this.listNodeGroups(input.clusterIdentifier)).find((x) => x.id === input.groupId);
+      if (!g) throw new VpsieError({ type: 'not_found', operation: 'k8s.group.ensureWorker', message: `no node group ${input.groupId}` });
+      return g.nodes_count;
+    };
+    let added = 0;
+    let current = await count();
+    while (current < input.targetCount) {
+      try {
+        await this.addGroupWorker(input.clusterIdentifier, input.groupId);
+        added += 1;
+        current += 1;
+      } catch (e) {
+        if (!isVpsieError(e) || !e.ambiguous) throw e;
+        const after = await count().catch(() => undefined);
+        if (after === undefined || after <= current) {
+          throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.ensureWorker', message: `add worker got no answer (${e.type}); retry`, cause: e });
+        }
+        added += after - current;
+        current = after;
+      }
+    }
+    return { added, nodesCount: current };
+  }
+
+  /** Removes an unspecified worker of the group (`DELETE …/reduce/slave {groupId}`). */
+  async reduceGroup(clusterIdentifier: string, groupId: number): Promise<void> {
+    await this.call({
+      operation: 'k8s.group.reduce',
+      method: 'DELETE',
+      path: `${K8S}/cluster/byId/${encodeURIComponent(clusterIdentifier)}/reduce/slave`,
+      json: { groupId },
+      idempotent: false,
+      schema: ActionDataSchema,
+    });
+  }
+
+  /** Deletes one specific worker; true if deleted, false if it was not there. Safe to retry. */
+  async deleteGroupWorker(clusterIdentifier: string, identifier: string): Promise<boolean> {
+    try {
+      await this.call({
+        operation: 'k8s.worker.delete',
+        method: 'DELETE',
+        path: `${K8S}/cluster/byId/${encodeURIComponent(clusterIdentifier)}/delete/slave`,
+        json: { identifier },
+        idempotent: true,
+        schema: ActionDataSchema,
+      });
+      return true;
+    } catch (e) {
+      if (isVpsieError(e) && e.type === 'not_found') return false;
+      throw e;
+    }
+  }
+
+  /** Worker nodes of a cluster, optionally of one group (simulator exposes `group_id`). */
+  async listClusterWorkers(clusterIdentifier: string, groupId?: number): Promise<K8sNode[]> {
+    const c = await this.getCluster(clusterIdentifier);
+    return c.nodes.filter((n) => n.node_type !== 1 && (groupId === undefined || n.group_id === groupId));
+  }
+
+  /** Finds a cluster node by hostname, IP or identifier. */
+  async findClusterNode(clusterIdentifier: string, q: { hostname?: string; ip?: string; identifier?: string }): Promise<K8sNode | undefined> {
+    const c = await this.getCluster(clusterIdentifier);
+    return c.nodes.find(
+      (n) =>
+        (q.hostname !== undefined && n.hostname === q.hostname) ||
+        (q.identifier !== undefined && n.identifier === q.identifier) ||
+        (q.ip !== undefined && (n.default_ip === q.ip || n.private_ip === q.ip)),
+    );
+  }
+}

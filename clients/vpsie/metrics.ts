@@ -1,0 +1,55 @@
+import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { BREAKER_STATE_VALUE, type BreakerState } from './breaker';
+
+export interface VpsieClientMetrics {
+  requests: Counter<'method' | 'status'>;
+  latency: Histogram<'method'>;
+  breaker: Gauge;
+  retries: Counter<'method' | 'reason'>;
+  setBreaker(s: BreakerState): void;
+}
+
+function existing<T extends Metric>(registry: Registry, name: string): T | undefined {
+  return registry.getSingleMetric(name) as T | undefined;
+}
+
+/**
+ * The client's Prometheus metrics, registered once per registry (several clients sharing one
+ * registry share the series). `method` is the client operation (e.g. `vm.create`), `status` the
+ * HTTP status or a transport outcome (`network_error`, `timeout`, `circuit_open`).
+ */
+export function vpsieClientMetrics(registry: Registry): VpsieClientMetrics {
+  const requests =
+    existing<Counter<'method' | 'status'>>(registry, 'vpsie_autoscaler_vpsie_api_requests_total') ??
+    new Counter({
+      name: 'vpsie_autoscaler_vpsie_api_requests_total',
+      help: 'VPSie API requests by client operation and HTTP status (or transport outcome).',
+      labelNames: ['method', 'status'] as const,
+      registers: [registry],
+    });
+  const latency =
+    existing<Histogram<'method'>>(registry, 'vpsie_autoscaler_vpsie_api_latency_seconds') ??
+    new Histogram({
+      name: 'vpsie_autoscaler_vpsie_api_latency_seconds',
+      help: 'VPSie API request latency by client operation (one HTTP exchange, retries counted separately).',
+      labelNames: ['method'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+  const breaker =
+    existing<Gauge>(registry, 'vpsie_autoscaler_vpsie_api_circuit_breaker_state') ??
+    new Gauge({
+      name: 'vpsie_autoscaler_vpsie_api_circuit_breaker_state',
+      help: 'VPSie API circuit breaker state: 0 closed, 1 half-open, 2 open.',
+      registers: [registry],
+    });
+  const retries =
+    existing<Counter<'method' | 'reason'>>(registry, 'vpsie_autoscaler_vpsie_api_retries_total') ??
+    new Counter({
+      name: 'vpsie_autoscaler_vpsie_api_retries_total',
+      help: 'VPSie API retries by client operation and error type.',
+      labelNames: ['method', 'reason'] as const,
+      registers: [registry],
+    });
+  return { requests, latency, breaker, retries, setBreaker: (s) => breaker.set(BREAKER_STATE_VALUE[s]) };
+}

@@ -1,0 +1,59 @@
+import type { Clock } from './clock';
+
+export interface TokenBucketOptions {
+  /** Sustained rate: tokens added per minute (VPSie client default 100). */
+  perMinute: number;
+  /** Bucket size: how many calls may go at once after an idle period. Defaults to `perMinute`. */
+  burst?: number;
+}
+
+/**
+ * A token bucket. `take()` reserves a token and returns how long the caller must wait before
+ * using it (0 when one is available now); reservations queue fairly in call order because the
+ * balance may go negative. Pure given the clock.
+ */
+export class TokenBucket {
+  private readonly ratePerMs: number;
+  private readonly capacity: number;
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    opts: TokenBucketOptions,
+    private readonly clock: Pick<Clock, 'now'>,
+  ) {
+    if (!(opts.perMinute > 0)) throw new RangeError('perMinute must be > 0');
+    this.ratePerMs = opts.perMinute / 60_000;
+    this.capacity = Math.max(1, opts.burst ?? opts.perMinute);
+    this.tokens = this.capacity;
+    this.last = clock.now();
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    const elapsed = Math.max(0, now - this.last);
+    this.last = now;
+    this.tokens = Math.min(this.capacity, this.tokens + elapsed * this.ratePerMs);
+  }
+
+  /** Tokens currently available (may be negative when callers are queued). */
+  available(): number {
+    this.refill();
+    return this.tokens;
+  }
+
+  /** Reserves one token; returns the wait in ms before the reservation becomes valid. */
+  take(): number {
+    this.refill();
+    this.tokens -= 1;
+    if (this.tokens >= 0) return 0;
+    return Math.ceil(-this.tokens / this.ratePerMs);
+  }
+
+  /** Waits (via the clock) until a token is available. */
+  async acquire(clock: Clock): Promise<number> {
+    const wait = this.take();
+    if (wait > 0) await clock.sleep(wait);
+    return wait;
+  }
+}
