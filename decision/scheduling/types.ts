@@ -1,0 +1,164 @@
+/**
+ * Plain scheduling types for the pure decision code.
+ *
+ * These are deliberately NOT the @kubernetes/client-node types: decision code runs inside the Temporal
+ * workflow sandbox and must stay free of I/O libraries. `from-k8s.ts` converts V1Pod / V1Node JSON
+ * into these shapes.
+ */
+
+/** Well-known node labels used as topology keys and on simulated new nodes. */
+export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
+export const LABEL_ZONE = 'topology.kubernetes.io/zone';
+export const LABEL_ZONE_LEGACY = 'failure-domain.beta.kubernetes.io/zone';
+export const LABEL_INSTANCE_TYPE = 'node.kubernetes.io/instance-type';
+/** Label carried by every node a NodeGroup creates (used on simulated new nodes). */
+export const LABEL_NODE_GROUP = 'autoscaler.vpsie.com/nodegroup';
+/**
+ * Topology-domain hint value meaning "a brand-new node could be created here" (used for hostname-like
+ * keys): a domain that no node ever carries, so its count stays 0. Node names must never equal it.
+ */
+export const FRESH_DOMAIN = '\u0000fresh-node';
+/** Taint key kube-scheduler's NodeUnschedulable plugin uses for cordoned nodes. */
+export const TAINT_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
+
+export type LabelMap = Readonly<Record<string, string>>;
+
+/** Resource amounts in integral base units. */
+export interface Resources {
+  cpuMilli: number;
+  memoryBytes: number;
+  /** Pod slots: 1 for a pod's request, the kubelet's max-pods for a node's allocatable. */
+  pods: number;
+  ephemeralStorageBytes: number;
+}
+
+export const ZERO_RESOURCES: Readonly<Resources> = Object.freeze({
+  cpuMilli: 0,
+  memoryBytes: 0,
+  pods: 0,
+  ephemeralStorageBytes: 0,
+});
+
+export type NodeSelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: NodeSelectorOperator;
+  values?: readonly string[];
+}
+
+/** One term of required node affinity: all expressions AND-ed. Terms are OR-ed. */
+export interface NodeSelectorTerm {
+  matchExpressions?: readonly NodeSelectorRequirement[];
+  /** Only `metadata.name` is meaningful (as in Kubernetes); matched against the node name. */
+  matchFields?: readonly NodeSelectorRequirement[];
+}
+
+export type LabelSelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: LabelSelectorOperator;
+  values?: readonly string[];
+}
+
+/** metav1.LabelSelector. An empty selector ({}) matches everything; an absent one matches nothing. */
+export interface LabelSelector {
+  matchLabels?: LabelMap;
+  matchExpressions?: readonly LabelSelectorRequirement[];
+}
+
+export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: TaintEffect;
+}
+
+export interface Toleration {
+  /** Empty key with operator Exists tolerates every taint. */
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  /** Empty effect matches all effects. */
+  effect?: TaintEffect;
+}
+
+/** A required (pod) affinity / anti-affinity term. */
+export interface PodAffinityTerm {
+  topologyKey: string;
+  /** Absent selector matches no pod (Kubernetes semantics). */
+  labelSelector?: LabelSelector;
+  /** Namespaces the selector applies to; empty/absent means the namespace of the pod owning the term. */
+  namespaces?: readonly string[];
+  /** True when the term had an empty namespaceSelector ({}), i.e. all namespaces. */
+  allNamespaces?: boolean;
+}
+
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  /** Only DoNotSchedule constraints are hard; ScheduleAnyway ones are ignored by the simulation. */
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+  labelSelector?: LabelSelector;
+  minDomains?: number;
+}
+
+/** The minimal pod shape the simulation needs. */
+export interface SimPod {
+  name: string;
+  namespace: string;
+  uid: string;
+  labels: LabelMap;
+  /** Effective requests (max(sum containers, max init) + overhead); `pods` is 1. */
+  requests: Resources;
+  nodeSelector?: LabelMap;
+  /** Required node affinity terms (OR-ed). Absent = no constraint. */
+  requiredNodeAffinity?: readonly NodeSelectorTerm[];
+  tolerations?: readonly Toleration[];
+  podAffinity?: readonly PodAffinityTerm[];
+  podAntiAffinity?: readonly PodAffinityTerm[];
+  topologySpreadConstraints?: readonly TopologySpreadConstraint[];
+  /** Kind of the controlling owner (ReplicaSet, StatefulSet, DaemonSet, Job, ...). */
+  ownerKind?: string;
+  /** Bound node, if any. */
+  nodeName?: string;
+}
+
+/** The minimal node shape the simulation needs. */
+export interface SimNode {
+  name: string;
+  labels: LabelMap;
+  taints?: readonly Taint[];
+  allocatable: Resources;
+  unschedulable?: boolean;
+}
+
+/** Stable identity of a pod within one decision: `namespace/name`. */
+export function podKey(pod: Pick<SimPod, 'namespace' | 'name'>): string {
+  return `${pod.namespace}/${pod.name}`;
+}
+
+export function addResources(a: Resources, b: Resources): Resources {
+  return {
+    cpuMilli: a.cpuMilli + b.cpuMilli,
+    memoryBytes: a.memoryBytes + b.memoryBytes,
+    pods: a.pods + b.pods,
+    ephemeralStorageBytes: a.ephemeralStorageBytes + b.ephemeralStorageBytes,
+  };
+}
+
+export function subtractResources(a: Resources, b: Resources): Resources {
+  return {
+    cpuMilli: a.cpuMilli - b.cpuMilli,
+    memoryBytes: a.memoryBytes - b.memoryBytes,
+    pods: a.pods - b.pods,
+    ephemeralStorageBytes: a.ephemeralStorageBytes - b.ephemeralStorageBytes,
+  };
+}
+
+/** Plain ordinal string comparison (locale-independent, deterministic). */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
