@@ -1,0 +1,40 @@
+/**
+ * `npm run sandbox`: brings the local stack up for a person and keeps it up until Ctrl-C
+ * (or SIGTERM), then stops every process it started.
+ */
+import { endpointsPath } from './endpoints';
+import { SandboxError, startSandbox } from './stack';
+import { ToolchainError } from './toolchain';
+
+async function main(): Promise<void> {
+  const sb = await startSandbox({ progress: (l) => console.error(`sandbox: ${l}`) });
+  const e = sb.endpoints;
+  console.log(`
+Sandbox ready in ${sb.startSeconds.toFixed(1)} s (state and logs in ${sb.dir}).
+
+  Temporal Web UI   ${e.temporal.ui ?? '(headless)'}
+  Temporal address  ${e.temporal.address}  (namespace ${e.temporal.namespace})
+  temporal CLI      ${e.temporal.cli} workflow list --address ${e.temporal.address} --namespace ${e.temporal.namespace}
+  kubectl           export KUBECONFIG=${e.kubeconfig}
+                    ${e.kubectl} get nodes,pods -A
+  endpoints         ${endpointsPath(sb.dir)}
+
+Press Ctrl-C to stop everything.`);
+  const shutdown = (): void => {
+    console.error('sandbox: stopping…');
+    void sb.stop().then(() => {
+      console.error('sandbox: stopped');
+      process.exit(0);
+    });
+  };
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((err: unknown) => {
+  const known = err instanceof SandboxError || err instanceof ToolchainError;
+  console.error(`sandbox: ${known ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

