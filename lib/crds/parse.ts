@@ -44,8 +44,13 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '<root>' : out;
 }
 
+/** One FieldIssue per bad field; an unknown key is reported at its own path (`spec.minNode`). */
 export function issuesOf(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+  return error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ path: formatPath([...i.path, k]), message: 'unknown field' }))
+      : [{ path: formatPath(i.path), message: i.message }],
+  );
 }
 
 function objectRefOf(obj: unknown): string {
