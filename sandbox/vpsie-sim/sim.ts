@@ -601,8 +601,8 @@ export class Simulator {
       });
       return ok(true);
     }
-    if (method === 'DELETE' && (p === '/vm' || (m = p.match(/^\/vm\/([^/]+)$/)))) {
-      const ref = m ? decodeURIComponent(m[1]!) : validate(DeleteVmRequestSchema, b).vmIdentifier;
+    if (method === 'DELETE' && (p === '/vm' || /^\/vm\/[^/]+$/.test(p))) {
+      const ref = p === '/vm' ? validate(DeleteVmRequestSchema, b).vmIdentifier : decodeURIComponent(p.slice('/vm/'.length));
       const vm = this.findMachine(ref);
       if (!vm) throw new ApiError(404, 'Not found');
       this.deleteMachine(vm);
