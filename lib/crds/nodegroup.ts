@@ -71,8 +71,8 @@ export type ScaleDownPolicy = z.output<typeof ScaleDownPolicySchema>;
 export const DisruptionWindowSchema = z
   .strictObject({
     days: setList(z.enum(WEEKDAYS), 7).optional(),
-    start: z.string().regex(CLOCK_PATTERN),
-    end: z.string().regex(CLOCK_PATTERN),
+    start: z.string().max(5).regex(CLOCK_PATTERN),
+    end: z.string().max(5).regex(CLOCK_PATTERN),
     timeZone: z.string().min(1).max(64).regex(TIME_ZONE_PATTERN).default('UTC'),
   })
   .superRefine((w, ctx) => {
