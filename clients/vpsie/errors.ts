@@ -116,7 +116,7 @@ export function classifyMessage(message: string, status: number | undefined): Vp
   if (status !== undefined && status >= 400) return 'bad_request';
   // HTTP 200 with error:true and an unknown message: VPSie refused; treat as a request problem
   // only when it reads like one, otherwise assume a transient server-side failure.
-  if (/invalid|required|must|not allowed|not valid|wrong/.test(m)) return 'bad_request';
+  if (/invalid|required|must|not allowed|not valid/.test(m)) return 'bad_request';
   return 'server_error';
 }
 
