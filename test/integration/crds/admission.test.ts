@@ -3,6 +3,10 @@
  * that names the bad field, accepts the product document's example NodeGroup as it is and fills
  * in the defaults that the zod schemas fill in. The samples are the ones the unit tests check
  * zod and the OpenAPI schema against (test/support/crd-samples.ts).
+ *
+ * Writes are server-side dry runs (validated and defaulted, never stored) wherever possible, so
+ * an orchestrator running on a reused sandbox never sees these objects; VPSieNodes whose status or
+ * updates are tested exist only for the duration of one test.
  */
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
@@ -81,8 +85,27 @@ describe('CRD admission on a real apiserver', function () {
     (c.metadata as JsonObject).namespace = namespace;
     return c;
   };
-  const create = (plural: string, o: JsonObject): Promise<unknown> =>
-    api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, body: inNamespace(o), fieldValidation: 'Strict' });
+  /** Creates `o` (server-side dry run unless `store`). */
+  const create = (plural: string, o: JsonObject, store = false): Promise<unknown> =>
+    api.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural,
+      body: inNamespace(o),
+      fieldValidation: 'Strict',
+      ...(store ? {} : { dryRun: 'All' }),
+    });
+  /** Runs `fn` with a stored VPSieNode made from `o`, deleted afterwards. */
+  async function withStoredVPSieNode<T>(o: JsonObject, fn: (created: JsonObject) => Promise<T>): Promise<T> {
+    const created = (await create(VPSIENODE_PLURAL, o, true)) as JsonObject;
+    try {
+      return await fn(created);
+    } finally {
+      const name = (created.metadata as JsonObject).name as string;
+      await api.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL, name }).catch(() => undefined);
+    }
+  }
 
   describe('NodeGroup', () => {
     it('the product document example, applied as it is, is accepted and defaulted like zod defaults it', async () => {
@@ -115,21 +138,22 @@ describe('CRD admission on a real apiserver', function () {
   });
 
   describe('VPSieNode', () => {
+    /** Stores `o` without status, then writes its status through the status subresource (dry run). */
     const writeStatus = async (o: JsonObject): Promise<unknown> => {
-      const name = (o.metadata as JsonObject).name as string;
-      const status = o.status;
       const withoutStatus = clone(o);
       delete withoutStatus.status;
-      const created = (await create(VPSIENODE_PLURAL, withoutStatus)) as JsonObject;
-      return api.replaceNamespacedCustomObjectStatus({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: VPSIENODE_PLURAL,
-        name,
-        body: { ...created, status: status ?? {} },
-        fieldValidation: 'Strict',
-      });
+      return withStoredVPSieNode(withoutStatus, (created) =>
+        api.replaceNamespacedCustomObjectStatus({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: VPSIENODE_PLURAL,
+          name: (created.metadata as JsonObject).name as string,
+          body: { ...created, status: o.status ?? {} },
+          fieldValidation: 'Strict',
+          dryRun: 'All',
+        }),
+      );
     };
     let n = 0;
     const renamed = (o: JsonObject): JsonObject => {
@@ -164,25 +188,28 @@ describe('CRD admission on a real apiserver', function () {
         const before = renamed(u.before);
         const after = clone(u.after);
         after.metadata = clone(before.metadata as JsonObject);
-        const created = (await create(VPSIENODE_PLURAL, before)) as { metadata: { name: string; resourceVersion: string } };
-        (after.metadata as JsonObject).resourceVersion = created.metadata.resourceVersion;
-        const replace = () =>
-          api.replaceNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace,
-            plural: VPSIENODE_PLURAL,
-            name: created.metadata.name,
-            body: inNamespace(after),
-            fieldValidation: 'Strict',
-          });
-        if (u.field === undefined) {
-          await replace();
-          return;
-        }
-        const r = await refused(replace);
-        expect(r.code, r.message).to.equal(422);
-        expect(r.message).to.include(u.field);
+        await withStoredVPSieNode(before, async (created) => {
+          const meta = created.metadata as JsonObject;
+          (after.metadata as JsonObject).resourceVersion = meta.resourceVersion as string;
+          const replace = () =>
+            api.replaceNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace,
+              plural: VPSIENODE_PLURAL,
+              name: meta.name as string,
+              body: inNamespace(after),
+              fieldValidation: 'Strict',
+              dryRun: 'All',
+            });
+          if (u.field === undefined) {
+            await replace();
+            return;
+          }
+          const r = await refused(replace);
+          expect(r.code, r.message).to.equal(422);
+          expect(r.message).to.include(u.field);
+        });
       });
     }
   });
