@@ -286,6 +286,20 @@ class Run {
   placeOne(pod: SimPod, key: string, cls: PodClass): boolean {
     const monotone = this.state.isMonotone(pod);
     const req = pod.requests;
+    // Inter-pod verdicts only depend on the node's values for a few label keys until we place: memoise.
+    const keys = this.state.relevantKeys(pod);
+    const memo = new Map<string, FilterFailure | 'ok'>();
+    const interPod = (sn: StateNode): FilterFailure | undefined => {
+      if (keys.length === 0) return undefined;
+      let sig = '';
+      for (const k of keys) sig += `${sn.node.labels[k] ?? '\u0002'}\u0001`;
+      let r = memo.get(sig);
+      if (r === undefined) {
+        r = this.state.interPodFailure(pod, sn) ?? 'ok';
+        memo.set(sig, r);
+      }
+      return r === 'ok' ? undefined : r;
+    };
 
     // 1. Existing and in-flight nodes (first fit by name).
     {
@@ -300,7 +314,7 @@ class Run {
         let permanent: boolean;
         if (st !== 'ok') permanent = true;
         else if (!resourcesFit(req, e.sn.node.allocatable, e.sn.requested)) permanent = true;
-        else if (this.state.interPodFailure(pod, e.sn) === undefined) {
+        else if (interPod(e.sn) === undefined) {
           this.place(pod, key, e.sn, e.target);
           return true;
         } else permanent = monotone;
@@ -317,7 +331,7 @@ class Run {
         let permanent: boolean;
         if (cls.tmplStatic[nn.template.index] !== undefined) permanent = true;
         else if (!resourcesFit(req, nn.sn.node.allocatable, nn.sn.requested)) permanent = true;
-        else if (this.state.interPodFailure(pod, nn.sn) === undefined) {
+        else if (interPod(nn.sn) === undefined) {
           this.place(pod, key, nn.sn, 'new');
           return true;
         } else permanent = monotone;

@@ -122,6 +122,8 @@ interface CompiledPod {
   spreadKeys: readonly string[];
   /** True when all constraints only get harder as pods are added (see `isMonotone`). */
   monotone: boolean;
+  /** Topology keys of the pod's own terms and constraints. */
+  ownKeys: readonly string[];
 }
 
 export function labelSignature(pod: SimPod): string {
@@ -273,8 +275,16 @@ export class SchedulingState {
       selfMatch: matchesLabelSelector(pod.labels, constraint.labelSelector) ? 1 : 0,
       hinted: [...(hintMap?.get(constraint.topologyKey) ?? [])],
     }));
+    const ownKeys = [
+      ...new Set([
+        ...anti.map((a) => a.term.topologyKey),
+        ...(affinity?.terms ?? []).map((t) => t.topologyKey),
+        ...spreadKeys,
+      ]),
+    ];
     return {
       labelSig,
+      ownKeys,
       anti,
       affinity,
       spread,
@@ -292,6 +302,20 @@ export class SchedulingState {
    */
   isMonotone(pod: SimPod): boolean {
     return this.compile(pod).monotone;
+  }
+
+  /**
+   * The node label keys `interPodFailure(pod, node)` depends on right now: the pod's own topology keys
+   * plus those of anti-affinity terms carried by placed pods that match the pod. Until the next
+   * `place`, nodes with equal values for these keys get the same inter-pod verdict.
+   */
+  relevantKeys(pod: SimPod): string[] {
+    const c = this.compile(pod);
+    const keys = new Set(c.ownKeys);
+    for (const carrier of this.carrierList) {
+      if (carrier.matches(pod, c.labelSig)) keys.add(carrier.term.topologyKey);
+    }
+    return [...keys].sort();
   }
 
   /** InterPodAffinity + PodTopologySpread for `pod` on `candidate` (registered or not). */
