@@ -7,7 +7,7 @@ import { SandboxError, startSandbox } from './stack';
 import { ToolchainError } from './toolchain';
 
 async function main(): Promise<void> {
-  const sb = await startSandbox({ progress: (l) => console.error(`sandbox: ${l}`) });
+  const sb = await startSandbox({ handleSignals: false, progress: (l) => console.error(`sandbox: ${l}`) });
   const e = sb.endpoints;
   console.log(`
 Sandbox ready in ${sb.startSeconds.toFixed(1)} s (state and logs in ${sb.dir}).
@@ -27,8 +27,6 @@ Press Ctrl-C to stop everything.`);
       process.exit(0);
     });
   };
-  process.removeAllListeners('SIGINT');
-  process.removeAllListeners('SIGTERM');
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
 }

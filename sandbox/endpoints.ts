@@ -60,3 +60,21 @@ export function writeEndpoints(e: Endpoints, dir = sandboxDir()): void {
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(e, null, 2));
   fs.renameSync(`${file}.tmp`, file);
 }
+
+/** The endpoints of a sandbox whose owning process is still alive, else undefined. */
+export function readLiveEndpoints(dir = sandboxDir()): Endpoints | undefined {
+  let e: Endpoints | undefined;
+  try {
+    e = readEndpoints(dir);
+  } catch {
+    return undefined;
+  }
+  const owner = e?.pids.sandbox;
+  if (owner === undefined) return undefined;
+  try {
+    process.kill(owner, 0);
+    return e;
+  } catch {
+    return undefined;
+  }
+}

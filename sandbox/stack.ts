@@ -38,6 +38,8 @@ export interface SandboxOptions {
   progress?: Progress;
   /** Per-component readiness deadline. */
   readyTimeoutMs?: number;
+  /** Stop everything on SIGINT/SIGTERM (default true); a caller with its own shutdown passes false. */
+  handleSignals?: boolean;
   /** CRD manifests to apply (default: $SANDBOX_CRD_DIR or <repo>/k8s/crds). */
   crdDir?: string;
 }
@@ -113,8 +115,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   let endpoints: Endpoints | undefined;
 
   const stop = async (): Promise<void> => {
-    // Reverse start order: clients of the apiserver before it, etcd last.
-    await stopPids(procs.map((p) => p.pid).reverse());
+    // Reverse start order, one at a time: the apiserver's clients are gone before it stops
+    // (so it has no watches to drain), and etcd goes last.
+    for (const p of [...procs].reverse()) await stopPids([p.pid]);
     fs.rmSync(endpointsPath(dir), { force: true });
   };
   const onSignal = (): void => {
@@ -139,6 +142,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       '--log-level=warn',
     ], logDir);
     procs.push(etcd);
+    // During start-up a signal always stops what was started; afterwards only if asked to.
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
 
@@ -305,6 +309,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       startedAt: new Date(started).toISOString(),
     };
     writeEndpoints(endpoints, dir);
+    if (opts.handleSignals === false) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   } catch (err) {
     await stop();
     process.off('SIGINT', onSignal);
