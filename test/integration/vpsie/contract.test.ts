@@ -65,6 +65,18 @@ describe('VPSie client against the simulator (contract)', function () {
       expect(client.loginCount).to.equal(2);
     });
 
+    it('logs in again 5 minutes before the token expires', async () => {
+      await h.admin('/config', 'PATCH', { tokenTtlSeconds: 3600 });
+      const { client, clock } = makeClient(h);
+      await client.listVms();
+      clock.advance(54 * 60_000);
+      await client.listVms();
+      expect(client.loginCount).to.equal(1);
+      clock.advance(2 * 60_000);
+      await client.listVms();
+      expect(client.loginCount).to.equal(2);
+    });
+
     it('picks up rotated credentials without a restart; wrong credentials are terminal', async () => {
       let secret = 'wrong-secret';
       const { client } = makeClient(h, { credentials: () => Promise.resolve({ kind: 'client', clientId: h.sim.clientId, clientSecret: secret }) });

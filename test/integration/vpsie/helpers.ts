@@ -52,7 +52,8 @@ export interface TestClient {
 
 /** A client on a virtual clock: backoff and Retry-After waits are recorded in `clock.sleeps`, not slept. */
 export function makeClient(h: SimHandle, opts: Partial<VpsieClientOptions> & { credentials?: CredentialsSource } = {}): TestClient {
-  const clock = new ManualClock();
+  // Virtual time starting at the real time, so token expiries issued by the simulator line up.
+  const clock = new ManualClock(Date.now());
   const registry = new Registry();
   const client = new VpsieClient({
     baseUrl: h.sim.url,
