@@ -40,6 +40,8 @@ export interface SandboxOptions {
   readyTimeoutMs?: number;
   /** Stop everything on SIGINT/SIGTERM (default true); a caller with its own shutdown passes false. */
   handleSignals?: boolean;
+  /** A JSON file of VPSie simulator settings (delays, rate limit, faults); default $SANDBOX_VPSIE_CONFIG. */
+  vpsieConfigFile?: string;
   /** CRD manifests to apply (default: $SANDBOX_CRD_DIR or <repo>/k8s/crds). */
   crdDir?: string;
 }
@@ -76,6 +78,25 @@ function httpsGet(url: string, opts: { ca?: Buffer; token?: string }): Promise<{
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
+}
+
+const VpsieReadySchema = z.object({
+  url: z.string(),
+  admin: z.string(),
+  clientId: z.string(),
+  clientSecret: z.string(),
+  clusterIdentifier: z.string(),
+});
+type VpsieReady = z.infer<typeof VpsieReadySchema>;
+
+/** The simulator prints one JSON line with its endpoints when it is ready. */
+function readVpsieReady(logFile: string): VpsieReady | undefined {
+  for (const line of fs.readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.startsWith('{"url"')) continue;
+    const r = VpsieReadySchema.safeParse(JSON.parse(line));
+    if (r.success) return r.data;
+  }
+  return undefined;
 }
 
 /** Refuses to start over a live sandbox in the same directory; clears what a dead one left. */
@@ -262,7 +283,28 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ], logDir, { ...process.env, HOME: dir });
     procs.push(kwok);
 
+    // ---- the VPSie API simulator: its booted machines join this cluster as kwok nodes ----
+    // A fresh sandbox is a fresh cluster, so it also gets a fresh cloud; a simulator restart
+    // within one sandbox keeps its state (the state file), as a real cloud would.
+    const vpsieState = path.join(dir, 'vpsie-state.json');
+    fs.rmSync(vpsieState, { force: true });
+    progress('starting the VPSie API simulator…');
+    const vpsie = startProcess('vpsie-sim', process.execPath, [
+      '--import', 'tsx',
+      path.join(repoRoot(), 'sandbox', 'vpsie-sim', 'main.ts'),
+      '--port', String(await freePort()),
+      '--state-file', vpsieState,
+      '--kubeconfig', kubeconfig,
+      ...(opts.vpsieConfigFile ?? process.env.SANDBOX_VPSIE_CONFIG ? ['--config', path.resolve(opts.vpsieConfigFile ?? process.env.SANDBOX_VPSIE_CONFIG ?? '')] : []),
+    ], logDir, { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' });
+    procs.push(vpsie);
+    let vpsieInfo: VpsieReady | undefined;
+
     await Promise.all([
+      waitReady(vpsie, 'its ready line', async () => {
+        vpsieInfo = readVpsieReady(vpsie.logFile);
+        return vpsieInfo !== undefined;
+      }, readyTimeoutMs),
       waitReady(kcm, 'healthz', async () => (await httpsGet(`https://127.0.0.1:${kcmPort}/healthz`, {})).status === 200, readyTimeoutMs),
       waitReady(scheduler, 'healthz', async () => (await httpsGet(`https://127.0.0.1:${schedPort}/healthz`, {})).status === 200, readyTimeoutMs),
       waitReady(temporal, 'cluster health SERVING', async () => {
@@ -303,6 +345,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         namespace: tcfg.namespace,
         ui: headless ? null : `http://127.0.0.1:${tUi}`,
         cli: tools.temporal,
+      },
+      vpsie: vpsieInfo && {
+        url: vpsieInfo.url,
+        admin: vpsieInfo.admin,
+        clientId: vpsieInfo.clientId,
+        clientSecret: vpsieInfo.clientSecret,
+        clusterIdentifier: vpsieInfo.clusterIdentifier,
       },
       pids,
       logs: logDir,
