@@ -19,6 +19,41 @@ export const ConfigSchema = z.object({
     .regex(/^[\w.-]+:\d+$/, 'expected host:port')
     .default('127.0.0.1:9464'),
   DRY_RUN: bool.default(false),
+  /** Watch NodeGroups and VPSieNodes in this namespace only (empty: all namespaces). */
+  WATCH_NAMESPACE: z.string().default(''),
+  /** Lease-based leader election for the watchers (off: this replica always watches). */
+  LEADER_ELECTION: bool.default(true),
+  LEADER_ELECTION_NAMESPACE: z.string().default('kube-system'),
+
+  // ---- VPSie ----
+  /** The VPSie API host (the API is under /apps/v2 and /api/v2). */
+  VPSIE_URL: z.string().url().default('https://api.vpsie.com'),
+  /** namespace/name of the Secret holding clientId/clientSecret (or accessToken). */
+  VPSIE_CREDENTIALS_SECRET: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'expected namespace/name')
+    .default('kube-system/vpsie-credentials'),
+  /** The managed-Kubernetes cluster of VPSie that stands for this cluster (ManagedKubernetes joins). */
+  VPSIE_CLUSTER_IDENTIFIER: z.string().optional(),
+  VPSIE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(100),
+
+  // ---- NodeGroup defaults, for fields a NodeGroup leaves out ----
+  DEFAULT_DATACENTER: z.string().min(1).default('us-east-1'),
+  DEFAULT_OFFERINGS: z
+    .string()
+    .min(1)
+    .default('small-2cpu-4gb,medium-4cpu-8gb')
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+  DEFAULT_OS_IMAGE: z.string().min(1).default('ubuntu-22.04-lts'),
+  DEFAULT_JOIN_METHOD: z.enum(['UserData', 'ManagedKubernetes']).default('UserData'),
+  /** API server URL that joining machines are told to register with (UserData joins). */
+  JOIN_API_SERVER: z.string().optional(),
+
+  // ---- VPSieNode lifecycle ----
+  PROVISION_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(600),
+  JOIN_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(900),
+  FAILED_NODE_TTL_SECONDS: z.coerce.number().int().positive().default(1800),
+  GC_INTERVAL_SECONDS: z.coerce.number().int().positive().default(300),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
 });
 

@@ -1,0 +1,20 @@
+/**
+ * What activity factories and starters are given by the orchestrator process. Activities are
+ * built as `createXActivities(deps)` so tests can give them a real sandbox's clients.
+ */
+import type * as k8s from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import type { Registry } from 'prom-client';
+import type { VpsieClient } from '../clients/vpsie';
+import type { Config } from '../lib/config';
+
+export interface OrchestratorDeps {
+  config: Config;
+  kc: k8s.KubeConfig;
+  /** The VPSie API client (credentials from the configured Secret). */
+  vpsie: VpsieClient;
+  /** Temporal client, for starters and for activities that signal workflows. */
+  temporal: Client;
+  /** Where every Prometheus metric of this process is registered. */
+  registry: Registry;
+}
