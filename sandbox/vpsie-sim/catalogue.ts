@@ -1,9 +1,11 @@
 /**
- * The simulator's default catalogue: a few datacenters, two plan categories with plans from
- * 1 vCPU / 1 GB to 16 vCPU / 64 GB at realistic (not proportional) monthly prices, OS images,
- * and the nicknames the product documents use (`small-2cpu-4gb`, `medium-4cpu-8gb`, `us-east-1`,
- * `ubuntu-22.04-lts`).
+ * The simulator's default catalogue: a few datacenters, two plan categories, OS images, and the
+ * nicknames the product documents use (`small-2cpu-4gb`, `medium-4cpu-8gb`, `us-east-1`,
+ * `ubuntu-22.04-lts`). The plans and prices ARE the planner's catalogue
+ * (`decision/planner/catalog.ts` DEFAULT_PLANS), so the planner benchmark, the tests and the
+ * sandbox's VPSie agree on shapes and prices.
  */
+import { DEFAULT_PLANS } from '../../decision/planner/catalog';
 export interface SimDatacenter {
   identifier: string;
   dc_name: string;
@@ -50,6 +52,28 @@ export interface Catalogue {
   images: SimImage[];
 }
 
+/** Stable numeric plan ids (the identifier is derived from it). Never renumber a plan. */
+export const PLAN_NUMERIC_IDS: Readonly<Record<string, number>> = {
+  'xsmall-1cpu-1gb': 1,
+  'xsmall-1cpu-2gb': 2,
+  'small-2cpu-4gb': 3,
+  'medium-4cpu-8gb': 4,
+  'large-8cpu-16gb': 5,
+  'xlarge-8cpu-32gb': 6,
+  '2xlarge-16cpu-64gb': 7,
+  'cpu-2cpu-4gb': 8,
+  'cpu-4cpu-8gb': 9,
+  'cpu-8cpu-16gb': 10,
+  'cpu-16cpu-32gb': 11,
+  'small-2cpu-2gb': 12,
+  'large-6cpu-12gb': 13,
+  'xlarge-12cpu-48gb': 14,
+};
+
+export function planIdentifier(n: number): string {
+  return `7a1e${String(n).padStart(4, '0')}-37df-11ee-8bba-0050569c68dc`;
+}
+
 export const CAT_SHARED = 'c3c4a0a2-9f51-11ee-8c90-0242ac120002';
 export const CAT_COMPUTE = 'c3c4a3d6-9f51-11ee-8c90-0242ac120002';
 
@@ -63,44 +87,26 @@ export function defaultCatalogue(): Catalogue {
     { identifier: CAT_SHARED, name: 'Shared CPU' },
     { identifier: CAT_COMPUTE, name: 'Compute Optimized' },
   ];
-  // [nickname, cpu, ramGB, ssdGB, trafficGB, monthly price]
-  const shared: [string, number, number, number, number, number][] = [
-    ['micro-1cpu-1gb', 1, 1, 25, 1000, 5],
-    ['small-1cpu-2gb', 1, 2, 40, 2000, 9],
-    ['small-2cpu-4gb', 2, 4, 80, 3000, 19],
-    ['medium-4cpu-8gb', 4, 8, 160, 4000, 36],
-    ['large-8cpu-16gb', 8, 16, 320, 5000, 69],
-    ['xlarge-8cpu-32gb', 8, 32, 480, 6000, 119],
-    ['xxlarge-16cpu-64gb', 16, 64, 960, 8000, 229],
-  ];
-  const compute: [string, number, number, number, number, number][] = [
-    ['c-2cpu-4gb', 2, 4, 50, 3000, 29],
-    ['c-4cpu-8gb', 4, 8, 100, 4000, 55],
-    ['c-8cpu-16gb', 8, 16, 200, 5000, 105],
-    ['c-16cpu-32gb', 16, 32, 400, 6000, 199],
-    ['c-16cpu-64gb', 16, 64, 400, 8000, 259],
-  ];
-  const plans: SimPlan[] = [];
-  let id = 1;
-  const add = (rows: typeof shared, cat: string) => {
-    for (const [nickname, cpu, ramGb, ssd, traffic, price] of rows) {
-      const n = id++;
-      plans.push({
-        id: n,
-        identifier: `7a1e${String(n).padStart(4, '0')}-37df-11ee-8bba-0050569c68dc`,
-        nickname,
-        categoryIdentifier: cat,
-        cpu,
-        ram: ramGb * 1024,
-        ssd,
-        traffic,
-        price,
-        net_speed: cat === CAT_COMPUTE ? 10000 : 1000,
-      });
-    }
-  };
-  add(shared, CAT_SHARED);
-  add(compute, CAT_COMPUTE);
+  // One source of plans and prices: the planner's catalogue (decision/planner/catalog.ts). Numeric
+  // ids (and so identifiers) are fixed per nickname so `small-2cpu-4gb` (3) and `medium-4cpu-8gb` (4)
+  // keep the identifiers they always had.
+  const plans: SimPlan[] = DEFAULT_PLANS.map((p) => {
+    const n = PLAN_NUMERIC_IDS[p.nickname];
+    if (n === undefined) throw new Error(`catalogue: no numeric id for plan ${p.nickname}`);
+    const cat = p.category === 'Compute Optimized' ? CAT_COMPUTE : CAT_SHARED;
+    return {
+      id: n,
+      identifier: planIdentifier(n),
+      nickname: p.nickname,
+      categoryIdentifier: cat,
+      cpu: p.vcpu,
+      ram: p.memoryGiB * 1024,
+      ssd: p.diskGB,
+      traffic: 1000 * Math.max(1, Math.min(8, p.vcpu)),
+      price: p.monthlyPrice,
+      net_speed: cat === CAT_COMPUTE ? 10000 : 1000,
+    };
+  });
   const images: SimImage[] = [
     { id: 1, identifier: '17e21ee5-37df-11ee-8bba-0050569c68dc', name: 'ubuntu-22.04-lts', os: 'Ubuntu', version: '22.04' },
     { id: 2, identifier: '17e21ee6-37df-11ee-8bba-0050569c68dc', name: 'ubuntu-24.04-lts', os: 'Ubuntu', version: '24.04' },

@@ -163,7 +163,7 @@ describe('VPSie client against the simulator (contract)', function () {
 
     it('lists with offset/limit', async () => {
       const { client } = makeClient(h);
-      for (let i = 0; i < 5; i++) await client.ensureVm({ requestId: `page-${i}`, plan: 'micro-1cpu-1gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' });
+      for (let i = 0; i < 5; i++) await client.ensureVm({ requestId: `page-${i}`, plan: 'xsmall-1cpu-1gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' });
       const page = await client.listVms({ offset: 2, limit: 2 });
       expect(page.items).to.have.length(2);
       expect(page.total).to.equal(5);
