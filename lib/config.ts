@@ -54,6 +54,17 @@ export const ConfigSchema = z.object({
   JOIN_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(900),
   FAILED_NODE_TTL_SECONDS: z.coerce.number().int().positive().default(1800),
   GC_INTERVAL_SECONDS: z.coerce.number().int().positive().default(300),
+  // ---- scale-up (issue #6) ----
+  /** Cluster-wide node limit the scale-up planner honours (existing + in flight + new). */
+  MAX_CLUSTER_NODES: z.coerce.number().int().positive().default(1000),
+  /** The trigger closes a batch after this long without a new signal... */
+  SCALE_UP_BATCH_IDLE_MS: z.coerce.number().int().min(0).max(30_000).default(250),
+  /** ...or this long after its first signal, whichever comes first (provisioning must start within 30 s). */
+  SCALE_UP_BATCH_MAX_MS: z.coerce.number().int().min(0).max(30_000).default(1000),
+  /** ...or when it holds this many pods. */
+  SCALE_UP_BATCH_MAX_PODS: z.coerce.number().int().positive().default(5000),
+  /** Pods no NodeGroup can ever host are reported, then not planned again for this long. */
+  SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS: z.coerce.number().int().min(0).default(300),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
 });
 

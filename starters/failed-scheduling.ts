@@ -3,6 +3,7 @@
  * to a callback (which starts or signals a workflow). It decides nothing itself.
  */
 import * as k8s from '@kubernetes/client-node';
+import { parseSchedulerReasons, type SchedulerReason } from '../decision/batching/reasons';
 import { logger } from '../lib/log';
 
 export interface FailedScheduling {
@@ -10,6 +11,8 @@ export interface FailedScheduling {
   podName: string;
   podUid: string | undefined;
   message: string;
+  /** The scheduler's reasons, parsed from the message (closed set). */
+  reasons: SchedulerReason[];
   /** When the event was first or last seen by the scheduler (ISO). */
   lastSeen: string | undefined;
   eventUid: string;
@@ -41,6 +44,7 @@ export async function watchFailedScheduling(
       podName: obj.name,
       podUid: obj.uid,
       message: ev.message ?? '',
+      reasons: parseSchedulerReasons(ev.message ?? ''),
       lastSeen: toIso(ev.lastTimestamp ?? ev.eventTime ?? ev.firstTimestamp),
       eventUid: ev.metadata.uid,
     };

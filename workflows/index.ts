@@ -3,3 +3,4 @@ export * from './fake-capacity';
 export * from './nodegroup';
 export * from './garbage-collection';
 export * from './vpsienode-lifecycle';
+export * from './scale-up';

@@ -1,0 +1,2 @@
+/** Pure scale-up record building and stabilization (workflow-safe). */
+export * from './record';
