@@ -1,19 +1,50 @@
 /**
  * `npm start`: the orchestrator. With KUBECONFIG and TEMPORAL_ADDRESS it runs against that
  * cluster and Temporal server; otherwise it uses the local sandbox, reusing one that
- * `npm run sandbox` keeps up or starting its own (stopped again on exit).
+ * `npm run sandbox` keeps up or starting its own (stopped again on exit). In sandbox mode it
+ * makes the product work out of the box: the VPSie credentials Secret from the simulator's
+ * endpoints, VPSIE_URL / VPSIE_CLUSTER_IDENTIFIER / JOIN_API_SERVER from the endpoints, and
+ * `orchestrator.{metrics,healthz,readyz}` published in the sandbox's endpoints.json.
+ *
+ * Extra settings (environment): LEADER_ELECTION_LEASE_DURATION_SECONDS (15),
+ * LEADER_ELECTION_RENEW_DEADLINE_SECONDS (10), LEADER_ELECTION_RETRY_PERIOD_SECONDS (2),
+ * LEADER_ELECTION_LEASE_NAME (vpsie-capacity-orchestrator), GC_GRACE_SECONDS (600),
+ * POD_NAME (replica identity).
  */
-import { readLiveEndpoints } from '../sandbox/endpoints';
+import { z } from 'zod';
+import { readLiveEndpoints, sandboxDir, writeEndpoints, type Endpoints } from '../sandbox/endpoints';
 import { startSandbox, type Sandbox } from '../sandbox/stack';
-import { ConfigError, loadConfig } from '../lib/config';
+import { ConfigError, loadConfig, type Config } from '../lib/config';
 import { loadKubeConfig } from '../lib/kube';
 import { logger } from '../lib/log';
 import { startOrchestrator } from './orchestrator';
+import { prepareSandbox } from './sandbox-setup';
+
+const ExtraSchema = z.object({
+  LEADER_ELECTION_LEASE_DURATION_SECONDS: z.coerce.number().int().positive().default(15),
+  LEADER_ELECTION_RENEW_DEADLINE_SECONDS: z.coerce.number().int().positive().default(10),
+  LEADER_ELECTION_RETRY_PERIOD_SECONDS: z.coerce.number().int().positive().default(2),
+  LEADER_ELECTION_LEASE_NAME: z.string().min(1).default('vpsie-capacity-orchestrator'),
+  GC_GRACE_SECONDS: z.coerce.number().int().min(0).default(600),
+  POD_NAME: z.string().min(1).optional(),
+});
+
+function loadExtra(env: NodeJS.ProcessEnv): z.infer<typeof ExtraSchema> {
+  const known = Object.fromEntries(Object.keys(ExtraSchema.shape).filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
+  const r = ExtraSchema.safeParse(known);
+  if (!r.success) throw new ConfigError(`invalid configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const e = r.data;
+  if (e.LEADER_ELECTION_RENEW_DEADLINE_SECONDS >= e.LEADER_ELECTION_LEASE_DURATION_SECONDS)
+    throw new ConfigError('invalid configuration: LEADER_ELECTION_RENEW_DEADLINE_SECONDS must be less than LEADER_ELECTION_LEASE_DURATION_SECONDS');
+  return e;
+}
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  let config: Config = loadConfig();
+  const extra = loadExtra(process.env);
   const log = logger('main');
   let sandbox: Sandbox | undefined;
+  let reused: Endpoints | undefined;
   let kubeconfig = config.KUBECONFIG;
   let temporalAddress = config.TEMPORAL_ADDRESS;
   let metricsAddr = config.METRICS_ADDR;
@@ -21,6 +52,7 @@ async function main(): Promise<void> {
     const running = readLiveEndpoints();
     if (running && kubeconfig === undefined && temporalAddress === undefined) {
       log.info('using the running sandbox', { kubeconfig: running.kubeconfig, temporal: running.temporal.address });
+      reused = running;
       kubeconfig = running.kubeconfig;
       temporalAddress = running.temporal.address;
     } else {
@@ -31,18 +63,35 @@ async function main(): Promise<void> {
       log.info('sandbox ready', { seconds: sandbox.startSeconds, ui: sandbox.endpoints.temporal.ui, kubeconfig });
     }
   }
+  const kc = loadKubeConfig(kubeconfig);
+  const endpoints = sandbox?.endpoints ?? reused;
+  if (endpoints && endpoints.kubeconfig === kubeconfig) {
+    config = await prepareSandbox(kc, config, endpoints);
+    log.info('sandbox prepared', { vpsie: config.VPSIE_URL, cluster: config.VPSIE_CLUSTER_IDENTIFIER, secret: config.VPSIE_CREDENTIALS_SECRET });
+  }
   const orchestrator = await startOrchestrator({
     config: { ...config, METRICS_ADDR: metricsAddr },
-    kc: loadKubeConfig(kubeconfig),
+    kc,
     temporalAddress,
+    ...(kubeconfig ? { kubeconfigPath: kubeconfig } : {}),
+    ...(extra.POD_NAME ? { identity: extra.POD_NAME } : {}),
+    leaderElection: {
+      leaseName: extra.LEADER_ELECTION_LEASE_NAME,
+      leaseDurationSeconds: extra.LEADER_ELECTION_LEASE_DURATION_SECONDS,
+      renewDeadlineSeconds: extra.LEADER_ELECTION_RENEW_DEADLINE_SECONDS,
+      retryPeriodSeconds: extra.LEADER_ELECTION_RETRY_PERIOD_SECONDS,
+    },
+    gc: { graceSeconds: extra.GC_GRACE_SECONDS },
   });
-  sandbox?.publish({
+  const published = {
     orchestrator: {
       metrics: `${orchestrator.metricsUrl}/metrics`,
       healthz: `${orchestrator.metricsUrl}/healthz`,
       readyz: `${orchestrator.metricsUrl}/readyz`,
     },
-  });
+  };
+  if (sandbox) sandbox.publish(published);
+  else if (reused) writeEndpoints({ ...(readLiveEndpoints() ?? reused), ...published }, sandboxDir());
   const shutdown = (signal: string): void => {
     log.info('stopping', { signal });
     void orchestrator

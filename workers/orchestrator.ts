@@ -1,53 +1,192 @@
 /**
  * The orchestrator process: a Temporal worker running every workflow and activity, the thin
- * Kubernetes watchers that start or signal workflows, and the metrics/health endpoint.
+ * Kubernetes watchers (behind Lease leader election) that start or signal workflows, the
+ * garbage-collection schedule, and the metrics/health endpoint.
+ *
+ * `startOrchestrator` is also what integration tests run in-process: give it a unique task
+ * queue and WATCH_NAMESPACE, LEADER_ELECTION off (or a lease of its own), and a prebuilt workflow
+ * bundle to skip bundling.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createDrainActivities } from '../activities/drain';
 import { createFakeCapacityActivities } from '../activities/fake-capacity';
+import { createGarbageCollectionActivities } from '../activities/garbage-collection';
+import { createNodeGroupActivities } from '../activities/nodegroups';
+import { createVpsieMachineActivities } from '../activities/vpsie-machines';
+import { createVPSieNodeActivities } from '../activities/vpsienodes';
+import { kubernetesSecretCredentials, VpsieClient, type CredentialsSource } from '../clients/vpsie';
 import type { Config } from '../lib/config';
 import { logger } from '../lib/log';
+import { startLeaderElection, type LeaderElector } from '../starters/leader-election';
+import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/schedules';
+import { startWatchers, type Watchers } from '../starters/watchers';
+import type { OrchestratorDeps } from './deps';
 import { serveHealth } from './http';
 
 export interface Orchestrator {
   metricsUrl: string;
+  deps: OrchestratorDeps;
+  /** This replica runs the watchers (always true without leader election). */
+  isLeader(): boolean;
   stop(): Promise<void>;
 }
 
-export interface OrchestratorDeps {
+export interface LeaderElectionSettings {
+  leaseName?: string;
+  leaseNamespace?: string;
+  leaseDurationSeconds?: number;
+  renewDeadlineSeconds?: number;
+  retryPeriodSeconds?: number;
+}
+
+export interface StartOrchestratorOptions {
   config: Config;
   kc: k8s.KubeConfig;
   temporalAddress: string;
+  /** Kubeconfig file for the credentials Secret reader (in-cluster / $KUBECONFIG when absent). */
+  kubeconfigPath?: string;
   registry?: Registry;
+  /** A ready VPSie client (tests); otherwise one is built from config and the credentials Secret. */
+  vpsie?: VpsieClient;
+  credentials?: CredentialsSource;
+  /** Replica identity for leader election (default hostname-pid). */
+  identity?: string;
+  leaderElection?: LeaderElectionSettings;
+  /** Run the watchers (when leader). Default true. */
+  watchers?: boolean;
+  gc?: {
+    /** Create/update the GC schedule when leader. Default true. */
+    enabled?: boolean;
+    graceSeconds?: number;
+    intervalSeconds?: number;
+    scheduleId?: string;
+    /** Delete the schedule on stop (tests). */
+    deleteOnStop?: boolean;
+  };
+  /** A prebuilt workflow bundle (tests); otherwise workflows/index.ts is bundled. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Watchers' periodic re-signal interval. */
+  resyncSeconds?: number;
+  /** Serve /metrics, /healthz, /readyz (default true). */
+  http?: boolean;
 }
 
-export async function startOrchestrator({ config, kc, temporalAddress, registry = new Registry() }: OrchestratorDeps): Promise<Orchestrator> {
-  const log = logger('orchestrator', { taskQueue: config.TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE });
-  collectDefaultMetrics({ register: registry });
-  const connection = await NativeConnection.connect({ address: temporalAddress });
+/** Every activity the worker registers. */
+export function createAllActivities(deps: OrchestratorDeps) {
+  return {
+    ...createFakeCapacityActivities(deps.kc),
+    ...createNodeGroupActivities(deps),
+    ...createGarbageCollectionActivities(deps),
+    ...createVpsieMachineActivities(deps),
+    ...createVPSieNodeActivities(deps),
+    ...createDrainActivities(deps),
+  };
+}
+
+export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Orchestrator> {
+  const { config, kc } = o;
+  const registry = o.registry ?? new Registry();
+  const identity = o.identity ?? `${os.hostname()}-${process.pid}`;
+  const log = logger('orchestrator', { taskQueue: config.TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, identity });
+  if (!registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry });
+
+  const [secretNamespace, secretName] = config.VPSIE_CREDENTIALS_SECRET.split('/') as [string, string];
+  const vpsie =
+    o.vpsie ??
+    new VpsieClient({
+      baseUrl: config.VPSIE_URL,
+      credentials: o.credentials ?? kubernetesSecretCredentials({ namespace: secretNamespace, name: secretName, ...(o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}) }),
+      registry,
+      rateLimit: { perMinute: config.VPSIE_RATE_LIMIT_PER_MINUTE },
+    });
+  const clientConnection = await Connection.connect({ address: o.temporalAddress });
+  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const deps: OrchestratorDeps = { config, kc, vpsie, temporal, registry };
+
+  const connection = await NativeConnection.connect({ address: o.temporalAddress });
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TASK_QUEUE,
-    workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
-    activities: { ...createFakeCapacityActivities(kc) },
+    identity,
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') }),
+    activities: createAllActivities(deps),
   });
   const running = worker.run();
   running.catch((err: unknown) => log.error('worker stopped with an error', { error: String(err) }));
-  const health = await serveHealth(config.METRICS_ADDR, registry, () => {
+
+  // ---- leader-only duties: watchers and the GC schedule ----
+  let watchers: Watchers | undefined;
+  let leading = false;
+  let scheduleId: string | undefined;
+  const gcEnabled = o.gc?.enabled ?? true;
+  const startDuties = async (): Promise<void> => {
+    leading = true;
+    if (gcEnabled) {
+      scheduleId = await ensureGarbageCollectionSchedule(temporal, {
+        ...(o.gc?.scheduleId ? { scheduleId: o.gc.scheduleId } : {}),
+        taskQueue: config.TASK_QUEUE,
+        intervalSeconds: o.gc?.intervalSeconds ?? config.GC_INTERVAL_SECONDS,
+        input: { namespace: config.WATCH_NAMESPACE, graceSeconds: o.gc?.graceSeconds ?? 600 },
+      });
+    }
+    if (o.watchers ?? true) watchers = await startWatchers({ kc, temporal, taskQueue: config.TASK_QUEUE, namespace: config.WATCH_NAMESPACE, ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}) });
+  };
+  const stopDuties = async (): Promise<void> => {
+    leading = false;
+    const w = watchers;
+    watchers = undefined;
+    await w?.stop();
+  };
+
+  let elector: LeaderElector | undefined;
+  if (config.LEADER_ELECTION) {
+    const le = o.leaderElection ?? {};
+    elector = startLeaderElection({
+      kc,
+      namespace: le.leaseNamespace ?? config.LEADER_ELECTION_NAMESPACE,
+      ...(le.leaseName ? { name: le.leaseName } : {}),
+      identity,
+      ...(le.leaseDurationSeconds ? { leaseDurationSeconds: le.leaseDurationSeconds } : {}),
+      ...(le.renewDeadlineSeconds ? { renewDeadlineSeconds: le.renewDeadlineSeconds } : {}),
+      ...(le.retryPeriodSeconds ? { retryPeriodSeconds: le.retryPeriodSeconds } : {}),
+      onStartedLeading: startDuties,
+      onStoppedLeading: stopDuties,
+    });
+  } else {
+    await startDuties();
+  }
+
+  const health = o.http === false ? undefined : await serveHealth(config.METRICS_ADDR, registry, () => {
     const state = worker.getState();
-    return { ok: state === 'RUNNING', detail: `worker ${state}` };
+    // Ready = the worker polls; a follower is ready too (it runs workflows and activities).
+    const ok = state === 'RUNNING';
+    return { ok, detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}` };
   });
-  log.info('orchestrator running', { metrics: `${health.url}/metrics`, temporal: temporalAddress, dryRun: config.DRY_RUN });
+  log.info('orchestrator running', { metrics: health ? `${health.url}/metrics` : undefined, temporal: o.temporalAddress, dryRun: config.DRY_RUN, watchNamespace: config.WATCH_NAMESPACE || '*', leaderElection: config.LEADER_ELECTION });
+
+  let stopping: Promise<void> | undefined;
   return {
-    metricsUrl: health.url,
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown(); // Temporal's own signal handler may have begun it
-      await running.catch(() => undefined);
-      await health.close();
-      await connection.close();
+    metricsUrl: health?.url ?? '',
+    deps,
+    isLeader: () => leading,
+    stop() {
+      stopping ??= (async () => {
+        if (elector) await elector.stop();
+        else await stopDuties();
+        if (o.gc?.deleteOnStop && scheduleId) await deleteSchedule(temporal, scheduleId).catch(() => undefined);
+        if (worker.getState() === 'RUNNING') worker.shutdown(); // Temporal's own signal handler may have begun it
+        await running.catch(() => undefined);
+        await health?.close();
+        await connection.close();
+        await clientConnection.close();
+      })();
+      return stopping;
     },
   };
 }
