@@ -17,6 +17,7 @@ import { createDrainActivities } from '../activities/drain';
 import { createFakeCapacityActivities } from '../activities/fake-capacity';
 import { createGarbageCollectionActivities } from '../activities/garbage-collection';
 import { createNodeGroupActivities } from '../activities/nodegroups';
+import { createScaleUpActivities } from '../activities/scale-up';
 import { createVpsieMachineActivities } from '../activities/vpsie-machines';
 import { createVPSieNodeActivities } from '../activities/vpsienodes';
 import { kubernetesSecretCredentials, VpsieClient, type CredentialsSource } from '../clients/vpsie';
@@ -24,6 +25,7 @@ import type { Config } from '../lib/config';
 import { logger } from '../lib/log';
 import { startLeaderElection, type LeaderElector } from '../starters/leader-election';
 import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/schedules';
+import { startScaleUpTrigger, type ScaleUpTriggerOptions } from '../starters/scale-up-trigger';
 import { startWatchers, type Watchers } from '../starters/watchers';
 import type { OrchestratorDeps } from './deps';
 import { serveHealth } from './http';
@@ -74,6 +76,8 @@ export interface StartOrchestratorOptions {
   resyncSeconds?: number;
   /** Serve /metrics, /healthz, /readyz (default true). */
   http?: boolean;
+  /** Scale-up trigger options (tests: restrict to their namespaces); `false`: do not run it. */
+  scaleUpTrigger?: ScaleUpTriggerOptions | false;
 }
 
 /** Every activity the worker registers. */
@@ -85,6 +89,7 @@ export function createAllActivities(deps: OrchestratorDeps) {
     ...createVpsieMachineActivities(deps),
     ...createVPSieNodeActivities(deps),
     ...createDrainActivities(deps),
+    ...createScaleUpActivities(deps),
   };
 }
 
@@ -122,6 +127,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
 
   // ---- leader-only duties: watchers and the GC schedule ----
   let watchers: Watchers | undefined;
+  let stopScaleUpTrigger: (() => Promise<void>) | undefined;
   let leading = false;
   let scheduleId: string | undefined;
   const gcEnabled = o.gc?.enabled ?? true;
@@ -136,12 +142,16 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
       });
     }
     if (o.watchers ?? true) watchers = await startWatchers({ kc, temporal, taskQueue: config.TASK_QUEUE, namespace: config.WATCH_NAMESPACE, ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}) });
+    if ((o.watchers ?? true) && o.scaleUpTrigger !== false) stopScaleUpTrigger = await startScaleUpTrigger(deps, o.scaleUpTrigger ?? {});
   };
   const stopDuties = async (): Promise<void> => {
     leading = false;
     const w = watchers;
     watchers = undefined;
     await w?.stop();
+    const t = stopScaleUpTrigger;
+    stopScaleUpTrigger = undefined;
+    await t?.();
   };
 
   let elector: LeaderElector | undefined;
