@@ -27,6 +27,7 @@
  *   Residual risks (documented): unclaimed workers already in the VPSie group are treated as
  *   spares and claimed; a VPSie node group must be used by VPSieNodes of one namespace only.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -120,6 +121,23 @@ function statusFromVm(vm: VmData, joinMethod: MachineStatus['joinMethod'], creat
     created,
     detail,
   };
+}
+
+/** Heartbeats every 2 s while `fn` runs (inside an activity), so a crashed worker is noticed within the heartbeat timeout. */
+async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    ctx = undefined; // called outside an activity (tests)
+  }
+  const timer = ctx ? setInterval(() => ctx.heartbeat(), 2000) : undefined;
+  try {
+    ctx?.heartbeat();
+    return await fn();
+  } finally {
+    if (timer) clearInterval(timer);
+  }
 }
 
 function leaseName(prefix: string, id: string): string {
@@ -433,8 +451,10 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
      */
     async ensureMachine(input: MachineInput): Promise<MachineStatus> {
       try {
-        const { vn, ng, uid } = await context(input.vpsieNode, input.nodeGroup);
-        return vn.spec.join.method === 'UserData' ? await ensureUserDataVm(input, vn, ng, uid) : await ensureWorker(input, vn, ng, uid);
+        return await withHeartbeat(async () => {
+          const { vn, ng, uid } = await context(input.vpsieNode, input.nodeGroup);
+          return vn.spec.join.method === 'UserData' ? await ensureUserDataVm(input, vn, ng, uid) : await ensureWorker(input, vn, ng, uid);
+        });
       } catch (e) {
         throw vpsieFailure(e);
       }
@@ -443,11 +463,13 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
     /** Deletes the VPSieNode's machine (VM or claimed worker). Absent is success. */
     async deleteMachine(input: MachineInput): Promise<DeleteMachineResult> {
       try {
-        const vn = await readVPSieNode(api, input.vpsieNode);
-        if (!vn) return { deleted: false, detail: 'VPSieNode is gone' };
-        const uid = vn.metadata.uid ?? '';
-        const ng = await readNodeGroup(api, { namespace: input.vpsieNode.namespace, name: input.nodeGroup });
-        return vn.spec.join.method === 'UserData' ? await deleteUserDataVm(vn, uid) : await deleteWorker(input, vn, ng, uid);
+        return await withHeartbeat(async () => {
+          const vn = await readVPSieNode(api, input.vpsieNode);
+          if (!vn) return { deleted: false, detail: 'VPSieNode is gone' };
+          const uid = vn.metadata.uid ?? '';
+          const ng = await readNodeGroup(api, { namespace: input.vpsieNode.namespace, name: input.nodeGroup });
+          return vn.spec.join.method === 'UserData' ? await deleteUserDataVm(vn, uid) : await deleteWorker(input, vn, ng, uid);
+        });
       } catch (e) {
         throw vpsieFailure(e);
       }

@@ -67,10 +67,12 @@ const kube = proxyActivities<VPSieNodeActivities>({
 });
 const machines = proxyActivities<VpsieMachineActivities>({
   startToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', maximumInterval: '10s', backoffCoefficient: 2, maximumAttempts: 4 },
 });
 const machineDeletion = proxyActivities<VpsieMachineActivities>({
   startToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
 });
 // The drain activities run in the child workflow; the type is imported so the worker's
