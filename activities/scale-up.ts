@@ -48,6 +48,15 @@ export const KUBELET_MEMORY_RESERVE_BYTES = 100 * MiB;
 export const EPHEMERAL_ALLOCATABLE_SHARE = 0.9;
 export const MAX_PODS_PER_NODE = 110;
 
+/**
+ * On a VPSieNode created by a scale-up: the uids of the pending pods it was planned for (JSON array).
+ * A later snapshot counts those pods on the in-flight node, so they never cause a second scale-up
+ * and their room is not handed to other pods.
+ */
+export const TRIGGERED_PODS_ANNOTATION = `${GROUP}/scale-up-pods` as const;
+/** On a VPSieNode created by a scale-up: the scale-up workflow run (decision record) that asked for it. */
+export const TRIGGERED_BY_ANNOTATION = `${GROUP}/scale-up-run` as const;
+
 /** VPSieNode phases whose machine is still coming (capacity in flight). */
 const IN_FLIGHT_PHASES: ReadonlySet<VPSieNodePhase> = new Set(['Pending', 'Provisioning', 'Provisioned', 'Joining']);
 /** Phases that no longer count against a group's size for planning. */
@@ -98,6 +107,8 @@ export interface ScaleUpSnapshot {
   podUids: Record<string, string>;
   /** Batch pods that are no longer pending and unbound (scheduled, deleted, finished). */
   gone: string[];
+  /** Pending pods already counted on an in-flight node that was created for them. */
+  assigned: { pod: string; node: string }[];
 }
 
 function isTerminal(p: k8s.V1Pod): boolean {
@@ -221,6 +232,20 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     l.push(podFromK8s(p));
     boundByNode.set(n, l);
   }
+  // Pending pods a VPSieNode in flight was created for (annotation) ride on that node.
+  const expectedOn = new Map<string, string>(); // pod uid → VPSieNode key
+  for (const vn of raw.vpsieNodes) {
+    const a = vn.metadata.annotations?.[TRIGGERED_PODS_ANNOTATION];
+    if (!a) continue;
+    try {
+      const uids: unknown = JSON.parse(a);
+      if (Array.isArray(uids)) for (const u of uids) if (typeof u === 'string') expectedOn.set(u, `${vn.metadata.namespace ?? ''}/${vn.metadata.name}`);
+    } catch {
+      // not ours / damaged: ignore
+    }
+  }
+  const riding = new Map<string, SimPod[]>(); // VPSieNode key → pending pods expected on it
+  const ridingUid = new Map<string, string>(); // pod key → uid
   const batch = o.podUids ? new Set(o.podUids) : undefined;
   const pending: SimPod[] = [];
   const podUids: Record<string, string> = {};
@@ -232,9 +257,18 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     if (!(batch ? unbound : isUnschedulablePending(p))) continue;
     seen.add(uid);
     const sp = podFromK8s(p);
+    const on = expectedOn.get(uid);
+    if (on !== undefined) {
+      const l = riding.get(on) ?? [];
+      l.push(sp);
+      riding.set(on, l);
+      ridingUid.set(podKey(sp), uid);
+      continue;
+    }
     pending.push(sp);
     podUids[podKey(sp)] = uid;
   }
+  const assigned: { pod: string; node: string }[] = [];
   const gone = batch ? [...batch].filter((u) => !seen.has(u)).sort() : [];
 
   // Existing nodes: Ready ones with their pods.
@@ -268,6 +302,12 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
         return plan ? planOffering(vn.spec.offeringID, plan, vn.spec.datacenterID) : undefined;
       })();
     if (!offering) continue;
+    const expected = riding.get(`${vn.metadata.namespace ?? ''}/${vn.metadata.name}`) ?? [];
+    riding.delete(`${vn.metadata.namespace ?? ''}/${vn.metadata.name}`);
+    for (const sp of expected) {
+      assigned.push({ pod: podKey(sp), node: nodeName });
+      podUids[podKey(sp)] = ridingUid.get(podKey(sp)) ?? '';
+    }
     inFlightNodes.push({
       node: {
         name: nodeName,
@@ -275,10 +315,19 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
         taints: pg.taints ?? [],
         allocatable: offeringAllocatable(offering),
       },
-      pods: boundByNode.get(nodeName) ?? [],
+      pods: [...(boundByNode.get(nodeName) ?? []), ...expected.map((sp) => ({ ...sp, nodeName }))],
       nodeGroup: vn.spec.nodeGroupName,
     });
   }
+  // Pods whose node is no longer in flight (Ready, failed, gone) are planned like any other.
+  for (const l of riding.values()) {
+    for (const sp of l) {
+      pending.push(sp);
+      podUids[podKey(sp)] = ridingUid.get(podKey(sp)) ?? '';
+    }
+  }
+  pending.sort((a, b) => cmp(podKey(a), podKey(b)));
+  assigned.sort((a, b) => cmp(a.pod, b.pod));
 
   const input: PlannerInput = {
     pendingPods: pending,
@@ -289,7 +338,7 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     maxClusterNodes: o.maxClusterNodes,
     enforceMinNodes: false,
   };
-  return { input, groups, podUids, gone };
+  return { input, groups, podUids, gone, assigned };
 }
 
 function cmp(a: string, b: string): number {
@@ -307,6 +356,8 @@ export interface GroupScaleUpRequest {
   namespace: string;
   name: string;
   request: ScaleUpRequest;
+  /** Pod uids per planned node, in the order the group creates them (annotated on the VPSieNodes). */
+  podUidsByNode?: string[][];
 }
 
 export interface ObserveLatencyRequest {
@@ -396,7 +447,23 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       const id = nodeGroupWorkflowId(req.namespace, req.name);
       try {
         const handle = deps.temporal.workflow.getHandle(id);
-        return await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [req.request], updateId: req.request.requestId });
+        const result = await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [req.request], updateId: req.request.requestId });
+        // Remember which pods each new VPSieNode is for (idempotent merge patch).
+        await Promise.all(
+          result.created.map(async (name, i) => {
+            const uids = req.podUidsByNode?.[i];
+            if (!uids || uids.length === 0) return;
+            try {
+              await custom.patchNamespacedCustomObject(
+                { group: GROUP, version: VERSION, namespace: req.namespace, plural: VPSIENODE_PLURAL, name, body: { metadata: { annotations: { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(uids), [TRIGGERED_BY_ANNOTATION]: req.request.requestId.slice(0, 253) } } } },
+                k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+              );
+            } catch (err) {
+              log.warn('could not annotate a VPSieNode with its pods', { vpsieNode: `${req.namespace}/${name}`, error: String(err) });
+            }
+          }),
+        );
+        return result;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
           // The NodeGroup watcher starts the entity workflow; until it runs, retry.

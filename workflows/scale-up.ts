@@ -25,6 +25,7 @@ import {
   groupKey,
   groupOutcome,
   groupSummary,
+  plannedNodesInRequestOrder,
   podOutcomes,
   requestedNodes,
   scaleUpRequestId,
@@ -116,6 +117,7 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
           const res = await groupActs.requestGroupScaleUp({
             namespace: g.namespace,
             name: g.group,
+            podUidsByNode: plannedNodesInRequestOrder(g).map((n) => n.pods.map((p) => snap.podUids[p]).filter((u): u is string => u !== undefined && u !== '')),
             request: {
               requestId,
               nodes: requestedNodes(g),
@@ -140,6 +142,10 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
     }
     const deferredKeys = new Set(deferred.keys());
     const outcomes = podOutcomes(decision, executions, deferredKeys, snap.podUids);
+    for (const a of snap.assigned) {
+      const uid = snap.podUids[a.pod];
+      outcomes.push({ pod: a.pod, ...(uid ? { uid } : {}), outcome: 'FitsExisting', reason: 'FitsInFlightNode', node: a.node, message: `already expected on node ${a.node}, which was created for it and is being provisioned`, numbers: {} });
+    }
     // Pods already decided in an earlier round keep that outcome.
     const decided = new Set(pods.map((p) => p.pod));
     for (const p of outcomes) if (!decided.has(p.pod)) pods.push(p);

@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { planOffering, toPlannerInput, type RawSnapshot, KUBELET_MEMORY_RESERVE_BYTES } from '../../../activities/scale-up';
+import { planOffering, toPlannerInput, type RawSnapshot, KUBELET_MEMORY_RESERVE_BYTES, TRIGGERED_PODS_ANNOTATION } from '../../../activities/scale-up';
 import type { Plan } from '../../../clients/vpsie/schemas';
 import { planScaleUp } from '../../../decision/planner/planner';
 import { parseNodeGroup, parseVPSieNode, type NodeGroup, type VPSieNode } from '../../../lib/crds';
@@ -148,6 +148,29 @@ describe('scale-up snapshot → PlannerInput', () => {
       ['app/p1', 'vn-1', 'inFlight'],
       ['app/p2', 'vn-1', 'inFlight'],
     ]);
+  });
+
+  it('pods a VPSieNode in flight was created for ride on it: no second scale-up for them, and their room is not given away', () => {
+    const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
+    const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Provisioning');
+    vn.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1', 'uid-p2']) };
+    const pods = [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' }), pod('p3', { cpu: '800m' })];
+    const snap = toPlannerInput(raw({ nodeGroups: [g], pods, vpsieNodes: [vn] }), opts);
+    expect(snap.assigned).to.deep.equal([
+      { pod: 'app/p1', node: 'vn-1' },
+      { pod: 'app/p2', node: 'vn-1' },
+    ]);
+    expect(snap.input.pendingPods.map((p) => p.name)).to.deep.equal(['p3']);
+    expect(snap.input.inFlightNodes[0]!.pods.map((p) => p.name)).to.deep.equal(['p1', 'p2']);
+    const d = planScaleUp(snap.input);
+    expect(d.newNodes).to.equal(1); // 3 x 800m do not fit one 2-cpu node: p3 needs its own
+    expect(d.groups[0]!.nodes[0]!.pods).to.deep.equal(['app/p3']);
+    // The node failed: its pods are planned again.
+    const failed = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Failed');
+    failed.metadata.annotations = vn.metadata.annotations;
+    const again = toPlannerInput(raw({ nodeGroups: [g], pods, vpsieNodes: [failed] }), opts);
+    expect(again.assigned).to.deep.equal([]);
+    expect(again.input.pendingPods.map((p) => p.name)).to.deep.equal(['p1', 'p2', 'p3']);
   });
 
   it('DaemonSet templates become per-node overhead pods', () => {
