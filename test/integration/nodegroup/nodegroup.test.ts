@@ -1,0 +1,166 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { NODEGROUP_LABEL, VPSIENODE_FINALIZER } from '../../../lib/crds';
+import { NODEGROUP_FINALIZER } from '../../../activities/nodegroups';
+import { nodeGroupScaleDownUpdate, nodeGroupScaleUpUpdate, nodeGroupStateQuery, nodeGroupWorkflowId } from '../../../workflows/contracts';
+import type { Orchestrator } from '../../../workers/orchestrator';
+import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
+import {
+  createGroup,
+  deleteGroup,
+  eventually,
+  groupNodes,
+  groupVNs,
+  liveMachinesOfNamespace,
+  patchGroupSpec,
+  readGroup,
+  startTestOrchestrator,
+} from '../../support/orchestrator';
+
+const LABELS = { 'workload-type': 'ng-test', tier: 'web' };
+const TAINTS = [{ key: 'dedicated', value: 'ng', effect: 'NoSchedule' as const }];
+
+describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, real Temporal, apiserver, VPSie simulator)', function () {
+  this.timeout(600_000);
+  let sb: TestSandbox;
+  const running: Orchestrator[] = [];
+
+  before(async function () {
+    this.timeout(900_000);
+    sb = await sharedSandbox();
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((o) => o.stop()));
+  });
+
+  async function setup(prefix: string): Promise<{ ns: string; tq: string; group: string; orch: Orchestrator }> {
+    const ns = await sb.namespace(prefix);
+    const tq = sb.taskQueue(prefix);
+    const orch = await startTestOrchestrator(sb, ns, tq);
+    running.push(orch);
+    return { ns, tq, group: uniqueName('ng'), orch };
+  }
+
+  async function readyVNs(ns: string, group: string, n: number, ms = 120_000) {
+    return eventually(`${n} VPSieNodes of ${group} Ready`, ms, async () => {
+      const vns = (await groupVNs(sb, ns, group)).filter((v) => !v.deleting);
+      return vns.length === n && vns.every((v) => v.phase === 'Ready') ? vns : undefined;
+    });
+  }
+
+  /** Deletes the group and waits until it, its VPSieNodes and their machines are gone. */
+  async function deleteAndWait(ns: string, group: string): Promise<void> {
+    await deleteGroup(sb, ns, group);
+    await eventually(`NodeGroup ${group} gone with its VPSieNodes and machines`, 180_000, async () => {
+      const [g, vns, machines] = await Promise.all([readGroup(sb, ns, group), groupVNs(sb, ns, group), liveMachinesOfNamespace(sb, ns)]);
+      return g === undefined && vns.length === 0 && machines.length === 0 ? true : undefined;
+    }, 500);
+  }
+
+  it('a NodeGroup with minNodes 3 gets 3 Ready VPSieNodes (owned, labelled, finalized) and 3 Nodes with its labels and taints; status, finalizer and search attribute are set', async () => {
+    const { ns, group, orch } = await setup('ng-min');
+    await createGroup(sb, ns, group, { minNodes: 3, maxNodes: 5, labels: LABELS, taints: TAINTS });
+    const vns = await readyVNs(ns, group, 3);
+    const g = await readGroup(sb, ns, group);
+    for (const v of vns) {
+      expect(v.ownerUid).to.equal(g?.metadata.uid);
+      expect(v.finalizers).to.include(VPSIENODE_FINALIZER);
+      expect(v.labels[NODEGROUP_LABEL]).to.equal(group);
+      expect(v.name.startsWith(`${group}-`)).to.equal(true);
+    }
+    const nodes = await eventually('3 Nodes of the group', 60_000, async () => {
+      const n = await groupNodes(sb, group);
+      return n.length === 3 ? n : undefined;
+    });
+    for (const n of nodes) {
+      expect(n.metadata?.labels).to.include(LABELS);
+      expect(n.spec?.taints?.map((t) => `${t.key}=${t.value}:${t.effect}`)).to.include('dedicated=ng:NoSchedule');
+    }
+    expect(nodes.map((n) => n.metadata?.name).sort()).to.deep.equal(vns.map((v) => v.nodeName).sort());
+    expect(g?.metadata.finalizers).to.include(NODEGROUP_FINALIZER);
+    const status = await eventually('status with 3 ready', 30_000, async () => {
+      const cur = await readGroup(sb, ns, group);
+      return cur?.status?.readyNodes === 3 ? cur.status : undefined;
+    });
+    expect(status).to.include({ currentNodes: 3, desiredNodes: 3, readyNodes: 3, observedGeneration: g?.metadata.generation });
+    const cond = (t: string) => status.conditions?.find((c) => c.type === t);
+    expect(cond('Ready')).to.include({ status: 'True', reason: 'AllNodesReady' });
+    expect(cond('AtMinCapacity')).to.include({ status: 'True', reason: 'AtMinNodes' });
+    expect(cond('AtMaxCapacity')).to.include({ status: 'False', reason: 'BelowMaxNodes' });
+    expect(cond('Error')).to.include({ status: 'False', reason: 'NoError' });
+    // Gauges on the orchestrator's /metrics.
+    const metrics = await (await fetch(`${orch.metricsUrl}/metrics`)).text();
+    expect(metrics).to.contain(`vpsie_autoscaler_nodegroup_desired_nodes{nodegroup="${ns}/${group}"} 3`);
+    expect(metrics).to.contain(`vpsie_autoscaler_nodegroup_nodes{nodegroup="${ns}/${group}",state="Ready"} 3`);
+    // The group's workflow and its lifecycles are found by the NodeGroup search attribute.
+    const found = await eventually('4 workflows by search attribute', 30_000, async () => {
+      const ids: string[] = [];
+      for await (const w of sb.temporal.workflow.list({ query: `NodeGroup = '${ns}/${group}'` })) ids.push(w.workflowId);
+      return ids.length >= 4 ? ids : undefined;
+    });
+    expect(found).to.include(nodeGroupWorkflowId(ns, group));
+    expect(found.filter((id) => id.startsWith('vpsienode:'))).to.have.members(vns.map((v) => `vpsienode:${ns}/${v.name}`));
+    await deleteAndWait(ns, group);
+  });
+
+  it('raising minNodes creates, lowering maxNodes removes the extras (not-Ready first, then newest), deletion removes everything and ends the workflow', async () => {
+    const { ns, group } = await setup('ng-spec');
+    await createGroup(sb, ns, group, { minNodes: 1, maxNodes: 6 });
+    const one = await readyVNs(ns, group, 1);
+    await patchGroupSpec(sb, ns, group, { minNodes: 4 });
+    const four = await readyVNs(ns, group, 4);
+    expect(four.map((v) => v.name)).to.include(one[0]!.name);
+    // Lower max to 2 (and min to 1): the two newest go; the first node stays.
+    const handle = sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group));
+    const order = (await handle.query(nodeGroupStateQuery)).nodes.map((n) => n.name);
+    await patchGroupSpec(sb, ns, group, { minNodes: 1, maxNodes: 2 });
+    const two = await eventually('2 VPSieNodes left', 120_000, async () => {
+      const vns = await groupVNs(sb, ns, group);
+      return vns.length === 2 && vns.every((v) => !v.deleting) ? vns : undefined;
+    });
+    const kept = order.filter((n) => two.some((v) => v.name === n));
+    expect(kept).to.deep.equal(order.slice(0, 2));
+    expect(two.map((v) => v.name)).to.include(one[0]!.name);
+    const state = await handle.query(nodeGroupStateQuery);
+    expect(state).to.include({ minNodes: 1, maxNodes: 2, desiredNodes: 2 });
+    await eventually('2 Nodes', 60_000, async () => ((await groupNodes(sb, group)).length === 2 ? true : undefined));
+    // Deletion: VPSieNodes and machines go, then the finalizer, then the workflow completes.
+    await deleteAndWait(ns, group);
+    const desc = await eventually('workflow completed', 30_000, async () => {
+      const d = await handle.describe();
+      return d.status.name === 'COMPLETED' ? d : undefined;
+    });
+    expect(desc.status.name).to.equal('COMPLETED');
+    expect(await groupNodes(sb, group)).to.have.length(0);
+  });
+
+  it('20 concurrent scale-up updates never take the group past maxNodes; a repeated request id is applied once; scale-down honours minNodes', async () => {
+    const { ns, group } = await setup('ng-conc');
+    await createGroup(sb, ns, group, { minNodes: 0, maxNodes: 7 });
+    const handle = sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group));
+    await eventually('group workflow running', 30_000, async () => ((await handle.describe()).status.name === 'RUNNING' ? true : undefined));
+    const ids = Array.from({ length: 20 }, () => randomUUID());
+    const results = await Promise.all(ids.map((requestId) => handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }] })));
+    const created = results.flatMap((r) => r.created);
+    expect(created).to.have.length(7);
+    expect(new Set(created).size).to.equal(7);
+    expect(results.filter((r) => r.refused?.reason === 'MaxNodesReached')).to.have.length(13);
+    // The same request id again: the same answer, nothing new.
+    const again = await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId: ids[0]!, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }] });
+    expect(again).to.deep.equal(results[0]);
+    const unknown = await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId: randomUUID(), nodes: [{ offeringID: 'huge-64cpu', count: 1 }], reason: 'PodsUnschedulable' }] });
+    expect(unknown.refused?.reason).to.equal('UnknownOffering');
+    const vns = await readyVNs(ns, group, 7);
+    expect(vns.map((v) => v.name).sort()).to.deep.equal([...created].sort());
+    expect(await liveMachinesOfNamespace(sb, ns)).to.have.length(7);
+    // Scale down 3 with min raised to 5: 2 removed, 1 refused MinNodesReached.
+    await patchGroupSpec(sb, ns, group, { minNodes: 5 });
+    await eventually('min 5 seen', 30_000, async () => ((await handle.query(nodeGroupStateQuery)).minNodes === 5 ? true : undefined));
+    const down = await handle.executeUpdate(nodeGroupScaleDownUpdate, { args: [{ requestId: randomUUID(), vpsieNodes: created.slice(0, 3), reason: 'Underutilized' }] });
+    expect(down.removing).to.deep.equal(created.slice(0, 2));
+    expect(down.refused).to.include({ reason: 'MinNodesReached', count: 1 });
+    await readyVNs(ns, group, 5);
+    await eventually('5 machines', 60_000, async () => ((await liveMachinesOfNamespace(sb, ns)).length === 5 ? true : undefined));
+    await deleteAndWait(ns, group);
+  });
+});

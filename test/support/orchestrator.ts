@@ -1,0 +1,195 @@
+/**
+ * The orchestrator run in-process against the shared sandbox, one per test: its own task queue,
+ * WATCH_NAMESPACE = the test's namespace, leader election off (or a lease of the test's own),
+ * the GC schedule deleted on stop. Plus NodeGroup fixtures.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { loadConfig, type Config } from '../../lib/config';
+import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../lib/crds';
+import { apiStatus } from '../../lib/kube';
+import { startOrchestrator, type Orchestrator, type StartOrchestratorOptions } from '../../workers/orchestrator';
+import { ensureCredentialsSecret, sandboxConfig } from '../../workers/sandbox-setup';
+import type { TestSandbox } from './sandbox';
+import { workflowBundle } from './worker';
+
+export const BOOTSTRAP_TOKEN = 'abcdef.0123456789abcdef';
+
+let secretReady: Promise<void> | undefined;
+
+/** The configuration a test orchestrator runs with. */
+export function testConfig(sb: TestSandbox, namespace: string, taskQueue: string, env: Record<string, string> = {}): Config {
+  const base = loadConfig({ LOG_LEVEL: 'error', ...env });
+  return {
+    ...sandboxConfig(base, sb.endpoints, env),
+    TASK_QUEUE: taskQueue,
+    WATCH_NAMESPACE: namespace,
+    LEADER_ELECTION: false,
+    METRICS_ADDR: '127.0.0.1:0',
+    VPSIE_RATE_LIMIT_PER_MINUTE: 6000,
+  };
+}
+
+export async function startTestOrchestrator(
+  sb: TestSandbox,
+  namespace: string,
+  taskQueue: string,
+  over: Partial<StartOrchestratorOptions> & { env?: Record<string, string> } = {},
+): Promise<Orchestrator> {
+  secretReady ??= ensureCredentialsSecret(sb.kc, 'kube-system/vpsie-credentials', sb.endpoints.vpsie!);
+  await secretReady;
+  const { env, ...rest } = over;
+  return startOrchestrator({
+    config: testConfig(sb, namespace, taskQueue, env),
+    kc: sb.kc,
+    temporalAddress: sb.endpoints.temporal.address,
+    kubeconfigPath: sb.kubeconfig,
+    workflowBundle: await workflowBundle(),
+    gc: { enabled: false },
+    ...rest,
+  });
+}
+
+export function customApi(sb: TestSandbox): k8s.CustomObjectsApi {
+  return sb.kc.makeApiClient(k8s.CustomObjectsApi);
+}
+
+export async function createBootstrapSecret(sb: TestSandbox, namespace: string, name = 'bootstrap'): Promise<void> {
+  await sb.core.createNamespacedSecret({ namespace, body: { metadata: { name, namespace }, stringData: { 'user-data': JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }) } } });
+}
+
+export interface GroupSpecFixture {
+  minNodes: number;
+  maxNodes: number;
+  labels?: Record<string, string>;
+  taints?: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[];
+  [k: string]: unknown;
+}
+
+/** A UserData NodeGroup joining with the namespace's `bootstrap` Secret (created here if missing). */
+export async function createGroup(sb: TestSandbox, namespace: string, name: string, spec: GroupSpecFixture): Promise<void> {
+  try {
+    await createBootstrapSecret(sb, namespace);
+  } catch (err) {
+    if (apiStatus(err) !== 409) throw err;
+  }
+  await customApi(sb).createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: NODEGROUP_PLURAL,
+    body: {
+      apiVersion: API_VERSION,
+      kind: NODEGROUP_KIND,
+      metadata: { name, namespace },
+      spec: {
+        datacenterID: 'us-east-1',
+        offeringIDs: ['small-2cpu-4gb'],
+        join: { method: 'UserData', userDataSecretRef: { name: 'bootstrap' } },
+        ...spec,
+      },
+    },
+  });
+}
+
+export async function patchGroupSpec(sb: TestSandbox, namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  await customApi(sb).patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace, plural: NODEGROUP_PLURAL, name, body: { spec } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+}
+
+/** A custom object as read from the API (only the parts the tests look at). */
+export interface KObj {
+  metadata: { name: string; uid: string; generation?: number; deletionTimestamp?: string; finalizers?: string[]; labels?: Record<string, string>; ownerReferences?: { uid: string; kind: string }[] };
+  spec: Record<string, unknown>;
+  status?: {
+    phase?: string;
+    nodeName?: string;
+    currentNodes?: number;
+    desiredNodes?: number;
+    readyNodes?: number;
+    observedGeneration?: number;
+    nodeList?: { vpsieNodeName: string; status: string }[];
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+  };
+}
+
+export async function readGroup(sb: TestSandbox, namespace: string, name: string): Promise<KObj | undefined> {
+  try {
+    return (await customApi(sb).getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: NODEGROUP_PLURAL, name })) as KObj;
+  } catch (err) {
+    if (apiStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+export async function deleteGroup(sb: TestSandbox, namespace: string, name: string): Promise<void> {
+  try {
+    await customApi(sb).deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: NODEGROUP_PLURAL, name });
+  } catch (err) {
+    if (apiStatus(err) !== 404) throw err;
+  }
+}
+
+export interface VNView {
+  name: string;
+  uid: string;
+  phase?: string;
+  deleting: boolean;
+  nodeName?: string;
+  ownerUid?: string;
+  finalizers: string[];
+  labels: Record<string, string>;
+  spec: Record<string, unknown>;
+}
+
+export async function groupVNs(sb: TestSandbox, namespace: string, group: string): Promise<VNView[]> {
+  const list = (await customApi(sb).listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL, labelSelector: `${NODEGROUP_LABEL}=${group}` })) as { items: KObj[] };
+  return list.items.map((o) => ({
+    name: o.metadata.name,
+    uid: o.metadata.uid,
+    phase: o.status?.phase,
+    deleting: o.metadata.deletionTimestamp !== undefined,
+    nodeName: o.status?.nodeName,
+    ownerUid: o.metadata.ownerReferences?.[0]?.uid,
+    finalizers: o.metadata.finalizers ?? [],
+    labels: o.metadata.labels ?? {},
+    spec: o.spec,
+  }));
+}
+
+export async function groupNodes(sb: TestSandbox, group: string): Promise<k8s.V1Node[]> {
+  return (await sb.core.listNode({ labelSelector: `${NODEGROUP_LABEL}=${group}` })).items;
+}
+
+export async function eventually<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>, everyMs = 250): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface SimMachine {
+  identifier: string;
+  hostname: string;
+  phase: 'pending' | 'booting' | 'running' | 'deleted';
+  notes: string | null;
+}
+
+export async function simMachines(sb: TestSandbox): Promise<SimMachine[]> {
+  const r = await fetch(`${sb.endpoints.vpsie!.admin}/state`);
+  return ((await r.json()) as { machines: SimMachine[] }).machines;
+}
+
+/** Live (not deleted) simulator machines made for VPSieNodes of `namespace`. */
+export async function liveMachinesOfNamespace(sb: TestSandbox, namespace: string): Promise<SimMachine[]> {
+  return (await simMachines(sb)).filter((m) => m.phase !== 'deleted' && (m.notes ?? '').split(/\s+/).some((t) => t.startsWith(`vpsienode=${namespace}/`)));
+}
