@@ -2,7 +2,9 @@
  * Scale-up planner benchmark: Karpenter's scheduling-benchmark pod mix (five equal parts: generic,
  * zonal topology spread, hostname topology spread, zonal self-affinity, hostname anti-affinity; cpu
  * from {100,250,500,1000,1500}m, memory from {100,256,512,1024,2048,4096}Mi) planned against the
- * default catalogue in three zones, with one kube-proxy-like DaemonSet.
+ * simulator's default catalogue (sandbox/vpsie-sim/catalogue.ts: what the sandbox's VPSie serves,
+ * the same plans and prices as decision/planner/catalog.ts) in three zones (its three datacenters),
+ * with one kube-proxy-like DaemonSet.
  *
  * Differences from Karpenter's mix: the spread / affinity pods select their own label value
  * (deployment-like, "self" selectors) and generic pods carry a different label key, so the parts do
@@ -15,7 +17,9 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { defaultNodeGroups } from '../decision/planner/catalog';
+import { planToOffering, type CatalogPlan } from '../decision/planner/catalog';
+import type { NodeGroup } from '../decision/planner/types';
+import { CAT_COMPUTE, defaultCatalogue } from '../sandbox/vpsie-sim/catalogue';
 import { planScaleUp } from '../decision/planner/planner';
 import { buildTemplates } from '../decision/planner/templates';
 import type { PlannerInput } from '../decision/planner/types';
@@ -108,12 +112,39 @@ const DAEMONSET: SimPod = {
   ownerKind: 'DaemonSet',
 };
 
+/** Per datacenter of the simulator's catalogue (as zone): a Shared CPU and a Compute Optimized group. */
+export function simulatorNodeGroups(maxNodesPerGroup = 10_000): NodeGroup[] {
+  const cat = defaultCatalogue();
+  const plans = cat.plans.map(
+    (p): CatalogPlan => ({ id: p.nickname, nickname: p.nickname, category: p.categoryIdentifier === CAT_COMPUTE ? 'Compute Optimized' : 'Shared CPU', vcpu: p.cpu, memoryGiB: p.ram / 1024, diskGB: p.ssd, monthlyPrice: p.price }),
+  );
+  const groups: NodeGroup[] = [];
+  for (const dc of cat.datacenters.slice(0, 3)) {
+    const zone = dc.dc_name;
+    for (const [name, category] of [['shared', 'Shared CPU'], ['compute', 'Compute Optimized']] as const) {
+      groups.push({
+        name: `${name}-${zone}`,
+        namespace: 'kube-system',
+        minNodes: 0,
+        maxNodes: maxNodesPerGroup,
+        currentNodes: 0,
+        offerings: plans.filter((p) => p.category === category).map((p) => planToOffering(p, zone)),
+        allowMixedInstances: true,
+        priority: 0,
+        labels: { 'autoscaler.vpsie.com/category': name },
+        zone,
+      });
+    }
+  }
+  return groups;
+}
+
 function inputFor(pods: SimPod[]): PlannerInput {
   return {
     pendingPods: pods,
     existingNodes: [],
     inFlightNodes: [],
-    nodeGroups: defaultNodeGroups(10_000),
+    nodeGroups: simulatorNodeGroups(10_000),
     daemonSetPods: [DAEMONSET],
     maxClusterNodes: 50_000,
   };
