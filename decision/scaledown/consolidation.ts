@@ -10,7 +10,7 @@
 import { canonicalJson } from '../scheduling/canonical';
 import { planScaleUp } from '../planner/planner';
 import type { ClusterNode, NodeGroup as PlannerGroup, Offering, ScaleUpDecision } from '../planner/types';
-import type { SimNode, SimPod, Taint } from '../scheduling/types';
+import type { Resources, SimNode, SimPod, Taint } from '../scheduling/types';
 import { compareStrings, LABEL_INSTANCE_TYPE, podKey } from '../scheduling/types';
 import type { DecisionContext, GroupCtx } from './context';
 import { isMovable } from './pods';
@@ -31,14 +31,21 @@ export function nodePrice(group: ScaleDownGroup, n: ScaleDownNode): { offering: 
   return undefined;
 }
 
-export function plannerGroup(g: ScaleDownGroup): PlannerGroup {
+/**
+ * The group as the planner sees it. With `headroom`, offerings are shrunk to just under the group's
+ * scale-up thresholds, so replacements are never planned so full that the group would grow right back.
+ */
+export function plannerGroup(g: ScaleDownGroup, headroom = false): PlannerGroup {
+  const up = g.spec.scaleUpPolicy;
+  const shrink = (cap: number, pct: number): number => (headroom && up.enabled && pct < 100 ? Math.max(0, Math.ceil((cap * pct) / 100) - 1) : cap);
+  const offerings = (g.offerings ?? []).map((o) => ({ ...o, cpuMilli: shrink(o.cpuMilli, up.cpuThreshold), memoryBytes: shrink(o.memoryBytes, up.memoryThreshold) }));
   const out: PlannerGroup = {
     name: g.name,
     namespace: g.namespace,
     minNodes: 0,
     maxNodes: g.spec.maxNodes,
     currentNodes: g.currentNodes,
-    offerings: g.offerings ?? [],
+    offerings,
     allowMixedInstances: g.spec.allowMixedInstances ?? true,
     priority: g.spec.priority ?? 0,
   };
@@ -47,6 +54,11 @@ export function plannerGroup(g: ScaleDownGroup): PlannerGroup {
   if (g.spec.taints !== undefined) out.taints = g.spec.taints.map((t): Taint => (t.value === undefined ? { key: t.key, effect: t.effect } : { key: t.key, value: t.value, effect: t.effect }));
   if (g.zone !== undefined) out.zone = g.zone;
   return out;
+}
+
+function realAllocatable(g: ScaleDownGroup, offeringId: string): Resources | undefined {
+  const o = (g.offerings ?? []).find((x) => x.id === offeringId);
+  return o ? { cpuMilli: o.cpuMilli, memoryBytes: o.memoryBytes, pods: o.pods, ephemeralStorageBytes: o.ephemeralStorageBytes } : undefined;
 }
 
 interface Attempt {
@@ -99,7 +111,7 @@ function evaluate(ctx: DecisionContext, g: GroupCtx, subset: readonly ScaleDownN
     pendingPods: pending,
     existingNodes: existing,
     inFlightNodes: [],
-    nodeGroups: [plannerGroup(g.group)],
+    nodeGroups: [plannerGroup(g.group, true)],
     daemonSetPods: dedupeDaemonSets(daemonSets),
     maxClusterNodes: Number.MAX_SAFE_INTEGER,
     enforceMinNodes: false,
@@ -120,7 +132,7 @@ function evaluate(ctx: DecisionContext, g: GroupCtx, subset: readonly ScaleDownN
   blockers.push(...kept, ...arithmetic.filter((b) => b.reason === 'MinNodesReached'));
   if (decision.unplaced.length === 0) {
     const moves = decision.placements.filter((p) => p.target !== 'new').map((p) => ({ pod: p.pod, node: p.node }));
-    const extra = decision.groups.flatMap((x) => x.nodes.map((n) => ({ allocatable: n.allocatable, requested: n.requested })));
+    const extra = decision.groups.flatMap((x) => x.nodes.map((n) => ({ allocatable: realAllocatable(g.group, n.offeringId) ?? n.allocatable, requested: n.requested })));
     blockers.push(...ctx.scaleUpRule(g, leaving, moves, extra));
   }
   return { nodes: names, pods, blockers: sortBlockers(blockers), decision, removedMonthlyPrice, pdbUsage: pdb.usage };
@@ -226,7 +238,7 @@ export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Ma
   if (dryRun) rec.reason = 'DryRun';
   for (const x of d.groups) {
     for (const pn of x.nodes) {
-      const node: SimNode = { name: pn.name, labels: pn.labels, allocatable: pn.allocatable };
+      const node: SimNode = { name: pn.name, labels: pn.labels, allocatable: realAllocatable(g.group, pn.offeringId) ?? pn.allocatable };
       const taints = plannerGroup(g.group).taints;
       if (taints && taints.length > 0) node.taints = taints;
       ctx.sim.addNode(node, pn.daemonSetOverhead);
