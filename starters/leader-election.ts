@@ -37,6 +37,11 @@ export interface LeaderElector {
 
 export const DEFAULT_LEASE_NAME = 'vpsie-capacity-orchestrator';
 
+/** The apiserver wants MicroTime with 6 fraction digits; a plain Date serializes with 3 and is refused. */
+function micro(d: Date = new Date()): k8s.V1MicroTime {
+  return new k8s.V1MicroTime(d.getTime());
+}
+
 function toDate(t: unknown): Date | undefined {
   if (t instanceof Date) return t;
   if (typeof t === 'string') {
@@ -75,8 +80,8 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
   const spec = (transitions: number, acquireTime: Date): k8s.V1LeaseSpec => ({
     holderIdentity: o.identity,
     leaseDurationSeconds: leaseDuration,
-    acquireTime,
-    renewTime: new Date(),
+    acquireTime: micro(acquireTime),
+    renewTime: micro(),
     leaseTransitions: transitions,
   });
 
@@ -180,7 +185,16 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
           await api.replaceNamespacedLease({
             name,
             namespace: o.namespace,
-            body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date() } },
+            body: {
+              ...lease,
+              spec: {
+                ...lease.spec,
+                holderIdentity: '',
+                leaseDurationSeconds: 1,
+                renewTime: micro(),
+                ...(lease.spec?.acquireTime ? { acquireTime: micro(toDate(lease.spec.acquireTime)) } : {}),
+              },
+            },
           });
           log.info('released the lease');
         }

@@ -23,7 +23,7 @@ export function testConfig(sb: TestSandbox, namespace: string, taskQueue: string
     ...sandboxConfig(base, sb.endpoints, env),
     TASK_QUEUE: taskQueue,
     WATCH_NAMESPACE: namespace,
-    LEADER_ELECTION: false,
+    LEADER_ELECTION: env.LEADER_ELECTION === 'true',
     METRICS_ADDR: '127.0.0.1:0',
     VPSIE_RATE_LIMIT_PER_MINUTE: 6000,
   };
