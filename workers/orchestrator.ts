@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createDrainActivities } from '../activities/drain';
 import { createFakeCapacityActivities } from '../activities/fake-capacity';
@@ -71,7 +71,7 @@ export interface StartOrchestratorOptions {
     deleteOnStop?: boolean;
   };
   /** A prebuilt workflow bundle (tests); otherwise workflows/index.ts is bundled. */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  workflowBundle?: WorkflowBundleOption;
   /** Watchers' periodic re-signal interval. */
   resyncSeconds?: number;
   /** Serve /metrics, /healthz, /readyz (default true). */

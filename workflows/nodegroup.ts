@@ -47,7 +47,8 @@ import {
 } from './contracts';
 
 const acts = proxyActivities<NodeGroupActivities>({
-  startToCloseTimeout: '60s',
+  // Kubernetes calls only: short, so a crashed worker's attempt is retried soon.
+  startToCloseTimeout: '20s',
   retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
 });
 

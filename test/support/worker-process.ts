@@ -1,0 +1,42 @@
+/**
+ * The whole orchestrator (worker + watchers, leader election off, no HTTP) in a child process,
+ * so crash tests can SIGKILL it at any point and start it again.
+ * Input: env ORCHESTRATOR_PROCESS = JSON {endpoints, namespace, taskQueue, bundlePath}.
+ * Prints `ready` on stdout once the worker polls and the watchers have listed.
+ */
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadConfig } from '../../lib/config';
+import { loadKubeConfig } from '../../lib/kube';
+import { EndpointsSchema } from '../../sandbox/endpoints';
+import { startOrchestrator } from '../../workers/orchestrator';
+import { sandboxConfig } from '../../workers/sandbox-setup';
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const input = JSON.parse(process.env.ORCHESTRATOR_PROCESS ?? '{}') as { endpoints: unknown; namespace: string; taskQueue: string; bundlePath: string };
+  const endpoints = EndpointsSchema.parse(input.endpoints);
+  const config = {
+    ...sandboxConfig(loadConfig({ LOG_LEVEL: 'error' }), endpoints, {}),
+    TASK_QUEUE: input.taskQueue,
+    WATCH_NAMESPACE: input.namespace,
+    LEADER_ELECTION: false,
+    METRICS_ADDR: '127.0.0.1:0',
+    VPSIE_RATE_LIMIT_PER_MINUTE: 6000,
+  };
+  await startOrchestrator({
+    config,
+    kc: loadKubeConfig(endpoints.kubeconfig),
+    temporalAddress: endpoints.temporal.address,
+    kubeconfigPath: endpoints.kubeconfig,
+    workflowBundle: { codePath: input.bundlePath },
+    gc: { enabled: false },
+    http: false,
+    resyncSeconds: 10,
+  });
+  process.stdout.write('ready\n');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`orchestrator process failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
