@@ -309,27 +309,39 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
     }
   }
 
-  /** Runs `fn` holding the group's lock (a Lease with an expiry annotation; busy → retryable failure). */
+  /**
+   * Runs `fn` holding the group's lock (a Lease with an expiry annotation). Waits up to ~10 s for
+   * a busy lock, then fails retryably (the activity retry tries again).
+   */
   async function withGroupLock<T>(namespace: string, groupId: number, holder: string, fn: () => Promise<T>): Promise<T> {
     const name = leaseName('vpsie-group', String(groupId));
     const body = (rv?: string): k8s.V1Lease => ({
       metadata: { name, namespace, ...(rv ? { resourceVersion: rv } : {}), annotations: { [LOCK_EXPIRES_ANNOTATION]: String(Date.now() + LOCK_SECONDS * 1000) } },
       spec: { holderIdentity: holder },
     });
-    try {
-      await api.coordination.createNamespacedLease({ namespace, body: body() });
-    } catch (e) {
-      if (apiStatus(e) !== 409) throw e;
+    const tryAcquire = async (): Promise<string | undefined> => {
+      try {
+        await api.coordination.createNamespacedLease({ namespace, body: body() });
+        return undefined;
+      } catch (e) {
+        if (apiStatus(e) !== 409) throw e;
+      }
       const cur = await api.coordination.readNamespacedLease({ name, namespace });
       const expires = Number(cur.metadata?.annotations?.[LOCK_EXPIRES_ANNOTATION] ?? 0);
-      if (cur.spec?.holderIdentity !== holder && expires > Date.now())
-        throw ApplicationFailure.retryable(`VPSie group ${groupId} is locked by ${cur.spec?.holderIdentity ?? '?'}`, 'GroupLockBusy');
+      if (cur.spec?.holderIdentity !== holder && expires > Date.now()) return cur.spec?.holderIdentity ?? '?';
       try {
         await api.coordination.replaceNamespacedLease({ name, namespace, body: body(cur.metadata?.resourceVersion) });
-      } catch (e2) {
-        if (apiStatus(e2) === 409) throw ApplicationFailure.retryable(`VPSie group ${groupId} lock taken concurrently`, 'GroupLockBusy');
-        throw e2;
+        return undefined;
+      } catch (e) {
+        if (apiStatus(e) === 409) return 'a concurrent claimer';
+        throw e;
       }
+    };
+    for (let i = 0; ; i++) {
+      const busyWith = await tryAcquire();
+      if (busyWith === undefined) break;
+      if (i >= 20) throw ApplicationFailure.retryable(`VPSie group ${groupId} is locked by ${busyWith}`, 'GroupLockBusy');
+      await new Promise((r) => setTimeout(r, 500));
     }
     try {
       return await fn();

@@ -193,9 +193,13 @@ export async function machinesOf(sb: TestSandbox, uid: string): Promise<SimMachi
   return (await simMachines(sb)).filter((m) => (m.notes ?? '').split(/\s+/).includes(`orchestrator-request-id=${uid}`));
 }
 
+/** The simulator's admin API; `p` is relative to the admin URL (`/faults`, `/state`, `/config`). */
 export async function simAdmin(sb: TestSandbox, method: string, p: string, body?: unknown): Promise<unknown> {
   const r = await fetch(`${sb.endpoints.vpsie!.admin}${p}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
-  return r.json();
+  if (!r.ok) throw new Error(`simulator admin ${method} ${p}: HTTP ${r.status}`);
+  const out: unknown = await r.json();
+  if (typeof out === 'object' && out !== null && (out as { error?: unknown }).error === true) throw new Error(`simulator admin ${method} ${p}: ${JSON.stringify(out)}`);
+  return out;
 }
 
 /**
