@@ -206,7 +206,7 @@ export async function simAdmin(sb: TestSandbox, method: string, p: string, body?
  * Saves a workflow's history (proto JSON, as `temporal workflow show --output json` writes it)
  * for the replay tests, when RECORD_REPLAY_HISTORIES=1.
  */
-export function maybeRecordHistory(sb: TestSandbox, handle: WorkflowHandle, name: string): void {
+export function maybeRecordHistory(sb: TestSandbox, handle: WorkflowHandle | { workflowId: string }, name: string): void {
   if (process.env.RECORD_REPLAY_HISTORIES !== '1') return;
   const t = sb.endpoints.temporal;
   const json = execFileSync(t.cli, ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', t.address, '--namespace', t.namespace, '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });

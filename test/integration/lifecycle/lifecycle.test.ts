@@ -125,6 +125,7 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
       expect(await deps.registry.getSingleMetricAsString('vpsie_autoscaler_node_provisioning_duration_seconds')).to.match(/_count\{nodegroup="[^"]+"\} 1/);
       expect(await deps.registry.getSingleMetricAsString('vpsie_autoscaler_node_joining_duration_seconds')).to.match(/_count\{nodegroup="[^"]+"\} 1/);
       maybeRecordHistory(sb, handle, 'userdata-happy-path-to-deleted');
+      maybeRecordHistory(sb, { workflowId: `${handle.workflowId}/drain` }, 'drain-child-one-pod-evicted');
     } finally {
       await w.stop();
     }
