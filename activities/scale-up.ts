@@ -463,6 +463,7 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
             }
           }),
         );
+        log.info('scale-up request applied', { nodegroup: `${req.namespace}/${req.name}`, requestId: req.request.requestId, created: result.created.length, refused: result.refused?.reason, annotated: result.created.filter((_, i) => (req.podUidsByNode?.[i]?.length ?? 0) > 0).length });
         return result;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
