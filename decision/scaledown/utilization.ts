@@ -41,7 +41,7 @@ export interface UtilizationSample {
   memory: number;
 }
 
-export const DEFAULT_MAX_BUCKETS = 48;
+export const DEFAULT_MAX_BUCKETS = 24;
 export const DEFAULT_MAX_GAP_SECONDS = 300;
 export const DEFAULT_RETENTION_SECONDS = 3600;
 
@@ -59,6 +59,12 @@ export function createTracker(
 
 function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
+}
+
+/** Stored shares are rounded UP to 1e-4 (compact JSON, never below the true value). */
+function ceil4(x: number): number {
+  const y = Math.ceil(x * 1e4) / 1e4;
+  return y >= x ? y : y + 1e-4;
 }
 
 function share(used: number, allocatable: number): number {
@@ -151,10 +157,10 @@ export function observe(
     }
     const prev = h.buckets[h.buckets.length - 1];
     if (prev && prev[1] === now) {
-      prev[2] = Math.max(prev[2], round6(s.cpu));
-      prev[3] = Math.max(prev[3], round6(s.memory));
+      prev[2] = Math.max(prev[2], ceil4(s.cpu));
+      prev[3] = Math.max(prev[3], ceil4(s.memory));
     } else {
-      h.buckets.push([now, now, round6(s.cpu), round6(s.memory)]);
+      h.buckets.push([now, now, ceil4(s.cpu), ceil4(s.memory)]);
     }
     compact(h.buckets, tracker.maxBuckets, now);
   }
