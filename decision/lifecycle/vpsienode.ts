@@ -7,6 +7,7 @@
 import {
   PHASE_TIME_KEYS,
   VPSIENODE_ERROR_REASONS,
+  VPSIENODE_REASONS_BY_CONDITION,
   type ConditionStatus,
   type VPSieNodeConditionType,
   type VPSieNodeErrorReason,
@@ -83,7 +84,8 @@ export function conditionsFor(to: VPSieNodePhase, reason: VPSieNodeReason, messa
         { type: 'Ready', status: 'False', reason: 'NodeNotReady', message },
       ];
     case 'Failed': {
-      const out: ConditionChange[] = [{ type: 'Error', status: 'True', reason, message }];
+      const errorReason: VPSieNodeReason = (VPSIENODE_REASONS_BY_CONDITION.Error as readonly string[]).includes(reason) ? reason : 'VPSieAPIError';
+      const out: ConditionChange[] = [{ type: 'Error', status: 'True', reason: errorReason, message }];
       if (reason === 'VPSCreateTimeout' || reason === 'VPSCreateFailed' || reason === 'VPSNotFound')
         out.push({ type: 'VPSRunning', status: 'False', reason, message });
       if (reason === 'JoinTimeout') out.push({ type: 'NodeRegistered', status: 'False', reason: 'JoinTimeout', message });
