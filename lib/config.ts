@@ -65,6 +65,17 @@ export const ConfigSchema = z.object({
   SCALE_UP_BATCH_MAX_PODS: z.coerce.number().int().positive().default(5000),
   /** Pods no NodeGroup can ever host are reported, then not planned again for this long. */
   SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS: z.coerce.number().int().min(0).default(300),
+  // ---- scale-down (issue #7) ----
+  /** The scale-down loop samples utilisation and decides every this many seconds. */
+  SCALE_DOWN_SAMPLE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** A scale-down drain gives up (uncordons, records DrainFailed) after this long (PDB 429 retries included). */
+  SCALE_DOWN_DRAIN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(600),
+  /** Upper bound of the grace period a scale-down eviction asks for (cluster-autoscaler's default 600). */
+  SCALE_DOWN_MAX_GRACE_SECONDS: z.coerce.number().int().min(0).default(600),
+  /** Consolidation: how long replacement nodes may take to be Ready before the consolidation is abandoned. */
+  SCALE_DOWN_REPLACEMENT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(1200),
+  /** Run the scale-down loop at all (off: nothing is ever removed for being idle). */
+  SCALE_DOWN_ENABLED: bool.default(true),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
 });
 

@@ -18,6 +18,7 @@ import { createFakeCapacityActivities } from '../activities/fake-capacity';
 import { createGarbageCollectionActivities } from '../activities/garbage-collection';
 import { createNodeGroupActivities } from '../activities/nodegroups';
 import { createScaleUpActivities } from '../activities/scale-up';
+import { createScaleDownActivities } from '../activities/scale-down';
 import { createVpsieMachineActivities } from '../activities/vpsie-machines';
 import { createVPSieNodeActivities } from '../activities/vpsienodes';
 import { kubernetesSecretCredentials, VpsieClient, type CredentialsSource } from '../clients/vpsie';
@@ -26,6 +27,7 @@ import { logger } from '../lib/log';
 import { startLeaderElection, type LeaderElector } from '../starters/leader-election';
 import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/schedules';
 import { startScaleUpTrigger, type ScaleUpTriggerOptions } from '../starters/scale-up-trigger';
+import { ensureScaleDownLoop } from '../starters/scale-down';
 import { startWatchers, type Watchers } from '../starters/watchers';
 import type { OrchestratorDeps } from './deps';
 import { serveHealth } from './http';
@@ -90,6 +92,7 @@ export function createAllActivities(deps: OrchestratorDeps) {
     ...createVPSieNodeActivities(deps),
     ...createDrainActivities(deps),
     ...createScaleUpActivities(deps),
+    ...createScaleDownActivities(deps),
   };
 }
 
@@ -143,6 +146,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     }
     if (o.watchers ?? true) watchers = await startWatchers({ kc, temporal, taskQueue: config.TASK_QUEUE, namespace: config.WATCH_NAMESPACE, ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}) });
     if ((o.watchers ?? true) && o.scaleUpTrigger !== false) stopScaleUpTrigger = await startScaleUpTrigger(deps, o.scaleUpTrigger ?? {});
+    if ((o.watchers ?? true) && config.SCALE_DOWN_ENABLED) await ensureScaleDownLoop(temporal, { taskQueue: config.TASK_QUEUE, scope: config.WATCH_NAMESPACE });
   };
   const stopDuties = async (): Promise<void> => {
     leading = false;

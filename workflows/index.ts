@@ -4,3 +4,4 @@ export * from './nodegroup';
 export * from './garbage-collection';
 export * from './vpsienode-lifecycle';
 export * from './scale-up';
+export * from './scale-down';
