@@ -117,7 +117,7 @@ export interface ScaleDownLoopState {
   lastDecisionAt?: number;
   lastStats?: ScaleDownDecision['stats'];
   /** Per node of the last decision: outcome and first reason (candidates only). */
-  lastVerdicts: { node: string; nodeGroup?: string; outcome: string; reason?: ScaleDownReason }[];
+  lastVerdicts: { node: string; nodeGroup?: string; outcome: string; reason?: ScaleDownReason; blockers: ScaleDownReason[] }[];
   inFlight: RemovalSummary[];
   /** Last 50 finished removals, newest last. */
   finished: RemovalSummary[];
@@ -322,7 +322,7 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
     ...(lastDecision ? { lastDecisionAt: lastDecision.now, lastStats: lastDecision.stats } : {}),
     lastVerdicts: (lastDecision?.nodes ?? [])
       .filter((v) => v.outcome !== 'notCandidate')
-      .map((v) => ({ node: v.node, ...(v.nodeGroup ? { nodeGroup: v.nodeGroup } : {}), outcome: v.outcome, ...(v.reason ? { reason: v.reason } : {}) })),
+      .map((v) => ({ node: v.node, ...(v.nodeGroup ? { nodeGroup: v.nodeGroup } : {}), outcome: v.outcome, ...(v.reason ? { reason: v.reason } : {}), blockers: [...new Set(v.blockers.map((b) => b.reason))] })),
     inFlight: [...inFlight.values()].map(({ vpsieNodes: _v, ...r }) => r),
     finished: [...finished],
     failedDrainAt: { ...failedDrainAt },
