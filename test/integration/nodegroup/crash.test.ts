@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { nodeGroupScaleDownUpdate, nodeGroupStateQuery, nodeGroupWorkflowId } from '../../../workflows/contracts';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
 import { workflowBundle } from '../../support/worker';
+import { ensureCredentialsSecret } from '../../../workers/sandbox-setup';
 import { createGroup, deleteGroup, eventually, groupVNs, liveMachinesOfNamespace, patchGroupSpec, readGroup, simMachines } from '../../support/orchestrator';
 
-const N = 50;
+const N = Number(process.env.CRASH_TEST_NODES ?? 50);
 
 describe('Crash consistency: the orchestrator process SIGKILLed at random points of 50 lifecycles', function () {
   this.timeout(1_200_000);
@@ -21,6 +22,7 @@ describe('Crash consistency: the orchestrator process SIGKILLed at random points
   before(async function () {
     this.timeout(900_000);
     sb = await sharedSandbox();
+    await ensureCredentialsSecret(sb.kc, 'kube-system/vpsie-credentials', sb.endpoints.vpsie!);
     const b = await workflowBundle();
     bundlePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ng-crash-')), 'workflows.js');
     fs.writeFileSync(bundlePath, b.code);
@@ -85,8 +87,15 @@ describe('Crash consistency: the orchestrator process SIGKILLed at random points
     const upKills = delays(3, 4000);
     process.stderr.write(`      kill points (scale-up): ${upKills.join(', ')} ms\n`);
     for (const d of upKills) await killAndRestart(ns, tq, d);
+    let lastReport = 0;
     const up = await eventually(`${N} VPSieNodes Ready`, 600_000, async () => {
       const vns = await groupVNs(sb, ns, group);
+      if (Date.now() - lastReport > 15_000) {
+        lastReport = Date.now();
+        const phases: Record<string, number> = {};
+        for (const v of vns) phases[v.phase ?? 'none'] = (phases[v.phase ?? 'none'] ?? 0) + 1;
+        process.stderr.write(`      ${vns.length} VPSieNodes: ${JSON.stringify(phases)}; live machines ${(await liveMachinesOfNamespace(sb, ns)).length}\n`);
+      }
       return vns.length === N && vns.every((v) => v.phase === 'Ready') ? vns : undefined;
     }, 1000);
     // Exactly one live machine per VPSieNode (its request id is the VPSieNode uid), none else.

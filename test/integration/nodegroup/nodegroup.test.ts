@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { NODEGROUP_LABEL, VPSIENODE_FINALIZER } from '../../../lib/crds';
 import { NODEGROUP_FINALIZER } from '../../../activities/nodegroups';
-import { nodeGroupScaleDownUpdate, nodeGroupScaleUpUpdate, nodeGroupStateQuery, nodeGroupWorkflowId } from '../../../workflows/contracts';
+import { nodeGroupScaleDownUpdate, nodeGroupScaleUpUpdate, nodeGroupStateQuery, nodeGroupSyncSignal, nodeGroupWorkflowId } from '../../../workflows/contracts';
+import { nodeGroupWorkflow } from '../../../workflows/nodegroup';
 import type { Orchestrator } from '../../../workers/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
 import {
@@ -16,6 +17,7 @@ import {
   readGroup,
   startTestOrchestrator,
 } from '../../support/orchestrator';
+import { maybeRecordHistory } from '../lifecycle/helpers';
 
 const LABELS = { 'workload-type': 'ng-test', tier: 'web' };
 const TAINTS = [{ key: 'dedicated', value: 'ng', effect: 'NoSchedule' as const }];
@@ -132,6 +134,7 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
     });
     expect(desc.status.name).to.equal('COMPLETED');
     expect(await groupNodes(sb, group)).to.have.length(0);
+    maybeRecordHistory(sb, handle, 'nodegroup-spec-changes-and-deletion');
   });
 
   it('20 concurrent scale-up updates never take the group past maxNodes; a repeated request id is applied once; scale-down honours minNodes', async () => {
@@ -161,6 +164,39 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
     expect(down.refused).to.include({ reason: 'MinNodesReached', count: 1 });
     await readyVNs(ns, group, 5);
     await eventually('5 machines', 60_000, async () => ((await liveMachinesOfNamespace(sb, ns)).length === 5 ? true : undefined));
+    await deleteAndWait(ns, group);
+    await eventually('workflow completed', 30_000, async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined));
+    maybeRecordHistory(sb, handle, 'nodegroup-concurrent-scale-up');
+  });
+
+  it('continues as new before its history grows long, keeping its nodes and its request ids (a repeated request after continue-as-new creates nothing)', async () => {
+    // The workflow is started by the test (with a small history limit) before the orchestrator
+    // and its watcher, which then only signal the running workflow.
+    const ns = await sb.namespace('ng-can');
+    const tq = sb.taskQueue('ng-can');
+    const group = uniqueName('ng');
+    await createGroup(sb, ns, group, { minNodes: 0, maxNodes: 4 });
+    const handle = await sb.temporal.workflow.signalWithStart(nodeGroupWorkflow, {
+      workflowId: nodeGroupWorkflowId(ns, group),
+      taskQueue: tq,
+      args: [{ namespace: ns, name: group, carried: { maxHistoryEvents: 60 } }],
+      signal: nodeGroupSyncSignal,
+      signalArgs: [{}],
+    });
+    const firstRun = (await handle.describe()).runId;
+    running.push(await startTestOrchestrator(sb, ns, tq));
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    const answers = [];
+    for (const requestId of ids) answers.push(await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }] }));
+    await readyVNs(ns, group, 3);
+    const latest = sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group));
+    await eventually('a continued run', 60_000, async () => ((await latest.describe()).runId !== firstRun ? true : undefined));
+    const again = await latest.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId: ids[0]!, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }] });
+    expect(again).to.deep.equal(answers[0]);
+    const state = await latest.query(nodeGroupStateQuery);
+    expect(state.desiredNodes).to.equal(3);
+    expect(state.nodes.map((n) => n.name).sort()).to.deep.equal(answers.flatMap((a) => a.created).sort());
+    expect((await groupVNs(sb, ns, group)).length).to.equal(3);
     await deleteAndWait(ns, group);
   });
 });
