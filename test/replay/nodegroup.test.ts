@@ -39,7 +39,7 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
     });
   }
 
-  it('a non-deterministic change (an extra activity before the first read) fails the replay', async () => {
+  it('a non-deterministic change (a timer before the first activity) fails the replay', async () => {
     const changed = await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, 'fixtures/nondeterministic-nodegroup.ts'), logger: quiet });
     let error: unknown;
     try {
