@@ -155,6 +155,15 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     }
     return out;
   };
+  /**
+   * Replacements of failed nodes back off exponentially (5 s doubling to 10 min). Failures that
+   * arrive while a back-off is already running (a batch failing together) do not escalate it.
+   */
+  const noteFailure = (): void => {
+    if (Date.now() < replaceNotBefore) return;
+    consecutiveFailures += 1;
+    replaceNotBefore = Date.now() + Math.min(600, 5 * 2 ** (consecutiveFailures - 1)) * 1000;
+  };
   const mergePhase = (n: GroupNode, phase: VPSieNodePhase): void => {
     if (PHASE_ORDER[phase] > PHASE_ORDER[n.phase]) n.phase = phase;
   };
@@ -179,10 +188,7 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     if (p.nodeName) n.nodeName = p.nodeName;
     if (p.reason) n.reason = p.reason;
     if (p.message !== undefined) n.message = p.message;
-    if (n.phase === 'Failed' && before !== 'Failed') {
-      consecutiveFailures += 1;
-      replaceNotBefore = Date.now() + Math.min(600, 5 * 2 ** (consecutiveFailures - 1)) * 1000;
-    }
+    if (n.phase === 'Failed' && before !== 'Failed') noteFailure();
     if (n.phase === 'Ready' && before !== 'Ready') consecutiveFailures = 0;
     if (n.phase === 'Deleted') nodes.delete(p.name);
     dirty = true;
@@ -370,8 +376,7 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
       const reason: NodeGroupReasonFor<'Error'> = cause instanceof ApplicationFailure && cause.type === 'InvalidConfiguration' ? 'InvalidConfiguration' : 'VPSieAPIError';
       groupError = { reason, message: message.slice(0, 4000) };
       if (w.kind === 'create') for (const p of w.nodes) nodes.delete(p.name);
-      consecutiveFailures += 1;
-      replaceNotBefore = Date.now() + Math.min(600, 5 * 2 ** (consecutiveFailures - 1)) * 1000;
+      noteFailure();
       log.warn('node group work failed', { nodegroup: groupLabel, work: w.kind, error: message });
     } finally {
       doneWork.add(w.id);
