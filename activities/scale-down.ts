@@ -111,15 +111,19 @@ export interface RemovalOutcomeInput {
   message: string;
 }
 
+/** Marks the Scaling conditions the scale-down wrote (so it may replace its own ScalingDown). */
+export const SCALE_DOWN_CONDITION_PREFIX = 'scale-down: ';
+
 /**
  * The Scaling condition list after the scale-down writes `mine`, or undefined when nothing should
- * be written: the NodeGroup workflow owns the condition while it scales (status True), and an
- * identical condition is not rewritten. lastTransitionTime is kept when the status is unchanged.
+ * be written: the NodeGroup workflow owns the condition while it scales (status True, unless the
+ * True condition is the scale-down's own), and an identical condition is not rewritten. lastTransitionTime is kept when the status is unchanged.
  */
-export function mergeScalingCondition(previous: readonly NodeGroupCondition[], mine: ScalingCondition, generation: number, now: string): NodeGroupCondition[] | undefined {
+export function mergeScalingCondition(previous: readonly NodeGroupCondition[], condition: ScalingCondition, generation: number, now: string): NodeGroupCondition[] | undefined {
+  const mine = { ...condition, message: `${SCALE_DOWN_CONDITION_PREFIX}${condition.message}` };
   const prev = previous.find((c) => c.type === 'Scaling');
-  if (prev && prev.status === 'True' && mine.status !== 'True') return undefined;
-  if (prev && prev.status === mine.status && prev.reason === mine.reason && prev.message === mine.message) return undefined;
+  if (prev && prev.status === 'True' && mine.status !== 'True' && !prev.message.startsWith(SCALE_DOWN_CONDITION_PREFIX)) return undefined;
+  if (prev && prev.status === mine.status && prev.reason === mine.reason && prev.message === mine.message.slice(0, 4000)) return undefined;
   const next: NodeGroupCondition = {
     type: 'Scaling',
     status: mine.status,
