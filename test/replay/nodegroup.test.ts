@@ -21,7 +21,7 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
     current = await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/nodegroup.ts'), logger: quiet });
   });
 
-  it('has the recorded paths (spec changes and deletion; concurrent scale-up updates; continue-as-new)', () => {
+  it('has the recorded paths (spec changes and deletion; concurrent scale-up updates)', () => {
     expect(FILES).to.include.members(['nodegroup-spec-changes-and-deletion.json', 'nodegroup-concurrent-scale-up.json']);
   });
 
