@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import type { Orchestrator } from '../../../workers/orchestrator';
 import { patchGroupSpec } from '../../support/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
-import { createIsolatedGroup, createReplicaSet, eventually, groupVNs, loopState, nodeEventsOf, podsOf, scalingCondition, startScaleDownOrchestrator, stopScaleDown, waitGroupSize, waitPodsRunning } from './helpers';
+import { maybeRecordHistory, createIsolatedGroup, createReplicaSet, eventually, groupVNs, loopState, nodeEventsOf, podsOf, scalingCondition, startScaleDownOrchestrator, stopScaleDown, waitGroupSize, waitPodsRunning } from './helpers';
 
 describe('scale-down: consolidation (sandbox)', function () {
   this.timeout(300_000);
@@ -67,6 +67,8 @@ describe('scale-down: consolidation (sandbox)', function () {
     expect(rec?.nodes.slice().sort()).to.deep.equal([above.a, above.b].sort());
     expect(rec?.message, 'replacement Ready before the drain').to.match(/replacements .* Ready/);
     expect((await nodeEventsOf(sb, above.a)).map((e) => e.reason)).to.include('ConsolidationApproved');
+
+    maybeRecordHistory(sb, rec?.id as string, 'scaledown-removal-consolidation');
 
     // Below: the record says why, and nothing moved.
     const cond = await eventually('belowThreshold in the Scaling condition', 60_000, async () => {

@@ -14,6 +14,7 @@ import { patchGroupSpec } from '../../support/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
 import {
   createIsolatedGroup,
+  maybeRecordHistory,
   createReplicaSet,
   eventually,
   groupVNs,
@@ -61,6 +62,7 @@ describe('scale-down: drain integration (sandbox)', function () {
       taskQueue: o.deps.config.TASK_QUEUE,
       args: [{ namespace: ns, nodeGroup: group, kind: 'delete', nodes: [{ node: a, vpsieNode: vn?.name as string }], requestId: `test-removal-${ns}`, reason: 'Underutilized', message: 'test', drainTimeoutSeconds: 5, maxGracePeriodSeconds: 0, replacementTimeoutSeconds: 60 }],
     });
+    maybeRecordHistory(sb, `test-removal-${ns}`, 'scaledown-removal-pdb-drain-failed');
     expect(result.outcome).to.equal('DrainFailed');
     expect(result.reason).to.equal('DrainFailed');
     expect(result.removing).to.deep.equal([]);

@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import type { Orchestrator } from '../../../workers/orchestrator';
 import { patchGroupSpec } from '../../support/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
-import { createIsolatedGroup, createReplicaSet, eventually, groupVNs, loopState, nodeEventsOf, startScaleDownOrchestrator, stopScaleDown, waitGroupSize, waitPodsRunning } from './helpers';
+import { scaleDownWorkflowId } from '../../../workflows/scale-down';
+import { maybeRecordHistory, createIsolatedGroup, createReplicaSet, eventually, groupVNs, loopState, nodeEventsOf, startScaleDownOrchestrator, stopScaleDown, waitGroupSize, waitPodsRunning } from './helpers';
 
 describe('scale-down: idle group shrinks, busy group holds (sandbox)', function () {
   this.timeout(300_000);
@@ -64,6 +65,8 @@ describe('scale-down: idle group shrinks, busy group holds (sandbox)', function 
       expect(evs.map((e) => e.reason)).to.include('ScaleDownApproved');
       expect(evs.find((e) => e.reason === 'ScaleDownApproved')?.message).to.match(/cpu \d+\.\d% memory/);
     }
+    maybeRecordHistory(sb, scaleDownWorkflowId(ns), 'scaledown-loop-idle-shrinks');
+    maybeRecordHistory(sb, removed[0]?.id as string, 'scaledown-removal-delete');
     process.stderr.write(`      idle group 3 -> 1 in ${seconds.toFixed(1)} s\n`);
   });
 });
