@@ -166,9 +166,11 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
   // ---- UserData -------------------------------------------------------------------------
 
   async function userData(vn: VPSieNode, ng: NodeGroup | undefined): Promise<string> {
-    const ref = vn.spec.join.userDataSecretRef ?? ng?.spec.join?.userDataSecretRef;
-    if (!ref) throw invalid('join method UserData needs spec.join.userDataSecretRef (on the VPSieNode or its NodeGroup)');
-    const namespace = vn.metadata.namespace ?? 'default';
+    const own = vn.spec.join.userDataSecretRef ?? ng?.spec.join?.userDataSecretRef;
+    // Without a reference of its own, a group joins with the orchestrator's default Secret.
+    const [defaultNamespace, defaultName] = deps.config.JOIN_BOOTSTRAP_SECRET.split('/') as [string, string];
+    const ref = own ?? { name: defaultName, key: 'user-data' };
+    const namespace = own ? (vn.metadata.namespace ?? 'default') : defaultNamespace;
     let secret: k8s.V1Secret;
     try {
       secret = await api.core.readNamespacedSecret({ name: ref.name, namespace });

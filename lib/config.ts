@@ -46,6 +46,15 @@ export const ConfigSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
   DEFAULT_OS_IMAGE: z.string().min(1).default('ubuntu-22.04-lts'),
   DEFAULT_JOIN_METHOD: z.enum(['UserData', 'ManagedKubernetes']).default('UserData'),
+  /**
+   * namespace/name of the Secret with the join parameters (key `user-data`: JSON/YAML with at
+   * least `bootstrapToken`, or a whole `#cloud-config`) for UserData joins whose NodeGroup names
+   * no `join.userDataSecretRef`. `npm start` creates it in a sandbox.
+   */
+  JOIN_BOOTSTRAP_SECRET: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'expected namespace/name')
+    .default('kube-system/vpsie-bootstrap'),
   /** API server URL that joining machines are told to register with (UserData joins). */
   JOIN_API_SERVER: z.string().optional(),
 

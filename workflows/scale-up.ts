@@ -29,6 +29,7 @@ import {
   podOutcomes,
   requestedNodes,
   scaleUpRequestId,
+  SCALE_UP_START_DEADLINE_MS,
   stabilizationDelayMs,
   type GroupExecution,
   type GroupOutcome,
@@ -96,7 +97,12 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
     if (round < MAX_ROUNDS) {
       for (const g of decision.groups) {
         const m = meta.get(groupKey(g));
-        const wait = m ? stabilizationDelayMs(m.lastScaleUpTime, m.stabilizationWindowSeconds, now) : 0;
+        const wait = m
+          ? stabilizationDelayMs(m.lastScaleUpTime, m.stabilizationWindowSeconds, now, {
+              firstSignalMs: Date.parse(input.firstSignalAt),
+              withinMs: SCALE_UP_START_DEADLINE_MS,
+            })
+          : 0;
         if (wait > 0) deferred.set(groupKey(g), wait);
       }
     }

@@ -216,9 +216,24 @@ export function groupOutcome(g: GroupScaleUp, ex: GroupExecution): GroupOutcome 
  * together with whatever else arrived, against the nodes then in flight. A group that has not
  * scaled up within its window scales up at once. Returns the ms to wait, 0 when not deferred.
  */
-export function stabilizationDelayMs(lastScaleUpTime: string | undefined, windowSeconds: number, nowMs: number): number {
+export function stabilizationDelayMs(
+  lastScaleUpTime: string | undefined,
+  windowSeconds: number,
+  nowMs: number,
+  startDeadline?: { firstSignalMs: number; withinMs: number },
+): number {
   if (lastScaleUpTime === undefined || windowSeconds <= 0) return 0;
   const last = Date.parse(lastScaleUpTime);
   if (Number.isNaN(last)) return 0;
-  return Math.max(0, last + windowSeconds * 1000 - nowMs);
+  const wait = Math.max(0, last + windowSeconds * 1000 - nowMs);
+  // Provisioning must start within a bound of the first signal, whatever the window says.
+  if (startDeadline === undefined || Number.isNaN(startDeadline.firstSignalMs)) return wait;
+  return Math.min(wait, Math.max(0, startDeadline.firstSignalMs + startDeadline.withinMs - nowMs));
 }
+
+/**
+ * The bound on deferral: provisioning must start within 30 s of the first signal (the product's
+ * requirement), so a stabilization window defers a scale-up at most until 25 s after it, leaving
+ * the rest for planning and the create call.
+ */
+export const SCALE_UP_START_DEADLINE_MS = 25_000;

@@ -67,5 +67,10 @@ describe('scale-up decision record', () => {
     expect(stabilizationDelayMs('2026-01-01T00:00:30Z', 60, t)).to.equal(30_000);
     expect(stabilizationDelayMs('2026-01-01T00:00:00Z', 60, t)).to.equal(0);
     expect(stabilizationDelayMs('2026-01-01T00:00:59Z', 0, t)).to.equal(0);
+    // The window never defers past the start deadline counted from the first signal.
+    const first = Date.parse('2026-01-01T00:00:50Z');
+    expect(stabilizationDelayMs('2026-01-01T00:00:30Z', 60, t, { firstSignalMs: first, withinMs: 25_000 })).to.equal(15_000);
+    expect(stabilizationDelayMs('2026-01-01T00:00:30Z', 60, t, { firstSignalMs: first - 30_000, withinMs: 25_000 })).to.equal(0);
+    expect(stabilizationDelayMs('2026-01-01T00:00:58Z', 3, t, { firstSignalMs: first, withinMs: 25_000 })).to.equal(1_000);
   });
 });
