@@ -269,15 +269,17 @@ export function removalsOf(d: ScaleDownDecision): { nodeGroup: string; kind: 'de
 }
 
 /**
- * Events to write: only for candidate nodes whose Event reason changed since the last write
+ * Events to write: only for candidate nodes whose Event reason or set of failing rules changed since the last write
  * (non-candidates drop their key, so a node that becomes a candidate again gets a fresh Event).
  */
 export function changedEvents(d: ScaleDownDecision, keys: Readonly<Record<string, string>>): { events: ReturnType<typeof nodeEvents>; keys: Record<string, string> } {
   const next: Record<string, string> = {};
   const events: ReturnType<typeof nodeEvents> = [];
+  const blockers = new Map(d.nodes.map((v) => [v.node, [...new Set(v.blockers.map((b) => b.reason))].join(',')]));
   for (const e of nodeEvents(d)) {
-    next[e.node] = e.reason;
-    if (keys[e.node] !== e.reason) events.push(e);
+    const key = `${e.reason}|${blockers.get(e.node) ?? ''}`;
+    next[e.node] = key;
+    if (keys[e.node] !== key) events.push(e);
   }
   return { events, keys: next };
 }
