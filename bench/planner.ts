@@ -25,28 +25,18 @@ import { buildTemplates } from '../decision/planner/templates';
 import type { PlannerInput } from '../decision/planner/types';
 import type { SimPod } from '../decision/scheduling/types';
 import { LABEL_HOSTNAME, LABEL_ZONE } from '../decision/scheduling/types';
+import { mulberry32 } from '../lib/prng';
 
 const Mi = 1024 * 1024;
 const CPU = [100, 250, 500, 1000, 1500];
 const MEM = [100, 256, 512, 1024, 2048, 4096];
 const VALUES = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
-/** mulberry32: small seeded PRNG (bench only). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Kind = 'generic' | 'zone-spread' | 'host-spread' | 'zone-affinity' | 'host-anti';
 
 export function makePods(count: number, seed: number): { pods: SimPod[]; kinds: Map<SimPod, Kind> } {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const pick = <T>(l: readonly T[]): T => l[Math.floor(rnd() * l.length)] as T;
   const pods: SimPod[] = [];
   const kinds = new Map<SimPod, Kind>();

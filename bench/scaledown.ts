@@ -16,24 +16,15 @@ import { decideScaleDown } from '../decision/scaledown/decide';
 import type { ScaleDownInput, ScaleDownNode, ScaleDownPod } from '../decision/scaledown/types';
 import { createTracker, nodeSample, observe } from '../decision/scaledown/utilization';
 import { LABEL_HOSTNAME, LABEL_INSTANCE_TYPE } from '../decision/scheduling/types';
+import { mulberry32 } from '../lib/prng';
 
 const Mi = 1024 * 1024;
 const Gi = 1024 * Mi;
 const NOW = Date.UTC(2025, 5, 4, 12);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function cluster(n: number, budget: number | string, consolidation: boolean): ScaleDownInput {
-  const rnd = prng(42);
+  const rnd = mulberry32(42);
   const nodes: ScaleDownNode[] = [];
   let seq = 0;
   for (let i = 0; i < n; i++) {

@@ -3,21 +3,11 @@
  * created or refused, and for every pod its outcome with a typed reason and the numbers behind it.
  * Built from the planner's decision and the NodeGroup workflows' answers. Pure (workflow-safe).
  */
-import type { GroupScaleUp, ScaleUpDecision, UnplacedReason } from '../planner/types';
+import { UNPLACED_REASONS, type GroupScaleUp, type ScaleUpDecision, type UnplacedReason } from '../planner/types';
 
 /** Why a pod did not trigger a scale-up (closed set): the planner's reasons, the group's refusals, and execution. */
 export const NOT_TRIGGERED_REASONS = [
-  'DaemonSetPod',
-  'NoNodeGroups',
-  'NoGroupMatchesSelector',
-  'TaintNotTolerated',
-  'TooLargeForAnyOffering',
-  'MixedInstancesPolicy',
-  'MaxNodesReached',
-  'ClusterLimitReached',
-  'AffinityUnsatisfiable',
-  'AntiAffinityUnsatisfiable',
-  'TopologySpreadUnsatisfiable',
+  ...UNPLACED_REASONS,
   'NodeGroupDeleting',
   'ScaleUpDisabled',
   'CooldownActive',
