@@ -112,7 +112,12 @@ describe('scale-down: a dry-run NodeGroup reports and removes nothing (sandbox)'
     // Control: the same group without dryRun shrinks to minNodes (the node was removable).
     await patchGroupSpec(sb, ns, group, { dryRun: false });
     const left = await waitGroupSize(sb, ns, group, 1);
-    const removed = (await loopState(sb, ns)).finished.filter((r) => r.nodeGroup === group);
+    // The VPSieNode's deletion starts inside the removal workflow's NodeGroup update: wait for it to finish.
+    const removed = await eventually('the removal workflow finished', 60_000, async () => {
+      const s = await loopState(sb, ns);
+      const mine = s.finished.filter((r) => r.nodeGroup === group);
+      return mine.length > 0 && s.inFlight.every((r) => r.nodeGroup !== group) ? mine : undefined;
+    }, 300);
     expect(removed.map((r) => r.outcome)).to.deep.equal(['Removed']);
     expect(nodes).to.include.members([...left, ...(removed[0]?.nodes ?? [])]);
     await waitPodsRunning(sb, ns, 2);
