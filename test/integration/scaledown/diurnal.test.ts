@@ -176,6 +176,8 @@ describe('scale-down: a diurnal load does not flap (sandbox, scale-up and scale-
       down.end = Date.now();
       cycleSeconds.push((down.end - up.start) / 1000);
     }
+    // The last removal may still be finishing its NodeGroup update (the VPSieNode already deleting).
+    await eventually('no removal in flight', 60_000, async () => ((await loopState(sb, ns)).inFlight.some((r) => r.nodeGroup === group) ? undefined : true), 300);
     await recorder.stop();
     const rec = recorder.rec;
 
