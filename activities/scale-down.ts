@@ -46,6 +46,7 @@ import {
 } from '../workflows/contracts';
 import type { OrchestratorDeps } from '../workers/deps';
 import { planOffering } from './scale-up';
+import { untilActivityCancelled } from '../lib/temporal';
 
 const PATCH_MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const IN_FLIGHT_PHASES: ReadonlySet<VPSieNodePhase> = new Set(['Pending', 'Provisioning', 'Provisioned', 'Joining']);
@@ -183,7 +184,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
   async function groupUpdate<R>(namespace: string, name: string, run: (h: ReturnType<typeof deps.temporal.workflow.getHandle>) => Promise<R>): Promise<R> {
     const id = nodeGroupWorkflowId(namespace, name);
     try {
-      return await run(deps.temporal.workflow.getHandle(id));
+      return await untilActivityCancelled(deps.temporal, () => run(deps.temporal.workflow.getHandle(id)));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.retryable(`NodeGroup workflow ${id} is not running`, 'NodeGroupWorkflowNotRunning');
       throw err;

@@ -40,6 +40,7 @@ import { logger } from '../lib/log';
 import { autoscalerMetrics } from '../lib/metrics';
 import type { OrchestratorDeps } from '../workers/deps';
 import { nodeGroupScaleUpUpdate, nodeGroupWorkflowId, type ScaleUpRequest, type ScaleUpResult } from '../workflows/contracts';
+import { untilActivityCancelled } from '../lib/temporal';
 
 const MiB = 1024 * 1024;
 /** kubelet's default hard eviction threshold (memory.available<100Mi) comes off allocatable. */
@@ -447,7 +448,7 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       const id = nodeGroupWorkflowId(req.namespace, req.name);
       try {
         const handle = deps.temporal.workflow.getHandle(id);
-        const result = await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [req.request], updateId: req.request.requestId });
+        const result = await untilActivityCancelled(deps.temporal, () => handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [req.request], updateId: req.request.requestId }));
         // Remember which pods each new VPSieNode is for (idempotent merge patch).
         await Promise.all(
           result.created.map(async (name, i) => {
