@@ -12,6 +12,9 @@
  *     and group counts are consumed, so the next candidate is checked against the cluster after it.
  *  4. Groups with consolidation enabled that removed nothing try to replace nodes by fewer or
  *     cheaper ones (consolidation.ts).
+ *  Steps 2-4 run first for the groups that really remove, then for the dry-run groups: a dry-run
+ *  removal is applied to the simulation (its report sees the whole decision), but it never happens,
+ *  so no real removal is decided on a cluster that assumes it.
  *
  * Pure and deterministic: no I/O, no clock (input.now), input order does not matter.
  */
@@ -126,7 +129,7 @@ export function decideScaleDown(raw: ScaleDownInput): ScaleDownDecision {
 
   const removals: Removal[] = [];
   const dryRunRemovals: Removal[] = [];
-  const order = [...candidateNames].sort((a, b) => {
+  const byUtilization = (a: string, b: string): number => {
     const ua = (prelim.get(a) as { u: NodeUtilization }).u;
     const ub = (prelim.get(b) as { u: NodeUtilization }).u;
     return (
@@ -134,64 +137,72 @@ export function decideScaleDown(raw: ScaleDownInput): ScaleDownDecision {
       ua.windowMaxCpu + ua.windowMaxMemory - (ub.windowMaxCpu + ub.windowMaxMemory) ||
       compareStrings(a, b)
     );
-  });
+  };
+  const isDryRun = (g: GroupCtx): boolean => g.group.spec.dryRun;
 
-  for (const name of order) {
-    const n = ctx.nodes.get(name) as ScaleDownNode;
-    const g = ctx.groupOf(n) as GroupCtx;
-    const v = verdicts.get(name) as NodeVerdict;
-    const pods = ctx.sim.podsOf(name);
-    const movable = pods.filter(isMovable);
-    const blockers: Blocker[] = [...g.gates, ...staticRules(n, pods, input.pdbs)];
-    const pdb = ctx.pdbRule(movable);
-    blockers.push(...pdb.blockers);
-    const leaving = new Set([name]);
-    const moved = ctx.sim.tryMove(leaving, movable);
-    blockers.push(...placementBlockers(moved));
-    blockers.push(...ctx.groupArithmetic(g, 1));
-    if (moved.failures.length === 0) blockers.push(...ctx.scaleUpRule(g, leaving, moved.moves));
-    v.blockers = sortBlockers(blockers);
-    if (v.blockers.length > 0) {
-      v.outcome = 'blocked';
-      v.reason = (v.blockers[0] as Blocker).reason;
-      continue;
-    }
-    // Approved: apply.
-    const dryRun = g.group.spec.dryRun;
-    v.outcome = dryRun ? 'dryRun' : 'approved';
-    if (dryRun) v.reason = 'DryRun';
-    else delete v.reason;
-    v.kind = 'delete';
-    v.moves = moved.moves;
-    v.evictions = movable.map(podKey).sort(compareStrings);
-    ctx.consumePdbs(pdb.usage);
-    ctx.sim.apply([name], moved.moves, ctx.podsByKey);
-    g.approved++;
-    const removal: Removal = { node: name, nodeGroup: g.group.name, kind: 'delete', evictions: v.evictions, moves: moved.moves };
-    if (n.vpsieNode !== undefined) removal.vpsieNode = n.vpsieNode;
-    (dryRun ? dryRunRemovals : removals).push(removal);
-  }
-
-  // Consolidation, for groups that removed nothing by emptiness.
-  for (const g of [...ctx.groups.values()].sort((a, b) => compareStrings(a.group.name, b.group.name))) {
-    if (!g.group.spec.consolidation.enabled || g.approved > 0) continue;
-    const rec = consolidateGroup(ctx, g, verdicts);
-    if (!rec) continue;
-    g.verdict.consolidation = rec;
-    if (rec.outcome !== 'approved' && rec.outcome !== 'dryRun') continue;
-    for (const name of rec.nodes) {
+  // Two phases: the groups that really remove first, the dry-run groups after. A dry-run removal is
+  // applied to the simulation (so the dry-run report counts PDB allowances, budgets and destinations
+  // over the whole decision, as if dry run were off), but it never happens: no real removal may be
+  // checked against a cluster from which a dry-run removal took a node, its pods or their constraints.
+  for (const dryRun of [false, true]) {
+    // Emptiness: candidates least-utilised first.
+    const order = [...candidateNames].filter((name) => isDryRun(ctx.groupOf(ctx.nodes.get(name) as ScaleDownNode) as GroupCtx) === dryRun).sort(byUtilization);
+    for (const name of order) {
       const n = ctx.nodes.get(name) as ScaleDownNode;
+      const g = ctx.groupOf(n) as GroupCtx;
       const v = verdicts.get(name) as NodeVerdict;
-      const removal: Removal = {
-        node: name,
-        nodeGroup: g.group.name,
-        kind: 'consolidate',
-        replacements: rec.replacements,
-        evictions: v.evictions ?? [],
-        moves: v.moves ?? [],
-      };
+      const pods = ctx.sim.podsOf(name);
+      const movable = pods.filter(isMovable);
+      const blockers: Blocker[] = [...g.gates, ...staticRules(n, pods, input.pdbs)];
+      const pdb = ctx.pdbRule(movable);
+      blockers.push(...pdb.blockers);
+      const leaving = new Set([name]);
+      const moved = ctx.sim.tryMove(leaving, movable);
+      blockers.push(...placementBlockers(moved));
+      blockers.push(...ctx.groupArithmetic(g, 1));
+      if (moved.failures.length === 0) blockers.push(...ctx.scaleUpRule(g, leaving, moved.moves));
+      v.blockers = sortBlockers(blockers);
+      if (v.blockers.length > 0) {
+        v.outcome = 'blocked';
+        v.reason = (v.blockers[0] as Blocker).reason;
+        continue;
+      }
+      // Approved: apply.
+      v.outcome = dryRun ? 'dryRun' : 'approved';
+      if (dryRun) v.reason = 'DryRun';
+      else delete v.reason;
+      v.kind = 'delete';
+      v.moves = moved.moves;
+      v.evictions = movable.map(podKey).sort(compareStrings);
+      ctx.consumePdbs(pdb.usage);
+      ctx.sim.apply([name], moved.moves, ctx.podsByKey);
+      g.approved++;
+      const removal: Removal = { node: name, nodeGroup: g.group.name, kind: 'delete', evictions: v.evictions, moves: moved.moves };
       if (n.vpsieNode !== undefined) removal.vpsieNode = n.vpsieNode;
-      (rec.outcome === 'dryRun' ? dryRunRemovals : removals).push(removal);
+      (dryRun ? dryRunRemovals : removals).push(removal);
+    }
+
+    // Consolidation, for groups that removed nothing by emptiness.
+    for (const g of [...ctx.groups.values()].filter((x) => isDryRun(x) === dryRun).sort((a, b) => compareStrings(a.group.name, b.group.name))) {
+      if (!g.group.spec.consolidation.enabled || g.approved > 0) continue;
+      const rec = consolidateGroup(ctx, g, verdicts);
+      if (!rec) continue;
+      g.verdict.consolidation = rec;
+      if (rec.outcome !== 'approved' && rec.outcome !== 'dryRun') continue;
+      for (const name of rec.nodes) {
+        const n = ctx.nodes.get(name) as ScaleDownNode;
+        const v = verdicts.get(name) as NodeVerdict;
+        const removal: Removal = {
+          node: name,
+          nodeGroup: g.group.name,
+          kind: 'consolidate',
+          replacements: rec.replacements,
+          evictions: v.evictions ?? [],
+          moves: v.moves ?? [],
+        };
+        if (n.vpsieNode !== undefined) removal.vpsieNode = n.vpsieNode;
+        (rec.outcome === 'dryRun' ? dryRunRemovals : removals).push(removal);
+      }
     }
   }
 

@@ -1,7 +1,8 @@
 /**
- * Independent check of a scale-down decision: apply every removal (approved and dry-run) to the
+ * Independent check of a scale-down decision: apply every removal (approved, then dry-run) to the
  * snapshot, evict the pods, count evictions per PDB over the whole decision, and replay every move
- * through the reference scheduling predicates (decision/scheduling/predicates filterNode).
+ * through the reference scheduling predicates (decision/scheduling/predicates filterNode). The
+ * approved removals are replayed first and alone, as they happen: a dry-run removal never does.
  */
 import { templateLabels } from '../../../decision/planner/templates';
 import type { NodeSnapshot } from '../../../decision/scheduling/predicates';
@@ -11,7 +12,7 @@ import { LABEL_HOSTNAME, podKey } from '../../../decision/scheduling/types';
 import { budgetCount } from '../../../decision/scaledown/budget';
 import { plannerGroup } from '../../../decision/scaledown/consolidation';
 import { allowedDisruptions, pdbMatches } from '../../../decision/scaledown/pdb';
-import type { ScaleDownDecision, ScaleDownInput, ScaleDownPod } from '../../../decision/scaledown/types';
+import type { Removal, ScaleDownDecision, ScaleDownInput, ScaleDownPod } from '../../../decision/scaledown/types';
 
 /** Evicted = not a DaemonSet or mirror pod, not terminating, not completed (written out again on purpose). */
 function evicted(p: ScaleDownPod): boolean {
@@ -71,26 +72,50 @@ export function verifyScaleDown(input: ScaleDownInput, d: ScaleDownDecision): st
     if (used > allowedDisruptions(b)) errors.push(`PDB ${b.namespace}/${b.name}: ${used} evictions > ${allowedDisruptions(b)} allowed`);
   }
 
-  // Replay the moves, removal by removal: every pod on the leaving node must go somewhere valid.
+  // Replay the moves step by step, in the decision's order. A 'delete' removal is a step of its own;
+  // the nodes of one consolidation (one per group) are one step: the removal workflow cordons them
+  // all and drains them in parallel, and the decision plans their pods as one set, so none of them
+  // is still there while the others' pods move. Every pod on a leaving node must go somewhere valid.
+  const steps: Removal[][] = [];
+  const consolidationStep = new Map<string, Removal[]>();
+  for (const r of all) {
+    if (r.kind !== 'consolidate') {
+      steps.push([r]);
+      continue;
+    }
+    let s = consolidationStep.get(r.nodeGroup);
+    if (!s) {
+      s = [];
+      consolidationStep.set(r.nodeGroup, s);
+      steps.push(s);
+    }
+    s.push(r);
+  }
+  const stepOf = new Map<string, number>();
+  steps.forEach((s, i) => s.forEach((r) => stepOf.set(r.node, i)));
   const leaving = new Set<string>();
   for (const r of all) leaving.add(r.node);
   for (const rf of input.inFlightRemovals) if (rf.nodeName) leaving.add(rf.nodeName);
   const removedBefore = new Set<string>();
-  for (const r of all) {
-    const src = snaps.get(r.node);
-    if (!src) continue;
-    const moving = src.pods.filter(evicted);
-    const moveOf = new Map(r.moves.map((m) => [m.pod, m.node]));
-    src.pods = src.pods.filter((p) => !evicted(p));
-    const cluster = (): NodeSnapshot[] => [...snaps.entries()].filter(([name]) => name !== r.node && !removedBefore.has(name)).map(([, s]) => s);
-    for (const p of moving) {
-      const dest = moveOf.get(podKey(p));
+  steps.forEach((step, i) => {
+    const moving: { pod: ScaleDownPod; dest: string | undefined; from: string }[] = [];
+    for (const r of step) {
+      const src = snaps.get(r.node);
+      if (!src) continue;
+      const moveOf = new Map(r.moves.map((m) => [m.pod, m.node]));
+      for (const p of src.pods.filter(evicted)) moving.push({ pod: p, dest: moveOf.get(podKey(p)), from: r.node });
+      src.pods = src.pods.filter((p) => !evicted(p));
+      removedBefore.add(r.node);
+    }
+    const cluster = (): NodeSnapshot[] => [...snaps.entries()].filter(([name]) => !removedBefore.has(name)).map(([, s]) => s);
+    for (const { pod: p, dest, from } of moving) {
       if (dest === undefined) {
-        errors.push(`pod ${podKey(p)} on removed node ${r.node} has no destination`);
+        errors.push(`pod ${podKey(p)} on removed node ${from} has no destination`);
         continue;
       }
       const ds = snaps.get(dest);
-      if (!ds || dest === r.node || removedBefore.has(dest) || leaving.has(dest) && !isLaterRemoval(all, r.node, dest)) {
+      // A move onto a node that a later step takes away again is fine (it moves again).
+      if (!ds || removedBefore.has(dest) || (leaving.has(dest) && !((stepOf.get(dest) ?? -1) > i))) {
         errors.push(`pod ${podKey(p)} moved to ${dest}, which is leaving or unknown`);
         continue;
       }
@@ -100,8 +125,7 @@ export function verifyScaleDown(input: ScaleDownInput, d: ScaleDownDecision): st
       if (f) errors.push(`pod ${podKey(p)} -> ${dest}: ${f}`);
       ds.pods.push({ ...q, nodeName: dest });
     }
-    removedBefore.add(r.node);
-  }
+  });
 
   // Groups: minNodes, budget, gates.
   for (const g of input.groups) {
@@ -131,11 +155,4 @@ export function verifyScaleDown(input: ScaleDownInput, d: ScaleDownDecision): st
   }
   for (const r of all) if (!input.groups.some((g) => g.name === r.nodeGroup)) errors.push(`removal ${r.node} of unknown group`);
   return errors;
-}
-
-/** A move onto a node that a later removal of the same decision takes away again is fine (it moves again). */
-function isLaterRemoval(all: readonly { node: string }[], current: string, dest: string): boolean {
-  const i = all.findIndex((r) => r.node === current);
-  const j = all.findIndex((r) => r.node === dest);
-  return j > i;
 }
