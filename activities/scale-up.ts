@@ -82,7 +82,16 @@ export interface SnapshotOptions {
   maxClusterNodes: number;
   defaultDatacenter: string;
   defaultOfferings: readonly string[];
+  /**
+   * Now (ms). With it, pending pods a VPSieNode was created for still count on that node for
+   * `NOMINATION_GRACE_MS` after its Node turned Ready — the scheduler may not have bound them yet
+   * (its back-off for unschedulable pods), and planning them again would scale up twice.
+   */
+  nowMs?: number;
 }
+
+/** How long pods stay nominated to the just-Ready node created for them. */
+export const NOMINATION_GRACE_MS = 60_000;
 
 /** What the workflow needs of each NodeGroup besides the planner's view. */
 export interface ScaleUpGroupMeta {
@@ -320,7 +329,26 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
       nodeGroup: vn.spec.nodeGroupName,
     });
   }
-  // Pods whose node is no longer in flight (Ready, failed, gone) are planned like any other.
+  // Pods whose node has just turned Ready still count on it (nominated) until the scheduler binds
+  // them; the grace period keeps a pod that cannot land there from waiting forever.
+  if (o.nowMs !== undefined) {
+    const existingByName = new Map(existingNodes.map((n) => [n.node.name, n]));
+    for (const vn of raw.vpsieNodes) {
+      const key = `${vn.metadata.namespace ?? ''}/${vn.metadata.name}`;
+      const expected = riding.get(key);
+      if (!expected || vn.metadata.deletionTimestamp || vn.status?.phase !== 'Ready') continue;
+      const readyAt = Date.parse(vn.status.phaseTimes?.ready ?? '');
+      const node = existingByName.get(vn.status.nodeName ?? vn.spec.hostname ?? vn.metadata.name);
+      if (!node || Number.isNaN(readyAt) || o.nowMs - readyAt > NOMINATION_GRACE_MS) continue;
+      riding.delete(key);
+      for (const sp of expected) {
+        assigned.push({ pod: podKey(sp), node: node.node.name });
+        podUids[podKey(sp)] = ridingUid.get(podKey(sp)) ?? '';
+        node.pods = [...node.pods, { ...sp, nodeName: node.node.name }];
+      }
+    }
+  }
+  // Pods whose node is no longer in flight (Ready for a while, failed, gone) are planned like any other.
   for (const l of riding.values()) {
     for (const sp of l) {
       pending.push(sp);
@@ -430,6 +458,7 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
           maxClusterNodes: deps.config.MAX_CLUSTER_NODES,
           defaultDatacenter: deps.config.DEFAULT_DATACENTER,
           defaultOfferings: deps.config.DEFAULT_OFFERINGS,
+          nowMs: Date.now(),
         },
       );
       log.info('scale-up snapshot', {

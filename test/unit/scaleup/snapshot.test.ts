@@ -173,6 +173,30 @@ describe('scale-up snapshot → PlannerInput', () => {
     expect(again.input.pendingPods.map((p) => p.name)).to.deep.equal(['p1', 'p2', 'p3']);
   });
 
+  it('pods a node was created for stay nominated to it for a grace period after it turns Ready, until the scheduler binds them', () => {
+    const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
+    const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Ready', 'vn-1');
+    vn.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1', 'uid-p2']) };
+    const readyAt = Date.parse('2026-01-01T00:00:00Z');
+    vn.status = { ...vn.status, phase: 'Ready', nodeName: 'vn-1', phaseTimes: { ready: new Date(readyAt).toISOString() } };
+    const node = readyNode('vn-1', 2, 4096);
+    // p1, p2 were the node's reason to exist; p0 arrives while the scheduler has not bound them
+    // (and, by name, would take their room first).
+    const pods = [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' }), pod('p0', { cpu: '800m' })];
+    const within = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [node], vpsieNodes: [vn] }), { ...opts, nowMs: readyAt + 5_000 });
+    expect(within.assigned.map((a) => a.pod)).to.deep.equal(['app/p1', 'app/p2']);
+    expect(within.input.pendingPods.map((p) => p.name)).to.deep.equal(['p0']);
+    const d = planScaleUp(within.input);
+    // p0 gets its own node; p1 and p2 are not planned a second time.
+    expect(d.groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p0']);
+    // After the grace period they are ordinary pending pods again.
+    const later = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [node], vpsieNodes: [vn] }), { ...opts, nowMs: readyAt + 120_000 });
+    expect(later.assigned).to.deep.equal([]);
+    expect(later.input.pendingPods.map((p) => p.name)).to.deep.equal(['p0', 'p1', 'p2']);
+    // Without the nomination p0 would take p1's room and p2 would trigger a second node.
+    expect(planScaleUp(later.input).groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p2']);
+  });
+
   it('DaemonSet templates become per-node overhead pods', () => {
     const ds: k8s.V1DaemonSet = {
       metadata: { name: 'proxy', namespace: 'kube-system', uid: 'ds1' },
