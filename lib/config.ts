@@ -19,7 +19,7 @@ export const ConfigSchema = z.object({
     .regex(/^[\w.-]+:\d+$/, 'expected host:port')
     .default('127.0.0.1:9464'),
   DRY_RUN: bool.default(false),
-  /** Watch NodeGroups and VPSieNodes in this namespace only (empty: all namespaces). */
+  /** Watch NodeGroups and VPSieNodes, and react to pending pods, in this namespace only (empty: all namespaces). */
   WATCH_NAMESPACE: z.string().default(''),
   /** Lease-based leader election for the watchers (off: this replica always watches). */
   LEADER_ELECTION: bool.default(true),

@@ -145,7 +145,11 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
       });
     }
     if (o.watchers ?? true) watchers = await startWatchers({ kc, temporal, taskQueue: config.TASK_QUEUE, namespace: config.WATCH_NAMESPACE, ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}) });
-    if ((o.watchers ?? true) && o.scaleUpTrigger !== false) stopScaleUpTrigger = await startScaleUpTrigger(deps, o.scaleUpTrigger ?? {});
+    if ((o.watchers ?? true) && o.scaleUpTrigger !== false) stopScaleUpTrigger = await startScaleUpTrigger(
+        deps,
+        // A namespace-scoped orchestrator only reacts to that namespace's pods, so several can share a cluster.
+        o.scaleUpTrigger ?? (deps.config.WATCH_NAMESPACE ? { namespaces: [deps.config.WATCH_NAMESPACE] } : {}),
+      );
     if ((o.watchers ?? true) && config.SCALE_DOWN_ENABLED) await ensureScaleDownLoop(temporal, { taskQueue: config.TASK_QUEUE, scope: config.WATCH_NAMESPACE });
   };
   const stopDuties = async (): Promise<void> => {
