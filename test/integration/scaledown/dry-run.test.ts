@@ -70,7 +70,8 @@ describe('scale-down: a dry-run NodeGroup reports and removes nothing (sandbox)'
     expect(st.lastVerdicts.find((v) => v.node === victim), 'verdict of the node it would remove').to.include({ outcome: 'dryRun', reason: 'DryRun', nodeGroup: group });
     // The dry-run removal is applied to the simulation like a real one: the other node is held
     // (its pod has nowhere left to go, and the group would fall below minNodes), not also "removed".
-    const otherVerdict = st.lastVerdicts.find((v) => v.node === other);
+    // (A tick may have been read before it judged the other node: wait for one that did.)
+    const otherVerdict = await eventually(`a verdict on ${other}`, 30_000, async () => (await loopState(sb, ns)).lastVerdicts.find((v) => v.node === other), 300);
     expect(otherVerdict?.outcome).to.equal('blocked');
     expect(otherVerdict?.blockers).to.include('MinNodesReached');
 
