@@ -38,6 +38,17 @@ export const NODEGROUP_FINALIZER = `${GROUP}/nodegroup-nodes` as const;
 export const REQUEST_ID_ANNOTATION = `${GROUP}/request-id` as const;
 /** Annotation on a VPSieNode: the typed reason it was created for. */
 export const CREATE_REASON_ANNOTATION = `${GROUP}/create-reason` as const;
+/**
+ * Annotation on a VPSieNode created by a scale-up: the uids of the pending pods it was planned for
+ * (JSON array), set in the same create call. A later snapshot counts those pods on the in-flight
+ * node, so they never cause a second scale-up and their room is not handed to other pods.
+ */
+export const TRIGGERED_PODS_ANNOTATION = `${GROUP}/scale-up-pods` as const;
+/**
+ * Annotation on a VPSieNode still in flight: uids of pending pods a scale-up found room for on it
+ * (JSON array), so later snapshots do not hand that room to other pods as well.
+ */
+export const HELD_PODS_ANNOTATION = `${GROUP}/held-pods` as const;
 
 export interface GroupRef {
   namespace: string;
@@ -77,7 +88,8 @@ export interface ObservedNode {
 }
 
 export interface CreateNodesInput extends GroupRef {
-  nodes: { name: string; offeringID: string }[];
+  /** `podUids`: the pending pods a scale-up planned on the node (TRIGGERED_PODS_ANNOTATION). */
+  nodes: { name: string; offeringID: string; podUids?: string[] }[];
   requestId: string;
   reason: string;
   message: string;
@@ -236,7 +248,11 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
             name: n.name,
             namespace: input.namespace,
             labels: { [NODEGROUP_LABEL]: input.name },
-            annotations: { [REQUEST_ID_ANNOTATION]: input.requestId.slice(0, 253), [CREATE_REASON_ANNOTATION]: input.reason },
+            annotations: {
+              [REQUEST_ID_ANNOTATION]: input.requestId.slice(0, 253),
+              [CREATE_REASON_ANNOTATION]: input.reason,
+              ...(n.podUids && n.podUids.length > 0 ? { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(n.podUids) } : {}),
+            },
             finalizers: [VPSIENODE_FINALIZER],
             ownerReferences: [nodeGroupOwnerReference(group)],
           },

@@ -36,6 +36,7 @@ import {
   type VPSieNodePhase,
 } from '../lib/crds';
 import { recordEvent } from '../lib/events';
+import { apiStatus } from '../lib/kube';
 import { logger } from '../lib/log';
 import { autoscalerMetrics } from '../lib/metrics';
 import type { OrchestratorDeps } from '../workers/deps';
@@ -49,14 +50,8 @@ export const KUBELET_MEMORY_RESERVE_BYTES = 100 * MiB;
 export const EPHEMERAL_ALLOCATABLE_SHARE = 0.9;
 export const MAX_PODS_PER_NODE = 110;
 
-/**
- * On a VPSieNode created by a scale-up: the uids of the pending pods it was planned for (JSON array).
- * A later snapshot counts those pods on the in-flight node, so they never cause a second scale-up
- * and their room is not handed to other pods.
- */
-export const TRIGGERED_PODS_ANNOTATION = `${GROUP}/scale-up-pods` as const;
-/** On a VPSieNode created by a scale-up: the scale-up workflow run (decision record) that asked for it. */
-export const TRIGGERED_BY_ANNOTATION = `${GROUP}/scale-up-run` as const;
+import { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION } from './nodegroups';
+export { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION };
 
 /** VPSieNode phases whose machine is still coming (capacity in flight). */
 const IN_FLIGHT_PHASES: ReadonlySet<VPSieNodePhase> = new Set(['Pending', 'Provisioning', 'Provisioned', 'Joining']);
@@ -119,6 +114,8 @@ export interface ScaleUpSnapshot {
   gone: string[];
   /** Pending pods already counted on an in-flight node that was created for them. */
   assigned: { pod: string; node: string }[];
+  /** In-flight node name → its VPSieNode (`namespace/name`), to hold pods placed on it. */
+  inFlightVpsieNodes: Record<string, string>;
 }
 
 function isTerminal(p: k8s.V1Pod): boolean {
@@ -132,6 +129,25 @@ export function isUnschedulablePending(p: k8s.V1Pod): boolean {
 
 function nodeIsReady(n: k8s.V1Node): boolean {
   return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** When the Node's Ready condition last changed (ms), if it says. */
+function readyTransition(n: k8s.V1Node): number | undefined {
+  const t = (n.status?.conditions ?? []).find((c) => c.type === 'Ready')?.lastTransitionTime;
+  if (t === undefined) return undefined;
+  const ms = t instanceof Date ? t.getTime() : Date.parse(String(t));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** A pod-uid annotation (JSON array of strings); anything else reads as empty. */
+function uidList(a: string | undefined): string[] {
+  if (!a) return [];
+  try {
+    const v: unknown = JSON.parse(a);
+    return Array.isArray(v) ? v.filter((u): u is string => typeof u === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** A VPSie plan as a planner offering (allocatable as the kubelet reports it with default eviction thresholds). */
@@ -242,66 +258,42 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     l.push(podFromK8s(p));
     boundByNode.set(n, l);
   }
-  // Pending pods a VPSieNode in flight was created for (annotation) ride on that node.
-  const expectedOn = new Map<string, string>(); // pod uid → VPSieNode key
-  for (const vn of raw.vpsieNodes) {
-    const a = vn.metadata.annotations?.[TRIGGERED_PODS_ANNOTATION];
-    if (!a) continue;
-    try {
-      const uids: unknown = JSON.parse(a);
-      if (Array.isArray(uids)) for (const u of uids) if (typeof u === 'string') expectedOn.set(u, `${vn.metadata.namespace ?? ''}/${vn.metadata.name}`);
-    } catch {
-      // not ours / damaged: ignore
-    }
-  }
-  const riding = new Map<string, SimPod[]>(); // VPSieNode key → pending pods expected on it
-  const ridingUid = new Map<string, string>(); // pod key → uid
-  const batch = o.podUids ? new Set(o.podUids) : undefined;
-  const pending: SimPod[] = [];
-  const podUids: Record<string, string> = {};
-  const seen = new Set<string>();
-  for (const p of live) {
-    const uid = p.metadata?.uid ?? '';
-    if (batch && !batch.has(uid)) continue;
-    const unbound = !p.spec?.nodeName && p.status?.phase === 'Pending' && !p.metadata?.deletionTimestamp;
-    if (!(batch ? unbound : isUnschedulablePending(p))) continue;
-    seen.add(uid);
-    const sp = podFromK8s(p);
-    const on = expectedOn.get(uid);
-    if (on !== undefined) {
-      const l = riding.get(on) ?? [];
-      l.push(sp);
-      riding.set(on, l);
-      ridingUid.set(podKey(sp), uid);
-      continue;
-    }
-    pending.push(sp);
-    podUids[podKey(sp)] = uid;
-  }
-  const assigned: { pod: string; node: string }[] = [];
-  const gone = batch ? [...batch].filter((u) => !seen.has(u)).sort() : [];
 
   // Existing nodes: Ready ones with their pods.
   const existingNodes: ClusterNode[] = [];
-  const readyNames = new Set<string>();
+  const existingByName = new Map<string, ClusterNode>();
+  const readySince = new Map<string, number>(); // node name → when it turned Ready (ms)
   for (const n of raw.nodes) {
     if (!nodeIsReady(n) || n.metadata?.deletionTimestamp) continue;
     const sn = nodeFromK8s(n);
-    readyNames.add(sn.name);
     const cn: ClusterNode = { node: sn, pods: boundByNode.get(sn.name) ?? [] };
     const g = n.metadata?.labels?.[NODEGROUP_LABEL];
     if (g !== undefined) cn.nodeGroup = g;
     existingNodes.push(cn);
+    existingByName.set(sn.name, cn);
+    const since = readyTransition(n);
+    if (since !== undefined) readySince.set(sn.name, since);
   }
 
-  // In flight: VPSieNodes whose Node is not Ready yet, with the capacity their offering will bring.
+  // Where pending pods are expected. In flight: VPSieNodes whose Node is not Ready yet, with the
+  // capacity their offering will bring. Nominating: VPSieNodes whose Node turned Ready less than
+  // NOMINATION_GRACE_MS ago — the scheduler may not have bound the pods made for them yet (its
+  // back-off for unschedulable pods), and planning those again would scale up twice.
   const inFlightNodes: ClusterNode[] = [];
+  const inFlightVpsieNodes: Record<string, string> = {};
+  const expecting = new Map<string, { node: ClusterNode; inFlight: boolean }>(); // VPSieNode key → its node
   for (const vn of raw.vpsieNodes) {
-    if (vn.metadata.deletionTimestamp) continue;
     const phase = vn.status?.phase ?? 'Pending';
+    if (vn.metadata.deletionTimestamp || GONE_PHASES.has(phase)) continue;
+    const vnKey = `${vn.metadata.namespace ?? ''}/${vn.metadata.name}`;
     const nodeName = vn.status?.nodeName ?? vn.spec.hostname ?? vn.metadata.name;
-    if (!(IN_FLIGHT_PHASES.has(phase) || (phase === 'Ready' && !readyNames.has(nodeName)))) continue;
-    if (readyNames.has(nodeName)) continue;
+    const ready = existingByName.get(nodeName);
+    if (ready) {
+      const since = readySince.get(nodeName) ?? Date.parse(vn.status?.phaseTimes?.ready ?? '');
+      if (o.nowMs !== undefined && !Number.isNaN(since) && o.nowMs - since <= NOMINATION_GRACE_MS) expecting.set(vnKey, { node: ready, inFlight: false });
+      continue;
+    }
+    if (!IN_FLIGHT_PHASES.has(phase) && phase !== 'Ready') continue;
     const key = `${vn.metadata.namespace ?? ''}/${vn.spec.nodeGroupName}`;
     const pg = plannerGroups.get(key);
     if (!pg) continue;
@@ -312,49 +304,67 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
         return plan ? planOffering(vn.spec.offeringID, plan, vn.spec.datacenterID) : undefined;
       })();
     if (!offering) continue;
-    const expected = riding.get(`${vn.metadata.namespace ?? ''}/${vn.metadata.name}`) ?? [];
-    riding.delete(`${vn.metadata.namespace ?? ''}/${vn.metadata.name}`);
-    for (const sp of expected) {
-      assigned.push({ pod: podKey(sp), node: nodeName });
-      podUids[podKey(sp)] = ridingUid.get(podKey(sp)) ?? '';
-    }
-    inFlightNodes.push({
+    const cn: ClusterNode = {
       node: {
         name: nodeName,
         labels: { ...templateLabels(pg, offering), [LABEL_HOSTNAME]: nodeName },
         taints: pg.taints ?? [],
         allocatable: offeringAllocatable(offering),
       },
-      pods: [...(boundByNode.get(nodeName) ?? []), ...expected.map((sp) => ({ ...sp, nodeName }))],
+      pods: [...(boundByNode.get(nodeName) ?? [])],
       nodeGroup: vn.spec.nodeGroupName,
-    });
+    };
+    inFlightNodes.push(cn);
+    inFlightVpsieNodes[nodeName] = vnKey;
+    expecting.set(vnKey, { node: cn, inFlight: true });
   }
-  // Pods whose node has just turned Ready still count on it (nominated) until the scheduler binds
-  // them; the grace period keeps a pod that cannot land there from waiting forever.
-  if (o.nowMs !== undefined) {
-    const existingByName = new Map(existingNodes.map((n) => [n.node.name, n]));
-    for (const vn of raw.vpsieNodes) {
-      const key = `${vn.metadata.namespace ?? ''}/${vn.metadata.name}`;
-      const expected = riding.get(key);
-      if (!expected || vn.metadata.deletionTimestamp || vn.status?.phase !== 'Ready') continue;
-      const readyAt = Date.parse(vn.status.phaseTimes?.ready ?? '');
-      const node = existingByName.get(vn.status.nodeName ?? vn.spec.hostname ?? vn.metadata.name);
-      if (!node || Number.isNaN(readyAt) || o.nowMs - readyAt > NOMINATION_GRACE_MS) continue;
-      riding.delete(key);
-      for (const sp of expected) {
-        assigned.push({ pod: podKey(sp), node: node.node.name });
-        podUids[podKey(sp)] = ridingUid.get(podKey(sp)) ?? '';
-        node.pods = [...node.pods, { ...sp, nodeName: node.node.name }];
-      }
+
+  // Which VPSieNodes each pending pod was planned onto (created for it, or held for it when it fit
+  // their room), most recent claim first.
+  const claims = new Map<string, string[]>(); // pod uid → VPSieNode keys
+  const byNewest = [...raw.vpsieNodes].sort((a, b) => cmp(b.metadata.creationTimestamp ?? '', a.metadata.creationTimestamp ?? ''));
+  for (const vn of byNewest) {
+    const vnKey = `${vn.metadata.namespace ?? ''}/${vn.metadata.name}`;
+    for (const annotation of [TRIGGERED_PODS_ANNOTATION, HELD_PODS_ANNOTATION]) {
+      for (const u of uidList(vn.metadata.annotations?.[annotation])) claims.set(u, [...(claims.get(u) ?? []), vnKey]);
     }
   }
-  // Pods whose node is no longer in flight (Ready for a while, failed, gone) are planned like any other.
-  for (const l of riding.values()) {
-    for (const sp of l) {
-      pending.push(sp);
-      podUids[podKey(sp)] = ridingUid.get(podKey(sp)) ?? '';
+  /** The node a pending pod is expected on: a claim in flight first, else a nominating one. */
+  const expectedNode = (uid: string): ClusterNode | undefined => {
+    const keys = claims.get(uid) ?? [];
+    const found = keys.map((k) => expecting.get(k)).filter((e): e is { node: ClusterNode; inFlight: boolean } => e !== undefined);
+    return (found.find((e) => e.inFlight) ?? found[0])?.node;
+  };
+
+  const batch = o.podUids ? new Set(o.podUids) : undefined;
+  const pending: SimPod[] = [];
+  const podUids: Record<string, string> = {};
+  const assigned: { pod: string; node: string }[] = [];
+  const seen = new Set<string>();
+  for (const p of live) {
+    const uid = p.metadata?.uid ?? '';
+    const unbound = !p.spec?.nodeName && p.status?.phase === 'Pending' && !p.metadata?.deletionTimestamp;
+    const inBatch = batch ? batch.has(uid) : isUnschedulablePending(p);
+    if (inBatch && !(batch ? unbound : true)) continue;
+    if (!inBatch && !unbound) continue;
+    const on = expectedNode(uid);
+    // A pending pod of another batch takes the room of the node it is expected on, whether or not
+    // this run decides anything about it.
+    if (!inBatch) {
+      if (on) on.pods = [...on.pods, { ...podFromK8s(p), nodeName: on.node.name }];
+      continue;
     }
+    seen.add(uid);
+    const sp = podFromK8s(p);
+    podUids[podKey(sp)] = uid;
+    if (on) {
+      on.pods = [...on.pods, { ...sp, nodeName: on.node.name }];
+      assigned.push({ pod: podKey(sp), node: on.node.name });
+      continue;
+    }
+    pending.push(sp);
   }
+  const gone = batch ? [...batch].filter((u) => !seen.has(u)).sort() : [];
   pending.sort((a, b) => cmp(podKey(a), podKey(b)));
   assigned.sort((a, b) => cmp(a.pod, b.pod));
 
@@ -367,7 +377,7 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     maxClusterNodes: o.maxClusterNodes,
     enforceMinNodes: false,
   };
-  return { input, groups, podUids, gone, assigned };
+  return { input, groups, podUids, gone, assigned, inFlightVpsieNodes };
 }
 
 function cmp(a: string, b: string): number {
@@ -384,10 +394,17 @@ export interface SnapshotRequest {
 export interface GroupScaleUpRequest {
   namespace: string;
   name: string;
+  /** With `podUidsByNode`: the pods each new VPSieNode is created annotated with. */
   request: ScaleUpRequest;
-  /** Pod uids per planned node, in the order the group creates them (annotated on the VPSieNodes). */
-  podUidsByNode?: string[][];
 }
+
+export interface HoldPodsRequest {
+  /** Per in-flight VPSieNode (`namespace/name`): uids of pending pods a run found room for on it. */
+  holds: { vpsieNode: string; podUids: string[] }[];
+}
+
+/** At most this many uids are kept per VPSieNode (newest last); older ones are bound or gone. */
+export const MAX_HELD_PODS = 512;
 
 export interface ObserveLatencyRequest {
   workflowId: string;
@@ -478,22 +495,7 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       try {
         const handle = deps.temporal.workflow.getHandle(id);
         const result = await untilActivityCancelled(deps.temporal, () => handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [req.request], updateId: req.request.requestId }));
-        // Remember which pods each new VPSieNode is for (idempotent merge patch).
-        await Promise.all(
-          result.created.map(async (name, i) => {
-            const uids = req.podUidsByNode?.[i];
-            if (!uids || uids.length === 0) return;
-            try {
-              await custom.patchNamespacedCustomObject(
-                { group: GROUP, version: VERSION, namespace: req.namespace, plural: VPSIENODE_PLURAL, name, body: { metadata: { annotations: { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(uids), [TRIGGERED_BY_ANNOTATION]: req.request.requestId.slice(0, 253) } } } },
-                k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-              );
-            } catch (err) {
-              log.warn('could not annotate a VPSieNode with its pods', { vpsieNode: `${req.namespace}/${name}`, error: String(err) });
-            }
-          }),
-        );
-        log.info('scale-up request applied', { nodegroup: `${req.namespace}/${req.name}`, requestId: req.request.requestId, created: result.created.length, refused: result.refused?.reason, annotated: result.created.filter((_, i) => (req.podUidsByNode?.[i]?.length ?? 0) > 0).length });
+        log.info('scale-up request applied', { nodegroup: `${req.namespace}/${req.name}`, requestId: req.request.requestId, created: result.created.length, refused: result.refused?.reason });
         return result;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
@@ -502,6 +504,44 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
         }
         throw err;
       }
+    },
+
+    /**
+     * Remembers on each in-flight VPSieNode the pending pods a run placed in its spare room (no new
+     * node for them), so a later run does not place other pods in the same room. Read-modify-write
+     * with the object's resourceVersion; a conflict is read again. Idempotent (a set union).
+     */
+    async holdPodsOnInFlightNodes(req: HoldPodsRequest): Promise<number> {
+      let held = 0;
+      for (const h of req.holds) {
+        const [namespace, name] = h.vpsieNode.split('/') as [string, string];
+        for (let attempt = 0; ; attempt++) {
+          let obj: { metadata?: { resourceVersion?: string; annotations?: Record<string, string> } };
+          try {
+            obj = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL, name })) as typeof obj;
+          } catch (err) {
+            if (apiStatus(err) === 404) break;
+            throw err;
+          }
+          const before = uidList(obj.metadata?.annotations?.[HELD_PODS_ANNOTATION]);
+          const merged = [...before.filter((u) => !h.podUids.includes(u)), ...h.podUids].slice(-MAX_HELD_PODS);
+          if (merged.length === before.length && merged.every((u, i) => u === before[i])) break;
+          try {
+            await custom.patchNamespacedCustomObject(
+              { group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL, name, body: { metadata: { resourceVersion: obj.metadata?.resourceVersion, annotations: { [HELD_PODS_ANNOTATION]: JSON.stringify(merged) } } } },
+              k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+            );
+            held += h.podUids.length;
+            break;
+          } catch (err) {
+            const code = apiStatus(err);
+            if (code === 404) break;
+            if (code === 409 && attempt < 10) continue;
+            throw err;
+          }
+        }
+      }
+      return held;
     },
 
     /** Events on pods and NodeGroups, and the scale-up metrics, from the decision record. */

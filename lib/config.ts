@@ -74,6 +74,12 @@ export const ConfigSchema = z.object({
   SCALE_UP_BATCH_MAX_PODS: z.coerce.number().int().positive().default(5000),
   /** Pods no NodeGroup can ever host are reported, then not planned again for this long. */
   SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS: z.coerce.number().int().min(0).default(300),
+  /**
+   * Pods still unschedulable after their run (waiting for a node that never took them, refused by
+   * maxNodes, …) are planned again every this many seconds, as cluster-autoscaler's scan interval;
+   * the scheduler alone may not report them again for minutes. 0: only on new signals.
+   */
+  SCALE_UP_RESCAN_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   // ---- scale-down (issue #7) ----
   /** The scale-down loop samples utilisation and decides every this many seconds. */
   SCALE_DOWN_SAMPLE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),

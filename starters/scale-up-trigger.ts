@@ -9,10 +9,13 @@
  * - pods of a batch whose run is still open are not batched again;
  * - pods the run reported as never hostable (PERMANENT_REASONS) are not batched again for
  *   SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS (they got their NotTriggerScaleUp Event);
- * - `triggeredBy` remembers which VPSieNodes each pod triggered (from the run's record).
+ *
+ * Every SCALE_UP_RESCAN_SECONDS the pods still unschedulable and not in a run are signalled again
+ * (`Rescan`): a pod planned onto a node that then did not take it (the scheduler placed other pods
+ * there) must not wait for the scheduler's next report, which can be minutes away.
  */
 import * as k8s from '@kubernetes/client-node';
-import { Batcher, type Batch, type ScaleUpSignal } from '../decision/batching/batcher';
+import { Batcher, type Batch, type PodSignal, type ScaleUpSignal } from '../decision/batching/batcher';
 import { parseSchedulerReasons } from '../decision/batching/reasons';
 import { PERMANENT_REASONS, type ScaleUpRecord } from '../decision/scaleup/record';
 import { isUnschedulablePending } from '../activities/scale-up';
@@ -46,7 +49,7 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
   const nsFilter = opts.namespaces ? new Set(opts.namespaces) : undefined;
   const inRun = new Map<string, string>(); // pod uid → workflow id
   const backoff = new Map<string, number>(); // pod uid → until (ms)
-  const pendingPods = new Set<string>(); // unschedulable pending pod uids
+  const pendingPods = new Map<string, { namespace: string; name: string; reasons: PodSignal['reasons'] }>(); // unschedulable pending pods by uid
   const pressured = new Set<string>(); // node name (under some pressure)
   const running = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
@@ -142,13 +145,13 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
       return;
     }
     if (nsFilter && !nsFilter.has(ns)) return;
-    if (!pendingPods.has(uid)) {
-      pendingPods.add(uid);
-      metrics.pendingPods.set(pendingPods.size);
-    }
-    if (!accept(uid, ns)) return;
     const cond = (p.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
-    signal({ kind: 'pod', source: 'PendingPod', uid, namespace: ns, name: p.metadata?.name ?? '', reasons: parseSchedulerReasons(cond?.message ?? ''), at: Date.now() });
+    const reasons = parseSchedulerReasons(cond?.message ?? '');
+    const known = pendingPods.has(uid);
+    pendingPods.set(uid, { namespace: ns, name: p.metadata?.name ?? '', reasons });
+    if (!known) metrics.pendingPods.set(pendingPods.size);
+    if (!accept(uid, ns)) return;
+    signal({ kind: 'pod', source: 'PendingPod', uid, namespace: ns, name: p.metadata?.name ?? '', reasons, at: Date.now() });
   };
   pods.on(k8s.ADD, onPod);
   pods.on(k8s.UPDATE, onPod);
@@ -186,11 +189,21 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     });
     await nodes.start();
   }
-  log.info('scale-up trigger running', { idleMs: config.SCALE_UP_BATCH_IDLE_MS, maxMs: config.SCALE_UP_BATCH_MAX_MS, namespaces: opts.namespaces ?? 'all' });
+  // ---- rescan ----
+  const rescan =
+    config.SCALE_UP_RESCAN_SECONDS > 0
+      ? setInterval(() => {
+          const now = Date.now();
+          for (const [uid, p] of pendingPods) if (accept(uid, p.namespace)) signal({ kind: 'pod', source: 'Rescan', uid, namespace: p.namespace, name: p.name, reasons: p.reasons, at: now });
+        }, config.SCALE_UP_RESCAN_SECONDS * 1000)
+      : undefined;
+  rescan?.unref();
+  log.info('scale-up trigger running', { idleMs: config.SCALE_UP_BATCH_IDLE_MS, maxMs: config.SCALE_UP_BATCH_MAX_MS, rescanSeconds: config.SCALE_UP_RESCAN_SECONDS, namespaces: opts.namespaces ?? 'all' });
 
   return async () => {
     stopped = true;
     if (timer) clearTimeout(timer);
+    if (rescan) clearInterval(rescan);
     await stopEvents();
     await pods.stop();
     await nodes?.stop();

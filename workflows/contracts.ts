@@ -67,6 +67,12 @@ export interface ScaleUpRequest {
   message?: string;
   /** Pods this scale-up is for (namespace/name), for the decision record. */
   pods?: string[];
+  /**
+   * Uids of the pending pods each new node is planned for, in request order (`nodes` expanded
+   * entry by entry). Written on the VPSieNode when it is created, so no snapshot ever sees the new
+   * node without the pods it was made for.
+   */
+  podUidsByNode?: string[][];
 }
 export interface ScaleUpResult {
   requestId: string;

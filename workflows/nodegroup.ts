@@ -84,7 +84,7 @@ const PHASE_ORDER: Record<VPSieNodePhase, number> = { Pending: 0, Provisioning: 
 interface CreateWork {
   kind: 'create';
   id: string;
-  nodes: { name: string; offeringID: string }[];
+  nodes: { name: string; offeringID: string; podUids?: string[] }[];
   reason: string;
   message: string;
 }
@@ -241,12 +241,18 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
       queue.push({ kind: 'create', id: `event:${req.requestId}`, nodes: [], reason: 'DryRun', message: `spec.dryRun: would create ${grant.granted} nodes for ${req.reason} (desired ${base} -> ${grant.desired}, max ${g.maxNodes})` });
       return refuse('ScaleUpDisabled', `spec.dryRun: would create ${grant.granted} of ${asked} (desired ${base}, max ${g.maxNodes})`);
     }
-    const created: { name: string; offeringID: string }[] = [];
+    const created: { name: string; offeringID: string; podUids?: string[] }[] = [];
     let left = grant.granted;
+    let index = 0; // position of the entry's first node in the request's expansion (podUidsByNode)
     for (const n of req.nodes) {
-      const take = Math.min(left, Math.max(0, n.count));
+      const count = Math.max(0, n.count);
+      const take = Math.min(left, count);
       left -= take;
-      created.push(...plan(take, n.offeringID, req.reason));
+      plan(take, n.offeringID, req.reason).forEach((c, i) => {
+        const uids = req.podUidsByNode?.[index + i];
+        created.push(uids && uids.length > 0 ? { ...c, podUids: uids } : c);
+      });
+      index += count;
     }
     desired = grant.desired;
     const result: ScaleUpResult = { requestId: req.requestId, created: created.map((c) => c.name) };

@@ -17,7 +17,7 @@
  * No second scale-up for the same pods: in-flight VPSieNodes count as capacity in the snapshot, and
  * the trigger does not batch pods again while their run is open.
  */
-import { proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ScaleUpActivities } from '../activities/scale-up';
 import { planScaleUp } from '../decision/planner/planner';
 import type { GroupScaleUp, ScaleUpDecision } from '../decision/planner/types';
@@ -123,13 +123,13 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
           const res = await groupActs.requestGroupScaleUp({
             namespace: g.namespace,
             name: g.group,
-            podUidsByNode: plannedNodesInRequestOrder(g).map((n) => n.pods.map((p) => snap.podUids[p]).filter((u): u is string => u !== undefined && u !== '')),
             request: {
               requestId,
               nodes: requestedNodes(g),
               reason: 'PendingPods',
               message: `${groupSummary(g)}; strategy ${decision.strategy}; batch ${workflowId}`,
               pods: podsOfGroup,
+              podUidsByNode: plannedNodesInRequestOrder(g).map((n) => n.pods.map((p) => snap.podUids[p]).filter((u): u is string => u !== undefined && u !== '')),
             },
           });
           const ex: GroupExecution = { requestId, created: res.created };
@@ -140,6 +140,18 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
         }
       }),
     );
+    // Pods placed in the spare room of nodes in flight: held there, so later runs (and the next
+    // round) do not give that room away too.
+    if (!input.dryRun && patched('scale-up-hold-in-flight-room')) {
+      const holds = new Map<string, string[]>();
+      for (const f of decision.fitsExisting) {
+        const vn = f.target === 'inFlight' ? snap.inFlightVpsieNodes[f.node] : undefined;
+        const uid = snap.podUids[f.pod];
+        if (vn === undefined || !uid) continue;
+        holds.set(vn, [...(holds.get(vn) ?? []), uid]);
+      }
+      if (holds.size > 0) await acts.holdPodsOnInFlightNodes({ holds: [...holds].map(([vpsieNode, podUids]) => ({ vpsieNode, podUids })) });
+    }
     for (const g of run) groups.push(groupOutcome(g, executions.get(groupKey(g))!));
     for (const g of run) {
       newNodes += g.newNodes;

@@ -11,7 +11,8 @@
 import type { SchedulerReason } from './reasons';
 import { SCHEDULER_REASONS } from './reasons';
 
-export type SignalSource = 'FailedScheduling' | 'PendingPod' | 'NodePressure';
+/** `Rescan`: the trigger's periodic look at pods still unschedulable after their last run. */
+export type SignalSource = 'FailedScheduling' | 'PendingPod' | 'Rescan' | 'NodePressure';
 
 export interface PodSignal {
   kind: 'pod';
@@ -74,7 +75,7 @@ interface Open {
   signals: number;
 }
 
-const SOURCES: readonly SignalSource[] = ['FailedScheduling', 'PendingPod', 'NodePressure'];
+const SOURCES: readonly SignalSource[] = ['FailedScheduling', 'PendingPod', 'Rescan', 'NodePressure'];
 
 /** FNV-1a 32-bit, hex (stable batch ids; not a security hash). */
 export function fnv1a(text: string): string {

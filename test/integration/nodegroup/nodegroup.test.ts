@@ -1,7 +1,8 @@
+import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { NODEGROUP_LABEL, VPSIENODE_FINALIZER } from '../../../lib/crds';
-import { NODEGROUP_FINALIZER } from '../../../activities/nodegroups';
+import { GROUP, NODEGROUP_LABEL, VERSION, VPSIENODE_FINALIZER, VPSIENODE_PLURAL } from '../../../lib/crds';
+import { NODEGROUP_FINALIZER, TRIGGERED_PODS_ANNOTATION } from '../../../activities/nodegroups';
 import { nodeGroupScaleDownUpdate, nodeGroupScaleUpUpdate, nodeGroupStateQuery, nodeGroupSyncSignal, nodeGroupWorkflowId } from '../../../workflows/contracts';
 import { nodeGroupWorkflow } from '../../../workflows/nodegroup';
 import type { Orchestrator } from '../../../workers/orchestrator';
@@ -167,6 +168,45 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
     await deleteAndWait(ns, group);
     await eventually('workflow completed', 30_000, async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined));
     maybeRecordHistory(sb, handle, 'nodegroup-concurrent-scale-up');
+  });
+
+  it('a scale-up names the pods of each new node: every VPSieNode is created with its pods annotated (never seen without them), in request order, for granted nodes only', async () => {
+    const { ns, group } = await setup('ng-pods');
+    await createGroup(sb, ns, group, { minNodes: 0, maxNodes: 3, offeringIDs: ['small-2cpu-4gb', 'medium-4cpu-8gb'] });
+    const handle = sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group));
+    await eventually('group workflow running', 30_000, async () => ((await handle.describe()).status.name === 'RUNNING' ? true : undefined));
+    // Every version of every VPSieNode the apiserver ever shows, from before the request.
+    const seen: { name: string; type: string; pods?: string }[] = [];
+    const watch = await new k8s.Watch(sb.kc).watch(
+      `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${VPSIENODE_PLURAL}`,
+      {},
+      (type: string, o: { metadata?: { name?: string; annotations?: Record<string, string> } }) => {
+        const pods = o.metadata?.annotations?.[TRIGGERED_PODS_ANNOTATION];
+        seen.push({ name: o.metadata?.name ?? '', type, ...(pods !== undefined ? { pods } : {}) });
+      },
+      () => undefined,
+    );
+    try {
+      // 2 small + 2 medium asked, 3 granted (maxNodes): small a, small b, medium c; d is refused.
+      const res = await handle.executeUpdate(nodeGroupScaleUpUpdate, {
+        args: [{ requestId: randomUUID(), nodes: [{ offeringID: 'small-2cpu-4gb', count: 2 }, { offeringID: 'medium-4cpu-8gb', count: 2 }], reason: 'PendingPods', podUidsByNode: [['uid-a1', 'uid-a2'], ['uid-b'], ['uid-c'], ['uid-d']] }],
+      });
+      expect(res.created).to.have.length(3);
+      expect(res.refused).to.include({ reason: 'MaxNodesReached', count: 1 });
+      const vns = await eventually('3 VPSieNodes', 30_000, async () => {
+        const l = await groupVNs(sb, ns, group);
+        return l.length === 3 ? l : undefined;
+      });
+      const offeringOf = new Map(vns.map((v) => [v.name, (v.spec as { offeringID?: string }).offeringID]));
+      expect(res.created.map((n) => offeringOf.get(n))).to.deep.equal(['small-2cpu-4gb', 'small-2cpu-4gb', 'medium-4cpu-8gb']);
+      await eventually('the watch saw the 3 creations', 10_000, async () => (seen.filter((e) => e.type === 'ADDED').length >= 3 ? true : undefined));
+      const added = new Map(seen.filter((e) => e.type === 'ADDED').map((e) => [e.name, e.pods]));
+      expect(res.created.map((n) => added.get(n))).to.deep.equal([JSON.stringify(['uid-a1', 'uid-a2']), JSON.stringify(['uid-b']), JSON.stringify(['uid-c'])]);
+      expect(seen.filter((e) => e.pods === undefined), 'a VPSieNode version without its pods').to.deep.equal([]);
+    } finally {
+      watch.abort();
+    }
+    await deleteAndWait(ns, group);
   });
 
   it('continues as new before its history grows long, keeping its nodes and its request ids (a repeated request after continue-as-new creates nothing)', async () => {

@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { planOffering, toPlannerInput, type RawSnapshot, KUBELET_MEMORY_RESERVE_BYTES, TRIGGERED_PODS_ANNOTATION } from '../../../activities/scale-up';
+import { planOffering, toPlannerInput, type RawSnapshot, KUBELET_MEMORY_RESERVE_BYTES, TRIGGERED_PODS_ANNOTATION, HELD_PODS_ANNOTATION } from '../../../activities/scale-up';
 import type { Plan } from '../../../clients/vpsie/schemas';
 import { planScaleUp } from '../../../decision/planner/planner';
 import { parseNodeGroup, parseVPSieNode, type NodeGroup, type VPSieNode } from '../../../lib/crds';
@@ -173,6 +173,29 @@ describe('scale-up snapshot → PlannerInput', () => {
     expect(again.input.pendingPods.map((p) => p.name)).to.deep.equal(['p1', 'p2', 'p3']);
   });
 
+  it("pods of another batch riding on an in-flight node take its room in this batch's snapshot, without being decided here", () => {
+    const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
+    const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Provisioning');
+    // vn-1 (2 cpu) was created for p1 and p2 by an earlier batch; p3 arrives in a batch of its own.
+    vn.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1', 'uid-p2']) };
+    const pods = [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' }), pod('p3', { cpu: '800m' })];
+    const snap = toPlannerInput(raw({ nodeGroups: [g], pods, vpsieNodes: [vn] }), { ...opts, podUids: ['uid-p3'] });
+    expect(snap.assigned).to.deep.equal([]);
+    expect(Object.keys(snap.podUids)).to.deep.equal(['app/p3']);
+    expect(snap.input.inFlightNodes[0]!.pods.map((p) => p.name)).to.deep.equal(['p1', 'p2']);
+    const d = planScaleUp(snap.input);
+    expect(d.newNodes).to.equal(1);
+    expect(d.groups[0]!.nodes[0]!.pods).to.deep.equal(['app/p3']);
+    // The same holds while vn-1 is Ready but the scheduler has not bound p1 and p2 yet.
+    const readyAt = Date.parse('2026-01-01T00:00:00Z');
+    const ready = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Ready', 'vn-1');
+    ready.metadata.annotations = vn.metadata.annotations;
+    ready.status = { ...ready.status, phase: 'Ready', nodeName: 'vn-1', phaseTimes: { ready: new Date(readyAt).toISOString() } };
+    const nominated = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [readyNode('vn-1', 2, 4096)], vpsieNodes: [ready] }), { ...opts, podUids: ['uid-p3'], nowMs: readyAt + 5_000 });
+    expect(nominated.assigned).to.deep.equal([]);
+    expect(planScaleUp(nominated.input).groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p3']);
+  });
+
   it('pods a node was created for stay nominated to it for a grace period after it turns Ready, until the scheduler binds them', () => {
     const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
     const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Ready', 'vn-1');
@@ -195,6 +218,48 @@ describe('scale-up snapshot → PlannerInput', () => {
     expect(later.input.pendingPods.map((p) => p.name)).to.deep.equal(['p0', 'p1', 'p2']);
     // Without the nomination p0 would take p1's room and p2 would trigger a second node.
     expect(planScaleUp(later.input).groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p2']);
+  });
+
+  it("a Node that turned Ready before its VPSieNode left Joining nominates its pods from the Node's Ready transition", () => {
+    const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
+    const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Joining');
+    vn.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1', 'uid-p2']) };
+    const readyAt = Date.parse('2026-01-01T00:00:00Z');
+    const node = readyNode('vn-1', 2, 4096);
+    node.status = { ...node.status, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date(readyAt) }] };
+    const pods = [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' })];
+    const within = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [node], vpsieNodes: [vn] }), { ...opts, nowMs: readyAt + 10_000 });
+    expect(within.assigned.map((a) => a.pod)).to.deep.equal(['app/p1', 'app/p2']);
+    expect(within.input.inFlightNodes).to.deep.equal([]);
+    expect(planScaleUp(within.input).newNodes).to.equal(0);
+    const later = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [node], vpsieNodes: [vn] }), { ...opts, nowMs: readyAt + 120_000 });
+    expect(later.input.pendingPods.map((p) => p.name)).to.deep.equal(['p1', 'p2']);
+  });
+
+  it('a pod claimed by several VPSieNodes rides on the one in flight; pods held in spare room (held-pods) count like the ones a node was made for', () => {
+    const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
+    const readyAt = Date.parse('2026-01-01T00:00:00Z');
+    // old: Ready long ago, made for p1 (which never landed there); young: in flight, made for p1 again, and holding p2.
+    const old = vpsieNode('old', 'a', 'small-2cpu-4gb', 'Ready', 'old');
+    old.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1']) };
+    old.metadata.creationTimestamp = '2026-01-01T00:00:00Z';
+    old.status = { ...old.status, phase: 'Ready', nodeName: 'old', phaseTimes: { ready: new Date(readyAt).toISOString() } };
+    const young = vpsieNode('young', 'a', 'small-2cpu-4gb', 'Provisioning');
+    young.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1']), [HELD_PODS_ANNOTATION]: JSON.stringify(['uid-p2']) };
+    young.metadata.creationTimestamp = '2026-01-01T00:10:00Z';
+    const full = readyNode('old', 2, 4096);
+    const pods = [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' }), pod('p3', { cpu: '800m' }), pod('filler', { cpu: '1900m', node: 'old' })];
+    for (const vns of [[old, young], [young, old]]) {
+      const snap = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [full], vpsieNodes: vns }), { ...opts, nowMs: readyAt + 3_600_000 });
+      expect(snap.assigned).to.deep.equal([
+        { pod: 'app/p1', node: 'young' },
+        { pod: 'app/p2', node: 'young' },
+      ]);
+      expect(snap.inFlightVpsieNodes).to.deep.equal({ young: 'ng/young' });
+      // p3 finds no room on "young" (p1 + p2 hold 1600m of 2000m) nor on the full old node.
+      const d = planScaleUp(snap.input);
+      expect(d.groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p3']);
+    }
   });
 
   it('DaemonSet templates become per-node overhead pods', () => {
