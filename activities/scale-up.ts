@@ -42,6 +42,7 @@ import { autoscalerMetrics } from '../lib/metrics';
 import type { OrchestratorDeps } from '../workers/deps';
 import { nodeGroupScaleUpUpdate, nodeGroupWorkflowId, type ScaleUpRequest, type ScaleUpResult } from '../workflows/contracts';
 import { untilActivityCancelled } from '../lib/temporal';
+import { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION } from './nodegroups';
 
 const MiB = 1024 * 1024;
 /** kubelet's default hard eviction threshold (memory.available<100Mi) comes off allocatable. */
@@ -50,7 +51,6 @@ export const KUBELET_MEMORY_RESERVE_BYTES = 100 * MiB;
 export const EPHEMERAL_ALLOCATABLE_SHARE = 0.9;
 export const MAX_PODS_PER_NODE = 110;
 
-import { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION } from './nodegroups';
 export { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION };
 
 /** VPSieNode phases whose machine is still coming (capacity in flight). */
@@ -541,6 +541,7 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
           }
         }
       }
+      if (held > 0) log.info('pods held on in-flight nodes', { pods: held, vpsieNodes: req.holds.map((x) => x.vpsieNode) });
       return held;
     },
 

@@ -14,8 +14,10 @@
  * the window ago is deferred until the window ends and planned again (with the nodes then in flight),
  * so follow-up demand of a burst becomes one more decision instead of many; a group that has not
  * scaled up within its window scales up at once (the first reaction is never delayed).
- * No second scale-up for the same pods: in-flight VPSieNodes count as capacity in the snapshot, and
- * the trigger does not batch pods again while their run is open.
+ * No second scale-up for the same pods: in-flight VPSieNodes count as capacity in the snapshot, with
+ * the pending pods each was created for (annotated at creation, from `podUidsByNode`) or found room
+ * on (`holdPodsOnInFlightNodes`, after each round) taking that room in every later snapshot; and the
+ * trigger does not batch pods again while their run is open.
  */
 import { patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ScaleUpActivities } from '../activities/scale-up';

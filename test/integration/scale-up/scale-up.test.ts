@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { planScaleUp } from '../../../decision/planner/planner';
 import { uniqueName, sharedSandbox, type TestSandbox } from '../../support/sandbox';
-import { TRIGGERED_PODS_ANNOTATION } from '../../../activities/scale-up';
-import { cleanup, container, createDeployment, createNodeGroup, eventually, listVPSieNodes, podEvents, simMachines, startHarness, type Harness } from './helpers';
+import { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION } from '../../../activities/scale-up';
+import { cleanup, container, recordScaleUpHistory, createDeployment, createNodeGroup, eventually, listVPSieNodes, podEvents, simMachines, startHarness, type Harness } from './helpers';
 import { toPlannerInput } from '../../../activities/scale-up';
 import { parseNodeGroup } from '../../../lib/crds';
 
@@ -84,11 +84,84 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       const twice = remembered.filter((u, i) => remembered.indexOf(u) !== i);
       expect(twice, 'pods remembered by two VPSieNodes (scaled up twice)').to.deep.equal([]);
       expect(remembered.length, `${h.records.length} records for ${h.batches.length} runs`).to.equal([...named.values()].filter((o) => o === 'TriggeredScaleUp').length);
+      // Pods placed in the spare room of a node in flight are held there (or were made for it).
+      const held = new Set(vns.flatMap((v) => [TRIGGERED_PODS_ANNOTATION, HELD_PODS_ANNOTATION].flatMap((a) => JSON.parse(v.annotations[a] ?? '[]') as string[])));
+      const inFlight = h.records.flatMap((r) => r.pods).filter((p) => p.outcome === 'FitsExisting' && p.reason === 'FitsInFlightNode');
+      for (const p of inFlight) expect(held.has(p.uid ?? ''), `${p.pod} (${p.message}) held on a VPSieNode`).to.equal(true);
+      const holding = h.records.find((r) => r.pods.some((p) => p.reason === 'FitsInFlightNode' && !(p.uid && remembered.includes(p.uid))));
+      if (holding) recordScaleUpHistory(sb, holding.workflowId, 'scaleup-50-pods-holds-in-flight-room');
 
       // The latency histogram saw the runs.
       const metrics = await h.orchestrator.deps.registry.getSingleMetricAsString('vpsie_autoscaler_pending_to_create_seconds');
       expect(metrics).to.match(/vpsie_autoscaler_pending_to_create_seconds_count \d+/);
       process.stderr.write(`      50 pods: ${created} VPS (optimum ${optimum.newNodes}, ${runsThatCreated} run(s), ${h.records.length} record(s)), all Running after ${seconds.toFixed(1)} s\n`);
+    });
+  });
+
+  describe('pods that fit the spare room of a node still booting', () => {
+    let ns: string;
+    let h: Harness;
+    let bootDelayMs: number;
+    const admin = (): string => sb.endpoints.vpsie!.admin.replace(/\/$/, '');
+    const setBootDelay = async (ms: number): Promise<void> => {
+      const r = await fetch(`${admin()}/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bootDelayMs: ms }) });
+      expect(r.status).to.equal(200);
+    };
+    before(async () => {
+      ns = await sb.namespace('suhold');
+      h = await startHarness(sb, ns);
+      bootDelayMs = ((await (await fetch(`${admin()}/config`)).json()) as { bootDelayMs: number }).bootDelayMs;
+    });
+    after(async () => {
+      await setBootDelay(bootDelayMs);
+      await cleanup(sb, ns);
+      await h.stop();
+    });
+
+    it('are held on it: a later batch does not get the same room, and gets a node of its own', async () => {
+      const group = uniqueName('hold');
+      const pool = `hold-${ns}`;
+      // small-2cpu-4gb: room for four 500m pods. Machines stay booting until the delay is restored.
+      await createNodeGroup(sb, ns, group, { maxNodes: 5, offeringIDs: ['small-2cpu-4gb'], labels: { 'vpsie.test/pool': pool }, scaleUpPolicy: { stabilizationWindowSeconds: 0 } });
+      await setBootDelay(600_000);
+      const spec = { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('500m', '256Mi')] };
+      const uidsOf = async (app: string): Promise<string[]> => (await sb.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items.map((p) => p.metadata!.uid!);
+      const decidedFor = (uids: string[]) => eventually(`a decision for ${uids.length} pod(s)`, 60_000, async () => {
+        const all = h.records.flatMap((r) => r.pods.map((p) => ({ ...p, run: r.workflowId })));
+        const mine = uids.map((u) => all.find((p) => p.uid === u));
+        return mine.every((p) => p !== undefined) ? mine.map((p) => p!) : undefined;
+      });
+
+      // 1. One pod: a node is made for it (three seats left).
+      await createDeployment(sb, ns, 'first', 1, spec);
+      const [first] = await decidedFor(await eventually('first pod', 10_000, async () => ((await uidsOf('first')).length === 1 ? uidsOf('first') : undefined)));
+      expect(first!.outcome).to.equal('TriggeredScaleUp');
+      const [n1] = await listVPSieNodes(sb, ns);
+      // 2. Two pods fit its spare room: no node, and they are held on it.
+      await createDeployment(sb, ns, 'second', 2, spec);
+      const second = await decidedFor(await eventually('second pods', 10_000, async () => ((await uidsOf('second')).length === 2 ? uidsOf('second') : undefined)));
+      expect(second.map((p) => p.reason)).to.deep.equal(['FitsInFlightNode', 'FitsInFlightNode']);
+      const holder = (await listVPSieNodes(sb, ns)).find((v) => v.name === n1!.name)!;
+      expect(holder.phase, 'the node is still booting').to.not.equal('Ready');
+      expect(JSON.parse(holder.annotations[HELD_PODS_ANNOTATION] ?? '[]')).to.include.members(second.map((p) => p.uid));
+      // 3. Two more: one seat is left, so one fits and the other gets a node of its own.
+      await createDeployment(sb, ns, 'third', 2, spec);
+      const third = await decidedFor(await eventually('third pods', 10_000, async () => ((await uidsOf('third')).length === 2 ? uidsOf('third') : undefined)));
+      expect(third.map((p) => p.reason).sort()).to.deep.equal(['FitsInFlightNode', 'ScaleUpTriggered']);
+      expect(third.map((p) => p.outcome).sort()).to.deep.equal(['FitsExisting', 'TriggeredScaleUp']);
+      const vns = await listVPSieNodes(sb, ns);
+      expect(vns, 'VPSieNodes after three batches of 1, 2 and 2 pods of 500m').to.have.length(2);
+      expect(vns.every((v) => v.phase !== 'Ready'), 'both still booting').to.equal(true);
+      recordScaleUpHistory(sb, second[0]!.run, 'scaleup-holds-in-flight-room');
+
+      // The machines boot: every pod runs on the two nodes.
+      await setBootDelay(bootDelayMs);
+      const pods = await eventually('5 pods Running', 180_000, async () => {
+        const l = (await sb.core.listNamespacedPod({ namespace: ns })).items;
+        return l.length === 5 && l.every((p) => p.status?.phase === 'Running') ? l : undefined;
+      }, 1000);
+      expect(new Set(pods.map((p) => p.spec?.nodeName))).to.have.property('size', 2);
+      expect((await listVPSieNodes(sb, ns)).filter((v) => !v.deleting)).to.have.length(2);
     });
   });
 
