@@ -388,10 +388,13 @@ export class VpsieClient {
   async ensureVm(input: EnsureVmInput): Promise<EnsureVmResult> {
     const hostname = input.hostname ?? hostnameForRequest('vpsie-node', input.requestId);
     const processId = processIdForRequest(input.requestId);
+    // Pending queue first, then the list: a machine only moves from the queue to the list, so one
+    // that exists is seen by one of the two. The other order misses a machine that is listed
+    // between the two reads, and creates a second one.
     const look = async (created: boolean): Promise<EnsureVmResult | undefined> => {
+      const pending = await this.findPendingVm({ hostname, processId });
       const vm = await this.findVm({ hostname, requestId: input.requestId });
       if (vm) return { state: 'listed', created, hostname, vm };
-      const pending = await this.findPendingVm({ hostname, processId });
       if (pending) return { state: 'pending', created, hostname, pending };
       return undefined;
     };

@@ -373,6 +373,34 @@ describe('VPSie client against the simulator (contract)', function () {
       expect(s.machines[0]!.notes).to.include('wf-7/step-2');
     });
 
+    it('a VM that leaves the pending queue for the VM list while ensureVm looks for it is found, not created again', async () => {
+      await h.admin('/config', 'PATCH', { provisioningDelayMs: 3_600_000 });
+      const { client } = makeClient(h);
+      const input = { requestId: 'race-1', plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' };
+      expect(await client.ensureVm(input)).to.include({ state: 'pending', created: true });
+      // The machine is listed right after the first of the two reads of the look-up, whichever it is.
+      let moved = false;
+      const afterFirstRead = async <T>(read: Promise<T>): Promise<T> => {
+        const r = await read;
+        if (!moved) {
+          moved = true;
+          await h.admin('/config', 'PATCH', { provisioningDelayMs: 0 });
+          await h.admin('/advance', 'POST');
+        }
+        return r;
+      };
+      const listAllVms = client.listAllVms.bind(client);
+      const listPendingVms = client.listPendingVms.bind(client);
+      client.listAllVms = (pageSize?: number) => afterFirstRead(listAllVms(pageSize));
+      client.listPendingVms = () => afterFirstRead(listPendingVms());
+      const again = await client.ensureVm(input);
+      expect(again.created).to.equal(false);
+      expect(moved).to.equal(true);
+      const s = await h.state();
+      expect(s.machines.map((m) => m.notes)).to.have.length(1);
+      expect(s.counters.creates).to.equal(1);
+    });
+
     it('a dropped request (never processed) is retried by the next ensureVm and creates one VM', async () => {
       const { client } = makeClient(h);
       await h.admin('/faults', 'POST', { kind: 'drop', match: 'POST /api/v2/vm' });
