@@ -9,6 +9,7 @@
  * decoded by @temporalio/proto: the same proto JSON semantics, one binary hop.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import * as proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
 
@@ -39,4 +40,9 @@ export function loadHistory(file: string): History {
   const json: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
   const message = protojson.fromJson(historyType, json, { ignoreUnknownFields: true });
   return proto.temporal.api.history.v1.History.decode(historyType.encode(message).finish());
+}
+
+/** The workflow id a history was recorded under (`<name>.workflow-id` next to `<name>.json`). */
+export function recordedWorkflowId(dir: string, file: string): string {
+  return fs.readFileSync(path.join(dir, file.replace(/\.json$/, '.workflow-id')), 'utf8').trim();
 }

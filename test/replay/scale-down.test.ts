@@ -9,16 +9,13 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { loadHistory } from './history';
+import { loadHistory, recordedWorkflowId } from './history';
 
 const DIR = path.resolve(__dirname, 'histories-scaledown');
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
-/** The recorded workflow id (child workflow ids derive from it, so replay must use it). */
-function workflowIdOf(file: string): string {
-  return fs.readFileSync(path.join(DIR, file.replace(/\.json$/, '.workflow-id')), 'utf8').trim();
-}
+const workflowIdOf = (file: string): string => recordedWorkflowId(DIR, file);
 
 describe('scale-down: replay of recorded histories', function () {
   this.timeout(120_000);

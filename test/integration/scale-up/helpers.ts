@@ -4,8 +4,6 @@
  * and Deployment fixtures; the simulator's machines; bounded polling.
  */
 import * as k8s from '@kubernetes/client-node';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { staticCredentials, VpsieClient } from '../../../clients/vpsie';
@@ -16,6 +14,7 @@ import { startOrchestrator, type Orchestrator } from '../../../workers/orchestra
 import type { Batch } from '../../../decision/batching/batcher';
 import type { TestSandbox } from '../../support/sandbox';
 import { workflowBundle } from '../../support/worker';
+import { recordHistory } from '../../support/histories';
 
 export interface Harness {
   orchestrator: Orchestrator;
@@ -161,16 +160,7 @@ export async function cleanup(sb: TestSandbox, ns: string, timeoutMs = 90_000): 
   await eventually('VPSieNodes to be gone', timeoutMs, async () => ((await listVPSieNodes(sb, ns)).length === 0 ? true : undefined), 500).catch(() => undefined);
 }
 
-/**
- * With RECORD_REPLAY_HISTORIES=1: writes a scale-up run's history (and its workflow id, which its
- * request ids derive from) to test/replay/histories-scaleup for the replay tests.
- */
+/** With RECORD_REPLAY_HISTORIES=1: saves a scale-up run's history for test/replay/scale-up.test.ts. */
 export function recordScaleUpHistory(sb: TestSandbox, workflowId: string, name: string): void {
-  if (process.env.RECORD_REPLAY_HISTORIES !== '1') return;
-  const t = sb.endpoints.temporal;
-  const json = execFileSync(t.cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', t.address, '--namespace', t.namespace, '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const dir = path.resolve(__dirname, '../../replay/histories-scaleup');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${name}.json`), json);
-  fs.writeFileSync(path.join(dir, `${name}.workflow-id`), `${workflowId}\n`);
+  recordHistory(sb, workflowId, path.resolve(__dirname, '../../replay/histories-scaleup'), name);
 }

@@ -3,14 +3,13 @@
  * NodeGroups isolated by a label + taint of the test's own (so pods of one test can only move
  * within its group), ReplicaSets pinned to a node, reading the loop's state, Events and conditions.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { NODEGROUP_LABEL } from '../../../lib/crds';
 import type { Orchestrator } from '../../../workers/orchestrator';
 import { scaleDownStateQuery, scaleDownWorkflowId, type ScaleDownLoopState } from '../../../workflows/scale-down';
 import { createGroup, eventually, groupNodes, groupVNs, readGroup, startTestOrchestrator } from '../../support/orchestrator';
+import { recordHistory } from '../../support/histories';
 import type { TestSandbox } from '../../support/sandbox';
 
 export { eventually, groupNodes, groupVNs, readGroup };
@@ -169,11 +168,5 @@ export const SCALEDOWN_HISTORIES_DIR = path.resolve(__dirname, '../../replay/his
  * the replay test, when RECORD_REPLAY_HISTORIES=1.
  */
 export function maybeRecordHistory(sb: TestSandbox, workflowId: string, name: string): void {
-  if (process.env.RECORD_REPLAY_HISTORIES !== '1') return;
-  const t = sb.endpoints.temporal;
-  const json = execFileSync(t.cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', t.address, '--namespace', t.namespace, '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  fs.mkdirSync(SCALEDOWN_HISTORIES_DIR, { recursive: true });
-  fs.writeFileSync(path.join(SCALEDOWN_HISTORIES_DIR, `${name}.json`), json);
-  // Replay needs the original workflow id (child ids are derived from it).
-  fs.writeFileSync(path.join(SCALEDOWN_HISTORIES_DIR, `${name}.workflow-id`), `${workflowId}\n`);
+  recordHistory(sb, workflowId, SCALEDOWN_HISTORIES_DIR, name);
 }
