@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as proto from '@temporalio/proto';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
 
 interface Pb8Type {
@@ -45,4 +46,11 @@ export function loadHistory(file: string): History {
 /** The workflow id a history was recorded under (`<name>.workflow-id` next to `<name>.json`). */
 export function recordedWorkflowId(dir: string, file: string): string {
   return fs.readFileSync(path.join(dir, file.replace(/\.json$/, '.workflow-id')), 'utf8').trim();
+}
+
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/** Bundles workflow code for a replay, without the bundler's log lines. */
+export function bundleQuietly(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quiet });
 }

@@ -6,15 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { loadHistory, type History } from './history';
+import { bundleQuietly, loadHistory, type History } from './history';
 
 const HISTORIES = path.resolve(__dirname, 'histories');
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 function bundleOf(file: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: file, logger: quiet });
+  return bundleQuietly(file);
 }
 
 function history(name: string): History {

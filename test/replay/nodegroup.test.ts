@@ -6,11 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { loadHistory } from './history';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleQuietly, loadHistory } from './history';
 
 const HISTORIES = path.resolve(__dirname, 'histories');
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 const FILES = fs.readdirSync(HISTORIES).filter((f) => f.startsWith('nodegroup-') && f.endsWith('.json')).sort();
 
 describe('NodeGroup workflow: replay of recorded histories', function () {
@@ -18,7 +17,7 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
   let current: WorkflowBundleWithSourceMap;
 
   before(async () => {
-    current = await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/nodegroup.ts'), logger: quiet });
+    current = await bundleQuietly(path.resolve(__dirname, '../../workflows/nodegroup.ts'));
   });
 
   it('has the recorded paths (spec changes and deletion; concurrent scale-up updates)', () => {
@@ -40,7 +39,7 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
   }
 
   it('a non-deterministic change (a timer before the first activity) fails the replay', async () => {
-    const changed = await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, 'fixtures/nondeterministic-nodegroup.ts'), logger: quiet });
+    const changed = await bundleQuietly(path.resolve(__dirname, 'fixtures/nondeterministic-nodegroup.ts'));
     let error: unknown;
     try {
       await Worker.runReplayHistory({ workflowBundle: changed, replayName: 'changed' }, loadHistory(path.join(HISTORIES, 'nodegroup-spec-changes-and-deletion.json')), 'replay-changed');

@@ -7,12 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { loadHistory, recordedWorkflowId } from './history';
+import { bundleQuietly, loadHistory, recordedWorkflowId } from './history';
 
 const DIR = path.resolve(__dirname, 'histories-scaledown');
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 const workflowIdOf = (file: string): string => recordedWorkflowId(DIR, file);
@@ -22,7 +21,7 @@ describe('scale-down: replay of recorded histories', function () {
   let current: WorkflowBundleWithSourceMap;
 
   before(async () => {
-    current = await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'), logger: quiet });
+    current = await bundleQuietly(path.resolve(__dirname, '../../workflows/index.ts'));
   });
 
   it('has the recorded paths', () => {
@@ -47,7 +46,7 @@ describe('scale-down: replay of recorded histories', function () {
   }
 
   it('a non-deterministic change of the loop (a timer first) fails the replay', async () => {
-    const changed = await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, 'fixtures/nondeterministic-scaledown.ts'), logger: quiet });
+    const changed = await bundleQuietly(path.resolve(__dirname, 'fixtures/nondeterministic-scaledown.ts'));
     let error: unknown;
     try {
       await Worker.runReplayHistory({ workflowBundle: changed }, loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks.json')), workflowIdOf('scaledown-loop-idle-shrinks.json'));

@@ -6,11 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { loadHistory, recordedWorkflowId } from './history';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleQuietly, loadHistory, recordedWorkflowId } from './history';
 
 const DIR = path.resolve(__dirname, 'histories-scaleup');
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 const workflowIdOf = (file: string): string => recordedWorkflowId(DIR, file);
@@ -20,7 +19,7 @@ describe('scale-up: replay of recorded histories', function () {
   let current: WorkflowBundleWithSourceMap;
 
   before(async () => {
-    current = await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'), logger: quiet });
+    current = await bundleQuietly(path.resolve(__dirname, '../../workflows/index.ts'));
   });
 
   it('has the recorded path: pods held in the room of a node in flight, behind its patch marker', () => {
