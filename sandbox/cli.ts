@@ -20,15 +20,20 @@ Sandbox ready in ${sb.startSeconds.toFixed(1)} s (state and logs in ${sb.dir}).
   endpoints         ${endpointsPath(sb.dir)}
 
 Press Ctrl-C to stop everything.`);
+  // npm forwards the terminal's Ctrl-C, so one press may arrive twice: repeats join the stop.
+  let stopping = false;
   const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    const t0 = Date.now();
     console.error('sandbox: stopping…');
     void sb.stop().then(() => {
-      console.error('sandbox: stopped');
+      console.error(`sandbox: stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       process.exit(0);
     });
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { isSameProcess } from './process';
 
 /**
  * `.sandbox/endpoints.json`: the contract through which people, tests and scripts find a
@@ -30,6 +31,8 @@ export const EndpointsSchema = z
       .object({ metrics: z.string(), healthz: z.string(), readyz: z.string() })
       .optional(),
     pids: z.record(z.string(), z.number().int()),
+    /** Kernel start time of each pid (/proc/<pid>/stat), so a reused pid is never mistaken for ours. */
+    processStarts: z.record(z.string(), z.number().int()).optional(),
     logs: z.string(),
     startedAt: z.string(),
   })
@@ -70,11 +73,15 @@ export function readLiveEndpoints(dir = sandboxDir()): Endpoints | undefined {
     return undefined;
   }
   const owner = e?.pids.sandbox;
-  if (owner === undefined) return undefined;
-  try {
-    process.kill(owner, 0);
-    return e;
-  } catch {
-    return undefined;
-  }
+  if (e === undefined || owner === undefined) return undefined;
+  return isSameProcess(owner, e.processStarts?.sandbox) ? e : undefined;
+}
+
+/** Removes a section (e.g. `orchestrator` when it stops) from a live sandbox's endpoints.json. */
+export function unpublish(section: string, dir = sandboxDir()): void {
+  const e = readLiveEndpoints(dir);
+  if (!e || !(section in e)) return;
+  const rest: Record<string, unknown> = { ...e };
+  delete rest[section];
+  writeEndpoints(EndpointsSchema.parse(rest), dir);
 }

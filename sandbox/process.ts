@@ -15,6 +15,8 @@ export interface Managed {
   name: string;
   pid: number;
   logFile: string;
+  /** Byte offset in `logFile` where this run's output starts (the file is appended to by every run). */
+  logOffset: number;
   child: ChildProcess;
   /** Set once the process has exited. */
   exited: Promise<void>;
@@ -31,8 +33,11 @@ export function startProcess(
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${name}.log`);
   const fd = fs.openSync(logFile, 'a');
+  const logOffset = fs.fstatSync(fd).size;
   fs.writeSync(fd, `\n# ${new Date().toISOString()} ${bin} ${args.join(' ')}\n`);
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env });
+  // Its own process group: a Ctrl-C in the terminal (SIGINT to the foreground group) reaches
+  // only the owner, which stops its components in order (the orchestrator before etcd).
+  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env, detached: true });
   fs.closeSync(fd);
   if (child.pid === undefined) throw new SandboxError(`${name}: could not start ${bin} (log: ${logFile})`);
   let code: number | string | null | undefined;
@@ -43,7 +48,48 @@ export function startProcess(
     });
     child.once('error', () => resolve());
   });
-  return { name, pid: child.pid, logFile, child, exited, exitCode: () => code };
+  return { name, pid: child.pid, logFile, logOffset, child, exited, exitCode: () => code };
+}
+
+/** What this run of `proc` has written to its log so far (never an earlier run's lines). */
+export function ownLog(proc: Pick<Managed, 'logFile' | 'logOffset'>): string {
+  const fd = fs.openSync(proc.logFile, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - proc.logOffset));
+    fs.readSync(fd, buf, 0, buf.length, proc.logOffset);
+    return buf.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The kernel's start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), so a
+ * recorded pid can be told apart from a later process that reuses it. Undefined when the process
+ * is gone or /proc is not there.
+ */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = Number(fields[19]);
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `pid` is still the process that was recorded: alive, and (where /proc tells) started at
+ * the recorded time. Without a recorded start time only liveness is known.
+ */
+export function isSameProcess(pid: number, startTime: number | undefined): boolean {
+  if (!isAlive(pid)) return false;
+  if (startTime === undefined) return true;
+  const now = processStartTime(pid);
+  return now === undefined || now === startTime;
 }
 
 export function isAlive(pid: number): boolean {

@@ -13,7 +13,7 @@ import { Connection } from '@temporalio/client';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { endpointsPath, readEndpoints, repoRoot, sandboxDir, writeEndpoints, type Endpoints } from './endpoints';
-import { freePort, isAlive, SandboxError, startProcess, stopPids, waitReady, type Managed } from './process';
+import { freePort, isSameProcess, ownLog, processStartTime, SandboxError, startProcess, stopPids, waitReady, type Managed } from './process';
 import { ensureToolchain, type Progress, type Toolchain } from './toolchain';
 
 export { SandboxError } from './process';
@@ -86,17 +86,38 @@ const VpsieReadySchema = z.object({
   clientId: z.string(),
   clientSecret: z.string(),
   clusterIdentifier: z.string(),
+  pid: z.number().int(),
 });
 type VpsieReady = z.infer<typeof VpsieReadySchema>;
 
-/** The simulator prints one JSON line with its endpoints when it is ready. */
-function readVpsieReady(logFile: string): VpsieReady | undefined {
-  for (const line of fs.readFileSync(logFile, 'utf8').split('\n')) {
+/**
+ * The simulator prints one JSON line with its endpoints (and its pid) when it is ready. Its log is
+ * appended to by every run, so only this run's part is read, and the line must name this process.
+ */
+export function readVpsieReady(proc: Pick<Managed, 'logFile' | 'logOffset' | 'pid'>): VpsieReady | undefined {
+  for (const line of ownLog(proc).split('\n')) {
     if (!line.startsWith('{"url"')) continue;
-    const r = VpsieReadySchema.safeParse(JSON.parse(line));
-    if (r.success) return r.data;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      continue; // a line still being written
+    }
+    const r = VpsieReadySchema.safeParse(parsed);
+    if (r.success && r.data.pid === proc.pid) return r.data;
   }
   return undefined;
+}
+
+/**
+ * State a sandbox start clears: a fresh sandbox is a fresh cluster (etcd), a fresh cloud (the
+ * simulator's machines) and a fresh Temporal (no workflow of the previous cluster's objects).
+ * Logs are kept (appended, one header line per run) and read back only from this run's offset.
+ */
+const PER_RUN_STATE = ['etcd', 'pki', 'vpsie-state.json', 'temporal.db', 'temporal.db-wal', 'temporal.db-shm', 'temporal.db-journal', 'kwok.yaml', 'kubeconfig'];
+
+function clearRunState(dir: string): void {
+  for (const name of PER_RUN_STATE) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
 }
 
 /** Refuses to start over a live sandbox in the same directory; clears what a dead one left. */
@@ -109,14 +130,19 @@ async function claimDir(dir: string): Promise<void> {
     }
   })();
   if (existing) {
-    const pids = Object.values(existing.pids);
+    const starts = existing.processStarts ?? {};
     const owner = existing.pids.sandbox;
-    if (owner !== undefined && isAlive(owner))
+    if (owner !== undefined && isSameProcess(owner, starts.sandbox))
       throw new SandboxError(
         `a sandbox is already running in ${dir} (pid ${owner}); stop it first, or start another with SANDBOX_DIR=<other dir>`,
       );
-    // Its owner died without cleaning up: stop what it left behind.
-    await stopPids(pids.filter(isAlive), 5_000);
+    // Its owner died without cleaning up: stop what it left behind — only processes that are
+    // still the ones it started (a pid reused since then belongs to someone else).
+    const leftovers = Object.entries(existing.pids)
+      .filter(([name]) => name !== 'sandbox')
+      .filter(([name, pid]) => isSameProcess(pid, starts[name]))
+      .map(([, pid]) => pid);
+    await stopPids(leftovers, 5_000);
     fs.rmSync(endpointsPath(dir), { force: true });
   }
 }
@@ -135,20 +161,33 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const procs: Managed[] = [];
   let endpoints: Endpoints | undefined;
 
-  const stop = async (): Promise<void> => {
-    // Reverse start order, one at a time: the apiserver's clients are gone before it stops
-    // (so it has no watches to drain), and etcd goes last.
-    for (const p of [...procs].reverse()) await stopPids([p.pid]);
-    fs.rmSync(endpointsPath(dir), { force: true });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      // In tiers, reverse to the start order: the apiserver's clients (and the simulator) first,
+      // so it has no watches to drain; then the apiserver and Temporal; etcd last.
+      const tiers: string[][] = [['etcd'], ['kube-apiserver', 'temporal']];
+      const tierOf = (p: Managed): number => tiers.findIndex((t) => t.includes(p.name));
+      const last = tiers.length;
+      for (let t = last; t >= 0; t--) {
+        const group = procs.filter((p) => (tierOf(p) === -1 ? last : tierOf(p)) === t);
+        await stopPids(group.map((p) => p.pid));
+      }
+      fs.rmSync(endpointsPath(dir), { force: true });
+    })();
+    return stopping;
   };
+  // During start-up a signal always stops what was started (the components have process groups
+  // of their own, so the terminal's Ctrl-C reaches only this process). npm forwards the signal
+  // too, so one Ctrl-C may arrive twice: every further signal is absorbed by the same stop.
   const onSignal = (): void => {
     void stop().finally(() => process.exit(130));
   };
 
   try {
     // ---- etcd ----
+    clearRunState(dir);
     const etcdDir = path.join(dir, 'etcd');
-    fs.rmSync(etcdDir, { recursive: true, force: true });
     const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     progress('starting etcd…');
@@ -164,8 +203,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ], logDir);
     procs.push(etcd);
     // During start-up a signal always stops what was started; afterwards only if asked to.
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
 
     // ---- Temporal (independent of Kubernetes: start it now, check it later) ----
     const tcfg = temporalDevConfig();
@@ -194,7 +233,6 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
     // ---- kube-apiserver ----
     const pki = path.join(dir, 'pki');
-    fs.rmSync(pki, { recursive: true, force: true });
     fs.mkdirSync(pki, { recursive: true });
     const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     const saKey = path.join(pki, 'sa.key');
@@ -287,7 +325,6 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     // A fresh sandbox is a fresh cluster, so it also gets a fresh cloud; a simulator restart
     // within one sandbox keeps its state (the state file), as a real cloud would.
     const vpsieState = path.join(dir, 'vpsie-state.json');
-    fs.rmSync(vpsieState, { force: true });
     progress('starting the VPSie API simulator…');
     const vpsie = startProcess('vpsie-sim', process.execPath, [
       '--import', 'tsx',
@@ -302,7 +339,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
     await Promise.all([
       waitReady(vpsie, 'its ready line', async () => {
-        vpsieInfo = readVpsieReady(vpsie.logFile);
+        vpsieInfo = readVpsieReady(vpsie);
         return vpsieInfo !== undefined;
       }, readyTimeoutMs),
       waitReady(kcm, 'healthz', async () => (await httpsGet(`https://127.0.0.1:${kcmPort}/healthz`, {})).status === 200, readyTimeoutMs),
@@ -336,6 +373,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
     const pids: Record<string, number> = { sandbox: process.pid };
     for (const p of procs) pids[p.name] = p.pid;
+    const processStarts: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) {
+      const t = processStartTime(pid);
+      if (t !== undefined) processStarts[name] = t;
+    }
     endpoints = {
       kubeconfig,
       kubectl: tools.kubectl,
@@ -354,6 +396,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         clusterIdentifier: vpsieInfo.clusterIdentifier,
       },
       pids,
+      processStarts,
       logs: logDir,
       startedAt: new Date(started).toISOString(),
     };
@@ -378,6 +421,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     adopt(proc) {
       procs.push(proc);
       current.pids[proc.name] = proc.pid;
+      const t = processStartTime(proc.pid);
+      if (t !== undefined) (current.processStarts ??= {})[proc.name] = t;
       writeEndpoints(current, dir);
     },
     publish(section) {

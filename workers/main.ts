@@ -12,12 +12,12 @@
  * POD_NAME (replica identity).
  */
 import { z } from 'zod';
-import { readLiveEndpoints, sandboxDir, writeEndpoints, type Endpoints } from '../sandbox/endpoints';
+import { readLiveEndpoints, sandboxDir, unpublish, writeEndpoints, type Endpoints } from '../sandbox/endpoints';
 import { startSandbox, type Sandbox } from '../sandbox/stack';
 import { ConfigError, loadConfig, type Config } from '../lib/config';
 import { loadKubeConfig } from '../lib/kube';
 import { logger } from '../lib/log';
-import { startOrchestrator } from './orchestrator';
+import { startOrchestrator, type Orchestrator } from './orchestrator';
 import { prepareSandbox } from './sandbox-setup';
 
 const ExtraSchema = z.object({
@@ -39,6 +39,48 @@ function loadExtra(env: NodeJS.ProcessEnv): z.infer<typeof ExtraSchema> {
   return e;
 }
 
+/**
+ * Stopping, in order: the orchestrator first (watchers stopped, Lease released, worker drained)
+ * while the apiserver and Temporal are still there, then the sandbox components this process
+ * started (they have process groups of their own, so a terminal's Ctrl-C reaches only this
+ * process). Handlers are installed before anything starts; npm forwards the terminal's signal,
+ * so one Ctrl-C may arrive twice: repeats join the stop under way.
+ */
+const live: { startup?: Promise<void>; orchestrator?: Orchestrator; sandbox?: Sandbox; attachedTo?: string } = {};
+let shuttingDown: Promise<void> | undefined;
+function shutdown(signal: string): void {
+  const log = logger('main');
+  if (shuttingDown) {
+    log.info('already stopping', { signal });
+    return;
+  }
+  const started = Date.now();
+  log.info('stopping', { signal });
+  shuttingDown = (async () => {
+    const step = async (what: string, fn: () => Promise<unknown> | undefined): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn(`stopping: ${what} failed`, { error: err instanceof Error ? err.message : String(err) });
+      }
+    };
+    // A signal during start-up waits for the start to finish (each step of it is bounded), so
+    // whatever it started is stopped in order. While the sandbox itself is starting, its own
+    // handler stops what it started and exits.
+    await Promise.race([live.startup?.catch(() => undefined), new Promise((r) => setTimeout(r, 60_000).unref())]);
+    await step('orchestrator', () => live.orchestrator?.stop());
+    if (live.attachedTo) {
+      const dir = live.attachedTo;
+      await step('endpoints', async () => unpublish('orchestrator', dir));
+    }
+    await step('sandbox', () => live.sandbox?.stop());
+    log.info('stopped', { seconds: (Date.now() - started) / 1000 });
+  })();
+  void shuttingDown.then(() => process.exit(0));
+}
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+
 async function main(): Promise<void> {
   let config: Config = loadConfig();
   const extra = loadExtra(process.env);
@@ -57,6 +99,7 @@ async function main(): Promise<void> {
       temporalAddress = running.temporal.address;
     } else {
       sandbox = await startSandbox({ handleSignals: false, progress: (l) => log.info(l, { component: 'sandbox' }) });
+      live.sandbox = sandbox;
       kubeconfig ??= sandbox.endpoints.kubeconfig;
       temporalAddress ??= sandbox.endpoints.temporal.address;
       if (process.env.METRICS_ADDR === undefined) metricsAddr = '127.0.0.1:0';
@@ -90,21 +133,21 @@ async function main(): Promise<void> {
       readyz: `${orchestrator.metricsUrl}/readyz`,
     },
   };
+  live.orchestrator = orchestrator;
   if (sandbox) sandbox.publish(published);
-  else if (reused) writeEndpoints({ ...(readLiveEndpoints() ?? reused), ...published }, sandboxDir());
-  const shutdown = (signal: string): void => {
-    log.info('stopping', { signal });
-    void orchestrator
-      .stop()
-      .then(() => sandbox?.stop())
-      .then(() => process.exit(0));
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  else if (reused) {
+    writeEndpoints({ ...(readLiveEndpoints() ?? reused), ...published }, sandboxDir());
+    live.attachedTo = sandboxDir();
+  }
 }
 
-main().catch((err: unknown) => {
+live.startup = main();
+live.startup.catch((err: unknown) => {
   const msg = err instanceof ConfigError || (err instanceof Error && err.name === 'SandboxError') ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
   logger('main').error(msg);
-  process.exit(1);
+  // Whatever started before the failure is stopped (the sandbox's processes would outlive us).
+  void (async () => {
+    await live.orchestrator?.stop().catch(() => undefined);
+    await live.sandbox?.stop().catch(() => undefined);
+  })().finally(() => process.exit(1));
 });

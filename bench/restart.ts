@@ -1,0 +1,93 @@
+/**
+ * `npm run bench:restart [-- --rounds N]`: the stop and start times people see in one checkout,
+ * with a warm toolchain. In ONE sandbox directory, `npm start` (its own sandbox) is started, the
+ * documented example NodeGroup applied (2 nodes, so lifecycle workflows are running), then
+ * stopped with Ctrl-C; N rounds. Then `npm run sandbox` is kept up and `npm start` attached to it
+ * is started and stopped N times. Prints one JSON object (seconds).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readEndpoints, repoRoot, type Endpoints } from '../sandbox/endpoints';
+import { ctrlC, npmJob, waitFor, type Job } from '../sandbox/job';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+function job(script: string, dir: string, log: string): Job {
+  return npmJob(script, path.join(path.dirname(dir), log), { ...process.env, SANDBOX_DIR: dir, SANDBOX_HEADLESS: '1', LOG_LEVEL: 'info', METRICS_ADDR: '127.0.0.1:0' });
+}
+
+async function ready(dir: string, j: Job): Promise<Endpoints> {
+  return waitFor(
+    'orchestrator ready',
+    async () => {
+      const e = readEndpoints(dir);
+      return e?.orchestrator && (await fetch(e.orchestrator.readyz)).ok ? e : undefined;
+    },
+    j,
+  );
+}
+
+function kubectl(e: Endpoints, args: string[]): string {
+  const r = spawnSync(e.kubectl, [`--kubeconfig=${e.kubeconfig}`, ...args], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function exampleUp(e: Endpoints): Promise<void> {
+  kubectl(e, ['apply', '-f', path.join(repoRoot(), 'k8s', 'examples', 'nodegroup-general-purpose.yaml')]);
+  await waitFor('2 Ready nodes of the example group', () => {
+    const out = kubectl(e, ['get', 'nodes', '-l', 'autoscaler.vpsie.com/nodegroup=general-purpose-nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+    return out.split('\n').filter((l) => l === 'True').length >= 2 ? true : undefined;
+  });
+}
+
+async function main(): Promise<void> {
+  const rounds = arg('rounds', 2);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vpsie-bench-restart-'));
+  const own = { startToReadySeconds: [] as number[], stopSeconds: [] as number[] };
+  const dir = path.join(root, 'own');
+  for (let i = 0; i < rounds; i++) {
+    const t0 = Date.now();
+    const j = job('start', dir, `own-${i}.log`);
+    const e = await ready(dir, j);
+    own.startToReadySeconds.push((Date.now() - t0) / 1000);
+    await exampleUp(e);
+    own.stopSeconds.push(await ctrlC(j));
+  }
+  const attached = { startToReadySeconds: [] as number[], stopSeconds: [] as number[], sandboxStopSeconds: 0 };
+  const sdir = path.join(root, 'shared');
+  const sb = job('sandbox', sdir, 'sandbox.log');
+  const e0 = await waitFor('sandbox up', () => readEndpoints(sdir), sb);
+  for (let i = 0; i < rounds; i++) {
+    const t0 = Date.now();
+    const j = job('start', sdir, `attached-${i}.log`);
+    await ready(sdir, j);
+    attached.startToReadySeconds.push((Date.now() - t0) / 1000);
+    if (i === 0) await exampleUp(e0);
+    attached.stopSeconds.push(await ctrlC(j));
+  }
+  attached.sandboxStopSeconds = await ctrlC(sb);
+  const round = (xs: number[]): number[] => xs.map((x) => Math.round(x * 10) / 10);
+  console.log(
+    JSON.stringify({
+      rounds,
+      npmStart: { startToReadySeconds: round(own.startToReadySeconds), stopSeconds: round(own.stopSeconds) },
+      attachedToNpmRunSandbox: {
+        startToReadySeconds: round(attached.startToReadySeconds),
+        stopSeconds: round(attached.stopSeconds),
+        sandboxStopSeconds: round([attached.sandboxStopSeconds])[0],
+      },
+    }),
+  );
+  fs.rmSync(root, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});
