@@ -161,3 +161,26 @@ export function isModelState(v: unknown): v is ModelState {
   }
   return true;
 }
+
+/** A point of a usage series (epoch ms, value). */
+export type SeriesPoint = readonly [time: number, value: number];
+
+/**
+ * A model rebuilt from history (a Prometheus range query over the rolling window) when its state
+ * was lost: the points are fed in time order, whatever order they come in, as live samples would.
+ */
+export function modelFromHistory(
+  history: { cpu: readonly SeriesPoint[]; memory: readonly SeriesPoint[]; ooms?: readonly SeriesPoint[] },
+  options: ModelOptions = DEFAULT_MODEL_OPTIONS,
+): ContainerUsageModel {
+  const m = new ContainerUsageModel(options);
+  // memory before an OOM at the same instant, CPU in any order (CPU samples commute)
+  const events: [number, number, () => void][] = [
+    ...history.cpu.map(([t, v]): [number, number, () => void] => [t, 0, () => m.addCpu(t, v)]),
+    ...history.memory.map(([t, v]): [number, number, () => void] => [t, 1, () => m.addMemory(t, v)]),
+    ...(history.ooms ?? []).map(([t, v]): [number, number, () => void] => [t, 2, () => m.recordOom(t, v)]),
+  ];
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  for (const [, , f] of events) f();
+  return m;
+}

@@ -58,6 +58,15 @@ const ctxArb: fc.Arbitrary<ApplyContext> = fc.record({
 });
 
 describe('rightsizing: apply decision', () => {
+  it('the generators reach every outcome (so the properties below are not vacuous)', () => {
+    const seen = new Set<string>();
+    for (const [containers, ctx] of fc.sample(fc.tuple(containersArb, ctxArb), { numRuns: 2000, seed: 7 })) {
+      const d = decideApply(containers, ctx);
+      seen.add(d.apply ? d.method : d.reason);
+    }
+    expect([...seen]).to.include.members(['InPlace', 'Recreate', 'RecommendMode', 'PolicyDisabled', 'DryRun', 'Forbidden', 'InsufficientData', 'RecreateNotAllowed', 'InPlaceResizeUnavailable']);
+  });
+
   // Feature: k8s-workload-rightsizing, Property 8: Recommend mode prevents modifications
   // Feature: k8s-workload-rightsizing, Property 29: Global dry-run mode
   it('Properties 8, 19, 29: Recommend, Disabled and the global dry run never patch', () => {

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { PERCENTILES, type Percentile } from '../../../lib/crds/optipod/constants';
 import { DAY_MS } from '../../../decision/rightsizing/histogram';
-import { ContainerUsageModel, oomBump } from '../../../decision/rightsizing/model';
+import { ContainerUsageModel, modelFromHistory, oomBump } from '../../../decision/rightsizing/model';
 import { recommend, type ContainerRecommendation, type ResourceRecommendation } from '../../../decision/rightsizing/recommendation';
 import { MIB, MIN_MS, basePolicy, modelOf, policyArb, traceArb } from './arbitraries';
 
@@ -183,5 +183,30 @@ describe('rightsizing: recommender properties', () => {
 
   it('lost or corrupt state is reported as such (the caller rebuilds from history), never half-used', () => {
     for (const bad of [undefined, null, {}, { v: 2 }, { v: 1, cpu: {}, mem: {} }, 'x']) expect(ContainerUsageModel.restore(bad)).to.equal(undefined);
+  });
+});
+
+describe('rightsizing: a lost model is rebuilt from history', () => {
+  it('the model rebuilt from the same history, delivered in any order, recommends what the live model recommends', () => {
+    fc.assert(
+      fc.property(traceArb, policyArb, fc.integer(), (trace, policy, salt) => {
+        const live = modelOf(trace);
+        const shuffle = <T>(xs: readonly T[]): T[] => xs.map((x, i) => ({ x, k: Math.imul(i + 1, 2654435761) ^ salt })).sort((a, b) => a.k - b.k).map((e) => e.x);
+        const rebuilt = modelFromHistory({
+          cpu: shuffle(trace.samples.map(([min, c]) => [min * MIN_MS, c] as const)),
+          memory: shuffle(trace.samples.map(([min, , m]) => [min * MIN_MS, m] as const)),
+          ooms: shuffle(trace.ooms.map(([min, u]) => [min * MIN_MS, u] as const)),
+        });
+        const a = recommend(live, policy, NOW);
+        const b = recommend(rebuilt, policy, NOW);
+        expect(b.ok).to.equal(a.ok);
+        if (!a.ok || !b.ok) return;
+        for (const k of ['cpu', 'memory'] as const) {
+          expect(b[k].target).to.be.closeTo(a[k].target, a[k].target * 1e-9 + 1e-9);
+          expect(b[k].reason).to.equal(a[k].reason);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
