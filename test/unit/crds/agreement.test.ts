@@ -227,3 +227,61 @@ describe('the agreement check notices drift', () => {
     expect(diffs).to.match(/spec\.priority: type differs/).and.match(/spec\.offeringIDs: x-kubernetes-list-type differs/);
   });
 });
+
+// ---- OptiPod: OptimizationPolicy (optipod.io) ----------------------------------------------
+import * as optipod from '../../../lib/crds/optipod';
+import { loadOptimizationPolicyCrd } from '../../../lib/crds/optipod/manifest';
+import { INVALID_POLICIES } from '../../support/optimizationpolicy-samples';
+
+describe('OptimizationPolicy CRD and zod schemas agree', () => {
+  const crd = loadOptimizationPolicyCrd();
+  const v = crdVersion(crd, optipod.OPTIPOD_VERSION);
+  const schema = v.schema.openAPIV3Schema;
+
+  it('has the names the code uses, and printer columns that point at fields of the schema', () => {
+    expect(crd.metadata.name).to.equal(optipod.OPTIMIZATIONPOLICY_CRD_NAME);
+    expect(crd.spec.group).to.equal(optipod.OPTIPOD_GROUP);
+    expect(crd.spec.scope).to.equal('Namespaced');
+    expect(crd.spec.names).to.include({ kind: optipod.OPTIMIZATIONPOLICY_KIND, plural: optipod.OPTIMIZATIONPOLICY_PLURAL, singular: optipod.OPTIMIZATIONPOLICY_SINGULAR });
+    expect(crd.spec.names.shortNames).to.deep.equal([optipod.OPTIMIZATIONPOLICY_SHORT_NAME]);
+    expect(v.served && v.storage).to.equal(true);
+    expect(v.subresources).to.have.property('status');
+    const cols = v.additionalPrinterColumns ?? [];
+    expect(cols.filter((c) => c.priority === undefined).map((c) => c.name)).to.include.members(['Mode', 'Workloads', 'Recommended', 'Applied', 'Skipped']);
+    for (const col of cols) {
+      if (col.jsonPath === '.metadata.creationTimestamp') continue;
+      const dotted = col.jsonPath.replace(/^\./, '').replace(/\[\?\(@\.type=="(\w+)"\)\]/, '[*]');
+      expect(() => node(schema, dotted), `${col.name} → ${col.jsonPath}`).not.to.throw();
+    }
+  });
+
+  it('the root, spec and status have the same fields, types, enums, bounds, patterns, list types and defaults', () => {
+    const root = jsonSchema(optipod.OptimizationPolicySchema) as { properties: Record<string, unknown> };
+    expect(Object.keys(root.properties).sort()).to.deep.equal(Object.keys(schema.properties!).sort());
+    expect(compareSchemas(node(schema, 'spec'), jsonSchema(optipod.OptimizationPolicySpecSchema), 'spec')).to.deep.equal([]);
+    expect(compareSchemas(node(schema, 'status'), jsonSchema(optipod.OptimizationPolicyStatusSchema), 'status')).to.deep.equal([]);
+  });
+
+  it('closed vocabularies are the constants of lib/crds/optipod', () => {
+    expect(node(schema, 'spec.mode').enum).to.deep.equal([...optipod.POLICY_MODES]);
+    expect(node(schema, 'spec.metricsConfig.percentile').enum).to.deep.equal([...optipod.PERCENTILES]);
+    expect(node(schema, 'spec.metricsConfig.provider').enum).to.deep.equal([...optipod.METRICS_PROVIDERS]);
+    expect(node(schema, 'spec.selector.workloadTypes.include[*]').enum).to.deep.equal([...optipod.WORKLOAD_KINDS]);
+    expect(node(schema, 'status.conditions[*].reason').enum).to.deep.equal([...optipod.POLICY_READY_REASONS]);
+    expect(node(schema, 'status.workloads[*].skipReason').enum).to.deep.equal([...optipod.SKIP_REASONS]);
+    expect(node(schema, 'status.workloads[*].outcome').enum).to.deep.equal([...optipod.WORKLOAD_OUTCOMES]);
+    expect(node(schema, 'status.workloads').maxItems).to.equal(optipod.STATUS_MAX_WORKLOADS);
+    expect(node(schema, 'status.workloads[*].containers').maxItems).to.equal(optipod.STATUS_MAX_CONTAINERS);
+  });
+
+  it('every CEL message starts with the field it refuses, and every CEL rule has an invalid sample zod refuses on that field', () => {
+    const celFields = new Set(INVALID_POLICIES.filter((s) => s.by === 'cel').map((s) => normalizeFieldPath(s.field)));
+    const rules = indexCelRules(schema);
+    expect(rules.length).to.be.greaterThan(5);
+    for (const r of rules) {
+      expect(r.named, r.rule).to.equal(normalizeFieldPath(r.target));
+      expect(r.reason, r.rule).to.be.oneOf(['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate']);
+      expect(celFields, `rule ${r.rule}`).to.include(r.named);
+    }
+  });
+});
