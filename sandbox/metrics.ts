@@ -142,15 +142,20 @@ function prometheusConfig(kwokPort: number): string {
   }, null, 2);
 }
 
-async function kubectlApply(tools: Toolchain, kubeconfig: string, file: string, logDir: string): Promise<void> {
-  const p = startProcess('kubectl-apply-metrics', tools.kubectl, [`--kubeconfig=${kubeconfig}`, 'apply', '--server-side', '-f', file], logDir);
+async function kubectl(tools: Toolchain, kubeconfig: string, args: string[], what: string, logDir: string): Promise<void> {
+  const p = startProcess('kubectl-metrics', tools.kubectl, [`--kubeconfig=${kubeconfig}`, ...args], logDir);
   await p.exited;
-  if (p.exitCode() !== 0) throw new SandboxError(`applying the metrics-server Service and APIService failed (log: ${p.logFile})`);
+  if (p.exitCode() !== 0) throw new SandboxError(`${what} failed (log: ${p.logFile})`);
 }
+
+/** kwok's ResourceUsage CRD (the sandbox's own minimal definition), for usage traces in CEL. */
+export const RESOURCE_USAGE_CRD = path.join(__dirname, 'kwok', 'crds', 'resourceusage.yaml');
 
 /** Starts metrics-server and Prometheus next to a running kwok; resolves when both are ready. */
 export async function startMetricsStack(o: MetricsStackOptions): Promise<MetricsStack> {
   const kwokUrl = `http://127.0.0.1:${o.kwokPort}`;
+  // First, so kwok's ResourceUsage informer (--enable-crds=ResourceUsage) finds it soon.
+  await kubectl(o.tools, o.kubeconfig, ['apply', '--server-side', '-f', RESOURCE_USAGE_CRD], 'applying the ResourceUsage CRD', o.logDir);
   await waitReady(o.kwok, 'its server answering /healthz', async () => (await get(`${kwokUrl}/healthz`)).status === 200, o.readyTimeoutMs);
 
   // ---- metrics-server ----
@@ -193,7 +198,8 @@ export async function startMetricsStack(o: MetricsStackOptions): Promise<Metrics
   o.onStarted(prom);
 
   await waitReady(ms, '/livez', async () => (await get(`https://127.0.0.1:${msPort}/livez`, { insecure: true })).status === 200, o.readyTimeoutMs);
-  await kubectlApply(o.tools, o.kubeconfig, manifest, o.logDir);
+  await kubectl(o.tools, o.kubeconfig, ['apply', '--server-side', '-f', manifest], 'applying the metrics-server Service and APIService', o.logDir);
+  await kubectl(o.tools, o.kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', '-f', RESOURCE_USAGE_CRD], 'waiting for the ResourceUsage CRD', o.logDir);
   const ca = fs.readFileSync(o.apiserverCa);
   let lastCondition = '';
   try {

@@ -287,6 +287,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       '--cidr=10.244.0.0/16',
       '--node-ip=127.0.0.1',
       `--server-address=127.0.0.1:${kwokPort}`,
+      '--enable-crds=ResourceUsage',
     ], logDir, { ...process.env, HOME: dir });
     procs.push(kwok);
 

@@ -290,7 +290,12 @@ async function installMetricsServer(progress: Progress): Promise<string> {
       progress(`building metrics-server v${VERSIONS.metricsServer} from the Go module proxy (about 2 minutes cold; log: ${logFile})…`);
       await run(
         'go',
-        ['install', '-trimpath', '-ldflags', '-s -w', `sigs.k8s.io/metrics-server/cmd/metrics-server@v${VERSIONS.metricsServer}`],
+        [
+          'install', '-trimpath',
+          // As its Makefile does: the version lives in client-go's version package.
+          '-ldflags', `-s -w -X k8s.io/client-go/pkg/version.gitVersion=v${VERSIONS.metricsServer} -X k8s.io/client-go/pkg/version.gitTreeState=clean`,
+          `sigs.k8s.io/metrics-server/cmd/metrics-server@v${VERSIONS.metricsServer}`,
+        ],
         { env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }), logFile, what: 'go install metrics-server' },
       );
       if (!fs.existsSync(bin)) throw new ToolchainError(`go install produced no ${bin}`, logFile);

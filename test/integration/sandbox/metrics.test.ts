@@ -188,6 +188,37 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
     expect(promStep).to.equal(700 * MiB);
   });
 
+  it('a ResourceUsage object plays a time-varying trace (a memory leak in CEL) that metrics-server follows', async () => {
+    const name = 'leak-trace';
+    await pod(name, [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }], { 'kwok.x-k8s.io/usage-memory': '5Mi' });
+    await custom.createNamespacedCustomObject({
+      group: 'kwok.x-k8s.io', version: 'v1alpha1', namespace: ns, plural: 'resourceusages',
+      body: {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'ResourceUsage',
+        metadata: { name, namespace: ns },
+        spec: { usages: [{ containers: ['app'], usage: { memory: { expression: 'Quantity("100Mi") + Quantity("1Mi") * pod.SinceSecond()' }, cpu: { value: '100m' } } }] },
+      },
+    });
+    const created = Date.parse((await sb.core.readNamespacedPod({ name, namespace: ns })).metadata!.creationTimestamp!.toString());
+    const reading = async (): Promise<{ at: number; bytes: number } | undefined> => {
+      const m = await podMetrics(name);
+      const app = m.containers.find((c) => c.name === 'app');
+      return app ? { at: Date.parse(m.timestamp), bytes: quantity(app.usage.memory) } : undefined;
+    };
+    const first = await eventually('a PodMetrics reading from the trace', async () => {
+      const r = await reading();
+      return r && r.bytes >= 100 * MiB ? r : undefined;
+    });
+    const second = await eventually('a later reading', async () => {
+      const r = await reading();
+      return r && r.at > first.at ? r : undefined;
+    });
+    expect(second.bytes, 'the leak grows').to.be.greaterThan(first.bytes);
+    // 1 MiB per second of the pod's age at the scrape (the window of a scrape adds a little slack).
+    for (const r of [first, second]) expect((r.bytes - 100 * MiB) / MiB).to.be.closeTo((r.at - created) / 1000, 15);
+  });
+
   it('a container whose usage passes its memory limit is OOM-killed and restarted; one under its limit is not; a resize keeps the restart record', async () => {
     const limits = { cpu: '500m', memory: '128Mi' };
     await pod('fits', [{ name: 'app', image: 'registry.k8s.io/pause:3.9', resources: { requests: limits, limits } }], { 'kwok.x-k8s.io/usage-memory': '100Mi' });
