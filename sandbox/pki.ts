@@ -96,17 +96,19 @@ async function makeLeaf(
 export async function createAggregationPki(pki: string, logDir: string): Promise<AggregationPki> {
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, 'pki.log');
-  const frontCa = await makeCa(pki, 'front-proxy-ca', 'sandbox-front-proxy-ca', logFile);
-  const frontClient = await makeLeaf(pki, 'front-proxy-client', frontCa, { cn: FRONT_PROXY_CLIENT_CN, usage: 'clientAuth' }, logFile);
-  const servingCa = await makeCa(pki, 'serving-ca', 'sandbox-serving-ca', logFile);
   const svcName = `${METRICS_SERVER_SERVICE.name}.${METRICS_SERVER_SERVICE.namespace}.svc`;
-  const ms = await makeLeaf(
-    pki,
-    'metrics-server',
-    servingCa,
-    { cn: svcName, usage: 'serverAuth', san: `DNS:${svcName},DNS:${METRICS_SERVER_SERVICE.name}.${METRICS_SERVER_SERVICE.namespace},IP:127.0.0.1` },
-    logFile,
-  );
+  // The two chains are independent: make them side by side.
+  const [[frontCa, frontClient], [servingCa, ms]] = await Promise.all([
+    (async () => {
+      const ca = await makeCa(pki, 'front-proxy-ca', 'sandbox-front-proxy-ca', logFile);
+      return [ca, await makeLeaf(pki, 'front-proxy-client', ca, { cn: FRONT_PROXY_CLIENT_CN, usage: 'clientAuth' }, logFile)] as const;
+    })(),
+    (async () => {
+      const ca = await makeCa(pki, 'serving-ca', 'sandbox-serving-ca', logFile);
+      const san = `DNS:${svcName},DNS:${METRICS_SERVER_SERVICE.name}.${METRICS_SERVER_SERVICE.namespace},IP:127.0.0.1`;
+      return [ca, await makeLeaf(pki, 'metrics-server', ca, { cn: svcName, usage: 'serverAuth', san }, logFile)] as const;
+    })(),
+  ]);
   return {
     frontProxyCa: frontCa.crt,
     frontProxyClientCert: frontClient.crt,
