@@ -253,7 +253,8 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
     // Raising the limit in place (pods/resize): the new limit is actuated, the OOM record stays.
     const before = app.restartCount;
     await sb.core.patchNamespacedPodResize(
-      { name: 'leaks', namespace: ns, body: { spec: { containers: [{ name: 'app', resources: { requests: limits, limits: { ...limits, memory: '256Mi' } } }] } } },
+      // Requests move with the limit: a Guaranteed pod must stay Guaranteed.
+      { name: 'leaks', namespace: ns, body: { spec: { containers: [{ name: 'app', resources: { requests: { ...limits, memory: '256Mi' }, limits: { ...limits, memory: '256Mi' } } }] } } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     );
     const resized = await eventually('the resize', async () => {
