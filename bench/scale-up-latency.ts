@@ -11,9 +11,9 @@
  * object: {bursts, podsPerBurst, p50Seconds, p95Seconds, minSeconds, maxSeconds, meanSeconds, samples}.
  */
 import * as k8s from '@kubernetes/client-node';
-import { watchFailedScheduling } from '../starters/failed-scheduling';
+import { watchFailedScheduling } from '../starters/nodes/failed-scheduling';
 import { sharedSandbox, stopSharedSandbox, uniqueName } from '../test/support/sandbox';
-import { cleanup, container, createDeployment, createNodeGroup, eventually, simMachines, startHarness } from '../test/integration/scale-up/helpers';
+import { cleanup, container, createDeployment, createNodeGroup, eventually, simMachines, startHarness } from '../test/integration/nodes/scale-up/helpers';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -12,9 +12,9 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { decideScaleDown } from '../decision/scaledown/decide';
-import type { ScaleDownInput, ScaleDownNode, ScaleDownPod } from '../decision/scaledown/types';
-import { createTracker, nodeSample, observe } from '../decision/scaledown/utilization';
+import { decideScaleDown } from '../decision/nodes/scale-down/decide';
+import type { ScaleDownInput, ScaleDownNode, ScaleDownPod } from '../decision/nodes/scale-down/types';
+import { createTracker, nodeSample, observe } from '../decision/nodes/scale-down/utilization';
 import { LABEL_HOSTNAME, LABEL_INSTANCE_TYPE } from '../decision/scheduling/types';
 import { mulberry32 } from '../lib/prng';
 

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { readLiveEndpoints, sandboxDir, writeEndpoints, type Endpoints } from '../sandbox/endpoints';
 import { startSandbox, type Sandbox } from '../sandbox/stack';
 import { ConfigError, loadConfig, type Config } from '../lib/config';
-import { loadKubeConfig } from '../lib/kube';
+import { loadKubeConfig } from '../lib/kube/api';
 import { logger } from '../lib/log';
 import { startOrchestrator } from './orchestrator';
 import { prepareSandbox } from './sandbox-setup';

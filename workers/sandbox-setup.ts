@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Endpoints } from '../sandbox/endpoints';
 import type { Config } from '../lib/config';
-import { apiStatus } from '../lib/kube';
+import { apiStatus } from '../lib/kube/api';
 
 /** Creates or updates the credentials Secret (`namespace/name`) with clientId/clientSecret. */
 export async function ensureCredentialsSecret(kc: k8s.KubeConfig, ref: string, creds: { clientId: string; clientSecret: string }): Promise<void> {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { logger, type Logger } from '../../lib/log';
 import { TokenManager } from './auth';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { CircuitBreaker, DEFAULT_BREAKER, type BreakerState, type CircuitBreakerOptions } from './breaker';
+import { CircuitBreaker, DEFAULT_BREAKER, type BreakerState, type CircuitBreakerOptions } from './api-breaker';
 import { TtlCache } from './cache';
 import { systemClock, type Clock } from './clock';
 import type { CredentialsSource } from './credentials';
@@ -43,7 +43,7 @@ import {
   type VmData,
   type VmStatus,
 } from './schemas';
-import { TokenBucket, type TokenBucketOptions } from './tokenBucket';
+import { TokenBucket, type TokenBucketOptions } from './token-bucket';
 import { Transport, type CallSpec } from './transport';
 
 export interface VpsieClientOptions {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import { BREAKER_STATE_VALUE, type BreakerState } from './breaker';
+import { BREAKER_STATE_VALUE, type BreakerState } from './api-breaker';
 
 export interface VpsieClientMetrics {
   requests: Counter<'method' | 'status'>;

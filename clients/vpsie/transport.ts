@@ -8,12 +8,12 @@ import type { z } from 'zod';
 import type { Logger } from '../../lib/log';
 import { TokenManager } from './auth';
 import { backoffDelay, parseRetryAfter, type BackoffOptions } from './backoff';
-import type { CircuitBreaker } from './breaker';
+import type { CircuitBreaker } from './api-breaker';
 import type { Clock } from './clock';
 import { classifyMessage, VpsieError, type VpsieErrorType } from './errors';
 import type { VpsieClientMetrics } from './metrics';
 import { ErrorEnvelopeSchema, FlexNumber } from './schemas';
-import type { TokenBucket } from './tokenBucket';
+import type { TokenBucket } from './token-bucket';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 

@@ -5,8 +5,8 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { loadConfig, type Config } from '../../lib/config';
-import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../lib/crds';
-import { apiStatus } from '../../lib/kube';
+import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler';
+import { apiStatus } from '../../lib/kube/api';
 import { startOrchestrator, type Orchestrator, type StartOrchestratorOptions } from '../../workers/orchestrator';
 import { ensureCredentialsSecret, sandboxConfig } from '../../workers/sandbox-setup';
 import type { TestSandbox } from './sandbox';

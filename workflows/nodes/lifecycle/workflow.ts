@@ -1,0 +1,447 @@
+/**
+ * The durable lifecycle of one VPSieNode (workflow id `vpsieNodeWorkflowId(ns, name)`, started
+ * by signal-with-start of `vpsieNodeSyncSignal`):
+ *
+ *   Pending → Provisioning → Provisioned → Joining → Ready → Terminating → Deleted
+ *   any live phase → Failed → (TTL, or deletion) → Deleted
+ *
+ * - Provisioning: `ensureMachine` (idempotent; request id = the VPSieNode uid) until the VPS runs,
+ *   within PROVISION_TIMEOUT_SECONDS (VPSCreateTimeout); terminal VPSie errors fail at once.
+ * - Joining: find the Node (providerID vpsie://<id>, hostname, IP), put the group's labels and
+ *   taints on it, wait for Ready within JOIN_TIMEOUT_SECONDS (JoinTimeout).
+ * - Ready: waits on the sync signal (condition), continues-as-new when Temporal suggests it.
+ * - Terminating (the VPSieNode's deletionTimestamp is set): drain as a child workflow
+ *   (`drainNodeWorkflow`), delete the Node, delete the VPS, status Deleted, remove the finalizer.
+ *   A drain that cannot finish makes the node Failed (DrainFailed) with the Node uncordoned; it
+ *   is then cleaned up after the TTL like any Failed node.
+ * - Failed: after FAILED_NODE_TTL_SECONDS (or at once when the VPSieNode is deleted, unless the
+ *   failure is DrainFailed) delete the VPS, the Node and the VPSieNode object.
+ *
+ * Every transition is written to the CR status and an Event and counted (recordTransition),
+ * upserted as the search attributes NodeGroup/VPSieNode/Phase, and signalled to the NodeGroup
+ * workflow (tolerating its absence). All progress is through idempotent activities, so a worker
+ * crash at any point only replays history and re-runs the interrupted activity.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { DrainActivities } from '../../../activities/nodes/drain';
+import type { MachineStatus, VpsieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
+import type { LifecycleSettings, VPSieNodeActivities, VPSieNodeObservation } from '../../../activities/nodes/lifecycle/vpsienode';
+import { canTransition, errorReasonOf, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
+import type { VPSieNodeErrorReason, VPSieNodePhase, VPSieNodeReason } from '../../../lib/crds/autoscaler/constants';
+import {
+  nodeGroupNodePhaseSignal,
+  nodeGroupWorkflowId,
+  vpsieNodeStateQuery,
+  vpsieNodeSyncSignal,
+  vpsieNodeWorkflowId,
+  type VPSieNodeLifecycleState,
+  type VPSieNodeWorkflowInput,
+} from '../contracts';
+import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
+
+// The drain child workflow is registered through this file (workflows/index.ts exports it).
+export { drainNodeWorkflow } from '../drain';
+export type { DrainNodeInput, DrainNodeResult, DrainOutcome } from '../drain';
+
+export const SA_NODEGROUP = defineSearchAttributeKey('NodeGroup', SearchAttributeType.KEYWORD);
+export const SA_VPSIENODE = defineSearchAttributeKey('VPSieNode', SearchAttributeType.KEYWORD);
+export const SA_PHASE = defineSearchAttributeKey('Phase', SearchAttributeType.KEYWORD);
+
+const kube = proxyActivities<VPSieNodeActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
+});
+const machines = proxyActivities<VpsieMachineActivities>({
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', backoffCoefficient: 2, maximumAttempts: 4 },
+});
+const machineDeletion = proxyActivities<VpsieMachineActivities>({
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
+});
+// The drain activities run in the child workflow; the type is imported so the worker's
+// registration (createDrainActivities) is checked against the child's needs.
+export type LifecycleActivities = VPSieNodeActivities & VpsieMachineActivities & DrainActivities;
+
+/** State carried across continue-as-new. */
+export interface CarriedLifecycle {
+  phase: VPSieNodePhase;
+  phaseTimes: Partial<Record<VPSieNodePhase, number>>;
+  settings: LifecycleSettings;
+  nodeName?: string;
+  vpsieIdentifier?: string;
+  hostname?: string;
+  ips?: string[];
+  lastError?: { reason: string; message: string };
+}
+
+export interface VPSieNodeLifecycleInput extends VPSieNodeWorkflowInput {
+  /** Overrides of the configured timeouts (tests use seconds). */
+  settings?: Partial<LifecycleSettings>;
+  /** Set by continue-as-new only. */
+  carried?: CarriedLifecycle;
+}
+
+export interface VPSieNodeLifecycleResult {
+  phase: VPSieNodePhase;
+  /** Deleted: terminated on request; CleanedUpAfterTtl: Failed then removed; VPSieNodeGone: the object vanished. */
+  outcome: 'Deleted' | 'CleanedUpAfterTtl' | 'VPSieNodeGone';
+  vpsieIdentifier?: string;
+  lastError?: { reason: string; message: string };
+  drain?: DrainNodeResult;
+}
+
+interface FailureInfo {
+  type?: string;
+  message: string;
+  nonRetryable: boolean;
+  operation?: string;
+}
+
+/** The ApplicationFailure inside an activity failure (others are rethrown: they are bugs). */
+function failureInfo(e: unknown): FailureInfo {
+  const app = e instanceof ActivityFailure ? e.cause : e;
+  if (app instanceof ApplicationFailure) {
+    const d = (app.details?.[0] ?? undefined) as { operation?: unknown } | undefined;
+    return {
+      ...(app.type ? { type: app.type } : {}),
+      message: app.message,
+      nonRetryable: app.nonRetryable === true,
+      ...(typeof d?.operation === 'string' ? { operation: d.operation } : {}),
+    };
+  }
+  if (e instanceof ActivityFailure) return { message: e.cause?.message ?? e.message, nonRetryable: false };
+  throw e;
+}
+
+class VPSieNodeGone extends Error {}
+
+export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput): Promise<VPSieNodeLifecycleResult> {
+  const ref = { namespace: input.namespace, name: input.name };
+  const groupKey = `${input.namespace}/${input.nodeGroup}`;
+  let deleting = false;
+  let syncs = 0;
+  let seenSyncs = 0;
+  let drain: DrainNodeResult | undefined;
+
+  const st: CarriedLifecycle = input.carried
+    ? { ...input.carried, phaseTimes: { ...input.carried.phaseTimes } }
+    : { phase: 'Pending', phaseTimes: {}, settings: { provisionTimeoutSeconds: 0, joinTimeoutSeconds: 0, failedNodeTtlSeconds: 0, pollIntervalSeconds: 2, drainTimeoutSeconds: 0, maxPodGracePeriodSeconds: 0 } };
+
+  setHandler(vpsieNodeSyncSignal, (s) => {
+    syncs++;
+    if (s.deleting) deleting = true;
+  });
+  setHandler(vpsieNodeStateQuery, (): VPSieNodeLifecycleState => ({
+    ...ref,
+    phase: st.phase,
+    ...(st.nodeName ? { nodeName: st.nodeName } : {}),
+    ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}),
+    ...(st.lastError ? { lastError: st.lastError } : {}),
+  }));
+  upsertSearchAttributes([
+    { key: SA_NODEGROUP, value: groupKey },
+    { key: SA_VPSIENODE, value: `${ref.namespace}/${ref.name}` },
+    { key: SA_PHASE, value: st.phase },
+  ]);
+  // The configured timeouts, read once (recorded in history), with the input's overrides.
+  if (!input.carried) st.settings = { ...(await kube.lifecycleSettings()), ...(input.settings ?? {}) };
+  const settings = st.settings;
+
+  let offeringID: string | undefined;
+  const absorb = (o: VPSieNodeObservation): void => {
+    if (!o.exists) throw new VPSieNodeGone();
+    if (o.deleting) deleting = true;
+    if (o.vpsieIdentifier) st.vpsieIdentifier = o.vpsieIdentifier;
+    if (o.hostname) st.hostname = o.hostname;
+    if (o.nodeName && !st.nodeName) st.nodeName = o.nodeName;
+    if (o.offeringID) offeringID = o.offeringID;
+  };
+  const observe = async (): Promise<VPSieNodeObservation> => {
+    const o = await kube.observeVPSieNode(ref);
+    absorb(o);
+    return o;
+  };
+  /** Waits up to `ms` for a deletion or a sync signal (then re-reads the object). */
+  const waitForChange = async (ms: number): Promise<void> => {
+    if (deleting) return;
+    await condition(() => deleting || syncs !== seenSyncs, Math.max(1, ms));
+    if (syncs !== seenSyncs) {
+      seenSyncs = syncs;
+      await observe();
+    }
+  };
+
+  const transition = async (to: VPSieNodePhase, reason: VPSieNodeReason, message: string, extra: Partial<TransitionRecord> & { provisioningSeconds?: number; joiningSeconds?: number } = {}): Promise<void> => {
+    const from = st.phase;
+    if (from !== to && !canTransition(from, to)) throw ApplicationFailure.nonRetryable(`illegal VPSieNode transition ${from} -> ${to}`, 'IllegalTransition');
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    await kube.recordTransition({ vpsieNode: ref, nodeGroup: input.nodeGroup, ...extra, from, to, reason, message, at });
+    st.phase = to;
+    st.phaseTimes[to] = now;
+    if (to === 'Failed') st.lastError = { reason, message };
+    upsertSearchAttributes([{ key: SA_PHASE, value: to }]);
+    try {
+      await getExternalWorkflowHandle(nodeGroupWorkflowId(input.namespace, input.nodeGroup)).signal(nodeGroupNodePhaseSignal, {
+        name: input.name,
+        phase: to,
+        ...(offeringID ? { offeringID } : {}),
+        ...(st.nodeName ? { nodeName: st.nodeName } : {}),
+        reason,
+        message,
+        at,
+      });
+    } catch {
+      // The NodeGroup workflow may not exist (yet, or in tests); the CR status carries the phase too.
+    }
+  };
+  const fail = (reason: VPSieNodeErrorReason, message: string): Promise<void> => transition('Failed', reason, message);
+
+  const machineInput = { vpsieNode: ref, nodeGroup: input.nodeGroup };
+  const takeMachine = (m: MachineStatus): void => {
+    if (m.vpsieIdentifier) st.vpsieIdentifier = m.vpsieIdentifier;
+    if (m.hostname) st.hostname = m.hostname;
+    const ips = [m.privateIPv4, m.publicIPv4].filter((x): x is string => x !== undefined);
+    if (ips.length > 0) st.ips = ips;
+  };
+
+  /** Deletes the Node (if any) and the machine; returns what was done. */
+  const removeNodeAndMachine = async (): Promise<string> => {
+    const node = await kube.findNode({
+      ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}),
+      ...(st.hostname ? { hostname: st.hostname } : {}),
+      ...(st.nodeName ? { nodeName: st.nodeName } : {}),
+    });
+    const nodeDeleted = node ? await kube.deleteNode(node.name) : false;
+    const m = await machineDeletion.deleteMachine(machineInput);
+    return `${m.detail}; ${node ? `node ${node.name} ${nodeDeleted ? 'deleted' : 'already gone'}` : 'no node'}`;
+  };
+
+  try {
+    const first = await observe();
+    if (!input.carried) {
+      if (first.phase) st.phase = first.phase;
+      st.phaseTimes = { ...first.phaseTimes };
+      if (first.lastError) st.lastError = first.lastError;
+      upsertSearchAttributes([{ key: SA_PHASE, value: st.phase }]);
+    }
+    if (!first.hasFinalizer) {
+      const added = await kube.ensureFinalizer(ref);
+      // Deleted before we ever held it: nothing of ours exists unless we got past Pending.
+      if (!added && st.phase === 'Pending') return { phase: st.phase, outcome: 'VPSieNodeGone' };
+    }
+    if (first.phase === undefined) await transition('Pending', 'VPSRequested', `VPSieNode of group ${input.nodeGroup} accepted`);
+
+    for (;;) {
+      // Deletion of the object takes every live phase to Terminating.
+      if (deleting && st.phase !== 'Terminating' && st.phase !== 'Failed' && st.phase !== 'Deleted') {
+        await transition('Terminating', st.nodeName ? 'DrainInProgress' : 'NotDraining', st.nodeName ? `draining node ${st.nodeName}` : 'no node to drain');
+        continue;
+      }
+      switch (st.phase) {
+        case 'Pending':
+          await transition('Provisioning', 'VPSCreating', 'creating the VPS');
+          break;
+
+        case 'Provisioning': {
+          const start = st.phaseTimes.Provisioning ?? st.phaseTimes.Pending ?? Date.now();
+          const deadline = start + settings.provisionTimeoutSeconds * 1000;
+          let last = 'not requested yet';
+          for (;;) {
+            if (deleting) break;
+            let m: MachineStatus | undefined;
+            try {
+              m = await machines.ensureMachine(machineInput);
+            } catch (e) {
+              const f = failureInfo(e);
+              if (f.type === 'VPSieNodeGone') throw new VPSieNodeGone();
+              if (f.nonRetryable) {
+                await fail(errorReasonOf(f.type, f.operation), f.message);
+                break;
+              }
+              last = `transient error: ${f.message}`;
+            }
+            if (m) {
+              takeMachine(m);
+              last = `${m.state}: ${m.detail}`;
+              if (m.state === 'running') {
+                const pendingAt = st.phaseTimes.Pending ?? start;
+                await transition('Provisioned', 'VPSRunning', `VPS ${m.hostname ?? ''} (${m.vpsieIdentifier ?? '?'}) running`, {
+                  vpsieStatus: 'running',
+                  ...(m.publicIPv4 ? { publicIPv4: m.publicIPv4 } : {}),
+                  ...(m.privateIPv4 ? { privateIPv4: m.privateIPv4 } : {}),
+                  ...(m.publicIPv6 ? { publicIPv6: m.publicIPv6 } : {}),
+                  provisioningSeconds: (Date.now() - pendingAt) / 1000,
+                });
+                break;
+              }
+              if (m.state === 'gone') {
+                await fail('VPSNotFound', `VPS ${m.vpsieIdentifier ?? ''} was deleted while provisioning`);
+                break;
+              }
+            }
+            const now = Date.now();
+            if (now >= deadline) {
+              await fail('VPSCreateTimeout', `VPS not running after ${settings.provisionTimeoutSeconds}s (last: ${last})`);
+              break;
+            }
+            await waitForChange(Math.min(settings.pollIntervalSeconds * 1000, deadline - now));
+          }
+          break;
+        }
+
+        case 'Provisioned':
+          await transition('Joining', 'AwaitingNode', `waiting for the Node of ${st.hostname ?? st.vpsieIdentifier ?? 'the VPS'}`);
+          break;
+
+        case 'Joining': {
+          const start = st.phaseTimes.Provisioned ?? st.phaseTimes.Joining ?? Date.now();
+          const deadline = (st.phaseTimes.Joining ?? start) + settings.joinTimeoutSeconds * 1000;
+          let labelled = false;
+          let seen = 'no Node registered';
+          for (;;) {
+            if (deleting) break;
+            const node = await kube.findNode({
+              ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}),
+              ...(st.hostname ? { hostname: st.hostname } : {}),
+              ...(st.ips ? { ips: st.ips } : {}),
+            });
+            if (node) {
+              st.nodeName = node.name;
+              seen = `Node ${node.name} registered (${node.ready ? 'Ready' : 'NotReady'}, matched by ${node.by})`;
+              if (!labelled) {
+                await kube.applyNodeGroupToNode({ nodeName: node.name, nodeGroup: { namespace: input.namespace, name: input.nodeGroup } });
+                labelled = true;
+              }
+              if (node.ready) {
+                await transition('Ready', 'NodeReady', `Node ${node.name} is Ready`, {
+                  nodeName: node.name,
+                  joiningSeconds: (Date.now() - start) / 1000,
+                });
+                break;
+              }
+            }
+            const now = Date.now();
+            if (now >= deadline) {
+              await fail('JoinTimeout', `no Ready Node after ${settings.joinTimeoutSeconds}s (${seen})`);
+              break;
+            }
+            await waitForChange(Math.min(settings.pollIntervalSeconds * 1000, deadline - now));
+          }
+          break;
+        }
+
+        case 'Ready': {
+          await condition(() => deleting || syncs !== seenSyncs || workflowInfo().continueAsNewSuggested);
+          if (syncs !== seenSyncs) {
+            seenSyncs = syncs;
+            await observe();
+          }
+          if (!deleting && workflowInfo().continueAsNewSuggested) {
+            await condition(allHandlersFinished);
+            await continueAsNew<typeof vpsieNodeLifecycleWorkflow>({ namespace: input.namespace, name: input.name, nodeGroup: input.nodeGroup, carried: st });
+          }
+          break;
+        }
+
+        case 'Terminating': {
+          if (st.nodeName) {
+            try {
+              drain = await executeChild(drainNodeWorkflow, {
+                workflowId: `${vpsieNodeWorkflowId(input.namespace, input.name)}/drain`,
+                args: [{ nodeName: st.nodeName, timeoutSeconds: settings.drainTimeoutSeconds, maxPodGracePeriodSeconds: settings.maxPodGracePeriodSeconds, vpsieNode: ref }],
+              });
+            } catch (e) {
+              if (!(e instanceof ChildWorkflowFailure)) throw e;
+              drain = undefined;
+              await fail('DrainFailed', `drain workflow failed: ${e.cause?.message ?? e.message}`);
+              break;
+            }
+            await kube.recordVPSieNodeEvent({
+              vpsieNode: ref,
+              type: drain.reason === 'DrainComplete' ? 'Normal' : 'Warning',
+              reason: drain.reason,
+              message: `${drain.outcome}: ${drain.message} (${drain.seconds.toFixed(1)}s)`,
+              dedupeKey: 'drain',
+            });
+            if (drain.outcome === 'Timeout' || drain.outcome === 'Failed') {
+              await fail('DrainFailed', drain.message);
+              break;
+            }
+          }
+          let done: string;
+          try {
+            done = await removeNodeAndMachine();
+          } catch (e) {
+            const f = failureInfo(e);
+            await fail('VPSDeleteFailed', f.message);
+            break;
+          }
+          await transition('Deleted', 'VPSDeleted', done);
+          await kube.removeFinalizer(ref);
+          return { phase: 'Deleted', outcome: 'Deleted', ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}), ...(drain ? { drain } : {}) };
+        }
+
+        case 'Failed': {
+          const failedAt = st.phaseTimes.Failed ?? Date.now();
+          const ttlEnd = failedAt + settings.failedNodeTtlSeconds * 1000;
+          // A deletion cleans a Failed node up at once, except after a failed drain (its pods
+          // may still run there: the TTL is the operator's window).
+          const cleanNow = (): boolean => deleting && st.lastError?.reason !== 'DrainFailed';
+          while (!cleanNow() && Date.now() < ttlEnd) await waitForChange(ttlEnd - Date.now());
+          const byTtl = !cleanNow();
+          let done: string;
+          try {
+            done = await removeNodeAndMachine();
+          } catch (e) {
+            // Keep trying: a Failed node must not leak its VPS.
+            const f = failureInfo(e);
+            await kube.recordVPSieNodeEvent({ vpsieNode: ref, type: 'Warning', reason: 'VPSDeleteFailed', message: f.message, dedupeKey: 'cleanup' });
+            await waitForChange(settings.pollIntervalSeconds * 1000 * 5);
+            break;
+          }
+          if (byTtl) await kube.countTtlDeletion(input.nodeGroup);
+          await kube.deleteVPSieNode(ref);
+          await transition(
+            'Deleted',
+            'VPSDeleted',
+            byTtl ? `Failed node cleaned up after its TTL of ${settings.failedNodeTtlSeconds}s: ${done}` : `Failed node deleted on request: ${done}`,
+          );
+          await kube.removeFinalizer(ref);
+          return {
+            phase: 'Deleted',
+            outcome: byTtl ? 'CleanedUpAfterTtl' : 'Deleted',
+            ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}),
+            ...(st.lastError ? { lastError: st.lastError } : {}),
+          };
+        }
+
+        case 'Deleted':
+          await kube.removeFinalizer(ref);
+          return { phase: 'Deleted', outcome: 'Deleted', ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}) };
+      }
+    }
+  } catch (e) {
+    if (e instanceof VPSieNodeGone) return { phase: st.phase, outcome: 'VPSieNodeGone', ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}) };
+    if (e instanceof ActivityFailure && e.cause instanceof ApplicationFailure && e.cause.type === 'VPSieNodeGone')
+      return { phase: st.phase, outcome: 'VPSieNodeGone', ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}) };
+    throw e;
+  }
+}
