@@ -26,9 +26,7 @@ export const EndpointsSchema = z
         admin: z.string(),
       })
       .optional(),
-    orchestrator: z
-      .object({ metrics: z.string(), healthz: z.string(), readyz: z.string() })
-      .optional(),
+    orchestrator: z.object({ metrics: z.string(), healthz: z.string(), readyz: z.string() }).optional(),
     pids: z.record(z.string(), z.number().int()),
     logs: z.string(),
     startedAt: z.string(),

@@ -108,7 +108,9 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     o.vpsie ??
     new VpsieClient({
       baseUrl: config.VPSIE_URL,
-      credentials: o.credentials ?? kubernetesSecretCredentials({ namespace: secretNamespace, name: secretName, ...(o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}) }),
+      credentials:
+        o.credentials ??
+        kubernetesSecretCredentials({ namespace: secretNamespace, name: secretName, ...(o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}) }),
       registry,
       rateLimit: { perMinute: config.VPSIE_RATE_LIMIT_PER_MINUTE },
     });
@@ -144,8 +146,16 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         input: { namespace: config.WATCH_NAMESPACE, graceSeconds: o.gc?.graceSeconds ?? 600 },
       });
     }
-    if (o.watchers ?? true) watchers = await startWatchers({ kc, temporal, taskQueue: config.TASK_QUEUE, namespace: config.WATCH_NAMESPACE, ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}) });
-    if ((o.watchers ?? true) && o.scaleUpTrigger !== false) stopScaleUpTrigger = await startScaleUpTrigger(
+    if (o.watchers ?? true)
+      watchers = await startWatchers({
+        kc,
+        temporal,
+        taskQueue: config.TASK_QUEUE,
+        namespace: config.WATCH_NAMESPACE,
+        ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}),
+      });
+    if ((o.watchers ?? true) && o.scaleUpTrigger !== false)
+      stopScaleUpTrigger = await startScaleUpTrigger(
         deps,
         // A namespace-scoped orchestrator only reacts to that namespace's pods, so several can share a cluster.
         o.scaleUpTrigger ?? (deps.config.WATCH_NAMESPACE ? { namespaces: [deps.config.WATCH_NAMESPACE] } : {}),
@@ -180,13 +190,25 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     await startDuties();
   }
 
-  const health = o.http === false ? undefined : await serveHealth(config.METRICS_ADDR, registry, () => {
-    const state = worker.getState();
-    // Ready = the worker polls; a follower is ready too (it runs workflows and activities).
-    const ok = state === 'RUNNING';
-    return { ok, detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}` };
+  const health =
+    o.http === false
+      ? undefined
+      : await serveHealth(config.METRICS_ADDR, registry, () => {
+          const state = worker.getState();
+          // Ready = the worker polls; a follower is ready too (it runs workflows and activities).
+          const ok = state === 'RUNNING';
+          return {
+            ok,
+            detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
+          };
+        });
+  log.info('orchestrator running', {
+    metrics: health ? `${health.url}/metrics` : undefined,
+    temporal: o.temporalAddress,
+    dryRun: config.DRY_RUN,
+    watchNamespace: config.WATCH_NAMESPACE || '*',
+    leaderElection: config.LEADER_ELECTION,
   });
-  log.info('orchestrator running', { metrics: health ? `${health.url}/metrics` : undefined, temporal: o.temporalAddress, dryRun: config.DRY_RUN, watchNamespace: config.WATCH_NAMESPACE || '*', leaderElection: config.LEADER_ELECTION });
 
   let stopping: Promise<void> | undefined;
   return {

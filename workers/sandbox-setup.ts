@@ -13,7 +13,11 @@ import { apiStatus } from '../lib/kube/api';
 export async function ensureCredentialsSecret(kc: k8s.KubeConfig, ref: string, creds: { clientId: string; clientSecret: string }): Promise<void> {
   const [namespace, name] = ref.split('/') as [string, string];
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const body: k8s.V1Secret = { metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'vpsie-capacity-orchestrator' } }, type: 'Opaque', stringData: { clientId: creds.clientId, clientSecret: creds.clientSecret } };
+  const body: k8s.V1Secret = {
+    metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'vpsie-capacity-orchestrator' } },
+    type: 'Opaque',
+    stringData: { clientId: creds.clientId, clientSecret: creds.clientSecret },
+  };
   try {
     await core.createNamespacedSecret({ namespace, body });
   } catch (err) {

@@ -12,7 +12,14 @@
  * Every action re-checks its facts just before acting.
  */
 import * as k8s from '@kubernetes/client-node';
-import { findGarbage, type GarbageReport, type GcVPSieNode, type GcVm, type LeakedVm, type VanishedNode } from '../../decision/nodes/garbage-collection/garbage';
+import {
+  findGarbage,
+  type GarbageReport,
+  type GcVPSieNode,
+  type GcVm,
+  type LeakedVm,
+  type VanishedNode,
+} from '../../decision/nodes/garbage-collection/garbage';
 import { API_VERSION, GROUP, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler';
 import { recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
@@ -69,7 +76,15 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
       const vms = await allVms();
       const vns = await allVPSieNodes();
       const report = findGarbage(vms, vns, { nowMs: Date.now(), graceSeconds: input.graceSeconds, ...(input.namespace ? { namespace: input.namespace } : {}) });
-      log.info('garbage-collection scan', { namespace: input.namespace || '*', machines: vms.length, vpsieNodes: vns.length, leaked: report.leaked.length, young: report.young, foreign: report.foreign, vanished: report.vanished.length });
+      log.info('garbage-collection scan', {
+        namespace: input.namespace || '*',
+        machines: vms.length,
+        vpsieNodes: vns.length,
+        leaked: report.leaked.length,
+        young: report.young,
+        foreign: report.foreign,
+        vanished: report.vanished.length,
+      });
       return report;
     },
 
@@ -80,7 +95,13 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
       const deleted = await deps.vpsie.deleteVm(vm.identifier, 'garbage-collected');
       if (deleted) {
         metrics.garbageCollected.inc({ kind: 'vps' });
-        log.warn('deleted a leaked VPS (no VPSieNode has its request id)', { vps: vm.identifier, hostname: vm.hostname, requestId: vm.requestId, vpsieNode: vm.vpsieNode, ageSeconds: vm.ageSeconds });
+        log.warn('deleted a leaked VPS (no VPSieNode has its request id)', {
+          vps: vm.identifier,
+          hostname: vm.hostname,
+          requestId: vm.requestId,
+          vpsieNode: vm.vpsieNode,
+          ageSeconds: vm.ageSeconds,
+        });
         if (vm.vpsieNode?.includes('/')) {
           const [namespace, name] = vm.vpsieNode.split('/') as [string, string];
           await recordEvent(deps.kc, {
@@ -98,7 +119,13 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
     async gcMarkVanished(node: VanishedNode): Promise<boolean> {
       let obj: Record<string, unknown>;
       try {
-        obj = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: node.namespace, plural: VPSIENODE_PLURAL, name: node.name })) as Record<string, unknown>;
+        obj = (await custom.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: node.namespace,
+          plural: VPSIENODE_PLURAL,
+          name: node.name,
+        })) as Record<string, unknown>;
       } catch (err) {
         if (apiStatus(err) === 404) return false;
         throw err;
@@ -116,7 +143,14 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
         message: `garbage collection: the VPS of this Ready VPSieNode (${identifier ?? `request id ${node.uid}`}) no longer exists; deleting the VPSieNode so its group replaces it`,
       });
       try {
-        await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: node.namespace, plural: VPSIENODE_PLURAL, name: node.name, body: { preconditions: { uid: node.uid } } });
+        await custom.deleteNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: node.namespace,
+          plural: VPSIENODE_PLURAL,
+          name: node.name,
+          body: { preconditions: { uid: node.uid } },
+        });
       } catch (err) {
         const code = apiStatus(err);
         if (code === 404 || code === 409) return false;

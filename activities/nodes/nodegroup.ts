@@ -155,7 +155,13 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
 
   async function readRaw(ref: GroupRef): Promise<Record<string, unknown> | undefined> {
     try {
-      return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ref.namespace, plural: NODEGROUP_PLURAL, name: ref.name })) as Record<string, unknown>;
+      return (await custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ref.namespace,
+        plural: NODEGROUP_PLURAL,
+        name: ref.name,
+      })) as Record<string, unknown>;
     } catch (err) {
       if (apiStatus(err) === 404) return undefined;
       throw err;
@@ -260,7 +266,13 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
         };
         try {
           await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: input.namespace, plural: VPSIENODE_PLURAL, body });
-          log.info('created VPSieNode', { nodegroup: `${input.namespace}/${input.name}`, vpsieNode: n.name, offering: n.offeringID, reason: input.reason, requestId: input.requestId });
+          log.info('created VPSieNode', {
+            nodegroup: `${input.namespace}/${input.name}`,
+            vpsieNode: n.name,
+            offering: n.offeringID,
+            reason: input.reason,
+            requestId: input.requestId,
+          });
         } catch (err) {
           const code = apiStatus(err);
           if (code === 409) {
@@ -268,7 +280,10 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
             continue;
           }
           if (code !== undefined && code >= 400 && code < 500 && code !== 429)
-            throw ApplicationFailure.nonRetryable(`creating VPSieNode ${input.namespace}/${n.name} refused (${code}): ${String(err).slice(0, 500)}`, 'InvalidConfiguration');
+            throw ApplicationFailure.nonRetryable(
+              `creating VPSieNode ${input.namespace}/${n.name} refused (${code}): ${String(err).slice(0, 500)}`,
+              'InvalidConfiguration',
+            );
           throw err;
         }
         created.push(n.name);
@@ -323,7 +338,14 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
         const finalizers = input.present ? [...fins, NODEGROUP_FINALIZER] : fins.filter((f) => f !== NODEGROUP_FINALIZER);
         try {
           await custom.patchNamespacedCustomObject(
-            { group: GROUP, version: VERSION, namespace: input.namespace, plural: NODEGROUP_PLURAL, name: input.name, body: { metadata: { finalizers, resourceVersion: meta.resourceVersion } } },
+            {
+              group: GROUP,
+              version: VERSION,
+              namespace: input.namespace,
+              plural: NODEGROUP_PLURAL,
+              name: input.name,
+              body: { metadata: { finalizers, resourceVersion: meta.resourceVersion } },
+            },
             PATCH_MERGE,
           );
           return true;

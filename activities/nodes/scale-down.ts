@@ -17,7 +17,16 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Plan } from '../../clients/vpsie/schemas';
 import { pdbFromK8s, scaleDownNodeFromK8s } from '../../decision/nodes/scale-down/from-k8s';
-import { nodeSample, type InFlightRemoval, type NodeEventRecord, type PdbInfo, type ScaleDownGroup, type ScaleDownNode, type ScalingCondition, type UtilizationSample } from '../../decision/nodes/scale-down';
+import {
+  nodeSample,
+  type InFlightRemoval,
+  type NodeEventRecord,
+  type PdbInfo,
+  type ScaleDownGroup,
+  type ScaleDownNode,
+  type ScalingCondition,
+  type UtilizationSample,
+} from '../../decision/nodes/scale-down';
 import type { Offering } from '../../decision/planner/types';
 import {
   GROUP,
@@ -120,7 +129,12 @@ export const SCALE_DOWN_CONDITION_PREFIX = 'scale-down: ';
  * be written: the NodeGroup workflow owns the condition while it scales (status True, unless the
  * True condition is the scale-down's own), and an identical condition is not rewritten. lastTransitionTime is kept when the status is unchanged.
  */
-export function mergeScalingCondition(previous: readonly NodeGroupCondition[], condition: ScalingCondition, generation: number, now: string): NodeGroupCondition[] | undefined {
+export function mergeScalingCondition(
+  previous: readonly NodeGroupCondition[],
+  condition: ScalingCondition,
+  generation: number,
+  now: string,
+): NodeGroupCondition[] | undefined {
   const mine = { ...condition, message: `${SCALE_DOWN_CONDITION_PREFIX}${condition.message}` };
   const prev = previous.find((c) => c.type === 'Scaling');
   if (prev && prev.status === 'True' && mine.status !== 'True' && !prev.message.startsWith(SCALE_DOWN_CONDITION_PREFIX)) return undefined;
@@ -151,9 +165,11 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
   const planCache = new Map<string, { at: number; plans: Plan[] }>();
 
   async function listCustom(plural: string, scope: string): Promise<unknown[]> {
-    const list = (scope
-      ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: scope, plural })
-      : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items?: unknown[] };
+    const list = (
+      scope
+        ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: scope, plural })
+        : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })
+    ) as { items?: unknown[] };
     return list.items ?? [];
   }
 
@@ -286,14 +302,26 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
       for (const u of input.utilization) metrics.nodeUtilization.set({ nodegroup: u.nodegroup, resource: u.resource }, u.value);
       await Promise.all(
         input.events.map((e) =>
-          recordEvent(deps.kc, { target: { apiVersion: 'v1', kind: 'Node', name: e.node }, type: e.type, reason: e.reason, message: e.message, dedupeKey: e.dedupeKey }),
+          recordEvent(deps.kc, {
+            target: { apiVersion: 'v1', kind: 'Node', name: e.node },
+            type: e.type,
+            reason: e.reason,
+            message: e.message,
+            dedupeKey: e.dedupeKey,
+          }),
         ),
       );
       for (const c of input.conditions) {
         for (let attempt = 0; attempt < 4; attempt++) {
           let raw: { metadata?: { resourceVersion?: string; generation?: number }; status?: { conditions?: NodeGroupCondition[] } };
           try {
-            raw = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: c.namespace, plural: NODEGROUP_PLURAL, name: c.name })) as typeof raw;
+            raw = (await custom.getNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: c.namespace,
+              plural: NODEGROUP_PLURAL,
+              name: c.name,
+            })) as typeof raw;
           } catch (err) {
             if (apiStatus(err) === 404) break;
             throw err;
@@ -302,7 +330,14 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
           if (!next) break;
           try {
             await custom.patchNamespacedCustomObjectStatus(
-              { group: GROUP, version: VERSION, namespace: c.namespace, plural: NODEGROUP_PLURAL, name: c.name, body: { metadata: { resourceVersion: raw.metadata?.resourceVersion }, status: { conditions: next } } },
+              {
+                group: GROUP,
+                version: VERSION,
+                namespace: c.namespace,
+                plural: NODEGROUP_PLURAL,
+                name: c.name,
+                body: { metadata: { resourceVersion: raw.metadata?.resourceVersion }, status: { conditions: next } },
+              },
               PATCH_MERGE,
             );
             break;
@@ -317,15 +352,29 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
 
     /** Asks the NodeGroup workflow to remove VPSieNodes (their lifecycles then terminate the machines). */
     async requestNodeGroupScaleDown(input: { namespace: string; name: string; request: ScaleDownRequest }): Promise<ScaleDownResult> {
-      const r = await groupUpdate(input.namespace, input.name, (h) => h.executeUpdate(nodeGroupScaleDownUpdate, { args: [input.request], updateId: input.request.requestId }));
-      log.info('scale-down request applied', { nodegroup: `${input.namespace}/${input.name}`, requestId: input.request.requestId, removing: r.removing, refused: r.refused?.reason });
+      const r = await groupUpdate(input.namespace, input.name, (h) =>
+        h.executeUpdate(nodeGroupScaleDownUpdate, { args: [input.request], updateId: input.request.requestId }),
+      );
+      log.info('scale-down request applied', {
+        nodegroup: `${input.namespace}/${input.name}`,
+        requestId: input.request.requestId,
+        removing: r.removing,
+        refused: r.refused?.reason,
+      });
       return r;
     },
 
     /** Asks the NodeGroup workflow for consolidation replacements. */
     async requestReplacementNodes(input: { namespace: string; name: string; request: ScaleUpRequest }): Promise<ScaleUpResult> {
-      const r = await groupUpdate(input.namespace, input.name, (h) => h.executeUpdate(nodeGroupScaleUpUpdate, { args: [input.request], updateId: input.request.requestId }));
-      log.info('consolidation replacements requested', { nodegroup: `${input.namespace}/${input.name}`, requestId: input.request.requestId, created: r.created, refused: r.refused?.reason });
+      const r = await groupUpdate(input.namespace, input.name, (h) =>
+        h.executeUpdate(nodeGroupScaleUpUpdate, { args: [input.request], updateId: input.request.requestId }),
+      );
+      log.info('consolidation replacements requested', {
+        nodegroup: `${input.namespace}/${input.name}`,
+        requestId: input.request.requestId,
+        created: r.created,
+        refused: r.refused?.reason,
+      });
       return r;
     },
 
@@ -360,7 +409,13 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
           }),
         ),
       );
-      const fields = { nodegroup: `${input.namespace}/${input.nodeGroup}`, nodes: input.nodes, outcome: input.outcome, reason: input.reason, message: input.message };
+      const fields = {
+        nodegroup: `${input.namespace}/${input.nodeGroup}`,
+        nodes: input.nodes,
+        outcome: input.outcome,
+        reason: input.reason,
+        message: input.message,
+      };
       if (failed) log.warn('scale-down removal failed', fields);
       else log.info('scale-down removal finished', fields);
     },

@@ -428,9 +428,11 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
   const watchNs = deps.config.WATCH_NAMESPACE;
 
   async function listCustom(plural: string): Promise<unknown[]> {
-    const list = (watchNs
-      ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: watchNs, plural })
-      : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items?: unknown[] };
+    const list = (
+      watchNs
+        ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: watchNs, plural })
+        : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })
+    ) as { items?: unknown[] };
     return list.items ?? [];
   }
 
@@ -494,8 +496,15 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       const id = nodeGroupWorkflowId(req.namespace, req.name);
       try {
         const handle = deps.temporal.workflow.getHandle(id);
-        const result = await untilActivityCancelled(deps.temporal, () => handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [req.request], updateId: req.request.requestId }));
-        log.info('scale-up request applied', { nodegroup: `${req.namespace}/${req.name}`, requestId: req.request.requestId, created: result.created.length, refused: result.refused?.reason });
+        const result = await untilActivityCancelled(deps.temporal, () =>
+          handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [req.request], updateId: req.request.requestId }),
+        );
+        log.info('scale-up request applied', {
+          nodegroup: `${req.namespace}/${req.name}`,
+          requestId: req.request.requestId,
+          created: result.created.length,
+          refused: result.refused?.reason,
+        });
         return result;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
@@ -528,7 +537,14 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
           if (merged.length === before.length && merged.every((u, i) => u === before[i])) break;
           try {
             await custom.patchNamespacedCustomObject(
-              { group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL, name, body: { metadata: { resourceVersion: obj.metadata?.resourceVersion, annotations: { [HELD_PODS_ANNOTATION]: JSON.stringify(merged) } } } },
+              {
+                group: GROUP,
+                version: VERSION,
+                namespace,
+                plural: VPSIENODE_PLURAL,
+                name,
+                body: { metadata: { resourceVersion: obj.metadata?.resourceVersion, annotations: { [HELD_PODS_ANNOTATION]: JSON.stringify(merged) } } },
+              },
               k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
             );
             held += h.podUids.length;
@@ -603,12 +619,17 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       const worker = async () => {
         for (let p = queue.shift(); p; p = queue.shift()) {
           const [namespace, name] = p.pod.split('/') as [string, string];
-          const numbers = Object.entries(p.numbers).map(([k, v]) => `${k}=${v}`).join(' ');
+          const numbers = Object.entries(p.numbers)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ');
           await recordEvent(deps.kc, {
             target: { apiVersion: 'v1', kind: 'Pod', name, namespace, ...(p.uid ? { uid: p.uid } : {}) },
             type: p.outcome === 'TriggeredScaleUp' ? 'Normal' : 'Warning',
             reason: p.outcome,
-            message: p.outcome === 'TriggeredScaleUp' ? `${p.message} [${record.workflowId}]${numbers ? ` (${numbers})` : ''}` : `pod didn't trigger scale-up: ${p.reason}: ${p.message}${numbers ? ` (${numbers})` : ''} [${record.workflowId}]`,
+            message:
+              p.outcome === 'TriggeredScaleUp'
+                ? `${p.message} [${record.workflowId}]${numbers ? ` (${numbers})` : ''}`
+                : `pod didn't trigger scale-up: ${p.reason}: ${p.message}${numbers ? ` (${numbers})` : ''} [${record.workflowId}]`,
             dedupeKey: `${p.outcome}-${p.reason}`,
           });
           Context.current().heartbeat();
@@ -638,7 +659,13 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
         let earliest: number | undefined;
         for (const ref of req.vpsieNodes) {
           try {
-            const o = await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ref.namespace, plural: VPSIENODE_PLURAL, name: ref.name });
+            const o = await custom.getNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: ref.namespace,
+              plural: VPSIENODE_PLURAL,
+              name: ref.name,
+            });
             const r = safeParseVPSieNode(o);
             if (!r.ok) continue;
             const t = r.value.status?.phaseTimes?.provisioning;

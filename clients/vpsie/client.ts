@@ -131,7 +131,10 @@ export const REQUEST_ID_NOTE_PREFIX = 'orchestrator-request-id=';
 /** A DNS-safe hostname derived from the request id: the same request always gets the same name. */
 export function hostnameForRequest(prefix: string, requestId: string): string {
   const digest = createHash('sha256').update(requestId).digest('hex').slice(0, 12);
-  const p = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  const p = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40);
   return `${p}-${digest}`;
 }
 
@@ -189,16 +192,19 @@ export class VpsieClient {
       opts.credentials,
       async (creds) =>
         (
-          await this.transport.exchange({
-            operation: 'auth.login',
-            method: 'POST',
-            path: '/apps/v2/auth/from/api',
-            json: creds,
-            idempotent: true,
-            auth: false,
-            whole: true,
-            schema: LoginResponseSchema,
-          }, undefined)
+          await this.transport.exchange(
+            {
+              operation: 'auth.login',
+              method: 'POST',
+              path: '/apps/v2/auth/from/api',
+              json: creds,
+              idempotent: true,
+              auth: false,
+              whole: true,
+              schema: LoginResponseSchema,
+            },
+            undefined,
+          )
         ).data,
       clock,
       opts.refreshBeforeMs ?? 5 * 60_000,
@@ -232,7 +238,14 @@ export class VpsieClient {
 
   /** Validates connectivity and credentials (a cheap authenticated call, uncached). */
   async healthCheck(): Promise<void> {
-    await this.call({ operation: 'datacenter.list', method: 'GET', path: '/apps/v2/datacenter', query: { offset: 0, limit: 1 }, idempotent: true, schema: z.array(DatacenterSchema) });
+    await this.call({
+      operation: 'datacenter.list',
+      method: 'GET',
+      path: '/apps/v2/datacenter',
+      query: { offset: 0, limit: 1 },
+      idempotent: true,
+      schema: z.array(DatacenterSchema),
+    });
   }
 
   // -------------------------------------------------------------------------------- VMs
@@ -373,9 +386,7 @@ export class VpsieClient {
   /** Finds a not-yet-listed VM in the pending queue by hostname or process id. */
   async findPendingVm(q: { hostname?: string; processId?: string }): Promise<PendingVm | undefined> {
     const pending = await this.listPendingVms();
-    return pending.find(
-      (p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId),
-    );
+    return pending.find((p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId));
   }
 
   /**
@@ -438,7 +449,13 @@ export class VpsieClient {
 
   async listPlanCategories(): Promise<PlanCategory[]> {
     return this.cached('categories', async () => {
-      const r = await this.call({ operation: 'plan.categories', method: 'GET', path: '/api/v2/plans/category', idempotent: true, schema: z.array(PlanCategorySchema) });
+      const r = await this.call({
+        operation: 'plan.categories',
+        method: 'GET',
+        path: '/api/v2/plans/category',
+        idempotent: true,
+        schema: z.array(PlanCategorySchema),
+      });
       return r.data;
     });
   }
@@ -525,7 +542,14 @@ export class VpsieClient {
   /** Managed-Kubernetes sizes of a datacenter (`KubeSizeID` values). */
   async listK8sOffers(dcIdentifier: string): Promise<K8sOffer[]> {
     return this.cached(`offers:${dcIdentifier}`, async () => {
-      const r = await this.call({ operation: 'k8s.offers', method: 'POST', path: `${K8S}/offers`, json: { dcIdentifier }, idempotent: true, schema: z.array(K8sOfferSchema) });
+      const r = await this.call({
+        operation: 'k8s.offers',
+        method: 'POST',
+        path: `${K8S}/offers`,
+        json: { dcIdentifier },
+        idempotent: true,
+        schema: z.array(K8sOfferSchema),
+      });
       return r.data;
     });
   }
@@ -543,7 +567,13 @@ export class VpsieClient {
   // -------------------------------------------------------------------------------- managed Kubernetes
 
   async listClusters(): Promise<K8sClusterSummary[]> {
-    const r = await this.call({ operation: 'k8s.cluster.list', method: 'GET', path: `${K8S}/cluster/all`, idempotent: true, schema: z.array(K8sClusterSummarySchema) });
+    const r = await this.call({
+      operation: 'k8s.cluster.list',
+      method: 'GET',
+      path: `${K8S}/cluster/all`,
+      idempotent: true,
+      schema: z.array(K8sClusterSummarySchema),
+    });
     return r.data;
   }
 
@@ -591,7 +621,8 @@ export class VpsieClient {
       if (!isVpsieError(e) || !e.ambiguous) throw e;
     }
     const created = await find();
-    if (!created) throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
+    if (!created)
+      throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
     return created;
   }
 

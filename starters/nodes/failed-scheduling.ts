@@ -21,10 +21,7 @@ export interface FailedScheduling {
 export type Stop = () => Promise<void>;
 
 /** Watches Events with reason FailedScheduling on Pods, cluster-wide. */
-export async function watchFailedScheduling(
-  kc: k8s.KubeConfig,
-  onEvent: (e: FailedScheduling) => void | Promise<void>,
-): Promise<Stop> {
+export async function watchFailedScheduling(kc: k8s.KubeConfig, onEvent: (e: FailedScheduling) => void | Promise<void>): Promise<Stop> {
   const log = logger('failed-scheduling-watcher');
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const fieldSelector = 'reason=FailedScheduling,involvedObject.kind=Pod';

@@ -7,7 +7,10 @@ import type { Client } from '@temporalio/client';
 import { logger } from '../../lib/log';
 import { scaleDownWorkflow, scaleDownWorkflowId, type ScaleDownWorkflowInput } from '../../workflows/nodes/scale-down/loop';
 
-export async function ensureScaleDownLoop(temporal: Client, o: { taskQueue: string; scope: string; settings?: ScaleDownWorkflowInput['settings'] }): Promise<string> {
+export async function ensureScaleDownLoop(
+  temporal: Client,
+  o: { taskQueue: string; scope: string; settings?: ScaleDownWorkflowInput['settings'] },
+): Promise<string> {
   const workflowId = scaleDownWorkflowId(o.scope);
   const input: ScaleDownWorkflowInput = { scope: o.scope, ...(o.settings ? { settings: o.settings } : {}) };
   const handle = await temporal.workflow.start(scaleDownWorkflow, {

@@ -71,12 +71,15 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     timer = undefined;
     const d = batcher.nextDeadline();
     if (d === undefined || stopped) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      const b = batcher.poll(Date.now());
-      if (b) launch(b);
-      arm();
-    }, Math.max(0, d - Date.now()));
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        const b = batcher.poll(Date.now());
+        if (b) launch(b);
+        arm();
+      },
+      Math.max(0, d - Date.now()),
+    );
   };
 
   const signal = (s: ScaleUpSignal): void => {
@@ -101,7 +104,14 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
-        log.info('scale-up started', { workflowId: batch.id, pods: batch.pods.length, pressure: batch.pressure.length, closedBy: batch.closedBy, batchMs: batch.closedAt - batch.firstSignalAt, signals: batch.signals });
+        log.info('scale-up started', {
+          workflowId: batch.id,
+          pods: batch.pods.length,
+          pressure: batch.pressure.length,
+          closedBy: batch.closedBy,
+          batchMs: batch.closedAt - batch.firstSignalAt,
+          signals: batch.signals,
+        });
         opts.onBatch?.(batch, batch.id);
         const record = await handle.result();
         const until = Date.now() + config.SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS * 1000;
@@ -172,7 +182,9 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     const onNode = (n: k8s.V1Node): void => {
       const name = n.metadata?.name;
       if (!name) return;
-      const under = (n.status?.conditions ?? []).filter((c) => c.status === 'True' && (PRESSURE_CONDITIONS as readonly string[]).includes(c.type)).map((c) => c.type);
+      const under = (n.status?.conditions ?? [])
+        .filter((c) => c.status === 'True' && (PRESSURE_CONDITIONS as readonly string[]).includes(c.type))
+        .map((c) => c.type);
       if (under.length === 0) {
         pressured.delete(name);
         return;
@@ -194,11 +206,17 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     config.SCALE_UP_RESCAN_SECONDS > 0
       ? setInterval(() => {
           const now = Date.now();
-          for (const [uid, p] of pendingPods) if (accept(uid, p.namespace)) signal({ kind: 'pod', source: 'Rescan', uid, namespace: p.namespace, name: p.name, reasons: p.reasons, at: now });
+          for (const [uid, p] of pendingPods)
+            if (accept(uid, p.namespace)) signal({ kind: 'pod', source: 'Rescan', uid, namespace: p.namespace, name: p.name, reasons: p.reasons, at: now });
         }, config.SCALE_UP_RESCAN_SECONDS * 1000)
       : undefined;
   rescan?.unref();
-  log.info('scale-up trigger running', { idleMs: config.SCALE_UP_BATCH_IDLE_MS, maxMs: config.SCALE_UP_BATCH_MAX_MS, rescanSeconds: config.SCALE_UP_RESCAN_SECONDS, namespaces: opts.namespaces ?? 'all' });
+  log.info('scale-up trigger running', {
+    idleMs: config.SCALE_UP_BATCH_IDLE_MS,
+    maxMs: config.SCALE_UP_BATCH_MAX_MS,
+    rescanSeconds: config.SCALE_UP_RESCAN_SECONDS,
+    namespaces: opts.namespaces ?? 'all',
+  });
 
   return async () => {
     stopped = true;

@@ -79,7 +79,10 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
     const namespace = obj.metadata?.namespace;
     const name = obj.metadata?.name;
     if (!namespace || !name) return;
-    const payload = { ...(obj.metadata?.generation !== undefined ? { generation: obj.metadata.generation } : {}), deleting: obj.metadata?.deletionTimestamp !== undefined };
+    const payload = {
+      ...(obj.metadata?.generation !== undefined ? { generation: obj.metadata.generation } : {}),
+      deleting: obj.metadata?.deletionTimestamp !== undefined,
+    };
     const workflowId = nodeGroupWorkflowId(namespace, name);
     void retrying(`signalling ${workflowId}`, async () => {
       if (start) {
@@ -156,7 +159,10 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
     if (changed('vn', obj)) signalNode(obj);
   });
   nodes.on(k8s.DELETE, (obj) => seen.delete(keyOf('vn', obj)));
-  for (const [inf, what] of [[groups, 'NodeGroup'], [nodes, 'VPSieNode']] as const) {
+  for (const [inf, what] of [
+    [groups, 'NodeGroup'],
+    [nodes, 'VPSieNode'],
+  ] as const) {
     inf.on(k8s.ERROR, (err?: unknown) => {
       if (stopped) return;
       log.warn(`${what} watch interrupted; restarting`, { error: String(err) });
@@ -170,10 +176,13 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
   await Promise.all([groups.start().then(() => (groupsSynced = true)), nodes.start().then(() => (nodesSynced = true))]);
   log.info('watching NodeGroups and VPSieNodes');
 
-  const resync = setInterval(() => {
-    for (const g of groups.list()) signalGroup(g, true);
-    for (const n of nodes.list()) signalNode(n);
-  }, (o.resyncSeconds ?? 300) * 1000);
+  const resync = setInterval(
+    () => {
+      for (const g of groups.list()) signalGroup(g, true);
+      for (const n of nodes.list()) signalNode(n);
+    },
+    (o.resyncSeconds ?? 300) * 1000,
+  );
   resync.unref();
 
   return {

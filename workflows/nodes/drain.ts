@@ -76,9 +76,7 @@ export async function drainNodeWorkflow(input: DrainNodeInput): Promise<DrainNod
     if (outcome === 'Timeout' || outcome === 'Failed') uncordoned = await acts.uncordonNode(input.nodeName).catch(() => false);
     const seconds = (Date.now() - started) / 1000;
     const reason = outcome === 'Drained' || outcome === 'NodeNotFound' ? 'DrainComplete' : 'DrainFailed';
-    await acts
-      .recordDrain({ nodeName: input.nodeName, outcome, seconds, reason, message: `${message}${forWhom}` })
-      .catch(() => undefined);
+    await acts.recordDrain({ nodeName: input.nodeName, outcome, seconds, reason, message: `${message}${forWhom}` }).catch(() => undefined);
     return { nodeName: input.nodeName, outcome, reason, message, evicted, skipped, remaining, blockedByPdb: blocked, uncordoned, seconds };
   };
 
@@ -103,7 +101,10 @@ export async function drainNodeWorkflow(input: DrainNodeInput): Promise<DrainNod
       if (toEvict.length === 0) break;
       if (Date.now() >= deadline) {
         remaining = blocked;
-        return await finish('Timeout', `${blocked.length} pod(s) still refused by a PodDisruptionBudget after ${input.timeoutSeconds}s: ${blocked.map((p) => `${p.namespace}/${p.name}`).join(', ')}`);
+        return await finish(
+          'Timeout',
+          `${blocked.length} pod(s) still refused by a PodDisruptionBudget after ${input.timeoutSeconds}s: ${blocked.map((p) => `${p.namespace}/${p.name}`).join(', ')}`,
+        );
       }
       await sleep(Math.min(interval, deadline - Date.now()));
     }
@@ -111,7 +112,10 @@ export async function drainNodeWorkflow(input: DrainNodeInput): Promise<DrainNod
       remaining = waitFor.length === 0 ? [] : await acts.podsRemaining({ nodeName: input.nodeName, pods: waitFor });
       if (remaining.length === 0) break;
       if (Date.now() >= deadline)
-        return await finish('Timeout', `${remaining.length} pod(s) still on the node after ${input.timeoutSeconds}s: ${remaining.map((p) => `${p.namespace}/${p.name}`).join(', ')}`);
+        return await finish(
+          'Timeout',
+          `${remaining.length} pod(s) still on the node after ${input.timeoutSeconds}s: ${remaining.map((p) => `${p.namespace}/${p.name}`).join(', ')}`,
+        );
       await sleep(Math.min(interval, Math.max(1, deadline - Date.now())));
     }
     return await finish('Drained', `drained: ${evicted} pod(s) evicted, ${skipped.length} left (DaemonSet/mirror/completed)`);

@@ -131,7 +131,9 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
               reason: 'PendingPods',
               message: `${groupSummary(g)}; strategy ${decision.strategy}; batch ${workflowId}`,
               pods: podsOfGroup,
-              podUidsByNode: plannedNodesInRequestOrder(g).map((n) => n.pods.map((p) => snap.podUids[p]).filter((u): u is string => u !== undefined && u !== '')),
+              podUidsByNode: plannedNodesInRequestOrder(g).map((n) =>
+                n.pods.map((p) => snap.podUids[p]).filter((u): u is string => u !== undefined && u !== ''),
+              ),
             },
           });
           const ex: GroupExecution = { requestId, created: res.created };
@@ -164,7 +166,15 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
     const outcomes = podOutcomes(decision, executions, deferredKeys, snap.podUids);
     for (const a of snap.assigned) {
       const uid = snap.podUids[a.pod];
-      outcomes.push({ pod: a.pod, ...(uid ? { uid } : {}), outcome: 'FitsExisting', reason: 'FitsInFlightNode', node: a.node, message: `already expected on node ${a.node}, which was created for it and is being provisioned`, numbers: {} });
+      outcomes.push({
+        pod: a.pod,
+        ...(uid ? { uid } : {}),
+        outcome: 'FitsExisting',
+        reason: 'FitsInFlightNode',
+        node: a.node,
+        message: `already expected on node ${a.node}, which was created for it and is being provisioned`,
+        numbers: {},
+      });
     }
     // Pods already decided in an earlier round keep that outcome.
     const decided = new Set(pods.map((p) => p.pod));
@@ -196,7 +206,9 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
   if (input.observeLatency !== false) {
     const created = groups.flatMap((g) => g.created.map((name) => ({ namespace: g.group.split('/')[0]!, name })));
     if (created.length > 0) {
-      await slowActs.observePendingToCreate({ workflowId, firstSignalAt: input.firstSignalAt, vpsieNodes: created, timeoutSeconds: 120 }).catch(() => undefined);
+      await slowActs
+        .observePendingToCreate({ workflowId, firstSignalAt: input.firstSignalAt, vpsieNodes: created, timeoutSeconds: 120 })
+        .catch(() => undefined);
     }
   }
   return record;

@@ -42,7 +42,18 @@ import {
   type VpsieClient,
 } from '../../../clients/vpsie';
 import type { K8sNode, NodeGroup as VpsieGroup, VmData } from '../../../clients/vpsie/schemas';
-import { API_VERSION, DNS_SUBDOMAIN_PATTERN, GROUP, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL, nodeLabelsFor, safeParseVPSieNode, type NodeGroup, type VPSieNode } from '../../../lib/crds/autoscaler';
+import {
+  API_VERSION,
+  DNS_SUBDOMAIN_PATTERN,
+  GROUP,
+  VERSION,
+  VPSIENODE_KIND,
+  VPSIENODE_PLURAL,
+  nodeLabelsFor,
+  safeParseVPSieNode,
+  type NodeGroup,
+  type VPSieNode,
+} from '../../../lib/crds/autoscaler';
 import { apiStatus } from '../../../lib/kube/api';
 import { logger } from '../../../lib/log';
 import { autoscalerMetrics } from '../../../lib/metrics';
@@ -190,7 +201,8 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
       throw invalid(`user data Secret ${namespace}/${ref.name}/${ref.key} is neither #cloud-config nor JSON/YAML`);
     }
     const p = JoinTemplateSchema.safeParse(doc);
-    if (!p.success) throw invalid(`user data Secret ${namespace}/${ref.name}/${ref.key}: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!p.success)
+      throw invalid(`user data Secret ${namespace}/${ref.name}/${ref.key}: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const apiServer = deps.config.JOIN_API_SERVER ?? p.data.apiServer;
     if (!apiServer) throw invalid('no API server to join: set JOIN_API_SERVER (or apiServer in the user data Secret)');
     const group = vn.spec.nodeGroupName;
@@ -231,7 +243,14 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
       notes: `vpsienode=${input.vpsieNode.namespace}/${input.vpsieNode.name}`,
     });
     if (r.created) metrics.nodesCreated.inc({ nodegroup: input.nodeGroup });
-    if (r.state === 'pending') return { state: r.pending ? 'pending' : 'requested', joinMethod: 'UserData', hostname, created: r.created, detail: r.created ? 'VM requested' : 'VM pending' };
+    if (r.state === 'pending')
+      return {
+        state: r.pending ? 'pending' : 'requested',
+        joinMethod: 'UserData',
+        hostname,
+        created: r.created,
+        detail: r.created ? 'VM requested' : 'VM pending',
+      };
     await setSpecOnce(api, input.vpsieNode, { vpsieIdentifier: r.vm.identifier, vpsID: r.vm.id });
     return statusFromVm(r.vm, 'UserData', r.created, r.created ? 'VM created' : 'VM found by request id');
   }
@@ -318,7 +337,12 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
   async function withGroupLock<T>(namespace: string, groupId: number, holder: string, fn: () => Promise<T>): Promise<T> {
     const name = leaseName('vpsie-group', String(groupId));
     const body = (rv?: string): k8s.V1Lease => ({
-      metadata: { name, namespace, ...(rv ? { resourceVersion: rv } : {}), annotations: { [LOCK_EXPIRES_ANNOTATION]: String(Date.now() + LOCK_SECONDS * 1000) } },
+      metadata: {
+        name,
+        namespace,
+        ...(rv ? { resourceVersion: rv } : {}),
+        annotations: { [LOCK_EXPIRES_ANNOTATION]: String(Date.now() + LOCK_SECONDS * 1000) },
+      },
       spec: { holderIdentity: holder },
     });
     const tryAcquire = async (): Promise<string | undefined> => {
@@ -396,7 +420,9 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
       if (!g) throw ApplicationFailure.nonRetryable(`VPSie node group ${group.id} disappeared`, 'VPSCreateFailed');
       const pendingWorkers = Math.max(0, g.nodes_count - workers.length);
       const holders = new Set(claims.map((c) => c.holder));
-      const list = (await api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL })) as { items: unknown[] };
+      const list = (await api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL })) as {
+        items: unknown[];
+      };
       const waiting = list.items
         .map((o) => safeParseVPSieNode(o))
         .filter((r): r is { ok: true; value: VPSieNode } => r.ok)
@@ -414,7 +440,8 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
         try {
           await vpsie.addGroupWorker(cluster, group.id);
         } catch (e) {
-          if (isVpsieError(e) && e.ambiguous) throw ApplicationFailure.retryable(`add worker got no answer (${e.type}); the next attempt recounts`, 'VpsieError.not_settled');
+          if (isVpsieError(e) && e.ambiguous)
+            throw ApplicationFailure.retryable(`add worker got no answer (${e.type}); the next attempt recounts`, 'VpsieError.not_settled');
           throw e;
         }
       }

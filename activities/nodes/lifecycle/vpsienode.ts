@@ -33,14 +33,7 @@ import { recordEvent } from '../../../lib/kube/events';
 import { apiStatus } from '../../../lib/kube/api';
 import { logger } from '../../../lib/log';
 import { autoscalerMetrics } from '../../../lib/metrics';
-import {
-  buildStatusPatch,
-  matchNode,
-  mergeTaints,
-  missingLabels,
-  type NodeView,
-  type TransitionRecord,
-} from '../../../decision/nodes/lifecycle/vpsienode';
+import { buildStatusPatch, matchNode, mergeTaints, missingLabels, type NodeView, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
 import type { ObjectRef } from '../../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../../workers/deps';
 
@@ -89,7 +82,10 @@ export async function readNodeGroup(api: KubeApis, ref: ObjectRef): Promise<Node
 }
 
 export async function mergePatchVPSieNode(api: KubeApis, ref: ObjectRef, body: object): Promise<void> {
-  await api.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ref.namespace, plural: VPSIENODE_PLURAL, name: ref.name, body }, merge);
+  await api.custom.patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace: ref.namespace, plural: VPSIENODE_PLURAL, name: ref.name, body },
+    merge,
+  );
 }
 
 /**
@@ -105,7 +101,11 @@ export async function setSpecOnce(api: KubeApis, ref: ObjectRef, fields: { hostn
     if (v === undefined) continue;
     const cur = vn.spec[k];
     if (cur === undefined) patch[k] = v;
-    else if (cur !== v) throw ApplicationFailure.nonRetryable(`VPSieNode ${ref.namespace}/${ref.name}: spec.${k} is ${String(cur)}, refusing to set ${String(v)}`, 'VPSCreateFailed');
+    else if (cur !== v)
+      throw ApplicationFailure.nonRetryable(
+        `VPSieNode ${ref.namespace}/${ref.name}: spec.${k} is ${String(cur)}, refusing to set ${String(v)}`,
+        'VPSCreateFailed',
+      );
   }
   if (Object.keys(patch).length === 0) return vn;
   // resourceVersion makes the patch fail (409) if someone changed the object since the read.
@@ -204,7 +204,14 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
   const metrics = autoscalerMetrics(deps.registry);
   const log = logger('vpsienode-activities');
 
-  async function event(ref: ObjectRef, uid: string | undefined, type: 'Normal' | 'Warning', reason: string, message: string, dedupeKey?: string): Promise<void> {
+  async function event(
+    ref: ObjectRef,
+    uid: string | undefined,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    dedupeKey?: string,
+  ): Promise<void> {
     await recordEvent(deps.kc, {
       target: { apiVersion: API_VERSION, kind: VPSIENODE_KIND, name: ref.name, namespace: ref.namespace, ...(uid ? { uid } : {}) },
       type,
@@ -310,16 +317,15 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
         metrics.phaseTransitions.inc({ nodegroup: t.nodeGroup, phase: t.to, reason: t.reason });
         if (t.provisioningSeconds !== undefined) metrics.provisioningSeconds.observe({ nodegroup: t.nodeGroup }, t.provisioningSeconds);
         if (t.joiningSeconds !== undefined) metrics.joiningSeconds.observe({ nodegroup: t.nodeGroup }, t.joiningSeconds);
-        log.info('vpsienode phase transition', { vpsieNode: `${t.vpsieNode.namespace}/${t.vpsieNode.name}`, from: t.from, to: t.to, reason: t.reason, detail: t.message });
+        log.info('vpsienode phase transition', {
+          vpsieNode: `${t.vpsieNode.namespace}/${t.vpsieNode.name}`,
+          from: t.from,
+          to: t.to,
+          reason: t.reason,
+          detail: t.message,
+        });
       }
-      await event(
-        t.vpsieNode,
-        vn.metadata.uid,
-        t.to === 'Failed' ? 'Warning' : 'Normal',
-        t.reason,
-        `${t.from} -> ${t.to}: ${t.message}`,
-        `phase-${t.to}`,
-      );
+      await event(t.vpsieNode, vn.metadata.uid, t.to === 'Failed' ? 'Warning' : 'Normal', t.reason, `${t.from} -> ${t.to}: ${t.message}`, `phase-${t.to}`);
       return { recorded: !already };
     },
 
@@ -354,9 +360,14 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
      * Puts the NodeGroup's labels (+ autoscaler.vpsie.com/nodegroup=<group>) and taints on the
      * Node. Existing labels and taints are kept; only missing or different ones are written.
      */
-    async applyNodeGroupToNode(input: { nodeName: string; nodeGroup: ObjectRef }): Promise<{ labels: Record<string, string>; taints: Taint[]; changed: boolean }> {
+    async applyNodeGroupToNode(input: {
+      nodeName: string;
+      nodeGroup: ObjectRef;
+    }): Promise<{ labels: Record<string, string>; taints: Taint[]; changed: boolean }> {
       const ng = await readNodeGroup(api, input.nodeGroup);
-      const labels = ng ? nodeLabelsFor(ng) : nodeLabelsFor({ metadata: { name: input.nodeGroup.name }, spec: { labels: {} } } as Pick<NodeGroup, 'metadata' | 'spec'>);
+      const labels = ng
+        ? nodeLabelsFor(ng)
+        : nodeLabelsFor({ metadata: { name: input.nodeGroup.name }, spec: { labels: {} } } as Pick<NodeGroup, 'metadata' | 'spec'>);
       const taints = ng?.spec.taints ?? [];
       for (let attempt = 0; attempt < 5; attempt++) {
         const node = await api.core.readNode({ name: input.nodeName });

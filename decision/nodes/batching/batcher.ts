@@ -116,7 +116,14 @@ export class Batcher {
         p.reasons = SCHEDULER_REASONS.filter((r) => p.reasons.includes(r) || s.reasons.includes(r));
         if (!p.sources.includes(s.source)) p.sources = SOURCES.filter((x) => x === s.source || p.sources.includes(x));
       } else {
-        o.pods.set(s.uid, { uid: s.uid, namespace: s.namespace, name: s.name, reasons: SCHEDULER_REASONS.filter((r) => s.reasons.includes(r)), sources: [s.source], firstSeen: now });
+        o.pods.set(s.uid, {
+          uid: s.uid,
+          namespace: s.namespace,
+          name: s.name,
+          reasons: SCHEDULER_REASONS.filter((r) => s.reasons.includes(r)),
+          sources: [s.source],
+          firstSeen: now,
+        });
       }
     } else {
       const set = o.pressure.get(s.node) ?? new Set<string>();

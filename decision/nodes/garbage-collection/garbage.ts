@@ -101,7 +101,13 @@ export function findGarbage(
       report.young += 1;
       continue;
     }
-    report.leaked.push({ identifier: vm.identifier, hostname: vm.hostname, requestId, ...(owner ? { vpsieNode: owner } : {}), ageSeconds: Number.isFinite(ageSeconds) ? Math.round(ageSeconds) : -1 });
+    report.leaked.push({
+      identifier: vm.identifier,
+      hostname: vm.hostname,
+      requestId,
+      ...(owner ? { vpsieNode: owner } : {}),
+      ageSeconds: Number.isFinite(ageSeconds) ? Math.round(ageSeconds) : -1,
+    });
   }
   const byRequest = new Set(live.map((v) => parseNotes(v.notes)[REQUEST_ID_NOTE_KEY]).filter((x): x is string => x !== undefined));
   const byIdentifier = new Set(live.map((v) => v.identifier));

@@ -99,7 +99,12 @@ export function conditionsFor(to: VPSieNodePhase, reason: VPSieNodeReason, messa
  * Merges condition changes into existing conditions: lastTransitionTime moves only when the
  * status flips (metav1.Condition semantics); order of types is kept, new types appended.
  */
-export function mergeConditions(existing: readonly VPSieNodeCondition[] | undefined, changes: readonly ConditionChange[], at: string, generation?: number): VPSieNodeCondition[] {
+export function mergeConditions(
+  existing: readonly VPSieNodeCondition[] | undefined,
+  changes: readonly ConditionChange[],
+  at: string,
+  generation?: number,
+): VPSieNodeCondition[] {
   const out = (existing ?? []).map((c) => ({ ...c }));
   for (const ch of changes) {
     const i = out.findIndex((c) => c.type === ch.type);
@@ -195,7 +200,10 @@ export function matchNode(nodes: readonly NodeView[], m: MachineIdentity): NodeM
     if (n) return { node: n, by: 'providerID' };
   }
   const foreign = (n: NodeView) =>
-    n.providerID !== undefined && n.providerID !== '' && (m.vpsieIdentifier === undefined || n.providerID !== `vpsie://${m.vpsieIdentifier}`) && n.providerID.startsWith('vpsie://');
+    n.providerID !== undefined &&
+    n.providerID !== '' &&
+    (m.vpsieIdentifier === undefined || n.providerID !== `vpsie://${m.vpsieIdentifier}`) &&
+    n.providerID.startsWith('vpsie://');
   const candidates = nodes.filter((n) => !foreign(n));
   if (m.hostname) {
     const h = m.hostname.toLowerCase();

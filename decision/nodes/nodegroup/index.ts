@@ -131,7 +131,8 @@ export function reconcile(spec: { minNodes: number; maxNodes: number }, desired:
   const d = clamp(desired, spec.minNodes, spec.maxNodes);
   const counted = nodes.filter(isCounted).length;
   if (counted < d) return { desired: d, create: d - counted, remove: [], reason: desired < spec.minNodes ? 'BelowMinNodes' : 'BelowDesired' };
-  if (counted > d) return { desired: d, create: 0, remove: pickRemovals(nodes, counted - d), reason: desired > spec.maxNodes ? 'AboveMaxNodes' : 'AboveDesired' };
+  if (counted > d)
+    return { desired: d, create: 0, remove: pickRemovals(nodes, counted - d), reason: desired > spec.maxNodes ? 'AboveMaxNodes' : 'AboveDesired' };
   return { desired: d, create: 0, remove: [], reason: 'InSync' };
 }
 
@@ -193,7 +194,12 @@ export function groupConditions(s: GroupStatusInput): [Cond<'Ready'>, Cond<'Scal
   const scaling: Cond<'Scaling'> = s.dryRun
     ? { type: 'Scaling', status: 'False', reason: 'DryRun', message: `spec.dryRun: decisions are recorded, not carried out (${nums})` }
     : counted - ready > 0 || counted < s.desired
-      ? { type: 'Scaling', status: 'True', reason: 'ScalingUp', message: `${Math.max(counted - ready, s.desired - ready)} nodes on their way to Ready (${nums})` }
+      ? {
+          type: 'Scaling',
+          status: 'True',
+          reason: 'ScalingUp',
+          message: `${Math.max(counted - ready, s.desired - ready)} nodes on their way to Ready (${nums})`,
+        }
       : removing > 0
         ? { type: 'Scaling', status: 'True', reason: 'ScalingDown', message: `${removing} nodes being removed (${nums})` }
         : { type: 'Scaling', status: 'False', reason: 'NotScaling', message: `stable at ${counted} nodes (${nums})` };
@@ -213,7 +219,11 @@ export function groupConditions(s: GroupStatusInput): [Cond<'Ready'>, Cond<'Scal
           type: 'Error',
           status: 'True',
           reason: groupErrorReason(failed[0]?.reason),
-          message: `${failed.length} nodes Failed; latest ${failed[0]?.name}: ${failed[0]?.reason ?? 'unknown'}${failed[0]?.message ? `: ${failed[0].message}` : ''}`.slice(0, 4000),
+          message:
+            `${failed.length} nodes Failed; latest ${failed[0]?.name}: ${failed[0]?.reason ?? 'unknown'}${failed[0]?.message ? `: ${failed[0].message}` : ''}`.slice(
+              0,
+              4000,
+            ),
         }
       : { type: 'Error', status: 'False', reason: 'NoError', message: 'no node failed' };
   return [readyCond, scaling, atMin, atMax, error];

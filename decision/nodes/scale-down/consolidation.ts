@@ -38,7 +38,11 @@ export function nodePrice(group: ScaleDownGroup, n: ScaleDownNode): { offering: 
 export function plannerGroup(g: ScaleDownGroup, headroom = false): PlannerGroup {
   const up = g.spec.scaleUpPolicy;
   const shrink = (cap: number, pct: number): number => (headroom && up.enabled && pct < 100 ? Math.max(0, Math.ceil((cap * pct) / 100) - 1) : cap);
-  const offerings = (g.offerings ?? []).map((o) => ({ ...o, cpuMilli: shrink(o.cpuMilli, up.cpuThreshold), memoryBytes: shrink(o.memoryBytes, up.memoryThreshold) }));
+  const offerings = (g.offerings ?? []).map((o) => ({
+    ...o,
+    cpuMilli: shrink(o.cpuMilli, up.cpuThreshold),
+    memoryBytes: shrink(o.memoryBytes, up.memoryThreshold),
+  }));
   const out: PlannerGroup = {
     name: g.name,
     namespace: g.namespace,
@@ -51,7 +55,8 @@ export function plannerGroup(g: ScaleDownGroup, headroom = false): PlannerGroup 
   };
   if (g.spec.preferredInstanceType !== undefined) out.preferredInstanceType = g.spec.preferredInstanceType;
   if (g.spec.labels !== undefined) out.labels = g.spec.labels;
-  if (g.spec.taints !== undefined) out.taints = g.spec.taints.map((t): Taint => (t.value === undefined ? { key: t.key, effect: t.effect } : { key: t.key, value: t.value, effect: t.effect }));
+  if (g.spec.taints !== undefined)
+    out.taints = g.spec.taints.map((t): Taint => (t.value === undefined ? { key: t.key, effect: t.effect } : { key: t.key, value: t.value, effect: t.effect }));
   if (g.zone !== undefined) out.zone = g.zone;
   return out;
 }
@@ -73,7 +78,14 @@ interface Attempt {
 function dedupeDaemonSets(pods: readonly SimPod[]): SimPod[] {
   const seen = new Map<string, SimPod>();
   for (const p of pods) {
-    const k = canonicalJson({ ns: p.namespace, l: p.labels, r: p.requests, s: p.nodeSelector ?? {}, a: p.requiredNodeAffinity ?? null, t: p.tolerations ?? [] });
+    const k = canonicalJson({
+      ns: p.namespace,
+      l: p.labels,
+      r: p.requests,
+      s: p.nodeSelector ?? {},
+      a: p.requiredNodeAffinity ?? null,
+      t: p.tolerations ?? [],
+    });
     if (!seen.has(k)) seen.set(k, p);
   }
   return [...seen.values()];
@@ -132,7 +144,9 @@ function evaluate(ctx: DecisionContext, g: GroupCtx, subset: readonly ScaleDownN
   blockers.push(...kept, ...arithmetic.filter((b) => b.reason === 'MinNodesReached'));
   if (decision.unplaced.length === 0) {
     const moves = decision.placements.filter((p) => p.target !== 'new').map((p) => ({ pod: p.pod, node: p.node }));
-    const extra = decision.groups.flatMap((x) => x.nodes.map((n) => ({ allocatable: realAllocatable(g.group, n.offeringId) ?? n.allocatable, requested: n.requested })));
+    const extra = decision.groups.flatMap((x) =>
+      x.nodes.map((n) => ({ allocatable: realAllocatable(g.group, n.offeringId) ?? n.allocatable, requested: n.requested })),
+    );
     blockers.push(...ctx.scaleUpRule(g, leaving, moves, extra));
   }
   return { nodes: names, pods, blockers: sortBlockers(blockers), decision, removedMonthlyPrice, pdbUsage: pdb.usage };
@@ -227,7 +241,12 @@ export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Ma
       {
         reason: 'ConsolidationBelowThreshold',
         message: `replacing ${best.nodes.join(', ')} saves ${round2(saving(best))}/month (${round2(savingPercent)}%), threshold ${threshold}%`,
-        numbers: { removedMonthlyPrice: round2(best.removedMonthlyPrice), replacementMonthlyPrice: round2(best.decision?.monthlyPrice ?? 0), savingPercent: round2(savingPercent), thresholdPercent: threshold },
+        numbers: {
+          removedMonthlyPrice: round2(best.removedMonthlyPrice),
+          replacementMonthlyPrice: round2(best.decision?.monthlyPrice ?? 0),
+          savingPercent: round2(savingPercent),
+          thresholdPercent: threshold,
+        },
       },
     ]);
   }

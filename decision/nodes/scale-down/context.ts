@@ -27,8 +27,7 @@ function zero(): Resources {
 
 /** Input lists in canonical order, so reordered input gives the same decision. */
 export function canonicalInput(input: ScaleDownInput): ScaleDownInput {
-  const byName = <T extends { name: string; namespace: string }>(a: T, b: T) =>
-    compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name);
+  const byName = <T extends { name: string; namespace: string }>(a: T, b: T) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name);
   return {
     ...input,
     nodes: [...input.nodes]
@@ -38,9 +37,7 @@ export function canonicalInput(input: ScaleDownInput): ScaleDownInput {
     groups: [...input.groups].sort(byName),
     inFlightRemovals: [...input.inFlightRemovals].sort(
       (a, b) =>
-        compareStrings(a.nodeGroup, b.nodeGroup) ||
-        compareStrings(a.nodeName ?? '', b.nodeName ?? '') ||
-        compareStrings(a.vpsieNode ?? '', b.vpsieNode ?? ''),
+        compareStrings(a.nodeGroup, b.nodeGroup) || compareStrings(a.nodeName ?? '', b.nodeName ?? '') || compareStrings(a.vpsieNode ?? '', b.vpsieNode ?? ''),
     ),
   };
 }
@@ -159,7 +156,14 @@ export class DecisionContext {
       out.push({
         reason: 'MinNodesReached',
         message: `group ${g.group.name} would have ${remaining - count + adding} node(s), minNodes is ${g.group.spec.minNodes}`,
-        numbers: { currentNodes: g.group.currentNodes, inFlightRemovals: g.inFlight, approved: g.approved, removing: count, adding, minNodes: g.group.spec.minNodes },
+        numbers: {
+          currentNodes: g.group.currentNodes,
+          inFlightRemovals: g.inFlight,
+          approved: g.approved,
+          removing: count,
+          adding,
+          minNodes: g.group.spec.minNodes,
+        },
       });
     }
     if (g.inFlight + g.approved + count > g.budget) {
@@ -176,7 +180,12 @@ export class DecisionContext {
    * WouldTriggerScaleUp: the group's requested share over its surviving nodes after `leaving` go and
    * `moves` land must stay under the scale-up thresholds, or the group would grow right back.
    */
-  scaleUpRule(g: GroupCtx, leaving: ReadonlySet<string>, moves: readonly PodMove[], extra: readonly { allocatable: Resources; requested: Resources }[] = []): Blocker[] {
+  scaleUpRule(
+    g: GroupCtx,
+    leaving: ReadonlySet<string>,
+    moves: readonly PodMove[],
+    extra: readonly { allocatable: Resources; requested: Resources }[] = [],
+  ): Blocker[] {
     const policy = g.group.spec.scaleUpPolicy;
     if (!policy.enabled) return [];
     const alloc = zero();

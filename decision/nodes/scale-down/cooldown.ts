@@ -49,11 +49,7 @@ export interface GuardBlock {
 }
 
 /** Every gate that blocks a scale-down of the group at `now` (empty = allowed). */
-export function scaleDownGates(
-  history: ScaleHistory,
-  policy: Pick<ScaleDownPolicy, 'cooldownSeconds'>,
-  now: number,
-): GuardBlock[] {
+export function scaleDownGates(history: ScaleHistory, policy: Pick<ScaleDownPolicy, 'cooldownSeconds'>, now: number): GuardBlock[] {
   const out: GuardBlock[] = [];
   const cd = policy.cooldownSeconds * 1000;
   if (history.scaleUpInProgress) {
@@ -73,7 +69,11 @@ export function scaleDownGates(
     out.push({
       reason: 'FailedDrainCooldown',
       until: history.lastFailedDrainAt + cd,
-      numbers: { cooldownSeconds: policy.cooldownSeconds, sinceFailedDrainSeconds: Math.floor((now - history.lastFailedDrainAt) / 1000), remainingSeconds: remaining },
+      numbers: {
+        cooldownSeconds: policy.cooldownSeconds,
+        sinceFailedDrainSeconds: Math.floor((now - history.lastFailedDrainAt) / 1000),
+        remainingSeconds: remaining,
+      },
       message: `last drain failed ${Math.floor((now - history.lastFailedDrainAt) / 1000)}s ago, cooldown ${policy.cooldownSeconds}s (${remaining}s left)`,
     });
   }

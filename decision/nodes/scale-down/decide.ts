@@ -231,9 +231,7 @@ export function decideScaleDown(raw: ScaleDownInput): ScaleDownDecision {
   return {
     now: input.now,
     nodes,
-    groups: [...ctx.groups.values()]
-      .map((g) => g.verdict)
-      .sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.nodeGroup, b.nodeGroup)),
+    groups: [...ctx.groups.values()].map((g) => g.verdict).sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.nodeGroup, b.nodeGroup)),
     removals,
     dryRunRemovals,
     stats: {

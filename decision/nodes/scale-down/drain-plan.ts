@@ -58,9 +58,7 @@ export function planDrain(node: string, pods: readonly ScaleDownPod[], opts: Dra
     const grace = p.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
     evict.push({ pod: podKey(p), namespace: p.namespace, name: p.name, uid: p.uid, gracePeriodSeconds: Math.min(Math.max(0, grace), maxGrace) });
   }
-  evict.sort(
-    (a, b) => Number(a.namespace === KUBE_SYSTEM) - Number(b.namespace === KUBE_SYSTEM) || compareStrings(a.pod, b.pod),
-  );
+  evict.sort((a, b) => Number(a.namespace === KUBE_SYSTEM) - Number(b.namespace === KUBE_SYSTEM) || compareStrings(a.pod, b.pod));
   skip.sort((a, b) => compareStrings(a.pod, b.pod));
   const longest = evict.reduce((m, e) => Math.max(m, e.gracePeriodSeconds), 0);
   return { node, evict, skip, maxGracePeriodSeconds: maxGrace, evictionDeadlineSeconds: deadline, waitSeconds: deadline + longest };

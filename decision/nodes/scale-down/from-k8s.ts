@@ -32,7 +32,11 @@ export function scaleDownPodFromK8s(pod: V1Pod): ScaleDownPod {
 }
 
 /** V1Node + its pods -> ScaleDownNode (group from the autoscaler.vpsie.com/nodegroup label). */
-export function scaleDownNodeFromK8s(node: V1Node, pods: readonly V1Pod[], extra: Partial<Pick<ScaleDownNode, 'vpsieNode' | 'offeringId'>> = {}): ScaleDownNode {
+export function scaleDownNodeFromK8s(
+  node: V1Node,
+  pods: readonly V1Pod[],
+  extra: Partial<Pick<ScaleDownNode, 'vpsieNode' | 'offeringId'>> = {},
+): ScaleDownNode {
   const out: ScaleDownNode = { node: nodeFromK8s(node), pods: pods.map(scaleDownPodFromK8s), ...extra };
   const annotations = node.metadata?.annotations;
   if (annotations && Object.keys(annotations).length > 0) out.annotations = { ...annotations };

@@ -110,11 +110,7 @@ export interface Blocker {
 
 export function sortBlockers(blockers: Blocker[]): Blocker[] {
   return blockers.sort(
-    (a, b) =>
-      reasonOrder(a.reason) - reasonOrder(b.reason) ||
-      cmp(a.pod ?? '', b.pod ?? '') ||
-      cmp(a.pdb ?? '', b.pdb ?? '') ||
-      cmp(a.message, b.message),
+    (a, b) => reasonOrder(a.reason) - reasonOrder(b.reason) || cmp(a.pod ?? '', b.pod ?? '') || cmp(a.pdb ?? '', b.pdb ?? '') || cmp(a.message, b.message),
   );
 }
 

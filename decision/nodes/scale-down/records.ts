@@ -108,7 +108,9 @@ export function scalingCondition(d: ScaleDownDecision, g: GroupVerdict): Scaling
   const dry = mine.filter((v) => v.outcome === 'dryRun');
   const blocked = mine.filter((v) => v.outcome === 'blocked');
   const cons = g.consolidation;
-  const consMsg = cons ? `; consolidation ${cons.outcome}: ${cons.nodes.join(', ')} saving ${cons.savingMonthly}/month (${cons.savingPercent}%, threshold ${cons.thresholdPercent}%)` : '';
+  const consMsg = cons
+    ? `; consolidation ${cons.outcome}: ${cons.nodes.join(', ')} saving ${cons.savingMonthly}/month (${cons.savingPercent}%, threshold ${cons.thresholdPercent}%)`
+    : '';
   if (approved.length > 0) {
     return { type: 'Scaling', status: 'True', reason: 'ScalingDown', message: `removing ${approved.map((v) => `${v.node} (${v.kind})`).join(', ')}${consMsg}` };
   }

@@ -31,7 +31,12 @@ export function podAnnotationRule(pod: ScaleDownPod): Blocker[] {
     out.push({ reason: 'DoNotDisruptAnnotation', pod: key, message: `pod ${key} is annotated karpenter.sh/do-not-disrupt`, numbers: {} });
   }
   if (notSafeToEvict(pod)) {
-    out.push({ reason: 'NotSafeToEvictAnnotation', pod: key, message: `pod ${key} is annotated cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`, numbers: {} });
+    out.push({
+      reason: 'NotSafeToEvictAnnotation',
+      pod: key,
+      message: `pod ${key} is annotated cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`,
+      numbers: {},
+    });
   }
   return out;
 }

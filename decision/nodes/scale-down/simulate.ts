@@ -54,9 +54,7 @@ export class ClusterSim {
   constructor(nodes: readonly ScaleDownNode[]) {
     for (const n of nodes) {
       const ready = n.ready ?? true;
-      const node: SimNode = ready
-        ? n.node
-        : { ...n.node, taints: [...(n.node.taints ?? []), { key: TAINT_NOT_READY, effect: 'NoSchedule' }] };
+      const node: SimNode = ready ? n.node : { ...n.node, taints: [...(n.node.taints ?? []), { key: TAINT_NOT_READY, effect: 'NoSchedule' }] };
       this.entries.set(n.node.name, { node, pods: [...n.pods], destination: true, last: false });
     }
   }

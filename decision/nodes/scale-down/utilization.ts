@@ -45,9 +45,7 @@ export const DEFAULT_MAX_BUCKETS = 24;
 export const DEFAULT_MAX_GAP_SECONDS = 300;
 export const DEFAULT_RETENTION_SECONDS = 3600;
 
-export function createTracker(
-  opts: Partial<Pick<UtilizationTracker, 'maxBuckets' | 'maxGapSeconds' | 'retentionSeconds'>> = {},
-): UtilizationTracker {
+export function createTracker(opts: Partial<Pick<UtilizationTracker, 'maxBuckets' | 'maxGapSeconds' | 'retentionSeconds'>> = {}): UtilizationTracker {
   return {
     version: 1,
     maxBuckets: Math.max(2, opts.maxBuckets ?? DEFAULT_MAX_BUCKETS),
@@ -130,12 +128,7 @@ function compact(buckets: UtilizationBucket[], maxBuckets: number, now: number):
  * Records samples taken at `now` and returns a new tracker (the input is not modified). Nodes not in
  * `liveNodes` (when given) are forgotten; history older than the retention is dropped.
  */
-export function observe(
-  tracker: UtilizationTracker,
-  samples: readonly UtilizationSample[],
-  now: number,
-  liveNodes?: readonly string[],
-): UtilizationTracker {
+export function observe(tracker: UtilizationTracker, samples: readonly UtilizationSample[], now: number, liveNodes?: readonly string[]): UtilizationTracker {
   const nodes: Record<string, NodeHistory> = {};
   const live = liveNodes ? new Set(liveNodes) : undefined;
   const cutoff = now - tracker.retentionSeconds * 1000;

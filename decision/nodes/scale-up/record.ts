@@ -32,9 +32,28 @@ export const PERMANENT_REASONS: ReadonlySet<NotTriggeredReason> = new Set<NotTri
 
 /** What happened to one pod of the batch. */
 export type PodOutcome =
-  | { pod: string; uid?: string; outcome: 'TriggeredScaleUp'; reason: 'ScaleUpTriggered'; group: string; offering: string; plannedNode: string; vpsieNode?: string; message: string; numbers: Record<string, number> }
+  | {
+      pod: string;
+      uid?: string;
+      outcome: 'TriggeredScaleUp';
+      reason: 'ScaleUpTriggered';
+      group: string;
+      offering: string;
+      plannedNode: string;
+      vpsieNode?: string;
+      message: string;
+      numbers: Record<string, number>;
+    }
   | { pod: string; uid?: string; outcome: 'NotTriggerScaleUp'; reason: NotTriggeredReason; group?: string; message: string; numbers: Record<string, number> }
-  | { pod: string; uid?: string; outcome: 'FitsExisting'; reason: 'FitsExistingNode' | 'FitsInFlightNode'; node: string; message: string; numbers: Record<string, number> };
+  | {
+      pod: string;
+      uid?: string;
+      outcome: 'FitsExisting';
+      reason: 'FitsExistingNode' | 'FitsInFlightNode';
+      node: string;
+      message: string;
+      numbers: Record<string, number>;
+    };
 
 export type RefusalReason = 'MaxNodesReached' | 'NodeGroupDeleting' | 'ScaleUpDisabled' | 'CooldownActive' | 'UnknownOffering';
 
@@ -136,7 +155,14 @@ export function podOutcomes(
     });
   }
   for (const u of decision.unplaced) {
-    out.push({ pod: u.pod, ...uidOf(u.pod), outcome: 'NotTriggerScaleUp', reason: u.reason satisfies UnplacedReason, message: u.message, numbers: { ...u.numbers } });
+    out.push({
+      pod: u.pod,
+      ...uidOf(u.pod),
+      outcome: 'NotTriggerScaleUp',
+      reason: u.reason satisfies UnplacedReason,
+      message: u.message,
+      numbers: { ...u.numbers },
+    });
   }
   for (const g of decision.groups) {
     const key = groupKey(g);
@@ -145,11 +171,34 @@ export function podOutcomes(
     const nodes = plannedNodesInRequestOrder(g);
     nodes.forEach((n, i) => {
       for (const pod of n.pods) {
-        const numbers = { groupNewNodes: g.newNodes, groupMonthlyPrice: round2(g.monthlyPrice), nodeCpuMilli: n.requested.cpuMilli, nodeMemoryBytes: n.requested.memoryBytes, nodeAllocatableCpuMilli: n.allocatable.cpuMilli, nodeAllocatableMemoryBytes: n.allocatable.memoryBytes };
+        const numbers = {
+          groupNewNodes: g.newNodes,
+          groupMonthlyPrice: round2(g.monthlyPrice),
+          nodeCpuMilli: n.requested.cpuMilli,
+          nodeMemoryBytes: n.requested.memoryBytes,
+          nodeAllocatableCpuMilli: n.allocatable.cpuMilli,
+          nodeAllocatableMemoryBytes: n.allocatable.memoryBytes,
+        };
         if (!ex || ex.error !== undefined) {
-          out.push({ pod, ...uidOf(pod), outcome: 'NotTriggerScaleUp', reason: 'ScaleUpFailed', group: key, message: `scale-up of ${key} failed: ${ex?.error ?? 'not executed'}`, numbers });
+          out.push({
+            pod,
+            ...uidOf(pod),
+            outcome: 'NotTriggerScaleUp',
+            reason: 'ScaleUpFailed',
+            group: key,
+            message: `scale-up of ${key} failed: ${ex?.error ?? 'not executed'}`,
+            numbers,
+          });
         } else if (ex.dryRun) {
-          out.push({ pod, ...uidOf(pod), outcome: 'NotTriggerScaleUp', reason: 'DryRun', group: key, message: `dry run: would add ${n.nickname} node to ${key} (${groupSummary(g)})`, numbers });
+          out.push({
+            pod,
+            ...uidOf(pod),
+            outcome: 'NotTriggerScaleUp',
+            reason: 'DryRun',
+            group: key,
+            message: `dry run: would add ${n.nickname} node to ${key} (${groupSummary(g)})`,
+            numbers,
+          });
         } else if (i < ex.created.length) {
           out.push({
             pod,

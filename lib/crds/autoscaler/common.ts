@@ -11,8 +11,7 @@ import { CONDITION_STATUSES, JOIN_METHODS } from './constants';
 /** VPSie identifier (UUID, numeric id) or nickname such as "us-east-1" or "small-2cpu-4gb". */
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$/;
 /** Kubernetes qualified name: label keys and taint keys ([dns-subdomain/]name). */
-export const QUALIFIED_NAME_PATTERN =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+export const QUALIFIED_NAME_PATTERN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** Kubernetes label value (also taint values). */
 export const LABEL_VALUE_PATTERN = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** DNS subdomain (object names, hostnames). */
@@ -78,8 +77,7 @@ export function boundedRecord<V extends z.ZodType>(value: V, maxProperties: numb
 }
 
 /** x-kubernetes-int-or-string: a count or a percentage ("20%"). */
-export const countOrPercent = () =>
-  z.union([z.number().int().min(0), z.string().regex(PERCENT_PATTERN)]).meta({ 'x-kubernetes-int-or-string': true });
+export const countOrPercent = () => z.union([z.number().int().min(0), z.string().regex(PERCENT_PATTERN)]).meta({ 'x-kubernetes-int-or-string': true });
 
 export const SecretKeyRefSchema = z.strictObject({
   name: z.string().min(1).max(253).regex(DNS_SUBDOMAIN_PATTERN),
@@ -105,10 +103,7 @@ export const JoinSchema = z
 export type Join = z.output<typeof JoinSchema>;
 
 /** metav1.Condition with a closed set of types and reasons. */
-export function conditionSchema<const T extends readonly [string, ...string[]], const R extends readonly [string, ...string[]]>(
-  types: T,
-  reasons: R,
-) {
+export function conditionSchema<const T extends readonly [string, ...string[]], const R extends readonly [string, ...string[]]>(types: T, reasons: R) {
   return z.strictObject({
     type: z.enum(types),
     status: z.enum(CONDITION_STATUSES),

@@ -40,16 +40,7 @@ export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
 
 /** The VPSieNode state machine. Any phase may go to Failed; Deleted is final. */
-export const VPSIENODE_PHASES = [
-  'Pending',
-  'Provisioning',
-  'Provisioned',
-  'Joining',
-  'Ready',
-  'Terminating',
-  'Deleted',
-  'Failed',
-] as const;
+export const VPSIENODE_PHASES = ['Pending', 'Provisioning', 'Provisioned', 'Joining', 'Ready', 'Terminating', 'Deleted', 'Failed'] as const;
 export type VPSieNodePhase = (typeof VPSIENODE_PHASES)[number];
 
 /** Key of `status.phaseTimes` for each phase. */

@@ -45,8 +45,7 @@ export const NodeLabelsSchema = boundedRecord(z.string().max(63).regex(LABEL_VAL
   const bad = Object.keys(labels).filter((k) => !QUALIFIED_NAME_PATTERN.test(k));
   if (bad.length > 0)
     ctx.addIssue({ code: 'custom', message: `keys must be qualified names ([prefix/]name): ${bad.map((k) => JSON.stringify(k)).join(', ')}` });
-  if (NODEGROUP_LABEL in labels)
-    ctx.addIssue({ code: 'custom', message: `must not set ${NODEGROUP_LABEL}; the orchestrator sets it to the group name` });
+  if (NODEGROUP_LABEL in labels) ctx.addIssue({ code: 'custom', message: `must not set ${NODEGROUP_LABEL}; the orchestrator sets it to the group name` });
 });
 
 export const ScaleUpPolicySchema = z.strictObject({
@@ -114,13 +113,29 @@ export const NodeGroupSpecSchema = z
   })
   .superRefine((s, ctx) => {
     if (s.minNodes > s.maxNodes)
-      ctx.addIssue({ code: 'custom', path: ['minNodes'], message: `spec.minNodes (${s.minNodes}) must be less than or equal to spec.maxNodes (${s.maxNodes})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minNodes'],
+        message: `spec.minNodes (${s.minNodes}) must be less than or equal to spec.maxNodes (${s.maxNodes})`,
+      });
     if (s.preferredInstanceType !== undefined && s.offeringIDs !== undefined && !s.offeringIDs.includes(s.preferredInstanceType))
-      ctx.addIssue({ code: 'custom', path: ['preferredInstanceType'], message: `spec.preferredInstanceType (${s.preferredInstanceType}) must be one of spec.offeringIDs` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preferredInstanceType'],
+        message: `spec.preferredInstanceType (${s.preferredInstanceType}) must be one of spec.offeringIDs`,
+      });
     if (s.scaleDownPolicy.cpuThreshold >= s.scaleUpPolicy.cpuThreshold)
-      ctx.addIssue({ code: 'custom', path: ['scaleDownPolicy', 'cpuThreshold'], message: `spec.scaleDownPolicy.cpuThreshold (${s.scaleDownPolicy.cpuThreshold}) must be lower than spec.scaleUpPolicy.cpuThreshold (${s.scaleUpPolicy.cpuThreshold})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scaleDownPolicy', 'cpuThreshold'],
+        message: `spec.scaleDownPolicy.cpuThreshold (${s.scaleDownPolicy.cpuThreshold}) must be lower than spec.scaleUpPolicy.cpuThreshold (${s.scaleUpPolicy.cpuThreshold})`,
+      });
     if (s.scaleDownPolicy.memoryThreshold >= s.scaleUpPolicy.memoryThreshold)
-      ctx.addIssue({ code: 'custom', path: ['scaleDownPolicy', 'memoryThreshold'], message: `spec.scaleDownPolicy.memoryThreshold (${s.scaleDownPolicy.memoryThreshold}) must be lower than spec.scaleUpPolicy.memoryThreshold (${s.scaleUpPolicy.memoryThreshold})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scaleDownPolicy', 'memoryThreshold'],
+        message: `spec.scaleDownPolicy.memoryThreshold (${s.scaleDownPolicy.memoryThreshold}) must be lower than spec.scaleUpPolicy.memoryThreshold (${s.scaleUpPolicy.memoryThreshold})`,
+      });
   });
 export type NodeGroupSpec = z.output<typeof NodeGroupSpecSchema>;
 export type NodeGroupSpecInput = z.input<typeof NodeGroupSpecSchema>;
@@ -158,7 +173,7 @@ export const NodeGroupSchema = z.looseObject({
   kind: z.literal(NODEGROUP_KIND),
   metadata: ObjectMetaSchema.extend({
     name: z.string().regex(NODEGROUP_NAME_PATTERN, {
-      message: 'metadata.name must be a DNS label of at most 50 characters (lower-case letters, digits and \'-\')',
+      message: "metadata.name must be a DNS label of at most 50 characters (lower-case letters, digits and '-')",
     }),
   }),
   spec: NodeGroupSpecSchema,

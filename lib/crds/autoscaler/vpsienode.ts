@@ -5,14 +5,7 @@
  * applies them in code.
  */
 import { z } from 'zod';
-import {
-  API_VERSION,
-  VPSIENODE_CONDITION_TYPES,
-  VPSIENODE_ERROR_REASONS,
-  VPSIENODE_KIND,
-  VPSIENODE_PHASES,
-  VPSIENODE_REASONS,
-} from './constants';
+import { API_VERSION, VPSIENODE_CONDITION_TYPES, VPSIENODE_ERROR_REASONS, VPSIENODE_KIND, VPSIENODE_PHASES, VPSIENODE_REASONS } from './constants';
 import { DNS_SUBDOMAIN_PATTERN, JoinSchema, ObjectMetaSchema, conditionSchema, dateTime, identifier, mapList } from './common';
 
 export const VPSieNodeSpecSchema = z.strictObject({
@@ -99,8 +92,7 @@ export function checkVPSieNodeSpecUpdate(oldSpec: VPSieNodeSpec, newSpec: VPSieN
   if (JSON.stringify(canonical(oldSpec.join)) !== JSON.stringify(canonical(newSpec.join)))
     errors.push({ path: 'spec.join', message: 'spec.join is immutable' });
   for (const f of ['hostname', 'vpsieIdentifier', 'vpsID'] as const) {
-    if (oldSpec[f] !== undefined && oldSpec[f] !== newSpec[f])
-      errors.push({ path: `spec.${f}`, message: `spec.${f} cannot be changed or removed once set` });
+    if (oldSpec[f] !== undefined && oldSpec[f] !== newSpec[f]) errors.push({ path: `spec.${f}`, message: `spec.${f} cannot be changed or removed once set` });
   }
   return errors;
 }

@@ -76,9 +76,7 @@ describe('smoke: the whole chain, real parts only', function () {
       expect(node.metadata?.annotations?.['kwok.x-k8s.io/node']).to.equal('fake');
       expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
       const history = await handle.fetchHistory();
-      const scheduled = (history.events ?? [])
-        .map((ev) => ev.activityTaskScheduledEventAttributes?.activityType?.name)
-        .filter((n): n is string => !!n);
+      const scheduled = (history.events ?? []).map((ev) => ev.activityTaskScheduledEventAttributes?.activityType?.name).filter((n): n is string => !!n);
       expect(scheduled).to.deep.equal(['pendingPodDemand', 'createFakeNode', 'waitPodsRunning']);
     } finally {
       await stopWatch?.();

@@ -21,7 +21,10 @@ function history(name: string): History {
 }
 
 // nodegroup-*.json are the NodeGroup workflow's histories (test/replay/nodes/nodegroup.test.ts), not the lifecycle's.
-const FILES = fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.json') && !f.startsWith('nodegroup-')).sort();
+const FILES = fs
+  .readdirSync(HISTORIES)
+  .filter((f) => f.endsWith('.json') && !f.startsWith('nodegroup-'))
+  .sort();
 
 describe('VPSieNode lifecycle: replay of recorded histories', function () {
   this.timeout(120_000);

@@ -10,7 +10,10 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleQuietly, loadHistory } from '../history';
 
 const HISTORIES = path.resolve(__dirname, 'histories');
-const FILES = fs.readdirSync(HISTORIES).filter((f) => f.startsWith('nodegroup-') && f.endsWith('.json')).sort();
+const FILES = fs
+  .readdirSync(HISTORIES)
+  .filter((f) => f.startsWith('nodegroup-') && f.endsWith('.json'))
+  .sort();
 
 describe('NodeGroup workflow: replay of recorded histories', function () {
   this.timeout(120_000);
@@ -42,7 +45,11 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
     const changed = await bundleQuietly(path.resolve(__dirname, 'fixtures/nondeterministic-nodegroup.ts'));
     let error: unknown;
     try {
-      await Worker.runReplayHistory({ workflowBundle: changed, replayName: 'changed' }, loadHistory(path.join(HISTORIES, 'nodegroup-spec-changes-and-deletion.json')), 'replay-changed');
+      await Worker.runReplayHistory(
+        { workflowBundle: changed, replayName: 'changed' },
+        loadHistory(path.join(HISTORIES, 'nodegroup-spec-changes-and-deletion.json')),
+        'replay-changed',
+      );
     } catch (e) {
       error = e;
     }

@@ -12,7 +12,10 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleQuietly, loadHistory, recordedWorkflowId } from '../history';
 
 const DIR = path.resolve(__dirname, 'histories-scaledown');
-const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const FILES = fs
+  .readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 const workflowIdOf = (file: string): string => recordedWorkflowId(DIR, file);
 
@@ -49,7 +52,11 @@ describe('scale-down: replay of recorded histories', function () {
     const changed = await bundleQuietly(path.resolve(__dirname, 'fixtures/nondeterministic-scaledown.ts'));
     let error: unknown;
     try {
-      await Worker.runReplayHistory({ workflowBundle: changed }, loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks.json')), workflowIdOf('scaledown-loop-idle-shrinks.json'));
+      await Worker.runReplayHistory(
+        { workflowBundle: changed },
+        loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks.json')),
+        workflowIdOf('scaledown-loop-idle-shrinks.json'),
+      );
     } catch (e) {
       error = e;
     }

@@ -10,7 +10,10 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleQuietly, loadHistory, recordedWorkflowId } from '../history';
 
 const DIR = path.resolve(__dirname, 'histories-scaleup');
-const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const FILES = fs
+  .readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 const workflowIdOf = (file: string): string => recordedWorkflowId(DIR, file);
 

@@ -142,7 +142,18 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
 
   const st: CarriedLifecycle = input.carried
     ? { ...input.carried, phaseTimes: { ...input.carried.phaseTimes } }
-    : { phase: 'Pending', phaseTimes: {}, settings: { provisionTimeoutSeconds: 0, joinTimeoutSeconds: 0, failedNodeTtlSeconds: 0, pollIntervalSeconds: 2, drainTimeoutSeconds: 0, maxPodGracePeriodSeconds: 0 } };
+    : {
+        phase: 'Pending',
+        phaseTimes: {},
+        settings: {
+          provisionTimeoutSeconds: 0,
+          joinTimeoutSeconds: 0,
+          failedNodeTtlSeconds: 0,
+          pollIntervalSeconds: 2,
+          drainTimeoutSeconds: 0,
+          maxPodGracePeriodSeconds: 0,
+        },
+      };
 
   setHandler(vpsieNodeSyncSignal, (s) => {
     syncs++;
@@ -188,7 +199,12 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
     }
   };
 
-  const transition = async (to: VPSieNodePhase, reason: VPSieNodeReason, message: string, extra: Partial<TransitionRecord> & { provisioningSeconds?: number; joiningSeconds?: number } = {}): Promise<void> => {
+  const transition = async (
+    to: VPSieNodePhase,
+    reason: VPSieNodeReason,
+    message: string,
+    extra: Partial<TransitionRecord> & { provisioningSeconds?: number; joiningSeconds?: number } = {},
+  ): Promise<void> => {
     const from = st.phase;
     if (from !== to && !canTransition(from, to)) throw ApplicationFailure.nonRetryable(`illegal VPSieNode transition ${from} -> ${to}`, 'IllegalTransition');
     const now = Date.now();
@@ -366,7 +382,14 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
             try {
               drain = await executeChild(drainNodeWorkflow, {
                 workflowId: `${vpsieNodeWorkflowId(input.namespace, input.name)}/drain`,
-                args: [{ nodeName: st.nodeName, timeoutSeconds: settings.drainTimeoutSeconds, maxPodGracePeriodSeconds: settings.maxPodGracePeriodSeconds, vpsieNode: ref }],
+                args: [
+                  {
+                    nodeName: st.nodeName,
+                    timeoutSeconds: settings.drainTimeoutSeconds,
+                    maxPodGracePeriodSeconds: settings.maxPodGracePeriodSeconds,
+                    vpsieNode: ref,
+                  },
+                ],
               });
             } catch (e) {
               if (!(e instanceof ChildWorkflowFailure)) throw e;
@@ -439,7 +462,8 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
       }
     }
   } catch (e) {
-    if (e instanceof VPSieNodeGone) return { phase: st.phase, outcome: 'VPSieNodeGone', ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}) };
+    if (e instanceof VPSieNodeGone)
+      return { phase: st.phase, outcome: 'VPSieNodeGone', ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}) };
     if (e instanceof ActivityFailure && e.cause instanceof ApplicationFailure && e.cause.type === 'VPSieNodeGone')
       return { phase: st.phase, outcome: 'VPSieNodeGone', ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}) };
     throw e;

@@ -79,7 +79,16 @@ const MAX_REMEMBERED_REQUESTS = 1000;
 const RESYNC_INTERVAL = '5m';
 const DELETE_POLL = '5s';
 /** Ordinal of a phase in the state machine: a node's phase only moves forward. */
-const PHASE_ORDER: Record<VPSieNodePhase, number> = { Pending: 0, Provisioning: 1, Provisioned: 2, Joining: 3, Ready: 4, Failed: 5, Terminating: 6, Deleted: 7 };
+const PHASE_ORDER: Record<VPSieNodePhase, number> = {
+  Pending: 0,
+  Provisioning: 1,
+  Provisioned: 2,
+  Joining: 3,
+  Ready: 4,
+  Failed: 5,
+  Terminating: 6,
+  Deleted: 7,
+};
 
 interface CreateWork {
   kind: 'create';
@@ -105,7 +114,14 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
   const ref = { namespace: input.namespace, name: input.name };
   const carried: NodeGroupCarried = isCarried(input.carried)
     ? input.carried
-    : { desired: 0, nodes: [], seq: 0, requests: [], consecutiveFailures: 0, ...(typeof input.carried === 'object' && input.carried !== null ? (input.carried as Partial<NodeGroupCarried>) : {}) };
+    : {
+        desired: 0,
+        nodes: [],
+        seq: 0,
+        requests: [],
+        consecutiveFailures: 0,
+        ...(typeof input.carried === 'object' && input.carried !== null ? (input.carried as Partial<NodeGroupCarried>) : {}),
+      };
   const maxHistory = carried.maxHistoryEvents ?? 4000;
   const nodes = new Map<string, GroupNode & { confirmedEpoch: number }>(carried.nodes.map((n) => [n.name, { ...n, confirmedEpoch: 0 }]));
   const requests = new Map<string, RequestRecord>(carried.requests.map((r) => [r.id, r]));
@@ -238,7 +254,13 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     const base = Math.max(desired, counted());
     const grant = grantScaleUp(base, asked, g.maxNodes);
     if (g.dryRun && grant.granted > 0) {
-      queue.push({ kind: 'create', id: `event:${req.requestId}`, nodes: [], reason: 'DryRun', message: `spec.dryRun: would create ${grant.granted} nodes for ${req.reason} (desired ${base} -> ${grant.desired}, max ${g.maxNodes})` });
+      queue.push({
+        kind: 'create',
+        id: `event:${req.requestId}`,
+        nodes: [],
+        reason: 'DryRun',
+        message: `spec.dryRun: would create ${grant.granted} nodes for ${req.reason} (desired ${base} -> ${grant.desired}, max ${g.maxNodes})`,
+      });
       return refuse('ScaleUpDisabled', `spec.dryRun: would create ${grant.granted} of ${asked} (desired ${base}, max ${g.maxNodes})`);
     }
     const created: { name: string; offeringID: string; podUids?: string[] }[] = [];
@@ -257,7 +279,11 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     desired = grant.desired;
     const result: ScaleUpResult = { requestId: req.requestId, created: created.map((c) => c.name) };
     if (grant.refused > 0)
-      result.refused = { reason: 'MaxNodesReached', count: grant.refused, message: `asked ${asked}, granted ${grant.granted}: maxNodes ${g.maxNodes} (desired was ${base})` };
+      result.refused = {
+        reason: 'MaxNodesReached',
+        count: grant.refused,
+        message: `asked ${asked}, granted ${grant.granted}: maxNodes ${g.maxNodes} (desired was ${base})`,
+      };
     remember({ id: req.requestId, up: result });
     if (created.length === 0) {
       doneWork.add(req.requestId);
@@ -265,7 +291,13 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
       return result;
     }
     lastScaleUpTime = now();
-    queue.push({ kind: 'create', id: req.requestId, nodes: created, reason: 'ScalingUp', message: `${req.reason}${req.message ? `: ${req.message}` : ''} (asked ${asked}, granted ${grant.granted}, desired ${desired}, max ${g.maxNodes})` });
+    queue.push({
+      kind: 'create',
+      id: req.requestId,
+      nodes: created,
+      reason: 'ScalingUp',
+      message: `${req.reason}${req.message ? `: ${req.message}` : ''} (asked ${asked}, granted ${grant.granted}, desired ${desired}, max ${g.maxNodes})`,
+    });
     dirty = true;
     await condition(() => doneWork.has(req.requestId));
     return result;
@@ -292,7 +324,13 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     if (!g.scaleDownEnabled) return finish(refuse('ScaleDownDisabled', req.vpsieNodes.length, 'spec.scaleDownPolicy.enabled is false'));
     const grant = grantScaleDown(desired, g.minNodes, req.vpsieNodes, [...nodes.values()]);
     if (req.dryRun || g.dryRun)
-      return finish(refuse('DryRun', grant.allowed.length, `dry run: would remove ${grant.allowed.join(', ') || 'nothing'} (desired ${desired} -> ${grant.desired}, min ${g.minNodes})`));
+      return finish(
+        refuse(
+          'DryRun',
+          grant.allowed.length,
+          `dry run: would remove ${grant.allowed.join(', ') || 'nothing'} (desired ${desired} -> ${grant.desired}, min ${g.minNodes})`,
+        ),
+      );
     desired = grant.desired;
     for (const name of grant.allowed) {
       const n = nodes.get(name);
@@ -300,13 +338,24 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     }
     let result: ScaleDownResult = { requestId: req.requestId, removing: grant.allowed };
     if (grant.belowMin.length > 0)
-      result = refuse('MinNodesReached', grant.belowMin.length, `minNodes ${g.minNodes}: ${grant.belowMin.join(', ')} kept (desired ${desired})`, grant.allowed);
+      result = refuse(
+        'MinNodesReached',
+        grant.belowMin.length,
+        `minNodes ${g.minNodes}: ${grant.belowMin.join(', ')} kept (desired ${desired})`,
+        grant.allowed,
+      );
     else if (grant.notInGroup.length > 0)
       result = refuse('NotInGroup', grant.notInGroup.length, `not counted members of the group: ${grant.notInGroup.join(', ')}`, grant.allowed);
     else remember({ id: req.requestId, down: result });
     if (grant.allowed.length === 0) return finish(result);
     lastScaleDownTime = now();
-    queue.push({ kind: 'delete', id: req.requestId, names: grant.allowed, reason: 'ScalingDown', message: `${req.reason}${req.message ? `: ${req.message}` : ''} (desired ${desired}, min ${g.minNodes})` });
+    queue.push({
+      kind: 'delete',
+      id: req.requestId,
+      names: grant.allowed,
+      reason: 'ScalingDown',
+      message: `${req.reason}${req.message ? `: ${req.message}` : ''} (desired ${desired}, min ${g.minNodes})`,
+    });
     dirty = true;
     await condition(() => doneWork.has(req.requestId));
     return result;
@@ -379,7 +428,8 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
       // shows the error; replacements wait for the back-off.
       const cause = err instanceof ActivityFailure ? err.cause : err;
       const message = cause instanceof Error ? cause.message : String(cause);
-      const reason: NodeGroupReasonFor<'Error'> = cause instanceof ApplicationFailure && cause.type === 'InvalidConfiguration' ? 'InvalidConfiguration' : 'VPSieAPIError';
+      const reason: NodeGroupReasonFor<'Error'> =
+        cause instanceof ApplicationFailure && cause.type === 'InvalidConfiguration' ? 'InvalidConfiguration' : 'VPSieAPIError';
       groupError = { reason, message: message.slice(0, 4000) };
       if (w.kind === 'create') for (const p of w.nodes) nodes.delete(p.name);
       noteFailure();
@@ -403,7 +453,13 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
       const offering = g.defaultOffering;
       const planned = plan(p.create, offering, p.reason);
       lastScaleUpTime = now();
-      queue.push({ kind: 'create', id: `reconcile:${uuid4()}`, nodes: planned, reason: 'ScalingUp', message: `${p.reason}: ${p.create} nodes to reach desired ${desired} (min ${g.minNodes}, max ${g.maxNodes})` });
+      queue.push({
+        kind: 'create',
+        id: `reconcile:${uuid4()}`,
+        nodes: planned,
+        reason: 'ScalingUp',
+        message: `${p.reason}: ${p.create} nodes to reach desired ${desired} (min ${g.minNodes}, max ${g.maxNodes})`,
+      });
     }
     if (p.remove.length > 0) {
       for (const name of p.remove) {
@@ -411,7 +467,13 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
         if (n) n.removing = true;
       }
       lastScaleDownTime = now();
-      queue.push({ kind: 'delete', id: `reconcile:${uuid4()}`, names: p.remove, reason: 'ScalingDown', message: `${p.reason}: removing ${p.remove.length} to reach desired ${desired} (min ${g.minNodes}, max ${g.maxNodes})` });
+      queue.push({
+        kind: 'delete',
+        id: `reconcile:${uuid4()}`,
+        names: p.remove,
+        reason: 'ScalingDown',
+        message: `${p.reason}: removing ${p.remove.length} to reach desired ${desired} (min ${g.minNodes}, max ${g.maxNodes})`,
+      });
     }
   }
 
@@ -498,8 +560,12 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     }
 
     const waitForReplace = replaceNotBefore > Date.now() && group !== undefined && counted() < desired;
-    const woke = await condition(() => syncRequested || queue.length > 0 || dirty || deleting, waitForReplace ? replaceNotBefore - Date.now() : RESYNC_INTERVAL);
-    if (!woke) syncRequested = true; // periodic resync, or the replacement back-off ended
+    const woke = await condition(
+      () => syncRequested || queue.length > 0 || dirty || deleting,
+      waitForReplace ? replaceNotBefore - Date.now() : RESYNC_INTERVAL,
+    );
+    if (!woke)
+      syncRequested = true; // periodic resync, or the replacement back-off ended
     else if (dirty && !syncRequested && queue.length === 0 && !deleting) {
       // Debounce status writes while phase signals arrive in bursts.
       await condition(() => syncRequested || queue.length > 0 || deleting, '1s');

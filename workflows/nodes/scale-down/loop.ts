@@ -159,13 +159,21 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
   const nodeNames = input.nodes.map((n) => n.node);
   const drains: DrainNodeResult[] = [];
   let replacements: string[] = [];
-  const finish = async (outcome: ScaleDownRemovalResult['outcome'], reason: RemovalReason, message: string, removing: string[] = []): Promise<ScaleDownRemovalResult> => {
+  const finish = async (
+    outcome: ScaleDownRemovalResult['outcome'],
+    reason: RemovalReason,
+    message: string,
+    removing: string[] = [],
+  ): Promise<ScaleDownRemovalResult> => {
     await acts.recordRemovalOutcome({ namespace: input.namespace, nodeGroup: input.nodeGroup, nodes: nodeNames, outcome, reason, message });
     return { outcome, reason, message, drains, removing, replacements };
   };
   const giveBack = async (names: string[], why: string): Promise<void> => {
     if (names.length === 0) return;
-    await groupActs.requestNodeGroupScaleDown({ ...ref, request: { requestId: `${input.requestId}/giveback`, vpsieNodes: names, reason: 'ConsolidationAbandoned', message: why } });
+    await groupActs.requestNodeGroupScaleDown({
+      ...ref,
+      request: { requestId: `${input.requestId}/giveback`, vpsieNodes: names, reason: 'ConsolidationAbandoned', message: why },
+    });
   };
 
   const missing = input.nodes.filter((n) => n.vpsieNode === undefined).map((n) => n.node);
@@ -188,7 +196,11 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
     const wanted = input.replacements?.length ?? 0;
     if (up.created.length < wanted) {
       await giveBack(up.created, 'consolidation replacements refused');
-      return finish('ReplacementFailed', 'ReplacementRefused', `NodeGroup created ${up.created.length} of ${wanted} replacements: ${up.refused?.reason ?? ''} ${up.refused?.message ?? ''}`.trim());
+      return finish(
+        'ReplacementFailed',
+        'ReplacementRefused',
+        `NodeGroup created ${up.created.length} of ${wanted} replacements: ${up.refused?.reason ?? ''} ${up.refused?.message ?? ''}`.trim(),
+      );
     }
     const deadline = Date.now() + input.replacementTimeoutSeconds * 1000;
     let phases: Record<string, VPSieNodePhase> = {};
@@ -199,7 +211,10 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
       const bad = up.created.filter((n) => phases[n] === 'Failed' || phases[n] === 'Deleted' || phases[n] === 'Terminating');
       if (bad.length > 0 || Date.now() >= deadline) {
         await giveBack(up.created, 'consolidation replacements not Ready');
-        const why = bad.length > 0 ? `replacements ${bad.map((b) => `${b}=${phases[b]}`).join(', ')}` : `replacements not Ready after ${input.replacementTimeoutSeconds}s (${up.created.map((n) => `${n}=${phases[n]}`).join(', ')})`;
+        const why =
+          bad.length > 0
+            ? `replacements ${bad.map((b) => `${b}=${phases[b]}`).join(', ')}`
+            : `replacements not Ready after ${input.replacementTimeoutSeconds}s (${up.created.map((n) => `${n}=${phases[n]}`).join(', ')})`;
         return finish('ReplacementFailed', 'ReplacementNotReady', `${why}; nothing was drained`);
       }
       await sleep(Math.max(1, input.pollSeconds ?? 2) * 1000);
@@ -213,12 +228,30 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
       try {
         return await executeChild(drainNodeWorkflow, {
           workflowId: `${workflowInfo().workflowId}/drain/${n.node}`,
-          args: [{ nodeName: n.node, timeoutSeconds: input.drainTimeoutSeconds, maxPodGracePeriodSeconds: input.maxGracePeriodSeconds, ...(n.vpsieNode ? { vpsieNode: { namespace: input.namespace, name: n.vpsieNode } } : {}) }],
+          args: [
+            {
+              nodeName: n.node,
+              timeoutSeconds: input.drainTimeoutSeconds,
+              maxPodGracePeriodSeconds: input.maxGracePeriodSeconds,
+              ...(n.vpsieNode ? { vpsieNode: { namespace: input.namespace, name: n.vpsieNode } } : {}),
+            },
+          ],
         });
       } catch (e) {
         if (!(e instanceof ChildWorkflowFailure)) throw e;
         await drainActs.uncordonNode(n.node).catch(() => false);
-        const r: DrainNodeResult = { nodeName: n.node, outcome: 'Failed', reason: 'DrainFailed', message: `drain workflow failed: ${e.cause?.message ?? e.message}`, evicted: 0, skipped: [], remaining: [], blockedByPdb: [], uncordoned: true, seconds: 0 };
+        const r: DrainNodeResult = {
+          nodeName: n.node,
+          outcome: 'Failed',
+          reason: 'DrainFailed',
+          message: `drain workflow failed: ${e.cause?.message ?? e.message}`,
+          evicted: 0,
+          skipped: [],
+          remaining: [],
+          blockedByPdb: [],
+          uncordoned: true,
+          seconds: 0,
+        };
         return r;
       }
     }),
@@ -233,7 +266,10 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
   }
 
   const vpsieNodes = input.nodes.map((n) => n.vpsieNode as string);
-  const down = await groupActs.requestNodeGroupScaleDown({ ...ref, request: { requestId: input.requestId, vpsieNodes, reason: input.reason, message: input.message } });
+  const down = await groupActs.requestNodeGroupScaleDown({
+    ...ref,
+    request: { requestId: input.requestId, vpsieNodes, reason: input.reason, message: input.message },
+  });
   const kept = input.nodes.filter((n) => !down.removing.includes(n.vpsieNode as string));
   if (kept.length > 0) {
     for (const n of kept) await drainActs.uncordonNode(n.node).catch(() => false);
@@ -242,13 +278,20 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
     return finish('Removed', 'NodeRemovalRequested', `removing ${down.removing.join(', ')}; ${why}`, down.removing);
   }
   const evicted = results.reduce((s, r) => s + r.evicted, 0);
-  return finish('Removed', 'NodeRemovalRequested', `drained ${nodeNames.join(', ')} (${evicted} pod(s) evicted${replacements.length > 0 ? `, replacements ${replacements.join(', ')} Ready` : ''}); NodeGroup removing ${down.removing.join(', ')}: ${input.message}`, down.removing);
+  return finish(
+    'Removed',
+    'NodeRemovalRequested',
+    `drained ${nodeNames.join(', ')} (${evicted} pod(s) evicted${replacements.length > 0 ? `, replacements ${replacements.join(', ')} Ready` : ''}); NodeGroup removing ${down.removing.join(', ')}: ${input.message}`,
+    down.removing,
+  );
 }
 
 // ---- pure helpers of the loop (exported for unit tests) ----------------------------------------
 
 /** One removal child per approved 'delete' node; one per consolidation (its nodes together). */
-export function removalsOf(d: ScaleDownDecision): { nodeGroup: string; kind: 'delete' | 'consolidate'; nodes: { node: string; vpsieNode?: string }[]; replacements?: ReplacementNode[] }[] {
+export function removalsOf(
+  d: ScaleDownDecision,
+): { nodeGroup: string; kind: 'delete' | 'consolidate'; nodes: { node: string; vpsieNode?: string }[]; replacements?: ReplacementNode[] }[] {
   const out: { nodeGroup: string; kind: 'delete' | 'consolidate'; nodes: { node: string; vpsieNode?: string }[]; replacements?: ReplacementNode[] }[] = [];
   const cons = new Map<string, (typeof out)[number]>();
   for (const r of d.removals) {
@@ -272,7 +315,10 @@ export function removalsOf(d: ScaleDownDecision): { nodeGroup: string; kind: 'de
  * Events to write: only for candidate nodes whose Event reason or set of failing rules changed since the last write
  * (non-candidates drop their key, so a node that becomes a candidate again gets a fresh Event).
  */
-export function changedEvents(d: ScaleDownDecision, keys: Readonly<Record<string, string>>): { events: ReturnType<typeof nodeEvents>; keys: Record<string, string> } {
+export function changedEvents(
+  d: ScaleDownDecision,
+  keys: Readonly<Record<string, string>>,
+): { events: ReturnType<typeof nodeEvents>; keys: Record<string, string> } {
   const next: Record<string, string> = {};
   const events: ReturnType<typeof nodeEvents> = [];
   const blockers = new Map(d.nodes.map((v) => [v.node, [...new Set(v.blockers.map((b) => b.reason))].join(',')]));
@@ -324,7 +370,13 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
     ...(lastDecision ? { lastDecisionAt: lastDecision.now, lastStats: lastDecision.stats } : {}),
     lastVerdicts: (lastDecision?.nodes ?? [])
       .filter((v) => v.outcome !== 'notCandidate')
-      .map((v) => ({ node: v.node, ...(v.nodeGroup ? { nodeGroup: v.nodeGroup } : {}), outcome: v.outcome, ...(v.reason ? { reason: v.reason } : {}), blockers: [...new Set(v.blockers.map((b) => b.reason))] })),
+      .map((v) => ({
+        node: v.node,
+        ...(v.nodeGroup ? { nodeGroup: v.nodeGroup } : {}),
+        outcome: v.outcome,
+        ...(v.reason ? { reason: v.reason } : {}),
+        blockers: [...new Set(v.blockers.map((b) => b.reason))],
+      })),
     inFlight: [...inFlight.values()].map(({ vpsieNodes: _v, ...r }) => r),
     finished: [...finished],
     failedDrainAt: { ...failedDrainAt },
@@ -357,7 +409,16 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
     const done = (res: { outcome: ScaleDownRemovalResult['outcome']; reason: RemovalReason; message: string }): void => {
       inFlight.delete(id);
       if (res.outcome === 'DrainFailed' || res.outcome === 'ReplacementFailed') failedDrainAt[groupKeyOf(namespace, r.nodeGroup)] = Date.now();
-      finished.push({ id, nodeGroup: r.nodeGroup, namespace, nodes: summary.nodes, kind: r.kind, outcome: res.outcome, reason: res.reason, message: res.message });
+      finished.push({
+        id,
+        nodeGroup: r.nodeGroup,
+        namespace,
+        nodes: summary.nodes,
+        kind: r.kind,
+        outcome: res.outcome,
+        reason: res.reason,
+        message: res.message,
+      });
       while (finished.length > 50) finished.shift();
       wake = true;
     };
@@ -379,7 +440,12 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
     iterations += 1;
     const windows = snap.groups.map((g) => g.spec.scaleDownPolicy.stabilizationWindowSeconds);
     tracker = { ...tracker, retentionSeconds: Math.max(60, ...windows) + settings.sampleSeconds * 2 };
-    tracker = observe(tracker, snap.samples, now, snap.nodes.map((n) => n.node.name));
+    tracker = observe(
+      tracker,
+      snap.samples,
+      now,
+      snap.nodes.map((n) => n.node.name),
+    );
 
     const nsOf = new Map(snap.groups.map((g) => [g.name, g.namespace]));
     const groups = snap.groups.map((g) => {
@@ -409,7 +475,12 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
       conditions: conditionsToWrite(d),
     });
     if (d.stats.candidates > 0 || d.removals.length > 0 || d.dryRunRemovals.length > 0) {
-      log.info('scale-down decision', { scope, stats: d.stats, removals: d.removals.map((r) => `${r.nodeGroup}/${r.node}:${r.kind}`), dryRun: d.dryRunRemovals.map((r) => `${r.nodeGroup}/${r.node}`) });
+      log.info('scale-down decision', {
+        scope,
+        stats: d.stats,
+        removals: d.removals.map((r) => `${r.nodeGroup}/${r.node}:${r.kind}`),
+        dryRun: d.dryRunRemovals.map((r) => `${r.nodeGroup}/${r.node}`),
+      });
     }
 
     const info = workflowInfo();

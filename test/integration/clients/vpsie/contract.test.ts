@@ -163,7 +163,8 @@ describe('VPSie client against the simulator (contract)', function () {
 
     it('lists with offset/limit', async () => {
       const { client } = makeClient(h);
-      for (let i = 0; i < 5; i++) await client.ensureVm({ requestId: `page-${i}`, plan: 'xsmall-1cpu-1gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' });
+      for (let i = 0; i < 5; i++)
+        await client.ensureVm({ requestId: `page-${i}`, plan: 'xsmall-1cpu-1gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' });
       const page = await client.listVms({ offset: 2, limit: 2 });
       expect(page.items).to.have.length(2);
       expect(page.total).to.equal(5);
@@ -173,11 +174,13 @@ describe('VPSie client against the simulator (contract)', function () {
     it('the simulator answers malformed requests with a typed error envelope', async () => {
       const { client } = makeClient(h);
       await client.healthCheck();
-      const token = (await (await fetch(`${h.sim.url}/apps/v2/auth/from/api`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ clientId: h.sim.clientId, clientSecret: h.sim.clientSecret }),
-      })).json()) as { token: { access: { token: string } } };
+      const token = (await (
+        await fetch(`${h.sim.url}/apps/v2/auth/from/api`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ clientId: h.sim.clientId, clientSecret: h.sim.clientSecret }),
+        })
+      ).json()) as { token: { access: { token: string } } };
       const auth = { 'Vpsie-Auth': token.token.access.token, 'Content-Type': 'application/json' };
       for (const body of ['{bad json', '[]', JSON.stringify({ hostname: 'x' }), JSON.stringify({ resourceIdentifier: 1 })]) {
         const res = await fetch(`${h.sim.url}/api/v2/vm`, { method: 'POST', headers: auth, body });
@@ -225,10 +228,14 @@ describe('VPSie client against the simulator (contract)', function () {
       expect(await client.listNodeGroups(h.sim.clusterIdentifier)).to.deep.equal([]);
     });
 
-    it('the per-cluster worker cap is a terminal error with VPSie\'s message', async () => {
+    it("the per-cluster worker cap is a terminal error with VPSie's message", async () => {
       await h.admin('/config', 'PATCH', { maxWorkersPerCluster: 1 });
       const { client } = makeClient(h);
-      const group = await client.ensureNodeGroup({ clusterIdentifier: h.sim.clusterIdentifier, groupName: 'g', kubeSizeId: await client.resolveKubeSizeId('medium-4cpu-8gb', 'us-east-1') });
+      const group = await client.ensureNodeGroup({
+        clusterIdentifier: h.sim.clusterIdentifier,
+        groupName: 'g',
+        kubeSizeId: await client.resolveKubeSizeId('medium-4cpu-8gb', 'us-east-1'),
+      });
       await client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: 1 });
       const err = await expectVpsieError(client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: 2 }));
       expect(err.type).to.equal('worker_cap');
@@ -298,7 +305,7 @@ describe('VPSie client against the simulator (contract)', function () {
       expect(await metricValue(registry, 'vpsie_autoscaler_vpsie_api_requests_total', { method: 'vm.list', status: '429' })).to.equal(1);
     });
 
-    it('the simulator\'s own per-account rate limit answers 429 with Retry-After', async () => {
+    it("the simulator's own per-account rate limit answers 429 with Retry-After", async () => {
       await h.admin('/config', 'PATCH', { rateLimit: { requests: 2, windowMs: 60_000 } });
       const { client } = makeClient(h, { maxAttempts: 2 });
       await client.listVms(); // login + list
@@ -334,7 +341,11 @@ describe('VPSie client against the simulator (contract)', function () {
   describe('idempotent creation', () => {
     it('retrying "create a worker" after a crash between request and answer leaves exactly one machine', async () => {
       const { client } = makeClient(h);
-      const group = await client.ensureNodeGroup({ clusterIdentifier: h.sim.clusterIdentifier, groupName: 'crash', kubeSizeId: await client.resolveKubeSizeId('small-2cpu-4gb', 'us-east-1') });
+      const group = await client.ensureNodeGroup({
+        clusterIdentifier: h.sim.clusterIdentifier,
+        groupName: 'crash',
+        kubeSizeId: await client.resolveKubeSizeId('small-2cpu-4gb', 'us-east-1'),
+      });
       const target = group.nodes_count + 1;
       await h.admin('/faults', 'POST', { kind: 'dropAfterCommit', match: '/add/slave/group/' });
       // First activity attempt: the worker is added, but the answer never arrives (the activity crashes).
@@ -351,9 +362,16 @@ describe('VPSie client against the simulator (contract)', function () {
 
     it('ensureGroupWorker itself settles a lost answer without adding twice', async () => {
       const { client } = makeClient(h);
-      const group = await client.ensureNodeGroup({ clusterIdentifier: h.sim.clusterIdentifier, groupName: 'lost', kubeSizeId: await client.resolveKubeSizeId('small-2cpu-4gb', 'us-east-1') });
+      const group = await client.ensureNodeGroup({
+        clusterIdentifier: h.sim.clusterIdentifier,
+        groupName: 'lost',
+        kubeSizeId: await client.resolveKubeSizeId('small-2cpu-4gb', 'us-east-1'),
+      });
       await h.admin('/faults', 'POST', { kind: 'dropAfterCommit', match: '/add/slave/group/' });
-      expect(await client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: 1 })).to.deep.equal({ added: 1, nodesCount: 1 });
+      expect(await client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: 1 })).to.deep.equal({
+        added: 1,
+        nodesCount: 1,
+      });
       expect((await h.state()).counters.creates).to.equal(1);
     });
 
@@ -415,7 +433,11 @@ describe('VPSie client against the simulator (contract)', function () {
   describe('joining the cluster', () => {
     it('a group worker joins by itself with the plan capacity and providerID; deleting it removes the Node', async () => {
       const { client } = makeClient(h);
-      const group = await client.ensureNodeGroup({ clusterIdentifier: h.sim.clusterIdentifier, groupName: 'join', kubeSizeId: await client.resolveKubeSizeId('medium-4cpu-8gb', 'us-east-1') });
+      const group = await client.ensureNodeGroup({
+        clusterIdentifier: h.sim.clusterIdentifier,
+        groupName: 'join',
+        kubeSizeId: await client.resolveKubeSizeId('medium-4cpu-8gb', 'us-east-1'),
+      });
       await client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: 1 });
       const [worker] = await eventually(async () => {
         const w = await client.listClusterWorkers(h.sim.clusterIdentifier, group.id);
@@ -433,10 +455,20 @@ describe('VPSie client against the simulator (contract)', function () {
 
     it('a VM with bootstrap user data joins with its labels and taints; one without never joins', async () => {
       const { client } = makeClient(h);
-      const joined = await client.ensureVm({ requestId: 'join-1', plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts', userData: renderBootstrapUserData(JOIN) });
+      const joined = await client.ensureVm({
+        requestId: 'join-1',
+        plan: 'small-2cpu-4gb',
+        datacenter: 'us-east-1',
+        osImage: 'ubuntu-22.04-lts',
+        userData: renderBootstrapUserData(JOIN),
+      });
       const plain = await client.ensureVm({ requestId: 'plain-1', plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' });
       const node = await eventually(() => h.joiner.nodes.get(joined.hostname));
-      expect(node.metadata?.labels).to.include({ nodegroup: 'general-purpose', 'workload-type': 'stateless', 'node.kubernetes.io/instance-type': 'small-2cpu-4gb' });
+      expect(node.metadata?.labels).to.include({
+        nodegroup: 'general-purpose',
+        'workload-type': 'stateless',
+        'node.kubernetes.io/instance-type': 'small-2cpu-4gb',
+      });
       expect(node.spec?.taints).to.deep.equal([{ key: 'workload-type', value: 'general-purpose', effect: 'NoSchedule' }]);
       // Both booted; only one joined.
       const s = await eventually(async () => {

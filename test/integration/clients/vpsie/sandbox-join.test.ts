@@ -53,9 +53,7 @@ describe('VPSie simulator in the sandbox: machines join the cluster', function (
     const node = (await waitNode(
       (nodes) =>
         nodes.find(
-          (n) =>
-            n.spec?.providerID === `vpsie://${worker.identifier}` &&
-            n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          (n) => n.spec?.providerID === `vpsie://${worker.identifier}` && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
         ),
       bootBudgetMs + 30_000,
     )) as k8s.V1Node;

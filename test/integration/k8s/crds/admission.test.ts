@@ -10,14 +10,7 @@
  */
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
-import {
-  GROUP,
-  NODEGROUP_PLURAL,
-  VERSION,
-  VPSIENODE_PLURAL,
-  parseNodeGroup,
-  parseVPSieNode,
-} from '../../../../lib/crds/autoscaler';
+import { GROUP, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL, parseNodeGroup, parseVPSieNode } from '../../../../lib/crds/autoscaler';
 import { sharedSandbox } from '../../../support/sandbox';
 import {
   INVALID_NODEGROUPS,
@@ -113,8 +106,20 @@ describe('CRD admission on a real apiserver', function () {
       const fromApi = parseNodeGroup(created);
       const fromZod = parseNodeGroup(exampleNodeGroup());
       expect(fromApi.spec).to.deep.equal(fromZod.spec);
-      expect(fromApi.spec.scaleDownPolicy).to.deep.equal({ enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 50, memoryThreshold: 50 });
-      expect(fromApi.spec.scaleUpPolicy).to.deep.equal({ enabled: true, stabilizationWindowSeconds: 60, cooldownSeconds: 0, cpuThreshold: 80, memoryThreshold: 80 });
+      expect(fromApi.spec.scaleDownPolicy).to.deep.equal({
+        enabled: true,
+        stabilizationWindowSeconds: 600,
+        cooldownSeconds: 600,
+        cpuThreshold: 50,
+        memoryThreshold: 50,
+      });
+      expect(fromApi.spec.scaleUpPolicy).to.deep.equal({
+        enabled: true,
+        stabilizationWindowSeconds: 60,
+        cooldownSeconds: 0,
+        cpuThreshold: 80,
+        memoryThreshold: 80,
+      });
       expect(fromApi.spec.disruptionBudget).to.deep.equal({ maxUnavailable: 1 });
       expect(fromApi.spec.consolidation).to.deep.equal({ enabled: false, savingsThresholdPercent: 20 });
       expect(fromApi.spec).to.include({ priority: 0, dryRun: false, allowMixedInstances: true });

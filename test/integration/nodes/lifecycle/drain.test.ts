@@ -18,7 +18,11 @@ describe('drainNodeWorkflow on the sandbox (Eviction API, PodDisruptionBudget, D
     const q = { cpu: '4', memory: '8Gi', pods: '110' };
     await sb.core.createNode({
       body: {
-        metadata: { name, labels: { 'kubernetes.io/hostname': name, type: 'kwok' }, annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' } },
+        metadata: {
+          name,
+          labels: { 'kubernetes.io/hostname': name, type: 'kwok' },
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        },
         spec: {},
         status: { capacity: q, allocatable: q },
       },
@@ -67,7 +71,10 @@ describe('drainNodeWorkflow on the sandbox (Eviction API, PodDisruptionBudget, D
         return pods.length === 2 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
       });
       const policy = sb.kc.makeApiClient(k8s.PolicyV1Api);
-      await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'guard' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } } } });
+      await policy.createNamespacedPodDisruptionBudget({
+        namespace: ns,
+        body: { metadata: { name: 'guard' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } } },
+      });
       // The disruption controller must have computed the budget before it refuses evictions.
       await eventually('PDB observed', 30_000, async () => {
         const p = await policy.readNamespacedPodDisruptionBudget({ name: 'guard', namespace: ns });
@@ -99,7 +106,9 @@ describe('drainNodeWorkflow on the sandbox (Eviction API, PodDisruptionBudget, D
       const left = (await sb.core.listNamespacedPod({ namespace: ns })).items.map((p) => p.metadata?.name ?? '');
       expect(left).to.have.length(1);
       expect(left[0]).to.match(/^ds-/);
-      expect(await deps.registry.getSingleMetricAsString('node_drain_duration_seconds')).to.match(/node_drain_duration_seconds_count\{outcome="Timeout"\} 1/).and.match(/_count\{outcome="Drained"\} 1/);
+      expect(await deps.registry.getSingleMetricAsString('node_drain_duration_seconds'))
+        .to.match(/node_drain_duration_seconds_count\{outcome="Timeout"\} 1/)
+        .and.match(/_count\{outcome="Drained"\} 1/);
 
       const missing = await sb.temporal.workflow.execute(drainNodeWorkflow, {
         workflowId: uniqueName('drain-missing'),

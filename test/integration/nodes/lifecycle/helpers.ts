@@ -15,7 +15,17 @@ import { createDrainActivities } from '../../../../activities/nodes/drain';
 import { createVpsieMachineActivities } from '../../../../activities/nodes/lifecycle/machines';
 import { createVPSieNodeActivities } from '../../../../activities/nodes/lifecycle/vpsienode';
 import { ConfigSchema, type Config } from '../../../../lib/config';
-import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_PLURAL, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL, parseVPSieNode, type VPSieNode } from '../../../../lib/crds/autoscaler';
+import {
+  API_VERSION,
+  GROUP,
+  NODEGROUP_KIND,
+  NODEGROUP_PLURAL,
+  VERSION,
+  VPSIENODE_KIND,
+  VPSIENODE_PLURAL,
+  parseVPSieNode,
+  type VPSieNode,
+} from '../../../../lib/crds/autoscaler';
 import type { OrchestratorDeps } from '../../../../workers/deps';
 import { vpsieNodeSyncSignal, vpsieNodeWorkflowId } from '../../../../workflows/nodes/contracts';
 import { vpsieNodeLifecycleWorkflow, type VPSieNodeLifecycleInput } from '../../../../workflows/nodes/lifecycle/workflow';
@@ -148,7 +158,12 @@ export async function deleteVN(sb: TestSandbox, namespace: string, name: string)
 }
 
 /** Signal-with-start, as the VPSieNode watcher does. */
-export async function startLifecycle(temporal: Client, taskQueue: string, input: VPSieNodeLifecycleInput, signal: { deleting?: boolean } = {}): Promise<WorkflowHandleWithSignaledRunId<typeof vpsieNodeLifecycleWorkflow>> {
+export async function startLifecycle(
+  temporal: Client,
+  taskQueue: string,
+  input: VPSieNodeLifecycleInput,
+  signal: { deleting?: boolean } = {},
+): Promise<WorkflowHandleWithSignaledRunId<typeof vpsieNodeLifecycleWorkflow>> {
   return temporal.workflow.signalWithStart(vpsieNodeLifecycleWorkflow, {
     workflowId: vpsieNodeWorkflowId(input.namespace, input.name),
     taskQueue,
@@ -195,10 +210,14 @@ export async function machinesOf(sb: TestSandbox, uid: string): Promise<SimMachi
 
 /** The simulator's admin API; `p` is relative to the admin URL (`/faults`, `/state`, `/config`). */
 export async function simAdmin(sb: TestSandbox, method: string, p: string, body?: unknown): Promise<unknown> {
-  const r = await fetch(`${sb.endpoints.vpsie!.admin}${p}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
+  const r = await fetch(`${sb.endpoints.vpsie!.admin}${p}`, {
+    method,
+    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+  });
   if (!r.ok) throw new Error(`simulator admin ${method} ${p}: HTTP ${r.status}`);
   const out: unknown = await r.json();
-  if (typeof out === 'object' && out !== null && (out as { error?: unknown }).error === true) throw new Error(`simulator admin ${method} ${p}: ${JSON.stringify(out)}`);
+  if (typeof out === 'object' && out !== null && (out as { error?: unknown }).error === true)
+    throw new Error(`simulator admin ${method} ${p}: ${JSON.stringify(out)}`);
   return out;
 }
 
@@ -209,7 +228,11 @@ export async function simAdmin(sb: TestSandbox, method: string, p: string, body?
 export function maybeRecordHistory(sb: TestSandbox, handle: WorkflowHandle | { workflowId: string }, name: string): void {
   if (process.env.RECORD_REPLAY_HISTORIES !== '1') return;
   const t = sb.endpoints.temporal;
-  const json = execFileSync(t.cli, ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', t.address, '--namespace', t.namespace, '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const json = execFileSync(
+    t.cli,
+    ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', t.address, '--namespace', t.namespace, '--output', 'json'],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
 }

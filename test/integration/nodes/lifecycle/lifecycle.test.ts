@@ -50,7 +50,12 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
     const deps = makeDeps(sb.endpoints, sb.temporal);
     const w = await startLifecycleWorker(sb.endpoints, tq, lifecycleActivities(deps));
     try {
-      const input = { namespace: ns, name: vn.metadata.name, nodeGroup: group, settings: { pollIntervalSeconds: 1, drainTimeoutSeconds: 60, maxPodGracePeriodSeconds: 5 } };
+      const input = {
+        namespace: ns,
+        name: vn.metadata.name,
+        nodeGroup: group,
+        settings: { pollIntervalSeconds: 1, drainTimeoutSeconds: 60, maxPodGracePeriodSeconds: 5 },
+      };
       const handle = await startLifecycle(sb.temporal, tq, input);
       // A second signal-with-start (the watcher seeing an update) is a no-op: same run.
       const again = await startLifecycle(sb.temporal, tq, input);
@@ -97,7 +102,9 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
           },
         },
       });
-      await eventually('victim running', 30_000, async () => ((await sb.core.readNamespacedPod({ name: 'victim', namespace: ns })).status?.phase === 'Running' ? true : undefined));
+      await eventually('victim running', 30_000, async () =>
+        (await sb.core.readNamespacedPod({ name: 'victim', namespace: ns })).status?.phase === 'Running' ? true : undefined,
+      );
 
       // The user (or the NodeGroup workflow) deletes the VPSieNode; the watcher signals.
       await deleteVN(sb, ns, vn.metadata.name);
@@ -197,7 +204,12 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
       const input = { namespace: ns, name: vn.metadata.name, nodeGroup: group, settings: { pollIntervalSeconds: 1, drainTimeoutSeconds: 30 } };
       const handle = await startLifecycle(sb.temporal, tq, input);
       // The fault is taken when the create request reaches the simulator: the POST is in flight.
-      await eventually('create request in flight', 60_000, async () => (((await simAdmin(sb, 'GET', '/faults')) as unknown[]).length === 0 ? true : undefined), 50);
+      await eventually(
+        'create request in flight',
+        60_000,
+        async () => (((await simAdmin(sb, 'GET', '/faults')) as unknown[]).length === 0 ? true : undefined),
+        50,
+      );
       expect((await readVN(sb, ns, vn.metadata.name))?.status?.phase).to.equal('Provisioning');
       child.kill('SIGKILL');
       await exited;

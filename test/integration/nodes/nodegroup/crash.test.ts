@@ -28,12 +28,21 @@ describe('Crash consistency: the orchestrator process SIGKILLed at random points
     fs.writeFileSync(bundlePath, b.code);
     // This test is about crash consistency, not VPSie's rate limit: lift it for the run.
     simConfig = await (await fetch(`${sb.endpoints.vpsie!.admin}/config`)).json();
-    await fetch(`${sb.endpoints.vpsie!.admin}/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rateLimit: null }) });
+    await fetch(`${sb.endpoints.vpsie!.admin}/config`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rateLimit: null }),
+    });
   });
   after(async () => {
     child?.kill('SIGKILL');
     const rl = (simConfig as { rateLimit?: unknown } | undefined)?.rateLimit;
-    if (sb && rl !== undefined) await fetch(`${sb.endpoints.vpsie!.admin}/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rateLimit: rl }) });
+    if (sb && rl !== undefined)
+      await fetch(`${sb.endpoints.vpsie!.admin}/config`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ rateLimit: rl }),
+      });
   });
 
   function startChild(ns: string, tq: string): Promise<ChildProcess> {
@@ -80,7 +89,9 @@ describe('Crash consistency: the orchestrator process SIGKILLed at random points
     const group = uniqueName('ng');
     child = await startChild(ns, tq);
     await createGroup(sb, ns, group, { minNodes: 0, maxNodes: N });
-    await eventually('group workflow running', 30_000, async () => ((await sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group)).describe()).status.name === 'RUNNING' ? true : undefined));
+    await eventually('group workflow running', 30_000, async () =>
+      (await sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group)).describe()).status.name === 'RUNNING' ? true : undefined,
+    );
 
     // 0 → 50, killing the process at random points while VPSieNodes are created and machines boot.
     await patchGroupSpec(sb, ns, group, { minNodes: N });
@@ -88,21 +99,30 @@ describe('Crash consistency: the orchestrator process SIGKILLed at random points
     process.stderr.write(`      kill points (scale-up): ${upKills.join(', ')} ms\n`);
     for (const d of upKills) await killAndRestart(ns, tq, d);
     let lastReport = 0;
-    const up = await eventually(`${N} VPSieNodes Ready`, 600_000, async () => {
-      const vns = await groupVNs(sb, ns, group);
-      if (Date.now() - lastReport > 15_000) {
-        lastReport = Date.now();
-        const phases: Record<string, number> = {};
-        for (const v of vns) phases[v.phase ?? 'none'] = (phases[v.phase ?? 'none'] ?? 0) + 1;
-        process.stderr.write(`      ${vns.length} VPSieNodes: ${JSON.stringify(phases)}; live machines ${(await liveMachinesOfNamespace(sb, ns)).length}\n`);
-      }
-      return vns.length === N && vns.every((v) => v.phase === 'Ready') ? vns : undefined;
-    }, 1000);
+    const up = await eventually(
+      `${N} VPSieNodes Ready`,
+      600_000,
+      async () => {
+        const vns = await groupVNs(sb, ns, group);
+        if (Date.now() - lastReport > 15_000) {
+          lastReport = Date.now();
+          const phases: Record<string, number> = {};
+          for (const v of vns) phases[v.phase ?? 'none'] = (phases[v.phase ?? 'none'] ?? 0) + 1;
+          process.stderr.write(`      ${vns.length} VPSieNodes: ${JSON.stringify(phases)}; live machines ${(await liveMachinesOfNamespace(sb, ns)).length}\n`);
+        }
+        return vns.length === N && vns.every((v) => v.phase === 'Ready') ? vns : undefined;
+      },
+      1000,
+    );
     // Exactly one live machine per VPSieNode (its request id is the VPSieNode uid), none else.
     const machines = await liveMachinesOfNamespace(sb, ns);
     const byUid = new Map<string, number>();
     for (const m of machines) {
-      const id = (m.notes ?? '').split(/\s+/).find((t) => t.startsWith('orchestrator-request-id='))?.split('=')[1] ?? '';
+      const id =
+        (m.notes ?? '')
+          .split(/\s+/)
+          .find((t) => t.startsWith('orchestrator-request-id='))
+          ?.split('=')[1] ?? '';
       byUid.set(id, (byUid.get(id) ?? 0) + 1);
     }
     expect(machines).to.have.length(N);
@@ -113,25 +133,46 @@ describe('Crash consistency: the orchestrator process SIGKILLed at random points
     await patchGroupSpec(sb, ns, group, { minNodes: 0 });
     const handle = sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group));
     await eventually('min 0 seen', 60_000, async () => ((await handle.query(nodeGroupStateQuery)).minNodes === 0 ? true : undefined));
-    const down = await handle.executeUpdate(nodeGroupScaleDownUpdate, { args: [{ requestId: randomUUID(), vpsieNodes: up.map((v) => v.name), reason: 'Underutilized' }] });
+    const down = await handle.executeUpdate(nodeGroupScaleDownUpdate, {
+      args: [{ requestId: randomUUID(), vpsieNodes: up.map((v) => v.name), reason: 'Underutilized' }],
+    });
     expect(down.removing).to.have.length(N);
     const downKills = delays(2, 3000);
     process.stderr.write(`      kill points (scale-down): ${downKills.join(', ')} ms\n`);
     for (const d of downKills) await killAndRestart(ns, tq, d);
-    await eventually('all VPSieNodes and machines gone', 600_000, async () => ((await groupVNs(sb, ns, group)).length === 0 && (await liveMachinesOfNamespace(sb, ns)).length === 0 ? true : undefined), 1000);
+    await eventually(
+      'all VPSieNodes and machines gone',
+      600_000,
+      async () => ((await groupVNs(sb, ns, group)).length === 0 && (await liveMachinesOfNamespace(sb, ns)).length === 0 ? true : undefined),
+      1000,
+    );
     // Every lifecycle finished.
     const lifecycles: string[] = [];
-    for await (const w of sb.temporal.workflow.list({ query: `NodeGroup = '${ns}/${group}' AND WorkflowId STARTS_WITH 'vpsienode:'` })) lifecycles.push(`${w.workflowId}:${w.status.name}`);
+    for await (const w of sb.temporal.workflow.list({ query: `NodeGroup = '${ns}/${group}' AND WorkflowId STARTS_WITH 'vpsienode:'` }))
+      lifecycles.push(`${w.workflowId}:${w.status.name}`);
     expect(lifecycles.length).to.be.at.least(N);
-    const unfinished = await eventually('every lifecycle finished', 120_000, async () => {
-      const open: string[] = [];
-      for await (const w of sb.temporal.workflow.list({ query: `NodeGroup = '${ns}/${group}' AND WorkflowId STARTS_WITH 'vpsienode:' AND ExecutionStatus = 'Running'` })) open.push(w.workflowId);
-      return open.length === 0 ? open : undefined;
-    }, 1000);
+    const unfinished = await eventually(
+      'every lifecycle finished',
+      120_000,
+      async () => {
+        const open: string[] = [];
+        for await (const w of sb.temporal.workflow.list({
+          query: `NodeGroup = '${ns}/${group}' AND WorkflowId STARTS_WITH 'vpsienode:' AND ExecutionStatus = 'Running'`,
+        }))
+          open.push(w.workflowId);
+        return open.length === 0 ? open : undefined;
+      },
+      1000,
+    );
     expect(unfinished).to.deep.equal([]);
     // Deleting the group ends its workflow; no machine of the namespace was ever duplicated or leaked.
     await deleteGroup(sb, ns, group);
-    await eventually('group gone and its workflow completed', 120_000, async () => ((await readGroup(sb, ns, group)) === undefined && (await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 1000);
+    await eventually(
+      'group gone and its workflow completed',
+      120_000,
+      async () => ((await readGroup(sb, ns, group)) === undefined && (await handle.describe()).status.name === 'COMPLETED' ? true : undefined),
+      1000,
+    );
     const all = (await simMachines(sb)).filter((m) => (m.notes ?? '').includes(`vpsienode=${ns}/`));
     expect(all.filter((m) => m.phase !== 'deleted')).to.have.length(0);
     expect(new Set(all.map((m) => m.hostname)).size).to.equal(all.length);

@@ -29,21 +29,49 @@ describe('Garbage collection schedule and leader election on the sandbox', funct
     running.push(orch);
     const vpsie = orch.deps.vpsie;
     // A machine created as the lifecycle creates one, but whose VPSieNode never existed.
-    const leak = await vpsie.ensureVm({ requestId: randomUUID(), hostname: uniqueName('leak'), plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts', tags: ['vpsie-autoscaler', 'ghost'], notes: `vpsienode=${ns}/ghost` });
+    const leak = await vpsie.ensureVm({
+      requestId: randomUUID(),
+      hostname: uniqueName('leak'),
+      plan: 'small-2cpu-4gb',
+      datacenter: 'us-east-1',
+      osImage: 'ubuntu-22.04-lts',
+      tags: ['vpsie-autoscaler', 'ghost'],
+      notes: `vpsienode=${ns}/ghost`,
+    });
     // Someone else's machine: no request-id note.
-    const [dc, plan, os] = await Promise.all([vpsie.resolveDatacenter('us-east-1'), vpsie.resolvePlan('small-2cpu-4gb', 'us-east-1'), vpsie.resolveOsImage('ubuntu-22.04-lts')]);
+    const [dc, plan, os] = await Promise.all([
+      vpsie.resolveDatacenter('us-east-1'),
+      vpsie.resolvePlan('small-2cpu-4gb', 'us-east-1'),
+      vpsie.resolveOsImage('ubuntu-22.04-lts'),
+    ]);
     const foreignName = uniqueName('foreign');
-    await vpsie.createVm({ resourceIdentifier: plan.identifier, osIdentifier: os.identifier, dcIdentifier: dc.identifier, hostname: foreignName, notes: `customer database of ${ns}` });
+    await vpsie.createVm({
+      resourceIdentifier: plan.identifier,
+      osIdentifier: os.identifier,
+      dcIdentifier: dc.identifier,
+      hostname: foreignName,
+      notes: `customer database of ${ns}`,
+    });
     const schedule = sb.temporal.schedule.getHandle(gcScheduleId(tq));
-    const gone = await eventually('leaked VPS deleted', 120_000, async () => {
-      const ms = await simMachines(sb);
-      const m = ms.find((x) => x.hostname === leak.hostname);
-      return m === undefined || m.phase === 'deleted' ? true : undefined;
-    }, 500);
+    const gone = await eventually(
+      'leaked VPS deleted',
+      120_000,
+      async () => {
+        const ms = await simMachines(sb);
+        const m = ms.find((x) => x.hostname === leak.hostname);
+        return m === undefined || m.phase === 'deleted' ? true : undefined;
+      },
+      500,
+    );
     expect(gone).to.equal(true);
     // Two more runs complete after that, and the foreign machine is still there.
     const after = (await schedule.describe()).info.recentActions.length;
-    await eventually('two more GC runs', 60_000, async () => ((await schedule.describe()).info.recentActions.length >= Math.min(after + 2, 10) ? true : undefined), 500);
+    await eventually(
+      'two more GC runs',
+      60_000,
+      async () => ((await schedule.describe()).info.recentActions.length >= Math.min(after + 2, 10) ? true : undefined),
+      500,
+    );
     const foreign = (await simMachines(sb)).find((m) => m.hostname === foreignName);
     expect(foreign?.phase).to.not.equal('deleted');
     const metrics = await (await fetch(`${orch.metricsUrl}/metrics`)).text();
@@ -89,7 +117,13 @@ describe('Garbage collection schedule and leader election on the sandbox', funct
 
     // A Lease held by a crashed replica (never released): taken only after it stops changing for leaseDuration.
     const held = uniqueName('held');
-    await coord.createNamespacedLease({ namespace: ns, body: { metadata: { name: held, namespace: ns }, spec: { holderIdentity: 'crashed', leaseDurationSeconds: 3, renewTime: new k8s.V1MicroTime(), acquireTime: new k8s.V1MicroTime(), leaseTransitions: 0 } } });
+    await coord.createNamespacedLease({
+      namespace: ns,
+      body: {
+        metadata: { name: held, namespace: ns },
+        spec: { holderIdentity: 'crashed', leaseDurationSeconds: 3, renewTime: new k8s.V1MicroTime(), acquireTime: new k8s.V1MicroTime(), leaseTransitions: 0 },
+      },
+    });
     const c = mk('replica-c', held);
     await new Promise((r) => setTimeout(r, 1000));
     expect(c.isLeader()).to.equal(false);
@@ -102,7 +136,11 @@ describe('Garbage collection schedule and leader election on the sandbox', funct
     const ns = await sb.namespace('le-orch');
     const tq = sb.taskQueue('le-orch');
     const lease = uniqueName('orch');
-    const opts = (identity: string) => ({ identity, env: { LEADER_ELECTION: 'true' }, leaderElection: { leaseName: lease, leaseNamespace: ns, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.5 } });
+    const opts = (identity: string) => ({
+      identity,
+      env: { LEADER_ELECTION: 'true' },
+      leaderElection: { leaseName: lease, leaseNamespace: ns, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.5 },
+    });
     const one = await startTestOrchestrator(sb, ns, tq, opts('orch-1'));
     running.push(one);
     const two = await startTestOrchestrator(sb, ns, tq, opts('orch-2'));
@@ -118,8 +156,18 @@ describe('Garbage collection schedule and leader election on the sandbox', funct
     await eventually('the other replica leads', 20_000, async () => (other.isLeader() ? true : undefined));
     const g2 = uniqueName('ng');
     await createGroup(sb, ns, g2, { minNodes: 1, maxNodes: 2 });
-    await eventually('g2 has a Ready node (watched by the new leader)', 120_000, async () => ((await groupVNs(sb, ns, g2)).some((v) => v.phase === 'Ready') ? true : undefined));
+    await eventually('g2 has a Ready node (watched by the new leader)', 120_000, async () =>
+      (await groupVNs(sb, ns, g2)).some((v) => v.phase === 'Ready') ? true : undefined,
+    );
     await Promise.all([deleteGroup(sb, ns, g1), deleteGroup(sb, ns, g2)]);
-    await eventually('machines gone', 120_000, async () => ((await liveMachinesOfNamespace(sb, ns)).length === 0 && (await groupVNs(sb, ns, g1)).length + (await groupVNs(sb, ns, g2)).length === 0 ? true : undefined), 500);
+    await eventually(
+      'machines gone',
+      120_000,
+      async () =>
+        (await liveMachinesOfNamespace(sb, ns)).length === 0 && (await groupVNs(sb, ns, g1)).length + (await groupVNs(sb, ns, g2)).length === 0
+          ? true
+          : undefined,
+      500,
+    );
   });
 });

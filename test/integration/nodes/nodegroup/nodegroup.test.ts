@@ -3,7 +3,13 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { GROUP, NODEGROUP_LABEL, VERSION, VPSIENODE_FINALIZER, VPSIENODE_PLURAL } from '../../../../lib/crds/autoscaler';
 import { NODEGROUP_FINALIZER, TRIGGERED_PODS_ANNOTATION } from '../../../../activities/nodes/nodegroup';
-import { nodeGroupScaleDownUpdate, nodeGroupScaleUpUpdate, nodeGroupStateQuery, nodeGroupSyncSignal, nodeGroupWorkflowId } from '../../../../workflows/nodes/contracts';
+import {
+  nodeGroupScaleDownUpdate,
+  nodeGroupScaleUpUpdate,
+  nodeGroupStateQuery,
+  nodeGroupSyncSignal,
+  nodeGroupWorkflowId,
+} from '../../../../workflows/nodes/contracts';
 import { nodeGroupWorkflow } from '../../../../workflows/nodes/nodegroup/workflow';
 import type { Orchestrator } from '../../../../workers/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
@@ -54,10 +60,15 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
   /** Deletes the group and waits until it, its VPSieNodes and their machines are gone. */
   async function deleteAndWait(ns: string, group: string): Promise<void> {
     await deleteGroup(sb, ns, group);
-    await eventually(`NodeGroup ${group} gone with its VPSieNodes and machines`, 180_000, async () => {
-      const [g, vns, machines] = await Promise.all([readGroup(sb, ns, group), groupVNs(sb, ns, group), liveMachinesOfNamespace(sb, ns)]);
-      return g === undefined && vns.length === 0 && machines.length === 0 ? true : undefined;
-    }, 500);
+    await eventually(
+      `NodeGroup ${group} gone with its VPSieNodes and machines`,
+      180_000,
+      async () => {
+        const [g, vns, machines] = await Promise.all([readGroup(sb, ns, group), groupVNs(sb, ns, group), liveMachinesOfNamespace(sb, ns)]);
+        return g === undefined && vns.length === 0 && machines.length === 0 ? true : undefined;
+      },
+      500,
+    );
   }
 
   it('a NodeGroup with minNodes 3 gets 3 Ready VPSieNodes (owned, labelled, finalized) and 3 Nodes with its labels and taints; status, finalizer and search attribute are set', async () => {
@@ -144,15 +155,25 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
     const handle = sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group));
     await eventually('group workflow running', 30_000, async () => ((await handle.describe()).status.name === 'RUNNING' ? true : undefined));
     const ids = Array.from({ length: 20 }, () => randomUUID());
-    const results = await Promise.all(ids.map((requestId) => handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }] })));
+    const results = await Promise.all(
+      ids.map((requestId) =>
+        handle.executeUpdate(nodeGroupScaleUpUpdate, {
+          args: [{ requestId, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }],
+        }),
+      ),
+    );
     const created = results.flatMap((r) => r.created);
     expect(created).to.have.length(7);
     expect(new Set(created).size).to.equal(7);
     expect(results.filter((r) => r.refused?.reason === 'MaxNodesReached')).to.have.length(13);
     // The same request id again: the same answer, nothing new.
-    const again = await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId: ids[0]!, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }] });
+    const again = await handle.executeUpdate(nodeGroupScaleUpUpdate, {
+      args: [{ requestId: ids[0]!, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }],
+    });
     expect(again).to.deep.equal(results[0]);
-    const unknown = await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId: randomUUID(), nodes: [{ offeringID: 'huge-64cpu', count: 1 }], reason: 'PodsUnschedulable' }] });
+    const unknown = await handle.executeUpdate(nodeGroupScaleUpUpdate, {
+      args: [{ requestId: randomUUID(), nodes: [{ offeringID: 'huge-64cpu', count: 1 }], reason: 'PodsUnschedulable' }],
+    });
     expect(unknown.refused?.reason).to.equal('UnknownOffering');
     const vns = await readyVNs(ns, group, 7);
     expect(vns.map((v) => v.name).sort()).to.deep.equal([...created].sort());
@@ -160,7 +181,9 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
     // Scale down 3 with min raised to 5: 2 removed, 1 refused MinNodesReached.
     await patchGroupSpec(sb, ns, group, { minNodes: 5 });
     await eventually('min 5 seen', 30_000, async () => ((await handle.query(nodeGroupStateQuery)).minNodes === 5 ? true : undefined));
-    const down = await handle.executeUpdate(nodeGroupScaleDownUpdate, { args: [{ requestId: randomUUID(), vpsieNodes: created.slice(0, 3), reason: 'Underutilized' }] });
+    const down = await handle.executeUpdate(nodeGroupScaleDownUpdate, {
+      args: [{ requestId: randomUUID(), vpsieNodes: created.slice(0, 3), reason: 'Underutilized' }],
+    });
     expect(down.removing).to.deep.equal(created.slice(0, 2));
     expect(down.refused).to.include({ reason: 'MinNodesReached', count: 1 });
     await readyVNs(ns, group, 5);
@@ -189,7 +212,17 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
     try {
       // 2 small + 2 medium asked, 3 granted (maxNodes): small a, small b, medium c; d is refused.
       const res = await handle.executeUpdate(nodeGroupScaleUpUpdate, {
-        args: [{ requestId: randomUUID(), nodes: [{ offeringID: 'small-2cpu-4gb', count: 2 }, { offeringID: 'medium-4cpu-8gb', count: 2 }], reason: 'PendingPods', podUidsByNode: [['uid-a1', 'uid-a2'], ['uid-b'], ['uid-c'], ['uid-d']] }],
+        args: [
+          {
+            requestId: randomUUID(),
+            nodes: [
+              { offeringID: 'small-2cpu-4gb', count: 2 },
+              { offeringID: 'medium-4cpu-8gb', count: 2 },
+            ],
+            reason: 'PendingPods',
+            podUidsByNode: [['uid-a1', 'uid-a2'], ['uid-b'], ['uid-c'], ['uid-d']],
+          },
+        ],
       });
       expect(res.created).to.have.length(3);
       expect(res.refused).to.include({ reason: 'MaxNodesReached', count: 1 });
@@ -202,7 +235,10 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
       await eventually('the watch saw the 3 creations', 10_000, async () => (seen.filter((e) => e.type === 'ADDED').length >= 3 ? true : undefined));
       const added = new Map(seen.filter((e) => e.type === 'ADDED').map((e) => [e.name, e.pods]));
       expect(res.created.map((n) => added.get(n))).to.deep.equal([JSON.stringify(['uid-a1', 'uid-a2']), JSON.stringify(['uid-b']), JSON.stringify(['uid-c'])]);
-      expect(seen.filter((e) => e.pods === undefined), 'a VPSieNode version without its pods').to.deep.equal([]);
+      expect(
+        seen.filter((e) => e.pods === undefined),
+        'a VPSieNode version without its pods',
+      ).to.deep.equal([]);
     } finally {
       watch.abort();
     }
@@ -227,11 +263,18 @@ describe('NodeGroup entity workflow on the sandbox (in-process orchestrator, rea
     running.push(await startTestOrchestrator(sb, ns, tq));
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     const answers = [];
-    for (const requestId of ids) answers.push(await handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }] }));
+    for (const requestId of ids)
+      answers.push(
+        await handle.executeUpdate(nodeGroupScaleUpUpdate, {
+          args: [{ requestId, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }],
+        }),
+      );
     await readyVNs(ns, group, 3);
     const latest = sb.temporal.workflow.getHandle(nodeGroupWorkflowId(ns, group));
     await eventually('a continued run', 60_000, async () => ((await latest.describe()).runId !== firstRun ? true : undefined));
-    const again = await latest.executeUpdate(nodeGroupScaleUpUpdate, { args: [{ requestId: ids[0]!, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }] });
+    const again = await latest.executeUpdate(nodeGroupScaleUpUpdate, {
+      args: [{ requestId: ids[0]!, nodes: [{ offeringID: 'small-2cpu-4gb', count: 1 }], reason: 'PodsUnschedulable' }],
+    });
     expect(again).to.deep.equal(answers[0]);
     const state = await latest.query(nodeGroupStateQuery);
     expect(state.desiredNodes).to.equal(3);

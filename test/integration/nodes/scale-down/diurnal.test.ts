@@ -64,7 +64,8 @@ function startRecorder(sb: TestSandbox, ns: string, group: string): { rec: Recor
     if (ng.lastScaleUpTime) rec.scaleUpTimes.add(Date.parse(ng.lastScaleUpTime));
     if (ng.lastScaleDownTime) rec.scaleDownTimes.add(Date.parse(ng.lastScaleDownTime));
     for (const r of [...sd.inFlight, ...sd.finished]) if (r.nodeGroup === group) rec.removals.add(r.id);
-    if (sd.lastDecisionAt !== undefined && sd.lastVerdicts.some((v) => v.nodeGroup === group && v.outcome === 'blocked' && v.reason === 'ScaleUpCooldown')) rec.cooldownHolds.push(sd.lastDecisionAt);
+    if (sd.lastDecisionAt !== undefined && sd.lastVerdicts.some((v) => v.nodeGroup === group && v.outcome === 'blocked' && v.reason === 'ScaleUpCooldown'))
+      rec.cooldownHolds.push(sd.lastDecisionAt);
   };
   const done = (async () => {
     while (!stopped) {
@@ -94,11 +95,16 @@ async function scaleDeployment(sb: TestSandbox, ns: string, name: string, replic
 
 /** `count` Running pods of the Deployment, none pending or terminating, on the returned nodes. */
 async function waitAppPods(sb: TestSandbox, ns: string, count: number, ms = 150_000): Promise<string[]> {
-  return eventually(`${count} app pods Running, nothing else`, ms, async () => {
-    const pods = await podsOf(sb, ns);
-    if (pods.length !== count) return undefined;
-    return pods.every((p) => p.phase === 'Running' && !p.deleting && p.node) ? pods.map((p) => p.node as string) : undefined;
-  }, 300);
+  return eventually(
+    `${count} app pods Running, nothing else`,
+    ms,
+    async () => {
+      const pods = await podsOf(sb, ns);
+      if (pods.length !== count) return undefined;
+      return pods.every((p) => p.phase === 'Running' && !p.deleting && p.node) ? pods.map((p) => p.node as string) : undefined;
+    },
+    300,
+  );
 }
 
 function latestBefore(times: Iterable<number>, t: number): number | undefined {
@@ -134,7 +140,13 @@ describe('scale-down: a diurnal load does not flap (sandbox, scale-up and scale-
       minNodes: 1,
       maxNodes: 4,
       scaleUpPolicy: { enabled: true, stabilizationWindowSeconds: 2, cooldownSeconds: 0 },
-      scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: SD_WINDOW_SECONDS, cooldownSeconds: COOLDOWN_SECONDS, cpuThreshold: 50, memoryThreshold: 50 },
+      scaleDownPolicy: {
+        enabled: true,
+        stabilizationWindowSeconds: SD_WINDOW_SECONDS,
+        cooldownSeconds: COOLDOWN_SECONDS,
+        cpuThreshold: 50,
+        memoryThreshold: 50,
+      },
     });
     recorder = startRecorder(sb, ns, group);
     const first = await waitGroupSize(sb, ns, group, 1);
@@ -150,7 +162,11 @@ describe('scale-down: a diurnal load does not flap (sandbox, scale-up and scale-
           selector: { matchLabels: { app: 'web' } },
           template: {
             metadata: { labels: { app: 'web' } },
-            spec: { ...isolation(group), terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'registry.example/app:1', resources: { requests: { cpu: POD_CPU, memory: '64Mi' } } }] },
+            spec: {
+              ...isolation(group),
+              terminationGracePeriodSeconds: 0,
+              containers: [{ name: 'app', image: 'registry.example/app:1', resources: { requests: { cpu: POD_CPU, memory: '64Mi' } } }],
+            },
           },
         },
       },
@@ -177,7 +193,12 @@ describe('scale-down: a diurnal load does not flap (sandbox, scale-up and scale-
       cycleSeconds.push((down.end - up.start) / 1000);
     }
     // The last removal may still be finishing its NodeGroup update (the VPSieNode already deleting).
-    await eventually('no removal in flight', 60_000, async () => ((await loopState(sb, ns)).inFlight.some((r) => r.nodeGroup === group) ? undefined : true), 300);
+    await eventually(
+      'no removal in flight',
+      60_000,
+      async () => ((await loopState(sb, ns)).inFlight.some((r) => r.nodeGroup === group) ? undefined : true),
+      300,
+    );
     await recorder.stop();
     const rec = recorder.rec;
 
@@ -194,19 +215,29 @@ describe('scale-down: a diurnal load does not flap (sandbox, scale-up and scale-
     const early = scaleDowns
       .map((s) => ({ s, u: latestBefore(scaleUps, s) }))
       .filter((x) => x.u !== undefined && x.s - x.u < COOLDOWN_SECONDS * 1000)
-      .map((x) => `scale-down at +${((x.s - baseline) / 1000).toFixed(1)}s, ${((x.s - (x.u as number)) / 1000).toFixed(1)}s after the scale-up at +${(((x.u as number) - baseline) / 1000).toFixed(1)}s`);
+      .map(
+        (x) =>
+          `scale-down at +${((x.s - baseline) / 1000).toFixed(1)}s, ${((x.s - (x.u as number)) / 1000).toFixed(1)}s after the scale-up at +${(((x.u as number) - baseline) / 1000).toFixed(1)}s`,
+      );
     expect(early, 'scale-downs inside the cooldown after a scale-up').to.deep.equal([]);
 
     // 2. Every scale-up after the baseline happened while the load was up...
     const phaseOf = (t: number): Phase | undefined => phases.find((p) => t >= p.start && t <= (p.end || Infinity));
     const later = scaleUps.filter((u) => u > baseline);
-    const outOfUp = later.filter((u) => phaseOf(u)?.kind !== 'up').map((u) => `+${((u - baseline) / 1000).toFixed(1)}s (${phaseOf(u)?.kind ?? 'between phases'})`);
+    const outOfUp = later
+      .filter((u) => phaseOf(u)?.kind !== 'up')
+      .map((u) => `+${((u - baseline) / 1000).toFixed(1)}s (${phaseOf(u)?.kind ?? 'between phases'})`);
     expect(outOfUp, 'scale-ups outside the up phases (flapping)').to.deep.equal([]);
     // ...and every node created was asked for by a scale-up decision naming pending app pods.
     const askedFor = new Map<string, string[]>();
     for (const r of records)
       for (const g of r.groups)
-        if (g.group === `${ns}/${group}`) for (const n of g.created) askedFor.set(n, r.pods.filter((p) => p.outcome === 'TriggeredScaleUp').map((p) => p.pod));
+        if (g.group === `${ns}/${group}`)
+          for (const n of g.created)
+            askedFor.set(
+              n,
+              r.pods.filter((p) => p.outcome === 'TriggeredScaleUp').map((p) => p.pod),
+            );
     const newNodes = [...rec.created.keys()].filter((n) => !baselineNodes.has(n));
     const unexplained = newNodes.filter((n) => !(askedFor.get(n) ?? []).some((p) => p.startsWith(`${ns}/web-`)));
     expect(unexplained, 'nodes not created for pending pods').to.deep.equal([]);
@@ -219,10 +250,11 @@ describe('scale-down: a diurnal load does not flap (sandbox, scale-up and scale-
 
     // 3. Per phase: the up phases only grew the group, the down phases only shrank it.
     const removalsIn = (p: Phase) => [...removalStarts.values()].filter((s) => s >= p.start && s <= p.end).length;
-    const createdIn = (p: Phase) => newNodes.filter((n) => {
-      const t = rec.created.get(n) as number;
-      return t >= p.start && t <= p.end;
-    }).length;
+    const createdIn = (p: Phase) =>
+      newNodes.filter((n) => {
+        const t = rec.created.get(n) as number;
+        return t >= p.start && t <= p.end;
+      }).length;
     for (const [i, p] of phases.entries()) {
       if (p.kind === 'up') {
         expect(removalsIn(p), `phase ${i} (up): removals`).to.equal(0);
@@ -234,7 +266,10 @@ describe('scale-down: a diurnal load does not flap (sandbox, scale-up and scale-
     }
     expect(newNodes, 'nodes created over the run').to.have.length.at.least(2 * CYCLES);
     const outcomes = (await loopState(sb, ns)).finished.filter((r) => r.nodeGroup === group).map((r) => r.outcome);
-    expect(outcomes.every((o) => o === 'Removed'), `removal outcomes ${outcomes.join(',')}`).to.equal(true);
+    expect(
+      outcomes.every((o) => o === 'Removed'),
+      `removal outcomes ${outcomes.join(',')}`,
+    ).to.equal(true);
 
     // 4. The cooldown really held removals (not only slow provisioning): whenever the load went down
     // early enough that the nodes were idle for their window well before the cooldown ended, the
@@ -244,7 +279,10 @@ describe('scale-down: a diurnal load does not flap (sandbox, scale-up and scale-
       const u = latestBefore(scaleUps, p.start) as number;
       const idleCandidatesBy = p.start + (SD_WINDOW_SECONDS + 8) * 1000;
       if (idleCandidatesBy < u + COOLDOWN_SECONDS * 1000) {
-        expect(rec.cooldownHolds.some((t) => t >= p.start && t <= p.end), `down phase at +${((p.start - baseline) / 1000).toFixed(1)}s: a candidate held by ScaleUpCooldown`).to.equal(true);
+        expect(
+          rec.cooldownHolds.some((t) => t >= p.start && t <= p.end),
+          `down phase at +${((p.start - baseline) / 1000).toFixed(1)}s: a candidate held by ScaleUpCooldown`,
+        ).to.equal(true);
         held += 1;
       }
     }

@@ -50,7 +50,12 @@ describe('scale-down: drain integration (sandbox)', function () {
     await createIsolatedGroup(sb, ns, group, { minNodes: 2, maxNodes: 3 });
     const [a] = (await waitGroupSize(sb, ns, group, 2)) as [string, string];
     await createReplicaSet(sb, ns, 'guarded', group, { nodeName: a, labels: { guard: 'yes' }, replicas: 2 });
-    await sb.kc.makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'guard' }, spec: { maxUnavailable: 0, selector: { matchLabels: { guard: 'yes' } } } } });
+    await sb.kc
+      .makeApiClient(k8s.PolicyV1Api)
+      .createNamespacedPodDisruptionBudget({
+        namespace: ns,
+        body: { metadata: { name: 'guard' }, spec: { maxUnavailable: 0, selector: { matchLabels: { guard: 'yes' } } } },
+      });
     const pods = await waitPodsRunning(sb, ns, 2);
     await patchGroupSpec(sb, ns, group, { minNodes: 1 });
     const vn = (await groupVNs(sb, ns, group)).find((v) => v.nodeName === a);
@@ -60,7 +65,20 @@ describe('scale-down: drain integration (sandbox)', function () {
     const result = await sb.temporal.workflow.execute(scaleDownRemovalWorkflow, {
       workflowId: `test-removal-${ns}`,
       taskQueue: o.deps.config.TASK_QUEUE,
-      args: [{ namespace: ns, nodeGroup: group, kind: 'delete', nodes: [{ node: a, vpsieNode: vn?.name as string }], requestId: `test-removal-${ns}`, reason: 'Underutilized', message: 'test', drainTimeoutSeconds: 5, maxGracePeriodSeconds: 0, replacementTimeoutSeconds: 60 }],
+      args: [
+        {
+          namespace: ns,
+          nodeGroup: group,
+          kind: 'delete',
+          nodes: [{ node: a, vpsieNode: vn?.name as string }],
+          requestId: `test-removal-${ns}`,
+          reason: 'Underutilized',
+          message: 'test',
+          drainTimeoutSeconds: 5,
+          maxGracePeriodSeconds: 0,
+          replacementTimeoutSeconds: 60,
+        },
+      ],
     });
     maybeRecordHistory(sb, `test-removal-${ns}`, 'scaledown-removal-pdb-drain-failed');
     expect(result.outcome).to.equal('DrainFailed');
@@ -76,7 +94,10 @@ describe('scale-down: drain integration (sandbox)', function () {
     expect(await nodeUnschedulable(sb, a), 'uncordoned').to.equal(false);
     const now = (await podsOf(sb, ns)).filter((p) => !p.deleting);
     expect(now.map((p) => p.uid).sort(), 'nothing evicted').to.deep.equal(pods.map((p) => p.uid).sort());
-    expect((await groupVNs(sb, ns, group)).filter((v) => v.deleting), 'no VPSieNode deleted').to.deep.equal([]);
+    expect(
+      (await groupVNs(sb, ns, group)).filter((v) => v.deleting),
+      'no VPSieNode deleted',
+    ).to.deep.equal([]);
     const evs = await eventually('DrainFailed Event on the node', 20_000, async () => {
       const e = await nodeEventsOf(sb, a);
       return e.some((x) => x.reason === 'DrainFailed' && x.type === 'Warning') ? e : undefined;
@@ -91,7 +112,11 @@ describe('scale-down: drain integration (sandbox)', function () {
     const o = await startScaleDownOrchestrator(sb, ns, { SCALE_DOWN_DRAIN_TIMEOUT_SECONDS: '4' });
     running.push({ o, ns });
     const group = uniqueName('stuck');
-    await createIsolatedGroup(sb, ns, group, { minNodes: 2, maxNodes: 3, scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 3, cooldownSeconds: 20, cpuThreshold: 50, memoryThreshold: 50 } });
+    await createIsolatedGroup(sb, ns, group, {
+      minNodes: 2,
+      maxNodes: 3,
+      scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 3, cooldownSeconds: 20, cpuThreshold: 50, memoryThreshold: 50 },
+    });
     const [a, b] = (await waitGroupSize(sb, ns, group, 2)) as [string, string];
     // B is busy (never a candidate); A's pod has a finalizer: evicted, it stays Terminating.
     await createReplicaSet(sb, ns, 'busy', group, { nodeName: b, cpu: '1200m' });
@@ -105,7 +130,13 @@ describe('scale-down: drain integration (sandbox)', function () {
           selector: { matchLabels: { app: 'stuck' } },
           template: {
             metadata: { labels: { app: 'stuck' }, finalizers: ['scaledown.test/hold'] },
-            spec: { nodeName: a, nodeSelector: { 'scaledown.test/group': group }, tolerations: [{ key: 'scaledown.test/group', operator: 'Equal', value: group, effect: 'NoSchedule' }], terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'registry.example/app:1', resources: { requests: { cpu: '100m', memory: '64Mi' } } }] },
+            spec: {
+              nodeName: a,
+              nodeSelector: { 'scaledown.test/group': group },
+              tolerations: [{ key: 'scaledown.test/group', operator: 'Equal', value: group, effect: 'NoSchedule' }],
+              terminationGracePeriodSeconds: 0,
+              containers: [{ name: 'app', image: 'registry.example/app:1', resources: { requests: { cpu: '100m', memory: '64Mi' } } }],
+            },
           },
         },
       },
@@ -113,20 +144,33 @@ describe('scale-down: drain integration (sandbox)', function () {
     await waitPodsRunning(sb, ns, 2);
     try {
       await patchGroupSpec(sb, ns, group, { minNodes: 1 });
-      const failed = await eventually('the removal of A fails', 90_000, async () => {
-        const st = await loopState(sb, ns);
-        return st.finished.find((f) => f.nodes.includes(a));
-      }, 500);
+      const failed = await eventually(
+        'the removal of A fails',
+        90_000,
+        async () => {
+          const st = await loopState(sb, ns);
+          return st.finished.find((f) => f.nodes.includes(a));
+        },
+        500,
+      );
       expect(failed.outcome).to.equal('DrainFailed');
       expect(failed.message).to.match(/Timeout/);
       expect(await nodeUnschedulable(sb, a), 'uncordoned').to.equal(false);
-      expect((await groupVNs(sb, ns, group)).filter((v) => v.deleting), 'no VPSieNode deleted').to.deep.equal([]);
+      expect(
+        (await groupVNs(sb, ns, group)).filter((v) => v.deleting),
+        'no VPSieNode deleted',
+      ).to.deep.equal([]);
       // The cooldown: the next decisions block the group with FailedDrainCooldown, shown in status.
-      const cond = await eventually('CooldownActive in the Scaling condition', 30_000, async () => {
-        const c = await scalingCondition(sb, ns, group);
-        if (process.env.SD_DEBUG) process.stderr.write(`${JSON.stringify(c)} ${JSON.stringify((await loopState(sb, ns)).lastVerdicts)}\n`);
-        return c?.reason === 'CooldownActive' && c.message.includes('FailedDrainCooldown') ? c : undefined;
-      }, 500);
+      const cond = await eventually(
+        'CooldownActive in the Scaling condition',
+        30_000,
+        async () => {
+          const c = await scalingCondition(sb, ns, group);
+          if (process.env.SD_DEBUG) process.stderr.write(`${JSON.stringify(c)} ${JSON.stringify((await loopState(sb, ns)).lastVerdicts)}\n`);
+          return c?.reason === 'CooldownActive' && c.message.includes('FailedDrainCooldown') ? c : undefined;
+        },
+        500,
+      );
       expect(cond.status).to.equal('False');
       const n0 = (await loopState(sb, ns)).iterations;
       await eventually('five more decisions', 30_000, async () => ((await loopState(sb, ns)).iterations >= n0 + 5 ? true : undefined), 300);
@@ -137,7 +181,12 @@ describe('scale-down: drain integration (sandbox)', function () {
     } finally {
       // Let the stuck pod go.
       for (const p of (await sb.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=stuck' })).items) {
-        await sb.core.patchNamespacedPod({ name: p.metadata?.name ?? '', namespace: ns, body: { metadata: { finalizers: [] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)).catch(() => undefined);
+        await sb.core
+          .patchNamespacedPod(
+            { name: p.metadata?.name ?? '', namespace: ns, body: { metadata: { finalizers: [] } } },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+          )
+          .catch(() => undefined);
       }
     }
   });

@@ -26,11 +26,19 @@ export async function startScaleDownOrchestrator(sb: TestSandbox, ns: string, en
 /** Stops the orchestrator and terminates the scope's scale-down loop (it would outlive the test). */
 export async function stopScaleDown(sb: TestSandbox, o: Orchestrator | undefined, ns: string): Promise<void> {
   await o?.stop();
-  await sb.temporal.workflow.getHandle(scaleDownWorkflowId(ns)).terminate('test over').catch(() => undefined);
+  await sb.temporal.workflow
+    .getHandle(scaleDownWorkflowId(ns))
+    .terminate('test over')
+    .catch(() => undefined);
 }
 
 /** A group whose nodes carry `scaledown.test/group=<name>` as label and NoSchedule taint. */
-export async function createIsolatedGroup(sb: TestSandbox, ns: string, name: string, spec: Record<string, unknown> & { minNodes: number; maxNodes: number }): Promise<void> {
+export async function createIsolatedGroup(
+  sb: TestSandbox,
+  ns: string,
+  name: string,
+  spec: Record<string, unknown> & { minNodes: number; maxNodes: number },
+): Promise<void> {
   await createGroup(sb, ns, name, {
     offeringIDs: ['small-2cpu-4gb'],
     labels: { [ISOLATION_KEY]: name },
@@ -50,14 +58,19 @@ export async function readyGroupNodes(sb: TestSandbox, group: string): Promise<s
 
 /** Waits until the group has exactly `count` Ready nodes and `count` live VPSieNodes. */
 export async function waitGroupSize(sb: TestSandbox, ns: string, group: string, count: number, ms = 120_000): Promise<string[]> {
-  return eventually(`group ${group} at ${count} Ready nodes`, ms, async () => {
-    const vns = (await groupVNs(sb, ns, group)).filter((v) => !v.deleting && v.phase !== 'Failed');
-    const ready = vns.filter((v) => v.phase === 'Ready' && v.nodeName);
-    if (vns.length !== count || ready.length !== count) return undefined;
-    const nodes = await readyGroupNodes(sb, group);
-    const want = ready.map((v) => v.nodeName as string).sort();
-    return want.every((n) => nodes.includes(n)) ? want : undefined;
-  }, 500);
+  return eventually(
+    `group ${group} at ${count} Ready nodes`,
+    ms,
+    async () => {
+      const vns = (await groupVNs(sb, ns, group)).filter((v) => !v.deleting && v.phase !== 'Failed');
+      const ready = vns.filter((v) => v.phase === 'Ready' && v.nodeName);
+      if (vns.length !== count || ready.length !== count) return undefined;
+      const nodes = await readyGroupNodes(sb, group);
+      const want = ready.map((v) => v.nodeName as string).sort();
+      return want.every((n) => nodes.includes(n)) ? want : undefined;
+    },
+    500,
+  );
 }
 
 export function isolation(group: string): Pick<k8s.V1PodSpec, 'tolerations' | 'nodeSelector'> {
@@ -111,7 +124,10 @@ export async function createReplicaSet(sb: TestSandbox, ns: string, name: string
 export async function createBarePod(sb: TestSandbox, ns: string, name: string, group: string, o: PodOpts = {}): Promise<void> {
   await sb.core.createNamespacedPod({
     namespace: ns,
-    body: { metadata: { name, namespace: ns, labels: { app: name, ...(o.labels ?? {}) }, ...(o.annotations ? { annotations: o.annotations } : {}) }, spec: podSpec(group, o) },
+    body: {
+      metadata: { name, namespace: ns, labels: { app: name, ...(o.labels ?? {}) }, ...(o.annotations ? { annotations: o.annotations } : {}) },
+      spec: podSpec(group, o),
+    },
   });
 }
 
@@ -134,10 +150,15 @@ export async function podsOf(sb: TestSandbox, ns: string): Promise<PodView[]> {
 }
 
 export async function waitPodsRunning(sb: TestSandbox, ns: string, count: number, ms = 60_000): Promise<PodView[]> {
-  return eventually(`${count} Running pods in ${ns}`, ms, async () => {
-    const pods = (await podsOf(sb, ns)).filter((p) => p.phase === 'Running' && !p.deleting);
-    return pods.length === count ? pods : undefined;
-  }, 300);
+  return eventually(
+    `${count} Running pods in ${ns}`,
+    ms,
+    async () => {
+      const pods = (await podsOf(sb, ns)).filter((p) => p.phase === 'Running' && !p.deleting);
+      return pods.length === count ? pods : undefined;
+    },
+    300,
+  );
 }
 
 export async function loopState(sb: TestSandbox, ns: string): Promise<ScaleDownLoopState> {

@@ -40,13 +40,17 @@ const ALL_CASES: Case[] = [
   {
     reason: 'ScaleDownDisabledAnnotation',
     async setup(sb, ns, group, a) {
-      await sb.core.patchNode({ name: a, body: { metadata: { annotations: { 'autoscaler.vpsie.com/scale-down-disabled': 'true' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+      await sb.core.patchNode(
+        { name: a, body: { metadata: { annotations: { 'autoscaler.vpsie.com/scale-down-disabled': 'true' } } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
       await createReplicaSet(sb, ns, `${group}-app`, group, { nodeName: a });
     },
   },
   {
     reason: 'NotSafeToEvictAnnotation',
-    setup: (sb, ns, group, a) => createReplicaSet(sb, ns, `${group}-app`, group, { nodeName: a, annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' } }),
+    setup: (sb, ns, group, a) =>
+      createReplicaSet(sb, ns, `${group}-app`, group, { nodeName: a, annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' } }),
   },
   {
     reason: 'DoNotDisruptAnnotation',
@@ -61,7 +65,10 @@ const ALL_CASES: Case[] = [
     async setup(sb, _ns, group, a, cleanups) {
       await createReplicaSet(sb, 'kube-system', `${group}-sys`, group, { nodeName: a });
       cleanups.push(async () => {
-        await sb.kc.makeApiClient(k8s.AppsV1Api).deleteNamespacedReplicaSet({ name: `${group}-sys`, namespace: 'kube-system' }).catch(() => undefined);
+        await sb.kc
+          .makeApiClient(k8s.AppsV1Api)
+          .deleteNamespacedReplicaSet({ name: `${group}-sys`, namespace: 'kube-system' })
+          .catch(() => undefined);
       });
     },
   },
@@ -73,7 +80,12 @@ const ALL_CASES: Case[] = [
     reason: 'PodDisruptionBudget',
     async setup(sb, ns, group, a) {
       await createReplicaSet(sb, ns, `${group}-app`, group, { nodeName: a, labels: { pdb: group } });
-      await sb.kc.makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: `${group}-pdb` }, spec: { maxUnavailable: 0, selector: { matchLabels: { pdb: group } } } } });
+      await sb.kc
+        .makeApiClient(k8s.PolicyV1Api)
+        .createNamespacedPodDisruptionBudget({
+          namespace: ns,
+          body: { metadata: { name: `${group}-pdb` }, spec: { maxUnavailable: 0, selector: { matchLabels: { pdb: group } } } },
+        });
     },
   },
   {
@@ -87,7 +99,13 @@ const ALL_CASES: Case[] = [
       createReplicaSet(sb, ns, `${group}-app`, group, {
         nodeName: a,
         labels: { role: `${group}-db` },
-        affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { role: `${group}-db` } } }] } },
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [
+              { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { role: `${group}-db` } } },
+            ],
+          },
+        },
       }),
   },
   {
@@ -123,34 +141,65 @@ describe('scale-down: each safety rule blocks alone (sandbox)', function () {
         await createIsolatedGroup(sb, ns, group, { minNodes: 2, maxNodes: 3 });
         const [a, b] = (await waitGroupSize(sb, ns, group, 2)) as [string, string];
         // B: busy and pinned; for the anti-affinity case it carries the label A's pod repels.
-        await createReplicaSet(sb, ns, `${group}-busy`, group, { nodeName: b, cpu: '1200m', ...(c.reason === 'AntiAffinityUnsatisfiable' ? { labels: { role: `${group}-db` } } : {}) });
+        await createReplicaSet(sb, ns, `${group}-busy`, group, {
+          nodeName: b,
+          cpu: '1200m',
+          ...(c.reason === 'AntiAffinityUnsatisfiable' ? { labels: { role: `${group}-db` } } : {}),
+        });
         await c.setup(sb, ns, group, a, cleanups);
         // A's pod must be there before minNodes allows a removal (an empty A would rightly go).
-        await eventually(`${c.reason}: pod running on ${a}`, 60_000, async () => {
-          const pods = (await sb.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${a}` })).items;
-          return pods.some((p) => p.status?.phase === 'Running') ? true : undefined;
-        }, 300);
+        await eventually(
+          `${c.reason}: pod running on ${a}`,
+          60_000,
+          async () => {
+            const pods = (await sb.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${a}` })).items;
+            return pods.some((p) => p.status?.phase === 'Running') ? true : undefined;
+          },
+          300,
+        );
         if (!c.keepMin) await patchGroupSpec(sb, ns, group, { minNodes: 1 });
 
         // Decisions from snapshots taken after the setup (an activity in flight may predate it).
         const n0 = (await loopState(sb, ns)).iterations;
-        const verdict = await eventually(`${c.reason}: node ${a} blocked`, 90_000, async () => {
-          const st = await loopState(sb, ns);
-          const v = st.lastVerdicts.find((x) => x.node === a);
-          if (process.env.SD_DEBUG) process.stderr.write(`${c.reason} ${st.iterations} ${JSON.stringify(v)} ${JSON.stringify(st.finished.filter((f) => f.nodeGroup === group))}\n`);
-          return st.iterations >= n0 + 2 && v?.outcome === 'blocked' && v.reason !== 'ScaleUpCooldown' ? v : undefined;
-        }, 500);
-        const cond = await eventually(`${c.reason}: Scaling condition names it`, 60_000, async () => {
-          const s = await scalingCondition(sb, ns, group);
-          return s && s.message.includes(`${a}: ${c.reason}`) ? s : undefined;
-        }, 500);
+        const verdict = await eventually(
+          `${c.reason}: node ${a} blocked`,
+          90_000,
+          async () => {
+            const st = await loopState(sb, ns);
+            const v = st.lastVerdicts.find((x) => x.node === a);
+            if (process.env.SD_DEBUG)
+              process.stderr.write(`${c.reason} ${st.iterations} ${JSON.stringify(v)} ${JSON.stringify(st.finished.filter((f) => f.nodeGroup === group))}\n`);
+            return st.iterations >= n0 + 2 && v?.outcome === 'blocked' && v.reason !== 'ScaleUpCooldown' ? v : undefined;
+          },
+          500,
+        );
+        const cond = await eventually(
+          `${c.reason}: Scaling condition names it`,
+          60_000,
+          async () => {
+            const s = await scalingCondition(sb, ns, group);
+            return s && s.message.includes(`${a}: ${c.reason}`) ? s : undefined;
+          },
+          500,
+        );
         // The Event is rewritten when the node's set of failing rules changes (minNodes patched late).
-        const event = await eventually(`${c.reason}: Event on node ${a} naming it alone`, 60_000, async () => (await nodeEventsOf(sb, a)).find((e) => e.reason === c.reason && !e.message.includes(' more: ')), 500);
+        const event = await eventually(
+          `${c.reason}: Event on node ${a} naming it alone`,
+          60_000,
+          async () => (await nodeEventsOf(sb, a)).find((e) => e.reason === c.reason && !e.message.includes(' more: ')),
+          500,
+        );
         // A few more decisions: still blocked, nothing removed, nothing evicted.
-        const before = (await podsOf(sb, ns)).filter((p) => p.node === a).map((p) => p.uid).sort();
+        const before = (await podsOf(sb, ns))
+          .filter((p) => p.node === a)
+          .map((p) => p.uid)
+          .sort();
         const iter = (await loopState(sb, ns)).iterations;
         await eventually('three more decisions', 30_000, async () => ((await loopState(sb, ns)).iterations >= iter + 3 ? true : undefined), 300);
-        const after = (await podsOf(sb, ns)).filter((p) => p.node === a && !p.deleting).map((p) => p.uid).sort();
+        const after = (await podsOf(sb, ns))
+          .filter((p) => p.node === a && !p.deleting)
+          .map((p) => p.uid)
+          .sort();
         const vns = await groupVNs(sb, ns, group);
         return { c, a, verdict, cond, event, before, after, deleting: vns.filter((v) => v.deleting).map((v) => v.name) };
       }),

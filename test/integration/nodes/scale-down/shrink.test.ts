@@ -8,7 +8,19 @@ import type { Orchestrator } from '../../../../workers/orchestrator';
 import { patchGroupSpec } from '../../../support/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
 import { scaleDownWorkflowId } from '../../../../workflows/nodes/scale-down/loop';
-import { maybeRecordHistory, createIsolatedGroup, createReplicaSet, eventually, groupVNs, loopState, nodeEventsOf, startScaleDownOrchestrator, stopScaleDown, waitGroupSize, waitPodsRunning } from './helpers';
+import {
+  maybeRecordHistory,
+  createIsolatedGroup,
+  createReplicaSet,
+  eventually,
+  groupVNs,
+  loopState,
+  nodeEventsOf,
+  startScaleDownOrchestrator,
+  stopScaleDown,
+  waitGroupSize,
+  waitPodsRunning,
+} from './helpers';
 
 describe('scale-down: idle group shrinks, busy group holds (sandbox)', function () {
   this.timeout(300_000);
@@ -42,12 +54,20 @@ describe('scale-down: idle group shrinks, busy group holds (sandbox)', function 
 
     // Watch both groups until the idle one is at minNodes; the busy one must never lose a node.
     let maxConcurrentRemovals = 0;
-    const left = await eventually('idle group at minNodes 1', 180_000, async () => {
-      const [ivns, bvns] = await Promise.all([groupVNs(sb, ns, idle), groupVNs(sb, ns, busy)]);
-      expect(bvns.filter((v) => v.deleting), 'busy group VPSieNodes being deleted').to.deep.equal([]);
-      maxConcurrentRemovals = Math.max(maxConcurrentRemovals, ivns.filter((v) => v.deleting).length);
-      return ivns.length === 1 && !ivns[0]?.deleting && ivns[0]?.phase === 'Ready' ? ivns : undefined;
-    }, 300);
+    const left = await eventually(
+      'idle group at minNodes 1',
+      180_000,
+      async () => {
+        const [ivns, bvns] = await Promise.all([groupVNs(sb, ns, idle), groupVNs(sb, ns, busy)]);
+        expect(
+          bvns.filter((v) => v.deleting),
+          'busy group VPSieNodes being deleted',
+        ).to.deep.equal([]);
+        maxConcurrentRemovals = Math.max(maxConcurrentRemovals, ivns.filter((v) => v.deleting).length);
+        return ivns.length === 1 && !ivns[0]?.deleting && ivns[0]?.phase === 'Ready' ? ivns : undefined;
+      },
+      300,
+    );
     const seconds = (Date.now() - started) / 1000;
     expect(seconds, 'not before the 4 s window').to.be.greaterThan(4);
     expect(maxConcurrentRemovals, 'disruption budget: one node at a time').to.be.at.most(1);
@@ -56,7 +76,10 @@ describe('scale-down: idle group shrinks, busy group holds (sandbox)', function 
     // The busy group: nodes were never candidates; still 2 Ready nodes.
     expect((await groupVNs(sb, ns, busy)).filter((v) => v.phase === 'Ready' && !v.deleting)).to.have.length(2);
     const st = await loopState(sb, ns);
-    expect(st.lastVerdicts.filter((v) => busyNodes.includes(v.node)), 'busy nodes are not candidates').to.deep.equal([]);
+    expect(
+      st.lastVerdicts.filter((v) => busyNodes.includes(v.node)),
+      'busy nodes are not candidates',
+    ).to.deep.equal([]);
     const removed = st.finished.filter((r) => r.nodeGroup === idle);
     expect(removed.map((r) => r.outcome)).to.deep.equal(['Removed', 'Removed']);
     // Each removed node got the approval Event with its numbers.

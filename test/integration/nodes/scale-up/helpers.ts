@@ -40,10 +40,18 @@ export async function startHarness(sb: TestSandbox, ns: string, env: Record<stri
     ...env,
   });
   await sb.core
-    .createNamespacedSecret({ namespace: ns, body: { metadata: { name: BOOTSTRAP_SECRET, namespace: ns }, stringData: { 'user-data': `bootstrapToken: ${BOOTSTRAP_TOKEN}\n` } } })
+    .createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: BOOTSTRAP_SECRET, namespace: ns }, stringData: { 'user-data': `bootstrapToken: ${BOOTSTRAP_TOKEN}\n` } },
+    })
     .catch(() => undefined);
   const registry = new Registry();
-  const vpsie = new VpsieClient({ baseUrl: v.url, credentials: staticCredentials({ kind: 'client', clientId: v.clientId, clientSecret: v.clientSecret }), registry, rateLimit: false });
+  const vpsie = new VpsieClient({
+    baseUrl: v.url,
+    credentials: staticCredentials({ kind: 'client', clientId: v.clientId, clientSecret: v.clientSecret }),
+    registry,
+    rateLimit: false,
+  });
   const records: ScaleUpRecord[] = [];
   const batches: Batch[] = [];
   const orchestrator = await startOrchestrator({
@@ -89,9 +97,19 @@ export interface VnView {
 export async function listVPSieNodes(sb: TestSandbox, ns: string): Promise<VnView[]> {
   const custom = sb.kc.makeApiClient(k8s.CustomObjectsApi);
   const list = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: VPSIENODE_PLURAL })) as {
-    items: { metadata: { name: string; deletionTimestamp?: string; annotations?: Record<string, string> }; spec: { nodeGroupName: string }; status?: { phase?: string } }[];
+    items: {
+      metadata: { name: string; deletionTimestamp?: string; annotations?: Record<string, string> };
+      spec: { nodeGroupName: string };
+      status?: { phase?: string };
+    }[];
   };
-  return list.items.map((o) => ({ name: o.metadata.name, group: o.spec.nodeGroupName, ...(o.status?.phase ? { phase: o.status.phase } : {}), deleting: o.metadata.deletionTimestamp !== undefined, annotations: o.metadata.annotations ?? {} }));
+  return list.items.map((o) => ({
+    name: o.metadata.name,
+    group: o.spec.nodeGroupName,
+    ...(o.status?.phase ? { phase: o.status.phase } : {}),
+    deleting: o.metadata.deletionTimestamp !== undefined,
+    annotations: o.metadata.annotations ?? {},
+  }));
 }
 
 export interface SimMachine {
@@ -109,7 +127,14 @@ export async function simMachines(sb: TestSandbox): Promise<SimMachine[]> {
   return body.machines;
 }
 
-export async function createDeployment(sb: TestSandbox, ns: string, name: string, replicas: number, pod: k8s.V1PodSpec, labels: Record<string, string> = { app: name }): Promise<void> {
+export async function createDeployment(
+  sb: TestSandbox,
+  ns: string,
+  name: string,
+  replicas: number,
+  pod: k8s.V1PodSpec,
+  labels: Record<string, string> = { app: name },
+): Promise<void> {
   const apps = sb.kc.makeApiClient(k8s.AppsV1Api);
   await apps.createNamespacedDeployment({
     namespace: ns,
@@ -155,9 +180,16 @@ export async function cleanup(sb: TestSandbox, ns: string, timeoutMs = 90_000): 
   const apps = sb.kc.makeApiClient(k8s.AppsV1Api);
   await apps.deleteCollectionNamespacedDeployment({ namespace: ns }).catch(() => undefined);
   await sb.core.deleteCollectionNamespacedPod({ namespace: ns, gracePeriodSeconds: 0 }).catch(() => undefined);
-  const list = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: NODEGROUP_PLURAL })) as { items: { metadata: { name: string } }[] };
-  for (const g of list.items) await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: NODEGROUP_PLURAL, name: g.metadata.name }).catch(() => undefined);
-  await eventually('VPSieNodes to be gone', timeoutMs, async () => ((await listVPSieNodes(sb, ns)).length === 0 ? true : undefined), 500).catch(() => undefined);
+  const list = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: NODEGROUP_PLURAL })) as {
+    items: { metadata: { name: string } }[];
+  };
+  for (const g of list.items)
+    await custom
+      .deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: NODEGROUP_PLURAL, name: g.metadata.name })
+      .catch(() => undefined);
+  await eventually('VPSieNodes to be gone', timeoutMs, async () => ((await listVPSieNodes(sb, ns)).length === 0 ? true : undefined), 500).catch(
+    () => undefined,
+  );
 }
 
 /** With RECORD_REPLAY_HISTORIES=1: saves a scale-up run's history for test/replay/nodes/scale-up.test.ts. */

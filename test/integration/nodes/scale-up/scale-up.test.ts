@@ -2,7 +2,19 @@ import { expect } from 'chai';
 import { planScaleUp } from '../../../../decision/planner/planner';
 import { uniqueName, sharedSandbox, type TestSandbox } from '../../../support/sandbox';
 import { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION } from '../../../../activities/nodes/scale-up';
-import { cleanup, container, recordScaleUpHistory, createDeployment, createNodeGroup, eventually, listVPSieNodes, podEvents, simMachines, startHarness, type Harness } from './helpers';
+import {
+  cleanup,
+  container,
+  recordScaleUpHistory,
+  createDeployment,
+  createNodeGroup,
+  eventually,
+  listVPSieNodes,
+  podEvents,
+  simMachines,
+  startHarness,
+  type Harness,
+} from './helpers';
 import { toPlannerInput } from '../../../../activities/nodes/scale-up';
 import { parseNodeGroup } from '../../../../lib/crds/autoscaler';
 
@@ -35,14 +47,24 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
     it('creates the planned number of VPS instances, the nodes join, every pod runs, and the decision record names each pod', async () => {
       const group = uniqueName('web');
       const pool = `web-${ns}`;
-      await createNodeGroup(sb, ns, group, { maxNodes: 20, offeringIDs: ['small-2cpu-4gb', 'medium-4cpu-8gb'], labels: { 'vpsie.test/pool': pool }, scaleUpPolicy: { stabilizationWindowSeconds: 5 } });
+      await createNodeGroup(sb, ns, group, {
+        maxNodes: 20,
+        offeringIDs: ['small-2cpu-4gb', 'medium-4cpu-8gb'],
+        labels: { 'vpsie.test/pool': pool },
+        scaleUpPolicy: { stabilizationWindowSeconds: 5 },
+      });
       const t0 = Date.now();
       await createDeployment(sb, ns, 'app', 50, { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('500m', '512Mi')] });
 
-      const pods = await eventually('50 pods Running', 420_000, async () => {
-        const l = await runningPods(ns);
-        return l.length === 50 && l.every((p) => p.phase === 'Running') ? l : undefined;
-      }, 1000);
+      const pods = await eventually(
+        '50 pods Running',
+        420_000,
+        async () => {
+          const l = await runningPods(ns);
+          return l.length === 50 && l.every((p) => p.phase === 'Running') ? l : undefined;
+        },
+        1000,
+      );
       const seconds = (Date.now() - t0) / 1000;
       // Runs started before the last pods were bound may still be closing: compare records only
       // once every started run has reported its record.
@@ -59,11 +81,30 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       // one right-sized tail node per extra run (pods arriving in several batches).
       const runsThatCreated = h.records.filter((r) => r.created > 0).length;
       const created = h.records.reduce((n, r) => n + r.created, 0);
-      const group0 = { pods: Array.from({ length: 50 }, (_, i) => ({ metadata: { name: `p${i}`, namespace: ns, uid: `u${i}` }, spec: { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('500m', '512Mi')] }, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] } })) };
-      const plans = (await h.orchestrator.deps.vpsie.listAllPlans('us-east-1'));
-      const ng = parseNodeGroup({ apiVersion: 'autoscaler.vpsie.com/v1alpha1', kind: 'NodeGroup', metadata: { name: group, namespace: ns }, spec: { minNodes: 0, maxNodes: 20, offeringIDs: ['small-2cpu-4gb', 'medium-4cpu-8gb'], labels: { 'vpsie.test/pool': pool } } });
-      const optimum = planScaleUp(toPlannerInput({ pods: group0.pods, nodes: [], nodeGroups: [ng], vpsieNodes: [], daemonSets: [], plans: { 'us-east-1': plans } }, { maxClusterNodes: 1000, defaultDatacenter: 'us-east-1', defaultOfferings: [] }).input);
-      expect(created, `created ${created} in ${runsThatCreated} run(s); optimum ${optimum.newNodes}`).to.be.within(optimum.newNodes, optimum.newNodes + Math.max(0, runsThatCreated - 1));
+      const group0 = {
+        pods: Array.from({ length: 50 }, (_, i) => ({
+          metadata: { name: `p${i}`, namespace: ns, uid: `u${i}` },
+          spec: { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('500m', '512Mi')] },
+          status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] },
+        })),
+      };
+      const plans = await h.orchestrator.deps.vpsie.listAllPlans('us-east-1');
+      const ng = parseNodeGroup({
+        apiVersion: 'autoscaler.vpsie.com/v1alpha1',
+        kind: 'NodeGroup',
+        metadata: { name: group, namespace: ns },
+        spec: { minNodes: 0, maxNodes: 20, offeringIDs: ['small-2cpu-4gb', 'medium-4cpu-8gb'], labels: { 'vpsie.test/pool': pool } },
+      });
+      const optimum = planScaleUp(
+        toPlannerInput(
+          { pods: group0.pods, nodes: [], nodeGroups: [ng], vpsieNodes: [], daemonSets: [], plans: { 'us-east-1': plans } },
+          { maxClusterNodes: 1000, defaultDatacenter: 'us-east-1', defaultOfferings: [] },
+        ).input,
+      );
+      expect(created, `created ${created} in ${runsThatCreated} run(s); optimum ${optimum.newNodes}`).to.be.within(
+        optimum.newNodes,
+        optimum.newNodes + Math.max(0, runsThatCreated - 1),
+      );
       expect(vns.filter((v) => !v.deleting)).to.have.length(created);
       const machines = (await simMachines(sb)).filter((m) => vns.some((v) => v.name === m.hostname) && m.deletedAt === null);
       expect(machines).to.have.length(created);
@@ -78,14 +119,23 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
         }
       for (const p of pods) expect(named.has(p.name), `pod ${p.name} in a decision record`).to.equal(true);
       const events = await podEvents(sb, ns);
-      for (const [pod, outcome] of named) if (outcome === 'TriggeredScaleUp') expect(events.get(pod)?.map((e) => e.reason), pod).to.include('TriggeredScaleUp');
+      for (const [pod, outcome] of named)
+        if (outcome === 'TriggeredScaleUp')
+          expect(
+            events.get(pod)?.map((e) => e.reason),
+            pod,
+          ).to.include('TriggeredScaleUp');
       // The VPSieNodes remember their pods.
       const remembered = vns.flatMap((v) => JSON.parse(v.annotations[TRIGGERED_PODS_ANNOTATION] ?? '[]') as string[]);
       const twice = remembered.filter((u, i) => remembered.indexOf(u) !== i);
       expect(twice, 'pods remembered by two VPSieNodes (scaled up twice)').to.deep.equal([]);
-      expect(remembered.length, `${h.records.length} records for ${h.batches.length} runs`).to.equal([...named.values()].filter((o) => o === 'TriggeredScaleUp').length);
+      expect(remembered.length, `${h.records.length} records for ${h.batches.length} runs`).to.equal(
+        [...named.values()].filter((o) => o === 'TriggeredScaleUp').length,
+      );
       // Pods placed in the spare room of a node in flight are held there (or were made for it).
-      const held = new Set(vns.flatMap((v) => [TRIGGERED_PODS_ANNOTATION, HELD_PODS_ANNOTATION].flatMap((a) => JSON.parse(v.annotations[a] ?? '[]') as string[])));
+      const held = new Set(
+        vns.flatMap((v) => [TRIGGERED_PODS_ANNOTATION, HELD_PODS_ANNOTATION].flatMap((a) => JSON.parse(v.annotations[a] ?? '[]') as string[])),
+      );
       const inFlight = h.records.flatMap((r) => r.pods).filter((p) => p.outcome === 'FitsExisting' && p.reason === 'FitsInFlightNode');
       for (const p of inFlight) expect(held.has(p.uid ?? ''), `${p.pod} (${p.message}) held on a VPSieNode`).to.equal(true);
       const holding = h.records.find((r) => r.pods.some((p) => p.reason === 'FitsInFlightNode' && !(p.uid && remembered.includes(p.uid))));
@@ -94,7 +144,9 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       // The latency histogram saw the runs.
       const metrics = await h.orchestrator.deps.registry.getSingleMetricAsString('vpsie_autoscaler_pending_to_create_seconds');
       expect(metrics).to.match(/vpsie_autoscaler_pending_to_create_seconds_count \d+/);
-      process.stderr.write(`      50 pods: ${created} VPS (optimum ${optimum.newNodes}, ${runsThatCreated} run(s), ${h.records.length} record(s)), all Running after ${seconds.toFixed(1)} s\n`);
+      process.stderr.write(
+        `      50 pods: ${created} VPS (optimum ${optimum.newNodes}, ${runsThatCreated} run(s), ${h.records.length} record(s)), all Running after ${seconds.toFixed(1)} s\n`,
+      );
     });
   });
 
@@ -104,7 +156,11 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
     let bootDelayMs: number;
     const admin = (): string => sb.endpoints.vpsie!.admin.replace(/\/$/, '');
     const setBootDelay = async (ms: number): Promise<void> => {
-      const r = await fetch(`${admin()}/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bootDelayMs: ms }) });
+      const r = await fetch(`${admin()}/config`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ bootDelayMs: ms }),
+      });
       expect(r.status).to.equal(200);
     };
     before(async () => {
@@ -122,15 +178,22 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       const group = uniqueName('hold');
       const pool = `hold-${ns}`;
       // small-2cpu-4gb: room for four 500m pods. Machines stay booting until the delay is restored.
-      await createNodeGroup(sb, ns, group, { maxNodes: 5, offeringIDs: ['small-2cpu-4gb'], labels: { 'vpsie.test/pool': pool }, scaleUpPolicy: { stabilizationWindowSeconds: 0 } });
+      await createNodeGroup(sb, ns, group, {
+        maxNodes: 5,
+        offeringIDs: ['small-2cpu-4gb'],
+        labels: { 'vpsie.test/pool': pool },
+        scaleUpPolicy: { stabilizationWindowSeconds: 0 },
+      });
       await setBootDelay(600_000);
       const spec = { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('500m', '256Mi')] };
-      const uidsOf = async (app: string): Promise<string[]> => (await sb.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items.map((p) => p.metadata!.uid!);
-      const decidedFor = (uids: string[]) => eventually(`a decision for ${uids.length} pod(s)`, 60_000, async () => {
-        const all = h.records.flatMap((r) => r.pods.map((p) => ({ ...p, run: r.workflowId })));
-        const mine = uids.map((u) => all.find((p) => p.uid === u));
-        return mine.every((p) => p !== undefined) ? mine.map((p) => p!) : undefined;
-      });
+      const uidsOf = async (app: string): Promise<string[]> =>
+        (await sb.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items.map((p) => p.metadata!.uid!);
+      const decidedFor = (uids: string[]) =>
+        eventually(`a decision for ${uids.length} pod(s)`, 60_000, async () => {
+          const all = h.records.flatMap((r) => r.pods.map((p) => ({ ...p, run: r.workflowId })));
+          const mine = uids.map((u) => all.find((p) => p.uid === u));
+          return mine.every((p) => p !== undefined) ? mine.map((p) => p!) : undefined;
+        });
 
       // 1. One pod: a node is made for it (three seats left).
       await createDeployment(sb, ns, 'first', 1, spec);
@@ -139,7 +202,9 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       const [n1] = await listVPSieNodes(sb, ns);
       // 2. Two pods fit its spare room: no node, and they are held on it.
       await createDeployment(sb, ns, 'second', 2, spec);
-      const second = await decidedFor(await eventually('second pods', 10_000, async () => ((await uidsOf('second')).length === 2 ? uidsOf('second') : undefined)));
+      const second = await decidedFor(
+        await eventually('second pods', 10_000, async () => ((await uidsOf('second')).length === 2 ? uidsOf('second') : undefined)),
+      );
       expect(second.map((p) => p.reason)).to.deep.equal(['FitsInFlightNode', 'FitsInFlightNode']);
       const holder = (await listVPSieNodes(sb, ns)).find((v) => v.name === n1!.name)!;
       expect(holder.phase, 'the node is still booting').to.not.equal('Ready');
@@ -151,15 +216,23 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       expect(third.map((p) => p.outcome).sort()).to.deep.equal(['FitsExisting', 'TriggeredScaleUp']);
       const vns = await listVPSieNodes(sb, ns);
       expect(vns, 'VPSieNodes after three batches of 1, 2 and 2 pods of 500m').to.have.length(2);
-      expect(vns.every((v) => v.phase !== 'Ready'), 'both still booting').to.equal(true);
+      expect(
+        vns.every((v) => v.phase !== 'Ready'),
+        'both still booting',
+      ).to.equal(true);
       recordScaleUpHistory(sb, second[0]!.run, 'scaleup-holds-in-flight-room');
 
       // The machines boot: every pod runs on the two nodes.
       await setBootDelay(bootDelayMs);
-      const pods = await eventually('5 pods Running', 180_000, async () => {
-        const l = (await sb.core.listNamespacedPod({ namespace: ns })).items;
-        return l.length === 5 && l.every((p) => p.status?.phase === 'Running') ? l : undefined;
-      }, 1000);
+      const pods = await eventually(
+        '5 pods Running',
+        180_000,
+        async () => {
+          const l = (await sb.core.listNamespacedPod({ namespace: ns })).items;
+          return l.length === 5 && l.every((p) => p.status?.phase === 'Running') ? l : undefined;
+        },
+        1000,
+      );
       expect(new Set(pods.map((p) => p.spec?.nodeName))).to.have.property('size', 2);
       expect((await listVPSieNodes(sb, ns)).filter((v) => !v.deleting)).to.have.length(2);
     });
@@ -183,18 +256,32 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       const bluePool = `blue-${ns}`;
       const greenPool = `green-${ns}`;
       await createNodeGroup(sb, ns, blue, { maxNodes: 5, offeringIDs: ['small-2cpu-4gb'], labels: { 'vpsie.test/pool': bluePool } });
-      await createNodeGroup(sb, ns, green, { maxNodes: 5, offeringIDs: ['medium-4cpu-8gb'], labels: { 'vpsie.test/pool': greenPool }, taints: [{ key: 'vpsie.test/dedicated', value: 'green', effect: 'NoSchedule' }] });
+      await createNodeGroup(sb, ns, green, {
+        maxNodes: 5,
+        offeringIDs: ['medium-4cpu-8gb'],
+        labels: { 'vpsie.test/pool': greenPool },
+        taints: [{ key: 'vpsie.test/dedicated', value: 'green', effect: 'NoSchedule' }],
+      });
       await createDeployment(sb, ns, 'blue', 3, { nodeSelector: { 'vpsie.test/pool': bluePool }, containers: [container('600m', '256Mi')] });
-      await createDeployment(sb, ns, 'green', 3, { nodeSelector: { 'vpsie.test/pool': greenPool }, tolerations: [{ key: 'vpsie.test/dedicated', operator: 'Equal', value: 'green', effect: 'NoSchedule' }], containers: [container('600m', '256Mi')] });
+      await createDeployment(sb, ns, 'green', 3, {
+        nodeSelector: { 'vpsie.test/pool': greenPool },
+        tolerations: [{ key: 'vpsie.test/dedicated', operator: 'Equal', value: 'green', effect: 'NoSchedule' }],
+        containers: [container('600m', '256Mi')],
+      });
       // Selects the green pool but does not tolerate its taint; and one selecting a pool nobody has.
       await createDeployment(sb, ns, 'untolerated', 1, { nodeSelector: { 'vpsie.test/pool': greenPool }, containers: [container('100m', '64Mi')] });
       await createDeployment(sb, ns, 'nowhere', 1, { nodeSelector: { 'vpsie.test/pool': `purple-${ns}` }, containers: [container('100m', '64Mi')] });
 
-      const pods = await eventually('blue and green pods Running', 300_000, async () => {
-        const l = await runningPods(ns);
-        const want = l.filter((p) => p.labels.app === 'blue' || p.labels.app === 'green');
-        return want.length === 6 && want.every((p) => p.phase === 'Running') ? l : undefined;
-      }, 1000);
+      const pods = await eventually(
+        'blue and green pods Running',
+        300_000,
+        async () => {
+          const l = await runningPods(ns);
+          const want = l.filter((p) => p.labels.app === 'blue' || p.labels.app === 'green');
+          return want.length === 6 && want.every((p) => p.phase === 'Running') ? l : undefined;
+        },
+        1000,
+      );
       const vns = await listVPSieNodes(sb, ns);
       const groupOf = new Map(vns.map((v) => [v.name, v.group]));
       for (const p of pods.filter((x) => x.labels.app === 'blue')) expect(groupOf.get(p.node), p.name).to.equal(blue);
@@ -213,7 +300,9 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       expect(nowhere.phase).to.equal('Pending');
       // The misfits are in no VPSieNode's pod list, and every machine belongs to one of the two groups' VPSieNodes.
       const remembered = vns.flatMap((v) => JSON.parse(v.annotations[TRIGGERED_PODS_ANNOTATION] ?? '[]') as string[]);
-      const misfitUids = (await sb.core.listNamespacedPod({ namespace: ns })).items.filter((p) => p.metadata?.labels?.app === 'untolerated' || p.metadata?.labels?.app === 'nowhere').map((p) => p.metadata!.uid!);
+      const misfitUids = (await sb.core.listNamespacedPod({ namespace: ns })).items
+        .filter((p) => p.metadata?.labels?.app === 'untolerated' || p.metadata?.labels?.app === 'nowhere')
+        .map((p) => p.metadata!.uid!);
       for (const u of misfitUids) expect(remembered).to.not.include(u);
       const record = h.records.flatMap((r) => r.pods).filter((p) => p.pod === `${ns}/${nowhere.name}`);
       expect(record.map((p) => p.reason)).to.include('NoGroupMatchesSelector');
@@ -241,7 +330,12 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       const group = uniqueName('burst');
       const pool = `burst-${ns}`;
       const maxNodes = 4;
-      await createNodeGroup(sb, ns, group, { maxNodes, offeringIDs: ['small-2cpu-4gb'], labels: { 'vpsie.test/pool': pool }, scaleUpPolicy: { stabilizationWindowSeconds: 0 } });
+      await createNodeGroup(sb, ns, group, {
+        maxNodes,
+        offeringIDs: ['small-2cpu-4gb'],
+        labels: { 'vpsie.test/pool': pool },
+        scaleUpPolicy: { stabilizationWindowSeconds: 0 },
+      });
       let maxSeen = 0;
       let sampling = true;
       const sampler = (async () => {
@@ -252,14 +346,23 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
         }
       })();
       // 20 bursts of 3 pods of 1500m: each pod needs a node of its own (60 nodes asked, 4 allowed).
-      await Promise.all(Array.from({ length: 20 }, (_, i) => createDeployment(sb, ns, `burst-${i}`, 3, { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('1500m', '256Mi')] })));
-      await eventually('maxNodes pods Running and refusals reported', 300_000, async () => {
-        const l = await runningPods(ns);
-        const running = l.filter((p) => p.phase === 'Running').length;
-        const e = await podEvents(sb, ns);
-        const refused = [...e.values()].filter((x) => x.some((y) => y.reason === 'NotTriggerScaleUp' && /MaxNodesReached/.test(y.message))).length;
-        return running === maxNodes && refused > 0 && h.batches.length >= 10 ? true : undefined;
-      }, 1000);
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          createDeployment(sb, ns, `burst-${i}`, 3, { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('1500m', '256Mi')] }),
+        ),
+      );
+      await eventually(
+        'maxNodes pods Running and refusals reported',
+        300_000,
+        async () => {
+          const l = await runningPods(ns);
+          const running = l.filter((p) => p.phase === 'Running').length;
+          const e = await podEvents(sb, ns);
+          const refused = [...e.values()].filter((x) => x.some((y) => y.reason === 'NotTriggerScaleUp' && /MaxNodesReached/.test(y.message))).length;
+          return running === maxNodes && refused > 0 && h.batches.length >= 10 ? true : undefined;
+        },
+        1000,
+      );
       // settle a little more while the runs still racing finish
       await eventually('no run in flight', 60_000, async () => (h.records.length >= h.batches.length ? true : undefined), 500).catch(() => undefined);
       sampling = false;

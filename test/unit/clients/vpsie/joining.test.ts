@@ -9,7 +9,10 @@ const JOIN = {
   caCertHashes: ['sha256:00ff'],
   nodeGroup: 'general-purpose',
   nodeLabels: { nodegroup: 'general-purpose' },
-  taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' as const }, { key: 'spot', effect: 'PreferNoSchedule' as const }],
+  taints: [
+    { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' as const },
+    { key: 'spot', effect: 'PreferNoSchedule' as const },
+  ],
 };
 
 describe('bootstrap template', () => {

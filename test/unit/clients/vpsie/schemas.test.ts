@@ -40,7 +40,14 @@ describe('VPSie schemas', () => {
   });
 
   it('CreateServerRequest flags may be "0"/"1" strings or numbers', () => {
-    const r = CreateVmRequestSchema.parse({ resourceIdentifier: 'p', osIdentifier: 'o', dcIdentifier: 'd', hostname: 'a-b', addPublicIpV4: '1', addPrivateIp: 0 });
+    const r = CreateVmRequestSchema.parse({
+      resourceIdentifier: 'p',
+      osIdentifier: 'o',
+      dcIdentifier: 'd',
+      hostname: 'a-b',
+      addPublicIpV4: '1',
+      addPrivateIp: 0,
+    });
     expect(r).to.include({ addPublicIpV4: 1, addPrivateIp: 0 });
     expect(CreateVmRequestSchema.safeParse({ resourceIdentifier: 'p', osIdentifier: 'o', dcIdentifier: 'd', hostname: '-bad-' }).success).to.equal(false);
   });
@@ -64,7 +71,9 @@ describe('VPSie typed errors', () => {
   });
 
   it('converts to a Temporal ApplicationFailure: non-retryable for terminal types', () => {
-    const terminal = toApplicationFailure(new VpsieError({ type: 'worker_cap', operation: 'k8s.group.addWorker', message: 'Worker nodes count exceeds the allowed limit' }));
+    const terminal = toApplicationFailure(
+      new VpsieError({ type: 'worker_cap', operation: 'k8s.group.addWorker', message: 'Worker nodes count exceeds the allowed limit' }),
+    );
     expect(terminal).to.be.instanceOf(ApplicationFailure);
     expect(terminal.nonRetryable).to.equal(true);
     expect(terminal.type).to.equal('VpsieError.worker_cap');
@@ -77,9 +86,16 @@ describe('VPSie typed errors', () => {
 
 describe('VPSie credentials and tokens', () => {
   it('reads clientId/clientSecret or a ready token from Secret data; errors never hold values', () => {
-    expect(credentialsFromSecretData({ clientId: ' id ', clientSecret: 's\n' }, 'Secret x')).to.deep.equal({ kind: 'client', clientId: 'id', clientSecret: 's' });
+    expect(credentialsFromSecretData({ clientId: ' id ', clientSecret: 's\n' }, 'Secret x')).to.deep.equal({
+      kind: 'client',
+      clientId: 'id',
+      clientSecret: 's',
+    });
     expect(credentialsFromSecretData({ accessToken: 'tok' }, 'Secret x')).to.deep.equal({ kind: 'token', accessToken: 'tok' });
-    expect(() => credentialsFromSecretData({ clientId: 'only-id' }, 'Secret x')).to.throw(VpsieError).with.property('message').that.does.not.include('only-id');
+    expect(() => credentialsFromSecretData({ clientId: 'only-id' }, 'Secret x'))
+      .to.throw(VpsieError)
+      .with.property('message')
+      .that.does.not.include('only-id');
   });
 
   it('fingerprints change with rotation and do not reveal the secret', () => {

@@ -26,9 +26,7 @@ const TOPO = [LABEL_HOSTNAME, LABEL_ZONE];
 
 const selectorArb: fc.Arbitrary<LabelSelector> = fc.oneof(
   fc.constantFrom(...APPS).map((a) => ({ matchLabels: { app: a } })),
-  fc
-    .subarray(APPS, { minLength: 1 })
-    .map((vs) => ({ matchExpressions: [{ key: 'app', operator: 'In' as const, values: vs }] })),
+  fc.subarray(APPS, { minLength: 1 }).map((vs) => ({ matchExpressions: [{ key: 'app', operator: 'In' as const, values: vs }] })),
 );
 
 const termArb: fc.Arbitrary<PodAffinityTerm> = fc.record({
@@ -83,10 +81,7 @@ function podArb(i: number, namespace = 'default'): fc.Arbitrary<SimPod> {
         app: fc.constantFrom(...APPS),
         cpu: fc.constantFrom(50, 100, 250, 500, 1000, 1500, 3000),
         mem: fc.constantFrom(64, 128, 256, 512, 1024, 2048, 6144),
-        nodeSelector: rare(
-          fc.constantFrom<Record<string, string>>({ tier: 'gold' }, { [LABEL_ZONE]: 'z1' }, { [LABEL_ZONE]: 'z2' }),
-          5,
-        ),
+        nodeSelector: rare(fc.constantFrom<Record<string, string>>({ tier: 'gold' }, { [LABEL_ZONE]: 'z1' }, { [LABEL_ZONE]: 'z2' }), 5),
         affinity: rare(nodeAffinityArb, 6),
         tolerations: rare(fc.array(tolerationArb, { maxLength: 2 }), 1),
         podAffinity: rare(fc.array(termArb, { minLength: 1, maxLength: 1 }), 4),
@@ -142,9 +137,7 @@ function offeringArb(id: string): fc.Arbitrary<Offering> {
 function groupArb(i: number): fc.Arbitrary<NodeGroup> {
   return fc
     .record({
-      offerings: fc.integer({ min: 1, max: 3 }).chain((n) =>
-        fc.tuple(...Array.from({ length: n }, (_, k) => offeringArb(`o${i}${k}`))),
-      ),
+      offerings: fc.integer({ min: 1, max: 3 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, k) => offeringArb(`o${i}${k}`)))),
       minNodes: fc.integer({ min: 0, max: 1 }),
       maxNodes: fc.integer({ min: 1, max: 8 }),
       currentNodes: fc.integer({ min: 0, max: 2 }),
@@ -218,28 +211,30 @@ function clusterNodeArb(i: number, inFlight: boolean): fc.Arbitrary<ClusterNode>
     });
 }
 
-const daemonSetArb: fc.Arbitrary<SimPod[]> = fc.array(
-  fc.record({
-    cpu: fc.constantFrom(50, 100, 200),
-    tolerateAll: fc.boolean(),
-    selectGold: fc.boolean(),
-  }),
-  { maxLength: 2 },
-).map((ds) =>
-  ds.map((d, k) => {
-    const p: SimPod = {
-      name: `ds${k}`,
-      namespace: 'kube-system',
-      uid: `ds${k}`,
-      labels: { app: `ds${k}` },
-      requests: { cpuMilli: d.cpu, memoryBytes: 64 * Mi, pods: 1, ephemeralStorageBytes: 0 },
-      ownerKind: 'DaemonSet',
-    };
-    if (d.tolerateAll) p.tolerations = [{ operator: 'Exists' }];
-    if (d.selectGold) p.nodeSelector = { tier: 'gold' };
-    return p;
-  }),
-);
+const daemonSetArb: fc.Arbitrary<SimPod[]> = fc
+  .array(
+    fc.record({
+      cpu: fc.constantFrom(50, 100, 200),
+      tolerateAll: fc.boolean(),
+      selectGold: fc.boolean(),
+    }),
+    { maxLength: 2 },
+  )
+  .map((ds) =>
+    ds.map((d, k) => {
+      const p: SimPod = {
+        name: `ds${k}`,
+        namespace: 'kube-system',
+        uid: `ds${k}`,
+        labels: { app: `ds${k}` },
+        requests: { cpuMilli: d.cpu, memoryBytes: 64 * Mi, pods: 1, ephemeralStorageBytes: 0 },
+        ownerKind: 'DaemonSet',
+      };
+      if (d.tolerateAll) p.tolerations = [{ operator: 'Exists' }];
+      if (d.selectGold) p.nodeSelector = { tier: 'gold' };
+      return p;
+    }),
+  );
 
 export const plannerInputArb: fc.Arbitrary<PlannerInput> = fc
   .record({
@@ -259,15 +254,13 @@ export const plannerInputArb: fc.Arbitrary<PlannerInput> = fc
         inFlight: fc.tuple(...Array.from({ length: s.inFlightCount }, (_, i) => clusterNodeArb(i, true))),
         daemonSets: daemonSetArb,
       })
-      .map(
-        (r): PlannerInput => ({
-          pendingPods: r.pods,
-          existingNodes: r.existing,
-          inFlightNodes: r.inFlight,
-          nodeGroups: r.groups,
-          daemonSetPods: r.daemonSets,
-          maxClusterNodes: s.maxClusterNodes,
-          enforceMinNodes: s.enforceMinNodes,
-        }),
-      ),
+      .map((r): PlannerInput => ({
+        pendingPods: r.pods,
+        existingNodes: r.existing,
+        inFlightNodes: r.inFlight,
+        nodeGroups: r.groups,
+        daemonSetPods: r.daemonSets,
+        maxClusterNodes: s.maxClusterNodes,
+        enforceMinNodes: s.enforceMinNodes,
+      })),
   );

@@ -140,9 +140,7 @@ describe('planner', () => {
     const spread = (i: number) =>
       pod(`w${i}`, {
         labels: { app: 'w' },
-        topologySpreadConstraints: [
-          { maxSkew: 1, topologyKey: LABEL_ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'w' } } },
-        ],
+        topologySpreadConstraints: [{ maxSkew: 1, topologyKey: LABEL_ZONE, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'w' } } }],
       });
     const d = plan(
       input({

@@ -47,9 +47,7 @@ describe('scheduling/from-k8s', () => {
             },
           },
           podAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: [
-              { topologyKey: LABEL_ZONE, labelSelector: { matchLabels: { app: 'db' } }, namespaces: ['data'] },
-            ],
+            requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: LABEL_ZONE, labelSelector: { matchLabels: { app: 'db' } }, namespaces: ['data'] }],
           },
           podAntiAffinity: {
             requiredDuringSchedulingIgnoredDuringExecution: [
@@ -73,10 +71,7 @@ describe('scheduling/from-k8s', () => {
     expect(p.requests).to.deep.equal({ cpuMilli: 1500, memoryBytes: 1e9, pods: 1, ephemeralStorageBytes: 1024 ** 3 });
     expect(p.nodeSelector).to.deep.equal({ disk: 'ssd' });
     expect(p.requiredNodeAffinity).to.deep.equal([{ matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['2'] }] }]);
-    expect(p.tolerations).to.deep.equal([
-      { key: 'dedicated', operator: 'Equal', value: 'web', effect: 'NoSchedule' },
-      { operator: 'Exists' },
-    ]);
+    expect(p.tolerations).to.deep.equal([{ key: 'dedicated', operator: 'Equal', value: 'web', effect: 'NoSchedule' }, { operator: 'Exists' }]);
     expect(p.podAffinity).to.deep.equal([{ topologyKey: LABEL_ZONE, labelSelector: { matchLabels: { app: 'db' } }, namespaces: ['data'] }]);
     expect(p.podAntiAffinity?.[0]?.allNamespaces).to.equal(true);
     expect(p.topologySpreadConstraints).to.deep.equal([

@@ -128,9 +128,7 @@ describe('scheduling/predicates', () => {
     it('NodeUnschedulable: cordoned node needs the unschedulable toleration', () => {
       const n = node('n', 'z', { unschedulable: true });
       expect(passesNodeUnschedulable(pod('p'), n)).to.equal(false);
-      expect(
-        passesNodeUnschedulable(pod('p', { tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists' }] }), n),
-      ).to.equal(true);
+      expect(passesNodeUnschedulable(pod('p', { tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists' }] }), n)).to.equal(true);
     });
   });
 
@@ -361,9 +359,7 @@ describe('scheduling/predicates', () => {
       const n = node('n', 'z', { taints: [{ key: 'k', effect: 'NoSchedule' }], allocatable: res(100, Gi, 110) });
       expect(filterNode(pod('p', { nodeSelector: { x: 'y' } }), snap(n), [])).to.equal('NodeAffinityMismatch');
       expect(filterNode(pod('p'), snap(n), [])).to.equal('TaintNotTolerated');
-      expect(filterNode(pod('p', { tolerations: [{ operator: 'Exists' }], requests: res(200, 0) }), snap(n), [])).to.equal(
-        'InsufficientResources',
-      );
+      expect(filterNode(pod('p', { tolerations: [{ operator: 'Exists' }], requests: res(200, 0) }), snap(n), [])).to.equal('InsufficientResources');
       expect(filterNode(pod('p', { tolerations: [{ operator: 'Exists' }], requests: res(100, 0) }), snap(n), [])).to.equal(undefined);
     });
     it('counts extraRequested (DaemonSet overhead)', () => {

@@ -1,12 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 
-import {
-  parseBytes,
-  parseCpuMilli,
-  parseQuantity,
-  QuantityParseError,
-} from '../../../../decision/scheduling/quantity';
+import { parseBytes, parseCpuMilli, parseQuantity, QuantityParseError } from '../../../../decision/scheduling/quantity';
 
 describe('scheduling/quantity', () => {
   const cpu: [string | number, number][] = [
@@ -64,9 +59,7 @@ describe('scheduling/quantity', () => {
   }
 
   it('is exact: integer millicores round-trip through "<n>m"', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10_000_000 }), (n) => parseCpuMilli(`${n}m`) === n),
-    );
+    fc.assert(fc.property(fc.integer({ min: 0, max: 10_000_000 }), (n) => parseCpuMilli(`${n}m`) === n));
   });
 
   it('is exact: decimal cpu with up to 3 fraction digits equals the milli value', () => {

@@ -10,18 +10,22 @@ import { node, pod } from './fixtures';
 
 const APPS = ['a', 'b'];
 const selector: fc.Arbitrary<LabelSelector> = fc.constantFrom(...APPS).map((a) => ({ matchLabels: { app: a } }));
-const term: fc.Arbitrary<PodAffinityTerm> = fc.record({
-  topologyKey: fc.constantFrom(LABEL_HOSTNAME, LABEL_ZONE),
-  labelSelector: selector,
-  namespaces: fc.constantFrom(undefined, ['ns1'], ['ns1', 'ns2']),
-}).map((t) => (t.namespaces ? t : { topologyKey: t.topologyKey, labelSelector: t.labelSelector }));
-const spread: fc.Arbitrary<TopologySpreadConstraint> = fc.record({
-  maxSkew: fc.integer({ min: 1, max: 2 }),
-  topologyKey: fc.constantFrom(LABEL_HOSTNAME, LABEL_ZONE),
-  whenUnsatisfiable: fc.constant('DoNotSchedule' as const),
-  labelSelector: selector,
-  minDomains: fc.constantFrom(undefined, 2, 4),
-}).map((c) => (c.minDomains === undefined ? { ...c, minDomains: undefined } : c));
+const term: fc.Arbitrary<PodAffinityTerm> = fc
+  .record({
+    topologyKey: fc.constantFrom(LABEL_HOSTNAME, LABEL_ZONE),
+    labelSelector: selector,
+    namespaces: fc.constantFrom(undefined, ['ns1'], ['ns1', 'ns2']),
+  })
+  .map((t) => (t.namespaces ? t : { topologyKey: t.topologyKey, labelSelector: t.labelSelector }));
+const spread: fc.Arbitrary<TopologySpreadConstraint> = fc
+  .record({
+    maxSkew: fc.integer({ min: 1, max: 2 }),
+    topologyKey: fc.constantFrom(LABEL_HOSTNAME, LABEL_ZONE),
+    whenUnsatisfiable: fc.constant('DoNotSchedule' as const),
+    labelSelector: selector,
+    minDomains: fc.constantFrom(undefined, 2, 4),
+  })
+  .map((c) => (c.minDomains === undefined ? { ...c, minDomains: undefined } : c));
 
 const podArb = (i: number): fc.Arbitrary<SimPod> =>
   fc
@@ -73,14 +77,11 @@ describe('scheduling/state (incremental) agrees with the reference predicates', 
           for (let k = 0; k < pods.length; k++) {
             const p = pods[k] as SimPod;
             for (let i = 0; i < nodes.length; i++) {
-              const ref =
-                interPodAffinityFailure(p, snaps[i] as NodeSnapshot, snaps) ??
-                topologySpreadFailure(p, snaps[i] as NodeSnapshot, snaps, hints(p));
+              const ref = interPodAffinityFailure(p, snaps[i] as NodeSnapshot, snaps) ?? topologySpreadFailure(p, snaps[i] as NodeSnapshot, snaps, hints(p));
               expect(state.interPodFailure(p, sns[i] as never), `pod ${k} node ${i}`).to.equal(ref);
             }
             const freshSnap = { node: fresh, pods: [] };
-            const refFresh =
-              interPodAffinityFailure(p, freshSnap, snaps) ?? topologySpreadFailure(p, freshSnap, snaps, hints(p));
+            const refFresh = interPodAffinityFailure(p, freshSnap, snaps) ?? topologySpreadFailure(p, freshSnap, snaps, hints(p));
             expect(state.interPodFailure(p, { node: fresh }), `pod ${k} fresh`).to.equal(refFresh);
             const [target] = placements[k] ?? [0, 0];
             const i = target % nodes.length;

@@ -144,7 +144,10 @@ describe('kube-scheduler FailedScheduling reasons', () => {
   const cases: [string, string[]][] = [
     ['0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.', ['InsufficientCPU']],
     ['0/4 nodes are available: 1 Insufficient memory, 1 Insufficient pods, 2 Insufficient cpu.', ['InsufficientCPU', 'InsufficientMemory', 'InsufficientPods']],
-    ['0/2 nodes are available: 2 node(s) had untolerated taint {dedicated: gpu}. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.', ['TaintNotTolerated']],
+    [
+      '0/2 nodes are available: 2 node(s) had untolerated taint {dedicated: gpu}. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.',
+      ['TaintNotTolerated'],
+    ],
     ["0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.", ['NodeSelectorMismatch']],
     ["0/5 nodes are available: 5 node(s) didn't match pod anti-affinity rules.", ['PodAntiAffinityMismatch']],
     ["0/5 nodes are available: 5 node(s) didn't match pod topology spread constraints.", ['TopologySpreadMismatch']],
@@ -160,7 +163,9 @@ describe('kube-scheduler FailedScheduling reasons', () => {
     });
   }
   it('ignores the preemption tail and tells resource shortage apart', () => {
-    expect(parseSchedulerReasons("0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 1 Insufficient cpu")).to.deep.equal(['NodeSelectorMismatch']);
+    expect(parseSchedulerReasons("0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 1 Insufficient cpu")).to.deep.equal(
+      ['NodeSelectorMismatch'],
+    );
     expect(isResourceShortage(['InsufficientMemory'])).to.equal(true);
     expect(isResourceShortage(['TaintNotTolerated'])).to.equal(false);
   });

@@ -72,7 +72,16 @@ describe('VPSieNode lifecycle: status patch builder', () => {
   });
 
   it('records IPs only when they are addresses, and the node name', () => {
-    const s = buildStatusPatch(undefined, { from: 'Provisioning', to: 'Provisioned', reason: 'VPSRunning', message: '', at: T0, publicIPv4: '203.0.1.2', privateIPv4: 'not-an-ip', nodeName: 'n1' });
+    const s = buildStatusPatch(undefined, {
+      from: 'Provisioning',
+      to: 'Provisioned',
+      reason: 'VPSRunning',
+      message: '',
+      at: T0,
+      publicIPv4: '203.0.1.2',
+      privateIPv4: 'not-an-ip',
+      nodeName: 'n1',
+    });
     expect(s.publicIPv4).to.equal('203.0.1.2');
     expect(s.privateIPv4).to.equal(undefined);
     expect(s.nodeName).to.equal('n1');
@@ -137,8 +146,14 @@ describe('VPSieNode lifecycle: Node matching', () => {
 
 describe('VPSieNode lifecycle: labels and taints for the Node', () => {
   it('adds missing taints, replaces a value by key+effect, keeps foreign taints; no change → undefined', () => {
-    const cur = [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }, { key: 'dedicated', value: 'old', effect: 'NoSchedule' }];
-    const out = mergeTaints(cur, [{ key: 'dedicated', value: 'new', effect: 'NoSchedule' }, { key: 'gpu', effect: 'NoExecute' }]);
+    const cur = [
+      { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' },
+      { key: 'dedicated', value: 'old', effect: 'NoSchedule' },
+    ];
+    const out = mergeTaints(cur, [
+      { key: 'dedicated', value: 'new', effect: 'NoSchedule' },
+      { key: 'gpu', effect: 'NoExecute' },
+    ]);
     expect(out).to.deep.equal([
       { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' },
       { key: 'dedicated', value: 'new', effect: 'NoSchedule' },
@@ -175,7 +190,10 @@ describe('drain: pod disposition', () => {
     expect(podDisposition({ ...pod, mirror: true }, 60)).to.deep.equal({ action: 'skip', reason: 'MirrorPod' });
     expect(podDisposition({ ...pod, phase: 'Succeeded' }, 60)).to.deep.equal({ action: 'skip', reason: 'Completed' });
     expect(podDisposition({ ...pod, deleting: true }, 60)).to.deep.equal({ action: 'wait' });
-    expect(podDisposition({ ...pod, ownerKinds: ['ReplicaSet'], terminationGracePeriodSeconds: 600 }, 60)).to.deep.equal({ action: 'evict', gracePeriodSeconds: 60 });
+    expect(podDisposition({ ...pod, ownerKinds: ['ReplicaSet'], terminationGracePeriodSeconds: 600 }, 60)).to.deep.equal({
+      action: 'evict',
+      gracePeriodSeconds: 60,
+    });
     expect(podDisposition({ ...pod, terminationGracePeriodSeconds: 5 }, 60)).to.deep.equal({ action: 'evict', gracePeriodSeconds: 5 });
     expect(podDisposition(pod, 60)).to.deep.equal({ action: 'evict', gracePeriodSeconds: 30 });
   });

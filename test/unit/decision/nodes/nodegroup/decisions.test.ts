@@ -29,18 +29,23 @@ describe('NodeGroup decisions: desired-count arithmetic', () => {
 
   it('property: any sequence of scale-up requests never takes desired past max, and grants add up', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 1, max: 60 }), fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 40 }), (start, max, asks) => {
-        let desired = Math.min(start, max);
-        let granted = 0;
-        for (const a of asks) {
-          const g = grantScaleUp(desired, a, max);
-          expect(g.granted + g.refused).to.equal(a);
-          granted += g.granted;
-          desired = g.desired;
-          expect(desired).to.be.at.most(max);
-        }
-        expect(desired).to.equal(Math.min(start, max) + granted);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 40 }),
+        (start, max, asks) => {
+          let desired = Math.min(start, max);
+          let granted = 0;
+          for (const a of asks) {
+            const g = grantScaleUp(desired, a, max);
+            expect(g.granted + g.refused).to.equal(a);
+            granted += g.granted;
+            desired = g.desired;
+            expect(desired).to.be.at.most(max);
+          }
+          expect(desired).to.equal(Math.min(start, max) + granted);
+        },
+      ),
     );
   });
 
@@ -65,7 +70,15 @@ describe('NodeGroup decisions: desired-count arithmetic', () => {
   });
 
   it('picks removals: not-Ready first (least advanced first), then the newest Ready', () => {
-    const nodes = [node('old', 'Ready'), node('joining', 'Joining'), node('mid', 'Ready'), node('pending', 'Pending'), node('new', 'Ready'), node('failed', 'Failed'), node('gone', 'Ready', { removing: true })];
+    const nodes = [
+      node('old', 'Ready'),
+      node('joining', 'Joining'),
+      node('mid', 'Ready'),
+      node('pending', 'Pending'),
+      node('new', 'Ready'),
+      node('failed', 'Failed'),
+      node('gone', 'Ready', { removing: true }),
+    ];
     expect(pickRemovals(nodes, 1)).to.deep.equal(['pending']);
     expect(pickRemovals(nodes, 3)).to.deep.equal(['pending', 'joining', 'new']);
     expect(pickRemovals(nodes, 10)).to.deep.equal(['pending', 'joining', 'new', 'mid', 'old']);
@@ -98,7 +111,11 @@ describe('NodeGroup decisions: status and conditions', () => {
   });
 
   it('a growing group is ScalingUp and NodesNotReady; below min it is BelowMinNodes', () => {
-    const s = buildNodeGroupStatus(base({ minNodes: 2, nodes: [node('a', 'Ready'), node('b', 'Provisioning'), node('c', 'Pending')] }), undefined, '2026-01-02T00:00:00Z');
+    const s = buildNodeGroupStatus(
+      base({ minNodes: 2, nodes: [node('a', 'Ready'), node('b', 'Provisioning'), node('c', 'Pending')] }),
+      undefined,
+      '2026-01-02T00:00:00Z',
+    );
     expect(cond(s, 'Ready')).to.include({ status: 'False', reason: 'BelowMinNodes' });
     expect(cond(s, 'Scaling')).to.include({ status: 'True', reason: 'ScalingUp' });
     const s2 = buildNodeGroupStatus(base({ minNodes: 1, nodes: [node('a', 'Ready'), node('b', 'Joining'), node('c', 'Ready')] }), undefined, 'x');
@@ -107,7 +124,10 @@ describe('NodeGroup decisions: status and conditions', () => {
 
   it('removals show as ScalingDown and Terminating in the node list; Failed nodes set the Error condition with a mapped reason', () => {
     const s = buildNodeGroupStatus(
-      base({ desired: 1, nodes: [node('a', 'Ready'), node('b', 'Ready', { removing: true }), node('f', 'Failed', { reason: 'JoinTimeout', message: 'no Node after 900s' })] }),
+      base({
+        desired: 1,
+        nodes: [node('a', 'Ready'), node('b', 'Ready', { removing: true }), node('f', 'Failed', { reason: 'JoinTimeout', message: 'no Node after 900s' })],
+      }),
       undefined,
       '2026-01-02T00:00:00Z',
     );
@@ -130,7 +150,13 @@ describe('NodeGroup decisions: status and conditions', () => {
 
 describe('Garbage collection decisions', () => {
   const now = Date.parse('2026-03-01T12:00:00Z');
-  const vm = (identifier: string, notes: string | null, createdOn = '2026-03-01 11:00:00', deleted = false) => ({ identifier, hostname: `h-${identifier}`, notes, createdOn, deleted });
+  const vm = (identifier: string, notes: string | null, createdOn = '2026-03-01 11:00:00', deleted = false) => ({
+    identifier,
+    hostname: `h-${identifier}`,
+    notes,
+    createdOn,
+    deleted,
+  });
 
   it('deletes only our machines whose request id no VPSieNode has, after the grace period; never a foreign one', () => {
     const r = findGarbage(

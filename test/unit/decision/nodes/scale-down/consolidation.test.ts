@@ -15,11 +15,16 @@ function halfEmpty(thresholdPercent: number, extra: { maxUnavailable?: number; d
   return input(
     [n1, n2],
     [
-      group('g', 2, { offerings: [M, L] }, {
-        dryRun: extra.dryRun ?? false,
-        disruptionBudget: { maxUnavailable: extra.maxUnavailable ?? 2 },
-        consolidation: { enabled: extra.enabled ?? true, savingsThresholdPercent: thresholdPercent },
-      }),
+      group(
+        'g',
+        2,
+        { offerings: [M, L] },
+        {
+          dryRun: extra.dryRun ?? false,
+          disruptionBudget: { maxUnavailable: extra.maxUnavailable ?? 2 },
+          consolidation: { enabled: extra.enabled ?? true, savingsThresholdPercent: thresholdPercent },
+        },
+      ),
     ],
   );
 }
@@ -30,7 +35,14 @@ describe('consolidation', () => {
     const d = decideScaleDown(i);
     expect(verifyScaleDown(i, d)).to.deep.equal([]);
     const g = d.groups[0];
-    expect(g?.consolidation).to.include({ outcome: 'approved', removedMonthlyPrice: 80, replacementMonthlyPrice: 60, savingMonthly: 20, savingPercent: 25, thresholdPercent: 20 });
+    expect(g?.consolidation).to.include({
+      outcome: 'approved',
+      removedMonthlyPrice: 80,
+      replacementMonthlyPrice: 60,
+      savingMonthly: 20,
+      savingPercent: 25,
+      thresholdPercent: 20,
+    });
     expect(g?.consolidation?.replacements.map((r) => r.offeringId)).to.deep.equal(['l']);
     expect(d.removals.map((r) => [r.node, r.kind])).to.deep.equal([
       ['n1', 'consolidate'],

@@ -45,11 +45,16 @@ describe('scale-down decision regressions', () => {
     return input(
       [n0, n1, n2],
       [
-        group('g1', 3, { offerings: [SMALL] }, {
-          dryRun,
-          disruptionBudget: { maxUnavailable: 2 },
-          consolidation: { enabled: true, savingsThresholdPercent: 1 },
-        }),
+        group(
+          'g1',
+          3,
+          { offerings: [SMALL] },
+          {
+            dryRun,
+            disruptionBudget: { maxUnavailable: 2 },
+            consolidation: { enabled: true, savingsThresholdPercent: 1 },
+          },
+        ),
       ],
     );
   }

@@ -85,11 +85,23 @@ function simulate(policy: Policy, load: readonly number[]): Outcome {
       if (excess <= 0) break;
       excess--;
       pending = pending.filter((x) => x.name !== p.name);
-      for (const [n, ps] of nodes) nodes.set(n, ps.filter((x) => x.name !== p.name));
+      for (const [n, ps] of nodes)
+        nodes.set(
+          n,
+          ps.filter((x) => x.name !== p.name),
+        );
     }
     for (let k = all.length; k < replicas; k++) {
       const id = podSeq++;
-      pending.push({ name: `web-${String(id).padStart(5, '0')}`, namespace: 'default', uid: `u${id}`, labels: { app: 'web' }, requests: POD, ownerKind: 'ReplicaSet', phase: 'Running' });
+      pending.push({
+        name: `web-${String(id).padStart(5, '0')}`,
+        namespace: 'default',
+        uid: `u${id}`,
+        labels: { app: 'web' },
+        requests: POD,
+        ownerKind: 'ReplicaSet',
+        phase: 'Running',
+      });
     }
     // 2. Provisioned nodes become Ready.
     for (const p of provisioning.filter((x) => x.readyAt <= now)) nodes.set(p.name, []);
@@ -110,13 +122,23 @@ function simulate(policy: Policy, load: readonly number[]): Outcome {
     }
     // 4. Observe, decide, apply.
     const snapshot = [...nodes.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([n, ps]) => asNode(n, ps));
-    tracker = observe(tracker, snapshot.map((n) => nodeSample(n.node.name, n.node.allocatable, n.pods)), now, snapshot.map((n) => n.node.name));
+    tracker = observe(
+      tracker,
+      snapshot.map((n) => nodeSample(n.node.name, n.node.allocatable, n.pods)),
+      now,
+      snapshot.map((n) => n.node.name),
+    );
     const d = decideScaleDown({
       now,
       nodes: snapshot,
       pdbs: [{ name: 'web', namespace: 'default', selector: { matchLabels: { app: 'web' } }, disruptionsAllowed: 1 }],
       groups: [
-        group('g', nodes.size + provisioning.length, { scaleUpInProgress: provisioning.length > 0, ...(lastScaleUpAt !== undefined ? { lastScaleUpAt } : {}) }, spec),
+        group(
+          'g',
+          nodes.size + provisioning.length,
+          { scaleUpInProgress: provisioning.length > 0, ...(lastScaleUpAt !== undefined ? { lastScaleUpAt } : {}) },
+          spec,
+        ),
       ],
       inFlightRemovals: [],
       utilization: tracker,
@@ -174,7 +196,9 @@ describe('diurnal load (decision loop over simulated time)', () => {
         for (const up of o.events.filter((e) => e.kind === 'up')) {
           const lastDown = o.events.filter((e) => e.kind === 'down' && e.at <= up.at && up.at < e.at + cd).at(-1);
           if (lastDown) {
-            expect(up.replicas, `scale-up at ${up.at} ${policy.cooldown}s-flaps the scale-down at ${lastDown.at} without more load`).to.be.greaterThan(lastDown.replicas);
+            expect(up.replicas, `scale-up at ${up.at} ${policy.cooldown}s-flaps the scale-down at ${lastDown.at} without more load`).to.be.greaterThan(
+              lastDown.replicas,
+            );
           }
         }
       }),
@@ -201,7 +225,10 @@ describe('diurnal load (decision loop over simulated time)', () => {
     ]);
     expect((downs[0]?.at ?? 0) - lastUp).to.be.at.least(600_000);
     // Busy: 30 replicas all along, nothing is removed.
-    const busy = simulate(policy, Array.from({ length: 90 }, () => 30));
+    const busy = simulate(
+      policy,
+      Array.from({ length: 90 }, () => 30),
+    );
     expect(busy.events.filter((e) => e.kind === 'down')).to.deep.equal([]);
   });
 });

@@ -28,7 +28,11 @@ export function pod(name: string, extra: Partial<ScaleDownPod> = {}): ScaleDownP
   };
 }
 
-export function node(name: string, pods: ScaleDownPod[], extra: Partial<ScaleDownNode> & { cpu?: number; memGi?: number; labels?: Record<string, string> } = {}): ScaleDownNode {
+export function node(
+  name: string,
+  pods: ScaleDownPod[],
+  extra: Partial<ScaleDownNode> & { cpu?: number; memGi?: number; labels?: Record<string, string> } = {},
+): ScaleDownNode {
   const { cpu, memGi, labels, ...rest } = extra;
   return {
     node: {
@@ -68,7 +72,11 @@ export function offering(id: string, cpu: number, memGi: number, price: number):
 export function steadyTracker(nodes: readonly ScaleDownNode[], now: number, seconds = 600): UtilizationTracker {
   let t = createTracker();
   for (let at = now - seconds * 1000; at <= now; at += 60_000) {
-    t = observe(t, nodes.map((n) => nodeSample(n.node.name, n.node.allocatable, n.pods)), at);
+    t = observe(
+      t,
+      nodes.map((n) => nodeSample(n.node.name, n.node.allocatable, n.pods)),
+      at,
+    );
   }
   return t;
 }

@@ -31,26 +31,37 @@ describe('scale-down parts', () => {
 
     it('the window maximum is never below the true maximum of the samples inside the window (property)', () => {
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 120 }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 1, maxLength: 200 }), fc.integer({ min: 0, max: 3600 }), (steps, window) => {
-          let t = createTracker({ maxBuckets: 8, maxGapSeconds: 1000, retentionSeconds: 7200 });
-          let at = NOW;
-          const samples: [number, number][] = [];
-          for (const [dt, v] of steps) {
-            at += dt * 1000;
-            t = observe(t, [{ node: 'n', cpu: v, memory: 0 }], at);
-            samples.push([at, v]);
-          }
-          const truth = samples.filter(([a]) => a >= at - window * 1000 && a >= at - 7200_000).reduce((m, [, v]) => Math.max(m, v), 0);
-          expect(windowView(t, 'n', window, at).maxCpu).to.be.at.least(truth);
-          expect(t.nodes['n']?.buckets.length).to.be.at.most(8);
-        }),
+        fc.property(
+          fc.array(fc.tuple(fc.integer({ min: 1, max: 120 }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 1, maxLength: 200 }),
+          fc.integer({ min: 0, max: 3600 }),
+          (steps, window) => {
+            let t = createTracker({ maxBuckets: 8, maxGapSeconds: 1000, retentionSeconds: 7200 });
+            let at = NOW;
+            const samples: [number, number][] = [];
+            for (const [dt, v] of steps) {
+              at += dt * 1000;
+              t = observe(t, [{ node: 'n', cpu: v, memory: 0 }], at);
+              samples.push([at, v]);
+            }
+            const truth = samples.filter(([a]) => a >= at - window * 1000 && a >= at - 7200_000).reduce((m, [, v]) => Math.max(m, v), 0);
+            expect(windowView(t, 'n', window, at).maxCpu).to.be.at.least(truth);
+            expect(t.nodes['n']?.buckets.length).to.be.at.most(8);
+          },
+        ),
         { numRuns: 200 },
       );
     });
 
     it('a gap longer than maxGapSeconds restarts the observation; vanished nodes are forgotten', () => {
       let t = createTracker({ maxGapSeconds: 120 });
-      t = observe(t, [{ node: 'a', cpu: 0.1, memory: 0.1 }, { node: 'b', cpu: 0.1, memory: 0.1 }], NOW);
+      t = observe(
+        t,
+        [
+          { node: 'a', cpu: 0.1, memory: 0.1 },
+          { node: 'b', cpu: 0.1, memory: 0.1 },
+        ],
+        NOW,
+      );
       t = observe(t, [{ node: 'a', cpu: 0.1, memory: 0.1 }], NOW + 60_000, ['a']);
       expect(Object.keys(t.nodes)).to.deep.equal(['a']);
       expect(windowView(t, 'a', 600, NOW + 60_000).observedSeconds).to.equal(60);
@@ -61,7 +72,9 @@ describe('scale-down parts', () => {
 
   describe('disruption budget', () => {
     it('counts and percentages (rounded up)', () => {
-      expect([budgetCount(0, 5), budgetCount(2, 5), budgetCount('0%', 5), budgetCount('10%', 5), budgetCount('50%', 5), budgetCount('100%', 3)]).to.deep.equal([0, 2, 0, 1, 3, 3]);
+      expect([budgetCount(0, 5), budgetCount(2, 5), budgetCount('0%', 5), budgetCount('10%', 5), budgetCount('50%', 5), budgetCount('100%', 3)]).to.deep.equal([
+        0, 2, 0, 1, 3, 3,
+      ]);
     });
 
     it('windows: start inclusive, end exclusive, crossing midnight, days, time zones, unknown zone closed', () => {
@@ -80,8 +93,22 @@ describe('scale-down parts', () => {
     it('two idle nodes: a budget of 2 removes both in one decision, a budget of 1 only the emptier', () => {
       const mk = (budget: number) =>
         input(
-          [node('a', [pod('w-1', { requests: res(200, 256 * Mi) })]), node('b', [pod('w-2', { requests: res(100, 128 * Mi) })]), node('c', [pod('x-1', { requests: res(1000, Gi) })], { labels: {} })],
-          [group('g', 3, {}, { disruptionBudget: { maxUnavailable: budget }, scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 } })],
+          [
+            node('a', [pod('w-1', { requests: res(200, 256 * Mi) })]),
+            node('b', [pod('w-2', { requests: res(100, 128 * Mi) })]),
+            node('c', [pod('x-1', { requests: res(1000, Gi) })], { labels: {} }),
+          ],
+          [
+            group(
+              'g',
+              3,
+              {},
+              {
+                disruptionBudget: { maxUnavailable: budget },
+                scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 },
+              },
+            ),
+          ],
         );
       expect(decideScaleDown(mk(2)).removals.map((r) => r.node)).to.deep.equal(['b', 'a']);
       const one = decideScaleDown(mk(1));
@@ -92,7 +119,17 @@ describe('scale-down parts', () => {
     it('PDB allowances are counted across all removals of one decision', () => {
       const i = input(
         [node('a', [pod('w-1')]), node('b', [pod('w-2')]), node('c', [pod('x-1', { requests: res(1000, Gi) })])],
-        [group('g', 3, {}, { disruptionBudget: { maxUnavailable: 3 }, scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 } })],
+        [
+          group(
+            'g',
+            3,
+            {},
+            {
+              disruptionBudget: { maxUnavailable: 3 },
+              scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 },
+            },
+          ),
+        ],
         { pdbs: [{ name: 'w', namespace: 'default', selector: { matchLabels: { app: 'w' } }, disruptionsAllowed: 1 }] },
       );
       const d = decideScaleDown(i);
@@ -111,7 +148,9 @@ describe('scale-down parts', () => {
       expect(allowedDisruptions({ name: 'p', namespace: 'd', selector: sel, minAvailable: '50%', currentHealthy: 3, expectedPods: 3 })).to.equal(1);
       expect(allowedDisruptions({ name: 'p', namespace: 'd', selector: sel, maxUnavailable: 0, currentHealthy: 3, expectedPods: 3 })).to.equal(0);
       expect(allowedDisruptions({ name: 'p', namespace: 'd', selector: sel, maxUnavailable: '34%', currentHealthy: 3, expectedPods: 3 })).to.equal(2);
-      expect(allowedDisruptions({ name: 'p', namespace: 'd', selector: sel, disruptionsAllowed: 3, maxUnavailable: 1, currentHealthy: 3, expectedPods: 3 })).to.equal(1);
+      expect(
+        allowedDisruptions({ name: 'p', namespace: 'd', selector: sel, disruptionsAllowed: 3, maxUnavailable: 1, currentHealthy: 3, expectedPods: 3 }),
+      ).to.equal(1);
       expect(allowedDisruptions({ name: 'p', namespace: 'd', selector: sel })).to.equal(0);
     });
   });
@@ -119,7 +158,10 @@ describe('scale-down parts', () => {
   describe('flapping guard', () => {
     const policies = { scaleUpPolicy: { cooldownSeconds: 120 }, scaleDownPolicy: { cooldownSeconds: 600 } };
     it('scale-down waits for the cooldown after a scale-up and after a failed drain, never during a scale-up', () => {
-      const h = historyFromEvents([{ kind: 'scaleUp', at: NOW - 300_000 }, { kind: 'drainFailed', at: NOW - 100_000 }]);
+      const h = historyFromEvents([
+        { kind: 'scaleUp', at: NOW - 300_000 },
+        { kind: 'drainFailed', at: NOW - 100_000 },
+      ]);
       const r = actionAllowed('scaleDown', h, policies, NOW);
       expect(r.blocks.map((b) => [b.reason, b.until])).to.deep.equal([
         ['ScaleUpCooldown', NOW + 300_000],
@@ -168,7 +210,17 @@ describe('scale-down parts', () => {
     it('Events on candidate nodes, safety-failure counts by reason, group utilisation, the Scaling condition', () => {
       const i = input(
         [node('a', [pod('w-1', { ownerKind: undefined })]), node('b', [pod('w-2')]), node('c', [pod('x-1', { requests: res(1500, 3 * Gi) })])],
-        [group('g', 3, {}, { disruptionBudget: { maxUnavailable: 2 }, scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 } })],
+        [
+          group(
+            'g',
+            3,
+            {},
+            {
+              disruptionBudget: { maxUnavailable: 2 },
+              scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 },
+            },
+          ),
+        ],
       );
       const d = decideScaleDown(i);
       const ev = nodeEvents(d);
@@ -176,7 +228,9 @@ describe('scale-down parts', () => {
         ['a', 'UnreplicatedPod'],
         ['b', 'ScaleDownApproved'],
       ]);
-      expect(ev[0]?.message).to.match(/no controller/).and.match(/cpu 2\.5%/);
+      expect(ev[0]?.message)
+        .to.match(/no controller/)
+        .and.match(/cpu 2\.5%/);
       const m = metricSamples(d);
       expect(m.safetyCheckFailures).to.deep.equal([{ reason: 'UnreplicatedPod', count: 1 }]);
       expect(m.scaleDowns).to.deep.equal([{ nodegroup: 'g', count: 1 }]);
@@ -190,19 +244,48 @@ describe('scale-down parts', () => {
   describe('from Kubernetes objects', () => {
     it('pods: controller owner, annotations, volumes, terminating, grace; nodes: group label, readiness; PDBs: observed status', () => {
       const v1pod: V1Pod = {
-        metadata: { name: 'w', namespace: 'default', uid: 'u', labels: { app: 'w' }, annotations: { 'karpenter.sh/do-not-disrupt': 'true' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'r' }], deletionTimestamp: new Date(NOW) },
-        spec: { containers: [{ name: 'c', resources: { requests: { cpu: '250m', memory: '64Mi' } } }], volumes: [{ name: 'e', emptyDir: {} }, { name: 'm', emptyDir: { medium: 'Memory' } }, { name: 'h', hostPath: { path: '/x' } }, { name: 'p', persistentVolumeClaim: { claimName: 'c' } }], terminationGracePeriodSeconds: 45 },
+        metadata: {
+          name: 'w',
+          namespace: 'default',
+          uid: 'u',
+          labels: { app: 'w' },
+          annotations: { 'karpenter.sh/do-not-disrupt': 'true' },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'r' }],
+          deletionTimestamp: new Date(NOW),
+        },
+        spec: {
+          containers: [{ name: 'c', resources: { requests: { cpu: '250m', memory: '64Mi' } } }],
+          volumes: [
+            { name: 'e', emptyDir: {} },
+            { name: 'm', emptyDir: { medium: 'Memory' } },
+            { name: 'h', hostPath: { path: '/x' } },
+            { name: 'p', persistentVolumeClaim: { claimName: 'c' } },
+          ],
+          terminationGracePeriodSeconds: 45,
+        },
         status: { phase: 'Running' },
       };
       const p = scaleDownPodFromK8s(v1pod);
       expect(p.ownerKind).to.equal(undefined); // an owner that is not the controller does not replicate the pod
-      expect(p.volumes).to.deep.equal([{ name: 'e', kind: 'emptyDir', medium: '' }, { name: 'm', kind: 'emptyDir', medium: 'Memory' }, { name: 'h', kind: 'hostPath' }, { name: 'p', kind: 'other' }]);
+      expect(p.volumes).to.deep.equal([
+        { name: 'e', kind: 'emptyDir', medium: '' },
+        { name: 'm', kind: 'emptyDir', medium: 'Memory' },
+        { name: 'h', kind: 'hostPath' },
+        { name: 'p', kind: 'other' },
+      ]);
       expect(p).to.include({ terminating: true, phase: 'Running', terminationGracePeriodSeconds: 45 });
       expect(p.requests.cpuMilli).to.equal(250);
-      const v1node: V1Node = { metadata: { name: 'n', labels: { 'autoscaler.vpsie.com/nodegroup': 'g' } }, status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'False' }] } };
+      const v1node: V1Node = {
+        metadata: { name: 'n', labels: { 'autoscaler.vpsie.com/nodegroup': 'g' } },
+        status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'False' }] },
+      };
       const n = scaleDownNodeFromK8s(v1node, [v1pod], { vpsieNode: 'vn' });
       expect(n).to.include({ nodeGroup: 'g', ready: false, vpsieNode: 'vn' });
-      const pdb: V1PodDisruptionBudget = { metadata: { name: 'b', namespace: 'default', generation: 2 }, spec: { selector: { matchLabels: { app: 'w' } }, maxUnavailable: 0 }, status: { observedGeneration: 1, disruptionsAllowed: 1, currentHealthy: 2, desiredHealthy: 2, expectedPods: 2 } };
+      const pdb: V1PodDisruptionBudget = {
+        metadata: { name: 'b', namespace: 'default', generation: 2 },
+        spec: { selector: { matchLabels: { app: 'w' } }, maxUnavailable: 0 },
+        status: { observedGeneration: 1, disruptionsAllowed: 1, currentHealthy: 2, desiredHealthy: 2, expectedPods: 2 },
+      };
       // Not yet observed: the stale disruptionsAllowed is ignored, the spec decides.
       expect(allowedDisruptions(pdbFromK8s(pdb))).to.equal(0);
     });

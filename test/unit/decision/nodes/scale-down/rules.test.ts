@@ -60,7 +60,11 @@ const cases: Case[] = [
     outcome: 'blocked',
     make: () => withGroup(base(), (g) => (g.spec.disruptionBudget.windows = [{ start: '01:00', end: '05:00', timeZone: 'UTC' }])),
   },
-  { reason: 'NotInNodeGroup', outcome: 'notCandidate', make: () => ({ ...base(), nodes: base().nodes.map((n) => (n.node.name === 'n1' ? { ...n, nodeGroup: undefined } : n)) }) },
+  {
+    reason: 'NotInNodeGroup',
+    outcome: 'notCandidate',
+    make: () => ({ ...base(), nodes: base().nodes.map((n) => (n.node.name === 'n1' ? { ...n, nodeGroup: undefined } : n)) }),
+  },
   {
     reason: 'AlreadyBeingRemoved',
     outcome: 'notCandidate',
@@ -81,9 +85,20 @@ const cases: Case[] = [
       // A spike to 70% cpu 5 minutes ago, inside the 10-minute window.
       const i = base();
       let t = steadyTracker(i.nodes, NOW - 300_000, 600);
-      t = observe(t, [{ node: 'n1', cpu: 0.7, memory: 0.1 }, { node: 'n2', cpu: 0.6, memory: 0.6 }], NOW - 240_000);
+      t = observe(
+        t,
+        [
+          { node: 'n1', cpu: 0.7, memory: 0.1 },
+          { node: 'n2', cpu: 0.6, memory: 0.6 },
+        ],
+        NOW - 240_000,
+      );
       for (let at = NOW - 180_000; at <= NOW; at += 60_000) {
-        t = observe(t, i.nodes.map((n) => nodeSample(n.node.name, n.node.allocatable, n.pods)), at);
+        t = observe(
+          t,
+          i.nodes.map((n) => nodeSample(n.node.name, n.node.allocatable, n.pods)),
+          at,
+        );
       }
       return { ...i, utilization: t };
     },
@@ -91,10 +106,17 @@ const cases: Case[] = [
   {
     reason: 'ScaleDownDisabledAnnotation',
     outcome: 'blocked',
-    make: () => ({ ...base(), nodes: base().nodes.map((n) => (n.node.name === 'n1' ? { ...n, annotations: { 'autoscaler.vpsie.com/scale-down-disabled': 'true' } } : n)) }),
+    make: () => ({
+      ...base(),
+      nodes: base().nodes.map((n) => (n.node.name === 'n1' ? { ...n, annotations: { 'autoscaler.vpsie.com/scale-down-disabled': 'true' } } : n)),
+    }),
   },
   { reason: 'DoNotDisruptAnnotation', outcome: 'blocked', make: () => withN1Pod(base(), { annotations: { 'karpenter.sh/do-not-disrupt': 'true' } }) },
-  { reason: 'NotSafeToEvictAnnotation', outcome: 'blocked', make: () => withN1Pod(base(), { annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' } }) },
+  {
+    reason: 'NotSafeToEvictAnnotation',
+    outcome: 'blocked',
+    make: () => withN1Pod(base(), { annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' } }),
+  },
   { reason: 'LocalStorage', outcome: 'blocked', make: () => withN1Pod(base(), { volumes: [{ name: 'cache', kind: 'emptyDir', medium: '' }] }) },
   {
     reason: 'KubeSystemPodWithoutPDB',
@@ -105,7 +127,10 @@ const cases: Case[] = [
   {
     reason: 'PodDisruptionBudget',
     outcome: 'blocked',
-    make: () => ({ ...base(), pdbs: [{ name: 'web', namespace: 'default', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 0, currentHealthy: 3, expectedPods: 3 }] }),
+    make: () => ({
+      ...base(),
+      pdbs: [{ name: 'web', namespace: 'default', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 0, currentHealthy: 3, expectedPods: 3 }],
+    }),
   },
   {
     reason: 'NoPlaceToMove',
@@ -196,33 +221,55 @@ describe('scale-down rules: each rule, and only it, blocks the removal', () => {
   describe('exceptions that do not block', () => {
     const ok: [string, () => ScaleDownInput][] = [
       ['emptyDir in memory', () => withN1Pod(base(), { volumes: [{ name: 'tmp', kind: 'emptyDir', medium: 'Memory' }] })],
-      ['local volumes listed in safe-to-evict-local-volumes', () =>
-        withN1Pod(base(), { volumes: [{ name: 'cache', kind: 'emptyDir', medium: '' }], annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': 'cache' } })],
-      ['hostPath on a pod marked safe-to-evict: "true"', () =>
-        withN1Pod(base(), { volumes: [{ name: 'h', kind: 'hostPath' }], annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true' } })],
-      ['a pod without controller marked safe-to-evict: "true"', () =>
-        withN1Pod(base(), { ownerKind: undefined, annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true' } })],
-      ['a kube-system pod with a PDB', () => ({
-        ...withN1Pod(base(), { namespace: 'kube-system', labels: { app: 'dns' } }),
-        pdbs: [{ name: 'dns', namespace: 'kube-system', selector: { matchLabels: { app: 'dns' } }, disruptionsAllowed: 1 }],
-      })],
+      [
+        'local volumes listed in safe-to-evict-local-volumes',
+        () =>
+          withN1Pod(base(), {
+            volumes: [{ name: 'cache', kind: 'emptyDir', medium: '' }],
+            annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes': 'cache' },
+          }),
+      ],
+      [
+        'hostPath on a pod marked safe-to-evict: "true"',
+        () => withN1Pod(base(), { volumes: [{ name: 'h', kind: 'hostPath' }], annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true' } }),
+      ],
+      [
+        'a pod without controller marked safe-to-evict: "true"',
+        () => withN1Pod(base(), { ownerKind: undefined, annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true' } }),
+      ],
+      [
+        'a kube-system pod with a PDB',
+        () => ({
+          ...withN1Pod(base(), { namespace: 'kube-system', labels: { app: 'dns' } }),
+          pdbs: [{ name: 'dns', namespace: 'kube-system', selector: { matchLabels: { app: 'dns' } }, disruptionsAllowed: 1 }],
+        }),
+      ],
       ['PVC volumes', () => withN1Pod(base(), { volumes: [{ name: 'data', kind: 'other' }] })],
       ['a pod annotated do-not-disrupt "false"', () => withN1Pod(base(), { annotations: { 'karpenter.sh/do-not-disrupt': 'false' } })],
-      ['a DaemonSet pod with hostPath and no PDB in kube-system (it is not evicted)', () => {
-        const i = base();
-        const ds = pod('proxy-1', { namespace: 'kube-system', ownerKind: 'DaemonSet', volumes: [{ name: 'h', kind: 'hostPath' }] });
-        return { ...i, nodes: i.nodes.map((n) => (n.node.name === 'n1' ? { ...n, pods: [...n.pods, { ...ds, nodeName: 'n1' }] } : n)) };
-      }],
-      ['a mirror pod without controller', () => {
-        const i = base();
-        const m = pod('etcd-n1', { namespace: 'kube-system', ownerKind: 'Node', annotations: { 'kubernetes.io/config.mirror': 'x' } });
-        return { ...i, nodes: i.nodes.map((n) => (n.node.name === 'n1' ? { ...n, pods: [...n.pods, { ...m, nodeName: 'n1' }] } : n)) };
-      }],
-      ['a completed pod without controller', () => {
-        const i = base();
-        const m = pod('job-x', { ownerKind: undefined, phase: 'Succeeded' });
-        return { ...i, nodes: i.nodes.map((n) => (n.node.name === 'n1' ? { ...n, pods: [...n.pods, { ...m, nodeName: 'n1' }] } : n)) };
-      }],
+      [
+        'a DaemonSet pod with hostPath and no PDB in kube-system (it is not evicted)',
+        () => {
+          const i = base();
+          const ds = pod('proxy-1', { namespace: 'kube-system', ownerKind: 'DaemonSet', volumes: [{ name: 'h', kind: 'hostPath' }] });
+          return { ...i, nodes: i.nodes.map((n) => (n.node.name === 'n1' ? { ...n, pods: [...n.pods, { ...ds, nodeName: 'n1' }] } : n)) };
+        },
+      ],
+      [
+        'a mirror pod without controller',
+        () => {
+          const i = base();
+          const m = pod('etcd-n1', { namespace: 'kube-system', ownerKind: 'Node', annotations: { 'kubernetes.io/config.mirror': 'x' } });
+          return { ...i, nodes: i.nodes.map((n) => (n.node.name === 'n1' ? { ...n, pods: [...n.pods, { ...m, nodeName: 'n1' }] } : n)) };
+        },
+      ],
+      [
+        'a completed pod without controller',
+        () => {
+          const i = base();
+          const m = pod('job-x', { ownerKind: undefined, phase: 'Succeeded' });
+          return { ...i, nodes: i.nodes.map((n) => (n.node.name === 'n1' ? { ...n, pods: [...n.pods, { ...m, nodeName: 'n1' }] } : n)) };
+        },
+      ],
     ];
     for (const [name, make] of ok) {
       it(name, () => {
@@ -275,7 +322,9 @@ describe('scale-down rules: each rule, and only it, blocks the removal', () => {
     const i = base();
     const v = n1({
       ...i,
-      nodes: i.nodes.map((n) => (n.node.name === 'n2' ? { ...n, node: { ...n.node, taints: [{ key: 'dedicated', value: 'x', effect: 'NoSchedule' as const }] } } : n)),
+      nodes: i.nodes.map((n) =>
+        n.node.name === 'n2' ? { ...n, node: { ...n.node, taints: [{ key: 'dedicated', value: 'x', effect: 'NoSchedule' as const }] } } : n,
+      ),
     });
     expect(reasons(v)).to.deep.equal(['NoPlaceToMove']);
     expect(v.blockers[0]?.numbers).to.include({ TaintNotTolerated: 1 });

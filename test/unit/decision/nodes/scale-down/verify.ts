@@ -27,7 +27,8 @@ export function verifyScaleDown(input: ScaleDownInput, d: ScaleDownDecision): st
   const all = [...d.removals, ...d.dryRunRemovals];
   const snaps = new Map<string, { node: SimNode; pods: SimPod[] }>();
   for (const n of input.nodes) {
-    const node = n.ready === false ? { ...n.node, taints: [...(n.node.taints ?? []), { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' as const }] } : n.node;
+    const node =
+      n.ready === false ? { ...n.node, taints: [...(n.node.taints ?? []), { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' as const }] } : n.node;
     snaps.set(n.node.name, { node, pods: [...n.pods] });
   }
   const removedNames = new Set(all.map((r) => r.node));
@@ -134,20 +135,27 @@ export function verifyScaleDown(input: ScaleDownInput, d: ScaleDownDecision): st
     const added = new Set(removed.flatMap((r) => (r.replacements ?? []).map((x) => x.name))).size;
     const inFlight = input.inFlightRemovals.filter((x) => x.nodeGroup === g.name).length;
     if (g.currentNodes - inFlight - removed.length + added < g.spec.minNodes) errors.push(`group ${g.name} below minNodes`);
-    if (inFlight + removed.length > budgetCount(g.spec.disruptionBudget.maxUnavailable, g.currentNodes)) errors.push(`group ${g.name} over its disruption budget`);
-    if (g.lastScaleUpAt !== undefined && input.now - g.lastScaleUpAt < g.spec.scaleDownPolicy.cooldownSeconds * 1000) errors.push(`group ${g.name} scaled down in cooldown`);
+    if (inFlight + removed.length > budgetCount(g.spec.disruptionBudget.maxUnavailable, g.currentNodes))
+      errors.push(`group ${g.name} over its disruption budget`);
+    if (g.lastScaleUpAt !== undefined && input.now - g.lastScaleUpAt < g.spec.scaleDownPolicy.cooldownSeconds * 1000)
+      errors.push(`group ${g.name} scaled down in cooldown`);
     for (const r of removed) {
       const n = input.nodes.find((x) => x.node.name === r.node);
       if (n?.nodeGroup !== g.name) errors.push(`node ${r.node} removed from a group it is not in`);
       if (n?.annotations?.['karpenter.sh/do-not-disrupt'] === 'true') errors.push(`node ${r.node} annotated do-not-disrupt removed`);
       for (const p of n?.pods ?? []) {
         const a = p.annotations ?? {};
-        if (a['karpenter.sh/do-not-disrupt'] === 'true' || a['autoscaler.vpsie.com/scale-down-disabled'] === 'true' || a['cluster-autoscaler.kubernetes.io/safe-to-evict'] === 'false') {
+        if (
+          a['karpenter.sh/do-not-disrupt'] === 'true' ||
+          a['autoscaler.vpsie.com/scale-down-disabled'] === 'true' ||
+          a['cluster-autoscaler.kubernetes.io/safe-to-evict'] === 'false'
+        ) {
           if (!p.terminating) errors.push(`node ${r.node} with opted-out pod ${podKey(p)} removed`);
         }
         if (evicted(p) && a['cluster-autoscaler.kubernetes.io/safe-to-evict'] !== 'true') {
           if (p.ownerKind === undefined) errors.push(`unreplicated pod ${podKey(p)} evicted`);
-          if ((p.volumes ?? []).some((v) => v.kind === 'hostPath' || (v.kind === 'emptyDir' && v.medium !== 'Memory'))) errors.push(`pod ${podKey(p)} with local storage evicted`);
+          if ((p.volumes ?? []).some((v) => v.kind === 'hostPath' || (v.kind === 'emptyDir' && v.medium !== 'Memory')))
+            errors.push(`pod ${podKey(p)} with local storage evicted`);
           if (p.namespace === 'kube-system' && !input.pdbs.some((b) => pdbMatches(b, p))) errors.push(`kube-system pod ${podKey(p)} without PDB evicted`);
         }
       }

@@ -2,15 +2,37 @@ import { expect } from 'chai';
 import { planScaleUp } from '../../../../../decision/planner/planner';
 import type { NodeGroup, Offering, PlannerInput } from '../../../../../decision/planner/types';
 import type { SimPod } from '../../../../../decision/scheduling/types';
-import { groupOutcome, podOutcomes, requestedNodes, scaleUpRequestId, stabilizationDelayMs, type GroupExecution } from '../../../../../decision/nodes/scale-up/record';
+import {
+  groupOutcome,
+  podOutcomes,
+  requestedNodes,
+  scaleUpRequestId,
+  stabilizationDelayMs,
+  type GroupExecution,
+} from '../../../../../decision/nodes/scale-up/record';
 
 const Gi = 1024 ** 3;
-const small: Offering = { id: 'small-2cpu-4gb', nickname: 'small-2cpu-4gb', cpuMilli: 2000, memoryBytes: 4 * Gi, pods: 110, ephemeralStorageBytes: 50 * Gi, monthlyPrice: 15 };
+const small: Offering = {
+  id: 'small-2cpu-4gb',
+  nickname: 'small-2cpu-4gb',
+  cpuMilli: 2000,
+  memoryBytes: 4 * Gi,
+  pods: 110,
+  ephemeralStorageBytes: 50 * Gi,
+  monthlyPrice: 15,
+};
 function group(name: string, over: Partial<NodeGroup> = {}): NodeGroup {
   return { name, namespace: 'ng', minNodes: 0, maxNodes: 10, currentNodes: 0, offerings: [small], allowMixedInstances: true, ...over };
 }
 function pod(name: string, cpuMilli = 1500, sel?: Record<string, string>): SimPod {
-  return { name, namespace: 'app', uid: `u-${name}`, labels: {}, requests: { cpuMilli, memoryBytes: Gi, pods: 1, ephemeralStorageBytes: 0 }, ...(sel ? { nodeSelector: sel } : {}) };
+  return {
+    name,
+    namespace: 'app',
+    uid: `u-${name}`,
+    labels: {},
+    requests: { cpuMilli, memoryBytes: Gi, pods: 1, ephemeralStorageBytes: 0 },
+    ...(sel ? { nodeSelector: sel } : {}),
+  };
 }
 function input(pods: SimPod[], groups: NodeGroup[]): PlannerInput {
   return { pendingPods: pods, existingNodes: [], inFlightNodes: [], nodeGroups: groups, daemonSetPods: [], maxClusterNodes: 100 };
@@ -50,8 +72,14 @@ describe('scale-up decision record', () => {
   it('execution errors and dry runs are NotTriggerScaleUp with their reason; deferred groups are left for the next round', () => {
     const pods = [pod('a')];
     const d = planScaleUp(input(pods, [group('g')]));
-    expect(podOutcomes(d, new Map([['ng/g', { requestId: 'r', created: [], error: 'boom' }]]), new Set(), {})[0]).to.include({ outcome: 'NotTriggerScaleUp', reason: 'ScaleUpFailed' });
-    expect(podOutcomes(d, new Map([['ng/g', { requestId: 'r', created: [], dryRun: true }]]), new Set(), {})[0]).to.include({ outcome: 'NotTriggerScaleUp', reason: 'DryRun' });
+    expect(podOutcomes(d, new Map([['ng/g', { requestId: 'r', created: [], error: 'boom' }]]), new Set(), {})[0]).to.include({
+      outcome: 'NotTriggerScaleUp',
+      reason: 'ScaleUpFailed',
+    });
+    expect(podOutcomes(d, new Map([['ng/g', { requestId: 'r', created: [], dryRun: true }]]), new Set(), {})[0]).to.include({
+      outcome: 'NotTriggerScaleUp',
+      reason: 'DryRun',
+    });
     expect(podOutcomes(d, new Map(), new Set(['ng/g']), {})).to.deep.equal([]);
   });
 

@@ -1,6 +1,13 @@
 import type * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { planOffering, toPlannerInput, type RawSnapshot, KUBELET_MEMORY_RESERVE_BYTES, TRIGGERED_PODS_ANNOTATION, HELD_PODS_ANNOTATION } from '../../../../../activities/nodes/scale-up';
+import {
+  planOffering,
+  toPlannerInput,
+  type RawSnapshot,
+  KUBELET_MEMORY_RESERVE_BYTES,
+  TRIGGERED_PODS_ANNOTATION,
+  HELD_PODS_ANNOTATION,
+} from '../../../../../activities/nodes/scale-up';
 import type { Plan } from '../../../../../clients/vpsie/schemas';
 import { planScaleUp } from '../../../../../decision/planner/planner';
 import { parseNodeGroup, parseVPSieNode, type NodeGroup, type VPSieNode } from '../../../../../lib/crds/autoscaler';
@@ -10,10 +17,26 @@ import { nodeFromK8s } from '../../../../../decision/scheduling/from-k8s';
 
 const Mi = 1024 * 1024;
 const catalogue = defaultCatalogue();
-const PLANS: Plan[] = catalogue.plans.map((p) => ({ identifier: p.identifier, nickname: p.nickname, cpu: p.cpu, ram: p.ram, ssd: p.ssd, traffic: p.traffic, price: p.price, id: p.id, category: catalogue.categories.find((c) => c.identifier === p.categoryIdentifier)!.name }));
+const PLANS: Plan[] = catalogue.plans.map((p) => ({
+  identifier: p.identifier,
+  nickname: p.nickname,
+  cpu: p.cpu,
+  ram: p.ram,
+  ssd: p.ssd,
+  traffic: p.traffic,
+  price: p.price,
+  id: p.id,
+  category: catalogue.categories.find((c) => c.identifier === p.categoryIdentifier)!.name,
+}));
 
 function group(name: string, spec: Record<string, unknown>, status: Record<string, unknown> = {}): NodeGroup {
-  return parseNodeGroup({ apiVersion: 'autoscaler.vpsie.com/v1alpha1', kind: 'NodeGroup', metadata: { name, namespace: 'ng', uid: `uid-${name}` }, spec: { minNodes: 0, maxNodes: 5, ...spec }, status });
+  return parseNodeGroup({
+    apiVersion: 'autoscaler.vpsie.com/v1alpha1',
+    kind: 'NodeGroup',
+    metadata: { name, namespace: 'ng', uid: `uid-${name}` },
+    spec: { minNodes: 0, maxNodes: 5, ...spec },
+    status,
+  });
 }
 
 function vpsieNode(name: string, groupName: string, offeringID: string, phase: string, nodeName?: string): VPSieNode {
@@ -22,11 +45,26 @@ function vpsieNode(name: string, groupName: string, offeringID: string, phase: s
     kind: 'VPSieNode',
     metadata: { name, namespace: 'ng' },
     spec: { nodeGroupName: groupName, offeringID, datacenterID: 'us-east-1', join: { method: 'UserData' }, hostname: name },
-    status: { phase, ...(nodeName ? { nodeName } : {}), ...(phase === 'Failed' ? { lastError: { reason: 'VPSCreateFailed', message: 'x', time: '2026-01-01T00:00:00Z' } } : {}) },
+    status: {
+      phase,
+      ...(nodeName ? { nodeName } : {}),
+      ...(phase === 'Failed' ? { lastError: { reason: 'VPSCreateFailed', message: 'x', time: '2026-01-01T00:00:00Z' } } : {}),
+    },
   });
 }
 
-function pod(name: string, opts: { cpu?: string; memory?: string; node?: string; unschedulable?: boolean; nodeSelector?: Record<string, string>; tolerations?: k8s.V1Toleration[]; phase?: string } = {}): k8s.V1Pod {
+function pod(
+  name: string,
+  opts: {
+    cpu?: string;
+    memory?: string;
+    node?: string;
+    unschedulable?: boolean;
+    nodeSelector?: Record<string, string>;
+    tolerations?: k8s.V1Toleration[];
+    phase?: string;
+  } = {},
+): k8s.V1Pod {
   return {
     metadata: { name, namespace: 'app', uid: `uid-${name}`, labels: { app: 'x' } },
     spec: {
@@ -37,13 +75,27 @@ function pod(name: string, opts: { cpu?: string; memory?: string; node?: string;
     },
     status: {
       phase: opts.phase ?? (opts.node ? 'Running' : 'Pending'),
-      conditions: opts.unschedulable === false || opts.node ? [] : [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' }],
+      conditions:
+        opts.unschedulable === false || opts.node
+          ? []
+          : [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' }],
     },
   };
 }
 
 function readyNode(name: string, cpu: number, ramMb: number, labels: Record<string, string> = {}): k8s.V1Node {
-  const n = buildNode({ hostname: name, identifier: name, cpu, ramMb, ssdGb: 80, instanceType: 'small-2cpu-4gb', region: 'us-east-1', labels, taints: [], privateIp: '10.0.0.1' } as never);
+  const n = buildNode({
+    hostname: name,
+    identifier: name,
+    cpu,
+    ramMb,
+    ssdGb: 80,
+    instanceType: 'small-2cpu-4gb',
+    region: 'us-east-1',
+    labels,
+    taints: [],
+    privateIp: '10.0.0.1',
+  } as never);
   n.status = { ...n.status, conditions: [{ type: 'Ready', status: 'True' }] };
   return n;
 }
@@ -58,9 +110,29 @@ describe('scale-up snapshot → PlannerInput', () => {
   it('an offering from a VPSie plan has the allocatable the joined Node reports (kubelet reserves)', () => {
     const plan = PLANS.find((p) => p.nickname === 'small-2cpu-4gb')!;
     const o = planOffering('small-2cpu-4gb', plan, 'us-east-1');
-    expect(o).to.include({ id: 'small-2cpu-4gb', nickname: 'small-2cpu-4gb', cpuMilli: 2000, memoryBytes: 4096 * Mi - KUBELET_MEMORY_RESERVE_BYTES, pods: 110, monthlyPrice: 15 });
+    expect(o).to.include({
+      id: 'small-2cpu-4gb',
+      nickname: 'small-2cpu-4gb',
+      cpuMilli: 2000,
+      memoryBytes: 4096 * Mi - KUBELET_MEMORY_RESERVE_BYTES,
+      pods: 110,
+      monthlyPrice: 15,
+    });
     // The simulator's Node for the same plan: same allocatable.
-    const node = nodeFromK8s(buildNode({ hostname: 'h', identifier: 'i', cpu: plan.cpu, ramMb: plan.ram, ssdGb: plan.ssd, instanceType: plan.nickname, region: 'us-east-1', labels: {}, taints: [], privateIp: '10.0.0.1' } as never));
+    const node = nodeFromK8s(
+      buildNode({
+        hostname: 'h',
+        identifier: 'i',
+        cpu: plan.cpu,
+        ramMb: plan.ram,
+        ssdGb: plan.ssd,
+        instanceType: plan.nickname,
+        region: 'us-east-1',
+        labels: {},
+        taints: [],
+        privateIp: '10.0.0.1',
+      } as never),
+    );
     expect(node.allocatable).to.deep.equal({ cpuMilli: o.cpuMilli, memoryBytes: o.memoryBytes, pods: o.pods, ephemeralStorageBytes: o.ephemeralStorageBytes });
   });
 
@@ -68,7 +140,18 @@ describe('scale-up snapshot → PlannerInput', () => {
     const snap = toPlannerInput(
       raw({
         nodeGroups: [
-          group('a', { offeringIDs: ['medium-4cpu-8gb', 'nope-1'], preferredInstanceType: 'medium-4cpu-8gb', allowMixedInstances: false, priority: 7, labels: { tier: 'a' }, taints: [{ key: 'dedicated', value: 'a', effect: 'NoSchedule' }] }, { lastScaleUpTime: '2026-01-01T00:00:00Z' }),
+          group(
+            'a',
+            {
+              offeringIDs: ['medium-4cpu-8gb', 'nope-1'],
+              preferredInstanceType: 'medium-4cpu-8gb',
+              allowMixedInstances: false,
+              priority: 7,
+              labels: { tier: 'a' },
+              taints: [{ key: 'dedicated', value: 'a', effect: 'NoSchedule' }],
+            },
+            { lastScaleUpTime: '2026-01-01T00:00:00Z' },
+          ),
           group('b', {}),
           group('off', { scaleUpPolicy: { enabled: false } }),
           group('elsewhere', { datacenterID: 'mars-1' }),
@@ -94,22 +177,31 @@ describe('scale-up snapshot → PlannerInput', () => {
   });
 
   it('pending pods: only the batch, only while unbound; the rest are reported gone', () => {
-    const snap = toPlannerInput(
-      raw({ pods: [pod('p1'), pod('p2'), pod('p3', { node: 'n1' }), pod('other')], nodes: [readyNode('n1', 2, 4096)] }),
-      { ...opts, podUids: ['uid-p1', 'uid-p2', 'uid-p3', 'uid-deleted'] },
-    );
+    const snap = toPlannerInput(raw({ pods: [pod('p1'), pod('p2'), pod('p3', { node: 'n1' }), pod('other')], nodes: [readyNode('n1', 2, 4096)] }), {
+      ...opts,
+      podUids: ['uid-p1', 'uid-p2', 'uid-p3', 'uid-deleted'],
+    });
     expect(snap.input.pendingPods.map((p) => p.name)).to.deep.equal(['p1', 'p2']);
     expect(snap.podUids).to.deep.equal({ 'app/p1': 'uid-p1', 'app/p2': 'uid-p2' });
     expect(snap.gone).to.deep.equal(['uid-deleted', 'uid-p3']);
     // without a batch: every unschedulable pending pod
-    const all = toPlannerInput(raw({ pods: [pod('p1'), pod('fresh', { unschedulable: false }), pod('done', { phase: 'Succeeded', unschedulable: false })] }), opts);
+    const all = toPlannerInput(
+      raw({ pods: [pod('p1'), pod('fresh', { unschedulable: false }), pod('done', { phase: 'Succeeded', unschedulable: false })] }),
+      opts,
+    );
     expect(all.input.pendingPods.map((p) => p.name)).to.deep.equal(['p1']);
   });
 
   it('existing nodes are the Ready ones, with their bound pods; finished pods do not count', () => {
     const notReady = readyNode('n2', 4, 8192);
     notReady.status!.conditions = [{ type: 'Ready', status: 'False' }];
-    const snap = toPlannerInput(raw({ nodes: [readyNode('n1', 2, 4096, { 'autoscaler.vpsie.com/nodegroup': 'a' }), notReady], pods: [pod('b1', { node: 'n1' }), pod('b2', { node: 'n1', phase: 'Succeeded' })] }), opts);
+    const snap = toPlannerInput(
+      raw({
+        nodes: [readyNode('n1', 2, 4096, { 'autoscaler.vpsie.com/nodegroup': 'a' }), notReady],
+        pods: [pod('b1', { node: 'n1' }), pod('b2', { node: 'n1', phase: 'Succeeded' })],
+      }),
+      opts,
+    );
     expect(snap.input.existingNodes.map((n) => [n.node.name, n.nodeGroup, n.pods.map((p) => p.name)])).to.deep.equal([['n1', 'a', ['b1']]]);
   });
 
@@ -131,7 +223,12 @@ describe('scale-up snapshot → PlannerInput', () => {
     );
     expect(snap.input.inFlightNodes.map((n) => n.node.name)).to.deep.equal(['vn-pending', 'vn-joining']);
     const n = snap.input.inFlightNodes[0]!;
-    expect(n.node.labels).to.include({ tier: 'a', 'autoscaler.vpsie.com/nodegroup': 'a', 'kubernetes.io/hostname': 'vn-pending', 'node.kubernetes.io/instance-type': 'small-2cpu-4gb' });
+    expect(n.node.labels).to.include({
+      tier: 'a',
+      'autoscaler.vpsie.com/nodegroup': 'a',
+      'kubernetes.io/hostname': 'vn-pending',
+      'node.kubernetes.io/instance-type': 'small-2cpu-4gb',
+    });
     expect(n.node.taints).to.deep.equal([{ key: 'd', effect: 'NoSchedule' }]);
     expect(n.node.allocatable.cpuMilli).to.equal(2000);
     expect(snap.input.nodeGroups[0]!.currentNodes).to.equal(3); // pending, joining, ready (failed does not count)
@@ -142,7 +239,9 @@ describe('scale-up snapshot → PlannerInput', () => {
     const pods = [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' })];
     const first = planScaleUp(toPlannerInput(raw({ nodeGroups: [g], pods }), opts).input);
     expect(first.newNodes).to.equal(1);
-    const again = planScaleUp(toPlannerInput(raw({ nodeGroups: [g], pods, vpsieNodes: [vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Provisioning')] }), opts).input);
+    const again = planScaleUp(
+      toPlannerInput(raw({ nodeGroups: [g], pods, vpsieNodes: [vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Provisioning')] }), opts).input,
+    );
     expect(again.newNodes).to.equal(0);
     expect(again.fitsExisting.map((p) => [p.pod, p.node, p.target])).to.deep.equal([
       ['app/p1', 'vn-1', 'inFlight'],
@@ -191,7 +290,11 @@ describe('scale-up snapshot → PlannerInput', () => {
     const ready = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Ready', 'vn-1');
     ready.metadata.annotations = vn.metadata.annotations;
     ready.status = { ...ready.status, phase: 'Ready', nodeName: 'vn-1', phaseTimes: { ready: new Date(readyAt).toISOString() } };
-    const nominated = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [readyNode('vn-1', 2, 4096)], vpsieNodes: [ready] }), { ...opts, podUids: ['uid-p3'], nowMs: readyAt + 5_000 });
+    const nominated = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [readyNode('vn-1', 2, 4096)], vpsieNodes: [ready] }), {
+      ...opts,
+      podUids: ['uid-p3'],
+      nowMs: readyAt + 5_000,
+    });
     expect(nominated.assigned).to.deep.equal([]);
     expect(planScaleUp(nominated.input).groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p3']);
   });
@@ -249,7 +352,10 @@ describe('scale-up snapshot → PlannerInput', () => {
     young.metadata.creationTimestamp = '2026-01-01T00:10:00Z';
     const full = readyNode('old', 2, 4096);
     const pods = [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' }), pod('p3', { cpu: '800m' }), pod('filler', { cpu: '1900m', node: 'old' })];
-    for (const vns of [[old, young], [young, old]]) {
+    for (const vns of [
+      [old, young],
+      [young, old],
+    ]) {
       const snap = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [full], vpsieNodes: vns }), { ...opts, nowMs: readyAt + 3_600_000 });
       expect(snap.assigned).to.deep.equal([
         { pod: 'app/p1', node: 'young' },
@@ -265,7 +371,13 @@ describe('scale-up snapshot → PlannerInput', () => {
   it('DaemonSet templates become per-node overhead pods', () => {
     const ds: k8s.V1DaemonSet = {
       metadata: { name: 'proxy', namespace: 'kube-system', uid: 'ds1' },
-      spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i', resources: { requests: { cpu: '100m', memory: '128Mi' } } }], tolerations: [{ operator: 'Exists' }] } } },
+      spec: {
+        selector: { matchLabels: { a: 'b' } },
+        template: {
+          metadata: { labels: { a: 'b' } },
+          spec: { containers: [{ name: 'c', image: 'i', resources: { requests: { cpu: '100m', memory: '128Mi' } } }], tolerations: [{ operator: 'Exists' }] },
+        },
+      },
     };
     const snap = toPlannerInput(raw({ daemonSets: [ds] }), opts);
     expect(snap.input.daemonSetPods).to.have.length(1);

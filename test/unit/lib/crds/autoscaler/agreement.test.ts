@@ -216,7 +216,11 @@ describe('the agreement check notices drift', () => {
     changed.required = ['minNodes'];
     const diffs = compareSchemas(changed, zodSpec, 'spec');
     expect(diffs).to.have.length(4);
-    expect(diffs.join('\n')).to.match(/cooldownSeconds: default/).and.match(/maxNodes: maximum/).and.match(/effect: enum/).and.match(/spec: required/);
+    expect(diffs.join('\n'))
+      .to.match(/cooldownSeconds: default/)
+      .and.match(/maxNodes: maximum/)
+      .and.match(/effect: enum/)
+      .and.match(/spec: required/);
   });
 
   it('a type change and a lost list type', () => {
@@ -224,6 +228,8 @@ describe('the agreement check notices drift', () => {
     changed.properties!.priority!.type = 'string';
     delete changed.properties!.offeringIDs!['x-kubernetes-list-type'];
     const diffs = compareSchemas(changed, zodSpec, 'spec').join('\n');
-    expect(diffs).to.match(/spec\.priority: type differs/).and.match(/spec\.offeringIDs: x-kubernetes-list-type differs/);
+    expect(diffs)
+      .to.match(/spec\.priority: type differs/)
+      .and.match(/spec\.offeringIDs: x-kubernetes-list-type differs/);
   });
 });

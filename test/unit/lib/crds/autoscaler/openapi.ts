@@ -135,7 +135,7 @@ export function validateOpenAPI(schema: OpenAPISchema, value: Value, path = ''):
   }
   switch (schema.type) {
     case 'object': {
-      if (!isObject(value)) return refuse('must be an object'), out;
+      if (!isObject(value)) return (refuse('must be an object'), out);
       for (const r of schema.required ?? []) if (!(r in value)) refuse('Required value', child(r));
       const mp = schema.maxProperties;
       if (typeof mp === 'number' && Object.keys(value).length > mp) refuse(`must have at most ${mp} properties`);
@@ -148,7 +148,7 @@ export function validateOpenAPI(schema: OpenAPISchema, value: Value, path = ''):
       break;
     }
     case 'array': {
-      if (!Array.isArray(value)) return refuse('must be an array'), out;
+      if (!Array.isArray(value)) return (refuse('must be an array'), out);
       if (typeof schema.minItems === 'number' && value.length < schema.minItems) refuse(`must have at least ${schema.minItems} items`);
       if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) refuse(`must have at most ${schema.maxItems} items`);
       value.forEach((v, i) => schema.items && out.push(...validateOpenAPI(schema.items, v, child(i))));
@@ -165,7 +165,7 @@ export function validateOpenAPI(schema: OpenAPISchema, value: Value, path = ''):
       break;
     }
     case 'string': {
-      if (typeof value !== 'string') return refuse('must be a string'), out;
+      if (typeof value !== 'string') return (refuse('must be a string'), out);
       if (typeof schema.minLength === 'number' && value.length < schema.minLength) refuse(`must be at least ${schema.minLength} characters`);
       if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) refuse(`must be at most ${schema.maxLength} characters`);
       if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern).test(value)) refuse(`must match ${schema.pattern}`);
@@ -175,7 +175,7 @@ export function validateOpenAPI(schema: OpenAPISchema, value: Value, path = ''):
     }
     case 'integer':
     case 'number': {
-      if (typeof value !== 'number' || (schema.type === 'integer' && !Number.isInteger(value))) return refuse(`must be an ${schema.type}`), out;
+      if (typeof value !== 'number' || (schema.type === 'integer' && !Number.isInteger(value))) return (refuse(`must be an ${schema.type}`), out);
       if (typeof schema.minimum === 'number' && value < schema.minimum) refuse(`must be at least ${schema.minimum}`);
       if (typeof schema.maximum === 'number' && value > schema.maximum) refuse(`must be at most ${schema.maximum}`);
       break;

@@ -68,7 +68,9 @@ describe('parse errors name the field', () => {
     expect(e.kind).to.equal('NodeGroup');
     expect(e.objectRef).to.equal('kube-system/general-purpose-nodes');
     expect(e.paths).to.include.members(['spec.minNodes', 'spec.taints[0].effect']);
-    expect(e.message).to.match(/^NodeGroup kube-system\/general-purpose-nodes is invalid: /).and.include('spec.taints[0].effect: ');
+    expect(e.message)
+      .to.match(/^NodeGroup kube-system\/general-purpose-nodes is invalid: /)
+      .and.include('spec.taints[0].effect: ');
   });
 
   it('reports an unknown field at its own path', () => {

@@ -48,7 +48,11 @@ for (const k of KINDS) {
       for (const s of k.invalid as InvalidSample[]) {
         it(`${s.name} → ${s.field} (${s.by})`, () => {
           const refusals = validateOpenAPI(k.schema, applyDefaults(k.schema, s.object));
-          if (s.by === 'schema') expect(refusals.map((x) => x.path), 'OpenAPI schema refusals').to.satisfy((ps: string[]) => ps.some((p) => p.startsWith(s.field)));
+          if (s.by === 'schema')
+            expect(
+              refusals.map((x) => x.path),
+              'OpenAPI schema refusals',
+            ).to.satisfy((ps: string[]) => ps.some((p) => p.startsWith(s.field)));
           else expect(refusals, 'a CEL sample must pass the OpenAPI schema').to.deep.equal([]);
           const r = k.parse(s.object);
           expect(r.ok, 'zod must refuse').to.equal(false);

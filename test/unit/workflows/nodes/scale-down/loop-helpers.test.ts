@@ -20,13 +20,27 @@ function cond(status: 'True' | 'False', reason: NodeGroupCondition['reason'], me
 describe('scale-down loop helpers', () => {
   it('removalsOf: one child per deleted node, one per consolidation with all its nodes and replacements', () => {
     // Two idle nodes, budget 2: two 'delete' removals.
-    const idle = decideScaleDown(input([node('a', []), node('b', []), node('c', [pod('x', { requests: { cpuMilli: 2500, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })])], [group('g', 3, {}, { disruptionBudget: { maxUnavailable: 2 } })]));
+    const idle = decideScaleDown(
+      input(
+        [node('a', []), node('b', []), node('c', [pod('x', { requests: { cpuMilli: 2500, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })])],
+        [group('g', 3, {}, { disruptionBudget: { maxUnavailable: 2 } })],
+      ),
+    );
     const r = removalsOf(idle);
-    expect(r.map((x) => [x.kind, x.nodes.map((n) => n.node)])).to.deep.equal([['delete', ['a']], ['delete', ['b']]]);
+    expect(r.map((x) => [x.kind, x.nodes.map((n) => n.node)])).to.deep.equal([
+      ['delete', ['a']],
+      ['delete', ['b']],
+    ]);
     expect(r[0]?.nodes[0]?.vpsieNode).to.equal('vn-a');
     // Consolidation: two 4-cpu nodes at 55% replaced by one 8-cpu node (cheaper).
-    const busy = (n: string) => node(n, [pod(`${n}-p`, { requests: { cpuMilli: 2200, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })], { offeringId: 'm4' });
-    const g = group('g', 2, { offerings: [offering('m4', 4000, 8, 30), offering('l8', 8000, 16, 45)] }, { consolidation: { enabled: true, savingsThresholdPercent: 10 }, disruptionBudget: { maxUnavailable: 2 } });
+    const busy = (n: string) =>
+      node(n, [pod(`${n}-p`, { requests: { cpuMilli: 2200, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })], { offeringId: 'm4' });
+    const g = group(
+      'g',
+      2,
+      { offerings: [offering('m4', 4000, 8, 30), offering('l8', 8000, 16, 45)] },
+      { consolidation: { enabled: true, savingsThresholdPercent: 10 }, disruptionBudget: { maxUnavailable: 2 } },
+    );
     const d = decideScaleDown(input([busy('a'), busy('b')], [g]));
     const c = removalsOf(d);
     expect(c).to.have.length(1);
@@ -36,13 +50,23 @@ describe('scale-down loop helpers', () => {
   });
 
   it('changedEvents: an Event per candidate when its reason changes, not on every decision', () => {
-    const blocked = decideScaleDown(input([node('a', [pod('bare', { ownerKind: undefined })]), node('b', [pod('big', { requests: { cpuMilli: 3000, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })])], [group('g', 2)]));
+    const blocked = decideScaleDown(
+      input(
+        [
+          node('a', [pod('bare', { ownerKind: undefined })]),
+          node('b', [pod('big', { requests: { cpuMilli: 3000, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })]),
+        ],
+        [group('g', 2)],
+      ),
+    );
     const first = changedEvents(blocked, {});
     expect(first.events.map((e) => [e.node, e.reason])).to.deep.equal([['a', 'UnreplicatedPod']]);
     const again = changedEvents(blocked, first.keys);
     expect(again.events, 'same verdict: no new Event').to.deep.equal([]);
     // The node stops being a candidate, then becomes one again: a fresh Event.
-    const busy = decideScaleDown(input([node('a', [pod('x', { requests: { cpuMilli: 3000, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })])], [group('g', 1)]));
+    const busy = decideScaleDown(
+      input([node('a', [pod('x', { requests: { cpuMilli: 3000, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })])], [group('g', 1)]),
+    );
     const gone = changedEvents(busy, again.keys);
     expect(gone.keys).to.deep.equal({});
     expect(changedEvents(blocked, gone.keys).events.map((e) => e.reason)).to.deep.equal(['UnreplicatedPod']);
@@ -51,7 +75,10 @@ describe('scale-down loop helpers', () => {
   it('conditionsToWrite: only groups the scale-down has something to say about', () => {
     const d = decideScaleDown(
       input(
-        [node('a', [pod('bare', { ownerKind: undefined })]), node('q', [pod('big', { requests: { cpuMilli: 3000, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })], { nodeGroup: 'quiet' })],
+        [
+          node('a', [pod('bare', { ownerKind: undefined })]),
+          node('q', [pod('big', { requests: { cpuMilli: 3000, memoryBytes: 1 << 30, pods: 1, ephemeralStorageBytes: 0 } })], { nodeGroup: 'quiet' }),
+        ],
         [group('g', 1), group('quiet', 1)],
       ),
     );
@@ -62,7 +89,9 @@ describe('scale-down loop helpers', () => {
   });
 
   it('mergeScalingCondition: replaces only the Scaling condition, never the NodeGroup workflow’s active scaling, keeps transition times', () => {
-    const others: NodeGroupCondition[] = [{ type: 'Ready', status: 'True', reason: 'AllNodesReady', message: 'ok', lastTransitionTime: T0, observedGeneration: 1 }];
+    const others: NodeGroupCondition[] = [
+      { type: 'Ready', status: 'True', reason: 'AllNodesReady', message: 'ok', lastTransitionTime: T0, observedGeneration: 1 },
+    ];
     const mine = { type: 'Scaling' as const, status: 'False' as const, reason: 'NotScaling' as const, message: 'blocked candidates: a: LocalStorage' };
     // NodeGroup workflow scaling up: left alone.
     expect(mergeScalingCondition([...others, cond('True', 'ScalingUp', '1 nodes on their way to Ready')], mine, 1, NOW)).to.equal(undefined);
