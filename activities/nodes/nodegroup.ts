@@ -9,10 +9,13 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { buildNodeGroupStatus, phaseCounts, type GroupStatusInput } from '../../decision/nodes/nodegroup';
 import {
   API_VERSION,
+  CREATE_REASON_ANNOTATION,
   GROUP,
   NODEGROUP_KIND,
   NODEGROUP_LABEL,
   NODEGROUP_PLURAL,
+  REQUEST_ID_ANNOTATION,
+  TRIGGERED_PODS_ANNOTATION,
   VERSION,
   VPSIENODE_FINALIZER,
   VPSIENODE_KIND,
@@ -34,21 +37,6 @@ import type { OrchestratorDeps } from '../../workers/deps';
 
 /** Finalizer on a NodeGroup: its deletion waits until every VPSieNode of the group is gone. */
 export const NODEGROUP_FINALIZER = `${GROUP}/nodegroup-nodes` as const;
-/** Annotation on a VPSieNode: the scale-up request (or reconcile step) that created it. */
-export const REQUEST_ID_ANNOTATION = `${GROUP}/request-id` as const;
-/** Annotation on a VPSieNode: the typed reason it was created for. */
-export const CREATE_REASON_ANNOTATION = `${GROUP}/create-reason` as const;
-/**
- * Annotation on a VPSieNode created by a scale-up: the uids of the pending pods it was planned for
- * (JSON array), set in the same create call. A later snapshot counts those pods on the in-flight
- * node, so they never cause a second scale-up and their room is not handed to other pods.
- */
-export const TRIGGERED_PODS_ANNOTATION = `${GROUP}/scale-up-pods` as const;
-/**
- * Annotation on a VPSieNode still in flight: uids of pending pods a scale-up found room for on it
- * (JSON array), so later snapshots do not hand that room to other pods as well.
- */
-export const HELD_PODS_ANNOTATION = `${GROUP}/held-pods` as const;
 
 export interface GroupRef {
   namespace: string;

@@ -54,12 +54,12 @@ import {
   type ScaleUpResult,
 } from '../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../workers/deps';
-import { planOffering } from './scale-up';
+import { findPlan, planOffering } from '../../decision/planner/vpsie-plans';
+import { nodeReady } from '../../decision/scheduling/from-k8s';
+import { GONE_PHASES, IN_FLIGHT_PHASES } from '../../decision/nodes/lifecycle/phases';
 import { untilActivityCancelled } from '../../lib/temporal/activity';
 
 const PATCH_MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-const IN_FLIGHT_PHASES: ReadonlySet<VPSieNodePhase> = new Set(['Pending', 'Provisioning', 'Provisioned', 'Joining']);
-const GONE_PHASES: ReadonlySet<VPSieNodePhase> = new Set(['Failed', 'Deleted']);
 const PLAN_CACHE_MS = 5 * 60_000;
 
 /** Settings the workflow reads once per run (recorded in its history). */
@@ -152,10 +152,6 @@ export function mergeScalingCondition(
   return out;
 }
 
-function nodeReady(n: k8s.V1Node): boolean {
-  return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
 export function createScaleDownActivities(deps: OrchestratorDeps) {
   const core = deps.kc.makeApiClient(k8s.CoreV1Api);
   const policy = deps.kc.makeApiClient(k8s.PolicyV1Api);
@@ -191,7 +187,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
     const plans = await plansOf(dc);
     const out: Offering[] = [];
     for (const ref of g.spec.offeringIDs ?? deps.config.DEFAULT_OFFERINGS) {
-      const plan = plans.find((p) => p.identifier === ref || p.nickname === ref || (p.id !== undefined && String(p.id) === ref));
+      const plan = findPlan(plans, ref);
       if (plan) out.push(planOffering(ref, plan, dc));
     }
     return out;

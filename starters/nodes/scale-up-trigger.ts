@@ -18,7 +18,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Batcher, type Batch, type PodSignal, type ScaleUpSignal } from '../../decision/nodes/batching/batcher';
 import { parseSchedulerReasons } from '../../decision/nodes/batching/reasons';
 import { PERMANENT_REASONS, type ScaleUpRecord } from '../../decision/nodes/scale-up/record';
-import { isUnschedulablePending } from '../../activities/nodes/scale-up';
+import { isUnschedulablePending } from '../../decision/nodes/scale-up/snapshot';
 import { logger } from '../../lib/log';
 import { autoscalerMetrics } from '../../lib/metrics';
 import type { OrchestratorDeps } from '../../workers/deps';

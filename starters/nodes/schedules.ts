@@ -45,14 +45,12 @@ export async function ensureGarbageCollectionSchedule(client: Client, o: GcSched
     logger('schedules').info('created the garbage-collection schedule', { scheduleId: id, everySeconds: o.intervalSeconds });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule
-      .getHandle(id)
-      .update((prev) => ({
-        ...prev,
-        spec: want.spec,
-        action: { ...prev.action, ...want.action } as typeof prev.action,
-        policies: { ...prev.policies, ...want.policies },
-      }));
+    await client.schedule.getHandle(id).update((prev) => ({
+      ...prev,
+      spec: want.spec,
+      action: { ...prev.action, ...want.action } as typeof prev.action,
+      policies: { ...prev.policies, ...want.policies },
+    }));
     logger('schedules').info('updated the garbage-collection schedule', { scheduleId: id, everySeconds: o.intervalSeconds });
   }
   return id;

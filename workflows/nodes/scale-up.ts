@@ -22,6 +22,7 @@
 import { patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ScaleUpActivities } from '../../activities/nodes/scale-up';
 import { planScaleUp } from '../../decision/planner/planner';
+import { compareStrings } from '../../lib/compare';
 import type { GroupScaleUp, ScaleUpDecision } from '../../decision/planner/types';
 import {
   groupKey,
@@ -188,7 +189,7 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
     await sleep(Math.min(...deferred.values()));
   }
 
-  pods.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+  pods.sort((a, b) => compareStrings(a.pod, b.pod));
   const record: ScaleUpRecord = {
     workflowId,
     firstSignalAt: input.firstSignalAt,

@@ -31,6 +31,7 @@ import {
 } from '../../../lib/crds/autoscaler';
 import { recordEvent } from '../../../lib/kube/events';
 import { apiStatus } from '../../../lib/kube/api';
+import { nodeReady } from '../../../decision/scheduling/from-k8s';
 import { logger } from '../../../lib/log';
 import { autoscalerMetrics } from '../../../lib/metrics';
 import { buildStatusPatch, matchNode, mergeTaints, missingLabels, type NodeView, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
@@ -120,10 +121,6 @@ function nodeView(n: k8s.V1Node): NodeView {
     addresses: (n.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })),
     labels: n.metadata?.labels ?? {},
   };
-}
-
-function nodeReady(n: k8s.V1Node): boolean {
-  return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 // ---- activity types ------------------------------------------------------------------------

@@ -10,6 +10,7 @@
  */
 import type { SchedulerReason } from './reasons';
 import { SCHEDULER_REASONS } from './reasons';
+import { compareStrings } from '../../../lib/compare';
 
 /** `Rescan`: the trigger's periodic look at pods still unschedulable after their last run. */
 export type SignalSource = 'FailedScheduling' | 'PendingPod' | 'Rescan' | 'NodePressure';
@@ -164,13 +165,9 @@ export class Batcher {
   private close(now: number, closedBy: Batch['closedBy']): Batch {
     const o = this.open!;
     this.open = undefined;
-    const pods = [...o.pods.values()].sort((a, b) => cmp(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`) || cmp(a.uid, b.uid));
-    const pressure = [...o.pressure.entries()].map(([node, c]) => ({ node, conditions: [...c].sort() })).sort((a, b) => cmp(a.node, b.node));
+    const pods = [...o.pods.values()].sort((a, b) => compareStrings(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`) || compareStrings(a.uid, b.uid));
+    const pressure = [...o.pressure.entries()].map(([node, c]) => ({ node, conditions: [...c].sort() })).sort((a, b) => compareStrings(a.node, b.node));
     const keys = [...pods.map((p) => `pod:${p.uid}`), ...pressure.map((p) => `node:${p.node}`)];
     return { id: batchId(o.first, keys), firstSignalAt: o.first, closedAt: now, closedBy, pods, pressure, signals: o.signals };
   }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -6,6 +6,7 @@
  */
 import type { NodeGroupCondition, NodeGroupStatus } from '../../../lib/crds/autoscaler/nodegroup';
 import type { NodeGroupConditionType, NodeGroupReasonFor, VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
+import { COUNTED_PHASES } from '../lifecycle/phases';
 
 /** One VPSieNode of a group as the group workflow knows it. */
 export interface GroupNode {
@@ -23,9 +24,6 @@ export interface GroupNode {
   reason?: string;
   message?: string;
 }
-
-/** Phases in which a node counts towards the group's size. */
-export const COUNTED_PHASES: readonly VPSieNodePhase[] = ['Pending', 'Provisioning', 'Provisioned', 'Joining', 'Ready'];
 
 /** A node counts towards the group's size while it is on its way to Ready or Ready, and not being removed. */
 export function isCounted(n: Pick<GroupNode, 'phase' | 'removing'>): boolean {

@@ -1,3 +1,4 @@
+import { compareStrings } from '../../../lib/compare';
 /**
  * The closed vocabulary of scale-down decisions (like cluster-autoscaler's UnremovableReason): every
  * "why not" and every outcome is one of these, so NodeGroup status conditions, Kubernetes Events,
@@ -110,10 +111,10 @@ export interface Blocker {
 
 export function sortBlockers(blockers: Blocker[]): Blocker[] {
   return blockers.sort(
-    (a, b) => reasonOrder(a.reason) - reasonOrder(b.reason) || cmp(a.pod ?? '', b.pod ?? '') || cmp(a.pdb ?? '', b.pdb ?? '') || cmp(a.message, b.message),
+    (a, b) =>
+      reasonOrder(a.reason) - reasonOrder(b.reason) ||
+      compareStrings(a.pod ?? '', b.pod ?? '') ||
+      compareStrings(a.pdb ?? '', b.pdb ?? '') ||
+      compareStrings(a.message, b.message),
   );
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

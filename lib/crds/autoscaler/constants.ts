@@ -166,3 +166,19 @@ export const VPSIENODE_REASONS_BY_CONDITION = {
 } as const satisfies Record<VPSieNodeConditionType, readonly VPSieNodeReason[]>;
 
 export type VPSieNodeReasonFor<T extends VPSieNodeConditionType> = (typeof VPSIENODE_REASONS_BY_CONDITION)[T][number];
+
+/** Annotation on a VPSieNode: the scale-up request (or reconcile step) that created it. */
+export const REQUEST_ID_ANNOTATION = `${GROUP}/request-id` as const;
+/** Annotation on a VPSieNode: the typed reason it was created for. */
+export const CREATE_REASON_ANNOTATION = `${GROUP}/create-reason` as const;
+/**
+ * Annotation on a VPSieNode created by a scale-up: the uids of the pending pods it was planned for
+ * (JSON array), set in the same create call. A later snapshot counts those pods on the in-flight
+ * node, so they never cause a second scale-up and their room is not handed to other pods.
+ */
+export const TRIGGERED_PODS_ANNOTATION = `${GROUP}/scale-up-pods` as const;
+/**
+ * Annotation on a VPSieNode still in flight: uids of pending pods a scale-up found room for on it
+ * (JSON array), so later snapshots do not hand that room to other pods as well.
+ */
+export const HELD_PODS_ANNOTATION = `${GROUP}/held-pods` as const;

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { API_VERSION, VPSIENODE_CONDITION_TYPES, VPSIENODE_ERROR_REASONS, VPSIENODE_KIND, VPSIENODE_PHASES, VPSIENODE_REASONS } from './constants';
 import { DNS_SUBDOMAIN_PATTERN, JoinSchema, ObjectMetaSchema, conditionSchema, dateTime, identifier, mapList } from './common';
+import { compareStrings } from '../../compare';
 
 export const VPSieNodeSpecSchema = z.strictObject({
   nodeGroupName: z.string().min(1).max(63),
@@ -103,7 +104,7 @@ function canonical(v: unknown): unknown {
     return Object.fromEntries(
       Object.entries(v as Record<string, unknown>)
         .filter(([, x]) => x !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .sort(([a], [b]) => compareStrings(a, b))
         .map(([k, x]) => [k, canonical(x)]),
     );
   return v;

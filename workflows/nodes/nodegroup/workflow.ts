@@ -33,6 +33,7 @@ import {
 import type { NodeGroupActivities, GroupView, ObservedNode } from '../../../activities/nodes/nodegroup';
 import { grantScaleDown, grantScaleUp, isCounted, reconcile, type GroupNode, type GroupStatusInput } from '../../../decision/nodes/nodegroup';
 import type { NodeGroupReasonFor, VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
+import { PHASE_ORDER } from '../../../decision/nodes/lifecycle/phases';
 import {
   nodeGroupNodePhaseSignal,
   nodeGroupScaleDownUpdate,
@@ -78,17 +79,6 @@ interface RequestRecord {
 const MAX_REMEMBERED_REQUESTS = 1000;
 const RESYNC_INTERVAL = '5m';
 const DELETE_POLL = '5s';
-/** Ordinal of a phase in the state machine: a node's phase only moves forward. */
-const PHASE_ORDER: Record<VPSieNodePhase, number> = {
-  Pending: 0,
-  Provisioning: 1,
-  Provisioned: 2,
-  Joining: 3,
-  Ready: 4,
-  Failed: 5,
-  Terminating: 6,
-  Deleted: 7,
-};
 
 interface CreateWork {
   kind: 'create';

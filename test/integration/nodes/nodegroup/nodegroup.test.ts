@@ -2,7 +2,8 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { GROUP, NODEGROUP_LABEL, VERSION, VPSIENODE_FINALIZER, VPSIENODE_PLURAL } from '../../../../lib/crds/autoscaler';
-import { NODEGROUP_FINALIZER, TRIGGERED_PODS_ANNOTATION } from '../../../../activities/nodes/nodegroup';
+import { NODEGROUP_FINALIZER } from '../../../../activities/nodes/nodegroup';
+import { TRIGGERED_PODS_ANNOTATION } from '../../../../lib/crds/autoscaler';
 import {
   nodeGroupScaleDownUpdate,
   nodeGroupScaleUpUpdate,

@@ -50,12 +50,10 @@ describe('scale-down: drain integration (sandbox)', function () {
     await createIsolatedGroup(sb, ns, group, { minNodes: 2, maxNodes: 3 });
     const [a] = (await waitGroupSize(sb, ns, group, 2)) as [string, string];
     await createReplicaSet(sb, ns, 'guarded', group, { nodeName: a, labels: { guard: 'yes' }, replicas: 2 });
-    await sb.kc
-      .makeApiClient(k8s.PolicyV1Api)
-      .createNamespacedPodDisruptionBudget({
-        namespace: ns,
-        body: { metadata: { name: 'guard' }, spec: { maxUnavailable: 0, selector: { matchLabels: { guard: 'yes' } } } },
-      });
+    await sb.kc.makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({
+      namespace: ns,
+      body: { metadata: { name: 'guard' }, spec: { maxUnavailable: 0, selector: { matchLabels: { guard: 'yes' } } } },
+    });
     const pods = await waitPodsRunning(sb, ns, 2);
     await patchGroupSpec(sb, ns, group, { minNodes: 1 });
     const vn = (await groupVNs(sb, ns, group)).find((v) => v.nodeName === a);

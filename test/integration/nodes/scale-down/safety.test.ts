@@ -80,12 +80,10 @@ const ALL_CASES: Case[] = [
     reason: 'PodDisruptionBudget',
     async setup(sb, ns, group, a) {
       await createReplicaSet(sb, ns, `${group}-app`, group, { nodeName: a, labels: { pdb: group } });
-      await sb.kc
-        .makeApiClient(k8s.PolicyV1Api)
-        .createNamespacedPodDisruptionBudget({
-          namespace: ns,
-          body: { metadata: { name: `${group}-pdb` }, spec: { maxUnavailable: 0, selector: { matchLabels: { pdb: group } } } },
-        });
+      await sb.kc.makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({
+        namespace: ns,
+        body: { metadata: { name: `${group}-pdb` }, spec: { maxUnavailable: 0, selector: { matchLabels: { pdb: group } } } },
+      });
     },
   },
   {

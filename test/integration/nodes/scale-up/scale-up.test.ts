@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { planScaleUp } from '../../../../decision/planner/planner';
 import { uniqueName, sharedSandbox, type TestSandbox } from '../../../support/sandbox';
-import { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION } from '../../../../activities/nodes/scale-up';
+import { HELD_PODS_ANNOTATION, TRIGGERED_PODS_ANNOTATION } from '../../../../lib/crds/autoscaler';
 import {
   cleanup,
   container,
@@ -15,7 +15,7 @@ import {
   startHarness,
   type Harness,
 } from './helpers';
-import { toPlannerInput } from '../../../../activities/nodes/scale-up';
+import { toPlannerInput } from '../../../../decision/nodes/scale-up/snapshot';
 import { parseNodeGroup } from '../../../../lib/crds/autoscaler';
 
 describe('scale-up end to end (real sandbox, orchestrator in process)', function () {

@@ -1,13 +1,8 @@
 import type * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import {
-  planOffering,
-  toPlannerInput,
-  type RawSnapshot,
-  KUBELET_MEMORY_RESERVE_BYTES,
-  TRIGGERED_PODS_ANNOTATION,
-  HELD_PODS_ANNOTATION,
-} from '../../../../../activities/nodes/scale-up';
+import { toPlannerInput, type RawSnapshot } from '../../../../../decision/nodes/scale-up/snapshot';
+import { planOffering, KUBELET_MEMORY_RESERVE_BYTES } from '../../../../../decision/planner/vpsie-plans';
+import { TRIGGERED_PODS_ANNOTATION, HELD_PODS_ANNOTATION } from '../../../../../lib/crds/autoscaler';
 import type { Plan } from '../../../../../clients/vpsie/schemas';
 import { planScaleUp } from '../../../../../decision/planner/planner';
 import { parseNodeGroup, parseVPSieNode, type NodeGroup, type VPSieNode } from '../../../../../lib/crds/autoscaler';
