@@ -4,7 +4,8 @@
  * there, and record the drain metric and Events. Each call is idempotent.
  */
 import * as k8s from '@kubernetes/client-node';
-import { podDisposition, type DrainPodView, type DrainSkipReason } from '../../decision/nodes/drain/disposition';
+import { podDisposition, type DrainPodView } from '../../decision/nodes/drain/disposition';
+import type { DrainSkipReason } from '../../decision/nodes/drain/reasons';
 import { recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
 import { autoscalerMetrics } from '../../lib/metrics';

@@ -1,11 +1,11 @@
 import type { Clock } from './clock';
 
-export type BreakerState = 'closed' | 'open' | 'half_open';
+export type ApiBreakerState = 'closed' | 'open' | 'half_open';
 
 /** Numeric encoding for the breaker gauge: closed 0, half-open 1, open 2. */
-export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+export const API_BREAKER_STATE_VALUE: Record<ApiBreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
-export interface CircuitBreakerOptions {
+export interface VPSieApiBreakerOptions {
   /** Error fraction within the window that opens the breaker (product: 0.5). */
   errorRateThreshold: number;
   /** Minimum outcomes in the window before the rate is judged (a single failure never opens it). */
@@ -16,7 +16,7 @@ export interface CircuitBreakerOptions {
   openMs: number;
 }
 
-export const DEFAULT_BREAKER: CircuitBreakerOptions = {
+export const DEFAULT_API_BREAKER: VPSieApiBreakerOptions = {
   errorRateThreshold: 0.5,
   minRequests: 10,
   windowMs: 60_000,
@@ -24,24 +24,25 @@ export const DEFAULT_BREAKER: CircuitBreakerOptions = {
 };
 
 /**
- * Circuit breaker over a sliding time window. Closed: calls pass, outcomes are recorded; when at
+ * The VPSie API client's HTTP circuit breaker (not the coordination circuit breaker between
+ * rightsizing and node scaling), over a sliding time window. Closed: calls pass, outcomes are recorded; when at
  * least `minRequests` outcomes fall in the window and the failure fraction reaches the threshold
  * it opens. Open: calls are refused until `openMs` has passed, then it half-opens and lets exactly
  * one probe through; the probe's success closes it (window cleared), its failure re-opens it.
  */
-export class CircuitBreaker {
-  private stateValue: BreakerState = 'closed';
+export class VPSieApiBreaker {
+  private stateValue: ApiBreakerState = 'closed';
   private openedAt = 0;
   private probeInFlight = false;
   private outcomes: { t: number; ok: boolean }[] = [];
 
   constructor(
-    private readonly opts: CircuitBreakerOptions,
+    private readonly opts: VPSieApiBreakerOptions,
     private readonly clock: Pick<Clock, 'now'>,
-    private readonly onChange: (s: BreakerState) => void = () => undefined,
+    private readonly onChange: (s: ApiBreakerState) => void = () => undefined,
   ) {}
 
-  get state(): BreakerState {
+  get state(): ApiBreakerState {
     if (this.stateValue === 'open' && this.clock.now() - this.openedAt >= this.opts.openMs) {
       this.set('half_open');
     }
@@ -97,7 +98,7 @@ export class CircuitBreaker {
     this.set('open');
   }
 
-  private set(s: BreakerState): void {
+  private set(s: ApiBreakerState): void {
     if (s === this.stateValue) return;
     this.stateValue = s;
     this.onChange(s);

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { logger, type Logger } from '../../lib/log';
 import { TokenManager } from './auth';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { CircuitBreaker, DEFAULT_BREAKER, type BreakerState, type CircuitBreakerOptions } from './api-breaker';
+import { VPSieApiBreaker, DEFAULT_API_BREAKER, type ApiBreakerState, type VPSieApiBreakerOptions } from './api-breaker';
 import { TtlCache } from './cache';
 import { systemClock, type Clock } from './clock';
 import type { CredentialsSource } from './credentials';
@@ -57,7 +57,7 @@ export interface VpsieClientOptions {
   backoff?: BackoffOptions;
   /** Attempts per call, first included (default 3). */
   maxAttempts?: number;
-  breaker?: Partial<CircuitBreakerOptions>;
+  apiBreaker?: Partial<VPSieApiBreakerOptions>;
   /** Per-exchange timeout (default 10 s). */
   timeoutMs?: number;
   /** Log in again this long before the token expires (default 5 min). */
@@ -158,7 +158,7 @@ export class VpsieClient {
   readonly registry: Registry;
   private readonly transport: Transport;
   private readonly tokens: TokenManager;
-  private readonly breakerImpl: CircuitBreaker;
+  private readonly apiBreaker: VPSieApiBreaker;
   private readonly cache: TtlCache<unknown>;
   private readonly vmBase: string;
   private readonly log: Logger;
@@ -168,18 +168,18 @@ export class VpsieClient {
     this.registry = opts.registry ?? new Registry();
     this.metrics = vpsieClientMetrics(this.registry);
     this.log = opts.log ?? logger('vpsie-client');
-    this.breakerImpl = new CircuitBreaker({ ...DEFAULT_BREAKER, ...opts.breaker }, clock, (s) => {
-      this.metrics.setBreaker(s);
+    this.apiBreaker = new VPSieApiBreaker({ ...DEFAULT_API_BREAKER, ...opts.apiBreaker }, clock, (s) => {
+      this.metrics.setApiBreaker(s);
       this.log.warn('vpsie circuit breaker state changed', { breakerState: s });
     });
-    this.metrics.setBreaker('closed');
+    this.metrics.setApiBreaker('closed');
     const rate = opts.rateLimit === undefined ? { perMinute: 100 } : opts.rateLimit;
     this.transport = new Transport({
       baseUrl: opts.baseUrl,
       clock,
       random: opts.random ?? Math.random,
       bucket: rate === false ? undefined : new TokenBucket(rate, clock),
-      breaker: this.breakerImpl,
+      apiBreaker: this.apiBreaker,
       metrics: this.metrics,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       maxAttempts: Math.max(1, opts.maxAttempts ?? 3),
@@ -214,8 +214,8 @@ export class VpsieClient {
     this.vmBase = opts.vmBase ?? '/api/v2/vm';
   }
 
-  get breakerState(): BreakerState {
-    return this.breakerImpl.state;
+  get apiBreakerState(): ApiBreakerState {
+    return this.apiBreaker.state;
   }
 
   /** Logins performed so far (for tests and diagnostics). */

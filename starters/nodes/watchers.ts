@@ -11,7 +11,6 @@
  * With `namespace` set only that namespace is watched (config.WATCH_NAMESPACE).
  */
 import * as k8s from '@kubernetes/client-node';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { GROUP, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler/constants';
 import { logger } from '../../lib/log';
@@ -23,8 +22,8 @@ import {
   type NodeGroupWorkflowInput,
   type VPSieNodeWorkflowInput,
 } from '../../workflows/nodes/contracts';
+import { SA_NODEGROUP } from '../../lib/temporal/search-attributes';
 
-export const NODEGROUP_SEARCH_ATTRIBUTE_KEY = defineSearchAttributeKey('NodeGroup', SearchAttributeType.KEYWORD);
 export const NODEGROUP_WORKFLOW_TYPE = 'nodeGroupWorkflow';
 export const VPSIENODE_WORKFLOW_TYPE = 'vpsieNodeLifecycleWorkflow';
 
@@ -93,7 +92,7 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
           args,
           signal: nodeGroupSyncSignal,
           signalArgs: [payload],
-          typedSearchAttributes: [{ key: NODEGROUP_SEARCH_ATTRIBUTE_KEY, value: `${namespace}/${name}` }],
+          typedSearchAttributes: [{ key: SA_NODEGROUP, value: `${namespace}/${name}` }],
         });
       } else {
         try {
@@ -121,7 +120,7 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
         args,
         signal: vpsieNodeSyncSignal,
         signalArgs: [{ deleting: obj.metadata?.deletionTimestamp !== undefined }],
-        typedSearchAttributes: [{ key: NODEGROUP_SEARCH_ATTRIBUTE_KEY, value: `${namespace}/${group}` }],
+        typedSearchAttributes: [{ key: SA_NODEGROUP, value: `${namespace}/${group}` }],
       });
     });
   };

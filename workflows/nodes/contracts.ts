@@ -17,6 +17,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { VPSieNodePhase } from '../../lib/crds/autoscaler/constants';
+import type { ScaleDownRefusal, ScaleUpRefusal } from '../../decision/nodes/nodegroup/refusals';
 
 // ---- ids ----------------------------------------------------------------------------------
 
@@ -79,7 +80,7 @@ export interface ScaleUpResult {
   /** VPSieNode names created for this request (empty when refused). */
   created: string[];
   /** Why fewer nodes than asked were created, if so. */
-  refused?: { reason: 'MaxNodesReached' | 'NodeGroupDeleting' | 'ScaleUpDisabled' | 'CooldownActive' | 'UnknownOffering'; count: number; message: string };
+  refused?: { reason: ScaleUpRefusal; count: number; message: string };
 }
 export const nodeGroupScaleUpUpdate = defineUpdate<ScaleUpResult, [ScaleUpRequest]>('nodeGroupScaleUp');
 
@@ -95,7 +96,7 @@ export interface ScaleDownResult {
   requestId: string;
   /** VPSieNodes whose deletion was started. */
   removing: string[];
-  refused?: { reason: 'MinNodesReached' | 'NodeGroupDeleting' | 'ScaleDownDisabled' | 'NotInGroup' | 'DryRun'; count: number; message: string };
+  refused?: { reason: ScaleDownRefusal; count: number; message: string };
 }
 export const nodeGroupScaleDownUpdate = defineUpdate<ScaleDownResult, [ScaleDownRequest]>('nodeGroupScaleDown');
 

@@ -16,7 +16,7 @@
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities, sleep } from '@temporalio/workflow';
 import type { DrainActivities, PodRef } from '../../activities/nodes/drain';
-import type { DrainSkipReason } from '../../decision/nodes/drain/disposition';
+import type { DrainSkipReason } from '../../decision/nodes/drain/reasons';
 import type { ObjectRef } from './contracts';
 
 const acts = proxyActivities<DrainActivities>({

@@ -19,8 +19,7 @@ export interface DrainPodView {
   deleting: boolean;
 }
 
-export const DRAIN_SKIP_REASONS = ['DaemonSetPod', 'MirrorPod', 'Completed'] as const;
-export type DrainSkipReason = (typeof DRAIN_SKIP_REASONS)[number];
+import type { DrainSkipReason } from './reasons';
 
 export type PodDisposition = { action: 'evict'; gracePeriodSeconds: number } | { action: 'skip'; reason: DrainSkipReason } | { action: 'wait' };
 

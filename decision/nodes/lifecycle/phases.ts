@@ -24,3 +24,15 @@ export const PHASE_ORDER: Readonly<Record<VPSieNodePhase, number>> = {
   Terminating: 6,
   Deleted: 7,
 };
+
+/** Which nodes go first when a group must shrink: the least advanced first (Failed, then Pending, …, Ready). */
+export const READINESS_ORDER: Readonly<Record<VPSieNodePhase, number>> = {
+  Failed: 0,
+  Pending: 1,
+  Provisioning: 2,
+  Provisioned: 3,
+  Joining: 4,
+  Ready: 5,
+  Terminating: 6,
+  Deleted: 7,
+};

@@ -6,7 +6,7 @@
  */
 import type { NodeGroupCondition, NodeGroupStatus } from '../../../lib/crds/autoscaler/nodegroup';
 import type { NodeGroupConditionType, NodeGroupReasonFor, VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
-import { COUNTED_PHASES } from '../lifecycle/phases';
+import { COUNTED_PHASES, READINESS_ORDER } from '../lifecycle/phases';
 
 /** One VPSieNode of a group as the group workflow knows it. */
 export interface GroupNode {
@@ -78,17 +78,6 @@ export function grantScaleDown(desired: number, min: number, names: readonly str
   }
   return { allowed, belowMin, notInGroup, desired: d };
 }
-
-const READINESS_ORDER: Record<VPSieNodePhase, number> = {
-  Failed: 0,
-  Pending: 1,
-  Provisioning: 2,
-  Provisioned: 3,
-  Joining: 4,
-  Ready: 5,
-  Terminating: 6,
-  Deleted: 7,
-};
 
 /**
  * Which `count` counted nodes to remove when the group must shrink: not-Ready ones first (the

@@ -11,6 +11,7 @@ import { allowedDisruptions, pdbKey, pdbMatches } from './pdb';
 import type { Blocker } from './reasons';
 import { ClusterSim } from './simulate';
 import type { GroupVerdict, PodMove, ScaleDownGroup, ScaleDownInput, ScaleDownNode, ScaleDownPod } from './types';
+import { SCALE_UP_COOLDOWN_REASON } from '../nodegroup/refusals';
 
 export interface GroupCtx {
   group: ScaleDownGroup;
@@ -246,7 +247,7 @@ export function groupGates(g: ScaleDownGroup, now: number): Blocker[] {
   if (g.lastScaleUpAt !== undefined) history.lastScaleUpAt = g.lastScaleUpAt;
   if (g.lastFailedDrainAt !== undefined) history.lastFailedDrainAt = g.lastFailedDrainAt;
   for (const b of scaleDownGates(history, g.spec.scaleDownPolicy, now)) {
-    if (b.reason === 'ScaleUpCooldownActive') continue;
+    if (b.reason === SCALE_UP_COOLDOWN_REASON) continue; // a scale-up gate: scaleDownGates never returns it
     out.push({ reason: b.reason, message: b.message, numbers: b.numbers });
   }
   if (!insideAnyWindow(g.spec.disruptionBudget.windows, now)) {

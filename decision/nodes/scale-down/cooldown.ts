@@ -11,6 +11,7 @@
  */
 import type { ScaleDownPolicy, ScaleUpPolicy } from '../../../lib/crds/autoscaler/nodegroup';
 import type { ScaleDownReason } from './reasons';
+import { SCALE_UP_COOLDOWN_REASON } from '../nodegroup/refusals';
 
 export type ScaleEventKind = 'scaleUp' | 'scaleDown' | 'drainFailed';
 
@@ -38,7 +39,7 @@ export function historyFromEvents(events: readonly ScaleEvent[], scaleUpInProgre
   return h;
 }
 
-export type GuardReason = Extract<ScaleDownReason, 'ScaleUpInProgress' | 'ScaleUpCooldown' | 'FailedDrainCooldown'> | 'ScaleUpCooldownActive';
+export type GuardReason = Extract<ScaleDownReason, 'ScaleUpInProgress' | 'ScaleUpCooldown' | 'FailedDrainCooldown'> | typeof SCALE_UP_COOLDOWN_REASON;
 
 export interface GuardBlock {
   reason: GuardReason;
@@ -87,7 +88,7 @@ export function scaleUpGates(history: ScaleHistory, policy: Pick<ScaleUpPolicy, 
     const remaining = Math.ceil((history.lastScaleUpAt + cd - now) / 1000);
     return [
       {
-        reason: 'ScaleUpCooldownActive',
+        reason: SCALE_UP_COOLDOWN_REASON,
         until: history.lastScaleUpAt + cd,
         numbers: { cooldownSeconds: policy.cooldownSeconds, remainingSeconds: remaining },
         message: `last scale-up ${Math.floor((now - history.lastScaleUpAt) / 1000)}s ago, scale-up cooldown ${policy.cooldownSeconds}s`,

@@ -6,7 +6,7 @@
  */
 import { compareStrings, podKey } from '../../scheduling/types';
 import { DEFAULT_TERMINATION_GRACE_SECONDS, drainSkipReason, KUBE_SYSTEM } from './pods';
-import type { DrainSkipReason } from './reasons';
+import type { DrainSkipReason } from '../drain/reasons';
 import type { ScaleDownPod } from './types';
 
 /** cluster-autoscaler's --max-graceful-termination-sec default. */

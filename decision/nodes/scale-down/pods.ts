@@ -2,7 +2,7 @@
  * Pod and node classification for scale-down: annotations, which pods move, which stay, local storage.
  */
 import type { LabelMap } from '../../scheduling/types';
-import type { DrainSkipReason } from './reasons';
+import type { DrainSkipReason } from '../drain/reasons';
 import type { ScaleDownPod } from './types';
 
 /** The autoscaler's own opt-out, on a node or a pod ("true"). */

@@ -94,10 +94,6 @@ export const SAFETY_REASONS: readonly ScaleDownReason[] = [
   'WouldTriggerScaleUp',
 ];
 
-/** Why a pod on a drained node is not evicted (closed set). */
-export const DRAIN_SKIP_REASONS = ['DaemonSetPod', 'MirrorPod', 'Terminating', 'Completed'] as const;
-export type DrainSkipReason = (typeof DRAIN_SKIP_REASONS)[number];
-
 /** One failing rule with the numbers behind it. */
 export interface Blocker {
   reason: ScaleDownReason;

@@ -7,7 +7,8 @@
 import type { NodeGroupSpec } from '../../../lib/crds/autoscaler/nodegroup';
 import type { Offering } from '../../planner/types';
 import type { LabelMap, LabelSelector, SimNode, SimPod } from '../../scheduling/types';
-import type { Blocker, DrainSkipReason, ScaleDownReason } from './reasons';
+import type { Blocker, ScaleDownReason } from './reasons';
+import type { DrainSkipReason } from '../drain/reasons';
 import type { UtilizationTracker } from './utilization';
 
 /** A pod volume, reduced to what the local-storage rule needs. */

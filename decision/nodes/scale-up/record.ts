@@ -4,13 +4,14 @@
  * Built from the planner's decision and the NodeGroup workflows' answers. Pure (workflow-safe).
  */
 import { UNPLACED_REASONS, type GroupScaleUp, type ScaleUpDecision, type UnplacedReason } from '../../planner/types';
+import { SCALE_UP_COOLDOWN_REASON, type ScaleUpRefusal } from '../nodegroup/refusals';
 
 /** Why a pod did not trigger a scale-up (closed set): the planner's reasons, the group's refusals, and execution. */
 export const NOT_TRIGGERED_REASONS = [
   ...UNPLACED_REASONS,
   'NodeGroupDeleting',
   'ScaleUpDisabled',
-  'CooldownActive',
+  SCALE_UP_COOLDOWN_REASON,
   'UnknownOffering',
   'ScaleUpFailed',
   'DryRun',
@@ -55,7 +56,7 @@ export type PodOutcome =
       numbers: Record<string, number>;
     };
 
-export type RefusalReason = 'MaxNodesReached' | 'NodeGroupDeleting' | 'ScaleUpDisabled' | 'CooldownActive' | 'UnknownOffering';
+export type RefusalReason = ScaleUpRefusal;
 
 /** The NodeGroup workflow's answer to one group's request (or the execution error). */
 export interface GroupExecution {

@@ -36,7 +36,6 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { DrainActivities } from '../../../activities/nodes/drain';
 import type { MachineStatus, VpsieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
 import type { LifecycleSettings, VPSieNodeActivities, VPSieNodeObservation } from '../../../activities/nodes/lifecycle/vpsienode';
@@ -52,14 +51,11 @@ import {
   type VPSieNodeWorkflowInput,
 } from '../contracts';
 import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
+import { SA_NODEGROUP, SA_PHASE, SA_VPSIENODE } from '../../../lib/temporal/search-attributes';
 
 // The drain child workflow is registered through this file (workflows/index.ts exports it).
 export { drainNodeWorkflow } from '../drain';
 export type { DrainNodeInput, DrainNodeResult, DrainOutcome } from '../drain';
-
-export const SA_NODEGROUP = defineSearchAttributeKey('NodeGroup', SearchAttributeType.KEYWORD);
-export const SA_VPSIENODE = defineSearchAttributeKey('VPSieNode', SearchAttributeType.KEYWORD);
-export const SA_PHASE = defineSearchAttributeKey('Phase', SearchAttributeType.KEYWORD);
 
 const kube = proxyActivities<VPSieNodeActivities>({
   startToCloseTimeout: '30s',

@@ -31,9 +31,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { NodeGroupActivities, GroupView, ObservedNode } from '../../../activities/nodes/nodegroup';
-import { grantScaleDown, grantScaleUp, isCounted, reconcile, type GroupNode, type GroupStatusInput } from '../../../decision/nodes/nodegroup';
+import { isCounted, reconcile, type GroupNode, type GroupStatusInput } from '../../../decision/nodes/nodegroup';
+import { admitScaleDown, admitScaleUp } from '../../../decision/nodes/nodegroup/admission';
 import type { NodeGroupReasonFor, VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
 import { PHASE_ORDER } from '../../../decision/nodes/lifecycle/phases';
+import { NODEGROUP_SEARCH_ATTRIBUTE } from '../../../lib/temporal/search-attributes';
 import {
   nodeGroupNodePhaseSignal,
   nodeGroupScaleDownUpdate,
@@ -43,7 +45,9 @@ import {
   type NodeGroupNodePhase,
   type NodeGroupState,
   type NodeGroupWorkflowInput,
+  type ScaleDownRequest,
   type ScaleDownResult,
+  type ScaleUpRequest,
   type ScaleUpResult,
 } from '../contracts';
 
@@ -52,9 +56,6 @@ const acts = proxyActivities<NodeGroupActivities>({
   startToCloseTimeout: '20s',
   retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
 });
-
-/** The search attribute every node-autoscaling workflow carries: `<namespace>/<name>` of its NodeGroup. */
-export const NODEGROUP_SEARCH_ATTRIBUTE = 'NodeGroup';
 
 /** State carried across continue-as-new (in `NodeGroupWorkflowInput.carried`). */
 export interface NodeGroupCarried {
@@ -219,137 +220,127 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     ...(lastScaleDownTime ? { lastScaleDownTime } : {}),
   }));
 
-  setHandler(nodeGroupScaleUpUpdate, async (req): Promise<ScaleUpResult> => {
-    const seen = requests.get(req.requestId);
-    if (seen?.up) {
-      await condition(() => doneWork.has(req.requestId) || deleting);
-      return seen.up;
-    }
-    await condition(() => group !== undefined);
-    const g = group as GroupView;
-    const asked = req.nodes.reduce((s, n) => s + Math.max(0, n.count), 0);
-    const refuse = (reason: NonNullable<ScaleUpResult['refused']>['reason'], message: string): ScaleUpResult => {
-      const r: ScaleUpResult = { requestId: req.requestId, created: [], refused: { reason, count: asked, message } };
-      remember({ id: req.requestId, up: r });
-      doneWork.add(req.requestId);
-      return r;
+  /**
+   * The update handlers are idempotent by request id: a repeated request waits for the first one's
+   * work and gets its answer; a new one waits until the group has been read, then `decide` answers.
+   */
+  const idempotentUpdate =
+    <Req extends { requestId: string }, Res>(kind: 'up' | 'down', decide: (req: Req, g: GroupView) => Promise<Res>) =>
+    async (req: Req): Promise<Res> => {
+      const seen = requests.get(req.requestId)?.[kind] as Res | undefined;
+      if (seen) {
+        await condition(() => doneWork.has(req.requestId) || deleting);
+        return seen;
+      }
+      await condition(() => group !== undefined);
+      return decide(req, group as GroupView);
     };
-    if (deleting || g.deleting) return refuse('NodeGroupDeleting', `NodeGroup ${ref.namespace}/${ref.name} is being deleted`);
-    if (!g.scaleUpEnabled) return refuse('ScaleUpDisabled', 'spec.scaleUpPolicy.enabled is false');
-    const unknown = req.nodes.filter((n) => !g.offerings.includes(n.offeringID)).map((n) => n.offeringID);
-    if (unknown.length > 0) return refuse('UnknownOffering', `offerings ${unknown.join(', ')} are not among ${g.offerings.join(', ')}`);
-    if (g.scaleUpCooldownSeconds > 0 && lastScaleUpTime !== undefined && Date.now() - Date.parse(lastScaleUpTime) < g.scaleUpCooldownSeconds * 1000)
-      return refuse('CooldownActive', `last scale-up at ${lastScaleUpTime}, cooldown ${g.scaleUpCooldownSeconds}s`);
-    // Decide and reserve with no await in between: concurrent requests see each other's count.
-    const base = Math.max(desired, counted());
-    const grant = grantScaleUp(base, asked, g.maxNodes);
-    if (g.dryRun && grant.granted > 0) {
+
+  setHandler(
+    nodeGroupScaleUpUpdate,
+    idempotentUpdate('up', async (req: ScaleUpRequest, g): Promise<ScaleUpResult> => {
+      const refuse = (refused: NonNullable<ScaleUpResult['refused']>): ScaleUpResult => {
+        const r: ScaleUpResult = { requestId: req.requestId, created: [], refused };
+        remember({ id: req.requestId, up: r });
+        doneWork.add(req.requestId);
+        return r;
+      };
+      // Decide and reserve with no await in between: concurrent requests see each other's count.
+      const a = admitScaleUp({
+        group: g,
+        groupName: `${ref.namespace}/${ref.name}`,
+        deleting,
+        ask: req,
+        desired,
+        counted: counted(),
+        lastScaleUpTime,
+        now: Date.now(),
+      });
+      if (a.kind === 'refused') return refuse(a.refused);
+      if (a.kind === 'dryRun') {
+        queue.push({ kind: 'create', id: `event:${req.requestId}`, nodes: [], reason: 'DryRun', message: a.event });
+        return refuse(a.refused);
+      }
+      const { asked, grant } = a;
+      const created: { name: string; offeringID: string; podUids?: string[] }[] = [];
+      let left = grant.granted;
+      let index = 0; // position of the entry's first node in the request's expansion (podUidsByNode)
+      for (const n of req.nodes) {
+        const count = Math.max(0, n.count);
+        const take = Math.min(left, count);
+        left -= take;
+        plan(take, n.offeringID, req.reason).forEach((c, i) => {
+          const uids = req.podUidsByNode?.[index + i];
+          created.push(uids && uids.length > 0 ? { ...c, podUids: uids } : c);
+        });
+        index += count;
+      }
+      desired = grant.desired;
+      const result: ScaleUpResult = { requestId: req.requestId, created: created.map((c) => c.name) };
+      if (a.refused) result.refused = a.refused;
+      remember({ id: req.requestId, up: result });
+      if (created.length === 0) {
+        doneWork.add(req.requestId);
+        queue.push({ kind: 'create', id: `event:${req.requestId}`, nodes: [], reason: 'MaxNodesReached', message: result.refused?.message ?? '' });
+        return result;
+      }
+      lastScaleUpTime = now();
       queue.push({
         kind: 'create',
-        id: `event:${req.requestId}`,
-        nodes: [],
-        reason: 'DryRun',
-        message: `spec.dryRun: would create ${grant.granted} nodes for ${req.reason} (desired ${base} -> ${grant.desired}, max ${g.maxNodes})`,
+        id: req.requestId,
+        nodes: created,
+        reason: 'ScalingUp',
+        message: `${req.reason}${req.message ? `: ${req.message}` : ''} (asked ${asked}, granted ${grant.granted}, desired ${desired}, max ${g.maxNodes})`,
       });
-      return refuse('ScaleUpDisabled', `spec.dryRun: would create ${grant.granted} of ${asked} (desired ${base}, max ${g.maxNodes})`);
-    }
-    const created: { name: string; offeringID: string; podUids?: string[] }[] = [];
-    let left = grant.granted;
-    let index = 0; // position of the entry's first node in the request's expansion (podUidsByNode)
-    for (const n of req.nodes) {
-      const count = Math.max(0, n.count);
-      const take = Math.min(left, count);
-      left -= take;
-      plan(take, n.offeringID, req.reason).forEach((c, i) => {
-        const uids = req.podUidsByNode?.[index + i];
-        created.push(uids && uids.length > 0 ? { ...c, podUids: uids } : c);
-      });
-      index += count;
-    }
-    desired = grant.desired;
-    const result: ScaleUpResult = { requestId: req.requestId, created: created.map((c) => c.name) };
-    if (grant.refused > 0)
-      result.refused = {
-        reason: 'MaxNodesReached',
-        count: grant.refused,
-        message: `asked ${asked}, granted ${grant.granted}: maxNodes ${g.maxNodes} (desired was ${base})`,
-      };
-    remember({ id: req.requestId, up: result });
-    if (created.length === 0) {
-      doneWork.add(req.requestId);
-      queue.push({ kind: 'create', id: `event:${req.requestId}`, nodes: [], reason: 'MaxNodesReached', message: result.refused?.message ?? '' });
+      dirty = true;
+      await condition(() => doneWork.has(req.requestId));
       return result;
-    }
-    lastScaleUpTime = now();
-    queue.push({
-      kind: 'create',
-      id: req.requestId,
-      nodes: created,
-      reason: 'ScalingUp',
-      message: `${req.reason}${req.message ? `: ${req.message}` : ''} (asked ${asked}, granted ${grant.granted}, desired ${desired}, max ${g.maxNodes})`,
-    });
-    dirty = true;
-    await condition(() => doneWork.has(req.requestId));
-    return result;
-  });
+    }),
+  );
 
-  setHandler(nodeGroupScaleDownUpdate, async (req): Promise<ScaleDownResult> => {
-    const seen = requests.get(req.requestId);
-    if (seen?.down) {
-      await condition(() => doneWork.has(req.requestId) || deleting);
-      return seen.down;
-    }
-    await condition(() => group !== undefined);
-    const g = group as GroupView;
-    const refuse = (reason: NonNullable<ScaleDownResult['refused']>['reason'], count: number, message: string, removing: string[] = []): ScaleDownResult => {
-      const r: ScaleDownResult = { requestId: req.requestId, removing, refused: { reason, count, message } };
-      remember({ id: req.requestId, down: r });
-      return r;
-    };
-    const finish = (r: ScaleDownResult): ScaleDownResult => {
-      doneWork.add(req.requestId);
-      return r;
-    };
-    if (deleting || g.deleting) return finish(refuse('NodeGroupDeleting', req.vpsieNodes.length, `NodeGroup ${ref.namespace}/${ref.name} is being deleted`));
-    if (!g.scaleDownEnabled) return finish(refuse('ScaleDownDisabled', req.vpsieNodes.length, 'spec.scaleDownPolicy.enabled is false'));
-    const grant = grantScaleDown(desired, g.minNodes, req.vpsieNodes, [...nodes.values()]);
-    if (req.dryRun || g.dryRun)
-      return finish(
-        refuse(
-          'DryRun',
-          grant.allowed.length,
-          `dry run: would remove ${grant.allowed.join(', ') || 'nothing'} (desired ${desired} -> ${grant.desired}, min ${g.minNodes})`,
-        ),
-      );
-    desired = grant.desired;
-    for (const name of grant.allowed) {
-      const n = nodes.get(name);
-      if (n) n.removing = true;
-    }
-    let result: ScaleDownResult = { requestId: req.requestId, removing: grant.allowed };
-    if (grant.belowMin.length > 0)
-      result = refuse(
-        'MinNodesReached',
-        grant.belowMin.length,
-        `minNodes ${g.minNodes}: ${grant.belowMin.join(', ')} kept (desired ${desired})`,
-        grant.allowed,
-      );
-    else if (grant.notInGroup.length > 0)
-      result = refuse('NotInGroup', grant.notInGroup.length, `not counted members of the group: ${grant.notInGroup.join(', ')}`, grant.allowed);
-    else remember({ id: req.requestId, down: result });
-    if (grant.allowed.length === 0) return finish(result);
-    lastScaleDownTime = now();
-    queue.push({
-      kind: 'delete',
-      id: req.requestId,
-      names: grant.allowed,
-      reason: 'ScalingDown',
-      message: `${req.reason}${req.message ? `: ${req.message}` : ''} (desired ${desired}, min ${g.minNodes})`,
-    });
-    dirty = true;
-    await condition(() => doneWork.has(req.requestId));
-    return result;
-  });
+  setHandler(
+    nodeGroupScaleDownUpdate,
+    idempotentUpdate('down', async (req: ScaleDownRequest, g): Promise<ScaleDownResult> => {
+      const finish = (r: ScaleDownResult): ScaleDownResult => {
+        doneWork.add(req.requestId);
+        return r;
+      };
+      const a = admitScaleDown({
+        group: g,
+        groupName: `${ref.namespace}/${ref.name}`,
+        deleting,
+        vpsieNodes: req.vpsieNodes,
+        dryRun: req.dryRun === true,
+        desired,
+        nodes: [...nodes.values()],
+      });
+      if (a.kind === 'refused') {
+        const r: ScaleDownResult = { requestId: req.requestId, removing: [], refused: a.refused };
+        remember({ id: req.requestId, down: r });
+        return finish(r);
+      }
+      const { grant } = a;
+      desired = grant.desired;
+      for (const name of grant.allowed) {
+        const n = nodes.get(name);
+        if (n) n.removing = true;
+      }
+      const result: ScaleDownResult = { requestId: req.requestId, removing: grant.allowed, ...(a.refused ? { refused: a.refused } : {}) };
+      remember({ id: req.requestId, down: result });
+      if (grant.allowed.length === 0) return finish(result);
+      lastScaleDownTime = now();
+      queue.push({
+        kind: 'delete',
+        id: req.requestId,
+        names: grant.allowed,
+        reason: 'ScalingDown',
+        message: `${req.reason}${req.message ? `: ${req.message}` : ''} (desired ${desired}, min ${g.minNodes})`,
+      });
+      dirty = true;
+      await condition(() => doneWork.has(req.requestId));
+      return result;
+    }),
+  );
 
   // ---- the loop ----------------------------------------------------------------------------
 

@@ -323,7 +323,7 @@ describe('VPSie client against the simulator (contract)', function () {
       await h.admin('/outage', 'POST', { active: true });
       // Window of 4 outcomes (1 success + 3 failures) reaches the 50 % threshold.
       for (let i = 0; i < 3; i++) expect((await expectVpsieError(client.listVms())).type).to.equal('server_error');
-      expect(client.breakerState).to.equal('open');
+      expect(client.apiBreakerState).to.equal('open');
       const refused = await expectVpsieError(client.listVms());
       expect(refused).to.include({ type: 'circuit_open', retryable: true });
       expect(await metricValue(registry, 'vpsie_autoscaler_vpsie_api_circuit_breaker_state', {})).to.equal(2);
@@ -331,9 +331,9 @@ describe('VPSie client against the simulator (contract)', function () {
       await h.admin('/outage', 'POST', { active: false });
       expect((await expectVpsieError(client.listVms())).type).to.equal('circuit_open');
       clock.advance(30_000);
-      expect(client.breakerState).to.equal('half_open');
+      expect(client.apiBreakerState).to.equal('half_open');
       await client.listVms();
-      expect(client.breakerState).to.equal('closed');
+      expect(client.apiBreakerState).to.equal('closed');
       expect(await metricValue(registry, 'vpsie_autoscaler_vpsie_api_circuit_breaker_state', {})).to.equal(0);
     });
   });

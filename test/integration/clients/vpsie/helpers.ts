@@ -62,7 +62,7 @@ export function makeClient(h: SimHandle, opts: Partial<VpsieClientOptions> & { c
     clock,
     random: () => 0.5,
     rateLimit: false,
-    breaker: { minRequests: 4, errorRateThreshold: 0.5, windowMs: 60_000, openMs: 30_000 },
+    apiBreaker: { minRequests: 4, errorRateThreshold: 0.5, windowMs: 60_000, openMs: 30_000 },
     ...opts,
   });
   return { client, clock, registry };

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { backoffDelay, parseRetryAfter } from '../../../../clients/vpsie/backoff';
-import { CircuitBreaker } from '../../../../clients/vpsie/api-breaker';
+import { VPSieApiBreaker } from '../../../../clients/vpsie/api-breaker';
 import { ManualClock } from '../../../../clients/vpsie/clock';
 import { TokenBucket } from '../../../../clients/vpsie/token-bucket';
 
@@ -87,7 +87,7 @@ describe('circuit breaker', () => {
 
   it('does not open before minRequests outcomes, opens at the error-rate threshold', () => {
     const clock = new ManualClock();
-    const b = new CircuitBreaker(opts, clock);
+    const b = new VPSieApiBreaker(opts, clock);
     b.record(false);
     b.record(false);
     b.record(false);
@@ -98,14 +98,14 @@ describe('circuit breaker', () => {
   });
 
   it('stays closed when the error rate is below the threshold', () => {
-    const b = new CircuitBreaker(opts, new ManualClock());
+    const b = new VPSieApiBreaker(opts, new ManualClock());
     for (let i = 0; i < 20; i++) b.record(i % 3 !== 2);
     expect(b.state).to.equal('closed');
   });
 
   it('forgets outcomes older than the window', () => {
     const clock = new ManualClock();
-    const b = new CircuitBreaker(opts, clock);
+    const b = new VPSieApiBreaker(opts, clock);
     for (let i = 0; i < 3; i++) b.record(false);
     clock.advance(61_000);
     b.record(false);
@@ -115,7 +115,7 @@ describe('circuit breaker', () => {
   it('half-opens after openMs, lets one probe through, closes on success', () => {
     const clock = new ManualClock();
     const changes: string[] = [];
-    const b = new CircuitBreaker(opts, clock, (s) => changes.push(s));
+    const b = new VPSieApiBreaker(opts, clock, (s) => changes.push(s));
     for (let i = 0; i < 4; i++) b.record(false);
     clock.advance(29_999);
     expect(b.tryAcquire()).to.equal(false);
@@ -130,7 +130,7 @@ describe('circuit breaker', () => {
 
   it('re-opens when the probe fails', () => {
     const clock = new ManualClock();
-    const b = new CircuitBreaker(opts, clock);
+    const b = new VPSieApiBreaker(opts, clock);
     for (let i = 0; i < 4; i++) b.record(false);
     clock.advance(30_000);
     expect(b.tryAcquire()).to.equal(true);
