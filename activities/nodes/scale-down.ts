@@ -57,6 +57,7 @@ import type { OrchestratorDeps } from '../../workers/deps';
 import { findPlan, planOffering } from '../../decision/planner/vpsie-plans';
 import { nodeReady } from '../../decision/scheduling/from-k8s';
 import { GONE_PHASES, IN_FLIGHT_PHASES } from '../../decision/nodes/lifecycle/phases';
+import { mergeScalingCondition } from '../../decision/nodes/scale-down/loop-records';
 import { untilActivityCancelled } from '../../lib/temporal/activity';
 
 const PATCH_MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -119,37 +120,6 @@ export interface RemovalOutcomeInput {
   outcome: 'Removed' | 'DrainFailed' | 'Refused' | 'ReplacementFailed' | 'DryRun';
   reason: string;
   message: string;
-}
-
-/** Marks the Scaling conditions the scale-down wrote (so it may replace its own ScalingDown). */
-export const SCALE_DOWN_CONDITION_PREFIX = 'scale-down: ';
-
-/**
- * The Scaling condition list after the scale-down writes `mine`, or undefined when nothing should
- * be written: the NodeGroup workflow owns the condition while it scales (status True, unless the
- * True condition is the scale-down's own), and an identical condition is not rewritten. lastTransitionTime is kept when the status is unchanged.
- */
-export function mergeScalingCondition(
-  previous: readonly NodeGroupCondition[],
-  condition: ScalingCondition,
-  generation: number,
-  now: string,
-): NodeGroupCondition[] | undefined {
-  const mine = { ...condition, message: `${SCALE_DOWN_CONDITION_PREFIX}${condition.message}` };
-  const prev = previous.find((c) => c.type === 'Scaling');
-  if (prev && prev.status === 'True' && mine.status !== 'True' && !prev.message.startsWith(SCALE_DOWN_CONDITION_PREFIX)) return undefined;
-  if (prev && prev.status === mine.status && prev.reason === mine.reason && prev.message === mine.message.slice(0, 4000)) return undefined;
-  const next: NodeGroupCondition = {
-    type: 'Scaling',
-    status: mine.status,
-    observedGeneration: prev?.observedGeneration ?? generation,
-    lastTransitionTime: prev && prev.status === mine.status ? prev.lastTransitionTime : now,
-    reason: mine.reason,
-    message: mine.message.slice(0, 4000),
-  };
-  const out = previous.filter((c) => c.type !== 'Scaling');
-  out.push(next);
-  return out;
 }
 
 export function createScaleDownActivities(deps: OrchestratorDeps) {

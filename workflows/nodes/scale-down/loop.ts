@@ -47,9 +47,7 @@ import {
   createTracker,
   decideScaleDown,
   metricSamples,
-  nodeEvents,
   observe,
-  scalingCondition,
   type InFlightRemoval,
   type ReplacementNode,
   type ScaleDownDecision,
@@ -58,6 +56,7 @@ import {
 } from '../../../decision/nodes/scale-down';
 import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
 import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
+import { changedEvents, conditionsToWrite, removalsOf } from '../../../decision/nodes/scale-down/loop-records';
 
 const acts = proxyActivities<ScaleDownActivities>({
   startToCloseTimeout: '60s',
@@ -284,64 +283,6 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
     `drained ${nodeNames.join(', ')} (${evicted} pod(s) evicted${replacements.length > 0 ? `, replacements ${replacements.join(', ')} Ready` : ''}); NodeGroup removing ${down.removing.join(', ')}: ${input.message}`,
     down.removing,
   );
-}
-
-// ---- pure helpers of the loop (exported for unit tests) ----------------------------------------
-
-/** One removal child per approved 'delete' node; one per consolidation (its nodes together). */
-export function removalsOf(
-  d: ScaleDownDecision,
-): { nodeGroup: string; kind: 'delete' | 'consolidate'; nodes: { node: string; vpsieNode?: string }[]; replacements?: ReplacementNode[] }[] {
-  const out: { nodeGroup: string; kind: 'delete' | 'consolidate'; nodes: { node: string; vpsieNode?: string }[]; replacements?: ReplacementNode[] }[] = [];
-  const cons = new Map<string, (typeof out)[number]>();
-  for (const r of d.removals) {
-    const n = { node: r.node, ...(r.vpsieNode !== undefined ? { vpsieNode: r.vpsieNode } : {}) };
-    if (r.kind === 'delete') {
-      out.push({ nodeGroup: r.nodeGroup, kind: 'delete', nodes: [n] });
-      continue;
-    }
-    let c = cons.get(r.nodeGroup);
-    if (!c) {
-      c = { nodeGroup: r.nodeGroup, kind: 'consolidate', nodes: [], replacements: r.replacements ?? [] };
-      cons.set(r.nodeGroup, c);
-      out.push(c);
-    }
-    c.nodes.push(n);
-  }
-  return out;
-}
-
-/**
- * Events to write: only for candidate nodes whose Event reason or set of failing rules changed since the last write
- * (non-candidates drop their key, so a node that becomes a candidate again gets a fresh Event).
- */
-export function changedEvents(
-  d: ScaleDownDecision,
-  keys: Readonly<Record<string, string>>,
-): { events: ReturnType<typeof nodeEvents>; keys: Record<string, string> } {
-  const next: Record<string, string> = {};
-  const events: ReturnType<typeof nodeEvents> = [];
-  const blockers = new Map(d.nodes.map((v) => [v.node, [...new Set(v.blockers.map((b) => b.reason))].join(',')]));
-  for (const e of nodeEvents(d)) {
-    const key = `${e.reason}|${blockers.get(e.node) ?? ''}`;
-    next[e.node] = key;
-    if (keys[e.node] !== key) events.push(e);
-  }
-  return { events, keys: next };
-}
-
-/**
- * The Scaling conditions the scale-down writes: only for groups it has something to say about (a
- * candidate, a removal, a dry-run removal or a consolidation record). Other groups keep the
- * NodeGroup workflow's own condition.
- */
-export function conditionsToWrite(d: ScaleDownDecision): { namespace: string; name: string; condition: ReturnType<typeof scalingCondition> }[] {
-  const speaking = new Set<string>();
-  for (const v of d.nodes) if (v.candidate && v.nodeGroup !== undefined) speaking.add(v.nodeGroup);
-  for (const r of [...d.removals, ...d.dryRunRemovals]) speaking.add(r.nodeGroup);
-  return d.groups
-    .filter((g) => speaking.has(g.nodeGroup) || g.consolidation !== undefined)
-    .map((g) => ({ namespace: g.namespace, name: g.nodeGroup, condition: scalingCondition(d, g) }));
 }
 
 function groupKeyOf(namespace: string, name: string): string {

@@ -4,11 +4,16 @@
  * which groups get a Scaling condition, and how the condition merges with the NodeGroup's own.
  */
 import { expect } from 'chai';
-import { mergeScalingCondition, SCALE_DOWN_CONDITION_PREFIX } from '../../../../../activities/nodes/scale-down';
+import {
+  changedEvents,
+  conditionsToWrite,
+  mergeScalingCondition,
+  removalsOf,
+  SCALE_DOWN_CONDITION_PREFIX,
+} from '../../../../../decision/nodes/scale-down/loop-records';
 import { decideScaleDown } from '../../../../../decision/nodes/scale-down';
 import type { NodeGroupCondition } from '../../../../../lib/crds/autoscaler';
-import { changedEvents, conditionsToWrite, removalsOf } from '../../../../../workflows/nodes/scale-down/loop';
-import { group, input, node, offering, pod } from '../../../decision/nodes/scale-down/fixtures';
+import { group, input, node, offering, pod } from './fixtures';
 
 const T0 = '2025-06-04T11:00:00.000Z';
 const NOW = '2025-06-04T12:00:00.000Z';
