@@ -25,11 +25,9 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  ChildWorkflowFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
-  executeChild,
   getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
@@ -38,19 +36,15 @@ import {
 } from '@temporalio/workflow';
 import type { DrainActivities } from '../../../activities/nodes/drain';
 import type { MachineStatus, VpsieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
-import type { LifecycleSettings, VPSieNodeActivities, VPSieNodeObservation } from '../../../activities/nodes/lifecycle/vpsienode';
-import { canTransition, errorReasonOf, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
+import type { VPSieNodeActivities, VPSieNodeObservation } from '../../../activities/nodes/lifecycle/vpsienode';
+import { canTransition, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
 import type { VPSieNodeErrorReason, VPSieNodePhase, VPSieNodeReason } from '../../../lib/crds/autoscaler/constants';
-import {
-  nodeGroupNodePhaseSignal,
-  nodeGroupWorkflowId,
-  vpsieNodeStateQuery,
-  vpsieNodeSyncSignal,
-  vpsieNodeWorkflowId,
-  type VPSieNodeLifecycleState,
-  type VPSieNodeWorkflowInput,
-} from '../contracts';
-import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
+import { nodeGroupNodePhaseSignal, nodeGroupWorkflowId, vpsieNodeStateQuery, vpsieNodeSyncSignal, type VPSieNodeLifecycleState } from '../contracts';
+import { VPSieNodeGone, type CarriedLifecycle, type LifecycleContext, type VPSieNodeLifecycleInput, type VPSieNodeLifecycleResult } from './context';
+import { cleanUpFailed } from './failed-cleanup';
+import { join } from './join';
+import { provision } from './provision';
+import { terminate } from './terminate';
 import { SA_NODEGROUP, SA_PHASE, SA_VPSIENODE } from '../../../lib/temporal/search-attributes';
 
 // The drain child workflow is registered through this file (workflows/index.ts exports it).
@@ -75,58 +69,7 @@ const machineDeletion = proxyActivities<VpsieMachineActivities>({
 // registration (createDrainActivities) is checked against the child's needs.
 export type LifecycleActivities = VPSieNodeActivities & VpsieMachineActivities & DrainActivities;
 
-/** State carried across continue-as-new. */
-export interface CarriedLifecycle {
-  phase: VPSieNodePhase;
-  phaseTimes: Partial<Record<VPSieNodePhase, number>>;
-  settings: LifecycleSettings;
-  nodeName?: string;
-  vpsieIdentifier?: string;
-  hostname?: string;
-  ips?: string[];
-  lastError?: { reason: string; message: string };
-}
-
-export interface VPSieNodeLifecycleInput extends VPSieNodeWorkflowInput {
-  /** Overrides of the configured timeouts (tests use seconds). */
-  settings?: Partial<LifecycleSettings>;
-  /** Set by continue-as-new only. */
-  carried?: CarriedLifecycle;
-}
-
-export interface VPSieNodeLifecycleResult {
-  phase: VPSieNodePhase;
-  /** Deleted: terminated on request; CleanedUpAfterTtl: Failed then removed; VPSieNodeGone: the object vanished. */
-  outcome: 'Deleted' | 'CleanedUpAfterTtl' | 'VPSieNodeGone';
-  vpsieIdentifier?: string;
-  lastError?: { reason: string; message: string };
-  drain?: DrainNodeResult;
-}
-
-interface FailureInfo {
-  type?: string;
-  message: string;
-  nonRetryable: boolean;
-  operation?: string;
-}
-
-/** The ApplicationFailure inside an activity failure (others are rethrown: they are bugs). */
-function failureInfo(e: unknown): FailureInfo {
-  const app = e instanceof ActivityFailure ? e.cause : e;
-  if (app instanceof ApplicationFailure) {
-    const d = (app.details?.[0] ?? undefined) as { operation?: unknown } | undefined;
-    return {
-      ...(app.type ? { type: app.type } : {}),
-      message: app.message,
-      nonRetryable: app.nonRetryable === true,
-      ...(typeof d?.operation === 'string' ? { operation: d.operation } : {}),
-    };
-  }
-  if (e instanceof ActivityFailure) return { message: e.cause?.message ?? e.message, nonRetryable: false };
-  throw e;
-}
-
-class VPSieNodeGone extends Error {}
+export type { CarriedLifecycle, VPSieNodeLifecycleInput, VPSieNodeLifecycleResult } from './context';
 
 export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput): Promise<VPSieNodeLifecycleResult> {
   const ref = { namespace: input.namespace, name: input.name };
@@ -134,7 +77,6 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
   let deleting = false;
   let syncs = 0;
   let seenSyncs = 0;
-  let drain: DrainNodeResult | undefined;
 
   const st: CarriedLifecycle = input.carried
     ? { ...input.carried, phaseTimes: { ...input.carried.phaseTimes } }
@@ -246,6 +188,22 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
     return `${m.detail}; ${node ? `node ${node.name} ${nodeDeleted ? 'deleted' : 'already gone'}` : 'no node'}`;
   };
 
+  const ctx: LifecycleContext = {
+    input,
+    ref,
+    st,
+    settings,
+    kube,
+    machines,
+    machineInput,
+    deleting: () => deleting,
+    transition,
+    fail,
+    waitForChange,
+    takeMachine,
+    removeNodeAndMachine,
+  };
+
   try {
     const first = await observe();
     if (!input.carried) {
@@ -272,93 +230,17 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
           await transition('Provisioning', 'VPSCreating', 'creating the VPS');
           break;
 
-        case 'Provisioning': {
-          const start = st.phaseTimes.Provisioning ?? st.phaseTimes.Pending ?? Date.now();
-          const deadline = start + settings.provisionTimeoutSeconds * 1000;
-          let last = 'not requested yet';
-          for (;;) {
-            if (deleting) break;
-            let m: MachineStatus | undefined;
-            try {
-              m = await machines.ensureMachine(machineInput);
-            } catch (e) {
-              const f = failureInfo(e);
-              if (f.type === 'VPSieNodeGone') throw new VPSieNodeGone();
-              if (f.nonRetryable) {
-                await fail(errorReasonOf(f.type, f.operation), f.message);
-                break;
-              }
-              last = `transient error: ${f.message}`;
-            }
-            if (m) {
-              takeMachine(m);
-              last = `${m.state}: ${m.detail}`;
-              if (m.state === 'running') {
-                const pendingAt = st.phaseTimes.Pending ?? start;
-                await transition('Provisioned', 'VPSRunning', `VPS ${m.hostname ?? ''} (${m.vpsieIdentifier ?? '?'}) running`, {
-                  vpsieStatus: 'running',
-                  ...(m.publicIPv4 ? { publicIPv4: m.publicIPv4 } : {}),
-                  ...(m.privateIPv4 ? { privateIPv4: m.privateIPv4 } : {}),
-                  ...(m.publicIPv6 ? { publicIPv6: m.publicIPv6 } : {}),
-                  provisioningSeconds: (Date.now() - pendingAt) / 1000,
-                });
-                break;
-              }
-              if (m.state === 'gone') {
-                await fail('VPSNotFound', `VPS ${m.vpsieIdentifier ?? ''} was deleted while provisioning`);
-                break;
-              }
-            }
-            const now = Date.now();
-            if (now >= deadline) {
-              await fail('VPSCreateTimeout', `VPS not running after ${settings.provisionTimeoutSeconds}s (last: ${last})`);
-              break;
-            }
-            await waitForChange(Math.min(settings.pollIntervalSeconds * 1000, deadline - now));
-          }
+        case 'Provisioning':
+          await provision(ctx);
           break;
-        }
 
         case 'Provisioned':
           await transition('Joining', 'AwaitingNode', `waiting for the Node of ${st.hostname ?? st.vpsieIdentifier ?? 'the VPS'}`);
           break;
 
-        case 'Joining': {
-          const start = st.phaseTimes.Provisioned ?? st.phaseTimes.Joining ?? Date.now();
-          const deadline = (st.phaseTimes.Joining ?? start) + settings.joinTimeoutSeconds * 1000;
-          let labelled = false;
-          let seen = 'no Node registered';
-          for (;;) {
-            if (deleting) break;
-            const node = await kube.findNode({
-              ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}),
-              ...(st.hostname ? { hostname: st.hostname } : {}),
-              ...(st.ips ? { ips: st.ips } : {}),
-            });
-            if (node) {
-              st.nodeName = node.name;
-              seen = `Node ${node.name} registered (${node.ready ? 'Ready' : 'NotReady'}, matched by ${node.by})`;
-              if (!labelled) {
-                await kube.applyNodeGroupToNode({ nodeName: node.name, nodeGroup: { namespace: input.namespace, name: input.nodeGroup } });
-                labelled = true;
-              }
-              if (node.ready) {
-                await transition('Ready', 'NodeReady', `Node ${node.name} is Ready`, {
-                  nodeName: node.name,
-                  joiningSeconds: (Date.now() - start) / 1000,
-                });
-                break;
-              }
-            }
-            const now = Date.now();
-            if (now >= deadline) {
-              await fail('JoinTimeout', `no Ready Node after ${settings.joinTimeoutSeconds}s (${seen})`);
-              break;
-            }
-            await waitForChange(Math.min(settings.pollIntervalSeconds * 1000, deadline - now));
-          }
+        case 'Joining':
+          await join(ctx);
           break;
-        }
 
         case 'Ready': {
           await condition(() => deleting || syncs !== seenSyncs || workflowInfo().continueAsNewSuggested);
@@ -374,82 +256,15 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
         }
 
         case 'Terminating': {
-          if (st.nodeName) {
-            try {
-              drain = await executeChild(drainNodeWorkflow, {
-                workflowId: `${vpsieNodeWorkflowId(input.namespace, input.name)}/drain`,
-                args: [
-                  {
-                    nodeName: st.nodeName,
-                    timeoutSeconds: settings.drainTimeoutSeconds,
-                    maxPodGracePeriodSeconds: settings.maxPodGracePeriodSeconds,
-                    vpsieNode: ref,
-                  },
-                ],
-              });
-            } catch (e) {
-              if (!(e instanceof ChildWorkflowFailure)) throw e;
-              drain = undefined;
-              await fail('DrainFailed', `drain workflow failed: ${e.cause?.message ?? e.message}`);
-              break;
-            }
-            await kube.recordVPSieNodeEvent({
-              vpsieNode: ref,
-              type: drain.reason === 'DrainComplete' ? 'Normal' : 'Warning',
-              reason: drain.reason,
-              message: `${drain.outcome}: ${drain.message} (${drain.seconds.toFixed(1)}s)`,
-              dedupeKey: 'drain',
-            });
-            if (drain.outcome === 'Timeout' || drain.outcome === 'Failed') {
-              await fail('DrainFailed', drain.message);
-              break;
-            }
-          }
-          let done: string;
-          try {
-            done = await removeNodeAndMachine();
-          } catch (e) {
-            const f = failureInfo(e);
-            await fail('VPSDeleteFailed', f.message);
-            break;
-          }
-          await transition('Deleted', 'VPSDeleted', done);
-          await kube.removeFinalizer(ref);
-          return { phase: 'Deleted', outcome: 'Deleted', ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}), ...(drain ? { drain } : {}) };
+          const done = await terminate(ctx);
+          if (done) return done;
+          break;
         }
 
         case 'Failed': {
-          const failedAt = st.phaseTimes.Failed ?? Date.now();
-          const ttlEnd = failedAt + settings.failedNodeTtlSeconds * 1000;
-          // A deletion cleans a Failed node up at once, except after a failed drain (its pods
-          // may still run there: the TTL is the operator's window).
-          const cleanNow = (): boolean => deleting && st.lastError?.reason !== 'DrainFailed';
-          while (!cleanNow() && Date.now() < ttlEnd) await waitForChange(ttlEnd - Date.now());
-          const byTtl = !cleanNow();
-          let done: string;
-          try {
-            done = await removeNodeAndMachine();
-          } catch (e) {
-            // Keep trying: a Failed node must not leak its VPS.
-            const f = failureInfo(e);
-            await kube.recordVPSieNodeEvent({ vpsieNode: ref, type: 'Warning', reason: 'VPSDeleteFailed', message: f.message, dedupeKey: 'cleanup' });
-            await waitForChange(settings.pollIntervalSeconds * 1000 * 5);
-            break;
-          }
-          if (byTtl) await kube.countTtlDeletion(input.nodeGroup);
-          await kube.deleteVPSieNode(ref);
-          await transition(
-            'Deleted',
-            'VPSDeleted',
-            byTtl ? `Failed node cleaned up after its TTL of ${settings.failedNodeTtlSeconds}s: ${done}` : `Failed node deleted on request: ${done}`,
-          );
-          await kube.removeFinalizer(ref);
-          return {
-            phase: 'Deleted',
-            outcome: byTtl ? 'CleanedUpAfterTtl' : 'Deleted',
-            ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}),
-            ...(st.lastError ? { lastError: st.lastError } : {}),
-          };
+          const done = await cleanUpFailed(ctx);
+          if (done) return done;
+          break;
         }
 
         case 'Deleted':
