@@ -32,7 +32,6 @@ const CPU = [100, 250, 500, 1000, 1500];
 const MEM = [100, 256, 512, 1024, 2048, 4096];
 const VALUES = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
-
 type Kind = 'generic' | 'zone-spread' | 'host-spread' | 'zone-affinity' | 'host-anti';
 
 export function makePods(count: number, seed: number): { pods: SimPod[]; kinds: Map<SimPod, Kind> } {
@@ -105,13 +104,22 @@ const DAEMONSET: SimPod = {
 /** Per datacenter of the simulator's catalogue (as zone): a Shared CPU and a Compute Optimized group. */
 export function simulatorNodeGroups(maxNodesPerGroup = 10_000): NodeGroup[] {
   const cat = defaultCatalogue();
-  const plans = cat.plans.map(
-    (p): CatalogPlan => ({ id: p.nickname, nickname: p.nickname, category: p.categoryIdentifier === CAT_COMPUTE ? 'Compute Optimized' : 'Shared CPU', vcpu: p.cpu, memoryGiB: p.ram / 1024, diskGB: p.ssd, monthlyPrice: p.price }),
-  );
+  const plans = cat.plans.map((p): CatalogPlan => ({
+    id: p.nickname,
+    nickname: p.nickname,
+    category: p.categoryIdentifier === CAT_COMPUTE ? 'Compute Optimized' : 'Shared CPU',
+    vcpu: p.cpu,
+    memoryGiB: p.ram / 1024,
+    diskGB: p.ssd,
+    monthlyPrice: p.price,
+  }));
   const groups: NodeGroup[] = [];
   for (const dc of cat.datacenters.slice(0, 3)) {
     const zone = dc.dc_name;
-    for (const [name, category] of [['shared', 'Shared CPU'], ['compute', 'Compute Optimized']] as const) {
+    for (const [name, category] of [
+      ['shared', 'Shared CPU'],
+      ['compute', 'Compute Optimized'],
+    ] as const) {
       groups.push({
         name: `${name}-${zone}`,
         namespace: 'kube-system',
@@ -207,4 +215,4 @@ function main(): void {
   for (const n of counts) process.stdout.write(`${JSON.stringify(benchOnce(n, seed))}\n`);
 }
 
-if (process.argv[1]?.endsWith("planner.ts")) main();
+if (process.argv[1]?.endsWith('planner.ts')) main();

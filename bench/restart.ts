@@ -18,7 +18,13 @@ function arg(name: string, dflt: number): number {
 }
 
 function job(script: string, dir: string, log: string): Job {
-  return npmJob(script, path.join(path.dirname(dir), log), { ...process.env, SANDBOX_DIR: dir, SANDBOX_HEADLESS: '1', LOG_LEVEL: 'info', METRICS_ADDR: '127.0.0.1:0' });
+  return npmJob(script, path.join(path.dirname(dir), log), {
+    ...process.env,
+    SANDBOX_DIR: dir,
+    SANDBOX_HEADLESS: '1',
+    LOG_LEVEL: 'info',
+    METRICS_ADDR: '127.0.0.1:0',
+  });
 }
 
 async function ready(dir: string, j: Job): Promise<Endpoints> {
@@ -41,7 +47,14 @@ function kubectl(e: Endpoints, args: string[]): string {
 async function exampleUp(e: Endpoints): Promise<void> {
   kubectl(e, ['apply', '-f', path.join(repoRoot(), 'k8s', 'examples', 'nodegroup-general-purpose.yaml')]);
   await waitFor('2 Ready nodes of the example group', () => {
-    const out = kubectl(e, ['get', 'nodes', '-l', 'autoscaler.vpsie.com/nodegroup=general-purpose-nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+    const out = kubectl(e, [
+      'get',
+      'nodes',
+      '-l',
+      'autoscaler.vpsie.com/nodegroup=general-purpose-nodes',
+      '-o',
+      'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+    ]);
     return out.split('\n').filter((l) => l === 'True').length >= 2 ? true : undefined;
   });
 }

@@ -170,7 +170,7 @@ function play(rec: Recommender, cpu: Float64Array, mem: Float64Array): Outcome {
       oomAt[k] = oom ? 1 : 0;
       if (i >= EVAL_FROM) {
         if (cpu[i]! > reqCpu) cpuAbove += 5;
-        if (oom) (memAbove += 5, ooms++);
+        if (oom) ((memAbove += 5), ooms++);
         sumReqCpu += reqCpu;
         sumReqMem += reqMem;
       }

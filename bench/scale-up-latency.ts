@@ -11,9 +11,9 @@
  * object: {bursts, podsPerBurst, p50Seconds, p95Seconds, minSeconds, maxSeconds, meanSeconds, samples}.
  */
 import * as k8s from '@kubernetes/client-node';
-import { watchFailedScheduling } from '../starters/failed-scheduling';
+import { watchFailedScheduling } from '../starters/nodes/failed-scheduling';
 import { sharedSandbox, stopSharedSandbox, uniqueName } from '../test/support/sandbox';
-import { cleanup, container, createDeployment, createNodeGroup, eventually, simMachines, startHarness } from '../test/integration/scale-up/helpers';
+import { cleanup, container, createDeployment, createNodeGroup, eventually, simMachines, startHarness } from '../test/integration/nodes/scale-up/helpers';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,7 +36,12 @@ async function main(): Promise<void> {
   const h = await startHarness(sb, ns, { LOG_LEVEL: 'error' });
   const group = uniqueName('lat');
   const pool = `lat-${ns}`;
-  await createNodeGroup(sb, ns, group, { maxNodes: Math.min(200, bursts * podsPerBurst + 5), offeringIDs: ['small-2cpu-4gb'], labels: { 'vpsie.test/pool': pool }, scaleUpPolicy: { stabilizationWindowSeconds: 0 } });
+  await createNodeGroup(sb, ns, group, {
+    maxNodes: Math.min(200, bursts * podsPerBurst + 5),
+    offeringIDs: ['small-2cpu-4gb'],
+    labels: { 'vpsie.test/pool': pool },
+    scaleUpPolicy: { stabilizationWindowSeconds: 0 },
+  });
   // Let the NodeGroup workflow start before the first burst.
   await new Promise((r) => setTimeout(r, 2000));
 
@@ -53,17 +58,27 @@ async function main(): Promise<void> {
       const name = `burst-${i}`;
       const before = Date.now();
       await createDeployment(sb, ns, name, podsPerBurst, { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('1500m', '256Mi')] });
-      const created = await eventually(`a machine for ${name}`, 60_000, async () => {
-        const ms = (await simMachines(sb)).filter((m) => m.requestedAt >= before && m.hostname.startsWith(group));
-        return ms.length > 0 ? Math.min(...ms.map((m) => m.requestedAt)) : undefined;
-      }, 50);
+      const created = await eventually(
+        `a machine for ${name}`,
+        60_000,
+        async () => {
+          const ms = (await simMachines(sb)).filter((m) => m.requestedAt >= before && m.hostname.startsWith(group));
+          return ms.length > 0 ? Math.min(...ms.map((m) => m.requestedAt)) : undefined;
+        },
+        50,
+      );
       const first = await eventually(`the first FailedScheduling of ${name}`, 10_000, async () => firstEvent.get(name), 20);
       samples.push((created - first) / 1000);
       // Let this burst's nodes come before the next, so each burst is measured on its own.
-      await eventually(`${name} running`, 120_000, async () => {
-        const pods = await sb.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${name}` });
-        return pods.items.length === podsPerBurst && pods.items.every((p) => p.status?.phase === 'Running') ? true : undefined;
-      }, 250);
+      await eventually(
+        `${name} running`,
+        120_000,
+        async () => {
+          const pods = await sb.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${name}` });
+          return pods.items.length === podsPerBurst && pods.items.every((p) => p.status?.phase === 'Running') ? true : undefined;
+        },
+        250,
+      );
     }
   } finally {
     await stopWatch();

@@ -12,16 +12,15 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { decideScaleDown } from '../decision/scaledown/decide';
-import type { ScaleDownInput, ScaleDownNode, ScaleDownPod } from '../decision/scaledown/types';
-import { createTracker, nodeSample, observe } from '../decision/scaledown/utilization';
+import { decideScaleDown } from '../decision/nodes/scale-down/decide';
+import type { ScaleDownInput, ScaleDownNode, ScaleDownPod } from '../decision/nodes/scale-down/types';
+import { createTracker, nodeSample, observe } from '../decision/nodes/scale-down/utilization';
 import { LABEL_HOSTNAME, LABEL_INSTANCE_TYPE } from '../decision/scheduling/types';
 import { mulberry32 } from '../lib/prng';
 
 const Mi = 1024 * 1024;
 const Gi = 1024 * Mi;
 const NOW = Date.UTC(2025, 5, 4, 12);
-
 
 function cluster(n: number, budget: number | string, consolidation: boolean): ScaleDownInput {
   const rnd = mulberry32(42);
@@ -31,7 +30,15 @@ function cluster(n: number, budget: number | string, consolidation: boolean): Sc
     const name = `node-${String(i).padStart(4, '0')}`;
     const light = i % 3 !== 0;
     const pods: ScaleDownPod[] = [
-      { name: `proxy-${name}`, namespace: 'kube-system', uid: `ds${i}`, labels: { app: 'proxy' }, requests: { cpuMilli: 50, memoryBytes: 64 * Mi, pods: 1, ephemeralStorageBytes: 0 }, ownerKind: 'DaemonSet', nodeName: name },
+      {
+        name: `proxy-${name}`,
+        namespace: 'kube-system',
+        uid: `ds${i}`,
+        labels: { app: 'proxy' },
+        requests: { cpuMilli: 50, memoryBytes: 64 * Mi, pods: 1, ephemeralStorageBytes: 0 },
+        ownerKind: 'DaemonSet',
+        nodeName: name,
+      },
     ];
     for (let k = 0; k < (light ? 3 : 10); k++) {
       const app = `app-${Math.floor(rnd() * 20)}`;
@@ -40,24 +47,43 @@ function cluster(n: number, budget: number | string, consolidation: boolean): Sc
         namespace: 'default',
         uid: `u${seq++}`,
         labels: { app },
-        requests: { cpuMilli: [100, 200, 300, 400, 500][Math.floor(rnd() * 5)] as number, memoryBytes: [128, 256, 512][Math.floor(rnd() * 3)] as number * Mi, pods: 1, ephemeralStorageBytes: 0 },
+        requests: {
+          cpuMilli: [100, 200, 300, 400, 500][Math.floor(rnd() * 5)] as number,
+          memoryBytes: ([128, 256, 512][Math.floor(rnd() * 3)] as number) * Mi,
+          pods: 1,
+          ephemeralStorageBytes: 0,
+        },
         ownerKind: 'ReplicaSet',
         nodeName: name,
       });
     }
     nodes.push({
-      node: { name, labels: { [LABEL_HOSTNAME]: name, [LABEL_INSTANCE_TYPE]: 'medium', 'autoscaler.vpsie.com/nodegroup': 'g' }, allocatable: { cpuMilli: 4000, memoryBytes: 8 * Gi, pods: 110, ephemeralStorageBytes: 100 * Gi } },
+      node: {
+        name,
+        labels: { [LABEL_HOSTNAME]: name, [LABEL_INSTANCE_TYPE]: 'medium', 'autoscaler.vpsie.com/nodegroup': 'g' },
+        allocatable: { cpuMilli: 4000, memoryBytes: 8 * Gi, pods: 110, ephemeralStorageBytes: 100 * Gi },
+      },
       nodeGroup: 'g',
       offeringId: 'medium',
       pods,
     });
   }
   let t = createTracker();
-  for (let at = NOW - 600_000; at <= NOW; at += 60_000) t = observe(t, nodes.map((x) => nodeSample(x.node.name, x.node.allocatable, x.pods)), at);
+  for (let at = NOW - 600_000; at <= NOW; at += 60_000)
+    t = observe(
+      t,
+      nodes.map((x) => nodeSample(x.node.name, x.node.allocatable, x.pods)),
+      at,
+    );
   return {
     now: NOW,
     nodes,
-    pdbs: Array.from({ length: 20 }, (_, k) => ({ name: `app-${k}`, namespace: 'default', selector: { matchLabels: { app: `app-${k}` } }, disruptionsAllowed: 2 })),
+    pdbs: Array.from({ length: 20 }, (_, k) => ({
+      name: `app-${k}`,
+      namespace: 'default',
+      selector: { matchLabels: { app: `app-${k}` } },
+      disruptionsAllowed: 2,
+    })),
     groups: [
       {
         name: 'g',
@@ -84,7 +110,11 @@ function cluster(n: number, budget: number | string, consolidation: boolean): Sc
 }
 
 function run(n: number): void {
-  for (const [budget, consolidation] of [[1, false], ['10%', false], [1, true]] as const) {
+  for (const [budget, consolidation] of [
+    [1, false],
+    ['10%', false],
+    [1, true],
+  ] as const) {
     const input = cluster(n, budget, consolidation);
     decideScaleDown(input); // warm-up
     const reps = n <= 100 ? 5 : 2;

@@ -73,7 +73,11 @@ async function main(sim: Sim): Promise<void> {
         }
       }),
     );
-    return { calls, seconds: Math.round((performance.now() - t0) / 10) / 100, callsPerSecond: Math.round((calls / ((performance.now() - t0) / 1000)) * 10) / 10 };
+    return {
+      calls,
+      seconds: Math.round((performance.now() - t0) / 10) / 100,
+      callsPerSecond: Math.round((calls / ((performance.now() - t0) / 1000)) * 10) / 10,
+    };
   };
   const unlimited = await sustained(client(sim, false), 3);
   const limited6000 = await sustained(client(sim, { perMinute: 6_000, burst: 10 }), 3);

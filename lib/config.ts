@@ -4,9 +4,7 @@
  */
 import { z } from 'zod';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', ''])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
 
 export const ConfigSchema = z.object({
   KUBECONFIG: z.string().min(1).optional(),
@@ -43,7 +41,12 @@ export const ConfigSchema = z.object({
     .string()
     .min(1)
     .default('small-2cpu-4gb,medium-4cpu-8gb')
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
   DEFAULT_OS_IMAGE: z.string().min(1).default('ubuntu-22.04-lts'),
   DEFAULT_JOIN_METHOD: z.enum(['UserData', 'ManagedKubernetes']).default('UserData'),
   /**
@@ -102,7 +105,9 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.fromEntries(
-    Object.keys(ConfigSchema.shape).filter((k) => env[k] !== undefined).map((k) => [k, env[k]]),
+    Object.keys(ConfigSchema.shape)
+      .filter((k) => env[k] !== undefined)
+      .map((k) => [k, env[k]]),
   );
   const r = ConfigSchema.safeParse(known);
   if (!r.success) {

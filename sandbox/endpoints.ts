@@ -46,9 +46,7 @@ export const EndpointsSchema = z
       .optional(),
     metricsServer: MetricsServerEndpointSchema.optional(),
     prometheus: PrometheusEndpointSchema.optional(),
-    orchestrator: z
-      .object({ metrics: z.string(), healthz: z.string(), readyz: z.string() })
-      .optional(),
+    orchestrator: z.object({ metrics: z.string(), healthz: z.string(), readyz: z.string() }).optional(),
     pids: z.record(z.string(), z.number().int()),
     /** Kernel start time of each pid (/proc/<pid>/stat), so a reused pid is never mistaken for ours. */
     processStarts: z.record(z.string(), z.number().int()).optional(),

@@ -88,58 +88,66 @@ const ApiServiceStatus = z.object({
 /** The Service and APIService that put metrics-server behind the apiserver. */
 function aggregationManifest(port: number, caBundle: string): string {
   const svc = METRICS_SERVER_SERVICE;
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'List',
-    items: [
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: svc.name, namespace: svc.namespace, labels: { 'app.kubernetes.io/name': 'metrics-server' } },
-        // ExternalName: the aggregator dials <externalName>:<APIService port>. A literal loopback
-        // address, so nothing is resolved through DNS.
-        spec: { type: 'ExternalName', externalName: '127.0.0.1' },
-      },
-      {
-        apiVersion: 'apiregistration.k8s.io/v1',
-        kind: 'APIService',
-        metadata: { name: METRICS_API_SERVICE, labels: { 'app.kubernetes.io/name': 'metrics-server' } },
-        spec: {
-          group: 'metrics.k8s.io',
-          version: 'v1beta1',
-          service: { name: svc.name, namespace: svc.namespace, port },
-          caBundle: Buffer.from(caBundle).toString('base64'),
-          groupPriorityMinimum: 100,
-          versionPriority: 100,
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: svc.name, namespace: svc.namespace, labels: { 'app.kubernetes.io/name': 'metrics-server' } },
+          // ExternalName: the aggregator dials <externalName>:<APIService port>. A literal loopback
+          // address, so nothing is resolved through DNS.
+          spec: { type: 'ExternalName', externalName: '127.0.0.1' },
         },
-      },
-    ],
-  }, null, 2);
+        {
+          apiVersion: 'apiregistration.k8s.io/v1',
+          kind: 'APIService',
+          metadata: { name: METRICS_API_SERVICE, labels: { 'app.kubernetes.io/name': 'metrics-server' } },
+          spec: {
+            group: 'metrics.k8s.io',
+            version: 'v1beta1',
+            service: { name: svc.name, namespace: svc.namespace, port },
+            caBundle: Buffer.from(caBundle).toString('base64'),
+            groupPriorityMinimum: 100,
+            versionPriority: 100,
+          },
+        },
+      ],
+    },
+    null,
+    2,
+  );
 }
 
 function prometheusConfig(kwokPort: number): string {
   // YAML is a superset of JSON: write the config as JSON.
-  return JSON.stringify({
-    global: { scrape_interval: `${PROMETHEUS_SCRAPE_SECONDS}s`, scrape_timeout: `${PROMETHEUS_SCRAPE_SECONDS - 1}s`, evaluation_interval: '15s' },
-    scrape_configs: [
-      {
-        // One target per node and kwok Metric: /metrics/nodes/<node>/metrics/resource.
-        job_name: 'kwok-resource-metrics',
-        honor_labels: true,
-        http_sd_configs: [{ url: `http://127.0.0.1:${kwokPort}/discovery/prometheus`, refresh_interval: `${PROMETHEUS_SCRAPE_SECONDS}s` }],
-        relabel_configs: [
-          {
-            source_labels: ['__metrics_path__'],
-            regex: '/metrics/nodes/([^/]+)/.*',
-            target_label: 'node',
-            replacement: '$1',
-          },
-          // Whatever kwok answers, only ever scrape loopback.
-          { source_labels: ['__address__'], regex: '127\\.0\\.0\\.1:[0-9]+', action: 'keep' },
-        ],
-      },
-    ],
-  }, null, 2);
+  return JSON.stringify(
+    {
+      global: { scrape_interval: `${PROMETHEUS_SCRAPE_SECONDS}s`, scrape_timeout: `${PROMETHEUS_SCRAPE_SECONDS - 1}s`, evaluation_interval: '15s' },
+      scrape_configs: [
+        {
+          // One target per node and kwok Metric: /metrics/nodes/<node>/metrics/resource.
+          job_name: 'kwok-resource-metrics',
+          honor_labels: true,
+          http_sd_configs: [{ url: `http://127.0.0.1:${kwokPort}/discovery/prometheus`, refresh_interval: `${PROMETHEUS_SCRAPE_SECONDS}s` }],
+          relabel_configs: [
+            {
+              source_labels: ['__metrics_path__'],
+              regex: '/metrics/nodes/([^/]+)/.*',
+              target_label: 'node',
+              replacement: '$1',
+            },
+            // Whatever kwok answers, only ever scrape loopback.
+            { source_labels: ['__address__'], regex: '127\\.0\\.0\\.1:[0-9]+', action: 'keep' },
+          ],
+        },
+      ],
+    },
+    null,
+    2,
+  );
 }
 
 async function kubectl(tools: Toolchain, kubeconfig: string, args: string[], what: string, logDir: string): Promise<void> {
@@ -163,23 +171,28 @@ export async function startMetricsStack(o: MetricsStackOptions): Promise<Metrics
   const manifest = path.join(o.dir, 'metrics-server.json');
   fs.writeFileSync(manifest, aggregationManifest(msPort, fs.readFileSync(o.pki.servingCa, 'utf8')));
   o.progress('starting metrics-server and Prometheus…');
-  const ms = startProcess('metrics-server', o.tools.metricsServer, [
-    '--bind-address=127.0.0.1',
-    `--secure-port=${msPort}`,
-    `--kubeconfig=${o.kubeconfig}`,
-    `--authentication-kubeconfig=${o.kubeconfig}`,
-    `--authorization-kubeconfig=${o.kubeconfig}`,
-    `--tls-cert-file=${o.pki.metricsServerCert}`,
-    `--tls-private-key-file=${o.pki.metricsServerKey}`,
-    // kwok's server: a self-signed test certificate, on one loopback port for every node.
-    '--kubelet-insecure-tls',
-    `--kubelet-port=${o.kwokPort}`,
-    '--kubelet-preferred-address-types=InternalDNS',
-    `--metric-resolution=${METRIC_RESOLUTION_SECONDS}s`,
-    // It must be shorter than the resolution; kwok answers on loopback in milliseconds.
-    '--kubelet-request-timeout=5s',
-    '--v=1',
-  ], o.logDir);
+  const ms = startProcess(
+    'metrics-server',
+    o.tools.metricsServer,
+    [
+      '--bind-address=127.0.0.1',
+      `--secure-port=${msPort}`,
+      `--kubeconfig=${o.kubeconfig}`,
+      `--authentication-kubeconfig=${o.kubeconfig}`,
+      `--authorization-kubeconfig=${o.kubeconfig}`,
+      `--tls-cert-file=${o.pki.metricsServerCert}`,
+      `--tls-private-key-file=${o.pki.metricsServerKey}`,
+      // kwok's server: a self-signed test certificate, on one loopback port for every node.
+      '--kubelet-insecure-tls',
+      `--kubelet-port=${o.kwokPort}`,
+      '--kubelet-preferred-address-types=InternalDNS',
+      `--metric-resolution=${METRIC_RESOLUTION_SECONDS}s`,
+      // It must be shorter than the resolution; kwok answers on loopback in milliseconds.
+      '--kubelet-request-timeout=5s',
+      '--v=1',
+    ],
+    o.logDir,
+  );
   o.onStarted(ms);
 
   // ---- Prometheus ----
@@ -190,28 +203,44 @@ export async function startMetricsStack(o: MetricsStackOptions): Promise<Metrics
   const promConfig = path.join(promDir, 'prometheus.yml');
   fs.writeFileSync(promConfig, prometheusConfig(o.kwokPort));
   const promUrl = `http://127.0.0.1:${promPort}`;
-  const prom = startProcess('prometheus', o.tools.prometheus, [
-    `--config.file=${promConfig}`,
-    `--storage.tsdb.path=${path.join(promDir, 'data')}`,
-    '--storage.tsdb.retention.time=2d',
-    `--web.listen-address=127.0.0.1:${promPort}`,
-    '--log.level=warn',
-  ], o.logDir);
+  const prom = startProcess(
+    'prometheus',
+    o.tools.prometheus,
+    [
+      `--config.file=${promConfig}`,
+      `--storage.tsdb.path=${path.join(promDir, 'data')}`,
+      '--storage.tsdb.retention.time=2d',
+      `--web.listen-address=127.0.0.1:${promPort}`,
+      '--log.level=warn',
+    ],
+    o.logDir,
+  );
   o.onStarted(prom);
 
   await waitReady(ms, '/livez', async () => (await get(`https://127.0.0.1:${msPort}/livez`, { insecure: true })).status === 200, o.readyTimeoutMs);
   await kubectl(o.tools, o.kubeconfig, ['apply', '--server-side', '-f', manifest], 'applying the metrics-server Service and APIService', o.logDir);
-  await kubectl(o.tools, o.kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', '-f', RESOURCE_USAGE_CRD], 'waiting for the ResourceUsage CRD', o.logDir);
+  await kubectl(
+    o.tools,
+    o.kubeconfig,
+    ['wait', '--for=condition=Established', '--timeout=60s', '-f', RESOURCE_USAGE_CRD],
+    'waiting for the ResourceUsage CRD',
+    o.logDir,
+  );
   const ca = fs.readFileSync(o.apiserverCa);
   let lastCondition = '';
   try {
-    await waitReady(ms, `APIService ${METRICS_API_SERVICE} Available`, async () => {
-      const r = await get(`${o.apiserverUrl}/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_API_SERVICE}`, { ca, token: o.token });
-      if (r.status !== 200) return false;
-      const cond = ApiServiceStatus.parse(JSON.parse(r.body)).status?.conditions?.find((c) => c.type === 'Available');
-      lastCondition = cond ? `${cond.status} ${cond.reason ?? ''} ${cond.message ?? ''}`.trim() : '';
-      return cond?.status === 'True';
-    }, o.readyTimeoutMs);
+    await waitReady(
+      ms,
+      `APIService ${METRICS_API_SERVICE} Available`,
+      async () => {
+        const r = await get(`${o.apiserverUrl}/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_API_SERVICE}`, { ca, token: o.token });
+        if (r.status !== 200) return false;
+        const cond = ApiServiceStatus.parse(JSON.parse(r.body)).status?.conditions?.find((c) => c.type === 'Available');
+        lastCondition = cond ? `${cond.status} ${cond.reason ?? ''} ${cond.message ?? ''}`.trim() : '';
+        return cond?.status === 'True';
+      },
+      o.readyTimeoutMs,
+    );
   } catch (err) {
     if (err instanceof SandboxError && lastCondition) throw new SandboxError(`${err.message}; last Available condition: ${lastCondition}`);
     throw err;

@@ -42,7 +42,9 @@ function openssl(args: string[], logFile: string): Promise<void> {
     fs.writeSync(log, `\n$ openssl ${args.join(' ')}\n`);
     const child = spawn('openssl', args, { stdio: ['ignore', log, log] });
     fs.closeSync(log);
-    child.once('error', (err) => reject(new SandboxError(`pki: cannot run openssl (${err.message}); it is needed for the aggregation layer's certificates (log: ${logFile})`)));
+    child.once('error', (err) =>
+      reject(new SandboxError(`pki: cannot run openssl (${err.message}); it is needed for the aggregation layer's certificates (log: ${logFile})`)),
+    );
     child.once('exit', (code, signal) => {
       if (code === 0) resolve();
       else reject(new SandboxError(`pki: openssl ${args[0]} exited (${code ?? signal}) (log: ${logFile})`));
@@ -54,8 +56,25 @@ async function makeCa(pki: string, name: string, cn: string, logFile: string): P
   const crt = path.join(pki, `${name}.crt`);
   const key = path.join(pki, `${name}.key`);
   await openssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '30', '-subj', `/CN=${cn}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    ],
     logFile,
   );
   return { crt, key };
@@ -82,10 +101,7 @@ async function makeLeaf(
       ...(opts.san ? [`subjectAltName=${opts.san}`] : []),
     ].join('\n') + '\n',
   );
-  await openssl(
-    ['x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-out', crt, '-days', '30', '-extfile', ext],
-    logFile,
-  );
+  await openssl(['x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-out', crt, '-days', '30', '-extfile', ext], logFile);
   fs.rmSync(csr, { force: true });
   fs.rmSync(ext, { force: true });
   fs.chmodSync(key, 0o600);

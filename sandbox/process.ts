@@ -23,13 +23,7 @@ export interface Managed {
   exitCode(): number | string | null | undefined;
 }
 
-export function startProcess(
-  name: string,
-  bin: string,
-  args: string[],
-  logDir: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Managed {
+export function startProcess(name: string, bin: string, args: string[], logDir: string, env: NodeJS.ProcessEnv = process.env): Managed {
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${name}.log`);
   const fd = fs.openSync(logFile, 'a');
@@ -148,19 +142,12 @@ export function freePort(): Promise<number> {
  * Polls `check` until it answers true. Fails with one clear line naming the component and its
  * log when the deadline passes or the process dies first.
  */
-export async function waitReady(
-  proc: Managed,
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
+export async function waitReady(proc: Managed, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc.exitCode() !== undefined)
-      throw new SandboxError(`${proc.name} exited (${String(proc.exitCode())}) before ${what} (log: ${proc.logFile})`);
+    if (proc.exitCode() !== undefined) throw new SandboxError(`${proc.name} exited (${String(proc.exitCode())}) before ${what} (log: ${proc.logFile})`);
     if (await check().catch(() => false)) return;
-    if (Date.now() > deadline)
-      throw new SandboxError(`${proc.name}: ${what} did not happen within ${timeoutMs / 1000} s (log: ${proc.logFile})`);
+    if (Date.now() > deadline) throw new SandboxError(`${proc.name}: ${what} did not happen within ${timeoutMs / 1000} s (log: ${proc.logFile})`);
     await sleep(200);
   }
 }

@@ -116,7 +116,17 @@ export function readVpsieReady(proc: Pick<Managed, 'logFile' | 'logOffset' | 'pi
  * simulator's machines) and a fresh Temporal (no workflow of the previous cluster's objects).
  * Logs are kept (appended, one header line per run) and read back only from this run's offset.
  */
-const PER_RUN_STATE = ['etcd', 'pki', 'vpsie-state.json', 'temporal.db', 'temporal.db-wal', 'temporal.db-shm', 'temporal.db-journal', 'kwok.yaml', 'kubeconfig'];
+const PER_RUN_STATE = [
+  'etcd',
+  'pki',
+  'vpsie-state.json',
+  'temporal.db',
+  'temporal.db-wal',
+  'temporal.db-shm',
+  'temporal.db-journal',
+  'kwok.yaml',
+  'kubeconfig',
+];
 
 function clearRunState(dir: string): void {
   for (const name of PER_RUN_STATE) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
@@ -135,9 +145,7 @@ async function claimDir(dir: string): Promise<void> {
     const starts = existing.processStarts ?? {};
     const owner = existing.pids.sandbox;
     if (owner !== undefined && isSameProcess(owner, starts.sandbox))
-      throw new SandboxError(
-        `a sandbox is already running in ${dir} (pid ${owner}); stop it first, or start another with SANDBOX_DIR=<other dir>`,
-      );
+      throw new SandboxError(`a sandbox is already running in ${dir} (pid ${owner}); stop it first, or start another with SANDBOX_DIR=<other dir>`);
     // Its owner died without cleaning up: stop what it left behind — only processes that are
     // still the ones it started (a pid reused since then belongs to someone else).
     const leftovers = Object.entries(existing.pids)
@@ -193,16 +201,21 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     progress('starting etcd…');
-    const etcd = startProcess('etcd', tools.etcd, [
-      `--data-dir=${etcdDir}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
-      '--unsafe-no-fsync',
-      '--log-level=warn',
-    ], logDir);
+    const etcd = startProcess(
+      'etcd',
+      tools.etcd,
+      [
+        `--data-dir=${etcdDir}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      logDir,
+    );
     procs.push(etcd);
     // During start-up a signal always stops what was started; afterwards only if asked to.
     process.on('SIGINT', onSignal);
@@ -212,14 +225,22 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const tcfg = temporalDevConfig();
     const [tPort, tHttp, tUi, tMetrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const temporalArgs = [
-      'server', 'start-dev',
-      '--ip', '127.0.0.1',
-      '--port', String(tPort),
-      '--http-port', String(tHttp),
-      '--metrics-port', String(tMetrics),
-      '--db-filename', path.join(dir, 'temporal.db'),
-      '--log-level', tcfg.logLevel,
-      '--namespace', tcfg.namespace,
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(tPort),
+      '--http-port',
+      String(tHttp),
+      '--metrics-port',
+      String(tMetrics),
+      '--db-filename',
+      path.join(dir, 'temporal.db'),
+      '--log-level',
+      tcfg.logLevel,
+      '--namespace',
+      tcfg.namespace,
       ...Object.entries(tcfg.searchAttributes).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
     ];
     if (headless) temporalArgs.push('--headless');
@@ -228,10 +249,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const temporal = startProcess('temporal', tools.temporal, temporalArgs, logDir);
     procs.push(temporal);
 
-    await waitReady(etcd, 'etcd health', async () => {
-      const r = await fetch(`${etcdUrl}/health`);
-      return r.ok && ((await r.json()) as { health?: string }).health === 'true';
-    }, readyTimeoutMs);
+    await waitReady(
+      etcd,
+      'etcd health',
+      async () => {
+        const r = await fetch(`${etcdUrl}/health`);
+        return r.ok && ((await r.json()) as { health?: string }).health === 'true';
+      },
+      readyTimeoutMs,
+    );
 
     // ---- kube-apiserver ----
     const pki = path.join(dir, 'pki');
@@ -248,40 +274,54 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const apiPort = await freePort();
     const apiserverUrl = `https://127.0.0.1:${apiPort}`;
     progress('starting kube-apiserver…');
-    const apiserver = startProcess('kube-apiserver', tools.kubeApiserver, [
-      `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${pki}`,
-      `--token-auth-file=${tokenFile}`,
-      '--authorization-mode=Node,RBAC',
-      `--service-account-issuer=${apiserverUrl}`,
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--allow-privileged=true',
-      '--enable-priority-and-fairness=false',
-      ...aggregation.apiserverFlags,
-      '--v=1',
-    ], logDir);
+    const apiserver = startProcess(
+      'kube-apiserver',
+      tools.kubeApiserver,
+      [
+        `--etcd-servers=${etcdUrl}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${pki}`,
+        `--token-auth-file=${tokenFile}`,
+        '--authorization-mode=Node,RBAC',
+        `--service-account-issuer=${apiserverUrl}`,
+        `--service-account-key-file=${saPub}`,
+        `--service-account-signing-key-file=${saKey}`,
+        '--service-cluster-ip-range=10.96.0.0/16',
+        '--allow-privileged=true',
+        '--enable-priority-and-fairness=false',
+        ...aggregation.apiserverFlags,
+        '--v=1',
+      ],
+      logDir,
+    );
     procs.push(apiserver);
     const caFile = path.join(pki, 'apiserver.crt');
-    await waitReady(apiserver, '/readyz', async () => {
-      if (!fs.existsSync(caFile)) return false;
-      const r = await httpsGet(`${apiserverUrl}/readyz`, { ca: fs.readFileSync(caFile), token });
-      return r.status === 200 && r.body.trim() === 'ok';
-    }, readyTimeoutMs);
+    await waitReady(
+      apiserver,
+      '/readyz',
+      async () => {
+        if (!fs.existsSync(caFile)) return false;
+        const r = await httpsGet(`${apiserverUrl}/readyz`, { ca: fs.readFileSync(caFile), token });
+        return r.status === 200 && r.body.trim() === 'ok';
+      },
+      readyTimeoutMs,
+    );
 
     const kubeconfig = path.join(dir, 'kubeconfig');
-    fs.writeFileSync(kubeconfig, YAML.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'sandbox', cluster: { server: apiserverUrl, 'certificate-authority': caFile } }],
-      users: [{ name: 'sandbox-admin', user: { token } }],
-      contexts: [{ name: 'sandbox', context: { cluster: 'sandbox', user: 'sandbox-admin' } }],
-      'current-context': 'sandbox',
-    }), { mode: 0o600 });
+    fs.writeFileSync(
+      kubeconfig,
+      YAML.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'sandbox', cluster: { server: apiserverUrl, 'certificate-authority': caFile } }],
+        users: [{ name: 'sandbox-admin', user: { token } }],
+        contexts: [{ name: 'sandbox', context: { cluster: 'sandbox', user: 'sandbox-admin' } }],
+        'current-context': 'sandbox',
+      }),
+      { mode: 0o600 },
+    );
 
     // ---- controller-manager, scheduler, kwok ----
     const [kcmPort, schedPort] = [await freePort(), await freePort()];
@@ -293,40 +333,57 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       '--bind-address=127.0.0.1',
     ];
     progress('starting kube-controller-manager, kube-scheduler and kwok…');
-    const kcm = startProcess('kube-controller-manager', tools.kubeControllerManager, [
-      ...common,
-      `--secure-port=${kcmPort}`,
-      '--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle,-route',
-      `--service-account-private-key-file=${saKey}`,
-      `--root-ca-file=${caFile}`,
-      '--use-service-account-credentials=false',
-      '--v=1',
-    ], logDir);
+    const kcm = startProcess(
+      'kube-controller-manager',
+      tools.kubeControllerManager,
+      [
+        ...common,
+        `--secure-port=${kcmPort}`,
+        '--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle,-route',
+        `--service-account-private-key-file=${saKey}`,
+        `--root-ca-file=${caFile}`,
+        '--use-service-account-credentials=false',
+        '--v=1',
+      ],
+      logDir,
+    );
     procs.push(kcm);
-    const scheduler = startProcess('kube-scheduler', tools.kubeScheduler, [
-      ...common,
-      `--secure-port=${schedPort}`,
-      '--v=1',
-    ], logDir);
+    const scheduler = startProcess('kube-scheduler', tools.kubeScheduler, [...common, `--secure-port=${schedPort}`, '--v=1'], logDir);
     procs.push(scheduler);
     const stagesDir = path.join(repoRoot(), 'sandbox', 'kwok', 'stages');
-    const stages = fs.readdirSync(stagesDir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(stagesDir, f));
+    const stages = fs
+      .readdirSync(stagesDir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
+      .map((f) => path.join(stagesDir, f));
     const metricsConfigDir = path.join(repoRoot(), 'sandbox', 'kwok', 'metrics');
-    stages.push(...fs.readdirSync(metricsConfigDir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(metricsConfigDir, f)));
+    stages.push(
+      ...fs
+        .readdirSync(metricsConfigDir)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort()
+        .map((f) => path.join(metricsConfigDir, f)),
+    );
     const kwokConfig = path.join(dir, 'kwok.yaml');
     fs.writeFileSync(kwokConfig, stages.map((f) => fs.readFileSync(f, 'utf8')).join('\n---\n'));
     const kwokPort = await freePort();
-    const kwok = startProcess('kwok', tools.kwok, [
-      `--kubeconfig=${kubeconfig}`,
-      `--config=${kwokConfig}`,
-      '--manage-all-nodes=false',
-      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      '--node-lease-duration-seconds=40',
-      '--cidr=10.244.0.0/16',
-      '--node-ip=127.0.0.1',
-      `--server-address=127.0.0.1:${kwokPort}`,
-      '--enable-crds=ResourceUsage',
-    ], logDir, { ...process.env, HOME: dir });
+    const kwok = startProcess(
+      'kwok',
+      tools.kwok,
+      [
+        `--kubeconfig=${kubeconfig}`,
+        `--config=${kwokConfig}`,
+        '--manage-all-nodes=false',
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        '--node-lease-duration-seconds=40',
+        '--cidr=10.244.0.0/16',
+        '--node-ip=127.0.0.1',
+        `--server-address=127.0.0.1:${kwokPort}`,
+        '--enable-crds=ResourceUsage',
+      ],
+      logDir,
+      { ...process.env, HOME: dir },
+    );
     procs.push(kwok);
 
     // ---- the VPSie API simulator: its booted machines join this cluster as kwok nodes ----
@@ -334,53 +391,87 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     // within one sandbox keeps its state (the state file), as a real cloud would.
     const vpsieState = path.join(dir, 'vpsie-state.json');
     progress('starting the VPSie API simulator…');
-    const vpsie = startProcess('vpsie-sim', process.execPath, [
-      '--import', 'tsx',
-      path.join(repoRoot(), 'sandbox', 'vpsie-sim', 'main.ts'),
-      '--port', String(await freePort()),
-      '--state-file', vpsieState,
-      '--kubeconfig', kubeconfig,
-      ...(opts.vpsieConfigFile ?? process.env.SANDBOX_VPSIE_CONFIG ? ['--config', path.resolve(opts.vpsieConfigFile ?? process.env.SANDBOX_VPSIE_CONFIG ?? '')] : []),
-    ], logDir, { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' });
+    const vpsie = startProcess(
+      'vpsie-sim',
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot(), 'sandbox', 'vpsie-sim', 'main.ts'),
+        '--port',
+        String(await freePort()),
+        '--state-file',
+        vpsieState,
+        '--kubeconfig',
+        kubeconfig,
+        ...((opts.vpsieConfigFile ?? process.env.SANDBOX_VPSIE_CONFIG)
+          ? ['--config', path.resolve(opts.vpsieConfigFile ?? process.env.SANDBOX_VPSIE_CONFIG ?? '')]
+          : []),
+      ],
+      logDir,
+      { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    );
     procs.push(vpsie);
     let vpsieInfo: VpsieReady | undefined;
 
     await Promise.all([
-      waitReady(vpsie, 'its ready line', async () => {
-        vpsieInfo = readVpsieReady(vpsie);
-        return vpsieInfo !== undefined;
-      }, readyTimeoutMs),
+      waitReady(
+        vpsie,
+        'its ready line',
+        async () => {
+          vpsieInfo = readVpsieReady(vpsie);
+          return vpsieInfo !== undefined;
+        },
+        readyTimeoutMs,
+      ),
       waitReady(kcm, 'healthz', async () => (await httpsGet(`https://127.0.0.1:${kcmPort}/healthz`, {})).status === 200, readyTimeoutMs),
       waitReady(scheduler, 'healthz', async () => (await httpsGet(`https://127.0.0.1:${schedPort}/healthz`, {})).status === 200, readyTimeoutMs),
-      waitReady(temporal, 'cluster health SERVING', async () => {
-        const conn = await Connection.connect({ address: `127.0.0.1:${tPort}`, connectTimeout: 1000 });
-        try {
-          const r = await conn.healthService.check({});
-          return r.status === 1; // SERVING
-        } finally {
-          await conn.close();
-        }
-      }, readyTimeoutMs),
+      waitReady(
+        temporal,
+        'cluster health SERVING',
+        async () => {
+          const conn = await Connection.connect({ address: `127.0.0.1:${tPort}`, connectTimeout: 1000 });
+          try {
+            const r = await conn.healthService.check({});
+            return r.status === 1; // SERVING
+          } finally {
+            await conn.close();
+          }
+        },
+        readyTimeoutMs,
+      ),
     ]);
 
     // ---- metrics-server (metrics.k8s.io) and Prometheus, reading kwok's kubelet metrics ----
     const metrics = await startMetricsStack({
-      dir, logDir, tools, pki: aggregation, kubeconfig, apiserverUrl, apiserverCa: caFile, token,
-      kwok, kwokPort, readyTimeoutMs, progress, onStarted: (p) => procs.push(p),
+      dir,
+      logDir,
+      tools,
+      pki: aggregation,
+      kubeconfig,
+      apiserverUrl,
+      apiserverCa: caFile,
+      token,
+      kwok,
+      kwokPort,
+      readyTimeoutMs,
+      progress,
+      onStarted: (p) => procs.push(p),
     });
 
     // ---- CRDs ----
     const crdDir = path.resolve(opts.crdDir ?? process.env.SANDBOX_CRD_DIR ?? path.join(repoRoot(), 'k8s', 'crds'));
     if (fs.existsSync(crdDir) && fs.readdirSync(crdDir).some((f) => f.endsWith('.yaml'))) {
       progress('applying CRDs…');
-      const applier = startProcess('kubectl-apply', tools.kubectl, [
-        `--kubeconfig=${kubeconfig}`, 'apply', '--server-side', '-f', crdDir,
-      ], logDir);
+      const applier = startProcess('kubectl-apply', tools.kubectl, [`--kubeconfig=${kubeconfig}`, 'apply', '--server-side', '-f', crdDir], logDir);
       await applier.exited;
       if (applier.exitCode() !== 0) throw new SandboxError(`applying the CRDs in ${crdDir} failed (log: ${applier.logFile})`);
-      const waiter = startProcess('kubectl-wait', tools.kubectl, [
-        `--kubeconfig=${kubeconfig}`, 'wait', '--for=condition=Established', '--timeout=60s', '-f', crdDir,
-      ], logDir);
+      const waiter = startProcess(
+        'kubectl-wait',
+        tools.kubectl,
+        [`--kubeconfig=${kubeconfig}`, 'wait', '--for=condition=Established', '--timeout=60s', '-f', crdDir],
+        logDir,
+      );
       await waiter.exited;
       if (waiter.exitCode() !== 0) throw new SandboxError(`the CRDs never became Established (log: ${waiter.logFile})`);
     }

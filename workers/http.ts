@@ -8,11 +8,7 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export function serveHealth(
-  addr: string,
-  registry: Registry,
-  ready: () => { ok: boolean; detail: string },
-): Promise<HealthServer> {
+export function serveHealth(addr: string, registry: Registry, ready: () => { ok: boolean; detail: string }): Promise<HealthServer> {
   const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

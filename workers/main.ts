@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { readLiveEndpoints, sandboxDir, unpublish, writeEndpoints, type Endpoints } from '../sandbox/endpoints';
 import { startSandbox, type Sandbox } from '../sandbox/stack';
 import { ConfigError, loadConfig, type Config } from '../lib/config';
-import { loadKubeConfig } from '../lib/kube';
+import { loadKubeConfig } from '../lib/kube/api';
 import { logger } from '../lib/log';
 import { startOrchestrator, type Orchestrator } from './orchestrator';
 import { prepareSandbox } from './sandbox-setup';
@@ -30,7 +30,11 @@ const ExtraSchema = z.object({
 });
 
 function loadExtra(env: NodeJS.ProcessEnv): z.infer<typeof ExtraSchema> {
-  const known = Object.fromEntries(Object.keys(ExtraSchema.shape).filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
+  const known = Object.fromEntries(
+    Object.keys(ExtraSchema.shape)
+      .filter((k) => env[k] !== undefined)
+      .map((k) => [k, env[k]]),
+  );
   const r = ExtraSchema.safeParse(known);
   if (!r.success) throw new ConfigError(`invalid configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const e = r.data;
@@ -143,7 +147,12 @@ async function main(): Promise<void> {
 
 live.startup = main();
 live.startup.catch((err: unknown) => {
-  const msg = err instanceof ConfigError || (err instanceof Error && err.name === 'SandboxError') ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const msg =
+    err instanceof ConfigError || (err instanceof Error && err.name === 'SandboxError')
+      ? err.message
+      : err instanceof Error
+        ? (err.stack ?? err.message)
+        : String(err);
   logger('main').error(msg);
   // Whatever started before the failure is stopped (the sandbox's processes would outlive us).
   void (async () => {

@@ -13,22 +13,22 @@ import type * as k8s from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { createDrainActivities } from '../activities/drain';
-import { createFakeCapacityActivities } from '../activities/fake-capacity';
-import { createGarbageCollectionActivities } from '../activities/garbage-collection';
-import { createNodeGroupActivities } from '../activities/nodegroups';
-import { createScaleUpActivities } from '../activities/scale-up';
-import { createScaleDownActivities } from '../activities/scale-down';
-import { createVpsieMachineActivities } from '../activities/vpsie-machines';
-import { createVPSieNodeActivities } from '../activities/vpsienodes';
+import { createDrainActivities } from '../activities/nodes/drain';
+import { createFakeCapacityActivities } from '../activities/nodes/fake-capacity';
+import { createGarbageCollectionActivities } from '../activities/nodes/garbage-collection';
+import { createNodeGroupActivities } from '../activities/nodes/nodegroup';
+import { createScaleUpActivities } from '../activities/nodes/scale-up';
+import { createScaleDownActivities } from '../activities/nodes/scale-down';
+import { createVpsieMachineActivities } from '../activities/nodes/lifecycle/machines';
+import { createVPSieNodeActivities } from '../activities/nodes/lifecycle/vpsienode';
 import { kubernetesSecretCredentials, VpsieClient, type CredentialsSource } from '../clients/vpsie';
 import type { Config } from '../lib/config';
 import { logger } from '../lib/log';
-import { startLeaderElection, type LeaderElector } from '../starters/leader-election';
-import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/schedules';
-import { startScaleUpTrigger, type ScaleUpTriggerOptions } from '../starters/scale-up-trigger';
-import { ensureScaleDownLoop } from '../starters/scale-down';
-import { startWatchers, type Watchers } from '../starters/watchers';
+import { startLeaderElection, type LeaderElector } from '../lib/kube/lease-lock';
+import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/nodes/schedules';
+import { startScaleUpTrigger, type ScaleUpTriggerOptions } from '../starters/nodes/scale-up-trigger';
+import { ensureScaleDownLoop } from '../starters/nodes/scale-down';
+import { startWatchers, type Watchers } from '../starters/nodes/watchers';
 import type { OrchestratorDeps } from './deps';
 import { serveHealth } from './http';
 
@@ -108,7 +108,9 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     o.vpsie ??
     new VpsieClient({
       baseUrl: config.VPSIE_URL,
-      credentials: o.credentials ?? kubernetesSecretCredentials({ namespace: secretNamespace, name: secretName, ...(o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}) }),
+      credentials:
+        o.credentials ??
+        kubernetesSecretCredentials({ namespace: secretNamespace, name: secretName, ...(o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}) }),
       registry,
       rateLimit: { perMinute: config.VPSIE_RATE_LIMIT_PER_MINUTE },
     });
@@ -144,8 +146,16 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         input: { namespace: config.WATCH_NAMESPACE, graceSeconds: o.gc?.graceSeconds ?? 600 },
       });
     }
-    if (o.watchers ?? true) watchers = await startWatchers({ kc, temporal, taskQueue: config.TASK_QUEUE, namespace: config.WATCH_NAMESPACE, ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}) });
-    if ((o.watchers ?? true) && o.scaleUpTrigger !== false) stopScaleUpTrigger = await startScaleUpTrigger(
+    if (o.watchers ?? true)
+      watchers = await startWatchers({
+        kc,
+        temporal,
+        taskQueue: config.TASK_QUEUE,
+        namespace: config.WATCH_NAMESPACE,
+        ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}),
+      });
+    if ((o.watchers ?? true) && o.scaleUpTrigger !== false)
+      stopScaleUpTrigger = await startScaleUpTrigger(
         deps,
         // A namespace-scoped orchestrator only reacts to that namespace's pods, so several can share a cluster.
         o.scaleUpTrigger ?? (deps.config.WATCH_NAMESPACE ? { namespaces: [deps.config.WATCH_NAMESPACE] } : {}),
@@ -180,13 +190,25 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     await startDuties();
   }
 
-  const health = o.http === false ? undefined : await serveHealth(config.METRICS_ADDR, registry, () => {
-    const state = worker.getState();
-    // Ready = the worker polls; a follower is ready too (it runs workflows and activities).
-    const ok = state === 'RUNNING';
-    return { ok, detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}` };
+  const health =
+    o.http === false
+      ? undefined
+      : await serveHealth(config.METRICS_ADDR, registry, () => {
+          const state = worker.getState();
+          // Ready = the worker polls; a follower is ready too (it runs workflows and activities).
+          const ok = state === 'RUNNING';
+          return {
+            ok,
+            detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
+          };
+        });
+  log.info('orchestrator running', {
+    metrics: health ? `${health.url}/metrics` : undefined,
+    temporal: o.temporalAddress,
+    dryRun: config.DRY_RUN,
+    watchNamespace: config.WATCH_NAMESPACE || '*',
+    leaderElection: config.LEADER_ELECTION,
   });
-  log.info('orchestrator running', { metrics: health ? `${health.url}/metrics` : undefined, temporal: o.temporalAddress, dryRun: config.DRY_RUN, watchNamespace: config.WATCH_NAMESPACE || '*', leaderElection: config.LEADER_ELECTION });
 
   let stopping: Promise<void> | undefined;
   return {

@@ -7,13 +7,17 @@ import crypto from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Endpoints } from '../sandbox/endpoints';
 import type { Config } from '../lib/config';
-import { apiStatus } from '../lib/kube';
+import { apiStatus } from '../lib/kube/api';
 
 /** Creates or updates the credentials Secret (`namespace/name`) with clientId/clientSecret. */
 export async function ensureCredentialsSecret(kc: k8s.KubeConfig, ref: string, creds: { clientId: string; clientSecret: string }): Promise<void> {
   const [namespace, name] = ref.split('/') as [string, string];
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const body: k8s.V1Secret = { metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'vpsie-capacity-orchestrator' } }, type: 'Opaque', stringData: { clientId: creds.clientId, clientSecret: creds.clientSecret } };
+  const body: k8s.V1Secret = {
+    metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'vpsie-capacity-orchestrator' } },
+    type: 'Opaque',
+    stringData: { clientId: creds.clientId, clientSecret: creds.clientSecret },
+  };
   try {
     await core.createNamespacedSecret({ namespace, body });
   } catch (err) {

@@ -1,7 +1,7 @@
 // Every workflow the worker registers (the worker bundles this file).
-export * from './fake-capacity';
-export * from './nodegroup';
-export * from './garbage-collection';
-export * from './vpsienode-lifecycle';
-export * from './scale-up';
-export * from './scale-down';
+export * from './nodes/fake-capacity';
+export * from './nodes/nodegroup/workflow';
+export * from './nodes/garbage-collection';
+export * from './nodes/lifecycle/workflow';
+export * from './nodes/scale-up';
+export * from './nodes/scale-down/loop';

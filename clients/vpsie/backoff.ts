@@ -13,12 +13,7 @@ export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 10_000, jit
  * Delay before retry number `retry` (0-based): exponential with jitter, never shorter than the
  * server's Retry-After. `random` returns [0, 1).
  */
-export function backoffDelay(
-  retry: number,
-  opts: BackoffOptions,
-  random: () => number,
-  retryAfterMs?: number,
-): number {
+export function backoffDelay(retry: number, opts: BackoffOptions, random: () => number, retryAfterMs?: number): number {
   const nominal = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.max(0, retry));
   const jitter = Math.min(1, Math.max(0, opts.jitter ?? 0.5));
   const r = Math.min(Math.max(random(), 0), 1);

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { logger, type Logger } from '../../lib/log';
 import { TokenManager } from './auth';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { CircuitBreaker, DEFAULT_BREAKER, type BreakerState, type CircuitBreakerOptions } from './breaker';
+import { VPSieApiBreaker, DEFAULT_API_BREAKER, type ApiBreakerState, type VPSieApiBreakerOptions } from './api-breaker';
 import { TtlCache } from './cache';
 import { systemClock, type Clock } from './clock';
 import type { CredentialsSource } from './credentials';
@@ -43,7 +43,7 @@ import {
   type VmData,
   type VmStatus,
 } from './schemas';
-import { TokenBucket, type TokenBucketOptions } from './tokenBucket';
+import { TokenBucket, type TokenBucketOptions } from './token-bucket';
 import { Transport, type CallSpec } from './transport';
 
 export interface VpsieClientOptions {
@@ -57,7 +57,7 @@ export interface VpsieClientOptions {
   backoff?: BackoffOptions;
   /** Attempts per call, first included (default 3). */
   maxAttempts?: number;
-  breaker?: Partial<CircuitBreakerOptions>;
+  apiBreaker?: Partial<VPSieApiBreakerOptions>;
   /** Per-exchange timeout (default 10 s). */
   timeoutMs?: number;
   /** Log in again this long before the token expires (default 5 min). */
@@ -131,7 +131,10 @@ export const REQUEST_ID_NOTE_PREFIX = 'orchestrator-request-id=';
 /** A DNS-safe hostname derived from the request id: the same request always gets the same name. */
 export function hostnameForRequest(prefix: string, requestId: string): string {
   const digest = createHash('sha256').update(requestId).digest('hex').slice(0, 12);
-  const p = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  const p = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40);
   return `${p}-${digest}`;
 }
 
@@ -155,7 +158,7 @@ export class VpsieClient {
   readonly registry: Registry;
   private readonly transport: Transport;
   private readonly tokens: TokenManager;
-  private readonly breakerImpl: CircuitBreaker;
+  private readonly apiBreaker: VPSieApiBreaker;
   private readonly cache: TtlCache<unknown>;
   private readonly vmBase: string;
   private readonly log: Logger;
@@ -165,18 +168,18 @@ export class VpsieClient {
     this.registry = opts.registry ?? new Registry();
     this.metrics = vpsieClientMetrics(this.registry);
     this.log = opts.log ?? logger('vpsie-client');
-    this.breakerImpl = new CircuitBreaker({ ...DEFAULT_BREAKER, ...opts.breaker }, clock, (s) => {
-      this.metrics.setBreaker(s);
+    this.apiBreaker = new VPSieApiBreaker({ ...DEFAULT_API_BREAKER, ...opts.apiBreaker }, clock, (s) => {
+      this.metrics.setApiBreaker(s);
       this.log.warn('vpsie circuit breaker state changed', { breakerState: s });
     });
-    this.metrics.setBreaker('closed');
+    this.metrics.setApiBreaker('closed');
     const rate = opts.rateLimit === undefined ? { perMinute: 100 } : opts.rateLimit;
     this.transport = new Transport({
       baseUrl: opts.baseUrl,
       clock,
       random: opts.random ?? Math.random,
       bucket: rate === false ? undefined : new TokenBucket(rate, clock),
-      breaker: this.breakerImpl,
+      apiBreaker: this.apiBreaker,
       metrics: this.metrics,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       maxAttempts: Math.max(1, opts.maxAttempts ?? 3),
@@ -189,16 +192,19 @@ export class VpsieClient {
       opts.credentials,
       async (creds) =>
         (
-          await this.transport.exchange({
-            operation: 'auth.login',
-            method: 'POST',
-            path: '/apps/v2/auth/from/api',
-            json: creds,
-            idempotent: true,
-            auth: false,
-            whole: true,
-            schema: LoginResponseSchema,
-          }, undefined)
+          await this.transport.exchange(
+            {
+              operation: 'auth.login',
+              method: 'POST',
+              path: '/apps/v2/auth/from/api',
+              json: creds,
+              idempotent: true,
+              auth: false,
+              whole: true,
+              schema: LoginResponseSchema,
+            },
+            undefined,
+          )
         ).data,
       clock,
       opts.refreshBeforeMs ?? 5 * 60_000,
@@ -208,8 +214,8 @@ export class VpsieClient {
     this.vmBase = opts.vmBase ?? '/api/v2/vm';
   }
 
-  get breakerState(): BreakerState {
-    return this.breakerImpl.state;
+  get apiBreakerState(): ApiBreakerState {
+    return this.apiBreaker.state;
   }
 
   /** Logins performed so far (for tests and diagnostics). */
@@ -232,7 +238,14 @@ export class VpsieClient {
 
   /** Validates connectivity and credentials (a cheap authenticated call, uncached). */
   async healthCheck(): Promise<void> {
-    await this.call({ operation: 'datacenter.list', method: 'GET', path: '/apps/v2/datacenter', query: { offset: 0, limit: 1 }, idempotent: true, schema: z.array(DatacenterSchema) });
+    await this.call({
+      operation: 'datacenter.list',
+      method: 'GET',
+      path: '/apps/v2/datacenter',
+      query: { offset: 0, limit: 1 },
+      idempotent: true,
+      schema: z.array(DatacenterSchema),
+    });
   }
 
   // -------------------------------------------------------------------------------- VMs
@@ -373,9 +386,7 @@ export class VpsieClient {
   /** Finds a not-yet-listed VM in the pending queue by hostname or process id. */
   async findPendingVm(q: { hostname?: string; processId?: string }): Promise<PendingVm | undefined> {
     const pending = await this.listPendingVms();
-    return pending.find(
-      (p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId),
-    );
+    return pending.find((p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId));
   }
 
   /**
@@ -438,7 +449,13 @@ export class VpsieClient {
 
   async listPlanCategories(): Promise<PlanCategory[]> {
     return this.cached('categories', async () => {
-      const r = await this.call({ operation: 'plan.categories', method: 'GET', path: '/api/v2/plans/category', idempotent: true, schema: z.array(PlanCategorySchema) });
+      const r = await this.call({
+        operation: 'plan.categories',
+        method: 'GET',
+        path: '/api/v2/plans/category',
+        idempotent: true,
+        schema: z.array(PlanCategorySchema),
+      });
       return r.data;
     });
   }
@@ -525,7 +542,14 @@ export class VpsieClient {
   /** Managed-Kubernetes sizes of a datacenter (`KubeSizeID` values). */
   async listK8sOffers(dcIdentifier: string): Promise<K8sOffer[]> {
     return this.cached(`offers:${dcIdentifier}`, async () => {
-      const r = await this.call({ operation: 'k8s.offers', method: 'POST', path: `${K8S}/offers`, json: { dcIdentifier }, idempotent: true, schema: z.array(K8sOfferSchema) });
+      const r = await this.call({
+        operation: 'k8s.offers',
+        method: 'POST',
+        path: `${K8S}/offers`,
+        json: { dcIdentifier },
+        idempotent: true,
+        schema: z.array(K8sOfferSchema),
+      });
       return r.data;
     });
   }
@@ -543,7 +567,13 @@ export class VpsieClient {
   // -------------------------------------------------------------------------------- managed Kubernetes
 
   async listClusters(): Promise<K8sClusterSummary[]> {
-    const r = await this.call({ operation: 'k8s.cluster.list', method: 'GET', path: `${K8S}/cluster/all`, idempotent: true, schema: z.array(K8sClusterSummarySchema) });
+    const r = await this.call({
+      operation: 'k8s.cluster.list',
+      method: 'GET',
+      path: `${K8S}/cluster/all`,
+      idempotent: true,
+      schema: z.array(K8sClusterSummarySchema),
+    });
     return r.data;
   }
 
@@ -591,7 +621,8 @@ export class VpsieClient {
       if (!isVpsieError(e) || !e.ambiguous) throw e;
     }
     const created = await find();
-    if (!created) throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
+    if (!created)
+      throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
     return created;
   }
 

@@ -9,9 +9,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { VpsieError } from './errors';
 
-export type VpsieCredentials =
-  | { kind: 'client'; clientId: string; clientSecret: string }
-  | { kind: 'token'; accessToken: string };
+export type VpsieCredentials = { kind: 'client'; clientId: string; clientSecret: string } | { kind: 'token'; accessToken: string };
 
 /** Returns the current credentials. Must be cheap to call repeatedly (cache inside). */
 export type CredentialsSource = () => Promise<VpsieCredentials>;

@@ -11,5 +11,5 @@ export {
 } from './credentials';
 export { renderBootstrapUserData, renderBootstrapCloudConfig, type BootstrapInput } from './bootstrap';
 export { systemClock, ManualClock, type Clock } from './clock';
-export type { BreakerState } from './breaker';
+export type { ApiBreakerState } from './api-breaker';
 export * as schemas from './schemas';

@@ -1,12 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import { BREAKER_STATE_VALUE, type BreakerState } from './breaker';
+import { API_BREAKER_STATE_VALUE, type ApiBreakerState } from './api-breaker';
 
 export interface VpsieClientMetrics {
   requests: Counter<'method' | 'status'>;
   latency: Histogram<'method'>;
-  breaker: Gauge;
+  apiBreaker: Gauge;
   retries: Counter<'method' | 'reason'>;
-  setBreaker(s: BreakerState): void;
+  setApiBreaker(s: ApiBreakerState): void;
 }
 
 function existing<T extends Metric>(registry: Registry, name: string): T | undefined {
@@ -36,7 +36,7 @@ export function vpsieClientMetrics(registry: Registry): VpsieClientMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
-  const breaker =
+  const apiBreaker =
     existing<Gauge>(registry, 'vpsie_autoscaler_vpsie_api_circuit_breaker_state') ??
     new Gauge({
       name: 'vpsie_autoscaler_vpsie_api_circuit_breaker_state',
@@ -51,5 +51,5 @@ export function vpsieClientMetrics(registry: Registry): VpsieClientMetrics {
       labelNames: ['method', 'reason'] as const,
       registers: [registry],
     });
-  return { requests, latency, breaker, retries, setBreaker: (s) => breaker.set(BREAKER_STATE_VALUE[s]) };
+  return { requests, latency, apiBreaker, retries, setApiBreaker: (s) => apiBreaker.set(API_BREAKER_STATE_VALUE[s]) };
 }

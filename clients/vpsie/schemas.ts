@@ -20,9 +20,7 @@ export const FlexNumber = z.union([
 ]);
 
 /** A 0/1 flag that may be encoded as an int, a "0"/"1" string or a boolean; always yields 0 | 1. */
-export const Flag01 = z
-  .union([z.number(), z.string(), z.boolean()])
-  .transform((v): 0 | 1 => (v === true || v === 1 || v === '1' || v === 'true' ? 1 : 0));
+export const Flag01 = z.union([z.number(), z.string(), z.boolean()]).transform((v): 0 | 1 => (v === true || v === 1 || v === '1' || v === 'true' ? 1 : 0));
 
 /** A string that may arrive as a number (ids, project ids). */
 export const FlexString = z.union([z.string(), z.number().transform(String)]);

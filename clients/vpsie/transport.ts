@@ -8,12 +8,12 @@ import type { z } from 'zod';
 import type { Logger } from '../../lib/log';
 import { TokenManager } from './auth';
 import { backoffDelay, parseRetryAfter, type BackoffOptions } from './backoff';
-import type { CircuitBreaker } from './breaker';
+import type { VPSieApiBreaker } from './api-breaker';
 import type { Clock } from './clock';
 import { classifyMessage, VpsieError, type VpsieErrorType } from './errors';
 import type { VpsieClientMetrics } from './metrics';
 import { ErrorEnvelopeSchema, FlexNumber } from './schemas';
-import type { TokenBucket } from './tokenBucket';
+import type { TokenBucket } from './token-bucket';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -45,7 +45,7 @@ export interface TransportDeps {
   clock: Clock;
   random: () => number;
   bucket: TokenBucket | undefined;
-  breaker: CircuitBreaker;
+  apiBreaker: VPSieApiBreaker;
   metrics: VpsieClientMetrics;
   backoff: BackoffOptions;
   maxAttempts: number;
@@ -99,14 +99,14 @@ export class Transport {
   }
 
   private async once<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
-    const { breaker, metrics } = this.d;
-    if (!breaker.tryAcquire()) {
+    const { apiBreaker, metrics } = this.d;
+    if (!apiBreaker.tryAcquire()) {
       metrics.requests.inc({ method: spec.operation, status: 'circuit_open' });
       throw new VpsieError({
         type: 'circuit_open',
         operation: spec.operation,
-        message: `circuit breaker open, retry in ${breaker.retryInMs()} ms`,
-        retryAfterMs: breaker.retryInMs(),
+        message: `circuit breaker open, retry in ${apiBreaker.retryInMs()} ms`,
+        retryAfterMs: apiBreaker.retryInMs(),
       });
     }
     let healthy = true;
@@ -121,7 +121,7 @@ export class Transport {
       if (token !== undefined && err.type === 'auth_failed' && err.status === 401) this.tokens?.invalidate(token);
       throw err;
     } finally {
-      breaker.record(healthy);
+      apiBreaker.record(healthy);
     }
   }
 

@@ -8,6 +8,7 @@
  * Capacities are used as node allocatable (no kubelet reservation is modelled here).
  */
 import type { NodeGroup, Offering } from './types';
+import { MAX_PODS_PER_NODE } from './vpsie-plans';
 
 export interface CatalogPlan {
   id: string;
@@ -21,8 +22,6 @@ export interface CatalogPlan {
 
 const GiB = 1024 ** 3;
 const GB = 1000 ** 3;
-
-export const DEFAULT_MAX_PODS_PER_NODE = 110;
 
 export const DEFAULT_PLANS: readonly CatalogPlan[] = [
   { id: 'sc-1-1', nickname: 'xsmall-1cpu-1gb', category: 'Shared CPU', vcpu: 1, memoryGiB: 1, diskGB: 25, monthlyPrice: 6.5 },
@@ -51,7 +50,7 @@ export function planToOffering(plan: CatalogPlan, zone?: string): Offering {
     category: plan.category,
     cpuMilli: plan.vcpu * 1000,
     memoryBytes: plan.memoryGiB * GiB,
-    pods: DEFAULT_MAX_PODS_PER_NODE,
+    pods: MAX_PODS_PER_NODE,
     ephemeralStorageBytes: plan.diskGB * GB,
     monthlyPrice: plan.monthlyPrice,
   };

@@ -15,16 +15,7 @@ import type { Resources, SimPod } from '../scheduling/types';
 import { compareStrings, LABEL_HOSTNAME, podKey } from '../scheduling/types';
 import type { Template } from './templates';
 import { buildTemplates, domainHintsFor, newNodeFor, startingClusterNodes } from './templates';
-import type {
-  GroupScaleUp,
-  NodeGroup,
-  Placement,
-  PlannedNode,
-  PlannerInput,
-  ScaleUpDecision,
-  UnplacedPod,
-  UnplacedReason,
-} from './types';
+import type { GroupScaleUp, NodeGroup, Placement, PlannedNode, PlannerInput, ScaleUpDecision, UnplacedPod, UnplacedReason } from './types';
 
 export const DEFAULT_HOURS_PER_MONTH = 730;
 
@@ -89,9 +80,7 @@ export function prepare(input: PlannerInput): Prepared {
     maxMem = Math.max(maxMem, t.allocatable.memoryBytes - t.overhead.memoryBytes);
   }
   const skipped: UnplacedPod[] = [];
-  const sorted = [...input.pendingPods]
-    .map((pod) => ({ pod, key: podKey(pod) }))
-    .sort((a, b) => compareStrings(a.key, b.key));
+  const sorted = [...input.pendingPods].map((pod) => ({ pod, key: podKey(pod) })).sort((a, b) => compareStrings(a.key, b.key));
   const classByKey = new Map<string, PodClass>();
   const classes: PodClass[] = [];
   const pods: Prepared['pods'] = [];
@@ -192,8 +181,7 @@ class Run {
   ) {
     const input = prep.input;
     this.state = new SchedulingState(prep.hints);
-    const sortNodes = <T extends { node: { name: string } }>(l: readonly T[]) =>
-      [...l].sort((a, b) => compareStrings(a.node.name, b.node.name));
+    const sortNodes = <T extends { node: { name: string } }>(l: readonly T[]) => [...l].sort((a, b) => compareStrings(a.node.name, b.node.name));
     for (const n of sortNodes(input.existingNodes)) {
       this.existing.push({ sn: this.state.addNode(n.node, n.pods), target: 'existing' });
     }
@@ -272,9 +260,7 @@ class Run {
     for (const [group, templates] of byGroup) {
       const choice = [...templates].sort(
         (a, b) =>
-          Number(b.preferred) - Number(a.preferred) ||
-          a.offering.monthlyPrice - b.offering.monthlyPrice ||
-          compareStrings(a.offering.id, b.offering.id),
+          Number(b.preferred) - Number(a.preferred) || a.offering.monthlyPrice - b.offering.monthlyPrice || compareStrings(a.offering.id, b.offering.id),
       )[0];
       if (!choice) continue;
       let missing = group.minNodes - group.currentNodes;
@@ -389,12 +375,7 @@ class Run {
     const cands = this.candidates(pod, cls);
     if (cands.length === 0) return undefined;
     if (this.strategy === 'ffd') {
-      return cands.sort(
-        (a, b) =>
-          a.offering.monthlyPrice - b.offering.monthlyPrice ||
-          Number(b.preferred) - Number(a.preferred) ||
-          a.index - b.index,
-      )[0];
+      return cands.sort((a, b) => a.offering.monthlyPrice - b.offering.monthlyPrice || Number(b.preferred) - Number(a.preferred) || a.index - b.index)[0];
     }
     const scored = cands.map((t) => ({ t, s: this.costScore(t) }));
     scored.sort(
@@ -591,9 +572,7 @@ export function runStrategy(prep: Prepared, strategy: StrategyName): ScaleUpDeci
   if (strategy === 'ffd') {
     order.sort((a, b) => b.cls.size - a.cls.size || compareStrings(a.key, b.key));
   } else {
-    order.sort(
-      (a, b) => Number(b.cls.hasAnti) - Number(a.cls.hasAnti) || b.cls.size - a.cls.size || compareStrings(a.key, b.key),
-    );
+    order.sort((a, b) => Number(b.cls.hasAnti) - Number(a.cls.hasAnti) || b.cls.size - a.cls.size || compareStrings(a.key, b.key));
   }
 
   let queue = order;

@@ -6,14 +6,7 @@
 import type { DomainHints } from '../scheduling/predicates';
 import { hardSpreadConstraints, passesNodeAffinity, staticFailure } from '../scheduling/predicates';
 import type { Resources, SimNode, SimPod, Taint } from '../scheduling/types';
-import {
-  compareStrings,
-  FRESH_DOMAIN,
-  LABEL_HOSTNAME,
-  LABEL_INSTANCE_TYPE,
-  LABEL_NODE_GROUP,
-  LABEL_ZONE,
-} from '../scheduling/types';
+import { compareStrings, FRESH_DOMAIN, LABEL_HOSTNAME, LABEL_INSTANCE_TYPE, LABEL_NODE_GROUP, LABEL_ZONE } from '../scheduling/types';
 import type { NodeGroup, Offering, PlannerInput } from './types';
 
 export interface Template {
@@ -90,8 +83,7 @@ export function daemonSetOverhead(daemonSetPods: readonly SimPod[], node: SimNod
  */
 export function buildTemplates(input: Pick<PlannerInput, 'nodeGroups' | 'daemonSetPods'>): Template[] {
   const groups = [...input.nodeGroups].sort(
-    (a, b) =>
-      (b.priority ?? 0) - (a.priority ?? 0) || compareStrings(a.name, b.name) || compareStrings(a.namespace, b.namespace),
+    (a, b) => (b.priority ?? 0) - (a.priority ?? 0) || compareStrings(a.name, b.name) || compareStrings(a.namespace, b.namespace),
   );
   const out: Template[] = [];
   groups.forEach((group, groupIndex) => {

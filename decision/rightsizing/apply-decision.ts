@@ -45,8 +45,7 @@ export interface ContainerPatch {
 }
 
 export type ApplyDecision =
-  | { apply: true; method: Exclude<ApplyMethod, 'None'>; patches: ContainerPatch[] }
-  | { apply: false; method: 'None'; reason: SkipReason };
+  { apply: true; method: Exclude<ApplyMethod, 'None'>; patches: ContainerPatch[] } | { apply: false; method: 'None'; reason: SkipReason };
 
 export const DEFAULT_MIN_CHANGE_FRACTION = 0.1;
 

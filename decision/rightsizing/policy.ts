@@ -18,7 +18,10 @@ export interface RecommenderPolicyOptions {
   minSamples?: number;
 }
 
-export function recommenderPolicy(spec: Pick<OptimizationPolicySpec, 'metricsConfig' | 'resourceBounds'>, opts: RecommenderPolicyOptions = {}): RecommenderPolicy {
+export function recommenderPolicy(
+  spec: Pick<OptimizationPolicySpec, 'metricsConfig' | 'resourceBounds'>,
+  opts: RecommenderPolicyOptions = {},
+): RecommenderPolicy {
   return {
     percentile: spec.metricsConfig.percentile,
     safetyFactor: spec.metricsConfig.safetyFactor,

@@ -223,6 +223,11 @@ export function podFromK8s(pod: V1Pod): SimPod {
 }
 
 /** V1Node -> SimNode (allocatable, falling back to capacity per resource). */
+/** The Node's Ready condition is True. */
+export function nodeReady(n: V1Node): boolean {
+  return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
 export function nodeFromK8s(node: V1Node): SimNode {
   const status = node.status;
   const list: Record<string, string> = { ...(status?.capacity ?? {}), ...(status?.allocatable ?? {}) };

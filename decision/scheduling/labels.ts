@@ -1,16 +1,7 @@
 /**
  * Label selector, node selector and toleration matching with Kubernetes semantics.
  */
-import type {
-  LabelMap,
-  LabelSelector,
-  LabelSelectorRequirement,
-  NodeSelectorRequirement,
-  NodeSelectorTerm,
-  SimNode,
-  Taint,
-  Toleration,
-} from './types';
+import type { LabelMap, LabelSelector, LabelSelectorRequirement, NodeSelectorRequirement, NodeSelectorTerm, SimNode, Taint, Toleration } from './types';
 
 function has(labels: LabelMap, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(labels, key);
@@ -102,10 +93,7 @@ export function matchesNodeSelectorTerm(node: Pick<SimNode, 'name' | 'labels'>, 
 }
 
 /** Required node affinity: terms are OR-ed; an empty list matches nothing; undefined matches everything. */
-export function matchesNodeSelectorTerms(
-  node: Pick<SimNode, 'name' | 'labels'>,
-  terms: readonly NodeSelectorTerm[] | undefined,
-): boolean {
+export function matchesNodeSelectorTerms(node: Pick<SimNode, 'name' | 'labels'>, terms: readonly NodeSelectorTerm[] | undefined): boolean {
   if (terms === undefined) return true;
   for (const t of terms) if (matchesNodeSelectorTerm(node, t)) return true;
   return false;

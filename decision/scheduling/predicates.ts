@@ -6,12 +6,7 @@
  * are the straightforward *reference* implementations that scan the whole snapshot; the planner uses the
  * incremental equivalent in `state.ts`, and tests check one against the other.
  */
-import {
-  matchesLabelSelector,
-  matchesNodeSelector,
-  matchesNodeSelectorTerms,
-  taintTolerated,
-} from './labels';
+import { matchesLabelSelector, matchesNodeSelector, matchesNodeSelectorTerms, taintTolerated } from './labels';
 import type { PodAffinityTerm, Resources, SimNode, SimPod, Taint, TopologySpreadConstraint } from './types';
 import { TAINT_UNSCHEDULABLE } from './types';
 
@@ -89,10 +84,7 @@ export function resourcesFit(podRequests: Resources, allocatable: Resources, req
   if (podRequests.memoryBytes > 0 && requested.memoryBytes + podRequests.memoryBytes > allocatable.memoryBytes) {
     return false;
   }
-  if (
-    podRequests.ephemeralStorageBytes > 0 &&
-    requested.ephemeralStorageBytes + podRequests.ephemeralStorageBytes > allocatable.ephemeralStorageBytes
-  ) {
+  if (podRequests.ephemeralStorageBytes > 0 && requested.ephemeralStorageBytes + podRequests.ephemeralStorageBytes > allocatable.ephemeralStorageBytes) {
     return false;
   }
   return true;
@@ -136,11 +128,7 @@ function pairKey(key: string, value: string): string {
  * InterPodAffinity filter (required terms only): the incoming pod's affinity and anti-affinity, and
  * the anti-affinity of pods already in the cluster (symmetry).
  */
-export function interPodAffinityFailure(
-  pod: SimPod,
-  candidate: NodeSnapshot,
-  cluster: readonly NodeSnapshot[],
-): FilterFailure | undefined {
+export function interPodAffinityFailure(pod: SimPod, candidate: NodeSnapshot, cluster: readonly NodeSnapshot[]): FilterFailure | undefined {
   const all = withCandidate(candidate, cluster);
   const labels = candidate.node.labels;
 
@@ -211,9 +199,7 @@ export function topologySpreadFailure(
   const labels = candidate.node.labels;
   for (const c of constraints) if (labels[c.topologyKey] === undefined) return 'TopologySpreadViolated';
   const all = withCandidate(candidate, cluster);
-  const eligible = all.filter(
-    (n) => passesNodeAffinity(pod, n.node) && constraints.every((c) => n.node.labels[c.topologyKey] !== undefined),
-  );
+  const eligible = all.filter((n) => passesNodeAffinity(pod, n.node) && constraints.every((c) => n.node.labels[c.topologyKey] !== undefined));
   for (const c of constraints) {
     const counts = new Map<string, number>();
     for (const v of hints?.get(c.topologyKey) ?? []) counts.set(v, 0);

@@ -145,9 +145,7 @@ export class SchedulingState {
     const n: StateNode = {
       index: this.nodes.length,
       node,
-      requested: extraRequested
-        ? { ...extraRequested }
-        : { cpuMilli: 0, memoryBytes: 0, pods: 0, ephemeralStorageBytes: 0 },
+      requested: extraRequested ? { ...extraRequested } : { cpuMilli: 0, memoryBytes: 0, pods: 0, ephemeralStorageBytes: 0 },
       pods: [],
     };
     this.nodes.push(n);
@@ -235,13 +233,7 @@ export class SchedulingState {
     const ns = pod.namespace;
     const anti = (pod.podAntiAffinity ?? []).map((term) => ({
       term,
-      counter: this.counter(
-        canonicalJson({ k: 'anti', term, ns }),
-        [term.topologyKey],
-        (p) => podMatchesTerm(term, ns, p),
-        undefined,
-        false,
-      ),
+      counter: this.counter(canonicalJson({ k: 'anti', term, ns }), [term.topologyKey], (p) => podMatchesTerm(term, ns, p), undefined, false),
     }));
     const terms = pod.podAffinity ?? [];
     const affinity =
@@ -261,8 +253,7 @@ export class SchedulingState {
     const spreadKeys = [...new Set(spreadConstraints.map((c) => c.topologyKey))];
     const hintMap = spreadConstraints.length > 0 ? this.hints?.(pod) : undefined;
     const affinitySig = canonicalJson({ s: pod.nodeSelector ?? {}, a: pod.requiredNodeAffinity ?? null });
-    const nodeFilter = (node: SimNode): boolean =>
-      passesNodeAffinity(pod, node) && spreadKeys.every((k) => node.labels[k] !== undefined);
+    const nodeFilter = (node: SimNode): boolean => passesNodeAffinity(pod, node) && spreadKeys.every((k) => node.labels[k] !== undefined);
     const spread = spreadConstraints.map((constraint) => ({
       constraint,
       counter: this.counter(
@@ -275,13 +266,7 @@ export class SchedulingState {
       selfMatch: matchesLabelSelector(pod.labels, constraint.labelSelector) ? 1 : 0,
       hinted: [...(hintMap?.get(constraint.topologyKey) ?? [])],
     }));
-    const ownKeys = [
-      ...new Set([
-        ...anti.map((a) => a.term.topologyKey),
-        ...(affinity?.terms ?? []).map((t) => t.topologyKey),
-        ...spreadKeys,
-      ]),
-    ];
+    const ownKeys = [...new Set([...anti.map((a) => a.term.topologyKey), ...(affinity?.terms ?? []).map((t) => t.topologyKey), ...spreadKeys])];
     return {
       labelSig,
       ownKeys,
@@ -289,9 +274,7 @@ export class SchedulingState {
       affinity,
       spread,
       spreadKeys,
-      monotone:
-        affinity === undefined &&
-        spread.every((s) => s.constraint.minDomains === undefined && s.hinted.includes(FRESH_DOMAIN)),
+      monotone: affinity === undefined && spread.every((s) => s.constraint.minDomains === undefined && s.hinted.includes(FRESH_DOMAIN)),
     };
   }
 

@@ -158,7 +158,5 @@ export function subtractResources(a: Resources, b: Resources): Resources {
   };
 }
 
-/** Plain ordinal string comparison (locale-independent, deterministic). */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+/** Plain ordinal string comparison: defined once in lib/compare.ts, re-exported for decision code. */
+export { compareStrings } from '../../lib/compare';

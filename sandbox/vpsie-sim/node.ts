@@ -82,9 +82,7 @@ export function buildNode(s: NodeSpecInput): V1Node {
     },
     spec: {
       providerID: `vpsie://${s.identifier}`,
-      ...(s.taints.length > 0
-        ? { taints: s.taints.map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) })) }
-        : {}),
+      ...(s.taints.length > 0 ? { taints: s.taints.map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) })) } : {}),
     },
     status: {
       capacity,
@@ -123,10 +121,11 @@ export function parseJoinUserData(userData: string | undefined): ParsedUserData 
   }
   const files = typeof doc === 'object' && doc !== null ? (doc as { write_files?: unknown }).write_files : undefined;
   if (!Array.isArray(files)) return { ok: false, reason: 'cloud-config has no write_files' };
-  const entry = files.find((f): f is { content?: unknown; encoding?: unknown } => typeof f === 'object' && f !== null && (f as { path?: unknown }).path === JOIN_CONFIG_PATH);
+  const entry = files.find(
+    (f): f is { content?: unknown; encoding?: unknown } => typeof f === 'object' && f !== null && (f as { path?: unknown }).path === JOIN_CONFIG_PATH,
+  );
   if (!entry || typeof entry.content !== 'string') return { ok: false, reason: `no ${JOIN_CONFIG_PATH} entry` };
-  const content =
-    entry.encoding === 'b64' || entry.encoding === 'base64' ? Buffer.from(entry.content, 'base64').toString('utf8') : entry.content;
+  const content = entry.encoding === 'b64' || entry.encoding === 'base64' ? Buffer.from(entry.content, 'base64').toString('utf8') : entry.content;
   let json: unknown;
   try {
     json = JSON.parse(content);
@@ -185,7 +184,13 @@ export class KubernetesNodeJoiner implements NodeJoiner {
       const current = await api.readNodeStatus({ name });
       const cap = current.status?.capacity ?? {};
       if (cap.cpu === node.status?.capacity?.cpu && cap.memory === node.status?.capacity?.memory) return;
-      current.status = { ...current.status, capacity: node.status?.capacity, allocatable: node.status?.allocatable, addresses: node.status?.addresses, nodeInfo: node.status?.nodeInfo };
+      current.status = {
+        ...current.status,
+        capacity: node.status?.capacity,
+        allocatable: node.status?.allocatable,
+        addresses: node.status?.addresses,
+        nodeInfo: node.status?.nodeInfo,
+      };
       try {
         await api.replaceNodeStatus({ name, body: current });
         return;

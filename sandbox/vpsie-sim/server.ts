@@ -15,9 +15,10 @@ import { mulberry32 } from '../../lib/prng';
 const log = logger('vpsie-sim');
 const MAX_BODY = 1024 * 1024;
 
-
-const HTML_502 = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
-const HTML_503 = '<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+const HTML_502 =
+  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+const HTML_503 =
+  '<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
 
 interface Parsed {
   body: Record<string, unknown>;
@@ -175,14 +176,19 @@ export class SimHttp {
     const latency = cfg.latencyMs + (fault?.kind === 'latency' ? fault.ms : 0);
     if (latency > 0) await sleep(latency);
     if (fault?.kind === 'rate429') {
-      return this.send(res, { status: 429, body: { error: true, code: 429, message: 'Too many requests' }, headers: { 'Retry-After': String(fault.retryAfterSeconds) } });
+      return this.send(res, {
+        status: 429,
+        body: { error: true, code: 429, message: 'Too many requests' },
+        headers: { 'Retry-After': String(fault.retryAfterSeconds) },
+      });
     }
     if (fault?.kind === 'status') return this.send(res, { status: fault.status, body: { error: true, code: fault.status, message: fault.message, stack: '' } });
     if (fault?.kind === 'error200') return this.send(res, { status: 200, body: { error: true, code: 500, message: fault.message } });
     if (fault?.kind === 'html502') return this.send(res, { status: 502, body: HTML_502 });
     const roll = this.random();
     if (roll < cfg.errorRate) return this.send(res, { status: 500, body: { error: true, code: 500, message: 'Internal server error', stack: '' } });
-    if (roll < cfg.errorRate + cfg.error200Rate) return this.send(res, { status: 200, body: { error: true, code: 500, message: 'Something went wrong, please try again' } });
+    if (roll < cfg.errorRate + cfg.error200Rate)
+      return this.send(res, { status: 200, body: { error: true, code: 500, message: 'Something went wrong, please try again' } });
     if (roll < cfg.errorRate + cfg.error200Rate + cfg.html502Rate) return this.send(res, { status: 502, body: HTML_502 });
 
     const retryAfter = this.rateLimited();
@@ -258,7 +264,11 @@ export class SimHttp {
       if (method === 'GET' && p === '/admin/faults') return { status: 200, body: this.queue };
       if (method === 'POST' && p === '/admin/faults') {
         const list = z
-          .union([z.object({ faults: z.array(QueuedFaultSchema) }).transform((v) => v.faults), z.array(QueuedFaultSchema), QueuedFaultSchema.transform((f) => [f])])
+          .union([
+            z.object({ faults: z.array(QueuedFaultSchema) }).transform((v) => v.faults),
+            z.array(QueuedFaultSchema),
+            QueuedFaultSchema.transform((f) => [f]),
+          ])
           .parse(body);
         for (const f of list) this.queue.push({ ...f, left: f.times });
         return { status: 200, body: this.queue };

@@ -52,7 +52,10 @@ export class ApiError extends Error {
   }
 }
 
-const ok = (data: unknown, total?: number): SimResponse => ({ status: 200, body: total === undefined ? { error: false, data } : { error: false, data, total } });
+const ok = (data: unknown, total?: number): SimResponse => ({
+  status: 200,
+  body: total === undefined ? { error: false, data } : { error: false, data, total },
+});
 
 export interface SimulatorOptions {
   clientId?: string;
@@ -156,7 +159,7 @@ export class Simulator {
 
   private ip(prefix: string): string {
     const b = randomBytes(2);
-    return `${prefix}.${b[0]! % 250 + 2}.${b[1]! % 250 + 2}`;
+    return `${prefix}.${(b[0]! % 250) + 2}.${(b[1]! % 250) + 2}`;
   }
 
   // ------------------------------------------------------------------------------ auth
@@ -219,7 +222,9 @@ export class Simulator {
     }
   }
 
-  private joinSpec(m: Machine): { labels: Record<string, string>; taints: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[] } | undefined {
+  private joinSpec(
+    m: Machine,
+  ): { labels: Record<string, string>; taints: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[] } | undefined {
     if (m.kind === 'k8s-worker') {
       const cluster = this.state.clusters.find((c) => c.identifier === m.clusterIdentifier);
       const group = this.state.groups.find((g) => g.id === m.groupId);
@@ -547,10 +552,17 @@ export class Simulator {
       const offset = Math.max(0, Number(req.query.get('offset') ?? 0) || 0);
       const limitRaw = req.query.get('limit');
       const limit = limitRaw === null ? listed.length : Math.max(0, Number(limitRaw) || 0);
-      return ok(listed.slice(offset, offset + limit).map((x) => this.vmData(x)), listed.length);
+      return ok(
+        listed.slice(offset, offset + limit).map((x) => this.vmData(x)),
+        listed.length,
+      );
     }
     if (method === 'GET' && p === '/vm/pending') {
-      return ok(this.alive().filter((x) => x.kind === 'vm' && x.listedAt === null).map((x) => this.pendingView(x)));
+      return ok(
+        this.alive()
+          .filter((x) => x.kind === 'vm' && x.listedAt === null)
+          .map((x) => this.pendingView(x)),
+      );
     }
     if (method === 'GET' && (m = p.match(/^\/vm\/status\/([^/]+)$/))) {
       const vm = this.findMachine(decodeURIComponent(m[1]!));
@@ -656,7 +668,15 @@ export class Simulator {
     }
     if (method === 'POST' && p === '/k8s/offers') {
       return ok(
-        this.catalogue.plans.map((x) => ({ id: x.id, name: x.nickname, cpu: x.cpu, ram: x.ram, disk: x.ssd, price: x.price, hourly_price: Math.round((x.price / HOURS_PER_MONTH) * 10000) / 10000 })),
+        this.catalogue.plans.map((x) => ({
+          id: x.id,
+          name: x.nickname,
+          cpu: x.cpu,
+          ram: x.ram,
+          disk: x.ssd,
+          price: x.price,
+          hourly_price: Math.round((x.price / HOURS_PER_MONTH) * 10000) / 10000,
+        })),
       );
     }
 
@@ -738,7 +758,15 @@ export class Simulator {
       const same = groups.find((g) => g.planId === plan.id);
       if (same) throw new ApiError(200, `Group ${same.group_name} has same selected Size, please select another size`, 'ok200');
       if (groups.some((g) => g.group_name === r.groupName)) throw new ApiError(400, `Group name ${r.groupName} already exists`);
-      const g: Group = { id: this.nextId(), identifier: this.uuid(), group_name: r.groupName, clusterIdentifier: c.identifier, planId: plan.id, createdAt: this.now(), deletedAt: null };
+      const g: Group = {
+        id: this.nextId(),
+        identifier: this.uuid(),
+        group_name: r.groupName,
+        clusterIdentifier: c.identifier,
+        planId: plan.id,
+        createdAt: this.now(),
+        deletedAt: null,
+      };
       this.state.groups.push(g);
       this.markDirty();
       return ok(true);

@@ -58,7 +58,9 @@ describe('sandbox lifecycle', function () {
     const dir = tmp();
     for (let round = 0; round < 2; round++) {
       const sb = await startSandbox({ dir, headless: true });
-      const pids = Object.entries(sb.endpoints.pids).filter(([k]) => k !== 'sandbox').map(([, p]) => p);
+      const pids = Object.entries(sb.endpoints.pids)
+        .filter(([k]) => k !== 'sandbox')
+        .map(([, p]) => p);
       expect(pids).to.have.length.at.least(6);
       expect(pids.every(isAlive)).to.equal(true);
       const ports = listeningPorts(pids);

@@ -12,7 +12,10 @@ import type { TestSandbox } from './sandbox';
 export function recordHistory(sb: TestSandbox, workflowId: string, dir: string, name: string): void {
   if (process.env.RECORD_REPLAY_HISTORIES !== '1') return;
   const t = sb.endpoints.temporal;
-  const json = execFileSync(t.cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', t.address, '--namespace', t.namespace, '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const json = execFileSync(t.cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', t.address, '--namespace', t.namespace, '--output', 'json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${name}.json`), json);
   fs.writeFileSync(path.join(dir, `${name}.workflow-id`), `${workflowId}\n`);

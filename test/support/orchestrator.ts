@@ -5,8 +5,8 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { loadConfig, type Config } from '../../lib/config';
-import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../lib/crds';
-import { apiStatus } from '../../lib/kube';
+import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler';
+import { apiStatus } from '../../lib/kube/api';
 import { startOrchestrator, type Orchestrator, type StartOrchestratorOptions } from '../../workers/orchestrator';
 import { ensureCredentialsSecret, sandboxConfig } from '../../workers/sandbox-setup';
 import type { TestSandbox } from './sandbox';
@@ -54,7 +54,10 @@ export function customApi(sb: TestSandbox): k8s.CustomObjectsApi {
 }
 
 export async function createBootstrapSecret(sb: TestSandbox, namespace: string, name = 'bootstrap'): Promise<void> {
-  await sb.core.createNamespacedSecret({ namespace, body: { metadata: { name, namespace }, stringData: { 'user-data': JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }) } } });
+  await sb.core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name, namespace }, stringData: { 'user-data': JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }) } },
+  });
 }
 
 export interface GroupSpecFixture {
@@ -100,7 +103,15 @@ export async function patchGroupSpec(sb: TestSandbox, namespace: string, name: s
 
 /** A custom object as read from the API (only the parts the tests look at). */
 export interface KObj {
-  metadata: { name: string; uid: string; generation?: number; deletionTimestamp?: string; finalizers?: string[]; labels?: Record<string, string>; ownerReferences?: { uid: string; kind: string }[] };
+  metadata: {
+    name: string;
+    uid: string;
+    generation?: number;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+    ownerReferences?: { uid: string; kind: string }[];
+  };
   spec: Record<string, unknown>;
   status?: {
     phase?: string;
@@ -144,7 +155,13 @@ export interface VNView {
 }
 
 export async function groupVNs(sb: TestSandbox, namespace: string, group: string): Promise<VNView[]> {
-  const list = (await customApi(sb).listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL, labelSelector: `${NODEGROUP_LABEL}=${group}` })) as { items: KObj[] };
+  const list = (await customApi(sb).listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: VPSIENODE_PLURAL,
+    labelSelector: `${NODEGROUP_LABEL}=${group}`,
+  })) as { items: KObj[] };
   return list.items.map((o) => ({
     name: o.metadata.name,
     uid: o.metadata.uid,

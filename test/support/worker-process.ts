@@ -6,7 +6,7 @@
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../lib/config';
-import { loadKubeConfig } from '../../lib/kube';
+import { loadKubeConfig } from '../../lib/kube/api';
 import { EndpointsSchema } from '../../sandbox/endpoints';
 import { startOrchestrator } from '../../workers/orchestrator';
 import { sandboxConfig } from '../../workers/sandbox-setup';

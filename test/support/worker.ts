@@ -14,11 +14,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
-export async function startWorker(
-  sb: TestSandbox,
-  taskQueue: string,
-  activities: object,
-): Promise<{ worker: Worker; stop: () => Promise<void> }> {
+export async function startWorker(sb: TestSandbox, taskQueue: string, activities: object): Promise<{ worker: Worker; stop: () => Promise<void> }> {
   const connection = await NativeConnection.connect({ address: sb.endpoints.temporal.address });
   const worker = await Worker.create({
     connection,

@@ -48,14 +48,7 @@ export const POLICY_CONDITION_TYPES = ['Ready'] as const;
 export type PolicyConditionType = (typeof POLICY_CONDITION_TYPES)[number];
 
 /** Reasons of the Ready condition (a closed set, shared with Events and logs). */
-export const POLICY_READY_REASONS = [
-  'PolicyValid',
-  'PolicyInvalid',
-  'PolicyDisabled',
-  'MetricsUnavailable',
-  'NoMatchingWorkloads',
-  'Reconciling',
-] as const;
+export const POLICY_READY_REASONS = ['PolicyValid', 'PolicyInvalid', 'PolicyDisabled', 'MetricsUnavailable', 'NoMatchingWorkloads', 'Reconciling'] as const;
 export type PolicyReadyReason = (typeof POLICY_READY_REASONS)[number];
 
 export const WORKLOAD_OUTCOMES = ['Recommended', 'Applied', 'Skipped', 'Failed'] as const;

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import type { CrdManifest } from '../manifests';
+import type { CrdManifest } from '../autoscaler/manifests';
 
 export const OPTIMIZATIONPOLICY_CRD_FILE = path.resolve(__dirname, '..', '..', '..', 'k8s', 'crds', 'optipod.io_optimizationpolicies.yaml');
 

@@ -1,5 +1,5 @@
 /** Parsing OptimizationPolicies read from the API, with errors that name the field. */
-import { safeParseResource, parseResource, type ParseResult } from '../parse';
+import { safeParseResource, parseResource, type ParseResult } from '../autoscaler/parse';
 import { OPTIMIZATIONPOLICY_KIND } from './constants';
 import { OptimizationPolicySchema, type OptimizationPolicy } from './policy';
 

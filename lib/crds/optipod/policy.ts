@@ -4,7 +4,18 @@
  * the CEL rules of that file, with the same field paths and messages that name the field.
  */
 import { z } from 'zod';
-import { DNS_SUBDOMAIN_PATTERN, LABEL_VALUE_PATTERN, ObjectMetaSchema, QUALIFIED_NAME_PATTERN, boundedRecord, conditionSchema, dateTime, int32, mapList, setList } from '../common';
+import {
+  DNS_SUBDOMAIN_PATTERN,
+  LABEL_VALUE_PATTERN,
+  ObjectMetaSchema,
+  QUALIFIED_NAME_PATTERN,
+  boundedRecord,
+  conditionSchema,
+  dateTime,
+  int32,
+  mapList,
+  setList,
+} from '../autoscaler/common';
 import {
   APPLY_METHODS,
   CAPPED_BY,
@@ -96,19 +107,17 @@ export const MetricsConfigSchema = z.strictObject({
 export type MetricsConfig = z.output<typeof MetricsConfigSchema>;
 
 const bounds = (res: 'cpu' | 'memory') =>
-  z
-    .strictObject({ min: quantity().optional(), max: quantity().optional() })
-    .superRefine((b, ctx) => {
-      if (b.min === undefined || b.max === undefined) return;
-      const lo = parseQuantity(b.min);
-      const hi = parseQuantity(b.max);
-      if (lo !== undefined && hi !== undefined && lo > hi)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['min'],
-          message: `spec.resourceBounds.${res}.min (${b.min}) must be less than or equal to spec.resourceBounds.${res}.max (${b.max})`,
-        });
-    });
+  z.strictObject({ min: quantity().optional(), max: quantity().optional() }).superRefine((b, ctx) => {
+    if (b.min === undefined || b.max === undefined) return;
+    const lo = parseQuantity(b.min);
+    const hi = parseQuantity(b.max);
+    if (lo !== undefined && hi !== undefined && lo > hi)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['min'],
+        message: `spec.resourceBounds.${res}.min (${b.min}) must be less than or equal to spec.resourceBounds.${res}.max (${b.max})`,
+      });
+  });
 
 export const ResourceBoundsSchema = z.strictObject({ cpu: bounds('cpu').optional(), memory: bounds('memory').optional() });
 export type ResourceBounds = z.output<typeof ResourceBoundsSchema>;

@@ -10,13 +10,7 @@
  */
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
-import {
-  OPTIMIZATIONPOLICY_PLURAL,
-  OPTIPOD_GROUP,
-  OPTIPOD_VERSION,
-  STATUS_MAX_WORKLOADS,
-  parseOptimizationPolicy,
-} from '../../../lib/crds/optipod';
+import { OPTIMIZATIONPOLICY_PLURAL, OPTIPOD_GROUP, OPTIPOD_VERSION, STATUS_MAX_WORKLOADS, parseOptimizationPolicy } from '../../../lib/crds/optipod';
 import { sharedSandbox } from '../../support/sandbox';
 import { clone, type JsonObject } from '../../support/crd-samples';
 import { INVALID_POLICIES, VALID_POLICIES, examplePolicy } from '../../support/optimizationpolicy-samples';
@@ -144,7 +138,13 @@ describe('OptimizationPolicy admission on a real apiserver', function () {
   it(`refuses a status listing more than ${STATUS_MAX_WORKLOADS} workloads, naming status.workloads`, async () => {
     const o = examplePolicy();
     o.status = {
-      workloads: Array.from({ length: STATUS_MAX_WORKLOADS + 1 }, (_, i) => ({ kind: 'Deployment', namespace: 'a', name: `w-${i}`, policy: 'a/p', outcome: 'Recommended' })),
+      workloads: Array.from({ length: STATUS_MAX_WORKLOADS + 1 }, (_, i) => ({
+        kind: 'Deployment',
+        namespace: 'a',
+        name: `w-${i}`,
+        policy: 'a/p',
+        outcome: 'Recommended',
+      })),
     };
     const r = await refused(() => writeStatus(o));
     expect(r.code, r.message).to.equal(422);

@@ -12,8 +12,18 @@ function quantity(q: string): number {
   const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(q);
   if (!m) throw new Error(`not a quantity: ${q}`);
   const units: Record<string, number> = {
-    '': 1, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12,
-    Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
+    '': 1,
+    n: 1e-9,
+    u: 1e-6,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
   };
   const unit = units[m[2] ?? ''];
   if (unit === undefined) throw new Error(`unknown quantity suffix in ${q}`);
@@ -68,7 +78,11 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
     const q = { cpu: '8', memory: '16Gi', pods: '110' };
     await sb.core.createNode({
       body: {
-        metadata: { name: node, labels: { 'kubernetes.io/hostname': node, type: 'kwok' }, annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' } },
+        metadata: {
+          name: node,
+          labels: { 'kubernetes.io/hostname': node, type: 'kwok' },
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        },
         spec: {},
         status: { capacity: q, allocatable: q },
       },
@@ -119,15 +133,19 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
 
   it('PodMetrics, NodeMetrics, kubectl top and Prometheus report the usage the annotations set, per container, and follow a step change', async () => {
     const name = 'steady';
-    await pod(name, [
-      { name: 'app', image: 'registry.k8s.io/pause:3.9', resources: { requests: { cpu: '500m', memory: '512Mi' } } },
-      { name: 'sidecar', image: 'registry.k8s.io/pause:3.9' },
-    ], {
-      'kwok.x-k8s.io/usage-cpu': '250m',
-      'kwok.x-k8s.io/usage-memory': '300Mi',
-      'kwok.x-k8s.io/usage-cpu-sidecar': '20m',
-      'kwok.x-k8s.io/usage-memory-sidecar': '40Mi',
-    });
+    await pod(
+      name,
+      [
+        { name: 'app', image: 'registry.k8s.io/pause:3.9', resources: { requests: { cpu: '500m', memory: '512Mi' } } },
+        { name: 'sidecar', image: 'registry.k8s.io/pause:3.9' },
+      ],
+      {
+        'kwok.x-k8s.io/usage-cpu': '250m',
+        'kwok.x-k8s.io/usage-memory': '300Mi',
+        'kwok.x-k8s.io/usage-cpu-sidecar': '20m',
+        'kwok.x-k8s.io/usage-memory-sidecar': '40Mi',
+      },
+    );
 
     // metrics.k8s.io through the aggregation layer. CPU is a rate between two scrapes of a
     // cumulative counter, so it needs two scrapes and is compared with a tolerance.
@@ -147,7 +165,10 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
 
     // kubectl top, through the same API.
     const { stdout } = await run(sb.endpoints.kubectl, ['--kubeconfig', sb.kubeconfig, 'top', 'pods', '-n', ns, '--containers', '--no-headers']);
-    const rows = stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    const rows = stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
     const appRow = rows.find((r) => r[0] === name && r[1] === 'app');
     expect(appRow?.[3]).to.equal('300Mi');
     expect(quantity(appRow?.[2] ?? '')).to.be.closeTo(0.25, 0.025);
@@ -192,12 +213,19 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
     const name = 'leak-trace';
     await pod(name, [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }], { 'kwok.x-k8s.io/usage-memory': '5Mi' });
     await custom.createNamespacedCustomObject({
-      group: 'kwok.x-k8s.io', version: 'v1alpha1', namespace: ns, plural: 'resourceusages',
+      group: 'kwok.x-k8s.io',
+      version: 'v1alpha1',
+      namespace: ns,
+      plural: 'resourceusages',
       body: {
         apiVersion: 'kwok.x-k8s.io/v1alpha1',
         kind: 'ResourceUsage',
         metadata: { name, namespace: ns },
-        spec: { usages: [{ containers: ['app'], usage: { memory: { expression: 'Quantity("100Mi") + Quantity("1Mi") * pod.SinceSecond()' }, cpu: { value: '100m' } } }] },
+        spec: {
+          usages: [
+            { containers: ['app'], usage: { memory: { expression: 'Quantity("100Mi") + Quantity("1Mi") * pod.SinceSecond()' }, cpu: { value: '100m' } } },
+          ],
+        },
       },
     });
     const created = Date.parse((await sb.core.readNamespacedPod({ name, namespace: ns })).metadata!.creationTimestamp!.toString());
@@ -221,11 +249,17 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
 
   it('a container whose usage passes its memory limit is OOM-killed and restarted; one under its limit is not; a resize keeps the restart record', async () => {
     const limits = { cpu: '500m', memory: '128Mi' };
-    await pod('fits', [{ name: 'app', image: 'registry.k8s.io/pause:3.9', resources: { requests: limits, limits } }], { 'kwok.x-k8s.io/usage-memory': '100Mi' });
-    await pod('leaks', [
-      { name: 'app', image: 'registry.k8s.io/pause:3.9', resources: { requests: limits, limits } },
-      { name: 'quiet', image: 'registry.k8s.io/pause:3.9', resources: { requests: limits, limits } },
-    ], { 'kwok.x-k8s.io/usage-memory-app': '200Mi', 'kwok.x-k8s.io/usage-memory': '10Mi' });
+    await pod('fits', [{ name: 'app', image: 'registry.k8s.io/pause:3.9', resources: { requests: limits, limits } }], {
+      'kwok.x-k8s.io/usage-memory': '100Mi',
+    });
+    await pod(
+      'leaks',
+      [
+        { name: 'app', image: 'registry.k8s.io/pause:3.9', resources: { requests: limits, limits } },
+        { name: 'quiet', image: 'registry.k8s.io/pause:3.9', resources: { requests: limits, limits } },
+      ],
+      { 'kwok.x-k8s.io/usage-memory-app': '200Mi', 'kwok.x-k8s.io/usage-memory': '10Mi' },
+    );
 
     const killed = await eventually('the OOM kill', async () => {
       const p = await sb.core.readNamespacedPod({ name: 'leaks', namespace: ns });
@@ -254,7 +288,11 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
     const before = app.restartCount;
     await sb.core.patchNamespacedPodResize(
       // Requests move with the limit: a Guaranteed pod must stay Guaranteed.
-      { name: 'leaks', namespace: ns, body: { spec: { containers: [{ name: 'app', resources: { requests: { ...limits, memory: '256Mi' }, limits: { ...limits, memory: '256Mi' } } }] } } },
+      {
+        name: 'leaks',
+        namespace: ns,
+        body: { spec: { containers: [{ name: 'app', resources: { requests: { ...limits, memory: '256Mi' }, limits: { ...limits, memory: '256Mi' } } }] } },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     );
     const resized = await eventually('the resize', async () => {

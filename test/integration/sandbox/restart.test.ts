@@ -161,7 +161,10 @@ describe('the same checkout, started and stopped again', function () {
       stops.push(await ctrlC(run));
       expect(fs.readFileSync(run.log, 'utf8'), 'the orchestrator stopped in order, to the end').to.match(/"message":"stopped"/);
       // The sandbox stays up, and no longer names an orchestrator that is gone.
-      expect(sandboxPids.filter((p) => !isAlive(p)), 'sandbox processes stopped with the orchestrator').to.deep.equal([]);
+      expect(
+        sandboxPids.filter((p) => !isAlive(p)),
+        'sandbox processes stopped with the orchestrator',
+      ).to.deep.equal([]);
       const after = readEndpoints(dir);
       expect(after?.orchestrator, 'orchestrator section removed on its stop').to.equal(undefined);
       const holder = kubectl(e, ['get', 'lease', 'vpsie-capacity-orchestrator', '-n', 'kube-system', '-o', 'jsonpath={.spec.holderIdentity}']).trim();

@@ -6,7 +6,15 @@ import { isSameProcess, ownLog, processStartTime, startProcess } from '../../../
 import { readVpsieReady } from '../../../sandbox/stack';
 
 const readyLine = (port: number, pid: number): string =>
-  JSON.stringify({ url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${port}/admin`, clientId: 'id', clientSecret: 's', clusterIdentifier: 'c', port, pid });
+  JSON.stringify({
+    url: `http://127.0.0.1:${port}`,
+    admin: `http://127.0.0.1:${port}/admin`,
+    clientId: 'id',
+    clientSecret: 's',
+    clusterIdentifier: 'c',
+    port,
+    pid,
+  });
 
 describe('sandbox state that outlives a run', () => {
   let dir: string;

@@ -1,0 +1,522 @@
+/**
+ * The VPSie machine behind a VPSieNode: create it (idempotently), report its state, delete it.
+ * Used by workflows/nodes/lifecycle/workflow.ts.
+ *
+ * Idempotency, per join method:
+ *
+ * - UserData (a plain VM): the creation request id is the VPSieNode's uid. `ensureVm` derives
+ *   the hostname and processId from it, puts it in the VM's notes and looks in the VM list and
+ *   the pending queue before creating, so a retried activity — or a re-run after a worker crash
+ *   between the POST and its answer — finds the first machine instead of creating a second. The
+ *   hostname is written to spec.hostname before the create, and the identifier/vpsID to the spec
+ *   as soon as the VM is listed (set-once fields).
+ *
+ * - ManagedKubernetes (a worker added to a VPSie managed-cluster node group): "add worker"
+ *   answers no identifier, so a VPSieNode CLAIMS a worker. A claim is a coordination.k8s.io Lease
+ *   `vpsie-worker-<worker identifier>` in the VPSieNode's namespace whose holderIdentity is the
+ *   VPSieNode's uid (owner: the VPSieNode). Creating it is atomic, so no worker is ever held by
+ *   two VPSieNodes; the identifier is then copied to spec.vpsieIdentifier (set once).
+ *   Before adding, the VPSieNode records its intent (annotation
+ *   `autoscaler.vpsie.com/worker-intent=<group id>`). Under a short per-group lock (Lease
+ *   `vpsie-group-<group id>`, 30 s expiry, held only for the read-decide-add step, never while a
+ *   machine boots) the activity claims the lowest-id listed unclaimed worker of the group if there
+ *   is one; otherwise it adds workers until the workers still pending cover every VPSieNode with
+ *   an intent and no claim. That number is recomputed from VPSie's own count (nodes_count, which
+ *   includes pending workers) every time, so a crash after "add" and before anything was recorded
+ *   does not add again: the re-run sees the pending worker and claims it once listed.
+ *   Residual risks (documented): unclaimed workers already in the VPSie group are treated as
+ *   spares and claimed; a VPSie node group must be used by VPSieNodes of one namespace only.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type * as k8s from '@kubernetes/client-node';
+import {
+  hostnameForRequest,
+  isVpsieError,
+  processIdForRequest,
+  renderBootstrapUserData,
+  toApplicationFailure,
+  vmPhase,
+  type VpsieClient,
+} from '../../../clients/vpsie';
+import type { K8sNode, NodeGroup as VpsieGroup, VmData } from '../../../clients/vpsie/schemas';
+import {
+  API_VERSION,
+  DNS_SUBDOMAIN_PATTERN,
+  GROUP,
+  VERSION,
+  VPSIENODE_KIND,
+  VPSIENODE_PLURAL,
+  nodeLabelsFor,
+  safeParseVPSieNode,
+  type NodeGroup,
+  type VPSieNode,
+} from '../../../lib/crds/autoscaler';
+import { apiStatus } from '../../../lib/kube/api';
+import { logger } from '../../../lib/log';
+import { autoscalerMetrics } from '../../../lib/metrics';
+import type { ObjectRef } from '../../../workflows/nodes/contracts';
+import type { OrchestratorDeps } from '../../../workers/deps';
+import { kubeApis, mergePatchVPSieNode, readNodeGroup, readVPSieNode, setSpecOnce, type KubeApis } from './vpsienode';
+
+export const WORKER_INTENT_ANNOTATION = `${GROUP}/worker-intent`;
+export const WORKER_CLAIM_LABEL = `${GROUP}/worker-claim`;
+export const WORKER_IDENTIFIER_ANNOTATION = `${GROUP}/worker-identifier`;
+const LOCK_EXPIRES_ANNOTATION = `${GROUP}/lock-expires-at`;
+const LOCK_SECONDS = 30;
+
+export interface MachineInput {
+  vpsieNode: ObjectRef;
+  nodeGroup: string;
+}
+
+export interface MachineStatus {
+  /** requested: asked for, not visible yet; pending: in VPSie's pending queue; booting: listed, not running. */
+  state: 'requested' | 'pending' | 'booting' | 'running' | 'gone';
+  joinMethod: 'UserData' | 'ManagedKubernetes';
+  vpsieIdentifier?: string;
+  vpsID?: number;
+  hostname?: string;
+  publicIPv4?: string;
+  publicIPv6?: string;
+  privateIPv4?: string;
+  /** True when this call created the machine (or added a worker). */
+  created: boolean;
+  detail: string;
+}
+
+export interface DeleteMachineResult {
+  deleted: boolean;
+  vpsieIdentifier?: string;
+  detail: string;
+}
+
+/** The userDataSecretRef Secret: join parameters (JSON or YAML), or a whole `#cloud-config` document. */
+export const JoinTemplateSchema = z.object({
+  bootstrapToken: z.string().regex(/^[a-z0-9]{6}\.[a-z0-9]{16}$/),
+  caCertHashes: z.array(z.string()).optional(),
+  caCertificate: z.string().optional(),
+  apiServer: z.string().url().optional(),
+  kubeletExtraArgs: z.record(z.string(), z.string()).optional(),
+});
+
+function invalid(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'InvalidConfiguration');
+}
+
+function vpsieFailure(e: unknown): unknown {
+  if (isVpsieError(e)) return toApplicationFailure(e);
+  return e;
+}
+
+function nonEmpty(s: string | null | undefined): string | undefined {
+  return s === null || s === undefined || s === '' ? undefined : s;
+}
+
+function statusFromVm(vm: VmData, joinMethod: MachineStatus['joinMethod'], created: boolean, detail: string): MachineStatus {
+  const phase = vmPhase(vm);
+  const ip4 = nonEmpty(vm.default_ip);
+  const ip6 = nonEmpty(vm.default_ipv6);
+  const priv = nonEmpty(vm.private_ip);
+  return {
+    state: phase === 'deleted' ? 'gone' : phase,
+    joinMethod,
+    vpsieIdentifier: vm.identifier,
+    vpsID: vm.id,
+    hostname: vm.hostname,
+    ...(ip4 ? { publicIPv4: ip4 } : {}),
+    ...(ip6 ? { publicIPv6: ip6 } : {}),
+    ...(priv ? { privateIPv4: priv } : {}),
+    created,
+    detail,
+  };
+}
+
+/** Heartbeats every 2 s while `fn` runs (inside an activity), so a crashed worker is noticed within the heartbeat timeout. */
+async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    ctx = undefined; // called outside an activity (tests)
+  }
+  const timer = ctx ? setInterval(() => ctx.heartbeat(), 2000) : undefined;
+  try {
+    ctx?.heartbeat();
+    return await fn();
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+function leaseName(prefix: string, id: string): string {
+  return `${prefix}-${id.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 253).replace(/-+$/, '');
+}
+
+export function createVpsieMachineActivities(deps: OrchestratorDeps) {
+  const api = kubeApis(deps.kc);
+  const vpsie: VpsieClient = deps.vpsie;
+  const metrics = autoscalerMetrics(deps.registry);
+  const log = logger('vpsie-machines');
+
+  async function context(ref: ObjectRef, nodeGroup: string): Promise<{ vn: VPSieNode; ng: NodeGroup | undefined; uid: string }> {
+    const vn = await readVPSieNode(api, ref);
+    if (!vn) throw ApplicationFailure.nonRetryable(`VPSieNode ${ref.namespace}/${ref.name} does not exist`, 'VPSieNodeGone');
+    const uid = vn.metadata.uid;
+    if (!uid) throw invalid(`VPSieNode ${ref.namespace}/${ref.name} has no uid`);
+    const ng = await readNodeGroup(api, { namespace: ref.namespace, name: nodeGroup });
+    return { vn, ng, uid };
+  }
+
+  function hostnameOf(vn: VPSieNode, uid: string): string {
+    return vn.spec.hostname ?? hostnameForRequest(vn.spec.nodeGroupName, uid);
+  }
+
+  // ---- UserData -------------------------------------------------------------------------
+
+  async function userData(vn: VPSieNode, ng: NodeGroup | undefined): Promise<string> {
+    const own = vn.spec.join.userDataSecretRef ?? ng?.spec.join?.userDataSecretRef;
+    // Without a reference of its own, a group joins with the orchestrator's default Secret.
+    const [defaultNamespace, defaultName] = deps.config.JOIN_BOOTSTRAP_SECRET.split('/') as [string, string];
+    const ref = own ?? { name: defaultName, key: 'user-data' };
+    const namespace = own ? (vn.metadata.namespace ?? 'default') : defaultNamespace;
+    let secret: k8s.V1Secret;
+    try {
+      secret = await api.core.readNamespacedSecret({ name: ref.name, namespace });
+    } catch (e) {
+      if (apiStatus(e) === 404) throw invalid(`user data Secret ${namespace}/${ref.name} does not exist`);
+      throw e;
+    }
+    const b64 = secret.data?.[ref.key];
+    if (b64 === undefined) throw invalid(`user data Secret ${namespace}/${ref.name} has no key ${ref.key}`);
+    const text = Buffer.from(b64, 'base64').toString('utf8');
+    // A whole cloud-config is used as it is (the operator owns how that machine joins).
+    if (text.trimStart().startsWith('#cloud-config')) return Buffer.from(text, 'utf8').toString('base64');
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch {
+      throw invalid(`user data Secret ${namespace}/${ref.name}/${ref.key} is neither #cloud-config nor JSON/YAML`);
+    }
+    const p = JoinTemplateSchema.safeParse(doc);
+    if (!p.success)
+      throw invalid(`user data Secret ${namespace}/${ref.name}/${ref.key}: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const apiServer = deps.config.JOIN_API_SERVER ?? p.data.apiServer;
+    if (!apiServer) throw invalid('no API server to join: set JOIN_API_SERVER (or apiServer in the user data Secret)');
+    const group = vn.spec.nodeGroupName;
+    try {
+      return renderBootstrapUserData({
+        apiServer,
+        bootstrapToken: p.data.bootstrapToken,
+        ...(p.data.caCertHashes ? { caCertHashes: p.data.caCertHashes } : {}),
+        ...(p.data.caCertificate ? { caCertificate: p.data.caCertificate } : {}),
+        ...(p.data.kubeletExtraArgs ? { kubeletExtraArgs: p.data.kubeletExtraArgs } : {}),
+        nodeGroup: group,
+        nodeLabels: ng ? nodeLabelsFor(ng) : { [`${GROUP}/nodegroup`]: group },
+        taints: (ng?.spec.taints ?? []).map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) })),
+      });
+    } catch (e) {
+      throw invalid(`bootstrap user data: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  async function ensureUserDataVm(input: MachineInput, vn: VPSieNode, ng: NodeGroup | undefined, uid: string): Promise<MachineStatus> {
+    const hostname = hostnameOf(vn, uid);
+    // Fast path: the machine is known.
+    if (vn.spec.vpsieIdentifier) {
+      const vm = await vpsie.findVm({ identifier: vn.spec.vpsieIdentifier });
+      if (!vm) throw ApplicationFailure.nonRetryable(`VM ${vn.spec.vpsieIdentifier} of ${input.vpsieNode.name} no longer exists`, 'VPSNotFound');
+      return statusFromVm(vm, 'UserData', false, 'known machine');
+    }
+    if (vn.spec.hostname === undefined) vn = await setSpecOnce(api, input.vpsieNode, { hostname });
+    const ud = await userData(vn, ng);
+    const r = await vpsie.ensureVm({
+      requestId: uid,
+      hostname,
+      plan: vn.spec.offeringID,
+      datacenter: vn.spec.datacenterID,
+      osImage: vn.spec.osImageID ?? ng?.spec.osImageID ?? deps.config.DEFAULT_OS_IMAGE,
+      userData: ud,
+      tags: ['vpsie-autoscaler', vn.spec.nodeGroupName],
+      notes: `vpsienode=${input.vpsieNode.namespace}/${input.vpsieNode.name}`,
+    });
+    if (r.created) metrics.nodesCreated.inc({ nodegroup: input.nodeGroup });
+    if (r.state === 'pending')
+      return {
+        state: r.pending ? 'pending' : 'requested',
+        joinMethod: 'UserData',
+        hostname,
+        created: r.created,
+        detail: r.created ? 'VM requested' : 'VM pending',
+      };
+    await setSpecOnce(api, input.vpsieNode, { vpsieIdentifier: r.vm.identifier, vpsID: r.vm.id });
+    return statusFromVm(r.vm, 'UserData', r.created, r.created ? 'VM created' : 'VM found by request id');
+  }
+
+  async function deleteUserDataVm(vn: VPSieNode, uid: string): Promise<DeleteMachineResult> {
+    const hostname = hostnameOf(vn, uid);
+    let identifier = vn.spec.vpsieIdentifier;
+    if (!identifier) {
+      const vm = await vpsie.findVm({ requestId: uid, hostname });
+      if (vm) identifier = vm.identifier;
+      else {
+        const pending = await vpsie.findPendingVm({ hostname, processId: processIdForRequest(uid) });
+        // A pending VM cannot be deleted yet; the retry deletes it once it is listed.
+        if (pending) throw ApplicationFailure.retryable(`VM ${hostname} is still pending; delete once listed`, 'MachinePending');
+        return { deleted: false, detail: 'no VM exists for this VPSieNode' };
+      }
+    }
+    const deleted = await vpsie.deleteVm(identifier, 'vpsienode-deleted');
+    return { deleted, vpsieIdentifier: identifier, detail: deleted ? `VM ${identifier} deleted` : `VM ${identifier} was already gone` };
+  }
+
+  // ---- ManagedKubernetes ----------------------------------------------------------------
+
+  function clusterOf(vn: VPSieNode, ng: NodeGroup | undefined): string {
+    const c = vn.spec.join.clusterIdentifier ?? ng?.spec.join?.clusterIdentifier ?? deps.config.VPSIE_CLUSTER_IDENTIFIER;
+    if (!c) throw invalid('join method ManagedKubernetes needs spec.join.clusterIdentifier or VPSIE_CLUSTER_IDENTIFIER');
+    return c;
+  }
+
+  async function resolveGroup(cluster: string, vn: VPSieNode, ng: NodeGroup | undefined): Promise<VpsieGroup> {
+    const ref = vn.spec.join.groupIdentifier ?? ng?.spec.join?.groupIdentifier ?? ng?.status?.vpsieGroupID;
+    const groups = await vpsie.listNodeGroups(cluster);
+    if (ref) {
+      const g = groups.find((x) => String(x.id) === ref || x.identifier === ref || x.group_name === ref);
+      if (!g) throw ApplicationFailure.nonRetryable(`no VPSie node group '${ref}' in cluster ${cluster}`, 'VPSCreateFailed');
+      return g;
+    }
+    // "found or created per offering": a group of this size, else a new one.
+    const kubeSizeId = await vpsie.resolveKubeSizeId(vn.spec.offeringID, vn.spec.datacenterID);
+    const same = groups.find((g) => g.boxsize_id === kubeSizeId);
+    if (same) return same;
+    return vpsie.ensureNodeGroup({ clusterIdentifier: cluster, groupName: `${vn.spec.nodeGroupName}-${vn.spec.offeringID}`.slice(0, 63), kubeSizeId });
+  }
+
+  async function listClaims(namespace: string, groupId: number): Promise<{ identifier: string; holder: string; lease: k8s.V1Lease }[]> {
+    const list = await api.coordination.listNamespacedLease({ namespace, labelSelector: `${WORKER_CLAIM_LABEL}=${groupId}` });
+    return list.items.flatMap((l) => {
+      const identifier = l.metadata?.annotations?.[WORKER_IDENTIFIER_ANNOTATION];
+      const holder = l.spec?.holderIdentity;
+      return identifier && holder ? [{ identifier, holder, lease: l }] : [];
+    });
+  }
+
+  /** Claims `worker` for the VPSieNode; false when another VPSieNode holds it. */
+  async function claim(vn: VPSieNode, uid: string, groupId: number, cluster: string, worker: K8sNode): Promise<boolean> {
+    const namespace = vn.metadata.namespace ?? 'default';
+    const name = leaseName('vpsie-worker', worker.identifier!);
+    try {
+      await api.coordination.createNamespacedLease({
+        namespace,
+        body: {
+          metadata: {
+            name,
+            namespace,
+            labels: { [WORKER_CLAIM_LABEL]: String(groupId) },
+            annotations: { [WORKER_IDENTIFIER_ANNOTATION]: worker.identifier!, [`${GROUP}/cluster`]: cluster, [`${GROUP}/vpsienode`]: vn.metadata.name },
+            ownerReferences: [{ apiVersion: API_VERSION, kind: VPSIENODE_KIND, name: vn.metadata.name, uid }],
+          },
+          spec: { holderIdentity: uid },
+        },
+      });
+      return true;
+    } catch (e) {
+      if (apiStatus(e) !== 409) throw e;
+      const l = await api.coordination.readNamespacedLease({ name, namespace });
+      return l.spec?.holderIdentity === uid;
+    }
+  }
+
+  /**
+   * Runs `fn` holding the group's lock (a Lease with an expiry annotation). Waits up to ~10 s for
+   * a busy lock, then fails retryably (the activity retry tries again).
+   */
+  async function withGroupLock<T>(namespace: string, groupId: number, holder: string, fn: () => Promise<T>): Promise<T> {
+    const name = leaseName('vpsie-group', String(groupId));
+    const body = (rv?: string): k8s.V1Lease => ({
+      metadata: {
+        name,
+        namespace,
+        ...(rv ? { resourceVersion: rv } : {}),
+        annotations: { [LOCK_EXPIRES_ANNOTATION]: String(Date.now() + LOCK_SECONDS * 1000) },
+      },
+      spec: { holderIdentity: holder },
+    });
+    const tryAcquire = async (): Promise<string | undefined> => {
+      try {
+        await api.coordination.createNamespacedLease({ namespace, body: body() });
+        return undefined;
+      } catch (e) {
+        if (apiStatus(e) !== 409) throw e;
+      }
+      const cur = await api.coordination.readNamespacedLease({ name, namespace });
+      const expires = Number(cur.metadata?.annotations?.[LOCK_EXPIRES_ANNOTATION] ?? 0);
+      if (cur.spec?.holderIdentity !== holder && expires > Date.now()) return cur.spec?.holderIdentity ?? '?';
+      try {
+        await api.coordination.replaceNamespacedLease({ name, namespace, body: body(cur.metadata?.resourceVersion) });
+        return undefined;
+      } catch (e) {
+        if (apiStatus(e) === 409) return 'a concurrent claimer';
+        throw e;
+      }
+    };
+    for (let i = 0; ; i++) {
+      const busyWith = await tryAcquire();
+      if (busyWith === undefined) break;
+      if (i >= 20) throw ApplicationFailure.retryable(`VPSie group ${groupId} is locked by ${busyWith}`, 'GroupLockBusy');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    try {
+      return await fn();
+    } finally {
+      try {
+        const cur = await api.coordination.readNamespacedLease({ name, namespace });
+        if (cur.spec?.holderIdentity === holder)
+          await api.coordination.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion: cur.metadata?.resourceVersion } } });
+      } catch (e) {
+        log.warn('could not release the group lock (it expires)', { lock: name, error: String(e) });
+      }
+    }
+  }
+
+  async function workerStatus(cluster: string, identifier: string, created: boolean, detail: string): Promise<MachineStatus> {
+    const vm = await vpsie.findVm({ identifier });
+    if (vm) return statusFromVm(vm, 'ManagedKubernetes', created, detail);
+    const node = await vpsie.findClusterNode(cluster, { identifier });
+    if (!node) throw ApplicationFailure.nonRetryable(`worker ${identifier} no longer exists in cluster ${cluster}`, 'VPSNotFound');
+    return { state: 'booting', joinMethod: 'ManagedKubernetes', vpsieIdentifier: identifier, hostname: node.hostname, created, detail };
+  }
+
+  async function recordClaim(ref: ObjectRef, worker: { identifier: string; hostname?: string }): Promise<void> {
+    const hostname = worker.hostname && DNS_SUBDOMAIN_PATTERN.test(worker.hostname) && worker.hostname.length <= 253 ? worker.hostname : undefined;
+    await setSpecOnce(api, ref, { vpsieIdentifier: worker.identifier, ...(hostname ? { hostname } : {}) });
+  }
+
+  async function ensureWorker(input: MachineInput, vn: VPSieNode, ng: NodeGroup | undefined, uid: string): Promise<MachineStatus> {
+    const cluster = clusterOf(vn, ng);
+    if (vn.spec.vpsieIdentifier) return workerStatus(cluster, vn.spec.vpsieIdentifier, false, 'claimed worker');
+    const group = await resolveGroup(cluster, vn, ng);
+    const namespace = input.vpsieNode.namespace;
+    const mine = (await listClaims(namespace, group.id)).find((c) => c.holder === uid);
+    if (mine) {
+      const node = await vpsie.findClusterNode(cluster, { identifier: mine.identifier });
+      await recordClaim(input.vpsieNode, { identifier: mine.identifier, ...(node ? { hostname: node.hostname } : {}) });
+      return workerStatus(cluster, mine.identifier, false, 'worker claimed earlier');
+    }
+    if (vn.metadata.annotations?.[WORKER_INTENT_ANNOTATION] !== String(group.id))
+      await mergePatchVPSieNode(api, input.vpsieNode, { metadata: { annotations: { [WORKER_INTENT_ANNOTATION]: String(group.id) } } });
+
+    const outcome = await withGroupLock(namespace, group.id, uid, async (): Promise<{ claimed?: K8sNode; added: number; waiting: number }> => {
+      const claims = await listClaims(namespace, group.id);
+      const claimed = new Set(claims.map((c) => c.identifier));
+      const workers = await vpsie.listClusterWorkers(cluster, group.id);
+      const free = workers.filter((w) => w.identifier && !claimed.has(w.identifier)).sort((a, b) => a.id - b.id);
+      for (const w of free) if (await claim(vn, uid, group.id, cluster, w)) return { claimed: w, added: 0, waiting: 0 };
+      // Nothing to claim: make sure enough workers are on their way for every unclaimed intent.
+      const g = (await vpsie.listNodeGroups(cluster)).find((x) => x.id === group.id);
+      if (!g) throw ApplicationFailure.nonRetryable(`VPSie node group ${group.id} disappeared`, 'VPSCreateFailed');
+      const pendingWorkers = Math.max(0, g.nodes_count - workers.length);
+      const holders = new Set(claims.map((c) => c.holder));
+      const list = (await api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL })) as {
+        items: unknown[];
+      };
+      const waiting = list.items
+        .map((o) => safeParseVPSieNode(o))
+        .filter((r): r is { ok: true; value: VPSieNode } => r.ok)
+        .map((r) => r.value)
+        .filter(
+          (o) =>
+            o.metadata.annotations?.[WORKER_INTENT_ANNOTATION] === String(group.id) &&
+            o.spec.vpsieIdentifier === undefined &&
+            o.metadata.deletionTimestamp === undefined &&
+            !holders.has(o.metadata.uid ?? ''),
+        ).length;
+      const toAdd = Math.max(0, Math.max(1, waiting) - pendingWorkers);
+      let added = 0;
+      for (; added < toAdd; added++) {
+        try {
+          await vpsie.addGroupWorker(cluster, group.id);
+        } catch (e) {
+          if (isVpsieError(e) && e.ambiguous)
+            throw ApplicationFailure.retryable(`add worker got no answer (${e.type}); the next attempt recounts`, 'VpsieError.not_settled');
+          throw e;
+        }
+      }
+      if (added > 0) metrics.nodesCreated.inc({ nodegroup: input.nodeGroup }, added);
+      return { added, waiting };
+    });
+    if (outcome.claimed) {
+      await recordClaim(input.vpsieNode, { identifier: outcome.claimed.identifier!, hostname: outcome.claimed.hostname });
+      return workerStatus(cluster, outcome.claimed.identifier!, false, `claimed worker ${outcome.claimed.hostname}`);
+    }
+    return {
+      state: 'requested',
+      joinMethod: 'ManagedKubernetes',
+      created: outcome.added > 0,
+      detail: `${outcome.added} worker(s) added to VPSie group ${group.id}; ${outcome.waiting} VPSieNode(s) waiting for a worker`,
+    };
+  }
+
+  async function deleteWorker(input: MachineInput, vn: VPSieNode, ng: NodeGroup | undefined, uid: string): Promise<DeleteMachineResult> {
+    const cluster = clusterOf(vn, ng);
+    let identifier = vn.spec.vpsieIdentifier;
+    let claims: Awaited<ReturnType<typeof listClaims>> = [];
+    if (!identifier) {
+      const list = await api.coordination.listNamespacedLease({ namespace: input.vpsieNode.namespace, labelSelector: WORKER_CLAIM_LABEL });
+      claims = list.items.flatMap((l) => {
+        const id = l.metadata?.annotations?.[WORKER_IDENTIFIER_ANNOTATION];
+        return id && l.spec?.holderIdentity === uid ? [{ identifier: id, holder: uid, lease: l }] : [];
+      });
+      identifier = claims[0]?.identifier;
+    }
+    if (!identifier) {
+      // No worker was claimed: a worker added for this intent stays as a spare the next VPSieNode claims.
+      if (vn.metadata.annotations?.[WORKER_INTENT_ANNOTATION] !== undefined)
+        await mergePatchVPSieNode(api, input.vpsieNode, { metadata: { annotations: { [WORKER_INTENT_ANNOTATION]: null } } }).catch(() => undefined);
+      return { deleted: false, detail: 'no worker was claimed by this VPSieNode' };
+    }
+    const deleted = await vpsie.deleteGroupWorker(cluster, identifier);
+    await api.coordination
+      .deleteNamespacedLease({ name: leaseName('vpsie-worker', identifier), namespace: input.vpsieNode.namespace })
+      .catch((e: unknown) => (apiStatus(e) === 404 ? undefined : Promise.reject(e)));
+    return { deleted, vpsieIdentifier: identifier, detail: deleted ? `worker ${identifier} deleted` : `worker ${identifier} was already gone` };
+  }
+
+  return {
+    /**
+     * Creates the VPSieNode's machine unless it exists, and reports its state. Safe to call
+     * repeatedly (the workflow polls with it until the machine runs).
+     */
+    async ensureMachine(input: MachineInput): Promise<MachineStatus> {
+      try {
+        return await withHeartbeat(async () => {
+          const { vn, ng, uid } = await context(input.vpsieNode, input.nodeGroup);
+          return vn.spec.join.method === 'UserData' ? await ensureUserDataVm(input, vn, ng, uid) : await ensureWorker(input, vn, ng, uid);
+        });
+      } catch (e) {
+        throw vpsieFailure(e);
+      }
+    },
+
+    /** Deletes the VPSieNode's machine (VM or claimed worker). Absent is success. */
+    async deleteMachine(input: MachineInput): Promise<DeleteMachineResult> {
+      try {
+        return await withHeartbeat(async () => {
+          const vn = await readVPSieNode(api, input.vpsieNode);
+          if (!vn) return { deleted: false, detail: 'VPSieNode is gone' };
+          const uid = vn.metadata.uid ?? '';
+          const ng = await readNodeGroup(api, { namespace: input.vpsieNode.namespace, name: input.nodeGroup });
+          return vn.spec.join.method === 'UserData' ? await deleteUserDataVm(vn, uid) : await deleteWorker(input, vn, ng, uid);
+        });
+      } catch (e) {
+        throw vpsieFailure(e);
+      }
+    },
+  };
+}
+
+export type VpsieMachineActivities = ReturnType<typeof createVpsieMachineActivities>;
+export type { KubeApis };

@@ -1,0 +1,390 @@
+/**
+ * Activities of the NodeGroup entity workflow (workflows/nodes/nodegroup/workflow.ts): read the NodeGroup and
+ * its VPSieNodes, create and delete VPSieNode objects, write the group's status, its finalizer,
+ * Events and metrics. Every one is idempotent: creating a VPSieNode that exists (409) or deleting
+ * one that is gone (404) counts as done.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/activity';
+import { buildNodeGroupStatus, phaseCounts, type GroupStatusInput } from '../../decision/nodes/nodegroup';
+import {
+  API_VERSION,
+  CREATE_REASON_ANNOTATION,
+  GROUP,
+  NODEGROUP_KIND,
+  NODEGROUP_LABEL,
+  NODEGROUP_PLURAL,
+  REQUEST_ID_ANNOTATION,
+  TRIGGERED_PODS_ANNOTATION,
+  VERSION,
+  VPSIENODE_FINALIZER,
+  VPSIENODE_KIND,
+  VPSIENODE_PHASES,
+  VPSIENODE_PLURAL,
+  nodeGroupOwnerReference,
+  safeParseNodeGroup,
+  type Join,
+  type NodeGroup,
+  type NodeGroupCondition,
+  type VPSieNodePhase,
+  type VPSieNodeSpecInput,
+} from '../../lib/crds/autoscaler';
+import { recordEvent } from '../../lib/kube/events';
+import { apiStatus } from '../../lib/kube/api';
+import { logger } from '../../lib/log';
+import { autoscalerMetrics } from '../../lib/metrics';
+import type { OrchestratorDeps } from '../../workers/deps';
+
+/** Finalizer on a NodeGroup: its deletion waits until every VPSieNode of the group is gone. */
+export const NODEGROUP_FINALIZER = `${GROUP}/nodegroup-nodes` as const;
+
+export interface GroupRef {
+  namespace: string;
+  name: string;
+}
+
+/** What the group workflow needs of its NodeGroup object. */
+export interface GroupView {
+  uid: string;
+  generation: number;
+  deleting: boolean;
+  hasFinalizer: boolean;
+  minNodes: number;
+  maxNodes: number;
+  /** Offerings the group may use (spec.offeringIDs, else the configured defaults). */
+  offerings: string[];
+  /** Offering for nodes the group creates on its own (min, replacements). */
+  defaultOffering: string;
+  dryRun: boolean;
+  scaleUpEnabled: boolean;
+  scaleDownEnabled: boolean;
+  scaleUpCooldownSeconds: number;
+  scaleDownCooldownSeconds: number;
+  /** Set when the object does not parse (the group then holds still). */
+  invalid?: string;
+}
+
+export interface ObservedNode {
+  name: string;
+  phase: VPSieNodePhase;
+  offeringID: string;
+  nodeName?: string;
+  createdAt?: string;
+  deleting: boolean;
+  reason?: string;
+  message?: string;
+}
+
+export interface CreateNodesInput extends GroupRef {
+  /** `podUids`: the pending pods a scale-up planned on the node (TRIGGERED_PODS_ANNOTATION). */
+  nodes: { name: string; offeringID: string; podUids?: string[] }[];
+  requestId: string;
+  reason: string;
+  message: string;
+}
+
+export interface DeleteNodesInput extends GroupRef {
+  names: string[];
+  reason: string;
+  message: string;
+}
+
+export interface GroupEventInput extends GroupRef {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+const PATCH_MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The VPSieNode spec a group gives a new node: the group's fields, else the configured defaults. */
+export function vpsieNodeSpecFor(group: NodeGroup, offeringID: string, name: string, deps: Pick<OrchestratorDeps, 'config'>): VPSieNodeSpecInput {
+  const c = deps.config;
+  let join: Join = group.spec.join ?? { method: c.DEFAULT_JOIN_METHOD };
+  if (join.method === 'ManagedKubernetes' && join.clusterIdentifier === undefined && c.VPSIE_CLUSTER_IDENTIFIER)
+    join = { ...join, clusterIdentifier: c.VPSIE_CLUSTER_IDENTIFIER };
+  return {
+    nodeGroupName: group.metadata.name,
+    offeringID,
+    datacenterID: group.spec.datacenterID ?? c.DEFAULT_DATACENTER,
+    osImageID: group.spec.osImageID ?? c.DEFAULT_OS_IMAGE,
+    join,
+    hostname: name,
+  };
+}
+
+export function groupViewOf(group: NodeGroup, deps: Pick<OrchestratorDeps, 'config'>): GroupView {
+  const offerings = group.spec.offeringIDs ?? deps.config.DEFAULT_OFFERINGS;
+  return {
+    uid: group.metadata.uid ?? '',
+    generation: group.metadata.generation ?? 0,
+    deleting: group.metadata.deletionTimestamp !== undefined,
+    hasFinalizer: (group.metadata.finalizers ?? []).includes(NODEGROUP_FINALIZER),
+    minNodes: group.spec.minNodes,
+    maxNodes: group.spec.maxNodes,
+    offerings,
+    defaultOffering: group.spec.preferredInstanceType ?? offerings[0] ?? deps.config.DEFAULT_OFFERINGS[0] ?? 'small-2cpu-4gb',
+    dryRun: group.spec.dryRun,
+    scaleUpEnabled: group.spec.scaleUpPolicy.enabled,
+    scaleDownEnabled: group.spec.scaleDownPolicy.enabled,
+    scaleUpCooldownSeconds: group.spec.scaleUpPolicy.cooldownSeconds,
+    scaleDownCooldownSeconds: group.spec.scaleDownPolicy.cooldownSeconds,
+  };
+}
+
+export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' | 'kc' | 'registry'>) {
+  const custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
+  const metrics = autoscalerMetrics(deps.registry);
+  const log = logger('nodegroup-activities');
+
+  async function readRaw(ref: GroupRef): Promise<Record<string, unknown> | undefined> {
+    try {
+      return (await custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ref.namespace,
+        plural: NODEGROUP_PLURAL,
+        name: ref.name,
+      })) as Record<string, unknown>;
+    } catch (err) {
+      if (apiStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async function readGroup(ref: GroupRef): Promise<NodeGroup | undefined> {
+    const raw = await readRaw(ref);
+    if (!raw) return undefined;
+    const r = safeParseNodeGroup(raw);
+    if (!r.ok) throw ApplicationFailure.nonRetryable(r.error.message, 'InvalidConfiguration');
+    return r.value;
+  }
+
+  const groupTarget = (ref: GroupRef, uid?: string) => ({ apiVersion: API_VERSION, kind: NODEGROUP_KIND, namespace: ref.namespace, name: ref.name, uid });
+
+  return {
+    /** The NodeGroup as the workflow needs it; null when it does not exist. */
+    async readNodeGroup(ref: GroupRef): Promise<GroupView | null> {
+      const raw = await readRaw(ref);
+      if (!raw) return null;
+      const r = safeParseNodeGroup(raw);
+      if (r.ok) return groupViewOf(r.value, deps);
+      // Held still with an Error condition; the apiserver's validation makes this rare.
+      const meta = (raw.metadata ?? {}) as Record<string, unknown>;
+      const spec = (raw.spec ?? {}) as Record<string, unknown>;
+      const num = (v: unknown, d: number) => (typeof v === 'number' ? v : d);
+      return {
+        uid: str(meta.uid) ?? '',
+        generation: num(meta.generation, 0),
+        deleting: meta.deletionTimestamp !== undefined,
+        hasFinalizer: Array.isArray(meta.finalizers) && meta.finalizers.includes(NODEGROUP_FINALIZER),
+        minNodes: num(spec.minNodes, 0),
+        maxNodes: num(spec.maxNodes, 0),
+        offerings: deps.config.DEFAULT_OFFERINGS,
+        defaultOffering: deps.config.DEFAULT_OFFERINGS[0] ?? 'small-2cpu-4gb',
+        dryRun: true,
+        scaleUpEnabled: false,
+        scaleDownEnabled: false,
+        scaleUpCooldownSeconds: 0,
+        scaleDownCooldownSeconds: 0,
+        invalid: r.error.message,
+      };
+    },
+
+    /** Every VPSieNode labelled as the group's, with its phase. */
+    async listGroupVPSieNodes(ref: GroupRef): Promise<ObservedNode[]> {
+      const list = (await custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ref.namespace,
+        plural: VPSIENODE_PLURAL,
+        labelSelector: `${NODEGROUP_LABEL}=${ref.name}`,
+      })) as { items?: Record<string, unknown>[] };
+      return (list.items ?? []).map((o) => {
+        const meta = (o.metadata ?? {}) as Record<string, unknown>;
+        const spec = (o.spec ?? {}) as Record<string, unknown>;
+        const status = (o.status ?? {}) as Record<string, unknown>;
+        const phase = str(status.phase);
+        const lastError = (status.lastError ?? {}) as Record<string, unknown>;
+        const n: ObservedNode = {
+          name: str(meta.name) ?? '',
+          phase: phase !== undefined && (VPSIENODE_PHASES as readonly string[]).includes(phase) ? (phase as VPSieNodePhase) : 'Pending',
+          offeringID: str(spec.offeringID) ?? '',
+          deleting: meta.deletionTimestamp !== undefined,
+        };
+        const nodeName = str(status.nodeName);
+        if (nodeName) n.nodeName = nodeName;
+        const createdAt = str(meta.creationTimestamp) ?? (meta.creationTimestamp instanceof Date ? meta.creationTimestamp.toISOString() : undefined);
+        if (createdAt) n.createdAt = createdAt;
+        if (str(lastError.reason)) n.reason = str(lastError.reason);
+        if (str(lastError.message)) n.message = str(lastError.message);
+        return n;
+      });
+    },
+
+    /**
+     * Creates the named VPSieNodes (owned by the group, labelled, with the machine finalizer). One
+     * that already exists counts as created; a group that is gone or being deleted gets none.
+     */
+    async createVPSieNodes(input: CreateNodesInput): Promise<string[]> {
+      const group = await readGroup(input);
+      if (!group || group.metadata.deletionTimestamp !== undefined) return [];
+      const created: string[] = [];
+      for (const n of input.nodes) {
+        const body = {
+          apiVersion: API_VERSION,
+          kind: VPSIENODE_KIND,
+          metadata: {
+            name: n.name,
+            namespace: input.namespace,
+            labels: { [NODEGROUP_LABEL]: input.name },
+            annotations: {
+              [REQUEST_ID_ANNOTATION]: input.requestId.slice(0, 253),
+              [CREATE_REASON_ANNOTATION]: input.reason,
+              ...(n.podUids && n.podUids.length > 0 ? { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(n.podUids) } : {}),
+            },
+            finalizers: [VPSIENODE_FINALIZER],
+            ownerReferences: [nodeGroupOwnerReference(group)],
+          },
+          spec: vpsieNodeSpecFor(group, n.offeringID, n.name, deps),
+        };
+        try {
+          await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: input.namespace, plural: VPSIENODE_PLURAL, body });
+          log.info('created VPSieNode', {
+            nodegroup: `${input.namespace}/${input.name}`,
+            vpsieNode: n.name,
+            offering: n.offeringID,
+            reason: input.reason,
+            requestId: input.requestId,
+          });
+        } catch (err) {
+          const code = apiStatus(err);
+          if (code === 409) {
+            created.push(n.name);
+            continue;
+          }
+          if (code !== undefined && code >= 400 && code < 500 && code !== 429)
+            throw ApplicationFailure.nonRetryable(
+              `creating VPSieNode ${input.namespace}/${n.name} refused (${code}): ${String(err).slice(0, 500)}`,
+              'InvalidConfiguration',
+            );
+          throw err;
+        }
+        created.push(n.name);
+      }
+      if (created.length > 0) {
+        await recordEvent(deps.kc, {
+          target: groupTarget(input, group.metadata.uid),
+          type: 'Normal',
+          reason: input.reason,
+          message: `created ${created.length} VPSieNodes (${created.join(', ')}): ${input.message}`,
+          dedupeKey: `create-${input.requestId}`,
+        });
+      }
+      return created;
+    },
+
+    /** Starts the deletion of the named VPSieNodes (their lifecycles then remove the machines). */
+    async deleteVPSieNodes(input: DeleteNodesInput): Promise<string[]> {
+      const done: string[] = [];
+      for (const name of input.names) {
+        try {
+          await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: input.namespace, plural: VPSIENODE_PLURAL, name });
+          log.info('deleting VPSieNode', { nodegroup: `${input.namespace}/${input.name}`, vpsieNode: name, reason: input.reason });
+        } catch (err) {
+          if (apiStatus(err) !== 404) throw err;
+        }
+        done.push(name);
+      }
+      if (done.length > 0) {
+        await recordEvent(deps.kc, {
+          target: groupTarget(input),
+          type: 'Normal',
+          reason: input.reason,
+          message: `removing ${done.length} VPSieNodes (${done.join(', ')}): ${input.message}`,
+          dedupeKey: `delete-${input.reason}-${done[0] ?? ''}`,
+        });
+      }
+      return done;
+    },
+
+    /** Adds or removes the group's finalizer; true when the object now has the wanted state. */
+    async setNodeGroupFinalizer(input: GroupRef & { present: boolean }): Promise<boolean> {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const raw = await readRaw(input);
+        if (!raw) return !input.present;
+        const meta = (raw.metadata ?? {}) as { finalizers?: string[]; resourceVersion?: string; deletionTimestamp?: string };
+        const fins = meta.finalizers ?? [];
+        const has = fins.includes(NODEGROUP_FINALIZER);
+        if (has === input.present) return true;
+        // A finalizer cannot be added to an object whose deletion has begun.
+        if (input.present && meta.deletionTimestamp !== undefined) return false;
+        const finalizers = input.present ? [...fins, NODEGROUP_FINALIZER] : fins.filter((f) => f !== NODEGROUP_FINALIZER);
+        try {
+          await custom.patchNamespacedCustomObject(
+            {
+              group: GROUP,
+              version: VERSION,
+              namespace: input.namespace,
+              plural: NODEGROUP_PLURAL,
+              name: input.name,
+              body: { metadata: { finalizers, resourceVersion: meta.resourceVersion } },
+            },
+            PATCH_MERGE,
+          );
+          return true;
+        } catch (err) {
+          const code = apiStatus(err);
+          if (code === 404) return !input.present;
+          if (code !== 409) throw err;
+        }
+      }
+      throw new Error(`NodeGroup ${input.namespace}/${input.name}: finalizer update kept conflicting`);
+    },
+
+    /** Writes the group's status subresource and its gauges. */
+    async writeNodeGroupStatus(input: GroupRef & { status: GroupStatusInput }): Promise<void> {
+      const raw = await readRaw(input);
+      const label = `${input.namespace}/${input.name}`;
+      const counts = phaseCounts(input.status.nodes);
+      for (const [state, n] of Object.entries(counts)) metrics.nodeGroupNodes.set({ nodegroup: label, state }, n);
+      metrics.nodeGroupDesired.set({ nodegroup: label }, input.status.desired);
+      if (!raw) return;
+      const prev = ((raw.status ?? {}) as { conditions?: NodeGroupCondition[] }).conditions;
+      const status = buildNodeGroupStatus(input.status, prev, new Date().toISOString());
+      try {
+        await custom.patchNamespacedCustomObjectStatus(
+          { group: GROUP, version: VERSION, namespace: input.namespace, plural: NODEGROUP_PLURAL, name: input.name, body: { status } },
+          PATCH_MERGE,
+        );
+      } catch (err) {
+        if (apiStatus(err) !== 404) throw err;
+      }
+    },
+
+    async recordNodeGroupEvent(input: GroupEventInput): Promise<void> {
+      await recordEvent(deps.kc, { target: groupTarget(input), type: input.type, reason: input.reason, message: input.message });
+    },
+
+    /** Drops the group's gauges (the group is gone). */
+    async clearNodeGroupMetrics(ref: GroupRef): Promise<void> {
+      const label = `${ref.namespace}/${ref.name}`;
+      for (const state of VPSIENODE_PHASES) metrics.nodeGroupNodes.remove({ nodegroup: label, state });
+      metrics.nodeGroupDesired.remove({ nodegroup: label });
+    },
+
+    /** Counts a scale operation the group carried out. */
+    async countScaleOperation(input: GroupRef & { direction: 'up' | 'down'; nodes: number }): Promise<void> {
+      const label = `${input.namespace}/${input.name}`;
+      if (input.direction === 'up') {
+        metrics.scaleUpTotal.inc({ nodegroup: label });
+      } else metrics.scaleDownTotal.inc({ nodegroup: label });
+    },
+  };
+}
+
+export type NodeGroupActivities = ReturnType<typeof createNodeGroupActivities>;

@@ -1,0 +1,391 @@
+/**
+ * Activities of the scale-down loop (workflows/nodes/scale-down/loop.ts):
+ *
+ * - `scaleDownSnapshot`: reads Nodes, Pods, PDBs, NodeGroups and VPSieNodes (and, for groups with
+ *   consolidation, the VPSie plan catalogue) and returns the pure decision's input plus one
+ *   utilisation sample per node. NodeGroups are those of WATCH_NAMESPACE (all when empty); every
+ *   Node is a possible destination of moved pods.
+ * - `recordScaleDownDecision`: writes what the workflow decided: Events on Nodes, metrics, and the
+ *   NodeGroup `Scaling` condition (only that condition, and only while the group's own workflow
+ *   does not report an active scale: see `mergeScalingCondition`).
+ * - `requestNodeGroupScaleDown` / `requestReplacementNodes`: updates on the NodeGroup entity
+ *   workflow (workflows cannot send updates to other workflows), idempotent by request id.
+ * - `vpsieNodePhases`, `recordRemovalOutcome`.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Plan } from '../../clients/vpsie/schemas';
+import { pdbFromK8s, scaleDownNodeFromK8s } from '../../decision/nodes/scale-down/from-k8s';
+import {
+  nodeSample,
+  type InFlightRemoval,
+  type NodeEventRecord,
+  type PdbInfo,
+  type ScaleDownGroup,
+  type ScaleDownNode,
+  type ScalingCondition,
+  type UtilizationSample,
+} from '../../decision/nodes/scale-down';
+import type { Offering } from '../../decision/planner/types';
+import {
+  GROUP,
+  NODEGROUP_PLURAL,
+  VERSION,
+  VPSIENODE_PLURAL,
+  safeParseNodeGroup,
+  safeParseVPSieNode,
+  type NodeGroup,
+  type NodeGroupCondition,
+  type VPSieNode,
+  type VPSieNodePhase,
+} from '../../lib/crds/autoscaler';
+import { recordEvent } from '../../lib/kube/events';
+import { apiStatus } from '../../lib/kube/api';
+import { logger } from '../../lib/log';
+import { autoscalerMetrics } from '../../lib/metrics';
+import {
+  nodeGroupScaleDownUpdate,
+  nodeGroupScaleUpUpdate,
+  nodeGroupWorkflowId,
+  type ScaleDownRequest,
+  type ScaleDownResult,
+  type ScaleUpRequest,
+  type ScaleUpResult,
+} from '../../workflows/nodes/contracts';
+import type { OrchestratorDeps } from '../../workers/deps';
+import { findPlan, planOffering } from '../../decision/planner/vpsie-plans';
+import { nodeReady } from '../../decision/scheduling/from-k8s';
+import { GONE_PHASES, IN_FLIGHT_PHASES } from '../../decision/nodes/lifecycle/phases';
+import { mergeScalingCondition } from '../../decision/nodes/scale-down/loop-records';
+import { untilActivityCancelled } from '../../lib/temporal/activity';
+
+const PATCH_MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const PLAN_CACHE_MS = 5 * 60_000;
+
+/** Settings the workflow reads once per run (recorded in its history). */
+export interface ScaleDownSettings {
+  sampleSeconds: number;
+  drainTimeoutSeconds: number;
+  maxGracePeriodSeconds: number;
+  replacementTimeoutSeconds: number;
+  /** Global DRY_RUN: every group is treated as spec.dryRun. */
+  dryRun: boolean;
+}
+
+export interface ScaleDownVPSieNode {
+  namespace: string;
+  name: string;
+  nodeGroup: string;
+  phase: VPSieNodePhase;
+  nodeName?: string;
+  deleting: boolean;
+}
+
+export interface ScaleDownSnapshot {
+  nodes: ScaleDownNode[];
+  pdbs: PdbInfo[];
+  groups: ScaleDownGroup[];
+  /** VPSieNodes whose deletion has begun (the lifecycle drains and terminates them). */
+  inFlightRemovals: InFlightRemoval[];
+  samples: UtilizationSample[];
+  vpsieNodes: ScaleDownVPSieNode[];
+}
+
+export interface SnapshotRequest {
+  /** Namespace of the NodeGroups this loop manages ('' = every namespace). */
+  scope: string;
+}
+
+export interface ConditionRecord {
+  namespace: string;
+  name: string;
+  condition: ScalingCondition;
+}
+
+export interface DecisionRecordInput {
+  scope: string;
+  events: NodeEventRecord[];
+  /** safety_check_failures_total{reason} increments. */
+  safetyCheckFailures: { reason: string; count: number }[];
+  /** vpsie_autoscaler_node_utilization{nodegroup=<ns>/<name>,resource}. */
+  utilization: { nodegroup: string; resource: 'cpu' | 'memory'; value: number }[];
+  conditions: ConditionRecord[];
+}
+
+export interface RemovalOutcomeInput {
+  namespace: string;
+  nodeGroup: string;
+  nodes: string[];
+  outcome: 'Removed' | 'DrainFailed' | 'Refused' | 'ReplacementFailed' | 'DryRun';
+  reason: string;
+  message: string;
+}
+
+export function createScaleDownActivities(deps: OrchestratorDeps) {
+  const core = deps.kc.makeApiClient(k8s.CoreV1Api);
+  const policy = deps.kc.makeApiClient(k8s.PolicyV1Api);
+  const custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
+  const metrics = autoscalerMetrics(deps.registry);
+  const log = logger('scale-down-activities');
+  const planCache = new Map<string, { at: number; plans: Plan[] }>();
+
+  async function listCustom(plural: string, scope: string): Promise<unknown[]> {
+    const list = (
+      scope
+        ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: scope, plural })
+        : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })
+    ) as { items?: unknown[] };
+    return list.items ?? [];
+  }
+
+  async function plansOf(dc: string): Promise<Plan[]> {
+    const c = planCache.get(dc);
+    if (c && Date.now() - c.at < PLAN_CACHE_MS) return c.plans;
+    let plans: Plan[] = [];
+    try {
+      plans = await deps.vpsie.listAllPlans(dc);
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'not_found') throw err;
+    }
+    planCache.set(dc, { at: Date.now(), plans });
+    return plans;
+  }
+
+  async function offeringsOf(g: NodeGroup): Promise<Offering[]> {
+    const dc = g.spec.datacenterID ?? deps.config.DEFAULT_DATACENTER;
+    const plans = await plansOf(dc);
+    const out: Offering[] = [];
+    for (const ref of g.spec.offeringIDs ?? deps.config.DEFAULT_OFFERINGS) {
+      const plan = findPlan(plans, ref);
+      if (plan) out.push(planOffering(ref, plan, dc));
+    }
+    return out;
+  }
+
+  async function groupUpdate<R>(namespace: string, name: string, run: (h: ReturnType<typeof deps.temporal.workflow.getHandle>) => Promise<R>): Promise<R> {
+    const id = nodeGroupWorkflowId(namespace, name);
+    try {
+      return await untilActivityCancelled(deps.temporal, () => run(deps.temporal.workflow.getHandle(id)));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.retryable(`NodeGroup workflow ${id} is not running`, 'NodeGroupWorkflowNotRunning');
+      throw err;
+    }
+  }
+
+  return {
+    async scaleDownSettings(): Promise<ScaleDownSettings> {
+      const c = deps.config;
+      return {
+        sampleSeconds: c.SCALE_DOWN_SAMPLE_SECONDS,
+        drainTimeoutSeconds: c.SCALE_DOWN_DRAIN_TIMEOUT_SECONDS,
+        maxGracePeriodSeconds: c.SCALE_DOWN_MAX_GRACE_SECONDS,
+        replacementTimeoutSeconds: c.SCALE_DOWN_REPLACEMENT_TIMEOUT_SECONDS,
+        dryRun: c.DRY_RUN,
+      };
+    },
+
+    async scaleDownSnapshot(req: SnapshotRequest): Promise<ScaleDownSnapshot> {
+      const [nodeList, podList, pdbList, ngRaw, vnRaw] = await Promise.all([
+        core.listNode(),
+        core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
+        policy.listPodDisruptionBudgetForAllNamespaces(),
+        listCustom(NODEGROUP_PLURAL, req.scope),
+        listCustom(VPSIENODE_PLURAL, req.scope),
+      ]);
+      const vns: VPSieNode[] = [];
+      for (const o of vnRaw) {
+        const r = safeParseVPSieNode(o);
+        if (r.ok) vns.push(r.value);
+      }
+      const vpsieNodes: ScaleDownVPSieNode[] = vns.map((v) => ({
+        namespace: v.metadata.namespace ?? req.scope,
+        name: v.metadata.name,
+        nodeGroup: v.spec.nodeGroupName,
+        phase: v.status?.phase ?? 'Pending',
+        ...(v.status?.nodeName ? { nodeName: v.status.nodeName } : {}),
+        deleting: v.metadata.deletionTimestamp !== undefined,
+      }));
+      const vnByNode = new Map<string, VPSieNode>();
+      for (const v of vns) if (v.status?.nodeName && !v.metadata.deletionTimestamp) vnByNode.set(v.status.nodeName, v);
+
+      const groups: ScaleDownGroup[] = [];
+      for (const o of ngRaw) {
+        const r = safeParseNodeGroup(o);
+        if (!r.ok) continue;
+        const g = r.value;
+        const ns = g.metadata.namespace ?? req.scope;
+        const mine = vns.filter((v) => v.spec.nodeGroupName === g.metadata.name && (v.metadata.namespace ?? req.scope) === ns);
+        const live = mine.filter((v) => !GONE_PHASES.has(v.status?.phase ?? 'Pending'));
+        const coming = live.filter((v) => !v.metadata.deletionTimestamp && IN_FLIGHT_PHASES.has(v.status?.phase ?? 'Pending'));
+        const notDeleting = live.filter((v) => !v.metadata.deletionTimestamp).length;
+        const desired = g.status?.desiredNodes;
+        const spec = deps.config.DRY_RUN ? { ...g.spec, dryRun: true } : g.spec;
+        const sg: ScaleDownGroup = {
+          name: g.metadata.name,
+          namespace: ns,
+          spec,
+          currentNodes: live.length,
+          deleting: g.metadata.deletionTimestamp !== undefined,
+          scaleUpInProgress: coming.length > 0 || (desired !== undefined && desired > notDeleting),
+        };
+        if (g.status?.lastScaleUpTime) sg.lastScaleUpAt = Date.parse(g.status.lastScaleUpTime);
+        if (g.spec.consolidation.enabled) sg.offerings = await offeringsOf(g);
+        groups.push(sg);
+      }
+
+      const podsByNode = new Map<string, k8s.V1Pod[]>();
+      for (const p of podList.items) {
+        const n = p.spec?.nodeName;
+        if (!n) continue;
+        const l = podsByNode.get(n);
+        if (l) l.push(p);
+        else podsByNode.set(n, [p]);
+      }
+      const nodes: ScaleDownNode[] = [];
+      const samples: UtilizationSample[] = [];
+      for (const n of nodeList.items) {
+        const name = n.metadata?.name ?? '';
+        const vn = vnByNode.get(name);
+        const extra: Partial<Pick<ScaleDownNode, 'vpsieNode' | 'offeringId'>> = {};
+        if (vn) {
+          extra.vpsieNode = vn.metadata.name;
+          extra.offeringId = vn.spec.offeringID;
+        }
+        const sn = scaleDownNodeFromK8s(n, podsByNode.get(name) ?? [], extra);
+        sn.ready = nodeReady(n);
+        nodes.push(sn);
+        samples.push(nodeSample(name, sn.node.allocatable, sn.pods));
+      }
+      const inFlightRemovals: InFlightRemoval[] = vpsieNodes
+        .filter((v) => v.deleting && v.phase !== 'Deleted')
+        .map((v) => ({ nodeGroup: v.nodeGroup, vpsieNode: v.name, ...(v.nodeName ? { nodeName: v.nodeName } : {}) }));
+      return { nodes, pdbs: pdbList.items.map(pdbFromK8s), groups, inFlightRemovals, samples, vpsieNodes };
+    },
+
+    async recordScaleDownDecision(input: DecisionRecordInput): Promise<void> {
+      for (const s of input.safetyCheckFailures) metrics.safetyCheckFailures.inc({ reason: s.reason }, s.count);
+      for (const u of input.utilization) metrics.nodeUtilization.set({ nodegroup: u.nodegroup, resource: u.resource }, u.value);
+      await Promise.all(
+        input.events.map((e) =>
+          recordEvent(deps.kc, {
+            target: { apiVersion: 'v1', kind: 'Node', name: e.node },
+            type: e.type,
+            reason: e.reason,
+            message: e.message,
+            dedupeKey: e.dedupeKey,
+          }),
+        ),
+      );
+      for (const c of input.conditions) {
+        for (let attempt = 0; attempt < 4; attempt++) {
+          let raw: { metadata?: { resourceVersion?: string; generation?: number }; status?: { conditions?: NodeGroupCondition[] } };
+          try {
+            raw = (await custom.getNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: c.namespace,
+              plural: NODEGROUP_PLURAL,
+              name: c.name,
+            })) as typeof raw;
+          } catch (err) {
+            if (apiStatus(err) === 404) break;
+            throw err;
+          }
+          const next = mergeScalingCondition(raw.status?.conditions ?? [], c.condition, raw.metadata?.generation ?? 0, new Date().toISOString());
+          if (!next) break;
+          try {
+            await custom.patchNamespacedCustomObjectStatus(
+              {
+                group: GROUP,
+                version: VERSION,
+                namespace: c.namespace,
+                plural: NODEGROUP_PLURAL,
+                name: c.name,
+                body: { metadata: { resourceVersion: raw.metadata?.resourceVersion }, status: { conditions: next } },
+              },
+              PATCH_MERGE,
+            );
+            break;
+          } catch (err) {
+            const code = apiStatus(err);
+            if (code === 404) break;
+            if (code !== 409) throw err;
+          }
+        }
+      }
+    },
+
+    /** Asks the NodeGroup workflow to remove VPSieNodes (their lifecycles then terminate the machines). */
+    async requestNodeGroupScaleDown(input: { namespace: string; name: string; request: ScaleDownRequest }): Promise<ScaleDownResult> {
+      const r = await groupUpdate(input.namespace, input.name, (h) =>
+        h.executeUpdate(nodeGroupScaleDownUpdate, { args: [input.request], updateId: input.request.requestId }),
+      );
+      log.info('scale-down request applied', {
+        nodegroup: `${input.namespace}/${input.name}`,
+        requestId: input.request.requestId,
+        removing: r.removing,
+        refused: r.refused?.reason,
+      });
+      return r;
+    },
+
+    /** Asks the NodeGroup workflow for consolidation replacements. */
+    async requestReplacementNodes(input: { namespace: string; name: string; request: ScaleUpRequest }): Promise<ScaleUpResult> {
+      const r = await groupUpdate(input.namespace, input.name, (h) =>
+        h.executeUpdate(nodeGroupScaleUpUpdate, { args: [input.request], updateId: input.request.requestId }),
+      );
+      log.info('consolidation replacements requested', {
+        nodegroup: `${input.namespace}/${input.name}`,
+        requestId: input.request.requestId,
+        created: r.created,
+        refused: r.refused?.reason,
+      });
+      return r;
+    },
+
+    /** Phase of each named VPSieNode ('Deleted' when it is gone). */
+    async vpsieNodePhases(input: { namespace: string; names: string[] }): Promise<Record<string, VPSieNodePhase>> {
+      const out: Record<string, VPSieNodePhase> = {};
+      for (const name of input.names) {
+        try {
+          const o = await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: input.namespace, plural: VPSIENODE_PLURAL, name });
+          const r = safeParseVPSieNode(o);
+          out[name] = r.ok ? (r.value.status?.phase ?? 'Pending') : 'Pending';
+        } catch (err) {
+          if (apiStatus(err) !== 404) throw err;
+          out[name] = 'Deleted';
+        }
+      }
+      return out;
+    },
+
+    /** Event on each node, failure metric, log line. */
+    async recordRemovalOutcome(input: RemovalOutcomeInput): Promise<void> {
+      const failed = input.outcome !== 'Removed' && input.outcome !== 'DryRun';
+      if (failed) metrics.scaleDownFailures.inc({ nodegroup: `${input.namespace}/${input.nodeGroup}` });
+      await Promise.all(
+        input.nodes.map((node) =>
+          recordEvent(deps.kc, {
+            target: { apiVersion: 'v1', kind: 'Node', name: node },
+            type: failed ? 'Warning' : 'Normal',
+            reason: input.reason,
+            message: input.message,
+            dedupeKey: `scaledown-outcome-${input.reason}`,
+          }),
+        ),
+      );
+      const fields = {
+        nodegroup: `${input.namespace}/${input.nodeGroup}`,
+        nodes: input.nodes,
+        outcome: input.outcome,
+        reason: input.reason,
+        message: input.message,
+      };
+      if (failed) log.warn('scale-down removal failed', fields);
+      else log.info('scale-down removal finished', fields);
+    },
+  };
+}
+
+export type ScaleDownActivities = ReturnType<typeof createScaleDownActivities>;

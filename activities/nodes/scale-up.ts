@@ -1,0 +1,346 @@
+/**
+ * Activities of the scale-up workflow (workflows/nodes/scale-up.ts):
+ * - `scaleUpSnapshot`: reads the cluster (pods, nodes, NodeGroups, VPSieNodes, DaemonSets) and the
+ *   VPSie plan catalogue; decision/nodes/scale-up/snapshot.ts (`toPlannerInput`, pure) turns them
+ *   into the planner's input.
+ * - `requestGroupScaleUp`: sends one group's share of the decision to its NodeGroup entity workflow
+ *   as the `nodeGroupScaleUp` update (updates cannot be sent from workflow code). The request id is
+ *   derived from the scale-up workflow id and the group, so a retried activity is applied once.
+ * - `recordScaleUpOutcome`: Events on each pod (`TriggeredScaleUp` / `NotTriggerScaleUp` + reason +
+ *   numbers) and on each NodeGroup (the summary: the NodeGroup CRD has no status field for a
+ *   decision record), and the scale-up metrics.
+ * - `observePendingToCreate`: waits (bounded, heartbeating) for the first created VPSieNode to reach
+ *   Provisioning (its lifecycle called VPSie's create) and records first-signal → create latency.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Plan } from '../../clients/vpsie/schemas';
+import type { PodOutcome, ScaleUpRecord } from '../../decision/nodes/scale-up/record';
+import { toPlannerInput, uidList, type ScaleUpSnapshot } from '../../decision/nodes/scale-up/snapshot';
+import {
+  GROUP,
+  HELD_PODS_ANNOTATION,
+  NODEGROUP_KIND,
+  NODEGROUP_PLURAL,
+  API_VERSION,
+  VERSION,
+  VPSIENODE_PLURAL,
+  safeParseNodeGroup,
+  safeParseVPSieNode,
+  type NodeGroup,
+  type VPSieNode,
+} from '../../lib/crds/autoscaler';
+import { recordEvent } from '../../lib/kube/events';
+import { apiStatus } from '../../lib/kube/api';
+import { logger } from '../../lib/log';
+import { autoscalerMetrics } from '../../lib/metrics';
+import type { OrchestratorDeps } from '../../workers/deps';
+import { nodeGroupScaleUpUpdate, nodeGroupWorkflowId, type ScaleUpRequest, type ScaleUpResult } from '../../workflows/nodes/contracts';
+import { untilActivityCancelled } from '../../lib/temporal/activity';
+
+// ---- activities ------------------------------------------------------------------------------
+
+export interface SnapshotRequest {
+  workflowId: string;
+  podUids?: string[];
+}
+
+export interface GroupScaleUpRequest {
+  namespace: string;
+  name: string;
+  /** With `podUidsByNode`: the pods each new VPSieNode is created annotated with. */
+  request: ScaleUpRequest;
+}
+
+export interface HoldPodsRequest {
+  /** Per in-flight VPSieNode (`namespace/name`): uids of pending pods a run found room for on it. */
+  holds: { vpsieNode: string; podUids: string[] }[];
+}
+
+/** At most this many uids are kept per VPSieNode (newest last); older ones are bound or gone. */
+export const MAX_HELD_PODS = 512;
+
+export interface ObserveLatencyRequest {
+  workflowId: string;
+  firstSignalAt: string;
+  vpsieNodes: { namespace: string; name: string }[];
+  /** Give up after this long (the lifecycle may be slow or failing; the histogram is not a gate). */
+  timeoutSeconds?: number;
+}
+
+/** Pod-event reasons (closed set). */
+export const POD_EVENT_REASONS = ['TriggeredScaleUp', 'NotTriggerScaleUp'] as const;
+/** NodeGroup-event reasons of the scale-up (closed set). */
+export const NODEGROUP_SCALEUP_EVENT_REASONS = ['TriggeredScaleUp', 'ScaleUpRefused', 'ScaleUpFailed', 'ScaleUpDryRun'] as const;
+
+export function createScaleUpActivities(deps: OrchestratorDeps) {
+  const core = deps.kc.makeApiClient(k8s.CoreV1Api);
+  const apps = deps.kc.makeApiClient(k8s.AppsV1Api);
+  const custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
+  const metrics = autoscalerMetrics(deps.registry);
+  const log = logger('scale-up-activities');
+  const watchNs = deps.config.WATCH_NAMESPACE;
+
+  async function listCustom(plural: string): Promise<unknown[]> {
+    const list = (
+      watchNs
+        ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: watchNs, plural })
+        : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })
+    ) as { items?: unknown[] };
+    return list.items ?? [];
+  }
+
+  return {
+    /** Reads the cluster and the VPSie catalogue; returns the planner input for the batch. */
+    async scaleUpSnapshot(req: SnapshotRequest): Promise<ScaleUpSnapshot> {
+      const [pods, nodes, ngRaw, vnRaw, dss] = await Promise.all([
+        core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
+        core.listNode(),
+        listCustom(NODEGROUP_PLURAL),
+        listCustom(VPSIENODE_PLURAL),
+        apps.listDaemonSetForAllNamespaces(),
+      ]);
+      const nodeGroups: NodeGroup[] = [];
+      for (const o of ngRaw) {
+        const r = safeParseNodeGroup(o);
+        if (r.ok) nodeGroups.push(r.value);
+        else log.warn('skipping an invalid NodeGroup', { workflowId: req.workflowId, error: r.error.message });
+      }
+      const vpsieNodes: VPSieNode[] = [];
+      for (const o of vnRaw) {
+        const r = safeParseVPSieNode(o);
+        if (r.ok) vpsieNodes.push(r.value);
+      }
+      const dcs = new Set<string>([deps.config.DEFAULT_DATACENTER]);
+      for (const g of nodeGroups) if (g.spec.datacenterID) dcs.add(g.spec.datacenterID);
+      for (const v of vpsieNodes) dcs.add(v.spec.datacenterID);
+      const plans: Record<string, Plan[]> = {};
+      for (const dc of dcs) {
+        try {
+          plans[dc] = await deps.vpsie.listAllPlans(dc);
+        } catch (err) {
+          // An unknown datacenter leaves its groups without offerings (reported); other errors retry.
+          if ((err as { type?: string }).type === 'not_found') plans[dc] = [];
+          else throw err;
+        }
+      }
+      const snap = toPlannerInput(
+        { pods: pods.items, nodes: nodes.items, nodeGroups, vpsieNodes, daemonSets: dss.items, plans },
+        {
+          ...(req.podUids ? { podUids: req.podUids } : {}),
+          maxClusterNodes: deps.config.MAX_CLUSTER_NODES,
+          defaultDatacenter: deps.config.DEFAULT_DATACENTER,
+          defaultOfferings: deps.config.DEFAULT_OFFERINGS,
+          nowMs: Date.now(),
+        },
+      );
+      log.info('scale-up snapshot', {
+        workflowId: req.workflowId,
+        pendingPods: snap.input.pendingPods.length,
+        gone: snap.gone.length,
+        existingNodes: snap.input.existingNodes.length,
+        inFlightNodes: snap.input.inFlightNodes.length,
+        nodeGroups: snap.input.nodeGroups.length,
+      });
+      return snap;
+    },
+
+    /** One group's share of the decision, as an update on its NodeGroup workflow (idempotent by request id). */
+    async requestGroupScaleUp(req: GroupScaleUpRequest): Promise<ScaleUpResult> {
+      const id = nodeGroupWorkflowId(req.namespace, req.name);
+      try {
+        const handle = deps.temporal.workflow.getHandle(id);
+        const result = await untilActivityCancelled(deps.temporal, () =>
+          handle.executeUpdate(nodeGroupScaleUpUpdate, { args: [req.request], updateId: req.request.requestId }),
+        );
+        log.info('scale-up request applied', {
+          nodegroup: `${req.namespace}/${req.name}`,
+          requestId: req.request.requestId,
+          created: result.created.length,
+          refused: result.refused?.reason,
+        });
+        return result;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) {
+          // The NodeGroup watcher starts the entity workflow; until it runs, retry.
+          throw ApplicationFailure.retryable(`NodeGroup workflow ${id} is not running`, 'NodeGroupWorkflowNotRunning');
+        }
+        throw err;
+      }
+    },
+
+    /**
+     * Remembers on each in-flight VPSieNode the pending pods a run placed in its spare room (no new
+     * node for them), so a later run does not place other pods in the same room. Read-modify-write
+     * with the object's resourceVersion; a conflict is read again. Idempotent (a set union).
+     */
+    async holdPodsOnInFlightNodes(req: HoldPodsRequest): Promise<number> {
+      let held = 0;
+      for (const h of req.holds) {
+        const [namespace, name] = h.vpsieNode.split('/') as [string, string];
+        for (let attempt = 0; ; attempt++) {
+          let obj: { metadata?: { resourceVersion?: string; annotations?: Record<string, string> } };
+          try {
+            obj = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: VPSIENODE_PLURAL, name })) as typeof obj;
+          } catch (err) {
+            if (apiStatus(err) === 404) break;
+            throw err;
+          }
+          const before = uidList(obj.metadata?.annotations?.[HELD_PODS_ANNOTATION]);
+          const merged = [...before.filter((u) => !h.podUids.includes(u)), ...h.podUids].slice(-MAX_HELD_PODS);
+          if (merged.length === before.length && merged.every((u, i) => u === before[i])) break;
+          try {
+            await custom.patchNamespacedCustomObject(
+              {
+                group: GROUP,
+                version: VERSION,
+                namespace,
+                plural: VPSIENODE_PLURAL,
+                name,
+                body: { metadata: { resourceVersion: obj.metadata?.resourceVersion, annotations: { [HELD_PODS_ANNOTATION]: JSON.stringify(merged) } } },
+              },
+              k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+            );
+            held += h.podUids.length;
+            break;
+          } catch (err) {
+            const code = apiStatus(err);
+            if (code === 404) break;
+            if (code === 409 && attempt < 10) continue;
+            throw err;
+          }
+        }
+      }
+      if (held > 0) log.info('pods held on in-flight nodes', { pods: held, vpsieNodes: req.holds.map((x) => x.vpsieNode) });
+      return held;
+    },
+
+    /** Events on pods and NodeGroups, and the scale-up metrics, from the decision record. */
+    async recordScaleUpOutcome(record: ScaleUpRecord): Promise<void> {
+      const started = Date.now();
+      const byGroup = new Map<string, number>();
+      let none = 0;
+      for (const p of record.pods) {
+        if (p.outcome === 'NotTriggerScaleUp') {
+          const label = p.group ?? 'none';
+          if (label === 'none') none++;
+          else byGroup.set(label, (byGroup.get(label) ?? 0) + 1);
+        }
+      }
+      for (const [g, n] of byGroup) metrics.unschedulablePods.set({ nodegroup: g }, n);
+      metrics.unschedulablePods.set({ nodegroup: 'none' }, none);
+      for (const g of record.groups) {
+        if (g.dryRun) continue;
+        if (g.created.length > 0) {
+          metrics.scaleUpTotal.inc({ nodegroup: g.group });
+          metrics.nodesCreated.inc({ nodegroup: g.group }, g.created.length);
+        }
+        if (g.error !== undefined || (g.refused && g.created.length === 0)) metrics.scaleUpFailures.inc({ nodegroup: g.group });
+        if (!record.groups.some((x) => x.group === g.group && x !== g)) {
+          if (!byGroup.has(g.group)) metrics.unschedulablePods.set({ nodegroup: g.group }, 0);
+        }
+      }
+      // NodeGroup Events: the summary of the group's part of the decision.
+      for (const g of record.groups) {
+        const [namespace, name] = g.group.split('/') as [string, string];
+        const offerings = g.offerings.map((o) => `${o.count}x ${o.nickname}`).join(', ');
+        let reason: (typeof NODEGROUP_SCALEUP_EVENT_REASONS)[number];
+        let message: string;
+        if (g.dryRun) {
+          reason = 'ScaleUpDryRun';
+          message = `dry run: would add ${g.newNodes} node(s) (${offerings}, $${g.monthlyPrice}/month) for ${g.pods.length} pod(s)`;
+        } else if (g.error !== undefined) {
+          reason = 'ScaleUpFailed';
+          message = `scale-up of ${g.newNodes} node(s) (${offerings}) failed: ${g.error}`;
+        } else if (g.created.length === 0) {
+          reason = 'ScaleUpRefused';
+          message = `refused ${g.refused?.count ?? g.newNodes} node(s): ${g.refused?.reason ?? 'unknown'}: ${g.refused?.message ?? ''}`;
+        } else {
+          reason = 'TriggeredScaleUp';
+          message = `added ${g.created.length}/${g.newNodes} node(s) (${offerings}, $${g.monthlyPrice}/month) for ${g.pods.length} pod(s); group ${g.currentNodes}->${g.currentNodes + g.created.length} of max ${g.maxNodes}${g.refused ? `; refused ${g.refused.count}: ${g.refused.reason}` : ''}; request ${g.requestId}`;
+        }
+        await recordEvent(deps.kc, {
+          target: { apiVersion: API_VERSION, kind: NODEGROUP_KIND, name, namespace },
+          type: reason === 'TriggeredScaleUp' || reason === 'ScaleUpDryRun' ? 'Normal' : 'Warning',
+          reason,
+          message,
+          dedupeKey: `scaleup-${g.requestId}`,
+        });
+      }
+      // Pod Events (bounded concurrency).
+      const events = record.pods.filter((p): p is Exclude<PodOutcome, { outcome: 'FitsExisting' }> => p.outcome !== 'FitsExisting');
+      const queue = [...events];
+      const worker = async () => {
+        for (let p = queue.shift(); p; p = queue.shift()) {
+          const [namespace, name] = p.pod.split('/') as [string, string];
+          const numbers = Object.entries(p.numbers)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ');
+          await recordEvent(deps.kc, {
+            target: { apiVersion: 'v1', kind: 'Pod', name, namespace, ...(p.uid ? { uid: p.uid } : {}) },
+            type: p.outcome === 'TriggeredScaleUp' ? 'Normal' : 'Warning',
+            reason: p.outcome,
+            message:
+              p.outcome === 'TriggeredScaleUp'
+                ? `${p.message} [${record.workflowId}]${numbers ? ` (${numbers})` : ''}`
+                : `pod didn't trigger scale-up: ${p.reason}: ${p.message}${numbers ? ` (${numbers})` : ''} [${record.workflowId}]`,
+            dedupeKey: `${p.outcome}-${p.reason}`,
+          });
+          Context.current().heartbeat();
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      log.info('scale-up decision recorded', {
+        workflowId: record.workflowId,
+        pods: record.pods.length,
+        triggered: record.pods.filter((p) => p.outcome === 'TriggeredScaleUp').length,
+        notTriggered: events.length - record.pods.filter((p) => p.outcome === 'TriggeredScaleUp').length,
+        groups: record.groups.map((g) => ({ group: g.group, newNodes: g.newNodes, created: g.created.length, refused: g.refused?.reason, error: g.error })),
+        monthlyPrice: record.monthlyPrice,
+        ms: Date.now() - started,
+      });
+    },
+
+    /**
+     * Waits until the first of the created VPSieNodes is Provisioning (its lifecycle asked VPSie
+     * for the machine) and observes first signal → that time. Returns the seconds, or undefined
+     * when no node got there in time.
+     */
+    async observePendingToCreate(req: ObserveLatencyRequest): Promise<number | undefined> {
+      const first = Date.parse(req.firstSignalAt);
+      const deadline = Date.now() + (req.timeoutSeconds ?? 120) * 1000;
+      while (Date.now() < deadline) {
+        let earliest: number | undefined;
+        for (const ref of req.vpsieNodes) {
+          try {
+            const o = await custom.getNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: ref.namespace,
+              plural: VPSIENODE_PLURAL,
+              name: ref.name,
+            });
+            const r = safeParseVPSieNode(o);
+            if (!r.ok) continue;
+            const t = r.value.status?.phaseTimes?.provisioning;
+            if (t !== undefined) earliest = Math.min(earliest ?? Infinity, Date.parse(t));
+          } catch {
+            // gone or unreadable: skip
+          }
+        }
+        if (earliest !== undefined) {
+          const seconds = Math.max(0, (earliest - first) / 1000);
+          metrics.pendingToCreateSeconds.observe(seconds);
+          log.info('first signal to VPSie create', { workflowId: req.workflowId, seconds });
+          return seconds;
+        }
+        heartbeat();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return undefined;
+    },
+  };
+}
+
+export type ScaleUpActivities = ReturnType<typeof createScaleUpActivities>;

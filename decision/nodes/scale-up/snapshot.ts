@@ -1,0 +1,313 @@
+/**
+ * The scale-up snapshot: what the snapshot activity read of the cluster (pods, nodes, NodeGroups,
+ * VPSieNodes, DaemonSets) and of the VPSie catalogue, turned into the planner's input — which pods
+ * are in the batch, which nodes (existing, in flight, just Ready) they may land on, which groups may
+ * grow with which offerings, and why a group is left out. Pure: `nowMs` is an argument.
+ */
+import type * as k8s from '@kubernetes/client-node';
+import { findPlan, planOffering, type VPSiePlanFigures } from '../../planner/vpsie-plans';
+import { offeringAllocatable, templateLabels } from '../../planner/templates';
+import type { ClusterNode, NodeGroup as PlannerGroup, Offering, PlannerInput } from '../../planner/types';
+import { nodeFromK8s, nodeReady, podFromK8s } from '../../scheduling/from-k8s';
+import type { SimPod } from '../../scheduling/types';
+import { compareStrings, LABEL_HOSTNAME, podKey } from '../../scheduling/types';
+import { HELD_PODS_ANNOTATION, NODEGROUP_LABEL, TRIGGERED_PODS_ANNOTATION } from '../../../lib/crds/autoscaler/constants';
+import type { NodeGroup } from '../../../lib/crds/autoscaler/nodegroup';
+import type { VPSieNode } from '../../../lib/crds/autoscaler/vpsienode';
+import { GONE_PHASES, IN_FLIGHT_PHASES } from '../lifecycle/phases';
+
+/** What the snapshot activity read, already parsed (NodeGroups/VPSieNodes with lib/crds). */
+export interface RawSnapshot {
+  pods: k8s.V1Pod[];
+  nodes: k8s.V1Node[];
+  nodeGroups: NodeGroup[];
+  vpsieNodes: VPSieNode[];
+  daemonSets: k8s.V1DaemonSet[];
+  /** VPSie plans per datacenter reference (as written in the NodeGroup or the default). */
+  plans: Record<string, VPSiePlanFigures[]>;
+}
+
+export interface SnapshotOptions {
+  /** Pods of the batch (uids). Undefined: every unschedulable pending pod (node-pressure batches). */
+  podUids?: readonly string[];
+  maxClusterNodes: number;
+  defaultDatacenter: string;
+  defaultOfferings: readonly string[];
+  /**
+   * Now (ms). With it, pending pods a VPSieNode was created for still count on that node for
+   * `NOMINATION_GRACE_MS` after its Node turned Ready — the scheduler may not have bound them yet
+   * (its back-off for unschedulable pods), and planning them again would scale up twice.
+   */
+  nowMs?: number;
+}
+
+/** How long pods stay nominated to the just-Ready node created for them. */
+export const NOMINATION_GRACE_MS = 60_000;
+
+/** What the workflow needs of each NodeGroup besides the planner's view. */
+export interface ScaleUpGroupMeta {
+  namespace: string;
+  name: string;
+  dryRun: boolean;
+  scaleUpEnabled: boolean;
+  deleting: boolean;
+  stabilizationWindowSeconds: number;
+  cooldownSeconds: number;
+  lastScaleUpTime?: string;
+  /** Offerings of spec.offeringIDs (or the defaults) the VPSie catalogue does not know. */
+  unknownOfferings: string[];
+  /** Planned with (false: left out of planning; see `excludedBecause`). */
+  planned: boolean;
+  excludedBecause?: 'ScaleUpDisabled' | 'NodeGroupDeleting' | 'NoKnownOffering';
+}
+
+export interface ScaleUpSnapshot {
+  input: PlannerInput;
+  groups: ScaleUpGroupMeta[];
+  /** uid of every pending pod in the input, by `namespace/name`. */
+  podUids: Record<string, string>;
+  /** Batch pods that are no longer pending and unbound (scheduled, deleted, finished). */
+  gone: string[];
+  /** Pending pods already counted on an in-flight node that was created for them. */
+  assigned: { pod: string; node: string }[];
+  /** In-flight node name → its VPSieNode (`namespace/name`), to hold pods placed on it. */
+  inFlightVpsieNodes: Record<string, string>;
+}
+
+function isTerminal(p: k8s.V1Pod): boolean {
+  return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+}
+
+export function isUnschedulablePending(p: k8s.V1Pod): boolean {
+  if (p.spec?.nodeName || p.metadata?.deletionTimestamp || p.status?.phase !== 'Pending') return false;
+  return (p.status?.conditions ?? []).some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+}
+
+/** When the Node's Ready condition last changed (ms), if it says. */
+function readyTransition(n: k8s.V1Node): number | undefined {
+  const t = (n.status?.conditions ?? []).find((c) => c.type === 'Ready')?.lastTransitionTime;
+  if (t === undefined) return undefined;
+  const ms = t instanceof Date ? t.getTime() : Date.parse(String(t));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** A pod-uid annotation (JSON array of strings); anything else reads as empty. */
+export function uidList(a: string | undefined): string[] {
+  if (!a) return [];
+  try {
+    const v: unknown = JSON.parse(a);
+    return Array.isArray(v) ? v.filter((u): u is string => typeof u === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function datacenterOf(g: NodeGroup, o: SnapshotOptions): string {
+  return g.spec.datacenterID ?? o.defaultDatacenter;
+}
+
+function daemonSetPod(ds: k8s.V1DaemonSet): SimPod {
+  const meta = ds.metadata ?? {};
+  return podFromK8s({
+    metadata: {
+      name: `${meta.name ?? 'daemonset'}-template`,
+      namespace: meta.namespace ?? 'default',
+      uid: `ds-${meta.uid ?? meta.name ?? ''}`,
+      labels: ds.spec?.template.metadata?.labels ?? {},
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: meta.name ?? '', uid: meta.uid ?? '', controller: true }],
+    },
+    spec: ds.spec?.template.spec ?? { containers: [] },
+  });
+}
+
+/** Cluster snapshot → planner input (pure). */
+export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSnapshot {
+  const groups: ScaleUpGroupMeta[] = [];
+  const plannerGroups = new Map<string, PlannerGroup>();
+  const groupByKey = new Map<string, NodeGroup>();
+  const activeByGroup = new Map<string, number>();
+  for (const vn of raw.vpsieNodes) {
+    if (GONE_PHASES.has(vn.status?.phase ?? 'Pending') || vn.metadata.deletionTimestamp) continue;
+    const key = `${vn.metadata.namespace ?? ''}/${vn.spec.nodeGroupName}`;
+    activeByGroup.set(key, (activeByGroup.get(key) ?? 0) + 1);
+  }
+  for (const g of [...raw.nodeGroups].sort((a, b) =>
+    compareStrings(`${a.metadata.namespace}/${a.metadata.name}`, `${b.metadata.namespace}/${b.metadata.name}`),
+  )) {
+    const namespace = g.metadata.namespace ?? 'default';
+    const key = `${namespace}/${g.metadata.name}`;
+    groupByKey.set(key, g);
+    const dc = datacenterOf(g, o);
+    const refs = g.spec.offeringIDs ?? o.defaultOfferings;
+    const offerings: Offering[] = [];
+    const unknown: string[] = [];
+    for (const ref of refs) {
+      const plan = findPlan(raw.plans[dc], ref);
+      if (plan) offerings.push(planOffering(ref, plan, dc));
+      else unknown.push(ref);
+    }
+    const pg: PlannerGroup = {
+      name: g.metadata.name,
+      namespace,
+      minNodes: g.spec.minNodes,
+      maxNodes: g.spec.maxNodes,
+      currentNodes: activeByGroup.get(key) ?? 0,
+      offerings,
+      allowMixedInstances: g.spec.allowMixedInstances,
+      priority: g.spec.priority,
+      labels: { ...(g.spec.labels ?? {}) },
+      taints: (g.spec.taints ?? []).map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) })),
+    };
+    if (g.spec.preferredInstanceType !== undefined) pg.preferredInstanceType = g.spec.preferredInstanceType;
+    plannerGroups.set(key, pg);
+    const deleting = g.metadata.deletionTimestamp !== undefined;
+    const meta: ScaleUpGroupMeta = {
+      namespace,
+      name: g.metadata.name,
+      dryRun: g.spec.dryRun,
+      scaleUpEnabled: g.spec.scaleUpPolicy.enabled,
+      deleting,
+      stabilizationWindowSeconds: g.spec.scaleUpPolicy.stabilizationWindowSeconds,
+      cooldownSeconds: g.spec.scaleUpPolicy.cooldownSeconds,
+      unknownOfferings: unknown,
+      planned: false,
+    };
+    if (g.status?.lastScaleUpTime !== undefined) meta.lastScaleUpTime = g.status.lastScaleUpTime;
+    if (deleting) meta.excludedBecause = 'NodeGroupDeleting';
+    else if (!meta.scaleUpEnabled) meta.excludedBecause = 'ScaleUpDisabled';
+    else if (offerings.length === 0) meta.excludedBecause = 'NoKnownOffering';
+    else meta.planned = true;
+    groups.push(meta);
+  }
+
+  // Pods: bound ones by node; pending unschedulable ones of the batch.
+  const live = raw.pods.filter((p) => !isTerminal(p));
+  const boundByNode = new Map<string, SimPod[]>();
+  for (const p of live) {
+    const n = p.spec?.nodeName;
+    if (!n) continue;
+    const l = boundByNode.get(n) ?? [];
+    l.push(podFromK8s(p));
+    boundByNode.set(n, l);
+  }
+
+  // Existing nodes: Ready ones with their pods.
+  const existingNodes: ClusterNode[] = [];
+  const existingByName = new Map<string, ClusterNode>();
+  const readySince = new Map<string, number>(); // node name → when it turned Ready (ms)
+  for (const n of raw.nodes) {
+    if (!nodeReady(n) || n.metadata?.deletionTimestamp) continue;
+    const sn = nodeFromK8s(n);
+    const cn: ClusterNode = { node: sn, pods: boundByNode.get(sn.name) ?? [] };
+    const g = n.metadata?.labels?.[NODEGROUP_LABEL];
+    if (g !== undefined) cn.nodeGroup = g;
+    existingNodes.push(cn);
+    existingByName.set(sn.name, cn);
+    const since = readyTransition(n);
+    if (since !== undefined) readySince.set(sn.name, since);
+  }
+
+  // Where pending pods are expected. In flight: VPSieNodes whose Node is not Ready yet, with the
+  // capacity their offering will bring. Nominating: VPSieNodes whose Node turned Ready less than
+  // NOMINATION_GRACE_MS ago — the scheduler may not have bound the pods made for them yet (its
+  // back-off for unschedulable pods), and planning those again would scale up twice.
+  const inFlightNodes: ClusterNode[] = [];
+  const inFlightVpsieNodes: Record<string, string> = {};
+  const expecting = new Map<string, { node: ClusterNode; inFlight: boolean }>(); // VPSieNode key → its node
+  for (const vn of raw.vpsieNodes) {
+    const phase = vn.status?.phase ?? 'Pending';
+    if (vn.metadata.deletionTimestamp || GONE_PHASES.has(phase)) continue;
+    const vnKey = `${vn.metadata.namespace ?? ''}/${vn.metadata.name}`;
+    const nodeName = vn.status?.nodeName ?? vn.spec.hostname ?? vn.metadata.name;
+    const ready = existingByName.get(nodeName);
+    if (ready) {
+      const since = readySince.get(nodeName) ?? Date.parse(vn.status?.phaseTimes?.ready ?? '');
+      if (o.nowMs !== undefined && !Number.isNaN(since) && o.nowMs - since <= NOMINATION_GRACE_MS) expecting.set(vnKey, { node: ready, inFlight: false });
+      continue;
+    }
+    if (!IN_FLIGHT_PHASES.has(phase) && phase !== 'Ready') continue;
+    const key = `${vn.metadata.namespace ?? ''}/${vn.spec.nodeGroupName}`;
+    const pg = plannerGroups.get(key);
+    if (!pg) continue;
+    const offering =
+      pg.offerings.find((x) => x.id === vn.spec.offeringID || x.nickname === vn.spec.offeringID) ??
+      (() => {
+        const plan = findPlan(raw.plans[vn.spec.datacenterID], vn.spec.offeringID);
+        return plan ? planOffering(vn.spec.offeringID, plan, vn.spec.datacenterID) : undefined;
+      })();
+    if (!offering) continue;
+    const cn: ClusterNode = {
+      node: {
+        name: nodeName,
+        labels: { ...templateLabels(pg, offering), [LABEL_HOSTNAME]: nodeName },
+        taints: pg.taints ?? [],
+        allocatable: offeringAllocatable(offering),
+      },
+      pods: [...(boundByNode.get(nodeName) ?? [])],
+      nodeGroup: vn.spec.nodeGroupName,
+    };
+    inFlightNodes.push(cn);
+    inFlightVpsieNodes[nodeName] = vnKey;
+    expecting.set(vnKey, { node: cn, inFlight: true });
+  }
+
+  // Which VPSieNodes each pending pod was planned onto (created for it, or held for it when it fit
+  // their room), most recent claim first.
+  const claims = new Map<string, string[]>(); // pod uid → VPSieNode keys
+  const byNewest = [...raw.vpsieNodes].sort((a, b) => compareStrings(b.metadata.creationTimestamp ?? '', a.metadata.creationTimestamp ?? ''));
+  for (const vn of byNewest) {
+    const vnKey = `${vn.metadata.namespace ?? ''}/${vn.metadata.name}`;
+    for (const annotation of [TRIGGERED_PODS_ANNOTATION, HELD_PODS_ANNOTATION]) {
+      for (const u of uidList(vn.metadata.annotations?.[annotation])) claims.set(u, [...(claims.get(u) ?? []), vnKey]);
+    }
+  }
+  /** The node a pending pod is expected on: a claim in flight first, else a nominating one. */
+  const expectedNode = (uid: string): ClusterNode | undefined => {
+    const keys = claims.get(uid) ?? [];
+    const found = keys.map((k) => expecting.get(k)).filter((e): e is { node: ClusterNode; inFlight: boolean } => e !== undefined);
+    return (found.find((e) => e.inFlight) ?? found[0])?.node;
+  };
+
+  const batch = o.podUids ? new Set(o.podUids) : undefined;
+  const pending: SimPod[] = [];
+  const podUids: Record<string, string> = {};
+  const assigned: { pod: string; node: string }[] = [];
+  const seen = new Set<string>();
+  for (const p of live) {
+    const uid = p.metadata?.uid ?? '';
+    const unbound = !p.spec?.nodeName && p.status?.phase === 'Pending' && !p.metadata?.deletionTimestamp;
+    const inBatch = batch ? batch.has(uid) : isUnschedulablePending(p);
+    if (inBatch && !(batch ? unbound : true)) continue;
+    if (!inBatch && !unbound) continue;
+    const on = expectedNode(uid);
+    // A pending pod of another batch takes the room of the node it is expected on, whether or not
+    // this run decides anything about it.
+    if (!inBatch) {
+      if (on) on.pods = [...on.pods, { ...podFromK8s(p), nodeName: on.node.name }];
+      continue;
+    }
+    seen.add(uid);
+    const sp = podFromK8s(p);
+    podUids[podKey(sp)] = uid;
+    if (on) {
+      on.pods = [...on.pods, { ...sp, nodeName: on.node.name }];
+      assigned.push({ pod: podKey(sp), node: on.node.name });
+      continue;
+    }
+    pending.push(sp);
+  }
+  const gone = batch ? [...batch].filter((u) => !seen.has(u)).sort() : [];
+  pending.sort((a, b) => compareStrings(podKey(a), podKey(b)));
+  assigned.sort((a, b) => compareStrings(a.pod, b.pod));
+
+  const input: PlannerInput = {
+    pendingPods: pending,
+    existingNodes,
+    inFlightNodes,
+    nodeGroups: groups.filter((m) => m.planned).map((m) => plannerGroups.get(`${m.namespace}/${m.name}`)!),
+    daemonSetPods: raw.daemonSets.map(daemonSetPod),
+    maxClusterNodes: o.maxClusterNodes,
+    enforceMinNodes: false,
+  };
+  return { input, groups, podUids, gone, assigned, inFlightVpsieNodes };
+}

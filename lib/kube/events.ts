@@ -1,0 +1,74 @@
+/**
+ * Kubernetes Events from typed reasons. Every decision of the orchestrator is recorded as an
+ * Event on the object it concerns (a Pod, a Node, a NodeGroup, a VPSieNode), with a reason from
+ * a closed set and a message carrying the numbers.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { logger } from '../log';
+
+export const EVENT_SOURCE = 'vpsie-autoscaler';
+
+export interface EventTarget {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  /** Absent for cluster-scoped objects (Nodes). */
+  namespace?: string;
+  uid?: string;
+}
+
+export interface EventRecord {
+  target: EventTarget;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** Stable key: the same key within one object updates one Event (count++) instead of adding. */
+  dedupeKey?: string;
+}
+
+/** Records an Event (core/v1). Failures are logged, never thrown: an Event is a record, not a step. */
+export async function recordEvent(kc: k8s.KubeConfig, e: EventRecord): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const namespace = e.target.namespace ?? 'default';
+  const now = new Date();
+  const base = `${e.target.name}.${(e.dedupeKey ?? `${e.reason}-${now.getTime().toString(36)}`).toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`;
+  const name = base.slice(0, 253);
+  const body: k8s.CoreV1Event = {
+    metadata: { name, namespace },
+    involvedObject: {
+      apiVersion: e.target.apiVersion,
+      kind: e.target.kind,
+      name: e.target.name,
+      namespace: e.target.namespace,
+      uid: e.target.uid,
+    },
+    reason: e.reason,
+    message: e.message.slice(0, 1024),
+    type: e.type,
+    source: { component: EVENT_SOURCE },
+    reportingComponent: EVENT_SOURCE,
+    reportingInstance: EVENT_SOURCE,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  };
+  try {
+    await core.createNamespacedEvent({ namespace, body });
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code === 409) {
+      try {
+        const old = await core.readNamespacedEvent({ name, namespace });
+        await core.replaceNamespacedEvent({
+          name,
+          namespace,
+          body: { ...old, message: body.message, lastTimestamp: now, count: (old.count ?? 1) + 1 },
+        });
+        return;
+      } catch (e2) {
+        err = e2;
+      }
+    }
+    logger('events').warn('could not record an Event', { reason: e.reason, object: `${e.target.kind}/${namespace}/${e.target.name}`, error: String(err) });
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * The search attributes of the orchestrator's workflows (registered on the namespace by
+ * temporal-dev.yaml, or by the operator on an existing server): one definition each, used by the
+ * starters (typed attributes at start) and the workflows (upserts). Workflow-safe.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** `<namespace>/<name>` of the NodeGroup a node-autoscaling workflow belongs to. */
+export const NODEGROUP_SEARCH_ATTRIBUTE = 'NodeGroup';
+export const SA_NODEGROUP = defineSearchAttributeKey(NODEGROUP_SEARCH_ATTRIBUTE, SearchAttributeType.KEYWORD);
+/** `<namespace>/<name>` of the VPSieNode of a lifecycle workflow. */
+export const SA_VPSIENODE = defineSearchAttributeKey('VPSieNode', SearchAttributeType.KEYWORD);
+/** The VPSieNode phase a lifecycle workflow is in. */
+export const SA_PHASE = defineSearchAttributeKey('Phase', SearchAttributeType.KEYWORD);

@@ -1,0 +1,229 @@
+/**
+ * The scale-up trigger (thin): FailedScheduling Events, pending pods the scheduler marked
+ * Unschedulable (PodScheduled=False) and node pressure conditions become signals → the pure batcher
+ * (decision/nodes/batching) → one `scaleUpWorkflow` run per closed batch, with the id
+ * `scaleup:<first-signal time>-<hash>` and the first-signal time as input (for the latency
+ * histogram). It decides nothing about capacity.
+ *
+ * Bookkeeping that keeps it from asking twice:
+ * - pods of a batch whose run is still open are not batched again;
+ * - pods the run reported as never hostable (PERMANENT_REASONS) are not batched again for
+ *   SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS (they got their NotTriggerScaleUp Event);
+ *
+ * Every SCALE_UP_RESCAN_SECONDS the pods still unschedulable and not in a run are signalled again
+ * (`Rescan`): a pod planned onto a node that then did not take it (the scheduler placed other pods
+ * there) must not wait for the scheduler's next report, which can be minutes away.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { Batcher, type Batch, type PodSignal, type ScaleUpSignal } from '../../decision/nodes/batching/batcher';
+import { parseSchedulerReasons } from '../../decision/nodes/batching/reasons';
+import { PERMANENT_REASONS, type ScaleUpRecord } from '../../decision/nodes/scale-up/record';
+import { isUnschedulablePending } from '../../decision/nodes/scale-up/snapshot';
+import { logger } from '../../lib/log';
+import { autoscalerMetrics } from '../../lib/metrics';
+import type { OrchestratorDeps } from '../../workers/deps';
+import { scaleUpWorkflow, type ScaleUpWorkflowInput } from '../../workflows/nodes/scale-up';
+import { watchFailedScheduling } from './failed-scheduling';
+
+export const PRESSURE_CONDITIONS = ['MemoryPressure', 'DiskPressure', 'PIDPressure'] as const;
+
+export interface ScaleUpTriggerOptions {
+  /** Task queue of the scale-up workflow (default config.TASK_QUEUE). */
+  taskQueue?: string;
+  /** Only pods of these namespaces are signals (tests); default: all. */
+  namespaces?: readonly string[];
+  /** Watch node pressure (default true). */
+  nodePressure?: boolean;
+  /** Called for every started run (tests, benchmarks). */
+  onBatch?: (batch: Batch, workflowId: string) => void;
+  /** Called with every finished run's record. */
+  onRecord?: (record: ScaleUpRecord) => void;
+}
+
+/** Starts the watchers; resolves to a stop function. */
+export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpTriggerOptions = {}): Promise<() => Promise<void>> {
+  const { config, kc, temporal } = deps;
+  const log = logger('scale-up-trigger', { taskQueue: opts.taskQueue ?? config.TASK_QUEUE });
+  const metrics = autoscalerMetrics(deps.registry);
+  const batcher = new Batcher({ idleMs: config.SCALE_UP_BATCH_IDLE_MS, maxMs: config.SCALE_UP_BATCH_MAX_MS, maxPods: config.SCALE_UP_BATCH_MAX_PODS });
+  const nsFilter = opts.namespaces ? new Set(opts.namespaces) : undefined;
+  const inRun = new Map<string, string>(); // pod uid → workflow id
+  const backoff = new Map<string, number>(); // pod uid → until (ms)
+  const pendingPods = new Map<string, { namespace: string; name: string; reasons: PodSignal['reasons'] }>(); // unschedulable pending pods by uid
+  const pressured = new Set<string>(); // node name (under some pressure)
+  const running = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const accept = (uid: string, namespace: string): boolean => {
+    if (stopped || (nsFilter && !nsFilter.has(namespace))) return false;
+    if (inRun.has(uid)) return false;
+    const until = backoff.get(uid);
+    if (until !== undefined) {
+      if (Date.now() < until) return false;
+      backoff.delete(uid);
+    }
+    return true;
+  };
+
+  const arm = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const d = batcher.nextDeadline();
+    if (d === undefined || stopped) return;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        const b = batcher.poll(Date.now());
+        if (b) launch(b);
+        arm();
+      },
+      Math.max(0, d - Date.now()),
+    );
+  };
+
+  const signal = (s: ScaleUpSignal): void => {
+    for (const b of batcher.add(s, Date.now())) launch(b);
+    arm();
+  };
+
+  const launch = (batch: Batch): void => {
+    if (stopped) return;
+    for (const p of batch.pods) inRun.set(p.uid, batch.id);
+    const input: ScaleUpWorkflowInput = {
+      firstSignalAt: new Date(batch.firstSignalAt).toISOString(),
+      podUids: batch.pods.map((p) => p.uid),
+      ...(batch.pressure.length > 0 ? { pressure: batch.pressure } : {}),
+      ...(config.DRY_RUN ? { dryRun: true } : {}),
+    };
+    const p = (async () => {
+      try {
+        const handle = await temporal.workflow.start(scaleUpWorkflow, {
+          taskQueue: opts.taskQueue ?? config.TASK_QUEUE,
+          workflowId: batch.id,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        });
+        log.info('scale-up started', {
+          workflowId: batch.id,
+          pods: batch.pods.length,
+          pressure: batch.pressure.length,
+          closedBy: batch.closedBy,
+          batchMs: batch.closedAt - batch.firstSignalAt,
+          signals: batch.signals,
+        });
+        opts.onBatch?.(batch, batch.id);
+        const record = await handle.result();
+        const until = Date.now() + config.SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS * 1000;
+        for (const o of record.pods) {
+          if (o.outcome === 'NotTriggerScaleUp' && PERMANENT_REASONS.has(o.reason) && o.uid !== undefined) backoff.set(o.uid, until);
+        }
+        opts.onRecord?.(record);
+      } catch (err) {
+        log.error('scale-up run failed', { workflowId: batch.id, error: String(err) });
+      } finally {
+        for (const pod of batch.pods) if (inRun.get(pod.uid) === batch.id) inRun.delete(pod.uid);
+      }
+    })();
+    running.add(p);
+    void p.finally(() => running.delete(p));
+  };
+
+  // ---- FailedScheduling Events ----
+  const stopEvents = await watchFailedScheduling(kc, (e) => {
+    if (!e.podUid || !accept(e.podUid, e.namespace)) return;
+    signal({ kind: 'pod', source: 'FailedScheduling', uid: e.podUid, namespace: e.namespace, name: e.podName, reasons: e.reasons, at: Date.now() });
+  });
+
+  // ---- pending pods (PodScheduled=False, reason Unschedulable) ----
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const podSelector = 'status.phase=Pending,spec.nodeName=';
+  const pods = new k8s.ListWatch<k8s.V1Pod>(
+    '/api/v1/pods',
+    new k8s.Watch(kc),
+    () => core.listPodForAllNamespaces({ fieldSelector: podSelector }),
+    false,
+    undefined,
+    podSelector,
+  );
+  const onPod = (p: k8s.V1Pod): void => {
+    const uid = p.metadata?.uid;
+    const ns = p.metadata?.namespace;
+    if (!uid || !ns) return;
+    if (!isUnschedulablePending(p)) {
+      if (pendingPods.delete(uid)) metrics.pendingPods.set(pendingPods.size);
+      return;
+    }
+    if (nsFilter && !nsFilter.has(ns)) return;
+    const cond = (p.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
+    const reasons = parseSchedulerReasons(cond?.message ?? '');
+    const known = pendingPods.has(uid);
+    pendingPods.set(uid, { namespace: ns, name: p.metadata?.name ?? '', reasons });
+    if (!known) metrics.pendingPods.set(pendingPods.size);
+    if (!accept(uid, ns)) return;
+    signal({ kind: 'pod', source: 'PendingPod', uid, namespace: ns, name: p.metadata?.name ?? '', reasons, at: Date.now() });
+  };
+  pods.on(k8s.ADD, onPod);
+  pods.on(k8s.UPDATE, onPod);
+  pods.on(k8s.DELETE, (p: k8s.V1Pod) => {
+    const uid = p.metadata?.uid;
+    if (uid && pendingPods.delete(uid)) metrics.pendingPods.set(pendingPods.size);
+    if (uid) backoff.delete(uid);
+  });
+  pods.on(k8s.ERROR, (err?: unknown) => {
+    if (!stopped) log.warn('pod watch interrupted; reconnecting', { error: String(err) });
+  });
+  await pods.start();
+
+  // ---- node pressure ----
+  let nodes: k8s.ListWatch<k8s.V1Node> | undefined;
+  if (opts.nodePressure !== false) {
+    nodes = new k8s.ListWatch<k8s.V1Node>('/api/v1/nodes', new k8s.Watch(kc), () => core.listNode(), false);
+    const onNode = (n: k8s.V1Node): void => {
+      const name = n.metadata?.name;
+      if (!name) return;
+      const under = (n.status?.conditions ?? [])
+        .filter((c) => c.status === 'True' && (PRESSURE_CONDITIONS as readonly string[]).includes(c.type))
+        .map((c) => c.type);
+      if (under.length === 0) {
+        pressured.delete(name);
+        return;
+      }
+      if (pressured.has(name) || stopped) return;
+      pressured.add(name);
+      signal({ kind: 'node', source: 'NodePressure', node: name, conditions: under, at: Date.now() });
+    };
+    nodes.on(k8s.ADD, onNode);
+    nodes.on(k8s.UPDATE, onNode);
+    nodes.on(k8s.DELETE, (n: k8s.V1Node) => void pressured.delete(n.metadata?.name ?? ''));
+    nodes.on(k8s.ERROR, (err?: unknown) => {
+      if (!stopped) log.warn('node watch interrupted; reconnecting', { error: String(err) });
+    });
+    await nodes.start();
+  }
+  // ---- rescan ----
+  const rescan =
+    config.SCALE_UP_RESCAN_SECONDS > 0
+      ? setInterval(() => {
+          const now = Date.now();
+          for (const [uid, p] of pendingPods)
+            if (accept(uid, p.namespace)) signal({ kind: 'pod', source: 'Rescan', uid, namespace: p.namespace, name: p.name, reasons: p.reasons, at: now });
+        }, config.SCALE_UP_RESCAN_SECONDS * 1000)
+      : undefined;
+  rescan?.unref();
+  log.info('scale-up trigger running', {
+    idleMs: config.SCALE_UP_BATCH_IDLE_MS,
+    maxMs: config.SCALE_UP_BATCH_MAX_MS,
+    rescanSeconds: config.SCALE_UP_RESCAN_SECONDS,
+    namespaces: opts.namespaces ?? 'all',
+  });
+
+  return async () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    if (rescan) clearInterval(rescan);
+    await stopEvents();
+    await pods.stop();
+    await nodes?.stop();
+  };
+}

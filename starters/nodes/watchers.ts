@@ -1,0 +1,195 @@
+/**
+ * The thin watchers: informers on NodeGroups and VPSieNodes that signal-with-start workflows and
+ * decide nothing themselves.
+ * - NodeGroup added, spec changed (generation) or deletion begun → `nodeGroupWorkflow`
+ *   (`nodeGroupWorkflowId`) with `nodeGroupSyncSignal`; gone → the same signal, without a start.
+ * - VPSieNode added, spec changed or deletion begun → `vpsieNodeLifecycleWorkflow`
+ *   (`vpsieNodeWorkflowId`) with `vpsieNodeSyncSignal`.
+ * Status-only updates (the workflows' own writes) signal nothing. Every `resyncSeconds` each
+ * cached object is signalled again, so a signal lost while Temporal was unreachable is made up.
+ * Both workflows carry the search attribute `NodeGroup` = `<namespace>/<group>`.
+ * With `namespace` set only that namespace is watched (config.WATCH_NAMESPACE).
+ */
+import * as k8s from '@kubernetes/client-node';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { GROUP, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler/constants';
+import { logger } from '../../lib/log';
+import {
+  nodeGroupSyncSignal,
+  nodeGroupWorkflowId,
+  vpsieNodeSyncSignal,
+  vpsieNodeWorkflowId,
+  type NodeGroupWorkflowInput,
+  type VPSieNodeWorkflowInput,
+} from '../../workflows/nodes/contracts';
+import { SA_NODEGROUP } from '../../lib/temporal/search-attributes';
+
+export const NODEGROUP_WORKFLOW_TYPE = 'nodeGroupWorkflow';
+export const VPSIENODE_WORKFLOW_TYPE = 'vpsieNodeLifecycleWorkflow';
+
+export interface WatcherOptions {
+  kc: k8s.KubeConfig;
+  temporal: Client;
+  taskQueue: string;
+  /** '' = every namespace. */
+  namespace: string;
+  resyncSeconds?: number;
+}
+
+export interface Watchers {
+  stop(): Promise<void>;
+  /** Both informers have listed once. */
+  synced(): boolean;
+}
+
+interface CustomObject extends k8s.KubernetesObject {
+  spec?: Record<string, unknown>;
+}
+
+function path(plural: string, namespace: string): string {
+  return namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}` : `/apis/${GROUP}/${VERSION}/${plural}`;
+}
+
+export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
+  const log = logger('watchers', { namespace: o.namespace || '*', taskQueue: o.taskQueue });
+  const custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
+  const list = (plural: string) => async (): Promise<k8s.KubernetesListObject<CustomObject>> =>
+    (o.namespace
+      ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: o.namespace, plural })
+      : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as k8s.KubernetesListObject<CustomObject>;
+
+  const retrying = async (what: string, f: () => Promise<unknown>): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await f();
+        return;
+      } catch (err) {
+        if (attempt >= 5 || stopped) {
+          log.error(`${what} failed; the next change or resync tries again`, { error: String(err) });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+  };
+
+  // ---- NodeGroups ----
+  const signalGroup = (obj: CustomObject, start: boolean): void => {
+    const namespace = obj.metadata?.namespace;
+    const name = obj.metadata?.name;
+    if (!namespace || !name) return;
+    const payload = {
+      ...(obj.metadata?.generation !== undefined ? { generation: obj.metadata.generation } : {}),
+      deleting: obj.metadata?.deletionTimestamp !== undefined,
+    };
+    const workflowId = nodeGroupWorkflowId(namespace, name);
+    void retrying(`signalling ${workflowId}`, async () => {
+      if (start) {
+        const args: [NodeGroupWorkflowInput] = [{ namespace, name }];
+        await o.temporal.workflow.signalWithStart(NODEGROUP_WORKFLOW_TYPE, {
+          workflowId,
+          taskQueue: o.taskQueue,
+          args,
+          signal: nodeGroupSyncSignal,
+          signalArgs: [payload],
+          typedSearchAttributes: [{ key: SA_NODEGROUP, value: `${namespace}/${name}` }],
+        });
+      } else {
+        try {
+          await o.temporal.workflow.getHandle(workflowId).signal(nodeGroupSyncSignal, payload);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
+    });
+  };
+
+  // ---- VPSieNodes ----
+  const signalNode = (obj: CustomObject): void => {
+    const namespace = obj.metadata?.namespace;
+    const name = obj.metadata?.name;
+    if (!namespace || !name) return;
+    const group = (typeof obj.spec?.nodeGroupName === 'string' ? obj.spec.nodeGroupName : undefined) ?? obj.metadata?.labels?.[NODEGROUP_LABEL];
+    if (!group) return;
+    const workflowId = vpsieNodeWorkflowId(namespace, name);
+    void retrying(`signalling ${workflowId}`, async () => {
+      const args: [VPSieNodeWorkflowInput] = [{ namespace, name, nodeGroup: group }];
+      await o.temporal.workflow.signalWithStart(VPSIENODE_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: o.taskQueue,
+        args,
+        signal: vpsieNodeSyncSignal,
+        signalArgs: [{ deleting: obj.metadata?.deletionTimestamp !== undefined }],
+        typedSearchAttributes: [{ key: SA_NODEGROUP, value: `${namespace}/${group}` }],
+      });
+    });
+  };
+
+  // Last seen generation and deletion state per object: only those changes signal.
+  const seen = new Map<string, string>();
+  const keyOf = (kind: string, obj: CustomObject) => `${kind}/${obj.metadata?.namespace}/${obj.metadata?.name}/${obj.metadata?.uid}`;
+  const changed = (kind: string, obj: CustomObject): boolean => {
+    const k = keyOf(kind, obj);
+    const v = `${obj.metadata?.generation}|${obj.metadata?.deletionTimestamp !== undefined}`;
+    if (seen.get(k) === v) return false;
+    seen.set(k, v);
+    return true;
+  };
+
+  let stopped = false;
+  const groups = k8s.makeInformer<CustomObject>(o.kc, path(NODEGROUP_PLURAL, o.namespace), list(NODEGROUP_PLURAL));
+  const nodes = k8s.makeInformer<CustomObject>(o.kc, path(VPSIENODE_PLURAL, o.namespace), list(VPSIENODE_PLURAL));
+  groups.on(k8s.ADD, (obj) => {
+    changed('ng', obj);
+    signalGroup(obj, true);
+  });
+  groups.on(k8s.UPDATE, (obj) => {
+    if (changed('ng', obj)) signalGroup(obj, true);
+  });
+  groups.on(k8s.DELETE, (obj) => {
+    seen.delete(keyOf('ng', obj));
+    signalGroup(obj, false);
+  });
+  nodes.on(k8s.ADD, (obj) => {
+    changed('vn', obj);
+    signalNode(obj);
+  });
+  nodes.on(k8s.UPDATE, (obj) => {
+    if (changed('vn', obj)) signalNode(obj);
+  });
+  nodes.on(k8s.DELETE, (obj) => seen.delete(keyOf('vn', obj)));
+  for (const [inf, what] of [
+    [groups, 'NodeGroup'],
+    [nodes, 'VPSieNode'],
+  ] as const) {
+    inf.on(k8s.ERROR, (err?: unknown) => {
+      if (stopped) return;
+      log.warn(`${what} watch interrupted; restarting`, { error: String(err) });
+      setTimeout(() => {
+        if (!stopped) inf.start().catch((e: unknown) => log.error(`${what} watch restart failed`, { error: String(e) }));
+      }, 2000);
+    });
+  }
+  let groupsSynced = false;
+  let nodesSynced = false;
+  await Promise.all([groups.start().then(() => (groupsSynced = true)), nodes.start().then(() => (nodesSynced = true))]);
+  log.info('watching NodeGroups and VPSieNodes');
+
+  const resync = setInterval(
+    () => {
+      for (const g of groups.list()) signalGroup(g, true);
+      for (const n of nodes.list()) signalNode(n);
+    },
+    (o.resyncSeconds ?? 300) * 1000,
+  );
+  resync.unref();
+
+  return {
+    synced: () => groupsSynced && nodesSynced,
+    async stop() {
+      stopped = true;
+      clearInterval(resync);
+      await Promise.all([groups.stop(), nodes.stop()]);
+    },
+  };
+}

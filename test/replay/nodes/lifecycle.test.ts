@@ -1,0 +1,70 @@
+/**
+ * Replays histories recorded from real integration runs (test/integration/nodes/lifecycle, run with
+ * RECORD_REPLAY_HISTORIES=1) against the current workflow code: a change that makes the
+ * lifecycle or the drain non-deterministic for runs already in flight fails here.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { bundleQuietly, loadHistory, type History } from '../history';
+
+const HISTORIES = path.resolve(__dirname, 'histories');
+
+function bundleOf(file: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleQuietly(file);
+}
+
+function history(name: string): History {
+  return loadHistory(path.join(HISTORIES, name));
+}
+
+// nodegroup-*.json are the NodeGroup workflow's histories (test/replay/nodes/nodegroup.test.ts), not the lifecycle's.
+const FILES = fs
+  .readdirSync(HISTORIES)
+  .filter((f) => f.endsWith('.json') && !f.startsWith('nodegroup-'))
+  .sort();
+
+describe('VPSieNode lifecycle: replay of recorded histories', function () {
+  this.timeout(120_000);
+  let current: WorkflowBundleWithSourceMap;
+
+  before(async () => {
+    current = await bundleOf(path.resolve(__dirname, '../../../workflows/nodes/lifecycle/workflow.ts'));
+  });
+
+  it('has the required recorded paths (happy path to Deleted, Failed then TTL cleanup, crash, managed Kubernetes)', () => {
+    expect(FILES).to.include.members([
+      'userdata-happy-path-to-deleted.json',
+      'userdata-join-timeout-failed-ttl-cleanup.json',
+      'userdata-worker-crash-mid-create.json',
+      'managed-kubernetes-claim-to-deleted.json',
+      'drain-child-one-pod-evicted.json',
+    ]);
+  });
+
+  for (const f of FILES) {
+    it(`replays ${f} deterministically against the current bundle`, async () => {
+      await Worker.runReplayHistory({ workflowBundle: current, replayName: f }, history(f), `replay-${f}`);
+    });
+  }
+
+  it('the happy-path history contains every phase and a drain child workflow (so replay exercises them)', () => {
+    const text = fs.readFileSync(path.join(HISTORIES, 'userdata-happy-path-to-deleted.json'), 'utf8');
+    expect(text).to.include('EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED');
+    expect(text).to.include('drainNodeWorkflow');
+    expect(text).to.include('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+  });
+
+  it('a non-deterministic change (a timer before the first activity) fails the replay', async () => {
+    const changed = await bundleOf(path.resolve(__dirname, 'fixtures/nondeterministic-lifecycle.ts'));
+    let error: unknown;
+    try {
+      await Worker.runReplayHistory({ workflowBundle: changed }, history('userdata-happy-path-to-deleted.json'), 'replay-changed');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(DeterminismViolationError);
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * Replays NodeGroup workflow histories recorded from real integration runs
+ * (test/integration/nodes/nodegroup, run with RECORD_REPLAY_HISTORIES=1) against the current workflow
+ * code: a change that makes the NodeGroup workflow non-deterministic for runs in flight fails here.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleQuietly, loadHistory } from '../history';
+
+const HISTORIES = path.resolve(__dirname, 'histories');
+const FILES = fs
+  .readdirSync(HISTORIES)
+  .filter((f) => f.startsWith('nodegroup-') && f.endsWith('.json'))
+  .sort();
+
+describe('NodeGroup workflow: replay of recorded histories', function () {
+  this.timeout(120_000);
+  let current: WorkflowBundleWithSourceMap;
+
+  before(async () => {
+    current = await bundleQuietly(path.resolve(__dirname, '../../../workflows/nodes/nodegroup/workflow.ts'));
+  });
+
+  it('has the recorded paths (spec changes and deletion; concurrent scale-up updates)', () => {
+    expect(FILES).to.include.members(['nodegroup-spec-changes-and-deletion.json', 'nodegroup-concurrent-scale-up.json']);
+  });
+
+  it('the recorded histories exercise updates, phase signals and completion', () => {
+    const spec = fs.readFileSync(path.join(HISTORIES, 'nodegroup-spec-changes-and-deletion.json'), 'utf8');
+    expect(spec).to.include('nodeGroupNodePhase');
+    expect(spec).to.include('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    const conc = fs.readFileSync(path.join(HISTORIES, 'nodegroup-concurrent-scale-up.json'), 'utf8');
+    expect(conc).to.include('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED');
+  });
+
+  for (const f of FILES) {
+    it(`replays ${f} deterministically against the current bundle`, async () => {
+      await Worker.runReplayHistory({ workflowBundle: current, replayName: f }, loadHistory(path.join(HISTORIES, f)), `replay-${f}`);
+    });
+  }
+
+  it('a non-deterministic change (a timer before the first activity) fails the replay', async () => {
+    const changed = await bundleQuietly(path.resolve(__dirname, 'fixtures/nondeterministic-nodegroup.ts'));
+    let error: unknown;
+    try {
+      await Worker.runReplayHistory(
+        { workflowBundle: changed, replayName: 'changed' },
+        loadHistory(path.join(HISTORIES, 'nodegroup-spec-changes-and-deletion.json')),
+        'replay-changed',
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error, 'replay of a changed workflow must fail').to.be.instanceOf(Error);
+    expect(String(error)).to.match(/[Nn]ondetermin|DeterminismViolation|TMPRL1100/);
+  });
+});

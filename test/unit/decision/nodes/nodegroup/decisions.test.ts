@@ -1,0 +1,203 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import {
+  buildNodeGroupStatus,
+  grantScaleDown,
+  grantScaleUp,
+  groupErrorReason,
+  pickRemovals,
+  reconcile,
+  type GroupNode,
+  type GroupStatusInput,
+} from '../../../../../decision/nodes/nodegroup';
+import { findGarbage, parseCreatedOn, parseNotes } from '../../../../../decision/nodes/garbage-collection/garbage';
+import { NodeGroupStatusSchema, type VPSieNodePhase } from '../../../../../lib/crds/autoscaler';
+
+let seq = 0;
+function node(name: string, phase: VPSieNodePhase, extra: Partial<GroupNode> = {}): GroupNode {
+  seq += 1;
+  return { name, phase, offeringID: 'small-2cpu-4gb', createdAt: '2026-01-01T00:00:00Z', seq, ...extra };
+}
+
+describe('NodeGroup decisions: desired-count arithmetic', () => {
+  it('grants a scale-up only up to maxNodes and reports the refused rest', () => {
+    expect(grantScaleUp(3, 2, 10)).to.deep.equal({ granted: 2, refused: 0, desired: 5 });
+    expect(grantScaleUp(9, 5, 10)).to.deep.equal({ granted: 1, refused: 4, desired: 10 });
+    expect(grantScaleUp(10, 1, 10)).to.deep.equal({ granted: 0, refused: 1, desired: 10 });
+    expect(grantScaleUp(12, 1, 10)).to.deep.equal({ granted: 0, refused: 1, desired: 12 });
+  });
+
+  it('property: any sequence of scale-up requests never takes desired past max, and grants add up', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 40 }),
+        (start, max, asks) => {
+          let desired = Math.min(start, max);
+          let granted = 0;
+          for (const a of asks) {
+            const g = grantScaleUp(desired, a, max);
+            expect(g.granted + g.refused).to.equal(a);
+            granted += g.granted;
+            desired = g.desired;
+            expect(desired).to.be.at.most(max);
+          }
+          expect(desired).to.equal(Math.min(start, max) + granted);
+        },
+      ),
+    );
+  });
+
+  it('grants a scale-down only of counted members and never below minNodes', () => {
+    const nodes = [node('a', 'Ready'), node('b', 'Ready'), node('c', 'Ready'), node('f', 'Failed'), node('t', 'Ready', { removing: true })];
+    const g = grantScaleDown(3, 1, ['a', 'b', 'c', 'f', 't', 'zz', 'a'], nodes);
+    expect(g.allowed).to.deep.equal(['a', 'b']);
+    expect(g.belowMin).to.deep.equal(['c']);
+    expect(g.notInGroup).to.deep.equal(['f', 't', 'zz']);
+    expect(g.desired).to.equal(1);
+  });
+
+  it('reconcile: raising min creates, lowering max removes, in range holds', () => {
+    const three = [node('a', 'Ready'), node('b', 'Ready'), node('c', 'Joining')];
+    expect(reconcile({ minNodes: 5, maxNodes: 10 }, 3, three)).to.include({ desired: 5, create: 2, reason: 'BelowMinNodes' });
+    const down = reconcile({ minNodes: 0, maxNodes: 2 }, 3, three);
+    expect(down).to.deep.include({ desired: 2, create: 0, remove: ['c'], reason: 'AboveMaxNodes' });
+    expect(reconcile({ minNodes: 1, maxNodes: 5 }, 3, three)).to.deep.include({ desired: 3, create: 0, remove: [], reason: 'InSync' });
+    // Failed and removing nodes do not count: they are replaced.
+    const withFailed = [node('a', 'Ready'), node('f', 'Failed'), node('r', 'Ready', { removing: true })];
+    expect(reconcile({ minNodes: 3, maxNodes: 5 }, 3, withFailed)).to.include({ create: 2 });
+  });
+
+  it('picks removals: not-Ready first (least advanced first), then the newest Ready', () => {
+    const nodes = [
+      node('old', 'Ready'),
+      node('joining', 'Joining'),
+      node('mid', 'Ready'),
+      node('pending', 'Pending'),
+      node('new', 'Ready'),
+      node('failed', 'Failed'),
+      node('gone', 'Ready', { removing: true }),
+    ];
+    expect(pickRemovals(nodes, 1)).to.deep.equal(['pending']);
+    expect(pickRemovals(nodes, 3)).to.deep.equal(['pending', 'joining', 'new']);
+    expect(pickRemovals(nodes, 10)).to.deep.equal(['pending', 'joining', 'new', 'mid', 'old']);
+    expect(pickRemovals(nodes, 0)).to.deep.equal([]);
+  });
+});
+
+describe('NodeGroup decisions: status and conditions', () => {
+  const base = (over: Partial<GroupStatusInput> = {}): GroupStatusInput => ({
+    generation: 4,
+    minNodes: 1,
+    maxNodes: 3,
+    desired: 3,
+    nodes: [node('a', 'Ready'), node('b', 'Ready'), node('c', 'Ready')],
+    dryRun: false,
+    ...over,
+  });
+  const cond = (s: ReturnType<typeof buildNodeGroupStatus>, type: string) => s.conditions?.find((c) => c.type === type);
+
+  it('a full group is Ready, not scaling, at max, above min, without error; the status passes the CRD schema', () => {
+    const s = buildNodeGroupStatus(base({ lastScaleUpTime: '2026-01-01T00:00:00Z' }), undefined, '2026-01-02T00:00:00Z');
+    expect(NodeGroupStatusSchema.safeParse(s).success).to.equal(true);
+    expect(s).to.include({ observedGeneration: 4, currentNodes: 3, desiredNodes: 3, readyNodes: 3, lastScaleUpTime: '2026-01-01T00:00:00Z' });
+    expect(cond(s, 'Ready')).to.include({ status: 'True', reason: 'AllNodesReady' });
+    expect(cond(s, 'Scaling')).to.include({ status: 'False', reason: 'NotScaling' });
+    expect(cond(s, 'AtMaxCapacity')).to.include({ status: 'True', reason: 'AtMaxNodes' });
+    expect(cond(s, 'AtMinCapacity')).to.include({ status: 'False', reason: 'AboveMinNodes' });
+    expect(cond(s, 'Error')).to.include({ status: 'False', reason: 'NoError' });
+    expect(s.nodeList?.map((n) => n.vpsieNodeName)).to.deep.equal(['a', 'b', 'c']);
+  });
+
+  it('a growing group is ScalingUp and NodesNotReady; below min it is BelowMinNodes', () => {
+    const s = buildNodeGroupStatus(
+      base({ minNodes: 2, nodes: [node('a', 'Ready'), node('b', 'Provisioning'), node('c', 'Pending')] }),
+      undefined,
+      '2026-01-02T00:00:00Z',
+    );
+    expect(cond(s, 'Ready')).to.include({ status: 'False', reason: 'BelowMinNodes' });
+    expect(cond(s, 'Scaling')).to.include({ status: 'True', reason: 'ScalingUp' });
+    const s2 = buildNodeGroupStatus(base({ minNodes: 1, nodes: [node('a', 'Ready'), node('b', 'Joining'), node('c', 'Ready')] }), undefined, 'x');
+    expect(cond(s2, 'Ready')).to.include({ status: 'False', reason: 'NodesNotReady' });
+  });
+
+  it('removals show as ScalingDown and Terminating in the node list; Failed nodes set the Error condition with a mapped reason', () => {
+    const s = buildNodeGroupStatus(
+      base({
+        desired: 1,
+        nodes: [node('a', 'Ready'), node('b', 'Ready', { removing: true }), node('f', 'Failed', { reason: 'JoinTimeout', message: 'no Node after 900s' })],
+      }),
+      undefined,
+      '2026-01-02T00:00:00Z',
+    );
+    expect(cond(s, 'Scaling')).to.include({ status: 'True', reason: 'ScalingDown' });
+    expect(s.nodeList?.find((n) => n.vpsieNodeName === 'b')?.status).to.equal('Terminating');
+    expect(cond(s, 'Error')).to.include({ status: 'True', reason: 'JoinFailed' });
+    expect(cond(s, 'Error')?.message).to.contain('no Node after 900s');
+    expect(s.readyNodes).to.equal(1);
+    expect(groupErrorReason('VPSCreateTimeout')).to.equal('ProvisioningFailed');
+    expect(groupErrorReason('QuotaExceeded')).to.equal('QuotaExceeded');
+  });
+
+  it('keeps lastTransitionTime of conditions whose status did not change', () => {
+    const first = buildNodeGroupStatus(base(), undefined, '2026-01-01T00:00:00Z');
+    const second = buildNodeGroupStatus(base({ desired: 2, nodes: [node('a', 'Ready'), node('b', 'Ready')] }), first.conditions, '2026-01-05T00:00:00Z');
+    expect(cond(second, 'Ready')?.lastTransitionTime).to.equal('2026-01-01T00:00:00Z');
+    expect(cond(second, 'AtMaxCapacity')).to.include({ status: 'False', lastTransitionTime: '2026-01-05T00:00:00Z' });
+  });
+});
+
+describe('Garbage collection decisions', () => {
+  const now = Date.parse('2026-03-01T12:00:00Z');
+  const vm = (identifier: string, notes: string | null, createdOn = '2026-03-01 11:00:00', deleted = false) => ({
+    identifier,
+    hostname: `h-${identifier}`,
+    notes,
+    createdOn,
+    deleted,
+  });
+
+  it('deletes only our machines whose request id no VPSieNode has, after the grace period; never a foreign one', () => {
+    const r = findGarbage(
+      [
+        vm('leak', 'orchestrator-request-id=u-leak vpsienode=ns1/x'),
+        vm('kept', 'orchestrator-request-id=u-kept vpsienode=ns1/y'),
+        vm('young', 'orchestrator-request-id=u-young vpsienode=ns1/z', '2026-03-01 11:59:30'),
+        vm('foreign', 'customer database'),
+        vm('nonotes', null),
+        vm('deleted', 'orchestrator-request-id=u-del', '2026-03-01 10:00:00', true),
+      ],
+      [{ namespace: 'ns1', name: 'y', uid: 'u-kept', phase: 'Ready', joinMethod: 'UserData' }],
+      { nowMs: now, graceSeconds: 300 },
+    );
+    expect(r.leaked.map((l) => l.identifier)).to.deep.equal(['leak']);
+    expect(r.leaked[0]).to.include({ requestId: 'u-leak', vpsieNode: 'ns1/x', ageSeconds: 3600 });
+    expect(r.young).to.equal(1);
+    expect(r.foreign).to.equal(2);
+    expect(r.vanished).to.deep.equal([]);
+  });
+
+  it('with a namespace, leaves machines of other namespaces alone; a Ready UserData VPSieNode without a machine has vanished', () => {
+    const r = findGarbage(
+      [vm('other', 'orchestrator-request-id=u-o vpsienode=ns2/a'), vm('mine', 'orchestrator-request-id=u-m vpsienode=ns1/b')],
+      [
+        { namespace: 'ns1', name: 'b', uid: 'u-m', phase: 'Ready', joinMethod: 'UserData' },
+        { namespace: 'ns1', name: 'gone', uid: 'u-g', phase: 'Ready', joinMethod: 'UserData' },
+        { namespace: 'ns1', name: 'booting', uid: 'u-b', phase: 'Provisioning', joinMethod: 'UserData' },
+        { namespace: 'ns1', name: 'byid', uid: 'u-i', phase: 'Ready', joinMethod: 'UserData', vpsieIdentifier: 'mine' },
+        { namespace: 'ns1', name: 'managed', uid: 'u-k', phase: 'Ready', joinMethod: 'ManagedKubernetes' },
+        { namespace: 'ns2', name: 'elsewhere', uid: 'u-e', phase: 'Ready', joinMethod: 'UserData' },
+      ],
+      { nowMs: now, graceSeconds: 0, namespace: 'ns1' },
+    );
+    expect(r.leaked).to.deep.equal([]);
+    expect(r.vanished).to.deep.equal([{ namespace: 'ns1', name: 'gone', uid: 'u-g' }]);
+  });
+
+  it('parses notes and VPSie times', () => {
+    expect(parseNotes('orchestrator-request-id=abc vpsienode=a/b free text')).to.deep.equal({ 'orchestrator-request-id': 'abc', vpsienode: 'a/b' });
+    expect(parseCreatedOn('2026-03-01 11:00:00')).to.equal(Date.parse('2026-03-01T11:00:00Z'));
+    expect(parseCreatedOn('nonsense')).to.equal(undefined);
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * The messages between the node-autoscaling workflows and their starters: workflow ids, signals,
+ * queries and updates, with their payload types. One file so that the NodeGroup workflow, the
+ * VPSieNode lifecycle, the scale-up/scale-down workflows and the watchers agree on them.
+ *
+ * Shape of the system:
+ * - A NodeGroup's entity workflow (`nodeGroupWorkflowId`) owns the group's size. It is the only
+ *   place that creates VPSieNode objects (activity) and the only place that asks for one to go
+ *   (by deleting the VPSieNode object, which has a finalizer). Scale-up and scale-down decisions
+ *   reach it as updates, so concurrent requests are serialised and max/min hold.
+ * - Each VPSieNode has a lifecycle workflow (`vpsieNodeWorkflowId`), started by the VPSieNode
+ *   watcher with signal-with-start (`vpsieNodeSyncSignal`), so a second start is a no-op. It
+ *   carries the machine through its phases and reports each phase to its group
+ *   (`nodeGroupNodePhaseSignal`). Termination is always "the VPSieNode object is being deleted".
+ * - The NodeGroup watcher signal-with-starts the group workflow on every change
+ *   (`nodeGroupSyncSignal`), including deletion (deletionTimestamp set).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { VPSieNodePhase } from '../../lib/crds/autoscaler/constants';
+import type { ScaleDownRefusal, ScaleUpRefusal } from '../../decision/nodes/nodegroup/refusals';
+
+// ---- ids ----------------------------------------------------------------------------------
+
+export function nodeGroupWorkflowId(namespace: string, name: string): string {
+  return `nodegroup:${namespace}/${name}`;
+}
+
+export function vpsieNodeWorkflowId(namespace: string, name: string): string {
+  return `vpsienode:${namespace}/${name}`;
+}
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+// ---- NodeGroup entity workflow --------------------------------------------------------------
+
+export interface NodeGroupWorkflowInput extends ObjectRef {
+  /** Carried across continue-as-new; absent on the first run. */
+  carried?: unknown;
+}
+
+/** The NodeGroup object changed (or is being deleted): re-read it and reconcile. */
+export const nodeGroupSyncSignal = defineSignal<[{ generation?: number; deleting?: boolean }]>('nodeGroupSync');
+
+export interface NodeGroupNodePhase {
+  /** VPSieNode name. */
+  name: string;
+  phase: VPSieNodePhase;
+  offeringID?: string;
+  nodeName?: string;
+  /** Typed reason of the transition (a VPSieNode condition or error reason). */
+  reason?: string;
+  message?: string;
+  /** ISO time of the transition (from the lifecycle workflow's clock). */
+  at: string;
+}
+export const nodeGroupNodePhaseSignal = defineSignal<[NodeGroupNodePhase]>('nodeGroupNodePhase');
+
+export interface ScaleUpRequest {
+  /** Idempotency key: the same request id is applied at most once. */
+  requestId: string;
+  /** How many new nodes of which offering (an id or nickname from spec.offeringIDs). */
+  nodes: { offeringID: string; count: number }[];
+  /** Typed reason and the numbers behind it, recorded in status, Events and history. */
+  reason: string;
+  message?: string;
+  /** Pods this scale-up is for (namespace/name), for the decision record. */
+  pods?: string[];
+  /**
+   * Uids of the pending pods each new node is planned for, in request order (`nodes` expanded
+   * entry by entry). Written on the VPSieNode when it is created, so no snapshot ever sees the new
+   * node without the pods it was made for.
+   */
+  podUidsByNode?: string[][];
+}
+export interface ScaleUpResult {
+  requestId: string;
+  /** VPSieNode names created for this request (empty when refused). */
+  created: string[];
+  /** Why fewer nodes than asked were created, if so. */
+  refused?: { reason: ScaleUpRefusal; count: number; message: string };
+}
+export const nodeGroupScaleUpUpdate = defineUpdate<ScaleUpResult, [ScaleUpRequest]>('nodeGroupScaleUp');
+
+export interface ScaleDownRequest {
+  requestId: string;
+  /** The VPSieNodes to remove. */
+  vpsieNodes: string[];
+  reason: string;
+  message?: string;
+  dryRun?: boolean;
+}
+export interface ScaleDownResult {
+  requestId: string;
+  /** VPSieNodes whose deletion was started. */
+  removing: string[];
+  refused?: { reason: ScaleDownRefusal; count: number; message: string };
+}
+export const nodeGroupScaleDownUpdate = defineUpdate<ScaleDownResult, [ScaleDownRequest]>('nodeGroupScaleDown');
+
+export interface NodeGroupState extends ObjectRef {
+  generation: number;
+  minNodes: number;
+  maxNodes: number;
+  desiredNodes: number;
+  deleting: boolean;
+  nodes: NodeGroupNodePhase[];
+  lastScaleUpTime?: string;
+  lastScaleDownTime?: string;
+}
+export const nodeGroupStateQuery = defineQuery<NodeGroupState>('nodeGroupState');
+
+// ---- VPSieNode lifecycle workflow ----------------------------------------------------------
+
+export interface VPSieNodeWorkflowInput extends ObjectRef {
+  /** The NodeGroup the VPSieNode belongs to (same namespace). */
+  nodeGroup: string;
+}
+
+/** The VPSieNode object changed (for example its deletion began): re-read it. */
+export const vpsieNodeSyncSignal = defineSignal<[{ deleting?: boolean }]>('vpsieNodeSync');
+
+export interface VPSieNodeLifecycleState extends ObjectRef {
+  phase: VPSieNodePhase;
+  nodeName?: string;
+  vpsieIdentifier?: string;
+  lastError?: { reason: string; message: string };
+}
+export const vpsieNodeStateQuery = defineQuery<VPSieNodeLifecycleState>('vpsieNodeState');

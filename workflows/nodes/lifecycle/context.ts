@@ -1,0 +1,90 @@
+/**
+ * What the phases of the VPSieNode lifecycle share (workflows/nodes/lifecycle/workflow.ts builds it):
+ * the state carried across continue-as-new, the settings, the activities and the steps every phase
+ * uses (transition, wait for a change, remove the Node and the machine).
+ */
+import { ActivityFailure, ApplicationFailure, type ActivityInterfaceFor } from '@temporalio/workflow';
+import type { MachineStatus, VpsieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
+import type { LifecycleSettings, VPSieNodeActivities } from '../../../activities/nodes/lifecycle/vpsienode';
+import type { TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
+import type { VPSieNodeErrorReason, VPSieNodePhase, VPSieNodeReason } from '../../../lib/crds/autoscaler/constants';
+import type { ObjectRef, VPSieNodeWorkflowInput } from '../contracts';
+import type { DrainNodeResult } from '../drain';
+
+/** State carried across continue-as-new. */
+export interface CarriedLifecycle {
+  phase: VPSieNodePhase;
+  phaseTimes: Partial<Record<VPSieNodePhase, number>>;
+  settings: LifecycleSettings;
+  nodeName?: string;
+  vpsieIdentifier?: string;
+  hostname?: string;
+  ips?: string[];
+  lastError?: { reason: string; message: string };
+}
+
+export interface VPSieNodeLifecycleInput extends VPSieNodeWorkflowInput {
+  /** Overrides of the configured timeouts (tests use seconds). */
+  settings?: Partial<LifecycleSettings>;
+  /** Set by continue-as-new only. */
+  carried?: CarriedLifecycle;
+}
+
+export interface VPSieNodeLifecycleResult {
+  phase: VPSieNodePhase;
+  /** Deleted: terminated on request; CleanedUpAfterTtl: Failed then removed; VPSieNodeGone: the object vanished. */
+  outcome: 'Deleted' | 'CleanedUpAfterTtl' | 'VPSieNodeGone';
+  vpsieIdentifier?: string;
+  lastError?: { reason: string; message: string };
+  drain?: DrainNodeResult;
+}
+
+interface FailureInfo {
+  type?: string;
+  message: string;
+  nonRetryable: boolean;
+  operation?: string;
+}
+
+/** The ApplicationFailure inside an activity failure (others are rethrown: they are bugs). */
+export function failureInfo(e: unknown): FailureInfo {
+  const app = e instanceof ActivityFailure ? e.cause : e;
+  if (app instanceof ApplicationFailure) {
+    const d = (app.details?.[0] ?? undefined) as { operation?: unknown } | undefined;
+    return {
+      ...(app.type ? { type: app.type } : {}),
+      message: app.message,
+      nonRetryable: app.nonRetryable === true,
+      ...(typeof d?.operation === 'string' ? { operation: d.operation } : {}),
+    };
+  }
+  if (e instanceof ActivityFailure) return { message: e.cause?.message ?? e.message, nonRetryable: false };
+  throw e;
+}
+
+/** Thrown inside the lifecycle when the VPSieNode object has vanished: the workflow then ends. */
+export class VPSieNodeGone extends Error {}
+
+export interface LifecycleContext {
+  input: VPSieNodeLifecycleInput;
+  ref: ObjectRef;
+  st: CarriedLifecycle;
+  settings: LifecycleSettings;
+  kube: ActivityInterfaceFor<VPSieNodeActivities>;
+  machines: ActivityInterfaceFor<VpsieMachineActivities>;
+  machineInput: { vpsieNode: ObjectRef; nodeGroup: string };
+  /** The VPSieNode is being deleted (its deletionTimestamp is set). */
+  deleting(): boolean;
+  transition(
+    to: VPSieNodePhase,
+    reason: VPSieNodeReason,
+    message: string,
+    extra?: Partial<TransitionRecord> & { provisioningSeconds?: number; joiningSeconds?: number },
+  ): Promise<void>;
+  fail(reason: VPSieNodeErrorReason, message: string): Promise<void>;
+  /** Waits up to `ms` for a deletion or a sync signal (then re-reads the object). */
+  waitForChange(ms: number): Promise<void>;
+  takeMachine(m: MachineStatus): void;
+  /** Deletes the Node (if any) and the machine; returns what was done. */
+  removeNodeAndMachine(): Promise<string>;
+}

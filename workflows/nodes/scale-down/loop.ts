@@ -1,0 +1,439 @@
+/**
+ * The scale-down loop: ONE long-running workflow per orchestrator scope (the NodeGroups of
+ * WATCH_NAMESPACE, or of the whole cluster), id `scaleDownWorkflowId(scope)`. Per scope rather than
+ * per NodeGroup because the decision is cluster-wide: pods of a removed node may move to nodes of
+ * other groups, PDB allowances are shared, and one decision cordons every node it removes.
+ *
+ * Every `sampleSeconds` (SCALE_DOWN_SAMPLE_SECONDS):
+ *  1. `scaleDownSnapshot` (activity) reads the cluster: nodes with pods, PDBs, NodeGroups (spec,
+ *     last scale-up, scale-up in progress), VPSieNodes (removals under way), one utilisation sample
+ *     per node.
+ *  2. The pure utilisation tracker (workflow state, carried across continue-as-new) records the
+ *     samples; `decideScaleDown` decides (pure, in the workflow: the decision is in the history).
+ *  3. `recordScaleDownDecision` (activity) writes Events on candidate nodes (when a node's verdict
+ *     changes), metrics and the NodeGroup `Scaling` condition.
+ *  4. Each approved removal runs as a child workflow `scaleDownRemovalWorkflow`:
+ *       (consolidation) replacements requested from the NodeGroup workflow, waited for until Ready;
+ *       cordon every node of the removal; drain each (`drainNodeWorkflow` child: Eviction API,
+ *       PDB 429 retried until the deadline, uncordon on failure);
+ *       only when every drain succeeded, `nodeGroupScaleDownUpdate` (sent by an activity) makes the
+ *       NodeGroup delete the VPSieNodes; their lifecycles drain again (nothing left: immediate) and
+ *       terminate the machines.
+ *     So a drain that fails never leaves a deleted-but-stuck VPSieNode: nothing is deleted until
+ *     the node is empty. A failed drain starts the group's failed-drain cooldown.
+ *  Dry run (spec.dryRun or DRY_RUN): decisions and Events/conditions only; nothing is removed.
+ *
+ * Continue-as-new when Temporal suggests it (or after `maxHistoryEvents`), once no removal is in
+ * flight and every handler finished, carrying the tracker, the failed-drain times and the
+ * per-node Event keys.
+ */
+import {
+  allHandlersFinished,
+  ChildWorkflowFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  executeChild,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { DrainActivities } from '../../../activities/nodes/drain';
+import type { ScaleDownActivities, ScaleDownSettings, ScaleDownSnapshot } from '../../../activities/nodes/scale-down';
+import {
+  createTracker,
+  decideScaleDown,
+  metricSamples,
+  observe,
+  type InFlightRemoval,
+  type ReplacementNode,
+  type ScaleDownDecision,
+  type ScaleDownReason,
+  type UtilizationTracker,
+} from '../../../decision/nodes/scale-down';
+import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
+import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
+import { changedEvents, conditionsToWrite, removalsOf } from '../../../decision/nodes/scale-down/loop-records';
+
+const acts = proxyActivities<ScaleDownActivities>({
+  startToCloseTimeout: '60s',
+  retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
+});
+const groupActs = proxyActivities<ScaleDownActivities>({
+  // Updates on the NodeGroup workflow wait for its work (Kubernetes calls): bounded, retried.
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2, maximumAttempts: 20 },
+});
+const drainActs = proxyActivities<DrainActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', backoffCoefficient: 2, maximumAttempts: 10 },
+});
+
+export function scaleDownWorkflowId(scope: string): string {
+  return `scale-down:${scope || '*'}`;
+}
+
+/** Typed reasons of a removal's outcome (Events on nodes, the removal result). Closed set. */
+export const REMOVAL_REASONS = ['NodeRemovalRequested', 'DrainFailed', 'ScaleDownRefused', 'ReplacementRefused', 'ReplacementNotReady', 'NoVPSieNode'] as const;
+export type RemovalReason = (typeof REMOVAL_REASONS)[number];
+
+export interface ScaleDownCarried {
+  tracker: UtilizationTracker;
+  /** `<ns>/<group>` -> epoch ms of the last failed drain. */
+  failedDrainAt: Record<string, number>;
+  /** node -> key of the last Event written (reason/outcome), so unchanged verdicts are not re-sent. */
+  eventKeys: Record<string, string>;
+  iterations: number;
+}
+
+export interface ScaleDownWorkflowInput {
+  /** Namespace of the NodeGroups this loop manages ('' = all). */
+  scope: string;
+  /** Overrides of the configured settings (tests). */
+  settings?: Partial<ScaleDownSettings>;
+  /** Continue-as-new after this many history events (default 4000, or when the server suggests). */
+  maxHistoryEvents?: number;
+  carried?: ScaleDownCarried;
+}
+
+export interface RemovalSummary {
+  id: string;
+  nodeGroup: string;
+  namespace: string;
+  nodes: string[];
+  kind: 'delete' | 'consolidate';
+  outcome?: ScaleDownRemovalResult['outcome'];
+  reason?: RemovalReason;
+  message?: string;
+}
+
+export interface ScaleDownLoopState {
+  scope: string;
+  iterations: number;
+  lastDecisionAt?: number;
+  lastStats?: ScaleDownDecision['stats'];
+  /** Per node of the last decision: outcome and first reason (candidates only). */
+  lastVerdicts: { node: string; nodeGroup?: string; outcome: string; reason?: ScaleDownReason; blockers: ScaleDownReason[] }[];
+  inFlight: RemovalSummary[];
+  /** Last 50 finished removals, newest last. */
+  finished: RemovalSummary[];
+  failedDrainAt: Record<string, number>;
+}
+export const scaleDownStateQuery = defineQuery<ScaleDownLoopState>('scaleDownState');
+
+// ---- the removal child workflow -------------------------------------------------------------
+
+export interface ScaleDownRemovalInput {
+  namespace: string;
+  nodeGroup: string;
+  kind: 'delete' | 'consolidate';
+  nodes: { node: string; vpsieNode?: string }[];
+  replacements?: ReplacementNode[];
+  /** Idempotency key of the NodeGroup updates. */
+  requestId: string;
+  reason: string;
+  message: string;
+  drainTimeoutSeconds: number;
+  maxGracePeriodSeconds: number;
+  replacementTimeoutSeconds: number;
+  /** Between polls of replacement phases (default 2). */
+  pollSeconds?: number;
+}
+
+export interface ScaleDownRemovalResult {
+  outcome: 'Removed' | 'DrainFailed' | 'Refused' | 'ReplacementFailed';
+  reason: RemovalReason;
+  message: string;
+  drains: DrainNodeResult[];
+  /** VPSieNodes whose deletion the NodeGroup started. */
+  removing: string[];
+  replacements: string[];
+}
+
+export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Promise<ScaleDownRemovalResult> {
+  const ref = { namespace: input.namespace, name: input.nodeGroup };
+  const nodeNames = input.nodes.map((n) => n.node);
+  const drains: DrainNodeResult[] = [];
+  let replacements: string[] = [];
+  const finish = async (
+    outcome: ScaleDownRemovalResult['outcome'],
+    reason: RemovalReason,
+    message: string,
+    removing: string[] = [],
+  ): Promise<ScaleDownRemovalResult> => {
+    await acts.recordRemovalOutcome({ namespace: input.namespace, nodeGroup: input.nodeGroup, nodes: nodeNames, outcome, reason, message });
+    return { outcome, reason, message, drains, removing, replacements };
+  };
+  const giveBack = async (names: string[], why: string): Promise<void> => {
+    if (names.length === 0) return;
+    await groupActs.requestNodeGroupScaleDown({
+      ...ref,
+      request: { requestId: `${input.requestId}/giveback`, vpsieNodes: names, reason: 'ConsolidationAbandoned', message: why },
+    });
+  };
+
+  const missing = input.nodes.filter((n) => n.vpsieNode === undefined).map((n) => n.node);
+  if (missing.length > 0) return finish('Refused', 'NoVPSieNode', `no VPSieNode stands for ${missing.join(', ')}; nothing was drained`);
+
+  // Consolidation: the replacements first, Ready before anything is drained.
+  if (input.kind === 'consolidate' && (input.replacements?.length ?? 0) > 0) {
+    const byOffering = new Map<string, number>();
+    for (const r of input.replacements ?? []) byOffering.set(r.offeringId, (byOffering.get(r.offeringId) ?? 0) + 1);
+    const up = await groupActs.requestReplacementNodes({
+      ...ref,
+      request: {
+        requestId: `${input.requestId}/replacements`,
+        nodes: [...byOffering.entries()].map(([offeringID, count]) => ({ offeringID, count })),
+        reason: 'Consolidation',
+        message: input.message,
+      },
+    });
+    replacements = up.created;
+    const wanted = input.replacements?.length ?? 0;
+    if (up.created.length < wanted) {
+      await giveBack(up.created, 'consolidation replacements refused');
+      return finish(
+        'ReplacementFailed',
+        'ReplacementRefused',
+        `NodeGroup created ${up.created.length} of ${wanted} replacements: ${up.refused?.reason ?? ''} ${up.refused?.message ?? ''}`.trim(),
+      );
+    }
+    const deadline = Date.now() + input.replacementTimeoutSeconds * 1000;
+    let phases: Record<string, VPSieNodePhase> = {};
+    for (;;) {
+      phases = await acts.vpsieNodePhases({ namespace: input.namespace, names: up.created });
+      const vals = up.created.map((n) => phases[n]);
+      if (vals.every((p) => p === 'Ready')) break;
+      const bad = up.created.filter((n) => phases[n] === 'Failed' || phases[n] === 'Deleted' || phases[n] === 'Terminating');
+      if (bad.length > 0 || Date.now() >= deadline) {
+        await giveBack(up.created, 'consolidation replacements not Ready');
+        const why =
+          bad.length > 0
+            ? `replacements ${bad.map((b) => `${b}=${phases[b]}`).join(', ')}`
+            : `replacements not Ready after ${input.replacementTimeoutSeconds}s (${up.created.map((n) => `${n}=${phases[n]}`).join(', ')})`;
+        return finish('ReplacementFailed', 'ReplacementNotReady', `${why}; nothing was drained`);
+      }
+      await sleep(Math.max(1, input.pollSeconds ?? 2) * 1000);
+    }
+  }
+
+  // Cordon every node of the removal first, so evicted pods do not land on a node leaving too.
+  for (const n of nodeNames) await drainActs.cordonNode(n);
+  const results = await Promise.all(
+    input.nodes.map(async (n) => {
+      try {
+        return await executeChild(drainNodeWorkflow, {
+          workflowId: `${workflowInfo().workflowId}/drain/${n.node}`,
+          args: [
+            {
+              nodeName: n.node,
+              timeoutSeconds: input.drainTimeoutSeconds,
+              maxPodGracePeriodSeconds: input.maxGracePeriodSeconds,
+              ...(n.vpsieNode ? { vpsieNode: { namespace: input.namespace, name: n.vpsieNode } } : {}),
+            },
+          ],
+        });
+      } catch (e) {
+        if (!(e instanceof ChildWorkflowFailure)) throw e;
+        await drainActs.uncordonNode(n.node).catch(() => false);
+        const r: DrainNodeResult = {
+          nodeName: n.node,
+          outcome: 'Failed',
+          reason: 'DrainFailed',
+          message: `drain workflow failed: ${e.cause?.message ?? e.message}`,
+          evicted: 0,
+          skipped: [],
+          remaining: [],
+          blockedByPdb: [],
+          uncordoned: true,
+          seconds: 0,
+        };
+        return r;
+      }
+    }),
+  );
+  drains.push(...results);
+  const failed = results.filter((r) => r.outcome === 'Timeout' || r.outcome === 'Failed');
+  if (failed.length > 0) {
+    // Nodes that did drain get their capacity back: the removal is all or nothing.
+    for (const r of results) if (!failed.includes(r)) await drainActs.uncordonNode(r.nodeName).catch(() => false);
+    await giveBack(replacements, 'consolidation drain failed');
+    return finish('DrainFailed', 'DrainFailed', failed.map((r) => `${r.nodeName}: ${r.outcome}: ${r.message}`).join('; '));
+  }
+
+  const vpsieNodes = input.nodes.map((n) => n.vpsieNode as string);
+  const down = await groupActs.requestNodeGroupScaleDown({
+    ...ref,
+    request: { requestId: input.requestId, vpsieNodes, reason: input.reason, message: input.message },
+  });
+  const kept = input.nodes.filter((n) => !down.removing.includes(n.vpsieNode as string));
+  if (kept.length > 0) {
+    for (const n of kept) await drainActs.uncordonNode(n.node).catch(() => false);
+    const why = `NodeGroup kept ${kept.map((n) => n.vpsieNode).join(', ')}: ${down.refused?.reason ?? 'refused'} ${down.refused?.message ?? ''}`.trim();
+    if (down.removing.length === 0) return finish('Refused', 'ScaleDownRefused', why);
+    return finish('Removed', 'NodeRemovalRequested', `removing ${down.removing.join(', ')}; ${why}`, down.removing);
+  }
+  const evicted = results.reduce((s, r) => s + r.evicted, 0);
+  return finish(
+    'Removed',
+    'NodeRemovalRequested',
+    `drained ${nodeNames.join(', ')} (${evicted} pod(s) evicted${replacements.length > 0 ? `, replacements ${replacements.join(', ')} Ready` : ''}); NodeGroup removing ${down.removing.join(', ')}: ${input.message}`,
+    down.removing,
+  );
+}
+
+function groupKeyOf(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+// ---- the loop ----------------------------------------------------------------------------------
+
+export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<void> {
+  const scope = input.scope;
+  const settings: ScaleDownSettings = { ...(await acts.scaleDownSettings()), ...(input.settings ?? {}) };
+  const carried = input.carried;
+  let tracker: UtilizationTracker = carried?.tracker ?? createTracker({ retentionSeconds: 3600, maxGapSeconds: Math.max(300, settings.sampleSeconds * 3) });
+  const failedDrainAt: Record<string, number> = { ...(carried?.failedDrainAt ?? {}) };
+  let eventKeys: Record<string, string> = { ...(carried?.eventKeys ?? {}) };
+  let iterations = carried?.iterations ?? 0;
+  const maxHistory = input.maxHistoryEvents ?? 4000;
+  const inFlight = new Map<string, RemovalSummary & { vpsieNodes: string[] }>();
+  const finished: RemovalSummary[] = [];
+  let lastDecision: ScaleDownDecision | undefined;
+  let wake = false;
+
+  setHandler(scaleDownStateQuery, (): ScaleDownLoopState => ({
+    scope,
+    iterations,
+    ...(lastDecision ? { lastDecisionAt: lastDecision.now, lastStats: lastDecision.stats } : {}),
+    lastVerdicts: (lastDecision?.nodes ?? [])
+      .filter((v) => v.outcome !== 'notCandidate')
+      .map((v) => ({
+        node: v.node,
+        ...(v.nodeGroup ? { nodeGroup: v.nodeGroup } : {}),
+        outcome: v.outcome,
+        ...(v.reason ? { reason: v.reason } : {}),
+        blockers: [...new Set(v.blockers.map((b) => b.reason))],
+      })),
+    inFlight: [...inFlight.values()].map(({ vpsieNodes: _v, ...r }) => r),
+    finished: [...finished],
+    failedDrainAt: { ...failedDrainAt },
+  }));
+
+  const startRemoval = (r: ReturnType<typeof removalsOf>[number], namespace: string, decisionAt: number): void => {
+    const id = `${workflowInfo().workflowId}/remove/${r.nodeGroup}/${r.nodes.map((n) => n.node).join('+')}/${iterations}`;
+    const summary: RemovalSummary & { vpsieNodes: string[] } = {
+      id,
+      nodeGroup: r.nodeGroup,
+      namespace,
+      nodes: r.nodes.map((n) => n.node),
+      kind: r.kind,
+      vpsieNodes: r.nodes.map((n) => n.vpsieNode).filter((x): x is string => x !== undefined),
+    };
+    inFlight.set(id, summary);
+    const args: ScaleDownRemovalInput = {
+      namespace,
+      nodeGroup: r.nodeGroup,
+      kind: r.kind,
+      nodes: r.nodes,
+      ...(r.replacements ? { replacements: r.replacements } : {}),
+      requestId: id,
+      reason: r.kind === 'consolidate' ? 'Consolidation' : 'Underutilized',
+      message: `${r.kind === 'consolidate' ? 'consolidation' : 'underutilised node'} approved by the scale-down decision of ${new Date(decisionAt).toISOString()}`,
+      drainTimeoutSeconds: settings.drainTimeoutSeconds,
+      maxGracePeriodSeconds: settings.maxGracePeriodSeconds,
+      replacementTimeoutSeconds: settings.replacementTimeoutSeconds,
+    };
+    const done = (res: { outcome: ScaleDownRemovalResult['outcome']; reason: RemovalReason; message: string }): void => {
+      inFlight.delete(id);
+      if (res.outcome === 'DrainFailed' || res.outcome === 'ReplacementFailed') failedDrainAt[groupKeyOf(namespace, r.nodeGroup)] = Date.now();
+      finished.push({
+        id,
+        nodeGroup: r.nodeGroup,
+        namespace,
+        nodes: summary.nodes,
+        kind: r.kind,
+        outcome: res.outcome,
+        reason: res.reason,
+        message: res.message,
+      });
+      while (finished.length > 50) finished.shift();
+      wake = true;
+    };
+    void (async () => {
+      try {
+        const child = await startChild(scaleDownRemovalWorkflow, { workflowId: id, args: [args] });
+        done(await child.result());
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        log.warn('scale-down removal workflow failed', { id, error: message });
+        done({ outcome: 'DrainFailed', reason: 'DrainFailed', message: `removal workflow failed: ${message}` });
+      }
+    })();
+  };
+
+  for (;;) {
+    const snap: ScaleDownSnapshot = await acts.scaleDownSnapshot({ scope });
+    const now = Date.now();
+    iterations += 1;
+    const windows = snap.groups.map((g) => g.spec.scaleDownPolicy.stabilizationWindowSeconds);
+    tracker = { ...tracker, retentionSeconds: Math.max(60, ...windows) + settings.sampleSeconds * 2 };
+    tracker = observe(
+      tracker,
+      snap.samples,
+      now,
+      snap.nodes.map((n) => n.node.name),
+    );
+
+    const nsOf = new Map(snap.groups.map((g) => [g.name, g.namespace]));
+    const groups = snap.groups.map((g) => {
+      const at = failedDrainAt[groupKeyOf(g.namespace, g.name)];
+      return at === undefined ? g : { ...g, lastFailedDrainAt: at };
+    });
+    const known = new Set(snap.inFlightRemovals.map((r) => r.nodeName ?? `vn:${r.vpsieNode ?? ''}`));
+    const inFlightRemovals: InFlightRemoval[] = [...snap.inFlightRemovals];
+    for (const r of inFlight.values()) {
+      r.nodes.forEach((node, i) => {
+        if (known.has(node)) return;
+        const vn = r.vpsieNodes[i];
+        inFlightRemovals.push({ nodeGroup: r.nodeGroup, nodeName: node, ...(vn !== undefined ? { vpsieNode: vn } : {}) });
+      });
+    }
+    const d = decideScaleDown({ now, nodes: snap.nodes, pdbs: snap.pdbs, groups, inFlightRemovals, utilization: tracker });
+    lastDecision = d;
+
+    const ev = changedEvents(d, eventKeys);
+    eventKeys = ev.keys;
+    const m = metricSamples(d);
+    await acts.recordScaleDownDecision({
+      scope,
+      events: ev.events,
+      safetyCheckFailures: m.safetyCheckFailures,
+      utilization: m.utilization.map((u) => ({ ...u, nodegroup: groupKeyOf(nsOf.get(u.nodegroup) ?? scope, u.nodegroup) })),
+      conditions: conditionsToWrite(d),
+    });
+    if (d.stats.candidates > 0 || d.removals.length > 0 || d.dryRunRemovals.length > 0) {
+      log.info('scale-down decision', {
+        scope,
+        stats: d.stats,
+        removals: d.removals.map((r) => `${r.nodeGroup}/${r.node}:${r.kind}`),
+        dryRun: d.dryRunRemovals.map((r) => `${r.nodeGroup}/${r.node}`),
+      });
+    }
+
+    const info = workflowInfo();
+    const wantsNew = info.continueAsNewSuggested || info.historyLength > maxHistory;
+    if (!wantsNew) for (const r of removalsOf(d)) startRemoval(r, nsOf.get(r.nodeGroup) ?? scope, now);
+
+    if (wantsNew && inFlight.size === 0) {
+      await condition(allHandlersFinished);
+      const next: ScaleDownCarried = { tracker, failedDrainAt, eventKeys, iterations };
+      await continueAsNew<typeof scaleDownWorkflow>({ ...input, carried: next });
+    }
+    wake = false;
+    await condition(() => wake, settings.sampleSeconds * 1000);
+  }
+}
