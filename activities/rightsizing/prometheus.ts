@@ -158,7 +158,7 @@ const SecretData = z.record(z.string(), z.string());
  * Prometheus credentials from a Secret: `token` (bearer), `username` + `password` (basic auth),
  * `ca.crt` (PEM). Throws when the Secret cannot be read (a configuration error, not a skip).
  */
-export async function prometheusAuthFromSecret(core: k8s.CoreV1Api, namespace: string, name: string): Promise<PrometheusAuth> {
+export async function prometheusAuthFromSecret(core: Pick<k8s.CoreV1Api, 'readNamespacedSecret'>, namespace: string, name: string): Promise<PrometheusAuth> {
   const secret = await core.readNamespacedSecret({ name, namespace });
   const data = SecretData.parse(secret.data ?? {});
   const text = (k: string): string | undefined => (data[k] === undefined ? undefined : Buffer.from(data[k], 'base64').toString('utf8'));
