@@ -64,6 +64,8 @@ export function httpGet(url: string, o: GetOptions): Promise<GetResult> {
       });
       res.on('end', () => settle({ ok: true, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', (err) => settle({ ok: false, failure: 'Unreachable', message: `reading the response: ${err.message}` }));
+      // a connection closed before the end (aborted, reset): the first settlement wins
+      res.on('close', () => settle({ ok: false, failure: 'Unreachable', message: 'the connection closed before the response ended' }));
     };
     const req =
       u.protocol === 'https:'

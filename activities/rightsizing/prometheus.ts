@@ -261,12 +261,13 @@ export class PrometheusProvider implements UsageProvider {
     try {
       const q = this.queries(req);
       const [cpu, memory, owners] = await Promise.all([this.range(q.cpu, signal), this.range(q.memory, signal), readOwnership(this.o.kube, req.namespace, signal)]);
-      const failed = [cpu, memory].find((r) => !r.ok) ?? (owners.ok ? undefined : owners);
-      if (failed !== undefined && !failed.ok) {
-        this.metrics?.errors.inc({ policy: req.policy ?? '', error_type: failed.failure });
-        return { ok: false, provider: this.name, namespace: req.namespace, reason: 'MetricsUnavailable', failure: failed.failure, message: failed.message };
-      }
-      if (!cpu.ok || !memory.ok || !owners.ok) throw new Error('unreachable');
+      const unavailable = (f: { failure: ProviderFailure; message: string }): UsageOutcome => {
+        this.metrics?.errors.inc({ policy: req.policy ?? '', error_type: f.failure });
+        return { ok: false, provider: this.name, namespace: req.namespace, reason: 'MetricsUnavailable', failure: f.failure, message: f.message };
+      };
+      if (!cpu.ok) return unavailable(cpu);
+      if (!memory.ok) return unavailable(memory);
+      if (!owners.ok) return unavailable(owners);
       const grouped = groupByWorkload(cpu.series, memory.series, (pod) => workloadOfPod(owners.ownership, pod));
       const droppedPoints = cpu.droppedPoints + memory.droppedPoints;
       if (grouped.containers.length === 0) {

@@ -13,7 +13,7 @@ import type { MetricsProviderName, SkipReason, WorkloadKind } from '../../lib/cr
 export type ProviderSkipReason = Extract<SkipReason, 'MetricsUnavailable' | 'InsufficientData'>;
 
 /** Why a provider was unavailable (the `error_type` of optipod_reconciliation_errors_total). */
-export const PROVIDER_FAILURES = ['Unreachable', 'Timeout', 'HttpError', 'QueryError', 'InvalidResponse', 'KubernetesError'] as const;
+export const PROVIDER_FAILURES = ['Unreachable', 'Timeout', 'HttpError', 'QueryError', 'InvalidResponse', 'KubernetesError', 'NotConfigured'] as const;
 export type ProviderFailure = (typeof PROVIDER_FAILURES)[number];
 
 export interface WorkloadRef {

@@ -8,7 +8,8 @@ import { Registry } from 'prom-client';
 import { MetricsServerProvider } from '../../../../activities/rightsizing/metrics-server';
 import type { KubeGet } from '../../../../activities/rightsizing/owners';
 import { PrometheusProvider, prometheusAuthFromSecret, type PrometheusProviderOptions } from '../../../../activities/rightsizing/prometheus';
-import type { UsageOutcome } from '../../../../activities/rightsizing/provider';
+import type { UsageOutcome, UsageProvider } from '../../../../activities/rightsizing/provider';
+import { usageActivities } from '../../../../activities/rightsizing/usage';
 import { cannedServer, closedPort, matrix, type Answer, type CannedServer, type Seen } from './canned-server';
 
 const H = 3_600_000;
@@ -207,5 +208,26 @@ describe('rightsizing providers: metrics-server provider', () => {
     expect(errs).to.deep.equal([['HttpError', 1], ['InvalidResponse', 1]]);
     const empty = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [] } }) }).collect({ namespace: 'ns', now: NOW, windowMs: H });
     expect(empty).to.include({ ok: false, reason: 'InsufficientData' });
+  });
+});
+
+describe('rightsizing providers: the collectUsage activity', () => {
+  const fake = (name: 'prometheus' | 'metrics-server', asked: string[]): UsageProvider => ({
+    name,
+    collect: async (req) => (asked.push(`${name}:${req.namespace}:${req.windowMs}`), { ok: false, provider: name, namespace: req.namespace, reason: 'InsufficientData', message: 'none' }),
+  });
+
+  it('asks the policy’s provider, else the default; an unconfigured provider is MetricsUnavailable (NotConfigured); bad input is refused', async () => {
+    const asked: string[] = [];
+    const registry = new Registry();
+    const a = usageActivities({ providers: { 'metrics-server': fake('metrics-server', asked) }, defaultProvider: 'metrics-server', registry });
+    await a.collectUsage({ namespace: 'ns', now: NOW, windowMs: H });
+    await a.collectUsage({ provider: 'metrics-server', namespace: 'ns2', now: NOW, windowMs: 2 * H });
+    expect(asked).to.deep.equal([`metrics-server:ns:${H}`, `metrics-server:ns2:${2 * H}`]);
+    expect(await a.collectUsage({ provider: 'prometheus', namespace: 'ns', now: NOW, windowMs: H, policy: 'ns/p' })).to.include({ ok: false, reason: 'MetricsUnavailable', failure: 'NotConfigured' });
+    expect(await registry.metrics()).to.contain('optipod_reconciliation_errors_total{policy="ns/p",error_type="NotConfigured"} 1');
+    let thrown: unknown;
+    await a.collectUsage({ namespace: '', now: NOW, windowMs: H }).catch((e: unknown) => (thrown = e));
+    expect(thrown, 'an empty namespace is a programming error, refused by zod').to.be.instanceOf(Error);
   });
 });
