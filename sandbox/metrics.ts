@@ -176,6 +176,8 @@ export async function startMetricsStack(o: MetricsStackOptions): Promise<Metrics
     `--kubelet-port=${o.kwokPort}`,
     '--kubelet-preferred-address-types=InternalDNS',
     `--metric-resolution=${METRIC_RESOLUTION_SECONDS}s`,
+    // It must be shorter than the resolution; kwok answers on loopback in milliseconds.
+    '--kubelet-request-timeout=5s',
     '--v=1',
   ], o.logDir);
   o.onStarted(ms);
