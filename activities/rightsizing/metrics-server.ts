@@ -18,8 +18,9 @@ export const PodMetricsListSchema = z.object({
   items: z.array(
     z.object({
       metadata: z.object({ name: z.string(), namespace: z.string().optional() }),
-      timestamp: z.string(),
-      window: z.string().optional(),
+      // null (Go's zero time) while metrics-server has fewer than two scrapes of the pod
+      timestamp: z.string().nullable(),
+      window: z.string().nullable().optional(),
       containers: z.array(z.object({ name: z.string(), usage: z.object({ cpu: z.string(), memory: z.string() }) })),
     }),
   ),
@@ -36,7 +37,7 @@ export function podMetricsSeries(namespace: string, list: PodMetricsList): { cpu
   const memory: Series[] = [];
   let dropped = 0;
   for (const pm of list.items) {
-    const at = Date.parse(pm.timestamp);
+    const at = pm.timestamp === null ? NaN : Date.parse(pm.timestamp);
     for (const c of pm.containers) {
       const millis = cpuMillis(c.usage.cpu);
       const bytes = memoryBytes(c.usage.memory);

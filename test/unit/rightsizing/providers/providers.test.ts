@@ -198,6 +198,16 @@ describe('rightsizing providers: metrics-server provider', () => {
     expect(await collections(registry, 'metrics-server')).to.equal(1);
   });
 
+  it('a pod metrics-server has not scraped twice yet (timestamp null, no containers) is left out, not a malformed answer', async () => {
+    // as metrics-server v0.8.0 answers while warming up
+    const warming = { metadata: { name: 'web-7f9c-aaaaa', namespace: 'ns' }, timestamp: null, window: '0s', containers: [] };
+    const kube = fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [warming, podMetrics('web-7f9c-bbbbb', [['app', '200m', '200Mi']])] } });
+    const r = await new MetricsServerProvider({ kube }).collect({ namespace: 'ns', now: NOW, windowMs: H });
+    expect(r.ok && r.containers.map((c) => [c.container, c.pods])).to.deep.equal([['app', ['web-7f9c-bbbbb']]]);
+    const onlyWarming = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [warming] } }) }).collect({ namespace: 'ns', now: NOW, windowMs: H });
+    expect(onlyWarming).to.include({ ok: false, reason: 'InsufficientData' });
+  });
+
   it('metrics.k8s.io unavailable (503, APIService down) or malformed is MetricsUnavailable and counted; no PodMetrics is InsufficientData', async () => {
     const registry = new Registry();
     const down = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: new Error('HTTP 503: service unavailable') }), registry }).collect({ namespace: 'ns', now: NOW, windowMs: H });
