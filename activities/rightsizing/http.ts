@@ -21,8 +21,7 @@ export interface GetOptions {
 }
 
 export type GetResult =
-  | { ok: true; status: number; body: string }
-  | { ok: false; failure: Extract<ProviderFailure, 'Unreachable' | 'Timeout' | 'InvalidResponse'>; message: string };
+  { ok: true; status: number; body: string } | { ok: false; failure: Extract<ProviderFailure, 'Unreachable' | 'Timeout' | 'InvalidResponse'>; message: string };
 
 const DEFAULT_MAX_BYTES = 64 * 2 ** 20;
 
@@ -77,7 +76,9 @@ export function httpGet(url: string, o: GetOptions): Promise<GetResult> {
       resolve({ ok: false, failure: 'Unreachable', message: `unsupported protocol ${u.protocol}` });
       return;
     }
-    req.on('error', (err: NodeJS.ErrnoException) => settle({ ok: false, failure: 'Unreachable', message: `GET ${u.origin}${u.pathname}: ${err.code ?? ''} ${err.message}`.trim() }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      settle({ ok: false, failure: 'Unreachable', message: `GET ${u.origin}${u.pathname}: ${err.code ?? ''} ${err.message}`.trim() }),
+    );
     req.end();
   });
 }

@@ -79,7 +79,8 @@ export class MetricsServerProvider implements UsageProvider {
       throwIfAborted(signal);
       if (!raw.ok) return unavailable(raw.failure, `metrics.k8s.io: ${raw.message}`);
       const list = PodMetricsListSchema.safeParse(raw.body);
-      if (!list.success) return unavailable('InvalidResponse', `metrics.k8s.io answered a PodMetrics list that is malformed: ${list.error.issues[0]?.message ?? ''}`);
+      if (!list.success)
+        return unavailable('InvalidResponse', `metrics.k8s.io answered a PodMetrics list that is malformed: ${list.error.issues[0]?.message ?? ''}`);
       if (!owners.ok) return unavailable(owners.failure, owners.message);
       const s = podMetricsSeries(req.namespace, list.data);
       const ownership: Ownership = owners.ownership;
@@ -91,7 +92,14 @@ export class MetricsServerProvider implements UsageProvider {
             : `PodMetrics of ${list.data.items.length} pod(s) in ${req.namespace}, none usable and owned by a Deployment, StatefulSet or DaemonSet`;
         return { ok: false, provider: this.name, namespace: req.namespace, reason: 'InsufficientData', message };
       }
-      return { ok: true, provider: this.name, namespace: req.namespace, containers: grouped.containers, unowned: grouped.unowned, droppedPoints: s.droppedPoints };
+      return {
+        ok: true,
+        provider: this.name,
+        namespace: req.namespace,
+        containers: grouped.containers,
+        unowned: grouped.unowned,
+        droppedPoints: s.droppedPoints,
+      };
     } finally {
       end?.();
     }

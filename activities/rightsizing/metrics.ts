@@ -11,19 +11,29 @@ function get<T extends Metric>(registry: Registry, name: string, make: () => T):
 export function providerMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    collectionSeconds: get(registry, 'optipod_metrics_collection_duration_seconds', () => new Histogram({
-      name: 'optipod_metrics_collection_duration_seconds',
-      help: 'Duration of one usage-metrics collection (one namespace), by provider.',
-      labelNames: ['provider'] as const,
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-      registers,
-    })),
-    errors: get(registry, 'optipod_reconciliation_errors_total', () => new Counter({
-      name: 'optipod_reconciliation_errors_total',
-      help: 'Errors of rightsizing cycles by policy and typed error (provider failures: Unreachable, Timeout, HttpError, QueryError, InvalidResponse, KubernetesError).',
-      labelNames: ['policy', 'error_type'] as const,
-      registers,
-    })),
+    collectionSeconds: get(
+      registry,
+      'optipod_metrics_collection_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'optipod_metrics_collection_duration_seconds',
+          help: 'Duration of one usage-metrics collection (one namespace), by provider.',
+          labelNames: ['provider'] as const,
+          buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+          registers,
+        }),
+    ),
+    errors: get(
+      registry,
+      'optipod_reconciliation_errors_total',
+      () =>
+        new Counter({
+          name: 'optipod_reconciliation_errors_total',
+          help: 'Errors of rightsizing cycles by policy and typed error (provider failures: Unreachable, Timeout, HttpError, QueryError, InvalidResponse, KubernetesError).',
+          labelNames: ['policy', 'error_type'] as const,
+          registers,
+        }),
+    ),
   };
 }
 

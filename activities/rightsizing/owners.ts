@@ -60,7 +60,10 @@ export function workloadOfPod(o: Ownership, pod: string): WorkloadRef | undefine
   return m ? o.replicaSets.get(m[1]!) : undefined;
 }
 
-export type KubeGet = (path: string, signal?: AbortSignal) => Promise<{ ok: true; body: unknown } | { ok: false; failure: ProviderFailure; status?: number; message: string }>;
+export type KubeGet = (
+  path: string,
+  signal?: AbortSignal,
+) => Promise<{ ok: true; body: unknown } | { ok: false; failure: ProviderFailure; status?: number; message: string }>;
 
 /** A GET of an apiserver path with the kubeconfig's current context (TLS, token or client certificate). */
 export function kubeGetter(kc: k8s.KubeConfig, timeoutMs = 10_000): KubeGet {
@@ -81,7 +84,8 @@ export function kubeGetter(kc: k8s.KubeConfig, timeoutMs = 10_000): KubeGet {
       signal,
     });
     if (!r.ok) return r;
-    if (r.status < 200 || r.status >= 300) return { ok: false, failure: 'HttpError', status: r.status, message: `GET ${path}: HTTP ${r.status}: ${r.body.slice(0, 300)}` };
+    if (r.status < 200 || r.status >= 300)
+      return { ok: false, failure: 'HttpError', status: r.status, message: `GET ${path}: HTTP ${r.status}: ${r.body.slice(0, 300)}` };
     try {
       return { ok: true, body: JSON.parse(r.body) as unknown };
     } catch {
@@ -91,7 +95,11 @@ export function kubeGetter(kc: k8s.KubeConfig, timeoutMs = 10_000): KubeGet {
 }
 
 /** Lists the namespace's pods and ReplicaSets (two calls) and maps the pods to workloads. */
-export async function readOwnership(get: KubeGet, namespace: string, signal?: AbortSignal): Promise<{ ok: true; ownership: Ownership } | { ok: false; failure: ProviderFailure; message: string }> {
+export async function readOwnership(
+  get: KubeGet,
+  namespace: string,
+  signal?: AbortSignal,
+): Promise<{ ok: true; ownership: Ownership } | { ok: false; failure: ProviderFailure; message: string }> {
   const ns = encodeURIComponent(namespace);
   const [pods, rs] = await Promise.all([get(`/api/v1/namespaces/${ns}/pods`, signal), get(`/apis/apps/v1/namespaces/${ns}/replicasets`, signal)]);
   if (!pods.ok) return { ok: false, failure: 'KubernetesError', message: `listing pods: ${pods.message}` };

@@ -123,10 +123,20 @@ export function parseMatrix(httpStatus: number, body: string): ParsedMatrix {
       : { ok: false, failure: 'HttpError', message: `Prometheus answered HTTP ${httpStatus}: ${body.slice(0, 200)}` };
   }
   const err = ApiError.safeParse(json);
-  if (err.success) return { ok: false, failure: 'QueryError', message: `Prometheus answered HTTP ${httpStatus}, ${err.data.errorType ?? 'error'}: ${err.data.error ?? ''}`.trim() };
+  if (err.success)
+    return {
+      ok: false,
+      failure: 'QueryError',
+      message: `Prometheus answered HTTP ${httpStatus}, ${err.data.errorType ?? 'error'}: ${err.data.error ?? ''}`.trim(),
+    };
   if (httpStatus < 200 || httpStatus >= 300) return { ok: false, failure: 'HttpError', message: `Prometheus answered HTTP ${httpStatus}` };
   const ok = MatrixSuccess.safeParse(json);
-  if (!ok.success) return { ok: false, failure: 'InvalidResponse', message: `Prometheus's answer is not a matrix: ${ok.error.issues[0]?.message ?? ''} at ${ok.error.issues[0]?.path.join('.') ?? ''}` };
+  if (!ok.success)
+    return {
+      ok: false,
+      failure: 'InvalidResponse',
+      message: `Prometheus's answer is not a matrix: ${ok.error.issues[0]?.message ?? ''} at ${ok.error.issues[0]?.path.join('.') ?? ''}`,
+    };
   let dropped = 0;
   const series: Series[] = [];
   for (const r of ok.data.data.result) {
@@ -260,7 +270,11 @@ export class PrometheusProvider implements UsageProvider {
     const end = this.metrics?.collectionSeconds.startTimer({ provider: this.name });
     try {
       const q = this.queries(req);
-      const [cpu, memory, owners] = await Promise.all([this.range(q.cpu, signal), this.range(q.memory, signal), readOwnership(this.o.kube, req.namespace, signal)]);
+      const [cpu, memory, owners] = await Promise.all([
+        this.range(q.cpu, signal),
+        this.range(q.memory, signal),
+        readOwnership(this.o.kube, req.namespace, signal),
+      ]);
       const unavailable = (f: { failure: ProviderFailure; message: string }): UsageOutcome => {
         this.metrics?.errors.inc({ policy: req.policy ?? '', error_type: f.failure });
         return { ok: false, provider: this.name, namespace: req.namespace, reason: 'MetricsUnavailable', failure: f.failure, message: f.message };

@@ -43,7 +43,14 @@ export function usageActivities(deps: UsageActivityDeps) {
       const provider = deps.providers[name];
       if (provider === undefined) {
         if (deps.registry) providerMetrics(deps.registry).errors.inc({ policy: req.policy ?? '', error_type: 'NotConfigured' });
-        return { ok: false, provider: name, namespace: req.namespace, reason: 'MetricsUnavailable', failure: 'NotConfigured', message: `metrics provider ${name} is not configured` };
+        return {
+          ok: false,
+          provider: name,
+          namespace: req.namespace,
+          reason: 'MetricsUnavailable',
+          failure: 'NotConfigured',
+          message: `metrics provider ${name} is not configured`,
+        };
       }
       return provider.collect({ namespace: req.namespace, now: req.now, windowMs: req.windowMs, policy: req.policy }, activitySignal());
     },

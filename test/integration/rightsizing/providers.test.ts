@@ -54,7 +54,11 @@ describe('rightsizing providers against the sandbox: real metrics-server and Pro
     const q = { cpu: '8', memory: '16Gi', pods: '110' };
     await sb.core.createNode({
       body: {
-        metadata: { name: node, labels: { 'kubernetes.io/hostname': node, type: 'kwok' }, annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' } },
+        metadata: {
+          name: node,
+          labels: { 'kubernetes.io/hostname': node, type: 'kwok' },
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        },
         spec: {},
         status: { capacity: q, allocatable: q },
       },
@@ -109,7 +113,8 @@ describe('rightsizing providers against the sandbox: real metrics-server and Pro
     await sb?.core.deleteNode({ name: node }).catch(() => undefined);
   });
 
-  const collect = (p: UsageProvider, namespace: string): Promise<UsageOutcome> => p.collect({ namespace, now: Date.now(), windowMs: H, policy: `${namespace}/test` });
+  const collect = (p: UsageProvider, namespace: string): Promise<UsageOutcome> =>
+    p.collect({ namespace, now: Date.now(), windowMs: H, policy: `${namespace}/test` });
 
   /** Waits until the provider has samples of both replicas for both containers, the latest instant's CPU above zero. */
   async function samplesOfBothReplicas(p: UsageProvider): Promise<ContainerUsage[]> {

@@ -25,7 +25,23 @@ describe('rightsizing providers: Prometheus over TLS', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-prom-tls-'));
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
-    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]);
     ca = fs.readFileSync(cert, 'utf8');
     server = https.createServer({ key: fs.readFileSync(key), cert: ca }, (req, res) => {
       auth.push(req.headers.authorization);

@@ -22,7 +22,11 @@ describe('rightsizing providers: owner mapping', () => {
 
   it('maps Pod → ReplicaSet → Deployment, Pod → StatefulSet, Pod → DaemonSet', () => {
     expect(o.pods.get('web-6d4cf56db6-abcde')).to.deep.equal({ kind: 'Deployment', namespace: 'ns1', name: 'web' });
-    expect(o.pods.get('web-55bd7d8f9c-xyz12'), 'a pod of the previous revision is the same Deployment').to.deep.equal({ kind: 'Deployment', namespace: 'ns1', name: 'web' });
+    expect(o.pods.get('web-55bd7d8f9c-xyz12'), 'a pod of the previous revision is the same Deployment').to.deep.equal({
+      kind: 'Deployment',
+      namespace: 'ns1',
+      name: 'web',
+    });
     expect(o.pods.get('db-0')).to.deep.equal({ kind: 'StatefulSet', namespace: 'ns1', name: 'db' });
     expect(o.pods.get('agent-k2j4p')).to.deep.equal({ kind: 'DaemonSet', namespace: 'ns1', name: 'agent' });
   });

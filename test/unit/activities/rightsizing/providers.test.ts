@@ -14,8 +14,12 @@ import { cannedServer, closedPort, matrix, type Answer, type CannedServer, type 
 
 const H = 3_600_000;
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
-const rs = (name: string, deployment: string) => ({ metadata: { name, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, controller: true }] } });
-const pod = (name: string, kind: string, owner: string) => ({ metadata: { name, ownerReferences: [{ apiVersion: 'apps/v1', kind, name: owner, controller: true }] } });
+const rs = (name: string, deployment: string) => ({
+  metadata: { name, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, controller: true }] },
+});
+const pod = (name: string, kind: string, owner: string) => ({
+  metadata: { name, ownerReferences: [{ apiVersion: 'apps/v1', kind, name: owner, controller: true }] },
+});
 
 /** A fake apiserver for the owner lists (and PodMetrics): path → body or failure. */
 function fakeKube(paths: Record<string, unknown>, calls: string[] = []): KubeGet {
@@ -29,13 +33,32 @@ function fakeKube(paths: Record<string, unknown>, calls: string[] = []): KubeGet
 }
 
 const ownerPaths = (ns: string) => ({
-  [`/api/v1/namespaces/${ns}/pods`]: { items: [pod('web-7f9c-aaaaa', 'ReplicaSet', 'web-7f9c'), pod('web-7f9c-bbbbb', 'ReplicaSet', 'web-7f9c'), pod('db-0', 'StatefulSet', 'db'), { metadata: { name: 'bare' } }] },
+  [`/api/v1/namespaces/${ns}/pods`]: {
+    items: [
+      pod('web-7f9c-aaaaa', 'ReplicaSet', 'web-7f9c'),
+      pod('web-7f9c-bbbbb', 'ReplicaSet', 'web-7f9c'),
+      pod('db-0', 'StatefulSet', 'db'),
+      { metadata: { name: 'bare' } },
+    ],
+  },
   [`/apis/apps/v1/namespaces/${ns}/replicasets`]: { items: [rs('web-7f9c', 'web')] },
 });
 
 const cpuBody = matrix([
-  { metric: { namespace: 'ns', pod: 'web-7f9c-aaaaa', container: 'app' }, values: [[1000, '0.25'], [1060, '0.3']] },
-  { metric: { namespace: 'ns', pod: 'web-7f9c-bbbbb', container: 'app' }, values: [[1000, '0.2'], [1060, 'NaN']] },
+  {
+    metric: { namespace: 'ns', pod: 'web-7f9c-aaaaa', container: 'app' },
+    values: [
+      [1000, '0.25'],
+      [1060, '0.3'],
+    ],
+  },
+  {
+    metric: { namespace: 'ns', pod: 'web-7f9c-bbbbb', container: 'app' },
+    values: [
+      [1000, '0.2'],
+      [1060, 'NaN'],
+    ],
+  },
   { metric: { namespace: 'ns', pod: 'db-0', container: 'postgres' }, values: [[1000, '1']] },
   { metric: { namespace: 'ns', pod: 'bare', container: 'c' }, values: [[1000, '1']] },
 ]);
@@ -50,7 +73,10 @@ async function collections(registry: Registry, provider: string): Promise<number
   return m ? Number(m[1]) : undefined;
 }
 
-const byQuery = (cpu: Answer, mem: Answer) => (s: Seen): Answer => (s.query.get('query')?.includes('container_cpu_usage_seconds_total') ? cpu : mem);
+const byQuery =
+  (cpu: Answer, mem: Answer) =>
+  (s: Seen): Answer =>
+    s.query.get('query')?.includes('container_cpu_usage_seconds_total') ? cpu : mem;
 
 describe('rightsizing providers: Prometheus provider over HTTP', () => {
   let server: CannedServer | undefined;
@@ -77,8 +103,15 @@ describe('rightsizing providers: Prometheus provider over HTTP', () => {
       [{ kind: 'StatefulSet', namespace: 'ns', name: 'db' }, 'postgres', ['db-0']],
     ]);
     const web = r.containers[0]!;
-    expect(web.cpu).to.deep.equal([[1_000_000, 200], [1_000_000, 250], [1_060_000, 300]]);
-    expect(web.memory).to.deep.equal([[1_000_000, 209715200], [1_000_000, 314572800]]);
+    expect(web.cpu).to.deep.equal([
+      [1_000_000, 200],
+      [1_000_000, 250],
+      [1_060_000, 300],
+    ]);
+    expect(web.memory).to.deep.equal([
+      [1_000_000, 209715200],
+      [1_000_000, 314572800],
+    ]);
     expect(await collections(registry, 'prometheus')).to.equal(1);
     expect(JSON.parse(JSON.stringify(r)), 'the outcome is plain JSON (an activity result)').to.deep.equal(r);
   });
@@ -87,13 +120,23 @@ describe('rightsizing providers: Prometheus provider over HTTP', () => {
     server = await cannedServer(() => ({ status: 200, body: matrix([]) }));
     await provider({ url: server.url, bearerToken: 's3cret' }).collect({ namespace: 'ns', now: NOW, windowMs: H });
     await provider({ url: server.url, basicAuth: { username: 'u', password: 'p:w' } }).collect({ namespace: 'ns', now: NOW, windowMs: H });
-    expect(server.seen.map((s) => s.headers.authorization)).to.deep.equal(['Bearer s3cret', 'Bearer s3cret', `Basic ${Buffer.from('u:p:w').toString('base64')}`, `Basic ${Buffer.from('u:p:w').toString('base64')}`]);
+    expect(server.seen.map((s) => s.headers.authorization)).to.deep.equal([
+      'Bearer s3cret',
+      'Bearer s3cret',
+      `Basic ${Buffer.from('u:p:w').toString('base64')}`,
+      `Basic ${Buffer.from('u:p:w').toString('base64')}`,
+    ]);
   });
 
   it('reads credentials from a Secret: token, username/password, ca.crt', async () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     const asked: unknown[] = [];
-    const core = { readNamespacedSecret: async (req: { name: string; namespace: string }) => (asked.push(req), { data: { token: b64('tok\n'), username: b64('u'), password: b64('p'), 'ca.crt': b64('-----BEGIN CERTIFICATE-----') } }) };
+    const core = {
+      readNamespacedSecret: async (req: { name: string; namespace: string }) => (
+        asked.push(req),
+        { data: { token: b64('tok\n'), username: b64('u'), password: b64('p'), 'ca.crt': b64('-----BEGIN CERTIFICATE-----') } }
+      ),
+    };
     const auth = await prometheusAuthFromSecret(core as unknown as Parameters<typeof prometheusAuthFromSecret>[0], 'optipod', 'prom-auth');
     expect(asked).to.deep.equal([{ name: 'prom-auth', namespace: 'optipod' }]);
     expect(auth).to.deep.equal({ bearerToken: 'tok', basicAuth: { username: 'u', password: 'p' }, ca: '-----BEGIN CERTIFICATE-----' });
@@ -109,7 +152,9 @@ describe('rightsizing providers: Prometheus provider over HTTP', () => {
 
   it('a closed port is MetricsUnavailable (Unreachable), counted in optipod_reconciliation_errors_total, no throw', async () => {
     const registry = new Registry();
-    const o = await unavailable(provider({ url: `http://127.0.0.1:${await closedPort()}` }, registry).collect({ namespace: 'ns', now: NOW, windowMs: H, policy: 'ns/p' }));
+    const o = await unavailable(
+      provider({ url: `http://127.0.0.1:${await closedPort()}` }, registry).collect({ namespace: 'ns', now: NOW, windowMs: H, policy: 'ns/p' }),
+    );
     expect(o.failure).to.equal('Unreachable');
     expect(o.message).to.contain('ECONNREFUSED');
     const errs = (await registry.getSingleMetric('optipod_reconciliation_errors_total')!.get()).values;
@@ -117,7 +162,9 @@ describe('rightsizing providers: Prometheus provider over HTTP', () => {
   });
 
   it('status:"error", HTTP 503 and garbage are MetricsUnavailable with their failure', async () => {
-    server = await cannedServer(byQuery({ status: 200, body: cpuBody }, { status: 422, body: JSON.stringify({ status: 'error', errorType: 'execution', error: 'query timed out' }) }));
+    server = await cannedServer(
+      byQuery({ status: 200, body: cpuBody }, { status: 422, body: JSON.stringify({ status: 'error', errorType: 'execution', error: 'query timed out' }) }),
+    );
     expect((await unavailable(provider({ url: server.url }).collect({ namespace: 'ns', now: NOW, windowMs: H }))).failure).to.equal('QueryError');
     await server.close();
     server = await cannedServer(() => ({ status: 503, body: 'upstream down' }));
@@ -148,7 +195,18 @@ describe('rightsizing providers: Prometheus provider over HTTP', () => {
     const none = await provider({ url: server.url }).collect({ namespace: 'ns', now: NOW, windowMs: H });
     expect(none).to.include({ ok: false, reason: 'InsufficientData' });
     await server.close();
-    server = await cannedServer(() => ({ status: 200, body: matrix([{ metric: { namespace: 'ns', pod: 'web-7f9c-aaaaa', container: 'app' }, values: [[1, 'NaN'], [2, '+Inf']] }]) }));
+    server = await cannedServer(() => ({
+      status: 200,
+      body: matrix([
+        {
+          metric: { namespace: 'ns', pod: 'web-7f9c-aaaaa', container: 'app' },
+          values: [
+            [1, 'NaN'],
+            [2, '+Inf'],
+          ],
+        },
+      ]),
+    }));
     const nan = await provider({ url: server.url }).collect({ namespace: 'ns', now: NOW, windowMs: H });
     expect(nan).to.include({ ok: false, reason: 'InsufficientData' });
     expect(!nan.ok && nan.message).to.contain('4 NaN/Inf points dropped');
@@ -178,10 +236,25 @@ describe('rightsizing providers: metrics-server provider', () => {
 
   it('one PodMetrics list, one pod list and one ReplicaSet list per namespace; current samples per (workload, container)', async () => {
     const calls: string[] = [];
-    const kube = fakeKube({
-      ...ownerPaths('ns'),
-      [metricsPath]: { items: [podMetrics('web-7f9c-aaaaa', [['app', '250123456n', '300Mi'], ['sidecar', '20m', '40Mi']]), podMetrics('web-7f9c-bbbbb', [['app', '200m', '200Mi'], ['sidecar', '10m', '30Mi']]), podMetrics('bare', [['c', '1', '1Gi']])] },
-    }, calls);
+    const kube = fakeKube(
+      {
+        ...ownerPaths('ns'),
+        [metricsPath]: {
+          items: [
+            podMetrics('web-7f9c-aaaaa', [
+              ['app', '250123456n', '300Mi'],
+              ['sidecar', '20m', '40Mi'],
+            ]),
+            podMetrics('web-7f9c-bbbbb', [
+              ['app', '200m', '200Mi'],
+              ['sidecar', '10m', '30Mi'],
+            ]),
+            podMetrics('bare', [['c', '1', '1Gi']]),
+          ],
+        },
+      },
+      calls,
+    );
     const registry = new Registry();
     const r = await new MetricsServerProvider({ kube, registry }).collect({ namespace: 'ns', now: NOW, windowMs: H });
     expect([...calls].sort()).to.deep.equal(['/api/v1/namespaces/ns/pods', '/apis/apps/v1/namespaces/ns/replicasets', metricsPath]);
@@ -192,9 +265,18 @@ describe('rightsizing providers: metrics-server provider', () => {
     const app = r.containers.find((c) => c.container === 'app')!;
     expect(app.workload).to.deep.equal({ kind: 'Deployment', namespace: 'ns', name: 'web' });
     expect(app.pods).to.deep.equal(['web-7f9c-aaaaa', 'web-7f9c-bbbbb']);
-    expect(app.cpu.map(([t, v]) => [t, Math.round(v * 1000) / 1000])).to.deep.equal([[at, 200], [at, 250.123]]);
-    expect(app.memory).to.deep.equal([[at, 200 * 2 ** 20], [at, 300 * 2 ** 20]]);
-    expect(r.containers.find((c) => c.container === 'sidecar')!.memory).to.deep.equal([[at, 30 * 2 ** 20], [at, 40 * 2 ** 20]]);
+    expect(app.cpu.map(([t, v]) => [t, Math.round(v * 1000) / 1000])).to.deep.equal([
+      [at, 200],
+      [at, 250.123],
+    ]);
+    expect(app.memory).to.deep.equal([
+      [at, 200 * 2 ** 20],
+      [at, 300 * 2 ** 20],
+    ]);
+    expect(r.containers.find((c) => c.container === 'sidecar')!.memory).to.deep.equal([
+      [at, 30 * 2 ** 20],
+      [at, 40 * 2 ** 20],
+    ]);
     expect(await collections(registry, 'metrics-server')).to.equal(1);
   });
 
@@ -204,19 +286,37 @@ describe('rightsizing providers: metrics-server provider', () => {
     const kube = fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [warming, podMetrics('web-7f9c-bbbbb', [['app', '200m', '200Mi']])] } });
     const r = await new MetricsServerProvider({ kube }).collect({ namespace: 'ns', now: NOW, windowMs: H });
     expect(r.ok && r.containers.map((c) => [c.container, c.pods])).to.deep.equal([['app', ['web-7f9c-bbbbb']]]);
-    const onlyWarming = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [warming] } }) }).collect({ namespace: 'ns', now: NOW, windowMs: H });
+    const onlyWarming = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [warming] } }) }).collect({
+      namespace: 'ns',
+      now: NOW,
+      windowMs: H,
+    });
     expect(onlyWarming).to.include({ ok: false, reason: 'InsufficientData' });
   });
 
   it('metrics.k8s.io unavailable (503, APIService down) or malformed is MetricsUnavailable and counted; no PodMetrics is InsufficientData', async () => {
     const registry = new Registry();
-    const down = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: new Error('HTTP 503: service unavailable') }), registry }).collect({ namespace: 'ns', now: NOW, windowMs: H });
+    const down = await new MetricsServerProvider({
+      kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: new Error('HTTP 503: service unavailable') }),
+      registry,
+    }).collect({ namespace: 'ns', now: NOW, windowMs: H });
     expect(down).to.include({ ok: false, reason: 'MetricsUnavailable', failure: 'HttpError' });
-    const bad = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [{ metadata: {} }] } }), registry }).collect({ namespace: 'ns', now: NOW, windowMs: H });
+    const bad = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [{ metadata: {} }] } }), registry }).collect({
+      namespace: 'ns',
+      now: NOW,
+      windowMs: H,
+    });
     expect(bad).to.include({ ok: false, reason: 'MetricsUnavailable', failure: 'InvalidResponse' });
     const errs = (await registry.getSingleMetric('optipod_reconciliation_errors_total')!.get()).values.map((v) => [v.labels.error_type, v.value]);
-    expect(errs).to.deep.equal([['HttpError', 1], ['InvalidResponse', 1]]);
-    const empty = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [] } }) }).collect({ namespace: 'ns', now: NOW, windowMs: H });
+    expect(errs).to.deep.equal([
+      ['HttpError', 1],
+      ['InvalidResponse', 1],
+    ]);
+    const empty = await new MetricsServerProvider({ kube: fakeKube({ ...ownerPaths('ns'), [metricsPath]: { items: [] } }) }).collect({
+      namespace: 'ns',
+      now: NOW,
+      windowMs: H,
+    });
     expect(empty).to.include({ ok: false, reason: 'InsufficientData' });
   });
 });
@@ -224,7 +324,10 @@ describe('rightsizing providers: metrics-server provider', () => {
 describe('rightsizing providers: the collectUsage activity', () => {
   const fake = (name: 'prometheus' | 'metrics-server', asked: string[]): UsageProvider => ({
     name,
-    collect: async (req) => (asked.push(`${name}:${req.namespace}:${req.windowMs}`), { ok: false, provider: name, namespace: req.namespace, reason: 'InsufficientData', message: 'none' }),
+    collect: async (req) => (
+      asked.push(`${name}:${req.namespace}:${req.windowMs}`),
+      { ok: false, provider: name, namespace: req.namespace, reason: 'InsufficientData', message: 'none' }
+    ),
   });
 
   it('asks the policy’s provider, else the default; an unconfigured provider is MetricsUnavailable (NotConfigured); bad input is refused', async () => {
@@ -234,7 +337,11 @@ describe('rightsizing providers: the collectUsage activity', () => {
     await a.collectUsage({ namespace: 'ns', now: NOW, windowMs: H });
     await a.collectUsage({ provider: 'metrics-server', namespace: 'ns2', now: NOW, windowMs: 2 * H });
     expect(asked).to.deep.equal([`metrics-server:ns:${H}`, `metrics-server:ns2:${2 * H}`]);
-    expect(await a.collectUsage({ provider: 'prometheus', namespace: 'ns', now: NOW, windowMs: H, policy: 'ns/p' })).to.include({ ok: false, reason: 'MetricsUnavailable', failure: 'NotConfigured' });
+    expect(await a.collectUsage({ provider: 'prometheus', namespace: 'ns', now: NOW, windowMs: H, policy: 'ns/p' })).to.include({
+      ok: false,
+      reason: 'MetricsUnavailable',
+      failure: 'NotConfigured',
+    });
     expect(await registry.metrics()).to.contain('optipod_reconciliation_errors_total{policy="ns/p",error_type="NotConfigured"} 1');
     let thrown: unknown;
     await a.collectUsage({ namespace: '', now: NOW, windowMs: H }).catch((e: unknown) => (thrown = e));
