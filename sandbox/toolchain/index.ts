@@ -131,7 +131,7 @@ async function requireGo(): Promise<void> {
   const v = await probe('go', ['version']);
   if (!v)
     throw new ToolchainError(
-      'Go is required to build Kubernetes, etcd and kwok from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.25, or name existing binaries with ' +
+      'Go is required to build Kubernetes, etcd, kwok, metrics-server and Prometheus from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.26.7, or name existing binaries with ' +
         Object.values(ENV_OVERRIDES).join(', ') +
         ')',
     );
