@@ -34,6 +34,13 @@ export const VPSIE_ERROR_TYPES = [
   'circuit_open',
   /** Idempotent creation could not settle (the machine neither appeared nor was refused). */
   'not_settled',
+  /**
+   * A look-up could not decide: an item that may be the one asked for did not parse. Never read
+   * as "absent" (which would create a second machine); retry later.
+   */
+  'unknown_state',
+  /** The caller's AbortSignal fired (activity cancelled); the call stopped without retrying. */
+  'cancelled',
 ] as const;
 export type VpsieErrorType = (typeof VPSIE_ERROR_TYPES)[number];
 
@@ -103,7 +110,12 @@ export function isVpsieError(e: unknown): e is VpsieError {
   return e instanceof VpsieError;
 }
 
-/** Classifies a VPSie error message (from a non-2xx body or a 200 `error:true`) into a type. */
+/**
+ * Fallback classifier from the message text alone. Used only when the answer carries neither a
+ * non-2xx HTTP status nor a numeric/symbolic error `code` (an HTTP 200 `error:true` without code),
+ * and, within a 4xx refusal, to tell VPSie's code-less refusals apart (same-size group, worker
+ * cap, quota): VPSie documents no code for those. Prefer `classifyError`.
+ */
 export function classifyMessage(message: string, status: number | undefined): VpsieErrorType {
   const m = message.toLowerCase();
   if (m.includes('same selected size')) return 'same_size_group';
@@ -118,6 +130,58 @@ export function classifyMessage(message: string, status: number | undefined): Vp
   // only when it reads like one, otherwise assume a transient server-side failure.
   if (/invalid|required|must|not allowed|not valid/.test(m)) return 'bad_request';
   return 'server_error';
+}
+
+/** Symbolic error codes (a string `code`) mapped to types; numeric codes are HTTP-like statuses. */
+const SYMBOLIC_CODES: Readonly<Record<string, VpsieErrorType>> = {
+  not_found: 'not_found',
+  notfound: 'not_found',
+  quota_exceeded: 'quota_exceeded',
+  limit_reached: 'quota_exceeded',
+  insufficient_balance: 'quota_exceeded',
+  rate_limited: 'rate_limited',
+  too_many_requests: 'rate_limited',
+  unauthorized: 'auth_failed',
+  unauthenticated: 'auth_failed',
+};
+
+/** Refusals VPSie signals by message only (no documented code): allowed to refine a 4xx. */
+function refineRefusal(message: string): VpsieErrorType | undefined {
+  const t = classifyMessage(message, undefined);
+  return t === 'same_size_group' || t === 'worker_cap' || t === 'quota_exceeded' ? t : undefined;
+}
+
+function classifyStatus(status: number, message: string): VpsieErrorType | undefined {
+  if (status === 401) return 'auth_failed';
+  if (status === 402) return 'quota_exceeded';
+  if (status === 404 || status === 410) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server_error';
+  if (status >= 400) return refineRefusal(message) ?? 'bad_request';
+  return undefined;
+}
+
+/**
+ * Classifies a VPSie error answer by what the API states, not by words in its message:
+ * 1. a non-2xx HTTP status decides (401 auth, 402 quota, 404/410 not found, 429 rate limited,
+ *    5xx server error, other 4xx a refusal);
+ * 2. for an HTTP 200 `error:true`, the envelope's `code` decides the same way (numeric codes are
+ *    HTTP-like, as govpsie's `ErrorRsp.code`; a few symbolic codes are recognised);
+ * 3. only a 4xx refusal is refined by its message (same-size group, worker cap, quota: VPSie
+ *    gives these no code), so a 429 "rate limit reached" stays retryable and a 500 "… not found"
+ *    is a server error, never "absent";
+ * 4. documented fallback: an answer with neither status nor code is classified by its message
+ *    (`classifyMessage`).
+ */
+export function classifyError(e: { status: number | undefined; code: number | string | undefined; message: string }): VpsieErrorType {
+  if (e.status !== undefined && e.status >= 300) return classifyStatus(e.status, e.message) ?? 'server_error';
+  const code = typeof e.code === 'string' && /^\d+$/.test(e.code.trim()) ? Number(e.code) : e.code;
+  if (typeof code === 'number' && code >= 400 && code <= 599) return classifyStatus(code, e.message) ?? 'server_error';
+  if (typeof code === 'string') {
+    const t = SYMBOLIC_CODES[code.trim().toLowerCase()];
+    if (t) return t;
+  }
+  return classifyMessage(e.message, undefined);
 }
 
 /**

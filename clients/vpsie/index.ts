@@ -1,5 +1,16 @@
 export { VpsieClient, hostnameForRequest, processIdForRequest, vmPhase, REQUEST_ID_NOTE_PREFIX } from './client';
-export type { VpsieClientOptions, EnsureVmInput, EnsureVmResult, EnsureGroupWorkerInput, EnsureGroupWorkerResult, FindVmQuery, ListPage } from './client';
+export type {
+  VpsieClientOptions,
+  EnsureVmInput,
+  EnsureVmResult,
+  EnsureGroupWorkerInput,
+  EnsureGroupWorkerResult,
+  FindVmQuery,
+  ListPage,
+  MalformedItem,
+  VmListing,
+  VmLookup,
+} from './client';
 export { VpsieError, isVpsieError, toApplicationFailure, VPSIE_ERROR_TYPES, type VpsieErrorType } from './errors';
 export {
   staticCredentials,

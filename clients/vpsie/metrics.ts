@@ -6,6 +6,8 @@ export interface VpsieClientMetrics {
   latency: Histogram<'method'>;
   apiBreaker: Gauge;
   retries: Counter<'method' | 'reason'>;
+  /** List items skipped because they did not match the schema. */
+  malformedItems: Counter<'method'>;
   setApiBreaker(s: ApiBreakerState): void;
 }
 
@@ -51,5 +53,13 @@ export function vpsieClientMetrics(registry: Registry): VpsieClientMetrics {
       labelNames: ['method', 'reason'] as const,
       registers: [registry],
     });
-  return { requests, latency, apiBreaker, retries, setApiBreaker: (s) => apiBreaker.set(API_BREAKER_STATE_VALUE[s]) };
+  const malformedItems =
+    existing<Counter<'method'>>(registry, 'vpsie_autoscaler_vpsie_api_malformed_items_total') ??
+    new Counter({
+      name: 'vpsie_autoscaler_vpsie_api_malformed_items_total',
+      help: 'VPSie list items skipped because they did not match the schema, by client operation.',
+      labelNames: ['method'] as const,
+      registers: [registry],
+    });
+  return { requests, latency, apiBreaker, retries, malformedItems, setApiBreaker: (s) => apiBreaker.set(API_BREAKER_STATE_VALUE[s]) };
 }

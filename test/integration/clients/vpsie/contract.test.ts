@@ -407,10 +407,10 @@ describe('VPSie client against the simulator (contract)', function () {
         }
         return r;
       };
-      const listAllVms = client.listAllVms.bind(client);
-      const listPendingVms = client.listPendingVms.bind(client);
-      client.listAllVms = (pageSize?: number) => afterFirstRead(listAllVms(pageSize));
-      client.listPendingVms = () => afterFirstRead(listPendingVms());
+      const listAllVms = client.listAllVmsDetailed.bind(client);
+      const listPendingVms = client.listPendingVmsDetailed.bind(client);
+      client.listAllVmsDetailed = (pageSize?: number) => afterFirstRead(listAllVms(pageSize));
+      client.listPendingVmsDetailed = () => afterFirstRead(listPendingVms());
       const again = await client.ensureVm(input);
       expect(again.created).to.equal(false);
       expect(moved).to.equal(true);
