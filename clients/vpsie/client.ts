@@ -1,7 +1,7 @@
 /**
  * The VPSie API client used by activities. Speaks the govpsie / Terraform dialect (paths under
  * `/apps/v2` and `/api/v2`, `Vpsie-Auth` header, JSON login), validates every answer with zod and
- * reports every failure as a typed `VpsieError`. See README.md in this folder.
+ * reports every failure as a typed `VPSieError`. See README.md in this folder.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
@@ -13,8 +13,8 @@ import { VPSieApiBreaker, DEFAULT_API_BREAKER, type ApiBreakerState, type VPSieA
 import { TtlCache } from './cache';
 import { systemClock, type Clock } from './clock';
 import type { CredentialsSource } from './credentials';
-import { VpsieError, isVpsieError } from './errors';
-import { vpsieClientMetrics, type VpsieClientMetrics } from './metrics';
+import { VPSieError, isVPSieError } from './errors';
+import { vpsieClientMetrics, type VPSieClientMetrics } from './metrics';
 import {
   ActionDataSchema,
   DatacenterSchema,
@@ -46,7 +46,7 @@ import {
 import { TokenBucket, type TokenBucketOptions } from './token-bucket';
 import { Transport, type CallSpec } from './transport';
 
-export interface VpsieClientOptions {
+export interface VPSieClientOptions {
   /** Host URL, e.g. `https://api.vpsie.com` (paths are absolute: `/apps/v2/...`, `/api/v2/...`). */
   baseUrl: string;
   credentials: CredentialsSource;
@@ -225,17 +225,17 @@ function unreadable(m: MalformedItem): boolean {
   return m.identifier === undefined && m.hostname === undefined && m.notes === undefined && m.processId === undefined;
 }
 
-function unknownState(operation: string, malformed: MalformedItem[]): VpsieError {
+function unknownState(operation: string, malformed: MalformedItem[]): VPSieError {
   const who = malformed.map((m) => m.requestId ?? m.hostname ?? m.identifier ?? `#${m.index}`).join(', ');
-  return new VpsieError({
+  return new VPSieError({
     type: 'unknown_state',
     operation,
     message: `${malformed.length} malformed item(s) may be the machine asked for (${who}); not treated as absent, retry`,
   });
 }
 
-export class VpsieClient {
-  readonly metrics: VpsieClientMetrics;
+export class VPSieClient {
+  readonly metrics: VPSieClientMetrics;
   readonly registry: Registry;
   private readonly transport: Transport;
   private readonly tokens: TokenManager;
@@ -247,7 +247,7 @@ export class VpsieClient {
   /** Set on views made by `withSignal`. */
   private signal: AbortSignal | undefined;
 
-  constructor(opts: VpsieClientOptions) {
+  constructor(opts: VPSieClientOptions) {
     this.maxListPages = Math.max(1, opts.maxListPages ?? 1000);
     const clock = opts.clock ?? systemClock;
     this.registry = opts.registry ?? new Registry();
@@ -312,11 +312,11 @@ export class VpsieClient {
   /**
    * A view of this client whose every call honours `signal` (e.g. the activity's
    * `Context.current().cancellationSignal`): the rate limiter's wait, the HTTP exchange and the
-   * backoff between attempts stop at once with a `cancelled` VpsieError. The view shares the
+   * backoff between attempts stop at once with a `cancelled` VPSieError. The view shares the
    * token, cache, bucket and breaker with this client.
    */
-  withSignal(signal: AbortSignal | undefined): VpsieClient {
-    const view = Object.create(this) as VpsieClient;
+  withSignal(signal: AbortSignal | undefined): VPSieClient {
+    const view = Object.create(this) as VPSieClient;
     view.signal = signal;
     return view;
   }
@@ -411,7 +411,7 @@ export class VpsieClient {
       if (page.received === 0) return { items, malformed };
       if (page.total !== undefined ? offset >= page.total : page.received < pageSize) return { items, malformed };
     }
-    throw new VpsieError({ type: 'unknown_state', operation: 'vm.list', message: `listing not complete after ${this.maxListPages} pages (${offset} items)` });
+    throw new VPSieError({ type: 'unknown_state', operation: 'vm.list', message: `listing not complete after ${this.maxListPages} pages (${offset} items)` });
   }
 
   async getVm(identifier: string): Promise<VmData> {
@@ -422,7 +422,7 @@ export class VpsieClient {
       idempotent: true,
       schema: z.union([VmDetailSchema, z.literal(false), z.null()]),
     });
-    if (!r.data) throw new VpsieError({ type: 'not_found', operation: 'vm.get', message: 'Not found' });
+    if (!r.data) throw new VPSieError({ type: 'not_found', operation: 'vm.get', message: 'Not found' });
     return r.data.vmData;
   }
 
@@ -504,14 +504,14 @@ export class VpsieClient {
       });
       return true;
     } catch (e) {
-      if (isVpsieError(e) && e.type === 'not_found') return false;
+      if (isVPSieError(e) && e.type === 'not_found') return false;
       throw e;
     }
   }
 
   /**
    * Finds a listed VM by identifier, hostname, IP or request id (undefined when none). Throws a
-   * retryable `unknown_state` VpsieError when no valid item matches but a malformed one may be
+   * retryable `unknown_state` VPSieError when no valid item matches but a malformed one may be
    * the machine (see `lookupVm`): "could not tell" is never reported as "absent".
    */
   async findVm(q: FindVmQuery): Promise<VmData | undefined> {
@@ -526,7 +526,7 @@ export class VpsieClient {
       try {
         return { state: 'found', vm: await this.getVm(q.identifier) };
       } catch (e) {
-        if (isVpsieError(e) && e.type === 'not_found') return { state: 'absent' };
+        if (isVPSieError(e) && e.type === 'not_found') return { state: 'absent' };
         throw e;
       }
     }
@@ -610,10 +610,10 @@ export class VpsieClient {
         ...(input.sshKeyIdentifier ? { sshKeyIdentifier: input.sshKeyIdentifier } : {}),
       });
     } catch (e) {
-      if (!isVpsieError(e) || !e.ambiguous) throw e;
+      if (!isVPSieError(e) || !e.ambiguous) throw e;
       const after = await look(true).catch(() => undefined);
       if (after) return after;
-      throw new VpsieError({
+      throw new VPSieError({
         type: 'not_settled',
         operation: 'vm.ensure',
         message: `create of ${hostname} got no answer (${e.type}) and the machine is not visible yet; retry`,
@@ -674,7 +674,7 @@ export class VpsieClient {
   async resolvePlan(ref: string, datacenter: string): Promise<Plan> {
     const plans = await this.listAllPlans(datacenter);
     const plan = plans.find((p) => p.identifier === ref || p.nickname === ref);
-    if (!plan) throw new VpsieError({ type: 'not_found', operation: 'plan.resolve', message: `no plan '${ref}' in datacenter '${datacenter}'` });
+    if (!plan) throw new VPSieError({ type: 'not_found', operation: 'plan.resolve', message: `no plan '${ref}' in datacenter '${datacenter}'` });
     return plan;
   }
 
@@ -695,13 +695,13 @@ export class VpsieClient {
         offset += r.data.length;
         if (r.data.length === 0 || (r.total !== undefined ? offset >= r.total : r.data.length < 100)) return all;
       }
-      throw new VpsieError({ type: 'unknown_state', operation: 'datacenter.list', message: `listing not complete after ${this.maxListPages} pages` });
+      throw new VPSieError({ type: 'unknown_state', operation: 'datacenter.list', message: `listing not complete after ${this.maxListPages} pages` });
     });
   }
 
   async resolveDatacenter(ref: string): Promise<Datacenter> {
     const dc = (await this.listDatacenters()).find((d) => d.identifier === ref || d.dc_name === ref);
-    if (!dc) throw new VpsieError({ type: 'not_found', operation: 'datacenter.resolve', message: `no datacenter '${ref}'` });
+    if (!dc) throw new VPSieError({ type: 'not_found', operation: 'datacenter.resolve', message: `no datacenter '${ref}'` });
     return dc;
   }
 
@@ -717,7 +717,7 @@ export class VpsieClient {
   async resolveOsImage(ref: string): Promise<OsImage> {
     if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref)) return { identifier: ref, name: ref };
     const img = (await this.listOsImages()).find((i) => i.identifier === ref || i.name === ref);
-    if (!img) throw new VpsieError({ type: 'not_found', operation: 'image.resolve', message: `no OS image '${ref}'` });
+    if (!img) throw new VPSieError({ type: 'not_found', operation: 'image.resolve', message: `no OS image '${ref}'` });
     return img;
   }
 
@@ -743,7 +743,7 @@ export class VpsieClient {
     if (plan.id !== undefined) return plan.id;
     const dc = await this.resolveDatacenter(datacenter);
     const offer = (await this.listK8sOffers(dc.identifier)).find((o) => o.name === plan.nickname || (o.cpu === plan.cpu && o.ram === plan.ram));
-    if (!offer) throw new VpsieError({ type: 'not_found', operation: 'plan.resolve', message: `no Kubernetes size for plan '${planRef}'` });
+    if (!offer) throw new VPSieError({ type: 'not_found', operation: 'plan.resolve', message: `no Kubernetes size for plan '${planRef}'` });
     return offer.id;
   }
 
@@ -768,7 +768,7 @@ export class VpsieClient {
       idempotent: true,
       schema: z.union([K8sClusterSchema, z.literal(false), z.null()]),
     });
-    if (!r.data) throw new VpsieError({ type: 'not_found', operation: 'k8s.cluster.get', message: 'Not found' });
+    if (!r.data) throw new VPSieError({ type: 'not_found', operation: 'k8s.cluster.get', message: 'Not found' });
     return r.data;
   }
 
@@ -801,11 +801,11 @@ export class VpsieClient {
         schema: ActionDataSchema,
       });
     } catch (e) {
-      if (!isVpsieError(e) || !e.ambiguous) throw e;
+      if (!isVPSieError(e) || !e.ambiguous) throw e;
     }
     const created = await find();
     if (!created)
-      throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
+      throw new VPSieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
     return created;
   }
 
@@ -821,7 +821,7 @@ export class VpsieClient {
       });
       return true;
     } catch (e) {
-      if (isVpsieError(e) && e.type === 'not_found') return false;
+      if (isVPSieError(e) && e.type === 'not_found') return false;
       throw e;
     }
   }
@@ -845,7 +845,7 @@ export class VpsieClient {
   async ensureGroupWorker(input: EnsureGroupWorkerInput): Promise<EnsureGroupWorkerResult> {
     const count = async () => {
       const g = (await this.listNodeGroups(input.clusterIdentifier)).find((x) => x.id === input.groupId);
-      if (!g) throw new VpsieError({ type: 'not_found', operation: 'k8s.group.ensureWorker', message: `no node group ${input.groupId}` });
+      if (!g) throw new VPSieError({ type: 'not_found', operation: 'k8s.group.ensureWorker', message: `no node group ${input.groupId}` });
       return g.nodes_count;
     };
     let added = 0;
@@ -856,10 +856,10 @@ export class VpsieClient {
         added += 1;
         current += 1;
       } catch (e) {
-        if (!isVpsieError(e) || !e.ambiguous) throw e;
+        if (!isVPSieError(e) || !e.ambiguous) throw e;
         const after = await count().catch(() => undefined);
         if (after === undefined || after <= current) {
-          throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.ensureWorker', message: `add worker got no answer (${e.type}); retry`, cause: e });
+          throw new VPSieError({ type: 'not_settled', operation: 'k8s.group.ensureWorker', message: `add worker got no answer (${e.type}); retry`, cause: e });
         }
         added += after - current;
         current = after;
@@ -893,7 +893,7 @@ export class VpsieClient {
       });
       return true;
     } catch (e) {
-      if (isVpsieError(e) && e.type === 'not_found') return false;
+      if (isVPSieError(e) && e.type === 'not_found') return false;
       throw e;
     }
   }

@@ -1,6 +1,6 @@
-export { VpsieClient, hostnameForRequest, processIdForRequest, vmPhase, REQUEST_ID_NOTE_PREFIX } from './client';
+export { VPSieClient, hostnameForRequest, processIdForRequest, vmPhase, REQUEST_ID_NOTE_PREFIX } from './client';
 export type {
-  VpsieClientOptions,
+  VPSieClientOptions,
   EnsureVmInput,
   EnsureVmResult,
   EnsureGroupWorkerInput,
@@ -11,14 +11,14 @@ export type {
   VmListing,
   VmLookup,
 } from './client';
-export { VpsieError, isVpsieError, toApplicationFailure, VPSIE_ERROR_TYPES, type VpsieErrorType } from './errors';
+export { VPSieError, isVPSieError, toApplicationFailure, VPSIE_ERROR_TYPES, type VPSieErrorType } from './errors';
 export {
   staticCredentials,
   kubernetesSecretCredentials,
   mountedSecretCredentials,
   credentialsFromSecretData,
   type CredentialsSource,
-  type VpsieCredentials,
+  type VPSieCredentials,
 } from './credentials';
 export { renderBootstrapUserData, renderBootstrapCloudConfig, type BootstrapInput } from './bootstrap';
 export { systemClock, ManualClock, type Clock } from './clock';

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { API_BREAKER_STATE_VALUE, type ApiBreakerState } from './api-breaker';
 
-export interface VpsieClientMetrics {
+export interface VPSieClientMetrics {
   requests: Counter<'method' | 'status'>;
   latency: Histogram<'method'>;
   apiBreaker: Gauge;
@@ -20,7 +20,7 @@ function existing<T extends Metric>(registry: Registry, name: string): T | undef
  * registry share the series). `method` is the client operation (e.g. `vm.create`), `status` the
  * HTTP status or a transport outcome (`network_error`, `timeout`, `circuit_open`).
  */
-export function vpsieClientMetrics(registry: Registry): VpsieClientMetrics {
+export function vpsieClientMetrics(registry: Registry): VPSieClientMetrics {
   const requests =
     existing<Counter<'method' | 'status'>>(registry, 'vpsie_autoscaler_vpsie_api_requests_total') ??
     new Counter({

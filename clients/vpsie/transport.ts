@@ -10,8 +10,8 @@ import { TokenManager } from './auth';
 import { backoffDelay, parseRetryAfter, type BackoffOptions } from './backoff';
 import type { VPSieApiBreaker } from './api-breaker';
 import { abortable, type Clock } from './clock';
-import { classifyError, VpsieError, type VpsieErrorType } from './errors';
-import type { VpsieClientMetrics } from './metrics';
+import { classifyError, VPSieError, type VPSieErrorType } from './errors';
+import type { VPSieClientMetrics } from './metrics';
 import { ErrorEnvelopeSchema, FlexNumber } from './schemas';
 import type { TokenBucket } from './token-bucket';
 
@@ -54,7 +54,7 @@ export interface TransportDeps {
   random: () => number;
   bucket: TokenBucket | undefined;
   apiBreaker: VPSieApiBreaker;
-  metrics: VpsieClientMetrics;
+  metrics: VPSieClientMetrics;
   backoff: BackoffOptions;
   maxAttempts: number;
   /** How many times a read answered with a schema mismatch is tried again (default 2). */
@@ -66,7 +66,7 @@ export interface TransportDeps {
 }
 
 /** Failures that say the service is unhealthy (count against the breaker). */
-const UNHEALTHY: ReadonlySet<VpsieErrorType> = new Set<VpsieErrorType>(['server_error', 'invalid_response', 'network', 'timeout']);
+const UNHEALTHY: ReadonlySet<VPSieErrorType> = new Set<VPSieErrorType>(['server_error', 'invalid_response', 'network', 'timeout']);
 
 export class Transport {
   tokens: TokenManager | undefined;
@@ -77,14 +77,14 @@ export class Transport {
     let refreshedAfter401 = false;
     let schemaRetries = 0;
     const isRead = spec.read ?? spec.method === 'GET';
-    let lastError: VpsieError | undefined;
+    let lastError: VPSieError | undefined;
     for (let attempt = 0; attempt < this.d.maxAttempts; attempt++) {
-      let err: VpsieError;
+      let err: VPSieError;
       try {
         throwIfCancelled(spec);
         return await this.once(spec);
       } catch (e) {
-        err = asVpsieError(e, spec.operation);
+        err = asVPSieError(e, spec.operation);
       }
       lastError = err;
       if (err.type === 'auth_failed' && err.status === 401 && spec.auth !== false && !refreshedAfter401 && this.tokens) {
@@ -111,14 +111,14 @@ export class Transport {
       });
       await sleepUnlessCancelled(this.d.clock, delay, spec);
     }
-    throw lastError ?? new VpsieError({ type: 'server_error', operation: spec.operation, message: 'no attempt made' });
+    throw lastError ?? new VPSieError({ type: 'server_error', operation: spec.operation, message: 'no attempt made' });
   }
 
   private async once<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
     const { apiBreaker, metrics } = this.d;
     if (!apiBreaker.tryAcquire()) {
       metrics.requests.inc({ method: spec.operation, status: 'circuit_open' });
-      throw new VpsieError({
+      throw new VPSieError({
         type: 'circuit_open',
         operation: spec.operation,
         message: `circuit breaker open, retry in ${apiBreaker.retryInMs()} ms`,
@@ -133,7 +133,7 @@ export class Transport {
       if (spec.auth !== false && this.tokens) token = await this.tokens.token();
       return await this.exchange(spec, token);
     } catch (e) {
-      const err = asVpsieError(e, spec.operation);
+      const err = asVPSieError(e, spec.operation);
       if (UNHEALTHY.has(err.type)) healthy = false;
       if (token !== undefined && err.type === 'auth_failed' && err.status === 401) this.tokens?.invalidate(token);
       throw err;
@@ -177,12 +177,12 @@ export class Transport {
       if (spec.signal?.aborted) {
         end('cancelled');
         // The request may have reached VPSie: ambiguous, like a timeout.
-        throw new VpsieError({ type: 'cancelled', operation: spec.operation, message: 'cancelled by the caller during the request', ambiguous: true });
+        throw new VPSieError({ type: 'cancelled', operation: spec.operation, message: 'cancelled by the caller during the request', ambiguous: true });
       }
       const timeout = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
       const code = networkCode(e);
       end(timeout ? 'timeout' : 'network_error');
-      throw new VpsieError({
+      throw new VPSieError({
         type: timeout ? 'timeout' : 'network',
         operation: spec.operation,
         message: timeout ? `no answer within ${this.d.timeoutMs} ms` : `connection failed (${code ?? 'unknown'})`,
@@ -192,8 +192,8 @@ export class Transport {
     }
     end(String(res.status));
     const status = res.status;
-    const fail = (type: VpsieErrorType, message: string, extra: { retryAfterMs?: number; ambiguous?: boolean } = {}) =>
-      new VpsieError({ type, operation: spec.operation, status, message, ...extra });
+    const fail = (type: VPSieErrorType, message: string, extra: { retryAfterMs?: number; ambiguous?: boolean } = {}) =>
+      new VPSieError({ type, operation: spec.operation, status, message, ...extra });
 
     if (status === 429) {
       throw fail('rate_limited', 'rate limited (429)', {
@@ -235,7 +235,7 @@ export class Transport {
     if (parsed.success) return parsed.data;
     const first = parsed.error.issues[0];
     const where = first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'invalid';
-    throw new VpsieError({
+    throw new VPSieError({
       type: 'schema_mismatch',
       operation: spec.operation,
       status,
@@ -244,9 +244,9 @@ export class Transport {
   }
 }
 
-/** Throws a `cancelled` VpsieError when the caller's signal has fired. */
+/** Throws a `cancelled` VPSieError when the caller's signal has fired. */
 export function throwIfCancelled(spec: Pick<CallSpec<unknown>, 'operation' | 'signal'>): void {
-  if (spec.signal?.aborted) throw new VpsieError({ type: 'cancelled', operation: spec.operation, message: 'cancelled by the caller' });
+  if (spec.signal?.aborted) throw new VPSieError({ type: 'cancelled', operation: spec.operation, message: 'cancelled by the caller' });
 }
 
 /** Sleeps through the clock, ending early (with `cancelled`) when the caller's signal fires. */
@@ -265,9 +265,9 @@ function networkCode(e: unknown): string | undefined {
   return undefined;
 }
 
-/** Anything thrown inside a call becomes a VpsieError (never an untyped crash). */
-export function asVpsieError(e: unknown, operation: string): VpsieError {
-  if (e instanceof VpsieError) return e;
+/** Anything thrown inside a call becomes a VPSieError (never an untyped crash). */
+export function asVPSieError(e: unknown, operation: string): VPSieError {
+  if (e instanceof VPSieError) return e;
   const message = e instanceof Error ? e.message : String(e);
-  return new VpsieError({ type: 'network', operation, message: `unexpected failure: ${message}`, ambiguous: true, cause: e });
+  return new VPSieError({ type: 'network', operation, message: `unexpected failure: ${message}`, ambiguous: true, cause: e });
 }

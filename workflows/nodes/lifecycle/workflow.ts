@@ -35,7 +35,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { DrainActivities } from '../../../activities/nodes/drain';
-import type { MachineStatus, VpsieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
+import type { MachineStatus, VPSieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
 import type { VPSieNodeActivities, VPSieNodeObservation } from '../../../activities/nodes/lifecycle/vpsienode';
 import { canTransition, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
 import type { VPSieNodeErrorReason, VPSieNodePhase, VPSieNodeReason } from '../../../lib/crds/autoscaler/constants';
@@ -55,19 +55,19 @@ const kube = proxyActivities<VPSieNodeActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
 });
-const machines = proxyActivities<VpsieMachineActivities>({
+const machines = proxyActivities<VPSieMachineActivities>({
   startToCloseTimeout: '2m',
   heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', maximumInterval: '10s', backoffCoefficient: 2, maximumAttempts: 4 },
 });
-const machineDeletion = proxyActivities<VpsieMachineActivities>({
+const machineDeletion = proxyActivities<VPSieMachineActivities>({
   startToCloseTimeout: '2m',
   heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
 });
 // The drain activities run in the child workflow; the type is imported so the worker's
 // registration (createDrainActivities) is checked against the child's needs.
-export type LifecycleActivities = VPSieNodeActivities & VpsieMachineActivities & DrainActivities;
+export type LifecycleActivities = VPSieNodeActivities & VPSieMachineActivities & DrainActivities;
 
 export type { CarriedLifecycle, VPSieNodeLifecycleInput, VPSieNodeLifecycleResult } from './context';
 

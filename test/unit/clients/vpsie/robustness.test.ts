@@ -8,10 +8,10 @@ import { expect } from 'chai';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { hostnameForRequest, REQUEST_ID_NOTE_PREFIX, VpsieClient, type VpsieClientOptions } from '../../../../clients/vpsie/client';
+import { hostnameForRequest, REQUEST_ID_NOTE_PREFIX, VPSieClient, type VPSieClientOptions } from '../../../../clients/vpsie/client';
 import { ManualClock, systemClock, type Clock } from '../../../../clients/vpsie/clock';
 import { staticCredentials } from '../../../../clients/vpsie/credentials';
-import { classifyError, VpsieError } from '../../../../clients/vpsie/errors';
+import { classifyError, VPSieError } from '../../../../clients/vpsie/errors';
 import { TokenBucket } from '../../../../clients/vpsie/token-bucket';
 
 interface Seen {
@@ -71,10 +71,10 @@ async function startFake(handler: Handler): Promise<Fake> {
   };
 }
 
-function makeClient(fake: Fake, opts: Partial<VpsieClientOptions> = {}): { client: VpsieClient; clock: Clock; registry: Registry } {
+function makeClient(fake: Fake, opts: Partial<VPSieClientOptions> = {}): { client: VPSieClient; clock: Clock; registry: Registry } {
   const clock = opts.clock ?? new ManualClock(Date.now());
   const registry = new Registry();
-  const client = new VpsieClient({
+  const client = new VPSieClient({
     baseUrl: fake.url,
     credentials: staticCredentials({ kind: 'token', accessToken: 'test-token' }),
     registry,
@@ -101,14 +101,14 @@ const vm = (i: number, extra: Record<string, unknown> = {}) => ({
 
 const list = (data: unknown[], total?: number) => ({ body: total === undefined ? { error: false, data } : { error: false, data, total } });
 
-async function rejection(p: Promise<unknown>): Promise<VpsieError> {
+async function rejection(p: Promise<unknown>): Promise<VPSieError> {
   try {
     await p;
   } catch (e) {
-    expect(e).to.be.instanceOf(VpsieError);
-    return e as VpsieError;
+    expect(e).to.be.instanceOf(VPSieError);
+    return e as VPSieError;
   }
-  throw new Error('expected a VpsieError');
+  throw new Error('expected a VPSieError');
 }
 
 async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
