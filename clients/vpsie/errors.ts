@@ -193,7 +193,7 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
   if (err instanceof VPSieError) {
     return ApplicationFailure.create({
       message: err.message,
-      type: `VPSieError.${err.type}`,
+      type: `VpsieError.${err.type}`, // wire name, kept
       nonRetryable: !err.retryable,
       details: [{ type: err.type, operation: err.operation, status: err.status ?? null }],
       ...(err.retryAfterMs !== undefined && err.retryable ? { nextRetryDelay: err.retryAfterMs } : {}),
