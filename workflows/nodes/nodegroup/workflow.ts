@@ -50,11 +50,12 @@ import {
   type ScaleUpRequest,
   type ScaleUpResult,
 } from '../contracts';
+import { NODEGROUP_KUBERNETES } from '../../../lib/temporal/retry-profiles';
 
 const acts = proxyActivities<NodeGroupActivities>({
   // Kubernetes calls only: short, so a crashed worker's attempt is retried soon.
   startToCloseTimeout: '20s',
-  retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
+  retry: NODEGROUP_KUBERNETES,
 });
 
 /** State carried across continue-as-new (in `NodeGroupWorkflowInput.carried`). */
