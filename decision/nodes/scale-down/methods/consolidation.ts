@@ -7,17 +7,18 @@
  * Subsets tried: the least-utilised prefixes of the eligible nodes (as many as the disruption budget
  * allows, largest first) and each single node. The feasible subset with the largest saving wins.
  */
-import { canonicalJson } from '../../scheduling/canonical';
-import { planScaleUp } from '../../planner/planner';
-import type { ClusterNode, NodeGroup as PlannerGroup, Offering, ScaleUpDecision } from '../../planner/types';
-import type { Resources, SimNode, SimPod, Taint } from '../../scheduling/types';
-import { compareStrings, LABEL_INSTANCE_TYPE, podKey } from '../../scheduling/types';
-import type { DecisionContext, GroupCtx } from './context';
-import { isMovable } from './pods';
-import type { Blocker } from './reasons';
-import { sortBlockers } from './reasons';
-import { staticRules } from './rules';
-import type { ConsolidationRecord, NodeVerdict, PodMove, ReplacementNode, ScaleDownGroup, ScaleDownNode, ScaleDownPod } from './types';
+import { canonicalJson } from '../../../scheduling/canonical';
+import { planScaleUp } from '../../../planner/planner';
+import type { ClusterNode, NodeGroup as PlannerGroup, Offering, ScaleUpDecision } from '../../../planner/types';
+import type { Resources, SimNode, SimPod, Taint } from '../../../scheduling/types';
+import { compareStrings, LABEL_INSTANCE_TYPE, podKey } from '../../../scheduling/types';
+import type { DecisionContext, GroupCtx } from '../context';
+import { consolidationEligible } from '../eligibility';
+import { isMovable } from '../pods';
+import type { Blocker } from '../reasons';
+import { sortBlockers } from '../reasons';
+import type { ConsolidationRecord, NodeVerdict, PodMove, Removal, ReplacementNode, ScaleDownGroup, ScaleDownNode, ScaleDownPod } from '../types';
+import type { ScaleDownMethod } from './types';
 
 /** Largest subset tried (keeps the planner calls per decision bounded). */
 export const MAX_CONSOLIDATION_NODES = 6;
@@ -164,20 +165,9 @@ export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Ma
   if (g.gates.length > 0) return undefined;
   const threshold = g.group.spec.consolidation.savingsThresholdPercent;
   const budgetLeft = g.budget - g.inFlight - g.approved;
-  const eligible: ScaleDownNode[] = [];
-  const unpriced: string[] = [];
-  for (const v of [...verdicts.values()].sort((a, b) => compareStrings(a.node, b.node))) {
-    const n = ctx.nodes.get(v.node);
-    if (!n || n.nodeGroup !== g.group.name || ctx.removing.has(v.node) || ctx.sim.isRemoved(v.node)) continue;
-    if (v.utilization.observedSeconds < v.utilization.windowSeconds) continue;
-    if ((n.ready ?? true) === false) continue;
-    if (staticRules(n, ctx.sim.podsOf(v.node), ctx.input.pdbs).length > 0) continue;
-    if (!nodePrice(g.group, n)) {
-      unpriced.push(v.node);
-      continue;
-    }
-    eligible.push(n);
-  }
+  const considered = consolidationEligible(ctx, g, verdicts);
+  const eligible = considered.filter((n) => nodePrice(g.group, n) !== undefined);
+  const unpriced = considered.filter((n) => nodePrice(g.group, n) === undefined).map((n) => n.node.name);
   if (eligible.length === 0) {
     if (unpriced.length === 0) return undefined;
     return {
@@ -284,3 +274,33 @@ export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Ma
   }
   return rec;
 }
+
+/** Consolidation, for each group with it enabled that removed nothing by emptiness in this phase. */
+export const consolidation: ScaleDownMethod = {
+  name: 'consolidation',
+  compute({ ctx, verdicts, groups }) {
+    const removals: Removal[] = [];
+    for (const g of groups) {
+      if (!g.group.spec.consolidation.enabled || g.approved > 0) continue;
+      const rec = consolidateGroup(ctx, g, verdicts);
+      if (!rec) continue;
+      g.verdict.consolidation = rec;
+      if (rec.outcome !== 'approved' && rec.outcome !== 'dryRun') continue;
+      for (const name of rec.nodes) {
+        const n = ctx.nodes.get(name) as ScaleDownNode;
+        const v = verdicts.get(name) as NodeVerdict;
+        const removal: Removal = {
+          node: name,
+          nodeGroup: g.group.name,
+          kind: 'consolidate',
+          replacements: rec.replacements,
+          evictions: v.evictions ?? [],
+          moves: v.moves ?? [],
+        };
+        if (n.vpsieNode !== undefined) removal.vpsieNode = n.vpsieNode;
+        removals.push(removal);
+      }
+    }
+    return removals;
+  },
+};
