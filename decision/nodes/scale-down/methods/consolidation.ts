@@ -161,90 +161,75 @@ function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Map<string, NodeVerdict>): ConsolidationRecord | undefined {
-  if (g.gates.length > 0) return undefined;
-  const threshold = g.group.spec.consolidation.savingsThresholdPercent;
-  const budgetLeft = g.budget - g.inFlight - g.approved;
-  const considered = consolidationEligible(ctx, g, verdicts);
-  const eligible = considered.filter((n) => nodePrice(g.group, n) !== undefined);
-  const unpriced = considered.filter((n) => nodePrice(g.group, n) === undefined).map((n) => n.node.name);
-  if (eligible.length === 0) {
-    if (unpriced.length === 0) return undefined;
-    return {
-      nodeGroup: g.group.name,
-      nodes: unpriced,
-      replacements: [],
-      removedMonthlyPrice: 0,
-      replacementMonthlyPrice: 0,
-      savingMonthly: 0,
-      savingPercent: 0,
-      thresholdPercent: threshold,
-      outcome: 'blocked',
-      reason: 'ConsolidationUnpriced',
-      blockers: [{ reason: 'ConsolidationUnpriced', message: `no offering price for node(s) ${unpriced.join(', ')}`, numbers: { nodes: unpriced.length } }],
-      moves: [],
-    };
-  }
-  const util = (n: ScaleDownNode): number => {
-    const u = (verdicts.get(n.node.name) as NodeVerdict).utilization;
-    return Math.max(u.windowMaxCpu, u.windowMaxMemory);
+/** The record of attempt `a`; its reason is the first blocker's. */
+function toRecord(g: GroupCtx, a: Attempt, outcome: ConsolidationRecord['outcome'], blockers: Blocker[]): ConsolidationRecord {
+  const d = a.decision;
+  const replacementMonthlyPrice = d ? d.monthlyPrice : 0;
+  const savingMonthly = round2(a.removedMonthlyPrice - replacementMonthlyPrice);
+  const replacements: ReplacementNode[] = (d?.groups ?? []).flatMap((x) =>
+    x.nodes.map((n) => ({ name: n.name, offeringId: n.offeringId, nickname: n.nickname, monthlyPrice: n.monthlyPrice })),
+  );
+  const r: ConsolidationRecord = {
+    nodeGroup: g.group.name,
+    nodes: a.nodes,
+    replacements,
+    removedMonthlyPrice: round2(a.removedMonthlyPrice),
+    replacementMonthlyPrice: round2(replacementMonthlyPrice),
+    savingMonthly,
+    savingPercent: a.removedMonthlyPrice > 0 ? round2((savingMonthly / a.removedMonthlyPrice) * 100) : 0,
+    thresholdPercent: g.group.spec.consolidation.savingsThresholdPercent,
+    outcome,
+    blockers,
+    moves: (d?.placements ?? []).map((p) => ({ pod: p.pod, node: p.node })),
   };
-  eligible.sort((a, b) => util(a) - util(b) || compareStrings(a.node.name, b.node.name));
+  if (blockers[0]) r.reason = blockers[0].reason;
+  return r;
+}
+
+/** Nothing to try but nodes without a price. */
+function unpricedRecord(g: GroupCtx, unpriced: string[]): ConsolidationRecord {
+  return {
+    nodeGroup: g.group.name,
+    nodes: unpriced,
+    replacements: [],
+    removedMonthlyPrice: 0,
+    replacementMonthlyPrice: 0,
+    savingMonthly: 0,
+    savingPercent: 0,
+    thresholdPercent: g.group.spec.consolidation.savingsThresholdPercent,
+    outcome: 'blocked',
+    reason: 'ConsolidationUnpriced',
+    blockers: [{ reason: 'ConsolidationUnpriced', message: `no offering price for node(s) ${unpriced.join(', ')}`, numbers: { nodes: unpriced.length } }],
+    moves: [],
+  };
+}
+
+/** The subsets tried: least-utilised prefixes (largest first, within the budget), then each single node. */
+function subsetsOf(eligible: readonly ScaleDownNode[], budgetLeft: number): ScaleDownNode[][] {
   const subsets: ScaleDownNode[][] = [];
   const maxK = Math.min(Math.max(budgetLeft, 1), eligible.length, MAX_CONSOLIDATION_NODES);
   for (let k = maxK; k >= 2; k--) subsets.push(eligible.slice(0, k));
   for (const n of eligible.slice(0, MAX_CONSOLIDATION_NODES)) subsets.push([n]);
-  const attempts = subsets.map((s) => evaluate(ctx, g, s));
-  const feasible = attempts.filter((a) => a.blockers.length === 0 && a.removedMonthlyPrice > 0);
-  feasible.sort((a, b) => saving(b) - saving(a) || a.nodes.length - b.nodes.length);
-  const best = feasible[0];
-  const record = (a: Attempt, outcome: ConsolidationRecord['outcome'], blockers: Blocker[]): ConsolidationRecord => {
-    const d = a.decision;
-    const replacementMonthlyPrice = d ? d.monthlyPrice : 0;
-    const savingMonthly = round2(a.removedMonthlyPrice - replacementMonthlyPrice);
-    const replacements: ReplacementNode[] = (d?.groups ?? []).flatMap((x) =>
-      x.nodes.map((n) => ({ name: n.name, offeringId: n.offeringId, nickname: n.nickname, monthlyPrice: n.monthlyPrice })),
-    );
-    const r: ConsolidationRecord = {
-      nodeGroup: g.group.name,
-      nodes: a.nodes,
-      replacements,
-      removedMonthlyPrice: round2(a.removedMonthlyPrice),
-      replacementMonthlyPrice: round2(replacementMonthlyPrice),
-      savingMonthly,
-      savingPercent: a.removedMonthlyPrice > 0 ? round2((savingMonthly / a.removedMonthlyPrice) * 100) : 0,
+  return subsets;
+}
+
+function belowThreshold(best: Attempt, savingPercent: number, threshold: number): Blocker {
+  return {
+    reason: 'ConsolidationBelowThreshold',
+    message: `replacing ${best.nodes.join(', ')} saves ${round2(saving(best))}/month (${round2(savingPercent)}%), threshold ${threshold}%`,
+    numbers: {
+      removedMonthlyPrice: round2(best.removedMonthlyPrice),
+      replacementMonthlyPrice: round2(best.decision?.monthlyPrice ?? 0),
+      savingPercent: round2(savingPercent),
       thresholdPercent: threshold,
-      outcome,
-      blockers,
-      moves: (d?.placements ?? []).map((p) => ({ pod: p.pod, node: p.node })),
-    };
-    if (blockers[0]) r.reason = blockers[0].reason;
-    return r;
+    },
   };
-  if (!best) {
-    const first = attempts[0] as Attempt;
-    return record(first, 'blocked', first.blockers);
-  }
-  const savingPercent = best.removedMonthlyPrice > 0 ? (saving(best) / best.removedMonthlyPrice) * 100 : 0;
-  if (!(savingPercent >= threshold) || saving(best) <= 0) {
-    return record(best, 'belowThreshold', [
-      {
-        reason: 'ConsolidationBelowThreshold',
-        message: `replacing ${best.nodes.join(', ')} saves ${round2(saving(best))}/month (${round2(savingPercent)}%), threshold ${threshold}%`,
-        numbers: {
-          removedMonthlyPrice: round2(best.removedMonthlyPrice),
-          replacementMonthlyPrice: round2(best.decision?.monthlyPrice ?? 0),
-          savingPercent: round2(savingPercent),
-          thresholdPercent: threshold,
-        },
-      },
-    ]);
-  }
-  // Approved: apply to the simulation.
+}
+
+/** Applies an approved attempt to the simulation (replacements added, pods moved) and to the verdicts. */
+function apply(ctx: DecisionContext, g: GroupCtx, best: Attempt, rec: ConsolidationRecord, verdicts: Map<string, NodeVerdict>): void {
   const d = best.decision as ScaleUpDecision;
   const dryRun = g.group.spec.dryRun;
-  const rec = record(best, dryRun ? 'dryRun' : 'approved', []);
-  if (dryRun) rec.reason = 'DryRun';
   for (const x of d.groups) {
     for (const pn of x.nodes) {
       const node: SimNode = { name: pn.name, labels: pn.labels, allocatable: realAllocatable(g.group, pn.offeringId) ?? pn.allocatable };
@@ -272,6 +257,35 @@ export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Ma
     const price = nodePrice(g.group, ctx.nodes.get(name) as ScaleDownNode);
     if (price) v.monthlyPrice = price.monthlyPrice;
   }
+}
+
+export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Map<string, NodeVerdict>): ConsolidationRecord | undefined {
+  if (g.gates.length > 0) return undefined;
+  const threshold = g.group.spec.consolidation.savingsThresholdPercent;
+  const considered = consolidationEligible(ctx, g, verdicts);
+  const eligible = considered.filter((n) => nodePrice(g.group, n) !== undefined);
+  const unpriced = considered.filter((n) => nodePrice(g.group, n) === undefined).map((n) => n.node.name);
+  if (eligible.length === 0) return unpriced.length === 0 ? undefined : unpricedRecord(g, unpriced);
+  const util = (n: ScaleDownNode): number => {
+    const u = (verdicts.get(n.node.name) as NodeVerdict).utilization;
+    return Math.max(u.windowMaxCpu, u.windowMaxMemory);
+  };
+  eligible.sort((a, b) => util(a) - util(b) || compareStrings(a.node.name, b.node.name));
+  const attempts = subsetsOf(eligible, g.budget - g.inFlight - g.approved).map((s) => evaluate(ctx, g, s));
+  const feasible = attempts.filter((a) => a.blockers.length === 0 && a.removedMonthlyPrice > 0);
+  feasible.sort((a, b) => saving(b) - saving(a) || a.nodes.length - b.nodes.length);
+  const best = feasible[0];
+  if (!best) {
+    const first = attempts[0] as Attempt;
+    return toRecord(g, first, 'blocked', first.blockers);
+  }
+  const savingPercent = best.removedMonthlyPrice > 0 ? (saving(best) / best.removedMonthlyPrice) * 100 : 0;
+  if (!(savingPercent >= threshold) || saving(best) <= 0) return toRecord(g, best, 'belowThreshold', [belowThreshold(best, savingPercent, threshold)]);
+  // Approved: apply to the simulation.
+  const dryRun = g.group.spec.dryRun;
+  const rec = toRecord(g, best, dryRun ? 'dryRun' : 'approved', []);
+  if (dryRun) rec.reason = 'DryRun';
+  apply(ctx, g, best, rec, verdicts);
   return rec;
 }
 
