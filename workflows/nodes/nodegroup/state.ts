@@ -9,12 +9,13 @@ import type { NodeGroupActivities, GroupView } from '../../../activities/nodes/n
 import { isCounted, type GroupNode, type GroupStatusInput } from '../../../decision/nodes/nodegroup';
 import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
 import { PHASE_ORDER } from '../../../decision/nodes/lifecycle/phases';
+import { NODEGROUP_KUBERNETES } from '../../../lib/temporal/retry-profiles';
 import type { NodeGroupWorkflowInput, ScaleDownResult, ScaleUpResult } from '../contracts';
 
 export const acts = proxyActivities<NodeGroupActivities>({
   // Kubernetes calls only: short, so a crashed worker's attempt is retried soon.
   startToCloseTimeout: '20s',
-  retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
+  retry: NODEGROUP_KUBERNETES,
 });
 
 /** State carried across continue-as-new (in `NodeGroupWorkflowInput.carried`). */
