@@ -51,7 +51,7 @@ const NOUN = { activities: 'activity', workflows: 'workflow', starters: 'starter
 /** Parts of lib/ that decision code may use (pure). */
 const DECISION_LIB = [/^lib\/crds(\/|$)/, /^lib\/prng$/, /^lib\/compare$/];
 /** Parts of lib/ that workflow code may use (deterministic, no I/O). */
-const WORKFLOW_LIB = [/^lib\/crds(\/|$)/, /^lib\/prng$/, /^lib\/compare$/, /^lib\/temporal\/(search-attributes|retry)$/];
+const WORKFLOW_LIB = [/^lib\/crds(\/|$)/, /^lib\/prng$/, /^lib\/compare$/, /^lib\/temporal\/(search-attributes|retry-profiles)$/];
 
 /** `spec` as imported from `file`: `{ bare }` for a package, `{ local }` (repo path without extension) for a file. */
 function target(file, spec) {

@@ -6,14 +6,14 @@
  *  - sustained: calls/s with 16 concurrent callers, without the rate limiter and with it.
  */
 import { Registry } from 'prom-client';
-import { VpsieClient, type VpsieClientOptions } from '../clients/vpsie/client';
+import { VPSieClient, type VPSieClientOptions } from '../clients/vpsie/client';
 import { staticCredentials } from '../clients/vpsie/credentials';
-import { startVpsieSimulator } from '../sandbox/vpsie-sim/index';
+import { startVPSieSimulator } from '../sandbox/vpsie-sim/index';
 
-type Sim = Awaited<ReturnType<typeof startVpsieSimulator>>;
+type Sim = Awaited<ReturnType<typeof startVPSieSimulator>>;
 
-function client(sim: Sim, rateLimit: VpsieClientOptions['rateLimit']): VpsieClient {
-  return new VpsieClient({
+function client(sim: Sim, rateLimit: VPSieClientOptions['rateLimit']): VPSieClient {
+  return new VPSieClient({
     baseUrl: sim.url,
     credentials: staticCredentials({ kind: 'client', clientId: sim.clientId, clientSecret: sim.clientSecret }),
     registry: new Registry(),
@@ -61,7 +61,7 @@ async function main(sim: Sim): Promise<void> {
     clientLimUs.push(await time(() => limitedIdle.listVms()));
   }
 
-  const sustained = async (c: VpsieClient, seconds: number, concurrency = 16) => {
+  const sustained = async (c: VPSieClient, seconds: number, concurrency = 16) => {
     const end = performance.now() + seconds * 1000;
     let calls = 0;
     const t0 = performance.now();
@@ -107,7 +107,7 @@ async function main(sim: Sim): Promise<void> {
 }
 
 async function run(): Promise<void> {
-  const sim = await startVpsieSimulator({ port: 0, config: { provisioningDelayMs: 0, bootDelayMs: 0, rateLimit: null }, cluster: { name: 'bench' } });
+  const sim = await startVPSieSimulator({ port: 0, config: { provisioningDelayMs: 0, bootDelayMs: 0, rateLimit: null }, cluster: { name: 'bench' } });
   try {
     await main(sim);
   } finally {

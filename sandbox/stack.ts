@@ -82,7 +82,7 @@ function httpsGet(url: string, opts: { ca?: Buffer; token?: string }): Promise<{
   });
 }
 
-const VpsieReadySchema = z.object({
+const VPSieReadySchema = z.object({
   url: z.string(),
   admin: z.string(),
   clientId: z.string(),
@@ -90,13 +90,13 @@ const VpsieReadySchema = z.object({
   clusterIdentifier: z.string(),
   pid: z.number().int(),
 });
-type VpsieReady = z.infer<typeof VpsieReadySchema>;
+type VPSieReady = z.infer<typeof VPSieReadySchema>;
 
 /**
  * The simulator prints one JSON line with its endpoints (and its pid) when it is ready. Its log is
  * appended to by every run, so only this run's part is read, and the line must name this process.
  */
-export function readVpsieReady(proc: Pick<Managed, 'logFile' | 'logOffset' | 'pid'>): VpsieReady | undefined {
+export function readVPSieReady(proc: Pick<Managed, 'logFile' | 'logOffset' | 'pid'>): VPSieReady | undefined {
   for (const line of ownLog(proc).split('\n')) {
     if (!line.startsWith('{"url"')) continue;
     let parsed: unknown;
@@ -105,7 +105,7 @@ export function readVpsieReady(proc: Pick<Managed, 'logFile' | 'logOffset' | 'pi
     } catch {
       continue; // a line still being written
     }
-    const r = VpsieReadySchema.safeParse(parsed);
+    const r = VPSieReadySchema.safeParse(parsed);
     if (r.success && r.data.pid === proc.pid) return r.data;
   }
   return undefined;
@@ -412,14 +412,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     );
     procs.push(vpsie);
-    let vpsieInfo: VpsieReady | undefined;
+    let vpsieInfo: VPSieReady | undefined;
 
     await Promise.all([
       waitReady(
         vpsie,
         'its ready line',
         async () => {
-          vpsieInfo = readVpsieReady(vpsie);
+          vpsieInfo = readVPSieReady(vpsie);
           return vpsieInfo !== undefined;
         },
         readyTimeoutMs,

@@ -5,14 +5,14 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { Registry } from 'prom-client';
-import type { VpsieClient } from '../clients/vpsie';
+import type { VPSieClient } from '../clients/vpsie';
 import type { Config } from '../lib/config';
 
 export interface OrchestratorDeps {
   config: Config;
   kc: k8s.KubeConfig;
   /** The VPSie API client (credentials from the configured Secret). */
-  vpsie: VpsieClient;
+  vpsie: VPSieClient;
   /** Temporal client, for starters and for activities that signal workflows. */
   temporal: Client;
   /** Where every Prometheus metric of this process is registered. */

@@ -19,9 +19,9 @@ import { createGarbageCollectionActivities } from '../activities/nodes/garbage-c
 import { createNodeGroupActivities } from '../activities/nodes/nodegroup';
 import { createScaleUpActivities } from '../activities/nodes/scale-up';
 import { createScaleDownActivities } from '../activities/nodes/scale-down';
-import { createVpsieMachineActivities } from '../activities/nodes/lifecycle/machines';
+import { createVPSieMachineActivities } from '../activities/nodes/lifecycle/machines';
 import { createVPSieNodeActivities } from '../activities/nodes/lifecycle/vpsienode';
-import { kubernetesSecretCredentials, VpsieClient, type CredentialsSource } from '../clients/vpsie';
+import { kubernetesSecretCredentials, VPSieClient, type CredentialsSource } from '../clients/vpsie';
 import type { Config } from '../lib/config';
 import { logger } from '../lib/log';
 import { startLeaderElection, type LeaderElector } from '../lib/kube/lease-lock';
@@ -56,7 +56,7 @@ export interface StartOrchestratorOptions {
   kubeconfigPath?: string;
   registry?: Registry;
   /** A ready VPSie client (tests); otherwise one is built from config and the credentials Secret. */
-  vpsie?: VpsieClient;
+  vpsie?: VPSieClient;
   credentials?: CredentialsSource;
   /** Replica identity for leader election (default hostname-pid). */
   identity?: string;
@@ -88,7 +88,7 @@ export function createAllActivities(deps: OrchestratorDeps) {
     ...createFakeCapacityActivities(deps.kc),
     ...createNodeGroupActivities(deps),
     ...createGarbageCollectionActivities(deps),
-    ...createVpsieMachineActivities(deps),
+    ...createVPSieMachineActivities(deps),
     ...createVPSieNodeActivities(deps),
     ...createDrainActivities(deps),
     ...createScaleUpActivities(deps),
@@ -106,7 +106,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   const [secretNamespace, secretName] = config.VPSIE_CREDENTIALS_SECRET.split('/') as [string, string];
   const vpsie =
     o.vpsie ??
-    new VpsieClient({
+    new VPSieClient({
       baseUrl: config.VPSIE_URL,
       credentials:
         o.credentials ??

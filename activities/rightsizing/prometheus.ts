@@ -192,6 +192,20 @@ export function authHeaders(a: PrometheusAuth): Record<string, string> {
 
 // ---------------------------------------------------------------- grouping (pure)
 
+/**
+ * A CPU series that begins inside the queried range (a pod started during the window) has a
+ * first point whose rate window reaches back before its first sample: Prometheus extrapolates
+ * only half a scrape interval past the first sample, so that point under-reads the usage (a pod
+ * started 7 s into a 30 s window reads about 7/30 of its rate). Such first points are dropped;
+ * every later point's window lies wholly after the series began.
+ */
+export function dropPartialFirstWindows(series: readonly Series[], rangeStartMs: number): Series[] {
+  return series.map((s) => {
+    const first = s.points[0];
+    return first !== undefined && first[0] > rangeStartMs ? { ...s, points: s.points.slice(1) } : s;
+  });
+}
+
 /** Series of pods grouped per (workload, container); pods without a workload are reported apart. */
 export function groupByWorkload(
   cpu: readonly Series[],
@@ -282,7 +296,8 @@ export class PrometheusProvider implements UsageProvider {
       if (!cpu.ok) return unavailable(cpu);
       if (!memory.ok) return unavailable(memory);
       if (!owners.ok) return unavailable(owners);
-      const grouped = groupByWorkload(cpu.series, memory.series, (pod) => workloadOfPod(owners.ownership, pod));
+      const cpuSeries = dropPartialFirstWindows(cpu.series, q.cpu.start * 1000);
+      const grouped = groupByWorkload(cpuSeries, memory.series, (pod) => workloadOfPod(owners.ownership, pod));
       const droppedPoints = cpu.droppedPoints + memory.droppedPoints;
       if (grouped.containers.length === 0) {
         const seen = cpu.series.length + memory.series.length;

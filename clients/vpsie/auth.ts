@@ -1,5 +1,5 @@
 import type { Clock } from './clock';
-import { credentialsFingerprint, type CredentialsSource, type VpsieCredentials } from './credentials';
+import { credentialsFingerprint, type CredentialsSource, type VPSieCredentials } from './credentials';
 import type { LoginResponse } from './schemas';
 
 export interface IssuedToken {
@@ -59,7 +59,7 @@ export class TokenManager {
     if (this.current?.token === token) this.current = undefined;
   }
 
-  private async doLogin(creds: Extract<VpsieCredentials, { kind: 'client' }>, fp: string): Promise<string> {
+  private async doLogin(creds: Extract<VPSieCredentials, { kind: 'client' }>, fp: string): Promise<string> {
     const issuedAt = this.clock.now();
     const res = await this.login({ clientId: creds.clientId, clientSecret: creds.clientSecret });
     this.logins += 1;

@@ -1,7 +1,7 @@
 /**
  * The VPSie API client used by activities. Speaks the govpsie / Terraform dialect (paths under
  * `/apps/v2` and `/api/v2`, `Vpsie-Auth` header, JSON login), validates every answer with zod and
- * reports every failure as a typed `VpsieError`. See README.md in this folder.
+ * reports every failure as a typed `VPSieError`. See README.md in this folder.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
@@ -13,8 +13,8 @@ import { VPSieApiBreaker, DEFAULT_API_BREAKER, type ApiBreakerState, type VPSieA
 import { TtlCache } from './cache';
 import { systemClock, type Clock } from './clock';
 import type { CredentialsSource } from './credentials';
-import { VpsieError, isVpsieError } from './errors';
-import { vpsieClientMetrics, type VpsieClientMetrics } from './metrics';
+import { VPSieError, isVPSieError } from './errors';
+import { vpsieClientMetrics, type VPSieClientMetrics } from './metrics';
 import {
   ActionDataSchema,
   DatacenterSchema,
@@ -46,7 +46,7 @@ import {
 import { TokenBucket, type TokenBucketOptions } from './token-bucket';
 import { Transport, type CallSpec } from './transport';
 
-export interface VpsieClientOptions {
+export interface VPSieClientOptions {
   /** Host URL, e.g. `https://api.vpsie.com` (paths are absolute: `/apps/v2/...`, `/api/v2/...`). */
   baseUrl: string;
   credentials: CredentialsSource;
@@ -57,6 +57,10 @@ export interface VpsieClientOptions {
   backoff?: BackoffOptions;
   /** Attempts per call, first included (default 3). */
   maxAttempts?: number;
+  /** Reads answered with a schema mismatch are tried again this many times (default 2, within maxAttempts). */
+  maxSchemaRetries?: number;
+  /** Most pages one listing reads before giving up as incomplete (default 1000). */
+  maxListPages?: number;
   apiBreaker?: Partial<VPSieApiBreakerOptions>;
   /** Per-exchange timeout (default 10 s). */
   timeoutMs?: number;
@@ -76,7 +80,40 @@ export interface VpsieClientOptions {
 export interface ListPage<T> {
   items: T[];
   total: number | undefined;
+  /** Items of this page that did not match the schema: skipped, counted and reported here. */
+  malformed?: MalformedItem[];
+  /** Raw items on the page, malformed ones included (the next page's offset advances by this). */
+  received?: number;
 }
+
+/** A list item that did not parse: what could still be read from it, and why it failed. */
+export interface MalformedItem {
+  operation: string;
+  /** Position in its page. */
+  index: number;
+  identifier?: string;
+  hostname?: string;
+  notes?: string;
+  /** The orchestrator request id found in the notes (`orchestrator-request-id=<id>`). */
+  requestId?: string;
+  processId?: string;
+  ips: string[];
+  /** First schema issue, e.g. `ram: Invalid input`. */
+  issue: string;
+}
+
+/** A complete VM listing: every page read, malformed items reported apart. */
+export interface VmListing {
+  items: VmData[];
+  malformed: MalformedItem[];
+}
+
+/**
+ * Outcome of a VM look-up. `unknown`: no valid item matches, but a malformed one may be the
+ * machine asked for (its hostname, notes or IP match, or nothing of it is readable). Callers must
+ * not read `unknown` as absent.
+ */
+export type VmLookup = { state: 'found'; vm: VmData } | { state: 'absent' } | { state: 'unknown'; malformed: MalformedItem[] };
 
 export interface FindVmQuery {
   identifier?: string;
@@ -153,8 +190,52 @@ export function vmPhase(vm: VmData): 'deleted' | 'running' | 'booting' {
 
 const K8S = '/apps/v2/k8s';
 
-export class VpsieClient {
-  readonly metrics: VpsieClientMetrics;
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+/** What can still be read from a malformed list item (VM or pending-queue entry). */
+function describeMalformed(operation: string, index: number, item: unknown, issue: string): MalformedItem {
+  const o: Record<string, unknown> = typeof item === 'object' && item !== null && !Array.isArray(item) ? (item as Record<string, unknown>) : {};
+  const data: Record<string, unknown> = typeof o['data'] === 'object' && o['data'] !== null ? (o['data'] as Record<string, unknown>) : {};
+  const notes = str(o['notes']);
+  const requestId = notes
+    ?.split(/\s+/)
+    .find((w) => w.startsWith(REQUEST_ID_NOTE_PREFIX))
+    ?.slice(REQUEST_ID_NOTE_PREFIX.length);
+  const hostname = str(o['hostname']) ?? str(data['hostname']);
+  const identifier = str(o['identifier']);
+  const processId = str(data['processId']);
+  const ips = [o['default_ip'], o['private_ip'], o['publicIp']].map(str).filter((x): x is string => x !== undefined);
+  return {
+    operation,
+    index,
+    ips,
+    issue,
+    ...(identifier !== undefined ? { identifier } : {}),
+    ...(hostname !== undefined ? { hostname } : {}),
+    ...(notes !== undefined ? { notes } : {}),
+    ...(requestId ? { requestId } : {}),
+    ...(processId !== undefined ? { processId } : {}),
+  };
+}
+
+/** Nothing that could tell whose machine it is can be read: it may be anyone's, ours included. */
+function unreadable(m: MalformedItem): boolean {
+  return m.identifier === undefined && m.hostname === undefined && m.notes === undefined && m.processId === undefined;
+}
+
+function unknownState(operation: string, malformed: MalformedItem[]): VPSieError {
+  const who = malformed.map((m) => m.requestId ?? m.hostname ?? m.identifier ?? `#${m.index}`).join(', ');
+  return new VPSieError({
+    type: 'unknown_state',
+    operation,
+    message: `${malformed.length} malformed item(s) may be the machine asked for (${who}); not treated as absent, retry`,
+  });
+}
+
+export class VPSieClient {
+  readonly metrics: VPSieClientMetrics;
   readonly registry: Registry;
   private readonly transport: Transport;
   private readonly tokens: TokenManager;
@@ -162,8 +243,12 @@ export class VpsieClient {
   private readonly cache: TtlCache<unknown>;
   private readonly vmBase: string;
   private readonly log: Logger;
+  private readonly maxListPages: number;
+  /** Set on views made by `withSignal`. */
+  private signal: AbortSignal | undefined;
 
-  constructor(opts: VpsieClientOptions) {
+  constructor(opts: VPSieClientOptions) {
+    this.maxListPages = Math.max(1, opts.maxListPages ?? 1000);
     const clock = opts.clock ?? systemClock;
     this.registry = opts.registry ?? new Registry();
     this.metrics = vpsieClientMetrics(this.registry);
@@ -183,6 +268,7 @@ export class VpsieClient {
       metrics: this.metrics,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       maxAttempts: Math.max(1, opts.maxAttempts ?? 3),
+      maxSchemaRetries: Math.max(0, opts.maxSchemaRetries ?? 2),
       timeoutMs: opts.timeoutMs ?? 10_000,
       userAgent: opts.userAgent ?? 'vpsie-capacity-orchestrator/0.1',
       log: this.log,
@@ -223,8 +309,46 @@ export class VpsieClient {
     return this.tokens.logins;
   }
 
+  /**
+   * A view of this client whose every call honours `signal` (e.g. the activity's
+   * `Context.current().cancellationSignal`): the rate limiter's wait, the HTTP exchange and the
+   * backoff between attempts stop at once with a `cancelled` VPSieError. The view shares the
+   * token, cache, bucket and breaker with this client.
+   */
+  withSignal(signal: AbortSignal | undefined): VPSieClient {
+    const view = Object.create(this) as VPSieClient;
+    view.signal = signal;
+    return view;
+  }
+
   private call<T>(spec: CallSpec<T>) {
-    return this.transport.call(spec);
+    return this.transport.call(this.signal && !spec.signal ? { ...spec, signal: this.signal } : spec);
+  }
+
+  /** Parses list items one by one: a malformed item is skipped, counted, logged and returned apart. */
+  private parseItems<S extends z.ZodType>(operation: string, raw: unknown[], schema: S): { items: z.output<S>[]; malformed: MalformedItem[] } {
+    const items: z.output<S>[] = [];
+    const malformed: MalformedItem[] = [];
+    raw.forEach((item, index) => {
+      const parsed = schema.safeParse(item);
+      if (parsed.success) {
+        items.push(parsed.data);
+        return;
+      }
+      const first = parsed.error.issues[0];
+      const m = describeMalformed(operation, index, item, first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'invalid');
+      malformed.push(m);
+      this.metrics.malformedItems.inc({ method: operation });
+      this.log.warn('vpsie list item does not match the schema; skipped', {
+        operation,
+        index,
+        identifier: m.identifier,
+        hostname: m.hostname,
+        requestId: m.requestId,
+        issue: m.issue,
+      });
+    });
+    return { items, malformed };
   }
 
   private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
@@ -250,26 +374,44 @@ export class VpsieClient {
 
   // -------------------------------------------------------------------------------- VMs
 
-  async listVms(page: { offset?: number; limit?: number } = {}): Promise<ListPage<VmData>> {
+  /** One page of VMs; malformed items are skipped and reported in `malformed`. */
+  async listVms(page: { offset?: number; limit?: number } = {}): Promise<ListPage<VmData> & { malformed: MalformedItem[]; received: number }> {
     const r = await this.call({
       operation: 'vm.list',
       method: 'GET',
       path: this.vmBase,
       query: { offset: page.offset, limit: page.limit },
       idempotent: true,
-      schema: z.array(VmDataSchema),
+      schema: z.array(z.unknown()),
     });
-    return { items: r.data, total: r.total };
+    const { items, malformed } = this.parseItems('vm.list', r.data, VmDataSchema);
+    return { items, total: r.total, malformed, received: r.data.length };
   }
 
-  /** Every VM, following offset/limit pages. */
+  /** Every VM, following offset/limit pages (see `listAllVmsDetailed`); malformed items are skipped. */
   async listAllVms(pageSize = 100): Promise<VmData[]> {
-    const all: VmData[] = [];
-    for (let offset = 0; ; offset += pageSize) {
+    return (await this.listAllVmsDetailed(pageSize)).items;
+  }
+
+  /**
+   * Every VM with the malformed items reported apart. Reads pages until the listed `total` is
+   * reached (a page shorter than asked does not end the listing when the total says more; the
+   * offset advances by what was received), until an empty page, or, without a total, until a
+   * short page. More than `maxListPages` pages is an incomplete listing: `unknown_state`.
+   */
+  async listAllVmsDetailed(pageSize = 100): Promise<VmListing> {
+    const items: VmData[] = [];
+    const malformed: MalformedItem[] = [];
+    let offset = 0;
+    for (let n = 0; n < this.maxListPages; n++) {
       const page = await this.listVms({ offset, limit: pageSize });
-      all.push(...page.items);
-      if (page.items.length < pageSize || (page.total !== undefined && all.length >= page.total)) return all;
+      items.push(...page.items);
+      malformed.push(...page.malformed.map((m) => ({ ...m, index: offset + m.index })));
+      offset += page.received;
+      if (page.received === 0) return { items, malformed };
+      if (page.total !== undefined ? offset >= page.total : page.received < pageSize) return { items, malformed };
     }
+    throw new VPSieError({ type: 'unknown_state', operation: 'vm.list', message: `listing not complete after ${this.maxListPages} pages (${offset} items)` });
   }
 
   async getVm(identifier: string): Promise<VmData> {
@@ -280,7 +422,7 @@ export class VpsieClient {
       idempotent: true,
       schema: z.union([VmDetailSchema, z.literal(false), z.null()]),
     });
-    if (!r.data) throw new VpsieError({ type: 'not_found', operation: 'vm.get', message: 'Not found' });
+    if (!r.data) throw new VPSieError({ type: 'not_found', operation: 'vm.get', message: 'Not found' });
     return r.data.vmData;
   }
 
@@ -295,9 +437,14 @@ export class VpsieClient {
     return r.data;
   }
 
+  /** The pending-creation queue; malformed items are skipped (see `listPendingVmsDetailed`). */
   async listPendingVms(): Promise<PendingVm[]> {
-    const r = await this.call({ operation: 'vm.pending', method: 'GET', path: '/apps/v2/vm/pending', idempotent: true, schema: z.array(PendingVmSchema) });
-    return r.data;
+    return (await this.listPendingVmsDetailed()).items;
+  }
+
+  async listPendingVmsDetailed(): Promise<{ items: PendingVm[]; malformed: MalformedItem[] }> {
+    const r = await this.call({ operation: 'vm.pending', method: 'GET', path: '/apps/v2/vm/pending', idempotent: true, schema: z.array(z.unknown()) });
+    return this.parseItems('vm.pending', r.data, PendingVmSchema);
   }
 
   /**
@@ -357,36 +504,67 @@ export class VpsieClient {
       });
       return true;
     } catch (e) {
-      if (isVpsieError(e) && e.type === 'not_found') return false;
+      if (isVPSieError(e) && e.type === 'not_found') return false;
       throw e;
     }
   }
 
-  /** Finds a listed VM by identifier, hostname, IP or request id (undefined when none). */
+  /**
+   * Finds a listed VM by identifier, hostname, IP or request id (undefined when none). Throws a
+   * retryable `unknown_state` VPSieError when no valid item matches but a malformed one may be
+   * the machine (see `lookupVm`): "could not tell" is never reported as "absent".
+   */
   async findVm(q: FindVmQuery): Promise<VmData | undefined> {
+    const r = await this.lookupVm(q);
+    if (r.state === 'unknown') throw unknownState('vm.find', r.malformed);
+    return r.state === 'found' ? r.vm : undefined;
+  }
+
+  /** Like `findVm`, with "a malformed item may be it" as an explicit `unknown` outcome. */
+  async lookupVm(q: FindVmQuery): Promise<VmLookup> {
     if (q.identifier) {
       try {
-        return await this.getVm(q.identifier);
+        return { state: 'found', vm: await this.getVm(q.identifier) };
       } catch (e) {
-        if (isVpsieError(e) && e.type === 'not_found') return undefined;
+        if (isVPSieError(e) && e.type === 'not_found') return { state: 'absent' };
         throw e;
       }
     }
     const note = q.requestId ? `${REQUEST_ID_NOTE_PREFIX}${q.requestId}` : undefined;
-    const vms = await this.listAllVms();
-    return vms.find(
-      (vm) =>
-        vm.is_deleted !== 1 &&
-        ((q.hostname !== undefined && vm.hostname === q.hostname) ||
-          (q.ip !== undefined && (vm.default_ip === q.ip || vm.private_ip === q.ip)) ||
-          (note !== undefined && (vm.notes ?? '').split(/\s+/).includes(note))),
+    const { items, malformed } = await this.listAllVmsDetailed();
+    const vm = items.find(
+      (v) =>
+        v.is_deleted !== 1 &&
+        ((q.hostname !== undefined && v.hostname === q.hostname) ||
+          (q.ip !== undefined && (v.default_ip === q.ip || v.private_ip === q.ip)) ||
+          (note !== undefined && (v.notes ?? '').split(/\s+/).includes(note))),
     );
+    if (vm) return { state: 'found', vm };
+    const suspects = malformed.filter(
+      (m) =>
+        unreadable(m) ||
+        (q.hostname !== undefined && m.hostname === q.hostname) ||
+        (q.ip !== undefined && m.ips.includes(q.ip)) ||
+        (note !== undefined && (m.notes ?? '').split(/\s+/).includes(note)),
+    );
+    return suspects.length > 0 ? { state: 'unknown', malformed: suspects } : { state: 'absent' };
   }
 
-  /** Finds a not-yet-listed VM in the pending queue by hostname or process id. */
+  /**
+   * Finds a not-yet-listed VM in the pending queue by hostname or process id. Throws
+   * `unknown_state` when none matches but a malformed queue item may be it.
+   */
   async findPendingVm(q: { hostname?: string; processId?: string }): Promise<PendingVm | undefined> {
-    const pending = await this.listPendingVms();
-    return pending.find((p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId));
+    const { items, malformed } = await this.listPendingVmsDetailed();
+    const found = items.find(
+      (p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId),
+    );
+    if (found) return found;
+    const suspects = malformed.filter(
+      (m) => unreadable(m) || (q.hostname !== undefined && m.hostname === q.hostname) || (q.processId !== undefined && m.processId === q.processId),
+    );
+    if (suspects.length > 0) throw unknownState('vm.pending.find', suspects);
+    return undefined;
   }
 
   /**
@@ -432,10 +610,10 @@ export class VpsieClient {
         ...(input.sshKeyIdentifier ? { sshKeyIdentifier: input.sshKeyIdentifier } : {}),
       });
     } catch (e) {
-      if (!isVpsieError(e) || !e.ambiguous) throw e;
+      if (!isVPSieError(e) || !e.ambiguous) throw e;
       const after = await look(true).catch(() => undefined);
       if (after) return after;
-      throw new VpsieError({
+      throw new VPSieError({
         type: 'not_settled',
         operation: 'vm.ensure',
         message: `create of ${hostname} got no answer (${e.type}) and the machine is not visible yet; retry`,
@@ -476,6 +654,7 @@ export class VpsieClient {
           isCustom: '0',
         },
         idempotent: true,
+        read: true,
         schema: z.array(PlanSchema),
       });
       return r.data;
@@ -495,14 +674,15 @@ export class VpsieClient {
   async resolvePlan(ref: string, datacenter: string): Promise<Plan> {
     const plans = await this.listAllPlans(datacenter);
     const plan = plans.find((p) => p.identifier === ref || p.nickname === ref);
-    if (!plan) throw new VpsieError({ type: 'not_found', operation: 'plan.resolve', message: `no plan '${ref}' in datacenter '${datacenter}'` });
+    if (!plan) throw new VPSieError({ type: 'not_found', operation: 'plan.resolve', message: `no plan '${ref}' in datacenter '${datacenter}'` });
     return plan;
   }
 
   async listDatacenters(): Promise<Datacenter[]> {
     return this.cached('datacenters', async () => {
       const all: Datacenter[] = [];
-      for (let offset = 0; ; offset += 100) {
+      // Until the listed total (a short page does not end it when the total says more).
+      for (let offset = 0, n = 0; n < this.maxListPages; n++) {
         const r = await this.call({
           operation: 'datacenter.list',
           method: 'GET',
@@ -512,14 +692,16 @@ export class VpsieClient {
           schema: z.array(DatacenterSchema),
         });
         all.push(...r.data);
-        if (r.data.length < 100 || (r.total !== undefined && all.length >= r.total)) return all;
+        offset += r.data.length;
+        if (r.data.length === 0 || (r.total !== undefined ? offset >= r.total : r.data.length < 100)) return all;
       }
+      throw new VPSieError({ type: 'unknown_state', operation: 'datacenter.list', message: `listing not complete after ${this.maxListPages} pages` });
     });
   }
 
   async resolveDatacenter(ref: string): Promise<Datacenter> {
     const dc = (await this.listDatacenters()).find((d) => d.identifier === ref || d.dc_name === ref);
-    if (!dc) throw new VpsieError({ type: 'not_found', operation: 'datacenter.resolve', message: `no datacenter '${ref}'` });
+    if (!dc) throw new VPSieError({ type: 'not_found', operation: 'datacenter.resolve', message: `no datacenter '${ref}'` });
     return dc;
   }
 
@@ -535,7 +717,7 @@ export class VpsieClient {
   async resolveOsImage(ref: string): Promise<OsImage> {
     if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref)) return { identifier: ref, name: ref };
     const img = (await this.listOsImages()).find((i) => i.identifier === ref || i.name === ref);
-    if (!img) throw new VpsieError({ type: 'not_found', operation: 'image.resolve', message: `no OS image '${ref}'` });
+    if (!img) throw new VPSieError({ type: 'not_found', operation: 'image.resolve', message: `no OS image '${ref}'` });
     return img;
   }
 
@@ -548,6 +730,7 @@ export class VpsieClient {
         path: `${K8S}/offers`,
         json: { dcIdentifier },
         idempotent: true,
+        read: true,
         schema: z.array(K8sOfferSchema),
       });
       return r.data;
@@ -560,7 +743,7 @@ export class VpsieClient {
     if (plan.id !== undefined) return plan.id;
     const dc = await this.resolveDatacenter(datacenter);
     const offer = (await this.listK8sOffers(dc.identifier)).find((o) => o.name === plan.nickname || (o.cpu === plan.cpu && o.ram === plan.ram));
-    if (!offer) throw new VpsieError({ type: 'not_found', operation: 'plan.resolve', message: `no Kubernetes size for plan '${planRef}'` });
+    if (!offer) throw new VPSieError({ type: 'not_found', operation: 'plan.resolve', message: `no Kubernetes size for plan '${planRef}'` });
     return offer.id;
   }
 
@@ -585,7 +768,7 @@ export class VpsieClient {
       idempotent: true,
       schema: z.union([K8sClusterSchema, z.literal(false), z.null()]),
     });
-    if (!r.data) throw new VpsieError({ type: 'not_found', operation: 'k8s.cluster.get', message: 'Not found' });
+    if (!r.data) throw new VPSieError({ type: 'not_found', operation: 'k8s.cluster.get', message: 'Not found' });
     return r.data;
   }
 
@@ -618,11 +801,11 @@ export class VpsieClient {
         schema: ActionDataSchema,
       });
     } catch (e) {
-      if (!isVpsieError(e) || !e.ambiguous) throw e;
+      if (!isVPSieError(e) || !e.ambiguous) throw e;
     }
     const created = await find();
     if (!created)
-      throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
+      throw new VPSieError({ type: 'not_settled', operation: 'k8s.group.create', message: `group '${input.groupName}' not visible after create; retry` });
     return created;
   }
 
@@ -638,7 +821,7 @@ export class VpsieClient {
       });
       return true;
     } catch (e) {
-      if (isVpsieError(e) && e.type === 'not_found') return false;
+      if (isVPSieError(e) && e.type === 'not_found') return false;
       throw e;
     }
   }
@@ -662,7 +845,7 @@ export class VpsieClient {
   async ensureGroupWorker(input: EnsureGroupWorkerInput): Promise<EnsureGroupWorkerResult> {
     const count = async () => {
       const g = (await this.listNodeGroups(input.clusterIdentifier)).find((x) => x.id === input.groupId);
-      if (!g) throw new VpsieError({ type: 'not_found', operation: 'k8s.group.ensureWorker', message: `no node group ${input.groupId}` });
+      if (!g) throw new VPSieError({ type: 'not_found', operation: 'k8s.group.ensureWorker', message: `no node group ${input.groupId}` });
       return g.nodes_count;
     };
     let added = 0;
@@ -673,10 +856,10 @@ export class VpsieClient {
         added += 1;
         current += 1;
       } catch (e) {
-        if (!isVpsieError(e) || !e.ambiguous) throw e;
+        if (!isVPSieError(e) || !e.ambiguous) throw e;
         const after = await count().catch(() => undefined);
         if (after === undefined || after <= current) {
-          throw new VpsieError({ type: 'not_settled', operation: 'k8s.group.ensureWorker', message: `add worker got no answer (${e.type}); retry`, cause: e });
+          throw new VPSieError({ type: 'not_settled', operation: 'k8s.group.ensureWorker', message: `add worker got no answer (${e.type}); retry`, cause: e });
         }
         added += after - current;
         current = after;
@@ -710,7 +893,7 @@ export class VpsieClient {
       });
       return true;
     } catch (e) {
-      if (isVpsieError(e) && e.type === 'not_found') return false;
+      if (isVPSieError(e) && e.type === 'not_found') return false;
       throw e;
     }
   }

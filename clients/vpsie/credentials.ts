@@ -7,22 +7,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { VpsieError } from './errors';
+import { VPSieError } from './errors';
 
-export type VpsieCredentials = { kind: 'client'; clientId: string; clientSecret: string } | { kind: 'token'; accessToken: string };
+export type VPSieCredentials = { kind: 'client'; clientId: string; clientSecret: string } | { kind: 'token'; accessToken: string };
 
 /** Returns the current credentials. Must be cheap to call repeatedly (cache inside). */
-export type CredentialsSource = () => Promise<VpsieCredentials>;
+export type CredentialsSource = () => Promise<VPSieCredentials>;
 
 /** A stable, non-reversible fingerprint used to notice rotation (never the secret itself). */
-export function credentialsFingerprint(c: VpsieCredentials): string {
+export function credentialsFingerprint(c: VPSieCredentials): string {
   const h = createHash('sha256');
   if (c.kind === 'client') h.update(`client\0${c.clientId}\0${c.clientSecret}`);
   else h.update(`token\0${c.accessToken}`);
   return h.digest('hex').slice(0, 16);
 }
 
-export function staticCredentials(c: VpsieCredentials): CredentialsSource {
+export function staticCredentials(c: VPSieCredentials): CredentialsSource {
   return () => Promise.resolve(c);
 }
 
@@ -32,14 +32,14 @@ export function staticCredentials(c: VpsieCredentials): CredentialsSource {
  */
 const SecretDataSchema = z.record(z.string(), z.string());
 
-export function credentialsFromSecretData(data: Record<string, string>, origin: string): VpsieCredentials {
+export function credentialsFromSecretData(data: Record<string, string>, origin: string): VPSieCredentials {
   const d = SecretDataSchema.parse(data);
   const clientId = d.clientId?.trim();
   const clientSecret = d.clientSecret?.trim();
   if (clientId && clientSecret) return { kind: 'client', clientId, clientSecret };
   const token = (d.accessToken ?? d.token ?? d.apiKey)?.trim();
   if (token) return { kind: 'token', accessToken: token };
-  throw new VpsieError({
+  throw new VPSieError({
     type: 'credentials_missing',
     operation: 'credentials',
     message: `${origin} holds neither clientId+clientSecret nor accessToken`,
@@ -47,8 +47,8 @@ export function credentialsFromSecretData(data: Record<string, string>, origin: 
 }
 
 /** Caches a source's answer for `ttlMs` (failures are not cached). */
-export function cachedSource(load: () => Promise<VpsieCredentials>, ttlMs: number, now = () => Date.now()): CredentialsSource {
-  let cached: { at: number; value: VpsieCredentials } | undefined;
+export function cachedSource(load: () => Promise<VPSieCredentials>, ttlMs: number, now = () => Date.now()): CredentialsSource {
+  let cached: { at: number; value: VPSieCredentials } | undefined;
   return async () => {
     if (cached && now() - cached.at < ttlMs) return cached.value;
     const value = await load();
@@ -103,7 +103,7 @@ export function kubernetesSecretCredentials(opts: KubernetesSecretOptions = {}):
     } catch (e) {
       const code = typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'unknown';
       // Transient (API server unreachable, RBAC being applied): retryable.
-      throw new VpsieError({
+      throw new VPSieError({
         type: code === '404' ? 'credentials_missing' : 'network',
         operation: 'credentials',
         message: `cannot read Secret ${namespace}/${name} (status ${code})`,

@@ -1,5 +1,5 @@
 /**
- * Typed errors of the VPSie client. Every failure the client reports is a `VpsieError` with a
+ * Typed errors of the VPSie client. Every failure the client reports is a `VPSieError` with a
  * stable `type` and a `retryable` flag saying whether trying again can help. Messages carry the
  * server's message and the operation name only: never a request body, header or credential.
  */
@@ -34,10 +34,17 @@ export const VPSIE_ERROR_TYPES = [
   'circuit_open',
   /** Idempotent creation could not settle (the machine neither appeared nor was refused). */
   'not_settled',
+  /**
+   * A look-up could not decide: an item that may be the one asked for did not parse. Never read
+   * as "absent" (which would create a second machine); retry later.
+   */
+  'unknown_state',
+  /** The caller's AbortSignal fired (activity cancelled); the call stopped without retrying. */
+  'cancelled',
 ] as const;
-export type VpsieErrorType = (typeof VPSIE_ERROR_TYPES)[number];
+export type VPSieErrorType = (typeof VPSIE_ERROR_TYPES)[number];
 
-const TERMINAL: ReadonlySet<VpsieErrorType> = new Set<VpsieErrorType>([
+const TERMINAL: ReadonlySet<VPSieErrorType> = new Set<VPSieErrorType>([
   'auth_failed',
   'credentials_missing',
   'not_found',
@@ -48,12 +55,12 @@ const TERMINAL: ReadonlySet<VpsieErrorType> = new Set<VpsieErrorType>([
   'schema_mismatch',
 ]);
 
-export function isRetryableType(type: VpsieErrorType): boolean {
+export function isRetryableType(type: VPSieErrorType): boolean {
   return !TERMINAL.has(type);
 }
 
-export interface VpsieErrorInit {
-  type: VpsieErrorType;
+export interface VPSieErrorInit {
+  type: VPSieErrorType;
   message: string;
   /** Client operation, e.g. `vm.create`. */
   operation: string;
@@ -68,16 +75,17 @@ export interface VpsieErrorInit {
   cause?: unknown;
 }
 
-export class VpsieError extends Error {
-  readonly type: VpsieErrorType;
+export class VPSieError extends Error {
+  readonly type: VPSieErrorType;
   readonly retryable: boolean;
   readonly operation: string;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly ambiguous: boolean;
 
-  constructor(init: VpsieErrorInit) {
+  constructor(init: VPSieErrorInit) {
     super(`VPSie ${init.operation}: ${init.message}`, init.cause === undefined ? undefined : { cause: init.cause });
+    // The wire name (ApplicationFailure types 'VpsieError.<type>' in histories and retry policies) stays as it was.
     this.name = 'VpsieError';
     this.type = init.type;
     this.retryable = isRetryableType(init.type);
@@ -99,12 +107,17 @@ export class VpsieError extends Error {
   }
 }
 
-export function isVpsieError(e: unknown): e is VpsieError {
-  return e instanceof VpsieError;
+export function isVPSieError(e: unknown): e is VPSieError {
+  return e instanceof VPSieError;
 }
 
-/** Classifies a VPSie error message (from a non-2xx body or a 200 `error:true`) into a type. */
-export function classifyMessage(message: string, status: number | undefined): VpsieErrorType {
+/**
+ * Fallback classifier from the message text alone. Used only when the answer carries neither a
+ * non-2xx HTTP status nor a numeric/symbolic error `code` (an HTTP 200 `error:true` without code),
+ * and, within a 4xx refusal, to tell VPSie's code-less refusals apart (same-size group, worker
+ * cap, quota): VPSie documents no code for those. Prefer `classifyError`.
+ */
+export function classifyMessage(message: string, status: number | undefined): VPSieErrorType {
   const m = message.toLowerCase();
   if (m.includes('same selected size')) return 'same_size_group';
   if (m.includes('worker nodes count exceeds')) return 'worker_cap';
@@ -120,15 +133,67 @@ export function classifyMessage(message: string, status: number | undefined): Vp
   return 'server_error';
 }
 
+/** Symbolic error codes (a string `code`) mapped to types; numeric codes are HTTP-like statuses. */
+const SYMBOLIC_CODES: Readonly<Record<string, VPSieErrorType>> = {
+  not_found: 'not_found',
+  notfound: 'not_found',
+  quota_exceeded: 'quota_exceeded',
+  limit_reached: 'quota_exceeded',
+  insufficient_balance: 'quota_exceeded',
+  rate_limited: 'rate_limited',
+  too_many_requests: 'rate_limited',
+  unauthorized: 'auth_failed',
+  unauthenticated: 'auth_failed',
+};
+
+/** Refusals VPSie signals by message only (no documented code): allowed to refine a 4xx. */
+function refineRefusal(message: string): VPSieErrorType | undefined {
+  const t = classifyMessage(message, undefined);
+  return t === 'same_size_group' || t === 'worker_cap' || t === 'quota_exceeded' ? t : undefined;
+}
+
+function classifyStatus(status: number, message: string): VPSieErrorType | undefined {
+  if (status === 401) return 'auth_failed';
+  if (status === 402) return 'quota_exceeded';
+  if (status === 404 || status === 410) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server_error';
+  if (status >= 400) return refineRefusal(message) ?? 'bad_request';
+  return undefined;
+}
+
+/**
+ * Classifies a VPSie error answer by what the API states, not by words in its message:
+ * 1. a non-2xx HTTP status decides (401 auth, 402 quota, 404/410 not found, 429 rate limited,
+ *    5xx server error, other 4xx a refusal);
+ * 2. for an HTTP 200 `error:true`, the envelope's `code` decides the same way (numeric codes are
+ *    HTTP-like, as govpsie's `ErrorRsp.code`; a few symbolic codes are recognised);
+ * 3. only a 4xx refusal is refined by its message (same-size group, worker cap, quota: VPSie
+ *    gives these no code), so a 429 "rate limit reached" stays retryable and a 500 "… not found"
+ *    is a server error, never "absent";
+ * 4. documented fallback: an answer with neither status nor code is classified by its message
+ *    (`classifyMessage`).
+ */
+export function classifyError(e: { status: number | undefined; code: number | string | undefined; message: string }): VPSieErrorType {
+  if (e.status !== undefined && e.status >= 300) return classifyStatus(e.status, e.message) ?? 'server_error';
+  const code = typeof e.code === 'string' && /^\d+$/.test(e.code.trim()) ? Number(e.code) : e.code;
+  if (typeof code === 'number' && code >= 400 && code <= 599) return classifyStatus(code, e.message) ?? 'server_error';
+  if (typeof code === 'string') {
+    const t = SYMBOLIC_CODES[code.trim().toLowerCase()];
+    if (t) return t;
+  }
+  return classifyMessage(e.message, undefined);
+}
+
 /**
  * Converts any error into a Temporal ApplicationFailure: non-retryable for terminal VPSie errors,
  * retryable otherwise, with the stable `type` as the failure type so retry policies can match it.
  */
 export function toApplicationFailure(err: unknown): ApplicationFailure {
-  if (err instanceof VpsieError) {
+  if (err instanceof VPSieError) {
     return ApplicationFailure.create({
       message: err.message,
-      type: `VpsieError.${err.type}`,
+      type: `VpsieError.${err.type}`, // wire name, kept
       nonRetryable: !err.retryable,
       details: [{ type: err.type, operation: err.operation, status: err.status ?? null }],
       ...(err.retryAfterMs !== undefined && err.retryable ? { nextRetryDelay: err.retryAfterMs } : {}),

@@ -1,13 +1,24 @@
-export { VpsieClient, hostnameForRequest, processIdForRequest, vmPhase, REQUEST_ID_NOTE_PREFIX } from './client';
-export type { VpsieClientOptions, EnsureVmInput, EnsureVmResult, EnsureGroupWorkerInput, EnsureGroupWorkerResult, FindVmQuery, ListPage } from './client';
-export { VpsieError, isVpsieError, toApplicationFailure, VPSIE_ERROR_TYPES, type VpsieErrorType } from './errors';
+export { VPSieClient, hostnameForRequest, processIdForRequest, vmPhase, REQUEST_ID_NOTE_PREFIX } from './client';
+export type {
+  VPSieClientOptions,
+  EnsureVmInput,
+  EnsureVmResult,
+  EnsureGroupWorkerInput,
+  EnsureGroupWorkerResult,
+  FindVmQuery,
+  ListPage,
+  MalformedItem,
+  VmListing,
+  VmLookup,
+} from './client';
+export { VPSieError, isVPSieError, toApplicationFailure, VPSIE_ERROR_TYPES, type VPSieErrorType } from './errors';
 export {
   staticCredentials,
   kubernetesSecretCredentials,
   mountedSecretCredentials,
   credentialsFromSecretData,
   type CredentialsSource,
-  type VpsieCredentials,
+  type VPSieCredentials,
 } from './credentials';
 export { renderBootstrapUserData, renderBootstrapCloudConfig, type BootstrapInput } from './bootstrap';
 export { systemClock, ManualClock, type Clock } from './clock';

@@ -1,11 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { API_BREAKER_STATE_VALUE, type ApiBreakerState } from './api-breaker';
 
-export interface VpsieClientMetrics {
+export interface VPSieClientMetrics {
   requests: Counter<'method' | 'status'>;
   latency: Histogram<'method'>;
   apiBreaker: Gauge;
   retries: Counter<'method' | 'reason'>;
+  /** List items skipped because they did not match the schema. */
+  malformedItems: Counter<'method'>;
   setApiBreaker(s: ApiBreakerState): void;
 }
 
@@ -18,7 +20,7 @@ function existing<T extends Metric>(registry: Registry, name: string): T | undef
  * registry share the series). `method` is the client operation (e.g. `vm.create`), `status` the
  * HTTP status or a transport outcome (`network_error`, `timeout`, `circuit_open`).
  */
-export function vpsieClientMetrics(registry: Registry): VpsieClientMetrics {
+export function vpsieClientMetrics(registry: Registry): VPSieClientMetrics {
   const requests =
     existing<Counter<'method' | 'status'>>(registry, 'vpsie_autoscaler_vpsie_api_requests_total') ??
     new Counter({
@@ -51,5 +53,13 @@ export function vpsieClientMetrics(registry: Registry): VpsieClientMetrics {
       labelNames: ['method', 'reason'] as const,
       registers: [registry],
     });
-  return { requests, latency, apiBreaker, retries, setApiBreaker: (s) => apiBreaker.set(API_BREAKER_STATE_VALUE[s]) };
+  const malformedItems =
+    existing<Counter<'method'>>(registry, 'vpsie_autoscaler_vpsie_api_malformed_items_total') ??
+    new Counter({
+      name: 'vpsie_autoscaler_vpsie_api_malformed_items_total',
+      help: 'VPSie list items skipped because they did not match the schema, by client operation.',
+      labelNames: ['method'] as const,
+      registers: [registry],
+    });
+  return { requests, latency, apiBreaker, retries, malformedItems, setApiBreaker: (s) => apiBreaker.set(API_BREAKER_STATE_VALUE[s]) };
 }

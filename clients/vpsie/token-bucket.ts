@@ -1,4 +1,4 @@
-import type { Clock } from './clock';
+import { abortable, type Clock } from './clock';
 
 export interface TokenBucketOptions {
   /** Sustained rate: tokens added per minute (VPSie client default 100). */
@@ -50,10 +50,22 @@ export class TokenBucket {
     return Math.ceil(-this.tokens / this.ratePerMs);
   }
 
-  /** Waits (via the clock) until a token is available. */
-  async acquire(clock: Clock): Promise<number> {
+  /**
+   * Waits (via the clock) until a token is available. With `signal`, the wait ends (rejects) as
+   * soon as the signal fires, and the reservation is given back so later callers do not wait for
+   * a call that never happens.
+   */
+  async acquire(clock: Clock, signal?: AbortSignal): Promise<number> {
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
     const wait = this.take();
-    if (wait > 0) await clock.sleep(wait);
+    if (wait > 0) {
+      try {
+        await abortable(clock.sleep(wait), signal);
+      } catch (e) {
+        this.tokens += 1;
+        throw e;
+      }
+    }
     return wait;
   }
 }

@@ -9,9 +9,9 @@ import type { Logger } from '../../lib/log';
 import { TokenManager } from './auth';
 import { backoffDelay, parseRetryAfter, type BackoffOptions } from './backoff';
 import type { VPSieApiBreaker } from './api-breaker';
-import type { Clock } from './clock';
-import { classifyMessage, VpsieError, type VpsieErrorType } from './errors';
-import type { VpsieClientMetrics } from './metrics';
+import { abortable, type Clock } from './clock';
+import { classifyError, VPSieError, type VPSieErrorType } from './errors';
+import type { VPSieClientMetrics } from './metrics';
 import { ErrorEnvelopeSchema, FlexNumber } from './schemas';
 import type { TokenBucket } from './token-bucket';
 
@@ -33,6 +33,14 @@ export interface CallSpec<T> {
   /** Schema of the envelope's `data`; or, with `whole: true`, of the entire body. */
   schema: z.ZodType<T>;
   whole?: boolean;
+  /**
+   * A read (no side effect): a `schema_mismatch` answer is retried (within `maxAttempts`, at most
+   * `maxSchemaRetries` times). Defaults to `method === 'GET'`; POST look-ups set it explicitly.
+   * Writes are never retried on a schema mismatch: VPSie did act on them.
+   */
+  read?: boolean;
+  /** The caller's cancellation (the activity's): aborts fetch, the rate-limit wait and backoff. */
+  signal?: AbortSignal;
 }
 
 export interface CallResult<T> {
@@ -46,9 +54,11 @@ export interface TransportDeps {
   random: () => number;
   bucket: TokenBucket | undefined;
   apiBreaker: VPSieApiBreaker;
-  metrics: VpsieClientMetrics;
+  metrics: VPSieClientMetrics;
   backoff: BackoffOptions;
   maxAttempts: number;
+  /** How many times a read answered with a schema mismatch is tried again (default 2). */
+  maxSchemaRetries?: number;
   timeoutMs: number;
   userAgent: string;
   log: Logger;
@@ -56,7 +66,7 @@ export interface TransportDeps {
 }
 
 /** Failures that say the service is unhealthy (count against the breaker). */
-const UNHEALTHY: ReadonlySet<VpsieErrorType> = new Set<VpsieErrorType>(['server_error', 'invalid_response', 'network', 'timeout']);
+const UNHEALTHY: ReadonlySet<VPSieErrorType> = new Set<VPSieErrorType>(['server_error', 'invalid_response', 'network', 'timeout']);
 
 export class Transport {
   tokens: TokenManager | undefined;
@@ -65,13 +75,16 @@ export class Transport {
 
   async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
     let refreshedAfter401 = false;
-    let lastError: VpsieError | undefined;
+    let schemaRetries = 0;
+    const isRead = spec.read ?? spec.method === 'GET';
+    let lastError: VPSieError | undefined;
     for (let attempt = 0; attempt < this.d.maxAttempts; attempt++) {
-      let err: VpsieError;
+      let err: VPSieError;
       try {
+        throwIfCancelled(spec);
         return await this.once(spec);
       } catch (e) {
-        err = asVpsieError(e, spec.operation);
+        err = asVPSieError(e, spec.operation);
       }
       lastError = err;
       if (err.type === 'auth_failed' && err.status === 401 && spec.auth !== false && !refreshedAfter401 && this.tokens) {
@@ -81,7 +94,10 @@ export class Transport {
         this.d.metrics.retries.inc({ method: spec.operation, reason: 'token_refresh' });
         continue;
       }
-      if (err.type === 'circuit_open' || !err.retryable) throw err;
+      if (err.type === 'cancelled' || err.type === 'circuit_open') throw err;
+      const schemaRetry = err.type === 'schema_mismatch' && isRead && schemaRetries < (this.d.maxSchemaRetries ?? 2);
+      if (schemaRetry) schemaRetries += 1;
+      else if (!err.retryable) throw err;
       if (err.ambiguous && !spec.idempotent) throw err;
       if (attempt + 1 >= this.d.maxAttempts) break;
       const delay = backoffDelay(attempt, this.d.backoff, this.d.random, err.retryAfterMs);
@@ -93,16 +109,16 @@ export class Transport {
         attempt: attempt + 1,
         delayMs: delay,
       });
-      await this.d.clock.sleep(delay);
+      await sleepUnlessCancelled(this.d.clock, delay, spec);
     }
-    throw lastError ?? new VpsieError({ type: 'server_error', operation: spec.operation, message: 'no attempt made' });
+    throw lastError ?? new VPSieError({ type: 'server_error', operation: spec.operation, message: 'no attempt made' });
   }
 
   private async once<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
     const { apiBreaker, metrics } = this.d;
     if (!apiBreaker.tryAcquire()) {
       metrics.requests.inc({ method: spec.operation, status: 'circuit_open' });
-      throw new VpsieError({
+      throw new VPSieError({
         type: 'circuit_open',
         operation: spec.operation,
         message: `circuit breaker open, retry in ${apiBreaker.retryInMs()} ms`,
@@ -112,11 +128,12 @@ export class Transport {
     let healthy = true;
     let token: string | undefined;
     try {
-      if (this.d.bucket) await this.d.bucket.acquire(this.d.clock);
+      if (this.d.bucket) await this.d.bucket.acquire(this.d.clock, spec.signal).catch(() => throwIfCancelled(spec));
+      throwIfCancelled(spec);
       if (spec.auth !== false && this.tokens) token = await this.tokens.token();
       return await this.exchange(spec, token);
     } catch (e) {
-      const err = asVpsieError(e, spec.operation);
+      const err = asVPSieError(e, spec.operation);
       if (UNHEALTHY.has(err.type)) healthy = false;
       if (token !== undefined && err.type === 'auth_failed' && err.status === 401) this.tokens?.invalidate(token);
       throw err;
@@ -153,14 +170,19 @@ export class Transport {
         method: spec.method,
         headers,
         ...(body !== undefined ? { body } : {}),
-        signal: AbortSignal.timeout(this.d.timeoutMs),
+        signal: spec.signal ? AbortSignal.any([spec.signal, AbortSignal.timeout(this.d.timeoutMs)]) : AbortSignal.timeout(this.d.timeoutMs),
       });
       text = await res.text();
     } catch (e) {
+      if (spec.signal?.aborted) {
+        end('cancelled');
+        // The request may have reached VPSie: ambiguous, like a timeout.
+        throw new VPSieError({ type: 'cancelled', operation: spec.operation, message: 'cancelled by the caller during the request', ambiguous: true });
+      }
       const timeout = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
       const code = networkCode(e);
       end(timeout ? 'timeout' : 'network_error');
-      throw new VpsieError({
+      throw new VPSieError({
         type: timeout ? 'timeout' : 'network',
         operation: spec.operation,
         message: timeout ? `no answer within ${this.d.timeoutMs} ms` : `connection failed (${code ?? 'unknown'})`,
@@ -170,8 +192,8 @@ export class Transport {
     }
     end(String(res.status));
     const status = res.status;
-    const fail = (type: VpsieErrorType, message: string, extra: { retryAfterMs?: number; ambiguous?: boolean } = {}) =>
-      new VpsieError({ type, operation: spec.operation, status, message, ...extra });
+    const fail = (type: VPSieErrorType, message: string, extra: { retryAfterMs?: number; ambiguous?: boolean } = {}) =>
+      new VPSieError({ type, operation: spec.operation, status, message, ...extra });
 
     if (status === 429) {
       throw fail('rate_limited', 'rate limited (429)', {
@@ -194,7 +216,8 @@ export class Transport {
     const isError = (env.success && env.data.error) || status >= 300;
     if (isError) {
       const message = env.success && env.data.message ? env.data.message : `HTTP ${status}`;
-      const type = status === 401 ? 'auth_failed' : classifyMessage(message, status >= 300 ? status : undefined);
+      const code = env.success ? env.data.code : undefined;
+      const type = classifyError({ status: status >= 300 ? status : undefined, code, message });
       throw fail(type, message, { ambiguous: type === 'server_error' });
     }
     if (spec.whole) return { data: this.parseData(spec, json, status), total: undefined };
@@ -212,13 +235,24 @@ export class Transport {
     if (parsed.success) return parsed.data;
     const first = parsed.error.issues[0];
     const where = first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'invalid';
-    throw new VpsieError({
+    throw new VPSieError({
       type: 'schema_mismatch',
       operation: spec.operation,
       status,
       message: `answer does not match the expected schema (${parsed.error.issues.length} issue(s); first at ${where})`,
     });
   }
+}
+
+/** Throws a `cancelled` VPSieError when the caller's signal has fired. */
+export function throwIfCancelled(spec: Pick<CallSpec<unknown>, 'operation' | 'signal'>): void {
+  if (spec.signal?.aborted) throw new VPSieError({ type: 'cancelled', operation: spec.operation, message: 'cancelled by the caller' });
+}
+
+/** Sleeps through the clock, ending early (with `cancelled`) when the caller's signal fires. */
+async function sleepUnlessCancelled(clock: Clock, ms: number, spec: Pick<CallSpec<unknown>, 'operation' | 'signal'>): Promise<void> {
+  await abortable(clock.sleep(ms), spec.signal);
+  throwIfCancelled(spec);
 }
 
 function networkCode(e: unknown): string | undefined {
@@ -231,9 +265,9 @@ function networkCode(e: unknown): string | undefined {
   return undefined;
 }
 
-/** Anything thrown inside a call becomes a VpsieError (never an untyped crash). */
-export function asVpsieError(e: unknown, operation: string): VpsieError {
-  if (e instanceof VpsieError) return e;
+/** Anything thrown inside a call becomes a VPSieError (never an untyped crash). */
+export function asVPSieError(e: unknown, operation: string): VPSieError {
+  if (e instanceof VPSieError) return e;
   const message = e instanceof Error ? e.message : String(e);
-  return new VpsieError({ type: 'network', operation, message: `unexpected failure: ${message}`, ambiguous: true, cause: e });
+  return new VPSieError({ type: 'network', operation, message: `unexpected failure: ${message}`, ambiguous: true, cause: e });
 }

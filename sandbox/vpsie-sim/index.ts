@@ -1,6 +1,6 @@
 /**
  * Programmatic entry of the VPSie simulator. The sandbox starts it in-process with
- * `startVpsieSimulator({...})`, or as a child process through `main.ts` (which prints the same
+ * `startVPSieSimulator({...})`, or as a child process through `main.ts` (which prints the same
  * fields as one JSON line on stdout when ready).
  */
 import fs from 'node:fs';
@@ -13,7 +13,7 @@ export { RecordingNodeJoiner, KubernetesNodeJoiner, buildNode, parseJoinUserData
 export { Simulator } from './sim';
 export type { SimConfig, SimConfigInput, QueuedFault } from './config';
 
-export interface VpsieSimulatorOptions {
+export interface VPSieSimulatorOptions {
   /** 0 (default) picks a free port. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -35,7 +35,7 @@ export interface VpsieSimulatorOptions {
   cluster?: { name?: string; datacenter?: string; identifier?: string } | false;
 }
 
-export interface RunningVpsieSimulator {
+export interface RunningVPSieSimulator {
   /** Host URL; the API is under `${url}/apps/v2` and `${url}/api/v2`. */
   url: string;
   /** Admin endpoint (state, config, faults, outage, token expiry). */
@@ -50,7 +50,7 @@ export interface RunningVpsieSimulator {
   close(): Promise<void>;
 }
 
-export async function startVpsieSimulator(opts: VpsieSimulatorOptions = {}): Promise<RunningVpsieSimulator> {
+export async function startVPSieSimulator(opts: VPSieSimulatorOptions = {}): Promise<RunningVPSieSimulator> {
   let config = SimConfigSchema.parse({});
   if (opts.configFile) config = mergeConfig(config, JSON.parse(fs.readFileSync(opts.configFile, 'utf8')));
   if (opts.config) config = mergeConfig(config, opts.config);

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { logger } from '../../lib/log';
-import { startVpsieSimulator } from './index';
+import { startVPSieSimulator } from './index';
 
 const log = logger('vpsie-sim');
 
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const configFile = values.config ?? env.VPSIE_SIM_CONFIG;
   const clientId = values['client-id'] ?? env.VPSIE_SIM_CLIENT_ID;
   const clientSecret = values['client-secret'] ?? env.VPSIE_SIM_CLIENT_SECRET;
-  const sim = await startVpsieSimulator({
+  const sim = await startVPSieSimulator({
     port,
     host: values.host ?? env.VPSIE_SIM_HOST ?? '127.0.0.1',
     ...(stateFile ? { stateFile } : {}),

@@ -18,10 +18,11 @@ import { ActivityFailure, ApplicationFailure, proxyActivities, sleep } from '@te
 import type { DrainActivities, PodRef } from '../../activities/nodes/drain';
 import type { DrainSkipReason } from '../../decision/nodes/drain/reasons';
 import type { ObjectRef } from './contracts';
+import { KUBERNETES_DRAIN } from '../../lib/temporal/retry-profiles';
 
 const acts = proxyActivities<DrainActivities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '10s', backoffCoefficient: 2, maximumAttempts: 10 },
+  retry: KUBERNETES_DRAIN,
 });
 
 export interface DrainNodeInput {

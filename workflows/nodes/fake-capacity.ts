@@ -4,10 +4,11 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { FakeCapacityActivities, PodsRunning } from '../../activities/nodes/fake-capacity';
+import { FAKE_CAPACITY } from '../../lib/temporal/retry-profiles';
 
 const acts = proxyActivities<FakeCapacityActivities>({
   startToCloseTimeout: '30s',
-  retry: { maximumAttempts: 5 },
+  retry: FAKE_CAPACITY,
 });
 const waiter = proxyActivities<FakeCapacityActivities>({
   startToCloseTimeout: '5m',

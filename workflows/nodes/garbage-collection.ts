@@ -7,10 +7,11 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { GarbageCollectionActivities } from '../../activities/nodes/garbage-collection';
+import { GARBAGE_COLLECTION } from '../../lib/temporal/retry-profiles';
 
 const acts = proxyActivities<GarbageCollectionActivities>({
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
+  retry: GARBAGE_COLLECTION,
 });
 
 export interface GarbageCollectionInput {

@@ -39,6 +39,7 @@ import {
   type PodOutcome,
   type ScaleUpRecord,
 } from '../../decision/nodes/scale-up/record';
+import { SCALE_UP_FAST, NODEGROUP_UPDATE_SCALE_UP, SCALE_UP_OUTCOME } from '../../lib/temporal/retry-profiles';
 
 export interface ScaleUpWorkflowInput {
   /** ISO time of the batch's first signal (FailedScheduling / pending pod / node pressure). */
@@ -57,16 +58,16 @@ const MAX_ROUNDS = 3;
 
 const acts = proxyActivities<ScaleUpActivities>({
   startToCloseTimeout: '60s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 },
+  retry: SCALE_UP_FAST,
 });
 const groupActs = proxyActivities<ScaleUpActivities>({
   startToCloseTimeout: '60s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '3s', maximumAttempts: 8 },
+  retry: NODEGROUP_UPDATE_SCALE_UP,
 });
 const slowActs = proxyActivities<ScaleUpActivities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
-  retry: { initialInterval: '1s', maximumAttempts: 3 },
+  retry: SCALE_UP_OUTCOME,
 });
 
 function errorMessage(err: unknown): string {

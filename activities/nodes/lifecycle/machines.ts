@@ -34,14 +34,14 @@ import { z } from 'zod';
 import type * as k8s from '@kubernetes/client-node';
 import {
   hostnameForRequest,
-  isVpsieError,
+  isVPSieError,
   processIdForRequest,
   renderBootstrapUserData,
   toApplicationFailure,
   vmPhase,
-  type VpsieClient,
+  type VPSieClient,
 } from '../../../clients/vpsie';
-import type { K8sNode, NodeGroup as VpsieGroup, VmData } from '../../../clients/vpsie/schemas';
+import type { K8sNode, NodeGroup as VPSieGroup, VmData } from '../../../clients/vpsie/schemas';
 import {
   API_VERSION,
   DNS_SUBDOMAIN_PATTERN,
@@ -107,7 +107,7 @@ function invalid(message: string): ApplicationFailure {
 }
 
 function vpsieFailure(e: unknown): unknown {
-  if (isVpsieError(e)) return toApplicationFailure(e);
+  if (isVPSieError(e)) return toApplicationFailure(e);
   return e;
 }
 
@@ -155,9 +155,9 @@ function leaseName(prefix: string, id: string): string {
   return `${prefix}-${id.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 253).replace(/-+$/, '');
 }
 
-export function createVpsieMachineActivities(deps: OrchestratorDeps) {
+export function createVPSieMachineActivities(deps: OrchestratorDeps) {
   const api = kubeApis(deps.kc);
-  const vpsie: VpsieClient = deps.vpsie;
+  const vpsie: VPSieClient = deps.vpsie;
   const metrics = autoscalerMetrics(deps.registry);
   const log = logger('vpsie-machines');
 
@@ -280,7 +280,7 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
     return c;
   }
 
-  async function resolveGroup(cluster: string, vn: VPSieNode, ng: NodeGroup | undefined): Promise<VpsieGroup> {
+  async function resolveGroup(cluster: string, vn: VPSieNode, ng: NodeGroup | undefined): Promise<VPSieGroup> {
     const ref = vn.spec.join.groupIdentifier ?? ng?.spec.join?.groupIdentifier ?? ng?.status?.vpsieGroupID;
     const groups = await vpsie.listNodeGroups(cluster);
     if (ref) {
@@ -440,7 +440,7 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
         try {
           await vpsie.addGroupWorker(cluster, group.id);
         } catch (e) {
-          if (isVpsieError(e) && e.ambiguous)
+          if (isVPSieError(e) && e.ambiguous)
             throw ApplicationFailure.retryable(`add worker got no answer (${e.type}); the next attempt recounts`, 'VpsieError.not_settled');
           throw e;
         }
@@ -518,5 +518,5 @@ export function createVpsieMachineActivities(deps: OrchestratorDeps) {
   };
 }
 
-export type VpsieMachineActivities = ReturnType<typeof createVpsieMachineActivities>;
+export type VPSieMachineActivities = ReturnType<typeof createVPSieMachineActivities>;
 export type { KubeApis };

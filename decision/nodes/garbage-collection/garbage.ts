@@ -2,7 +2,7 @@
  * Pure garbage-collection decisions: which VPS instances are ours but have no VPSieNode (leaked,
  * e.g. a VPSieNode force-removed while its machine existed), and which Ready VPSieNodes lost their
  * machine. A machine is "ours" only when its notes carry the orchestrator's request id
- * (`orchestrator-request-id=<VPSieNode uid>`, written by `VpsieClient.ensureVm`); any other
+ * (`orchestrator-request-id=<VPSieNode uid>`, written by `VPSieClient.ensureVm`); any other
  * machine is someone else's and is never touched. Time is an argument.
  */
 

@@ -258,7 +258,7 @@ export function missingLabels(current: Record<string, string>, wanted: Record<st
 
 /**
  * Typed error reason of an activity failure, from the ApplicationFailure type the activities
- * raise (`VpsieError.<type>` from toApplicationFailure with details `{operation}`, or a reason
+ * raise (`VPSieError.<type>` from toApplicationFailure with details `{operation}`, or a reason
  * name used directly as the type, e.g. `InvalidConfiguration`).
  */
 export function errorReasonOf(failureType: string | undefined, operation?: string): VPSieNodeErrorReason {

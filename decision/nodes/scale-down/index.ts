@@ -10,6 +10,6 @@ export * from './rules';
 export { ClusterSim, placementOrder, TAINT_NOT_READY } from './simulate';
 export type { MoveResult, PlacementFailure } from './simulate';
 export { decideScaleDown } from './decide';
-export { consolidateGroup, nodePrice, plannerGroup, MAX_CONSOLIDATION_NODES } from './consolidation';
+export { consolidateGroup, nodePrice, plannerGroup, MAX_CONSOLIDATION_NODES } from './methods/consolidation';
 export * from './drain-plan';
 export * from './records';

@@ -184,8 +184,15 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
     const mem = new Map(series.map((s) => [s.metric.container, Number(s.value[1])]));
     expect(Object.fromEntries(mem)).to.deep.equal({ app: 300 * MiB, sidecar: 40 * MiB });
     expect(series[0]!.metric.node).to.equal(node);
+    // A rate over 30 s reads low while the series is younger than that (Prometheus extrapolates
+    // only half a scrape interval before the first sample): wait for 30 s of samples first.
+    const cpuSeries = `container_cpu_usage_seconds_total{namespace="${ns}",pod="${name}",container="app"}`;
+    await eventually('30 s of CPU samples in Prometheus', async () => {
+      const r = await promQuery(`count_over_time(${cpuSeries}[40s])`);
+      return r.length === 1 && Number(r[0]!.value[1]) >= 7 ? true : undefined;
+    });
     const cpu = await eventually('a CPU rate in Prometheus', async () => {
-      const r = await promQuery(`rate(container_cpu_usage_seconds_total{namespace="${ns}",pod="${name}",container="app"}[30s])`);
+      const r = await promQuery(`rate(${cpuSeries}[30s])`);
       return r.length === 1 && Number(r[0]!.value[1]) > 0 ? Number(r[0]!.value[1]) : undefined;
     });
     expect(cpu).to.be.closeTo(0.25, 0.025);

@@ -120,14 +120,14 @@ describe('the same checkout, started and stopped again', function () {
   it('npm start twice in one sandbox directory: each run provisions, each Ctrl-C stops everything', async () => {
     const dir = path.join(root, 'own');
     const stops: number[] = [];
-    let firstVpsieUrl = '';
+    let firstVPSieUrl = '';
     for (let round = 1; round <= 2; round++) {
       const run = npm('start', dir, `npm-start-${round}`);
       runs.push(run);
       const e = await orchestratorReady(dir, run);
       expect(await vpsieAlive(e), `round ${round}: the published VPSie simulator answers`).to.equal(401);
-      if (round === 1) firstVpsieUrl = e.vpsie?.url ?? '';
-      else expect(e.vpsie?.url, 'a new simulator (a fresh cloud) each start').to.not.equal(firstVpsieUrl);
+      if (round === 1) firstVPSieUrl = e.vpsie?.url ?? '';
+      else expect(e.vpsie?.url, 'a new simulator (a fresh cloud) each start').to.not.equal(firstVPSieUrl);
       // A fresh cluster each start: nothing of the first run's objects is left to confuse the second.
       expect(kubectl(e, ['get', 'ng', '-A', '-o', 'name']).trim(), `round ${round}: no NodeGroup before we apply one`).to.equal('');
       await scaleUpWorks(e, 'restart', `needs-a-node-${round}`);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { isSameProcess, ownLog, processStartTime, startProcess } from '../../../sandbox/process';
-import { readVpsieReady } from '../../../sandbox/stack';
+import { readVPSieReady } from '../../../sandbox/stack';
 
 const readyLine = (port: number, pid: number): string =>
   JSON.stringify({
@@ -28,12 +28,12 @@ describe('sandbox state that outlives a run', () => {
     // The previous run left its ready line (and a dead port) in the appended log.
     fs.writeFileSync(logFile, `# earlier run\n${readyLine(43137, 111)}\n{"level":"info","message":"vpsie simulator ready"}\n`);
     const proc = startProcess('vpsie-sim', '/bin/sh', ['-c', 'sleep 0.2; echo "$READY"'], dir, { ...process.env, READY: readyLine(50000, 0) });
-    expect(readVpsieReady(proc), 'before this run printed its line').to.equal(undefined);
+    expect(readVPSieReady(proc), 'before this run printed its line').to.equal(undefined);
     await proc.exited;
     // The line this run printed names another pid than the shell's (0 here): still not ours.
-    expect(readVpsieReady(proc)).to.equal(undefined);
+    expect(readVPSieReady(proc)).to.equal(undefined);
     fs.appendFileSync(logFile, `${readyLine(50001, proc.pid)}\n`);
-    expect(readVpsieReady(proc)?.url).to.equal('http://127.0.0.1:50001');
+    expect(readVPSieReady(proc)?.url).to.equal('http://127.0.0.1:50001');
   });
 
   it("ownLog holds only what this run wrote, after the earlier runs' lines", async () => {

@@ -4,7 +4,7 @@
  * uses (transition, wait for a change, remove the Node and the machine).
  */
 import { ActivityFailure, ApplicationFailure, type ActivityInterfaceFor } from '@temporalio/workflow';
-import type { MachineStatus, VpsieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
+import type { MachineStatus, VPSieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
 import type { LifecycleSettings, VPSieNodeActivities } from '../../../activities/nodes/lifecycle/vpsienode';
 import type { TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
 import type { VPSieNodeErrorReason, VPSieNodePhase, VPSieNodeReason } from '../../../lib/crds/autoscaler/constants';
@@ -71,7 +71,7 @@ export interface LifecycleContext {
   st: CarriedLifecycle;
   settings: LifecycleSettings;
   kube: ActivityInterfaceFor<VPSieNodeActivities>;
-  machines: ActivityInterfaceFor<VpsieMachineActivities>;
+  machines: ActivityInterfaceFor<VPSieMachineActivities>;
   machineInput: { vpsieNode: ObjectRef; nodeGroup: string };
   /** The VPSieNode is being deleted (its deletionTimestamp is set). */
   deleting(): boolean;

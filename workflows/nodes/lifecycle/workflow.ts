@@ -35,7 +35,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { DrainActivities } from '../../../activities/nodes/drain';
-import type { MachineStatus, VpsieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
+import type { MachineStatus, VPSieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
 import type { VPSieNodeActivities, VPSieNodeObservation } from '../../../activities/nodes/lifecycle/vpsienode';
 import { canTransition, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
 import type { VPSieNodeErrorReason, VPSieNodePhase, VPSieNodeReason } from '../../../lib/crds/autoscaler/constants';
@@ -46,6 +46,7 @@ import { join } from './join';
 import { provision } from './provision';
 import { terminate } from './terminate';
 import { SA_NODEGROUP, SA_PHASE, SA_VPSIENODE } from '../../../lib/temporal/search-attributes';
+import { KUBERNETES_WRITE, VPSIE_CALL, VPSIE_DELETE } from '../../../lib/temporal/retry-profiles';
 
 // The drain child workflow is registered through this file (workflows/index.ts exports it).
 export { drainNodeWorkflow } from '../drain';
@@ -53,21 +54,21 @@ export type { DrainNodeInput, DrainNodeResult, DrainOutcome } from '../drain';
 
 const kube = proxyActivities<VPSieNodeActivities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
+  retry: KUBERNETES_WRITE,
 });
-const machines = proxyActivities<VpsieMachineActivities>({
+const machines = proxyActivities<VPSieMachineActivities>({
   startToCloseTimeout: '2m',
   heartbeatTimeout: '10s',
-  retry: { initialInterval: '1s', maximumInterval: '10s', backoffCoefficient: 2, maximumAttempts: 4 },
+  retry: VPSIE_CALL,
 });
-const machineDeletion = proxyActivities<VpsieMachineActivities>({
+const machineDeletion = proxyActivities<VPSieMachineActivities>({
   startToCloseTimeout: '2m',
   heartbeatTimeout: '10s',
-  retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
+  retry: VPSIE_DELETE,
 });
 // The drain activities run in the child workflow; the type is imported so the worker's
 // registration (createDrainActivities) is checked against the child's needs.
-export type LifecycleActivities = VPSieNodeActivities & VpsieMachineActivities & DrainActivities;
+export type LifecycleActivities = VPSieNodeActivities & VPSieMachineActivities & DrainActivities;
 
 export type { CarriedLifecycle, VPSieNodeLifecycleInput, VPSieNodeLifecycleResult } from './context';
 

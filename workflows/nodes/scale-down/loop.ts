@@ -57,19 +57,20 @@ import {
 import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
 import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
 import { changedEvents, conditionsToWrite, removalsOf } from '../../../decision/nodes/scale-down/loop-records';
+import { KUBERNETES_WRITE, NODEGROUP_UPDATE_SCALE_DOWN, KUBERNETES_DRAIN } from '../../../lib/temporal/retry-profiles';
 
 const acts = proxyActivities<ScaleDownActivities>({
   startToCloseTimeout: '60s',
-  retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2 },
+  retry: KUBERNETES_WRITE,
 });
 const groupActs = proxyActivities<ScaleDownActivities>({
   // Updates on the NodeGroup workflow wait for its work (Kubernetes calls): bounded, retried.
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 2, maximumAttempts: 20 },
+  retry: NODEGROUP_UPDATE_SCALE_DOWN,
 });
 const drainActs = proxyActivities<DrainActivities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '10s', backoffCoefficient: 2, maximumAttempts: 10 },
+  retry: KUBERNETES_DRAIN,
 });
 
 export function scaleDownWorkflowId(scope: string): string {

@@ -1,17 +1,17 @@
 import { expect } from 'chai';
 import { renderBootstrapUserData } from '../../../../clients/vpsie/bootstrap';
 import { hostnameForRequest } from '../../../../clients/vpsie/client';
-import { VpsieError } from '../../../../clients/vpsie/errors';
+import { VPSieError } from '../../../../clients/vpsie/errors';
 import { eventually, makeClient, metricValue, startSim, type SimHandle } from './helpers';
 
-async function expectVpsieError(p: Promise<unknown>): Promise<VpsieError> {
+async function expectVPSieError(p: Promise<unknown>): Promise<VPSieError> {
   try {
     await p;
   } catch (e) {
-    expect(e).to.be.instanceOf(VpsieError);
-    return e as VpsieError;
+    expect(e).to.be.instanceOf(VPSieError);
+    return e as VPSieError;
   }
-  throw new Error('expected a VpsieError');
+  throw new Error('expected a VPSieError');
 }
 
 const JOIN = {
@@ -80,7 +80,7 @@ describe('VPSie client against the simulator (contract)', function () {
     it('picks up rotated credentials without a restart; wrong credentials are terminal', async () => {
       let secret = 'wrong-secret';
       const { client } = makeClient(h, { credentials: () => Promise.resolve({ kind: 'client', clientId: h.sim.clientId, clientSecret: secret }) });
-      const err = await expectVpsieError(client.listVms());
+      const err = await expectVPSieError(client.listVms());
       expect(err.type).to.equal('auth_failed');
       expect(err.retryable).to.equal(false);
       expect(err.message).to.not.include('wrong-secret');
@@ -115,7 +115,7 @@ describe('VPSie client against the simulator (contract)', function () {
       const medium = await client.resolvePlan('medium-4cpu-8gb', 'us-east-1');
       expect(medium.price).to.not.equal(small.price * 2);
       expect((await client.resolveOsImage('ubuntu-22.04-lts')).name).to.equal('ubuntu-22.04-lts');
-      const err = await expectVpsieError(client.resolvePlan('no-such-plan', 'us-east-1'));
+      const err = await expectVPSieError(client.resolvePlan('no-such-plan', 'us-east-1'));
       expect(err.type).to.equal('not_found');
     });
 
@@ -157,7 +157,7 @@ describe('VPSie client against the simulator (contract)', function () {
 
       expect(await client.deleteVm(vm.identifier)).to.equal(true);
       expect(await client.deleteVm(vm.identifier)).to.equal(false);
-      expect((await expectVpsieError(client.getVm(vm.identifier))).type).to.equal('not_found');
+      expect((await expectVPSieError(client.getVm(vm.identifier))).type).to.equal('not_found');
       expect(await client.findVm({ identifier: vm.identifier })).to.equal(undefined);
     });
 
@@ -204,7 +204,7 @@ describe('VPSie client against the simulator (contract)', function () {
       const group = await client.ensureNodeGroup({ clusterIdentifier: h.sim.clusterIdentifier, groupName: 'general', kubeSizeId: size });
       expect(group.nodes_count).to.equal(0);
       expect((await client.ensureNodeGroup({ clusterIdentifier: h.sim.clusterIdentifier, groupName: 'general', kubeSizeId: size })).id).to.equal(group.id);
-      const same = await expectVpsieError(client.ensureNodeGroup({ clusterIdentifier: h.sim.clusterIdentifier, groupName: 'other', kubeSizeId: size }));
+      const same = await expectVPSieError(client.ensureNodeGroup({ clusterIdentifier: h.sim.clusterIdentifier, groupName: 'other', kubeSizeId: size }));
       expect(same.type).to.equal('same_size_group');
       expect(same.retryable).to.equal(false);
 
@@ -237,7 +237,7 @@ describe('VPSie client against the simulator (contract)', function () {
         kubeSizeId: await client.resolveKubeSizeId('medium-4cpu-8gb', 'us-east-1'),
       });
       await client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: 1 });
-      const err = await expectVpsieError(client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: 2 }));
+      const err = await expectVPSieError(client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: 2 }));
       expect(err.type).to.equal('worker_cap');
       expect(err.retryable).to.equal(false);
       expect(err.message).to.include('Worker nodes count exceeds the allowed limit');
@@ -247,7 +247,7 @@ describe('VPSie client against the simulator (contract)', function () {
       await h.admin('/config', 'PATCH', { maxMachines: 1 });
       const { client } = makeClient(h);
       await client.ensureVm({ requestId: 'q-1', plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' });
-      const err = await expectVpsieError(client.ensureVm({ requestId: 'q-2', plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' }));
+      const err = await expectVPSieError(client.ensureVm({ requestId: 'q-2', plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' }));
       expect(err.type).to.equal('quota_exceeded');
       expect(err.retryable).to.equal(false);
     });
@@ -261,7 +261,7 @@ describe('VPSie client against the simulator (contract)', function () {
       expect((await client.listVms()).items).to.deep.equal([]);
       expect(clock.sleeps).to.have.length(1);
       await h.admin('/faults', 'POST', { kind: 'status', status: 400, message: 'hostname is required', match: 'GET /api/v2/vm' });
-      const err = await expectVpsieError(client.listVms());
+      const err = await expectVPSieError(client.listVms());
       expect(err).to.include({ type: 'bad_request', retryable: false, status: 400 });
     });
 
@@ -269,17 +269,17 @@ describe('VPSie client against the simulator (contract)', function () {
       const { client } = makeClient(h, { maxAttempts: 1 });
       await client.healthCheck();
       await h.admin('/faults', 'POST', { kind: 'error200', message: 'Something went wrong', match: 'GET /api/v2/vm' });
-      const err = await expectVpsieError(client.listVms());
+      const err = await expectVPSieError(client.listVms());
       expect(err).to.include({ type: 'server_error', retryable: true, status: 200 });
       await h.admin('/faults', 'POST', { kind: 'error200', message: 'Not found', match: 'GET /api/v2/vm' });
-      expect((await expectVpsieError(client.listVms())).type).to.equal('not_found');
+      expect((await expectVPSieError(client.listVms())).type).to.equal('not_found');
     });
 
     it('an HTML 502 becomes a retryable typed error and is retried', async () => {
       const { client } = makeClient(h, { maxAttempts: 1 });
       await client.healthCheck();
       await h.admin('/faults', 'POST', { kind: 'html502', match: 'GET /api/v2/vm' });
-      const err = await expectVpsieError(client.listVms());
+      const err = await expectVPSieError(client.listVms());
       expect(err).to.include({ type: 'server_error', retryable: true, status: 502 });
       expect(err.message).to.include('not JSON');
       const retrying = makeClient(h);
@@ -292,7 +292,7 @@ describe('VPSie client against the simulator (contract)', function () {
       const { client } = makeClient(h, { maxAttempts: 1 });
       await client.healthCheck();
       await h.admin('/faults', 'POST', { kind: 'truncated', match: 'GET /apps/v2/datacenter' });
-      const err = await expectVpsieError(client.listDatacenters());
+      const err = await expectVPSieError(client.listDatacenters());
       expect(err).to.include({ type: 'invalid_response', retryable: true });
     });
 
@@ -309,7 +309,7 @@ describe('VPSie client against the simulator (contract)', function () {
       await h.admin('/config', 'PATCH', { rateLimit: { requests: 2, windowMs: 60_000 } });
       const { client } = makeClient(h, { maxAttempts: 2 });
       await client.listVms(); // login + list
-      const err = await expectVpsieError(client.listVms());
+      const err = await expectVPSieError(client.listVms());
       expect(err.type).to.equal('rate_limited');
       expect(err.retryAfterMs).to.be.greaterThan(0);
       const raw = await fetch(`${h.sim.url}/api/v2/vm`);
@@ -322,14 +322,14 @@ describe('VPSie client against the simulator (contract)', function () {
       await client.healthCheck();
       await h.admin('/outage', 'POST', { active: true });
       // Window of 4 outcomes (1 success + 3 failures) reaches the 50 % threshold.
-      for (let i = 0; i < 3; i++) expect((await expectVpsieError(client.listVms())).type).to.equal('server_error');
+      for (let i = 0; i < 3; i++) expect((await expectVPSieError(client.listVms())).type).to.equal('server_error');
       expect(client.apiBreakerState).to.equal('open');
-      const refused = await expectVpsieError(client.listVms());
+      const refused = await expectVPSieError(client.listVms());
       expect(refused).to.include({ type: 'circuit_open', retryable: true });
       expect(await metricValue(registry, 'vpsie_autoscaler_vpsie_api_circuit_breaker_state', {})).to.equal(2);
 
       await h.admin('/outage', 'POST', { active: false });
-      expect((await expectVpsieError(client.listVms())).type).to.equal('circuit_open');
+      expect((await expectVPSieError(client.listVms())).type).to.equal('circuit_open');
       clock.advance(30_000);
       expect(client.apiBreakerState).to.equal('half_open');
       await client.listVms();
@@ -349,7 +349,7 @@ describe('VPSie client against the simulator (contract)', function () {
       const target = group.nodes_count + 1;
       await h.admin('/faults', 'POST', { kind: 'dropAfterCommit', match: '/add/slave/group/' });
       // First activity attempt: the worker is added, but the answer never arrives (the activity crashes).
-      const lost = await expectVpsieError(client.addGroupWorker(h.sim.clusterIdentifier, group.id));
+      const lost = await expectVPSieError(client.addGroupWorker(h.sim.clusterIdentifier, group.id));
       expect(lost).to.include({ type: 'network', retryable: true, ambiguous: true });
       // Retried activity, same target: nothing more is added.
       const retried = await client.ensureGroupWorker({ clusterIdentifier: h.sim.clusterIdentifier, groupId: group.id, targetCount: target });
@@ -407,10 +407,10 @@ describe('VPSie client against the simulator (contract)', function () {
         }
         return r;
       };
-      const listAllVms = client.listAllVms.bind(client);
-      const listPendingVms = client.listPendingVms.bind(client);
-      client.listAllVms = (pageSize?: number) => afterFirstRead(listAllVms(pageSize));
-      client.listPendingVms = () => afterFirstRead(listPendingVms());
+      const listAllVms = client.listAllVmsDetailed.bind(client);
+      const listPendingVms = client.listPendingVmsDetailed.bind(client);
+      client.listAllVmsDetailed = (pageSize?: number) => afterFirstRead(listAllVms(pageSize));
+      client.listPendingVmsDetailed = () => afterFirstRead(listPendingVms());
       const again = await client.ensureVm(input);
       expect(again.created).to.equal(false);
       expect(moved).to.equal(true);
@@ -423,7 +423,7 @@ describe('VPSie client against the simulator (contract)', function () {
       const { client } = makeClient(h);
       await h.admin('/faults', 'POST', { kind: 'drop', match: 'POST /api/v2/vm' });
       const input = { requestId: 'drop-1', plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' };
-      const err = await expectVpsieError(client.ensureVm(input));
+      const err = await expectVPSieError(client.ensureVm(input));
       expect(err).to.include({ type: 'not_settled', retryable: true });
       expect((await client.ensureVm(input)).created).to.equal(true);
       expect((await h.state()).machines).to.have.length(1);

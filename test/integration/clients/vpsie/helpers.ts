@@ -1,11 +1,11 @@
 import { Registry } from 'prom-client';
 import { ManualClock } from '../../../../clients/vpsie/clock';
-import { VpsieClient, type VpsieClientOptions } from '../../../../clients/vpsie/client';
+import { VPSieClient, type VPSieClientOptions } from '../../../../clients/vpsie/client';
 import { staticCredentials, type CredentialsSource } from '../../../../clients/vpsie/credentials';
-import { RecordingNodeJoiner, startVpsieSimulator, type RunningVpsieSimulator, type SimConfigInput } from '../../../../sandbox/vpsie-sim/index';
+import { RecordingNodeJoiner, startVPSieSimulator, type RunningVPSieSimulator, type SimConfigInput } from '../../../../sandbox/vpsie-sim/index';
 
 export interface SimHandle {
-  sim: RunningVpsieSimulator;
+  sim: RunningVPSieSimulator;
   joiner: RecordingNodeJoiner;
   admin(path: string, method?: string, body?: unknown): Promise<unknown>;
   state(): Promise<SimSnapshot>;
@@ -31,7 +31,7 @@ export const FAST: SimConfigInput = { provisioningDelayMs: 0, bootDelayMs: 0, ra
 
 export async function startSim(config: SimConfigInput = FAST, extra: { stateFile?: string } = {}): Promise<SimHandle> {
   const joiner = new RecordingNodeJoiner();
-  const sim = await startVpsieSimulator({ port: 0, config, nodeJoiner: joiner, ...extra });
+  const sim = await startVPSieSimulator({ port: 0, config, nodeJoiner: joiner, ...extra });
   const admin = async (path: string, method = 'GET', body?: unknown) => {
     const res = await fetch(`${sim.adminUrl}${path}`, {
       method,
@@ -45,17 +45,17 @@ export async function startSim(config: SimConfigInput = FAST, extra: { stateFile
 }
 
 export interface TestClient {
-  client: VpsieClient;
+  client: VPSieClient;
   clock: ManualClock;
   registry: Registry;
 }
 
 /** A client on a virtual clock: backoff and Retry-After waits are recorded in `clock.sleeps`, not slept. */
-export function makeClient(h: SimHandle, opts: Partial<VpsieClientOptions> & { credentials?: CredentialsSource } = {}): TestClient {
+export function makeClient(h: SimHandle, opts: Partial<VPSieClientOptions> & { credentials?: CredentialsSource } = {}): TestClient {
   // Virtual time starting at the real time, so token expiries issued by the simulator line up.
   const clock = new ManualClock(Date.now());
   const registry = new Registry();
-  const client = new VpsieClient({
+  const client = new VPSieClient({
     baseUrl: h.sim.url,
     credentials: staticCredentials({ kind: 'client', clientId: h.sim.clientId, clientSecret: h.sim.clientSecret }),
     registry,

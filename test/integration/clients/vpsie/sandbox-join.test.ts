@@ -1,7 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { renderBootstrapUserData, staticCredentials, VpsieClient } from '../../../../clients/vpsie';
+import { renderBootstrapUserData, staticCredentials, VPSieClient } from '../../../../clients/vpsie';
 import { parseBytes, parseCpuMilli } from '../../../../decision/scheduling/quantity';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
 
@@ -9,14 +9,14 @@ import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sa
 describe('VPSie simulator in the sandbox: machines join the cluster', function () {
   this.timeout(120_000);
   let sb: TestSandbox;
-  let client: VpsieClient;
+  let client: VPSieClient;
 
   before(async function () {
     this.timeout(900_000);
     sb = await sharedSandbox();
     const v = sb.endpoints.vpsie;
     if (!v) throw new Error('the sandbox publishes no vpsie section in endpoints.json');
-    client = new VpsieClient({
+    client = new VPSieClient({
       baseUrl: v.url,
       credentials: staticCredentials({ kind: 'client', clientId: v.clientId, clientSecret: v.clientSecret }),
       registry: new Registry(),

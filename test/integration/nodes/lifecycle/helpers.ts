@@ -10,9 +10,9 @@ import * as k8s from '@kubernetes/client-node';
 import type { Client, WorkflowHandle, WorkflowHandleWithSignaledRunId } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Registry } from 'prom-client';
-import { staticCredentials, VpsieClient } from '../../../../clients/vpsie';
+import { staticCredentials, VPSieClient } from '../../../../clients/vpsie';
 import { createDrainActivities } from '../../../../activities/nodes/drain';
-import { createVpsieMachineActivities } from '../../../../activities/nodes/lifecycle/machines';
+import { createVPSieMachineActivities } from '../../../../activities/nodes/lifecycle/machines';
 import { createVPSieNodeActivities } from '../../../../activities/nodes/lifecycle/vpsienode';
 import { ConfigSchema, type Config } from '../../../../lib/config';
 import {
@@ -60,7 +60,7 @@ export function makeDeps(endpoints: EndpointsLike, temporal: Client, env: Record
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(endpoints.kubeconfig);
   const registry = new Registry();
-  const vpsie = new VpsieClient({
+  const vpsie = new VPSieClient({
     baseUrl: v.url,
     credentials: staticCredentials({ kind: 'client', clientId: v.clientId, clientSecret: v.clientSecret }),
     registry,
@@ -70,7 +70,7 @@ export function makeDeps(endpoints: EndpointsLike, temporal: Client, env: Record
 }
 
 export function lifecycleActivities(deps: OrchestratorDeps): object {
-  return { ...createVPSieNodeActivities(deps), ...createVpsieMachineActivities(deps), ...createDrainActivities(deps) };
+  return { ...createVPSieNodeActivities(deps), ...createVPSieMachineActivities(deps), ...createDrainActivities(deps) };
 }
 
 export async function startLifecycleWorker(

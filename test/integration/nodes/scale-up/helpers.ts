@@ -6,7 +6,7 @@
 import * as k8s from '@kubernetes/client-node';
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import { staticCredentials, VpsieClient } from '../../../../clients/vpsie';
+import { staticCredentials, VPSieClient } from '../../../../clients/vpsie';
 import type { ScaleUpRecord } from '../../../../decision/nodes/scale-up/record';
 import { ConfigSchema } from '../../../../lib/config';
 import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../../../lib/crds/autoscaler';
@@ -46,7 +46,7 @@ export async function startHarness(sb: TestSandbox, ns: string, env: Record<stri
     })
     .catch(() => undefined);
   const registry = new Registry();
-  const vpsie = new VpsieClient({
+  const vpsie = new VPSieClient({
     baseUrl: v.url,
     credentials: staticCredentials({ kind: 'client', clientId: v.clientId, clientSecret: v.clientSecret }),
     registry,

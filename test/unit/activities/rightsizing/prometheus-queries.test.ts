@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { MAX_POINTS_PER_SERIES, namespaceQueries, promString, queryRangeUrl } from '../../../../activities/rightsizing/prometheus';
+import { dropPartialFirstWindows, MAX_POINTS_PER_SERIES, namespaceQueries, promString, queryRangeUrl } from '../../../../activities/rightsizing/prometheus';
 
 const H = 3_600_000;
 const rangeOf = (q: string, fn: string): string | undefined => new RegExp(`${fn}\\(container_[a-z_]+\\{[^}]*\\}\\[(\\d+s)\\]\\)`).exec(q)?.[1];
@@ -81,5 +81,15 @@ describe('rightsizing providers: Prometheus queries', () => {
     expect(u.searchParams.get('step')).to.equal('30s');
     expect(Number(u.searchParams.get('start'))).to.equal(q.cpu.start);
     expect(Number(u.searchParams.get('end'))).to.equal(q.cpu.end);
+  });
+});
+
+describe('rightsizing providers: Prometheus CPU points of a pod started inside the window', () => {
+  const s = (pod: string, ts: number[]) => ({ namespace: 'ns', pod, container: 'app', points: ts.map((t): [number, number] => [t, 0.25]) });
+  it('drops the first point of a series that began after the range start (its rate window reaches before the series) and keeps older series whole', () => {
+    const start = 1_000_000;
+    const [older, young] = dropPartialFirstWindows([s('older', [start, start + 30_000]), s('young', [start + 60_000, start + 90_000, start + 120_000])], start);
+    expect(older?.points.map(([t]) => t)).to.deep.equal([start, start + 30_000]);
+    expect(young?.points.map(([t]) => t)).to.deep.equal([start + 90_000, start + 120_000]);
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ApplicationFailure } from '@temporalio/common';
-import { classifyMessage, toApplicationFailure, VpsieError } from '../../../../clients/vpsie/errors';
+import { classifyMessage, toApplicationFailure, VPSieError } from '../../../../clients/vpsie/errors';
 import { credentialsFingerprint, credentialsFromSecretData } from '../../../../clients/vpsie/credentials';
 import { parseExpiry } from '../../../../clients/vpsie/auth';
 import { hostnameForRequest, processIdForRequest, vmPhase } from '../../../../clients/vpsie/client';
@@ -63,21 +63,21 @@ describe('VPSie typed errors', () => {
     expect(classifyMessage('Internal server error', 500)).to.equal('server_error');
     expect(classifyMessage('Something went wrong', undefined)).to.equal('server_error');
     for (const type of ['same_size_group', 'worker_cap', 'quota_exceeded', 'auth_failed', 'bad_request'] as const) {
-      expect(new VpsieError({ type, operation: 'x', message: 'm' }).retryable, type).to.equal(false);
+      expect(new VPSieError({ type, operation: 'x', message: 'm' }).retryable, type).to.equal(false);
     }
     for (const type of ['server_error', 'network', 'timeout', 'rate_limited', 'circuit_open', 'invalid_response', 'not_settled'] as const) {
-      expect(new VpsieError({ type, operation: 'x', message: 'm' }).retryable, type).to.equal(true);
+      expect(new VPSieError({ type, operation: 'x', message: 'm' }).retryable, type).to.equal(true);
     }
   });
 
   it('converts to a Temporal ApplicationFailure: non-retryable for terminal types', () => {
     const terminal = toApplicationFailure(
-      new VpsieError({ type: 'worker_cap', operation: 'k8s.group.addWorker', message: 'Worker nodes count exceeds the allowed limit' }),
+      new VPSieError({ type: 'worker_cap', operation: 'k8s.group.addWorker', message: 'Worker nodes count exceeds the allowed limit' }),
     );
     expect(terminal).to.be.instanceOf(ApplicationFailure);
     expect(terminal.nonRetryable).to.equal(true);
     expect(terminal.type).to.equal('VpsieError.worker_cap');
-    const transient = toApplicationFailure(new VpsieError({ type: 'rate_limited', operation: 'vm.list', message: '429', retryAfterMs: 5000 }));
+    const transient = toApplicationFailure(new VPSieError({ type: 'rate_limited', operation: 'vm.list', message: '429', retryAfterMs: 5000 }));
     expect(transient.nonRetryable).to.equal(false);
     expect(transient.nextRetryDelay).to.equal(5000);
     expect(toApplicationFailure(new Error('boom')).type).to.equal('VpsieError.unknown');
@@ -93,7 +93,7 @@ describe('VPSie credentials and tokens', () => {
     });
     expect(credentialsFromSecretData({ accessToken: 'tok' }, 'Secret x')).to.deep.equal({ kind: 'token', accessToken: 'tok' });
     expect(() => credentialsFromSecretData({ clientId: 'only-id' }, 'Secret x'))
-      .to.throw(VpsieError)
+      .to.throw(VPSieError)
       .with.property('message')
       .that.does.not.include('only-id');
   });

@@ -10,7 +10,7 @@ import { filterNode } from '../../../../../decision/scheduling/predicates';
 import type { SimNode, SimPod } from '../../../../../decision/scheduling/types';
 import { LABEL_HOSTNAME, podKey } from '../../../../../decision/scheduling/types';
 import { budgetCount } from '../../../../../decision/nodes/scale-down/budget';
-import { plannerGroup } from '../../../../../decision/nodes/scale-down/consolidation';
+import { plannerGroup } from '../../../../../decision/nodes/scale-down/methods/consolidation';
 import { allowedDisruptions, pdbMatches } from '../../../../../decision/nodes/scale-down/pdb';
 import type { Removal, ScaleDownDecision, ScaleDownInput, ScaleDownPod } from '../../../../../decision/nodes/scale-down/types';
 

@@ -7,17 +7,18 @@
  * Subsets tried: the least-utilised prefixes of the eligible nodes (as many as the disruption budget
  * allows, largest first) and each single node. The feasible subset with the largest saving wins.
  */
-import { canonicalJson } from '../../scheduling/canonical';
-import { planScaleUp } from '../../planner/planner';
-import type { ClusterNode, NodeGroup as PlannerGroup, Offering, ScaleUpDecision } from '../../planner/types';
-import type { Resources, SimNode, SimPod, Taint } from '../../scheduling/types';
-import { compareStrings, LABEL_INSTANCE_TYPE, podKey } from '../../scheduling/types';
-import type { DecisionContext, GroupCtx } from './context';
-import { isMovable } from './pods';
-import type { Blocker } from './reasons';
-import { sortBlockers } from './reasons';
-import { staticRules } from './rules';
-import type { ConsolidationRecord, NodeVerdict, PodMove, ReplacementNode, ScaleDownGroup, ScaleDownNode, ScaleDownPod } from './types';
+import { canonicalJson } from '../../../scheduling/canonical';
+import { planScaleUp } from '../../../planner/planner';
+import type { ClusterNode, NodeGroup as PlannerGroup, Offering, ScaleUpDecision } from '../../../planner/types';
+import type { Resources, SimNode, SimPod, Taint } from '../../../scheduling/types';
+import { compareStrings, LABEL_INSTANCE_TYPE, podKey } from '../../../scheduling/types';
+import type { DecisionContext, GroupCtx } from '../context';
+import { consolidationEligible } from '../eligibility';
+import { isMovable } from '../pods';
+import type { Blocker } from '../reasons';
+import { sortBlockers } from '../reasons';
+import type { ConsolidationRecord, NodeVerdict, PodMove, Removal, ReplacementNode, ScaleDownGroup, ScaleDownNode, ScaleDownPod } from '../types';
+import type { ScaleDownMethod } from './types';
 
 /** Largest subset tried (keeps the planner calls per decision bounded). */
 export const MAX_CONSOLIDATION_NODES = 6;
@@ -160,101 +161,75 @@ function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Map<string, NodeVerdict>): ConsolidationRecord | undefined {
-  if (g.gates.length > 0) return undefined;
-  const threshold = g.group.spec.consolidation.savingsThresholdPercent;
-  const budgetLeft = g.budget - g.inFlight - g.approved;
-  const eligible: ScaleDownNode[] = [];
-  const unpriced: string[] = [];
-  for (const v of [...verdicts.values()].sort((a, b) => compareStrings(a.node, b.node))) {
-    const n = ctx.nodes.get(v.node);
-    if (!n || n.nodeGroup !== g.group.name || ctx.removing.has(v.node) || ctx.sim.isRemoved(v.node)) continue;
-    if (v.utilization.observedSeconds < v.utilization.windowSeconds) continue;
-    if ((n.ready ?? true) === false) continue;
-    if (staticRules(n, ctx.sim.podsOf(v.node), ctx.input.pdbs).length > 0) continue;
-    if (!nodePrice(g.group, n)) {
-      unpriced.push(v.node);
-      continue;
-    }
-    eligible.push(n);
-  }
-  if (eligible.length === 0) {
-    if (unpriced.length === 0) return undefined;
-    return {
-      nodeGroup: g.group.name,
-      nodes: unpriced,
-      replacements: [],
-      removedMonthlyPrice: 0,
-      replacementMonthlyPrice: 0,
-      savingMonthly: 0,
-      savingPercent: 0,
-      thresholdPercent: threshold,
-      outcome: 'blocked',
-      reason: 'ConsolidationUnpriced',
-      blockers: [{ reason: 'ConsolidationUnpriced', message: `no offering price for node(s) ${unpriced.join(', ')}`, numbers: { nodes: unpriced.length } }],
-      moves: [],
-    };
-  }
-  const util = (n: ScaleDownNode): number => {
-    const u = (verdicts.get(n.node.name) as NodeVerdict).utilization;
-    return Math.max(u.windowMaxCpu, u.windowMaxMemory);
+/** The record of attempt `a`; its reason is the first blocker's. */
+function toRecord(g: GroupCtx, a: Attempt, outcome: ConsolidationRecord['outcome'], blockers: Blocker[]): ConsolidationRecord {
+  const d = a.decision;
+  const replacementMonthlyPrice = d ? d.monthlyPrice : 0;
+  const savingMonthly = round2(a.removedMonthlyPrice - replacementMonthlyPrice);
+  const replacements: ReplacementNode[] = (d?.groups ?? []).flatMap((x) =>
+    x.nodes.map((n) => ({ name: n.name, offeringId: n.offeringId, nickname: n.nickname, monthlyPrice: n.monthlyPrice })),
+  );
+  const r: ConsolidationRecord = {
+    nodeGroup: g.group.name,
+    nodes: a.nodes,
+    replacements,
+    removedMonthlyPrice: round2(a.removedMonthlyPrice),
+    replacementMonthlyPrice: round2(replacementMonthlyPrice),
+    savingMonthly,
+    savingPercent: a.removedMonthlyPrice > 0 ? round2((savingMonthly / a.removedMonthlyPrice) * 100) : 0,
+    thresholdPercent: g.group.spec.consolidation.savingsThresholdPercent,
+    outcome,
+    blockers,
+    moves: (d?.placements ?? []).map((p) => ({ pod: p.pod, node: p.node })),
   };
-  eligible.sort((a, b) => util(a) - util(b) || compareStrings(a.node.name, b.node.name));
+  if (blockers[0]) r.reason = blockers[0].reason;
+  return r;
+}
+
+/** Nothing to try but nodes without a price. */
+function unpricedRecord(g: GroupCtx, unpriced: string[]): ConsolidationRecord {
+  return {
+    nodeGroup: g.group.name,
+    nodes: unpriced,
+    replacements: [],
+    removedMonthlyPrice: 0,
+    replacementMonthlyPrice: 0,
+    savingMonthly: 0,
+    savingPercent: 0,
+    thresholdPercent: g.group.spec.consolidation.savingsThresholdPercent,
+    outcome: 'blocked',
+    reason: 'ConsolidationUnpriced',
+    blockers: [{ reason: 'ConsolidationUnpriced', message: `no offering price for node(s) ${unpriced.join(', ')}`, numbers: { nodes: unpriced.length } }],
+    moves: [],
+  };
+}
+
+/** The subsets tried: least-utilised prefixes (largest first, within the budget), then each single node. */
+function subsetsOf(eligible: readonly ScaleDownNode[], budgetLeft: number): ScaleDownNode[][] {
   const subsets: ScaleDownNode[][] = [];
   const maxK = Math.min(Math.max(budgetLeft, 1), eligible.length, MAX_CONSOLIDATION_NODES);
   for (let k = maxK; k >= 2; k--) subsets.push(eligible.slice(0, k));
   for (const n of eligible.slice(0, MAX_CONSOLIDATION_NODES)) subsets.push([n]);
-  const attempts = subsets.map((s) => evaluate(ctx, g, s));
-  const feasible = attempts.filter((a) => a.blockers.length === 0 && a.removedMonthlyPrice > 0);
-  feasible.sort((a, b) => saving(b) - saving(a) || a.nodes.length - b.nodes.length);
-  const best = feasible[0];
-  const record = (a: Attempt, outcome: ConsolidationRecord['outcome'], blockers: Blocker[]): ConsolidationRecord => {
-    const d = a.decision;
-    const replacementMonthlyPrice = d ? d.monthlyPrice : 0;
-    const savingMonthly = round2(a.removedMonthlyPrice - replacementMonthlyPrice);
-    const replacements: ReplacementNode[] = (d?.groups ?? []).flatMap((x) =>
-      x.nodes.map((n) => ({ name: n.name, offeringId: n.offeringId, nickname: n.nickname, monthlyPrice: n.monthlyPrice })),
-    );
-    const r: ConsolidationRecord = {
-      nodeGroup: g.group.name,
-      nodes: a.nodes,
-      replacements,
-      removedMonthlyPrice: round2(a.removedMonthlyPrice),
-      replacementMonthlyPrice: round2(replacementMonthlyPrice),
-      savingMonthly,
-      savingPercent: a.removedMonthlyPrice > 0 ? round2((savingMonthly / a.removedMonthlyPrice) * 100) : 0,
+  return subsets;
+}
+
+function belowThreshold(best: Attempt, savingPercent: number, threshold: number): Blocker {
+  return {
+    reason: 'ConsolidationBelowThreshold',
+    message: `replacing ${best.nodes.join(', ')} saves ${round2(saving(best))}/month (${round2(savingPercent)}%), threshold ${threshold}%`,
+    numbers: {
+      removedMonthlyPrice: round2(best.removedMonthlyPrice),
+      replacementMonthlyPrice: round2(best.decision?.monthlyPrice ?? 0),
+      savingPercent: round2(savingPercent),
       thresholdPercent: threshold,
-      outcome,
-      blockers,
-      moves: (d?.placements ?? []).map((p) => ({ pod: p.pod, node: p.node })),
-    };
-    if (blockers[0]) r.reason = blockers[0].reason;
-    return r;
+    },
   };
-  if (!best) {
-    const first = attempts[0] as Attempt;
-    return record(first, 'blocked', first.blockers);
-  }
-  const savingPercent = best.removedMonthlyPrice > 0 ? (saving(best) / best.removedMonthlyPrice) * 100 : 0;
-  if (!(savingPercent >= threshold) || saving(best) <= 0) {
-    return record(best, 'belowThreshold', [
-      {
-        reason: 'ConsolidationBelowThreshold',
-        message: `replacing ${best.nodes.join(', ')} saves ${round2(saving(best))}/month (${round2(savingPercent)}%), threshold ${threshold}%`,
-        numbers: {
-          removedMonthlyPrice: round2(best.removedMonthlyPrice),
-          replacementMonthlyPrice: round2(best.decision?.monthlyPrice ?? 0),
-          savingPercent: round2(savingPercent),
-          thresholdPercent: threshold,
-        },
-      },
-    ]);
-  }
-  // Approved: apply to the simulation.
+}
+
+/** Applies an approved attempt to the simulation (replacements added, pods moved) and to the verdicts. */
+function apply(ctx: DecisionContext, g: GroupCtx, best: Attempt, rec: ConsolidationRecord, verdicts: Map<string, NodeVerdict>): void {
   const d = best.decision as ScaleUpDecision;
   const dryRun = g.group.spec.dryRun;
-  const rec = record(best, dryRun ? 'dryRun' : 'approved', []);
-  if (dryRun) rec.reason = 'DryRun';
   for (const x of d.groups) {
     for (const pn of x.nodes) {
       const node: SimNode = { name: pn.name, labels: pn.labels, allocatable: realAllocatable(g.group, pn.offeringId) ?? pn.allocatable };
@@ -282,5 +257,64 @@ export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Ma
     const price = nodePrice(g.group, ctx.nodes.get(name) as ScaleDownNode);
     if (price) v.monthlyPrice = price.monthlyPrice;
   }
+}
+
+export function consolidateGroup(ctx: DecisionContext, g: GroupCtx, verdicts: Map<string, NodeVerdict>): ConsolidationRecord | undefined {
+  if (g.gates.length > 0) return undefined;
+  const threshold = g.group.spec.consolidation.savingsThresholdPercent;
+  const considered = consolidationEligible(ctx, g, verdicts);
+  const eligible = considered.filter((n) => nodePrice(g.group, n) !== undefined);
+  const unpriced = considered.filter((n) => nodePrice(g.group, n) === undefined).map((n) => n.node.name);
+  if (eligible.length === 0) return unpriced.length === 0 ? undefined : unpricedRecord(g, unpriced);
+  const util = (n: ScaleDownNode): number => {
+    const u = (verdicts.get(n.node.name) as NodeVerdict).utilization;
+    return Math.max(u.windowMaxCpu, u.windowMaxMemory);
+  };
+  eligible.sort((a, b) => util(a) - util(b) || compareStrings(a.node.name, b.node.name));
+  const attempts = subsetsOf(eligible, g.budget - g.inFlight - g.approved).map((s) => evaluate(ctx, g, s));
+  const feasible = attempts.filter((a) => a.blockers.length === 0 && a.removedMonthlyPrice > 0);
+  feasible.sort((a, b) => saving(b) - saving(a) || a.nodes.length - b.nodes.length);
+  const best = feasible[0];
+  if (!best) {
+    const first = attempts[0] as Attempt;
+    return toRecord(g, first, 'blocked', first.blockers);
+  }
+  const savingPercent = best.removedMonthlyPrice > 0 ? (saving(best) / best.removedMonthlyPrice) * 100 : 0;
+  if (!(savingPercent >= threshold) || saving(best) <= 0) return toRecord(g, best, 'belowThreshold', [belowThreshold(best, savingPercent, threshold)]);
+  // Approved: apply to the simulation.
+  const dryRun = g.group.spec.dryRun;
+  const rec = toRecord(g, best, dryRun ? 'dryRun' : 'approved', []);
+  if (dryRun) rec.reason = 'DryRun';
+  apply(ctx, g, best, rec, verdicts);
   return rec;
 }
+
+/** Consolidation, for each group with it enabled that removed nothing by emptiness in this phase. */
+export const consolidation: ScaleDownMethod = {
+  name: 'consolidation',
+  compute({ ctx, verdicts, groups }) {
+    const removals: Removal[] = [];
+    for (const g of groups) {
+      if (!g.group.spec.consolidation.enabled || g.approved > 0) continue;
+      const rec = consolidateGroup(ctx, g, verdicts);
+      if (!rec) continue;
+      g.verdict.consolidation = rec;
+      if (rec.outcome !== 'approved' && rec.outcome !== 'dryRun') continue;
+      for (const name of rec.nodes) {
+        const n = ctx.nodes.get(name) as ScaleDownNode;
+        const v = verdicts.get(name) as NodeVerdict;
+        const removal: Removal = {
+          node: name,
+          nodeGroup: g.group.name,
+          kind: 'consolidate',
+          replacements: rec.replacements,
+          evictions: v.evictions ?? [],
+          moves: v.moves ?? [],
+        };
+        if (n.vpsieNode !== undefined) removal.vpsieNode = n.vpsieNode;
+        removals.push(removal);
+      }
+    }
+    return removals;
+  },
+};

@@ -1,0 +1,175 @@
+/**
+ * The NodeGroup entity's state and the small helpers every phase uses. The workflow
+ * (`workflow.ts`) holds one `NodeGroupEntity`; handlers (`handlers.ts`) change it and wait, the
+ * loop carries the work out: `sync.ts` (read the spec and the VPSieNodes), `work.ts` (reconcile
+ * to the desired count, create and delete VPSieNodes), `status.ts`, `deletion.ts`.
+ */
+import { proxyActivities, uuid4 } from '@temporalio/workflow';
+import type { NodeGroupActivities, GroupView } from '../../../activities/nodes/nodegroup';
+import { isCounted, type GroupNode, type GroupStatusInput } from '../../../decision/nodes/nodegroup';
+import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
+import { PHASE_ORDER } from '../../../decision/nodes/lifecycle/phases';
+import { NODEGROUP_KUBERNETES } from '../../../lib/temporal/retry-profiles';
+import type { NodeGroupWorkflowInput, ScaleDownResult, ScaleUpResult } from '../contracts';
+
+export const acts = proxyActivities<NodeGroupActivities>({
+  // Kubernetes calls only: short, so a crashed worker's attempt is retried soon.
+  startToCloseTimeout: '20s',
+  retry: NODEGROUP_KUBERNETES,
+});
+
+/** State carried across continue-as-new (in `NodeGroupWorkflowInput.carried`). */
+export interface NodeGroupCarried {
+  desired: number;
+  nodes: GroupNode[];
+  seq: number;
+  /** Answers of the last request ids (oldest first). */
+  requests: RequestRecord[];
+  lastScaleUpTime?: string;
+  lastScaleDownTime?: string;
+  consecutiveFailures: number;
+  /** Continue-as-new after this many history events (default 4000, or when the server suggests). */
+  maxHistoryEvents?: number;
+}
+
+export interface RequestRecord {
+  id: string;
+  up?: ScaleUpResult;
+  down?: ScaleDownResult;
+}
+
+export const MAX_REMEMBERED_REQUESTS = 1000;
+export const RESYNC_INTERVAL = '5m';
+export const DELETE_POLL = '5s';
+
+export interface CreateWork {
+  kind: 'create';
+  id: string;
+  nodes: { name: string; offeringID: string; podUids?: string[] }[];
+  reason: string;
+  message: string;
+}
+export interface DeleteWork {
+  kind: 'delete';
+  id: string;
+  names: string[];
+  reason: string;
+  message: string;
+}
+export type Work = CreateWork | DeleteWork;
+
+export function isCarried(v: unknown): v is NodeGroupCarried {
+  return typeof v === 'object' && v !== null && Array.isArray((v as NodeGroupCarried).nodes) && typeof (v as NodeGroupCarried).desired === 'number';
+}
+
+export type EntityNode = GroupNode & { confirmedEpoch: number };
+
+export interface NodeGroupEntity {
+  ref: { namespace: string; name: string };
+  groupLabel: string;
+  carried: NodeGroupCarried;
+  maxHistory: number;
+  nodes: Map<string, EntityNode>;
+  requests: Map<string, RequestRecord>;
+  doneWork: Set<string>;
+  queue: Work[];
+  desired: number;
+  seq: number;
+  lastScaleUpTime: string | undefined;
+  lastScaleDownTime: string | undefined;
+  consecutiveFailures: number;
+  replaceNotBefore: number;
+  group: GroupView | undefined;
+  generation: number;
+  deleting: boolean;
+  syncRequested: boolean;
+  dirty: boolean;
+  epoch: number;
+  groupError: GroupStatusInput['error'];
+}
+
+/** The entity at the start of a run: from the state carried across continue-as-new, or empty. */
+export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
+  const ref = { namespace: input.namespace, name: input.name };
+  const carried: NodeGroupCarried = isCarried(input.carried)
+    ? input.carried
+    : {
+        desired: 0,
+        nodes: [],
+        seq: 0,
+        requests: [],
+        consecutiveFailures: 0,
+        ...(typeof input.carried === 'object' && input.carried !== null ? (input.carried as Partial<NodeGroupCarried>) : {}),
+      };
+  return {
+    ref,
+    groupLabel: `${ref.namespace}/${ref.name}`,
+    carried,
+    maxHistory: carried.maxHistoryEvents ?? 4000,
+    nodes: new Map<string, EntityNode>(carried.nodes.map((n) => [n.name, { ...n, confirmedEpoch: 0 }])),
+    requests: new Map<string, RequestRecord>(carried.requests.map((r) => [r.id, r])),
+    // Requests carried over were complete when the previous run continued as new.
+    doneWork: new Set<string>(carried.requests.map((r) => r.id)),
+    queue: [],
+    desired: carried.desired,
+    seq: carried.seq,
+    lastScaleUpTime: carried.lastScaleUpTime,
+    lastScaleDownTime: carried.lastScaleDownTime,
+    consecutiveFailures: carried.consecutiveFailures,
+    replaceNotBefore: 0,
+    group: undefined,
+    generation: 0,
+    deleting: false,
+    syncRequested: true,
+    dirty: true,
+    epoch: 1,
+    groupError: undefined,
+  };
+}
+
+export const now = (): string => new Date(Date.now()).toISOString();
+
+export const counted = (e: NodeGroupEntity): number => [...e.nodes.values()].filter(isCounted).length;
+
+export function remember(e: NodeGroupEntity, r: RequestRecord): void {
+  e.requests.set(r.id, r);
+  while (e.requests.size > MAX_REMEMBERED_REQUESTS) {
+    const first = e.requests.keys().next().value;
+    if (first === undefined) break;
+    e.requests.delete(first);
+  }
+}
+
+function newName(e: NodeGroupEntity): string {
+  for (;;) {
+    const n = `${e.ref.name}-${uuid4().slice(0, 8)}`;
+    if (!e.nodes.has(n)) return n;
+  }
+}
+
+/** Adds `count` Pending nodes of `offeringID` to the entity; they are created by the loop's work. */
+export function plan(e: NodeGroupEntity, count: number, offeringID: string, reason: string): { name: string; offeringID: string }[] {
+  const out: { name: string; offeringID: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = newName(e);
+    e.seq += 1;
+    // Not confirmed until the create activity returns: a listing cannot drop it before then.
+    e.nodes.set(name, { name, phase: 'Pending', offeringID, createdAt: now(), seq: e.seq, reason, confirmedEpoch: Number.MAX_SAFE_INTEGER });
+    out.push({ name, offeringID });
+  }
+  return out;
+}
+
+/**
+ * Replacements of failed nodes back off exponentially (5 s doubling to 10 min). Failures that
+ * arrive while a back-off is already running (a batch failing together) do not escalate it.
+ */
+export function noteFailure(e: NodeGroupEntity): void {
+  if (Date.now() < e.replaceNotBefore) return;
+  e.consecutiveFailures += 1;
+  e.replaceNotBefore = Date.now() + Math.min(600, 5 * 2 ** (e.consecutiveFailures - 1)) * 1000;
+}
+
+export function mergePhase(n: GroupNode, phase: VPSieNodePhase): void {
+  if (PHASE_ORDER[phase] > PHASE_ORDER[n.phase]) n.phase = phase;
+}
