@@ -5,43 +5,15 @@
  * stopped with Ctrl-C; N rounds. Then `npm run sandbox` is kept up and `npm start` attached to it
  * is started and stopped N times. Prints one JSON object (seconds).
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readEndpoints, repoRoot, type Endpoints } from '../sandbox/endpoints';
-import { ctrlC, npmJob, waitFor, type Job } from '../sandbox/job';
+import { ctrlC, kubectl, orchestratorReady as ready, sandboxJob, waitFor } from '../sandbox/job';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-
-function job(script: string, dir: string, log: string): Job {
-  return npmJob(script, path.join(path.dirname(dir), log), {
-    ...process.env,
-    SANDBOX_DIR: dir,
-    SANDBOX_HEADLESS: '1',
-    LOG_LEVEL: 'info',
-    METRICS_ADDR: '127.0.0.1:0',
-  });
-}
-
-async function ready(dir: string, j: Job): Promise<Endpoints> {
-  return waitFor(
-    'orchestrator ready',
-    async () => {
-      const e = readEndpoints(dir);
-      return e?.orchestrator && (await fetch(e.orchestrator.readyz)).ok ? e : undefined;
-    },
-    j,
-  );
-}
-
-function kubectl(e: Endpoints, args: string[]): string {
-  const r = spawnSync(e.kubectl, [`--kubeconfig=${e.kubeconfig}`, ...args], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
 }
 
 async function exampleUp(e: Endpoints): Promise<void> {
@@ -66,7 +38,7 @@ async function main(): Promise<void> {
   const dir = path.join(root, 'own');
   for (let i = 0; i < rounds; i++) {
     const t0 = Date.now();
-    const j = job('start', dir, `own-${i}.log`);
+    const j = sandboxJob('start', dir, `own-${i}`);
     const e = await ready(dir, j);
     own.startToReadySeconds.push((Date.now() - t0) / 1000);
     await exampleUp(e);
@@ -74,11 +46,11 @@ async function main(): Promise<void> {
   }
   const attached = { startToReadySeconds: [] as number[], stopSeconds: [] as number[], sandboxStopSeconds: 0 };
   const sdir = path.join(root, 'shared');
-  const sb = job('sandbox', sdir, 'sandbox.log');
+  const sb = sandboxJob('sandbox', sdir, 'sandbox');
   const e0 = await waitFor('sandbox up', () => readEndpoints(sdir), sb);
   for (let i = 0; i < rounds; i++) {
     const t0 = Date.now();
-    const j = job('start', sdir, `attached-${i}.log`);
+    const j = sandboxJob('start', sdir, `attached-${i}`);
     await ready(sdir, j);
     attached.startToReadySeconds.push((Date.now() - t0) / 1000);
     if (i === 0) await exampleUp(e0);

@@ -3,9 +3,10 @@
  * its own, stopped with Ctrl-C (SIGINT to the whole group — npm, its shell and node — which npm
  * also forwards to its child). Used by the restart test and `npm run bench:restart`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { repoRoot } from './endpoints';
+import path from 'node:path';
+import { readEndpoints, repoRoot, type Endpoints } from './endpoints';
 
 export interface Job {
   child: ChildProcess;
@@ -60,4 +61,34 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> 
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${job ? ` (log: ${job.log})` : ''}`);
     await sleep(250);
   }
+}
+
+/** `npm run <script>` as a terminal job on the sandbox in `dir` (headless, log beside `dir`). */
+export function sandboxJob(script: string, dir: string, logName: string): Job {
+  return npmJob(script, path.join(path.dirname(dir), `${logName}.log`), {
+    ...process.env,
+    SANDBOX_DIR: dir,
+    SANDBOX_HEADLESS: '1',
+    LOG_LEVEL: 'info',
+    METRICS_ADDR: '127.0.0.1:0',
+  });
+}
+
+/** The sandbox's endpoints once the orchestrator `job` runs on it has published itself and is ready. */
+export function orchestratorReady(dir: string, job: Job): Promise<Endpoints> {
+  return waitFor(
+    'the orchestrator published and ready',
+    async () => {
+      const e = readEndpoints(dir);
+      return e?.orchestrator && (await fetch(e.orchestrator.readyz)).ok ? e : undefined;
+    },
+    job,
+  );
+}
+
+/** The sandbox's own kubectl; throws with its stderr on a non-zero exit. */
+export function kubectl(e: Endpoints, args: string[], input?: string): string {
+  const r = spawnSync(e.kubectl, [`--kubeconfig=${e.kubeconfig}`, ...args], { input, encoding: 'utf8', timeout: 200_000 });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+  return r.stdout;
 }

@@ -231,36 +231,23 @@ async function buildKubernetes(progress: Progress): Promise<Record<keyof typeof 
   );
 }
 
-async function installKwok(progress: Progress): Promise<string> {
-  const dir = componentDir('kwok', `v${VERSIONS.kwok}`);
-  const bin = path.join(dir, 'bin', 'kwok');
-  if (isComplete(dir)) return bin;
-  return withLock(
-    dir,
-    async () => {
-      if (isComplete(dir)) return bin;
-      await requireGo();
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
-      const logFile = path.join(dir, 'build.log');
-      progress(`building kwok v${VERSIONS.kwok} from the Go module proxy (about 1 minute cold)…`);
-      await run('go', ['install', `sigs.k8s.io/kwok/cmd/kwok@v${VERSIONS.kwok}`], {
-        env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }),
-        logFile,
-        what: 'go install kwok',
-      });
-      if (!fs.existsSync(bin)) throw new ToolchainError(`go install produced no ${bin}`, logFile);
-      markComplete(dir);
-      return bin;
-    },
-    progress,
-  );
-}
-
-/** metrics-server: `go install`, as its go.mod has no replace directives. */
-async function installMetricsServer(progress: Progress): Promise<string> {
-  const dir = componentDir('metrics-server', `v${VERSIONS.metricsServer}`);
-  const bin = path.join(dir, 'bin', 'metrics-server');
+/**
+ * One Go binary installed with `go install` into its own cache directory (by component and
+ * version), under the cache lock; `prepare` may read the module first to compute extra flags.
+ */
+async function goInstall(
+  o: {
+    component: string;
+    version: string;
+    bin: string;
+    what: string;
+    about: string;
+    args: (logFile: string) => Promise<string[]> | string[];
+  },
+  progress: Progress,
+): Promise<string> {
+  const dir = componentDir(o.component, `v${o.version}`);
+  const bin = path.join(dir, 'bin', o.bin);
   if (isComplete(dir)) return bin;
   return withLock(
     dir,
@@ -271,23 +258,49 @@ async function installMetricsServer(progress: Progress): Promise<string> {
       fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
       const logFile = path.join(dir, 'build.log');
       const started = Date.now();
-      progress(`building metrics-server v${VERSIONS.metricsServer} from the Go module proxy (about 2 minutes cold; log: ${logFile})…`);
-      await run(
-        'go',
-        [
-          'install',
-          '-trimpath',
-          // As its Makefile does: the version lives in client-go's version package.
-          '-ldflags',
-          `-s -w -X k8s.io/client-go/pkg/version.gitVersion=v${VERSIONS.metricsServer} -X k8s.io/client-go/pkg/version.gitTreeState=clean`,
-          `sigs.k8s.io/metrics-server/cmd/metrics-server@v${VERSIONS.metricsServer}`,
-        ],
-        { env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }), logFile, what: 'go install metrics-server' },
-      );
+      const args = await o.args(logFile);
+      progress(`building ${o.what} from the Go module proxy (${o.about}; log: ${logFile})…`);
+      await run('go', ['install', ...args], { env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }), logFile, what: `go install ${o.bin}` });
       if (!fs.existsSync(bin)) throw new ToolchainError(`go install produced no ${bin}`, logFile);
       markComplete(dir);
-      progress(`  metrics-server built in ${Math.round((Date.now() - started) / 1000)} s`);
+      progress(`  ${o.what} built in ${Math.round((Date.now() - started) / 1000)} s`);
       return bin;
+    },
+    progress,
+  );
+}
+
+function installKwok(progress: Progress): Promise<string> {
+  return goInstall(
+    {
+      component: 'kwok',
+      version: VERSIONS.kwok,
+      bin: 'kwok',
+      what: `kwok v${VERSIONS.kwok}`,
+      about: 'about 1 minute cold',
+      args: () => [`sigs.k8s.io/kwok/cmd/kwok@v${VERSIONS.kwok}`],
+    },
+    progress,
+  );
+}
+
+/** metrics-server: `go install`, as its go.mod has no replace directives. */
+function installMetricsServer(progress: Progress): Promise<string> {
+  const v = VERSIONS.metricsServer;
+  return goInstall(
+    {
+      component: 'metrics-server',
+      version: v,
+      bin: 'metrics-server',
+      what: `metrics-server v${v}`,
+      about: 'about 2 minutes cold',
+      // As its Makefile does: the version lives in client-go's version package.
+      args: () => [
+        '-trimpath',
+        '-ldflags',
+        `-s -w -X k8s.io/client-go/pkg/version.gitVersion=v${v} -X k8s.io/client-go/pkg/version.gitTreeState=clean`,
+        `sigs.k8s.io/metrics-server/cmd/metrics-server@v${v}`,
+      ],
     },
     progress,
   );
@@ -298,46 +311,30 @@ async function installMetricsServer(progress: Progress): Promise<string> {
  * discoveries (the sandbox uses kwok's HTTP discovery), which drops the cloud SDKs from the
  * build; without `builtinassets` there is no web UI, the HTTP API is all there is.
  */
-async function installPrometheus(progress: Progress): Promise<string> {
-  const dir = componentDir('prometheus', `v${VERSIONS.prometheus}`);
-  const bin = path.join(dir, 'bin', 'prometheus');
-  if (isComplete(dir)) return bin;
-  return withLock(
-    dir,
-    async () => {
-      if (isComplete(dir)) return bin;
-      await requireGo();
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
-      const logFile = path.join(dir, 'build.log');
-      const started = Date.now();
-      const mod = 'github.com/prometheus/prometheus';
-      const info = JSON.parse(
-        await run('go', ['mod', 'download', '-json', `${mod}@v${VERSIONS.prometheus}`], {
-          env: goEnv({ GOFLAGS: '' }),
-          logFile,
-          what: 'downloading the Prometheus module',
-        }),
-      ) as { Dir?: string };
-      const release = info.Dir ? fs.readFileSync(path.join(info.Dir, 'VERSION'), 'utf8').trim() : VERSIONS.prometheus;
-      progress(`building Prometheus ${release} (module v${VERSIONS.prometheus}) from the Go module proxy (about 3 minutes cold; log: ${logFile})…`);
-      await run(
-        'go',
-        [
-          'install',
+function installPrometheus(progress: Progress): Promise<string> {
+  const v = VERSIONS.prometheus;
+  const mod = 'github.com/prometheus/prometheus';
+  return goInstall(
+    {
+      component: 'prometheus',
+      version: v,
+      bin: 'prometheus',
+      what: `Prometheus (module v${v})`,
+      about: 'about 3 minutes cold',
+      args: async (logFile) => {
+        const info = JSON.parse(
+          await run('go', ['mod', 'download', '-json', `${mod}@v${v}`], { env: goEnv({ GOFLAGS: '' }), logFile, what: 'downloading the Prometheus module' }),
+        ) as { Dir?: string };
+        const release = info.Dir ? fs.readFileSync(path.join(info.Dir, 'VERSION'), 'utf8').trim() : v;
+        return [
           '-trimpath',
           '-tags',
           'netgo,remove_all_sd',
           '-ldflags',
           `-s -w -X github.com/prometheus/common/version.Version=${release}`,
-          `${mod}/cmd/prometheus@v${VERSIONS.prometheus}`,
-        ],
-        { env: goEnv({ GOBIN: path.join(dir, 'bin'), GOFLAGS: '' }), logFile, what: 'go install prometheus' },
-      );
-      if (!fs.existsSync(bin)) throw new ToolchainError(`go install produced no ${bin}`, logFile);
-      markComplete(dir);
-      progress(`  Prometheus built in ${Math.round((Date.now() - started) / 1000)} s`);
-      return bin;
+          `${mod}/cmd/prometheus@v${v}`,
+        ];
+      },
     },
     progress,
   );

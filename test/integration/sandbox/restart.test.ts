@@ -7,44 +7,13 @@
  *
  * The stop times are printed (they are measured by `npm run bench:restart`), never asserted.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { endpointsPath, readEndpoints, type Endpoints } from '../../../sandbox/endpoints';
-import { ctrlC, npmJob, running, sleep, waitFor, type Job } from '../../../sandbox/job';
+import { ctrlC, kubectl, orchestratorReady, running, sandboxJob as npm, sleep, waitFor, type Job } from '../../../sandbox/job';
 import { isAlive } from '../../../sandbox/process';
-
-/** `npm run <script>` as a terminal's foreground job, in the given sandbox directory. */
-function npm(script: string, dir: string, logName: string): Job {
-  return npmJob(script, path.join(path.dirname(dir), `${logName}.log`), {
-    ...process.env,
-    SANDBOX_DIR: dir,
-    SANDBOX_HEADLESS: '1',
-    LOG_LEVEL: 'info',
-    METRICS_ADDR: '127.0.0.1:0',
-  });
-}
-
-async function orchestratorReady(dir: string, run: Job): Promise<Endpoints> {
-  return waitFor(
-    'the orchestrator published and ready',
-    async () => {
-      const e = readEndpoints(dir);
-      if (!e?.orchestrator) return undefined;
-      const r = await fetch(e.orchestrator.readyz);
-      return r.ok ? e : undefined;
-    },
-    run,
-  );
-}
-
-function kubectl(e: Endpoints, args: string[], input?: string): string {
-  const r = spawnSync(e.kubectl, [`--kubeconfig=${e.kubeconfig}`, ...args], { input, encoding: 'utf8', timeout: 200_000 });
-  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr || r.error?.message}`);
-  return r.stdout;
-}
 
 /** A NodeGroup (minNodes 0, default join Secret) and a pod only its nodes can take. */
 function manifests(group: string, pod: string): string {
