@@ -94,6 +94,20 @@ export const ConfigSchema = z.object({
   SCALE_DOWN_REPLACEMENT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(1200),
   /** Run the scale-down loop at all (off: nothing is ever removed for being idle). */
   SCALE_DOWN_ENABLED: bool.default(true),
+  // ---- workload rightsizing (OptiPod, issue #14) ----
+  /** Run rightsizing at all: the OptimizationPolicy watcher and its cycles. */
+  RIGHTSIZING_ENABLED: bool.default(true),
+  /** The orchestrator's own namespace: policies here reach the namespaces their selector names; elsewhere only their own. */
+  OPERATOR_NAMESPACE: z.string().min(1).default('kube-system'),
+  /** The usage provider of policies that name none (metricsConfig.provider). */
+  METRICS_PROVIDER: z.enum(['metrics-server', 'prometheus']).default('metrics-server'),
+  /** Prometheus's base URL (its API under /api/v1); without it the prometheus provider is not configured. */
+  PROMETHEUS_URL: z.string().url().optional(),
+  /** namespace/name of a Secret with Prometheus credentials (`token`, or `username`/`password`; `ca.crt`). */
+  PROMETHEUS_AUTH_SECRET: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'expected namespace/name')
+    .optional(),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
 });
 

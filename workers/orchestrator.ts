@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -29,6 +29,13 @@ import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/nod
 import { startScaleUpTrigger, type ScaleUpTriggerOptions } from '../starters/nodes/scale-up-trigger';
 import { ensureScaleDownLoop } from '../starters/nodes/scale-down';
 import { startWatchers, type Watchers } from '../starters/nodes/watchers';
+import { startPolicyWatcher, type PolicyWatcher } from '../starters/rightsizing/policy-watcher';
+import { createRightsizingActivities } from '../activities/rightsizing/cycle';
+import { MetricsServerProvider } from '../activities/rightsizing/metrics-server';
+import { kubeGetter } from '../activities/rightsizing/owners';
+import { PrometheusProvider, prometheusAuthFromSecret, type PrometheusAuth } from '../activities/rightsizing/prometheus';
+import type { UsageProvider } from '../activities/rightsizing/provider';
+import type { MetricsProviderName } from '../lib/crds/optipod';
 import type { OrchestratorDeps } from './deps';
 import { serveHealth } from './http';
 
@@ -82,9 +89,26 @@ export interface StartOrchestratorOptions {
   scaleUpTrigger?: ScaleUpTriggerOptions | false;
 }
 
+/** The usage providers of rightsizing: metrics-server always, Prometheus when PROMETHEUS_URL is set. */
+export function rightsizingProviders(deps: OrchestratorDeps, prometheusAuth: PrometheusAuth = {}): Partial<Record<MetricsProviderName, UsageProvider>> {
+  const kube = kubeGetter(deps.kc);
+  const providers: Partial<Record<MetricsProviderName, UsageProvider>> = { 'metrics-server': new MetricsServerProvider({ kube, registry: deps.registry }) };
+  if (deps.config.PROMETHEUS_URL)
+    providers.prometheus = new PrometheusProvider({ url: deps.config.PROMETHEUS_URL, kube, registry: deps.registry, ...prometheusAuth });
+  return providers;
+}
+
 /** Every activity the worker registers. */
-export function createAllActivities(deps: OrchestratorDeps) {
+export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: PrometheusAuth = {}) {
   return {
+    ...createRightsizingActivities({
+      kc: deps.kc,
+      registry: deps.registry,
+      providers: rightsizingProviders(deps, prometheusAuth),
+      defaultProvider: deps.config.METRICS_PROVIDER,
+      operatorNamespace: deps.config.OPERATOR_NAMESPACE,
+      dryRun: deps.config.DRY_RUN,
+    }),
     ...createFakeCapacityActivities(deps.kc),
     ...createNodeGroupActivities(deps),
     ...createGarbageCollectionActivities(deps),
@@ -94,6 +118,19 @@ export function createAllActivities(deps: OrchestratorDeps) {
     ...createScaleUpActivities(deps),
     ...createScaleDownActivities(deps),
   };
+}
+
+/** Prometheus credentials from PROMETHEUS_AUTH_SECRET; unreadable → none, logged (the provider then answers MetricsUnavailable). */
+async function readPrometheusAuth(deps: OrchestratorDeps, log: ReturnType<typeof logger>): Promise<PrometheusAuth> {
+  const ref = deps.config.PROMETHEUS_AUTH_SECRET;
+  if (!ref) return {};
+  const [namespace, name] = ref.split('/') as [string, string];
+  try {
+    return await prometheusAuthFromSecret(deps.kc.makeApiClient(k8s.CoreV1Api), namespace, name);
+  } catch (err) {
+    log.error('PROMETHEUS_AUTH_SECRET could not be read; Prometheus is asked without credentials', { secret: ref, error: String(err) });
+    return {};
+  }
 }
 
 export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Orchestrator> {
@@ -125,13 +162,14 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     taskQueue: config.TASK_QUEUE,
     identity,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') }),
-    activities: createAllActivities(deps),
+    activities: createAllActivities(deps, await readPrometheusAuth(deps, log)),
   });
   const running = worker.run();
   running.catch((err: unknown) => log.error('worker stopped with an error', { error: String(err) }));
 
   // ---- leader-only duties: watchers and the GC schedule ----
   let watchers: Watchers | undefined;
+  let policyWatcher: PolicyWatcher | undefined;
   let stopScaleUpTrigger: (() => Promise<void>) | undefined;
   let leading = false;
   let scheduleId: string | undefined;
@@ -154,6 +192,19 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         namespace: config.WATCH_NAMESPACE,
         ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}),
       });
+    if ((o.watchers ?? true) && config.RIGHTSIZING_ENABLED)
+      try {
+        policyWatcher = await startPolicyWatcher({
+          kc,
+          temporal,
+          taskQueue: config.TASK_QUEUE,
+          namespace: config.WATCH_NAMESPACE,
+          ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}),
+        });
+      } catch (err) {
+        // e.g. the OptimizationPolicy CRD is not installed: node autoscaling runs on
+        log.error('OptimizationPolicy watcher not started; rightsizing is off', { error: String(err) });
+      }
     if ((o.watchers ?? true) && o.scaleUpTrigger !== false)
       stopScaleUpTrigger = await startScaleUpTrigger(
         deps,
@@ -167,6 +218,9 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     const w = watchers;
     watchers = undefined;
     await w?.stop();
+    const pw = policyWatcher;
+    policyWatcher = undefined;
+    await pw?.stop();
     const t = stopScaleUpTrigger;
     stopScaleUpTrigger = undefined;
     await t?.();

@@ -57,6 +57,7 @@ export function sandboxConfig(config: Config, endpoints: Endpoints, env: NodeJS.
     ...(v && env.VPSIE_URL === undefined ? { VPSIE_URL: v.url } : {}),
     ...(v && env.VPSIE_CLUSTER_IDENTIFIER === undefined ? { VPSIE_CLUSTER_IDENTIFIER: v.clusterIdentifier } : {}),
     ...(env.JOIN_API_SERVER === undefined ? { JOIN_API_SERVER: endpoints.apiserver } : {}),
+    ...(endpoints.prometheus && env.PROMETHEUS_URL === undefined ? { PROMETHEUS_URL: endpoints.prometheus.url } : {}),
   };
 }
 

@@ -5,3 +5,4 @@ export * from './nodes/garbage-collection';
 export * from './nodes/lifecycle/workflow';
 export * from './nodes/scale-up';
 export * from './nodes/scale-down/loop';
+export * from './rightsizing/policy';

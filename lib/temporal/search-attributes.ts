@@ -12,3 +12,7 @@ export const SA_NODEGROUP = defineSearchAttributeKey(NODEGROUP_SEARCH_ATTRIBUTE,
 export const SA_VPSIENODE = defineSearchAttributeKey('VPSieNode', SearchAttributeType.KEYWORD);
 /** The VPSieNode phase a lifecycle workflow is in. */
 export const SA_PHASE = defineSearchAttributeKey('Phase', SearchAttributeType.KEYWORD);
+/** `<namespace>/<name>` of the OptimizationPolicy a rightsizing run belongs to. */
+export const SA_OPTIMIZATION_POLICY = defineSearchAttributeKey('OptimizationPolicy', SearchAttributeType.KEYWORD);
+/** `Kind/namespace/name` of the workloads a rightsizing run governs (capped). */
+export const SA_WORKLOAD = defineSearchAttributeKey('Workload', SearchAttributeType.KEYWORD_LIST);

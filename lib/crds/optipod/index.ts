@@ -3,3 +3,4 @@ export * from './constants';
 export * from './quantity';
 export * from './policy';
 export * from './parse';
+export * from './checkpoint';

@@ -1,0 +1,202 @@
+/**
+ * One rightsizing cycle of one policy, as pure code: the facts the activity read (governed and
+ * overridden workloads, each namespace's usage, OOM kills, the stored usage models) in; every
+ * workload's result, the updated models and the cycle's numbers out. No I/O, no clock.
+ *
+ * Idempotent by construction, so a retried or re-run cycle never counts a sample twice: a CPU
+ * sample is ingested only when it is newer than the model's last one, a memory sample only raises
+ * its interval's peak (the same peak again is no change), an OOM kill only when newer than the
+ * last one remembered.
+ */
+import type { PolicyMode, SkipReason, WorkloadKind } from '../../lib/crds/optipod/constants';
+import { ContainerUsageModel, type ModelState, type SeriesPoint } from './model';
+import { recommend, type ContainerRecommendation, type RecommenderPolicy } from './recommendation';
+import { workloadKey, type WorkloadInfo } from './selection';
+import type { ContainerResult, CurrentResources, WorkloadResult } from './status';
+
+export interface TemplateContainer extends CurrentResources {
+  name: string;
+}
+
+/** A workload the policy governs, with its pod template's containers. */
+export interface GovernedWorkload {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  containers: TemplateContainer[];
+}
+
+export interface UsageSeries {
+  workload: { kind: WorkloadKind; namespace: string; name: string };
+  container: string;
+  cpu: readonly SeriesPoint[];
+  memory: readonly SeriesPoint[];
+}
+
+/** A namespace's usage as a provider answered it (Forbidden: RBAC refused reading its pods or metrics). */
+export type NamespaceUsage =
+  | { ok: true; containers: readonly UsageSeries[] }
+  | { ok: false; reason: Extract<SkipReason, 'MetricsUnavailable' | 'InsufficientData' | 'Forbidden'>; message: string };
+
+export interface OomKill {
+  /** Kind/namespace/name of the workload. */
+  workload: string;
+  container: string;
+  /** Epoch ms of the kill. */
+  at: number;
+  /** Memory at the kill (bytes): the container's memory limit. */
+  usage: number;
+}
+
+/** container name → stored model state (unknown: whatever was read back; a bad one is rebuilt). */
+export type WorkloadModels = Record<string, unknown>;
+
+export interface CycleInput {
+  /** namespace/name of the policy. */
+  policy: string;
+  mode: PolicyMode;
+  dryRun: boolean;
+  now: number;
+  recommender: RecommenderPolicy;
+  governed: readonly GovernedWorkload[];
+  overridden: readonly { workload: WorkloadInfo; winner: string }[];
+  /** namespace → usage; a governed workload's namespace without an entry has no usage. */
+  usage: Readonly<Record<string, NamespaceUsage>>;
+  ooms: readonly OomKill[];
+  /** workload key → its models. */
+  models: Readonly<Record<string, WorkloadModels>>;
+  /** workload key → the times the last status kept (epoch ms). */
+  previous?: Readonly<Record<string, { lastRecommendationTime?: number; lastAppliedTime?: number }>>;
+}
+
+export interface CycleOutput {
+  results: WorkloadResult[];
+  /** workload key → container → model state: every governed workload that has a model now. */
+  models: Record<string, Record<string, ModelState>>;
+  /** Workload keys whose models changed this cycle (the ones to store). */
+  changed: string[];
+  /** Container recommendations made. */
+  recommendations: number;
+  /** CPU samples newly ingested (0 on a re-run of the same cycle). */
+  ingested: number;
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Ingests one container's new samples into its model; returns the CPU samples ingested. */
+export function ingest(model: ContainerUsageModel, series: UsageSeries | undefined, ooms: readonly OomKill[]): number {
+  let n = 0;
+  if (series !== undefined) {
+    // a fresh model takes every sample (its lastSample 0 is "none", not epoch 0)
+    const last = model.sampleCount === 0 ? -Infinity : model.lastSample;
+    for (const [t, v] of [...series.cpu].sort((a, b) => a[0] - b[0]))
+      if (t > last) {
+        model.addCpu(t, v);
+        n++;
+      }
+    for (const [t, v] of [...series.memory].sort((a, b) => a[0] - b[0])) model.addMemory(t, v);
+  }
+  for (const k of [...ooms].sort((a, b) => a.at - b.at)) if (model.lastOom === undefined || k.at > model.lastOom.at) model.recordOom(k.at, k.usage);
+  return n;
+}
+
+function insufficientMessage(containers: readonly ContainerResult[]): string {
+  const parts = containers
+    .filter((c) => c.recommendation !== undefined && !c.recommendation.ok)
+    .map((c) => {
+      const r = c.recommendation as Extract<ContainerRecommendation, { ok: false }>;
+      return `${c.name}: ${r.sampleCount} of ${r.minSamples} samples`;
+    });
+  const none = containers.filter((c) => c.recommendation === undefined).map((c) => `${c.name}: no usage`);
+  return [...parts, ...none].join('; ');
+}
+
+export function runCycle(input: CycleInput): CycleOutput {
+  const results: WorkloadResult[] = [];
+  const models: Record<string, Record<string, ModelState>> = {};
+  const changed: string[] = [];
+  let recommendations = 0;
+  let ingested = 0;
+  const usageIndex = new Map<string, UsageSeries>();
+  for (const u of Object.values(input.usage)) if (u.ok) for (const c of u.containers) usageIndex.set(`${workloadKey(c.workload)}|${c.container}`, c);
+  const oomIndex = new Map<string, OomKill[]>();
+  for (const k of input.ooms) {
+    const key = `${k.workload}|${k.container}`;
+    oomIndex.set(key, [...(oomIndex.get(key) ?? []), k]);
+  }
+
+  for (const w of input.governed) {
+    const wk = workloadKey(w);
+    const prev = input.previous?.[wk] ?? {};
+    const base: WorkloadResult = { kind: w.kind, namespace: w.namespace, name: w.name, policy: input.policy, outcome: 'Skipped', containers: [] };
+    if (prev.lastAppliedTime !== undefined) base.lastAppliedTime = prev.lastAppliedTime;
+    const stored = input.models[wk] ?? {};
+    const usage = input.usage[w.namespace];
+    const containers: ContainerResult[] = [];
+    const kept: Record<string, ModelState> = {};
+    let workloadChanged = false;
+    for (const c of [...w.containers].sort(byName)) {
+      const restored = ContainerUsageModel.restore(stored[c.name]);
+      const model = restored ?? new ContainerUsageModel();
+      const before = restored === undefined ? undefined : JSON.stringify(stored[c.name]);
+      const series = usageIndex.get(`${wk}|${c.name}`);
+      const n = ingest(model, usage?.ok === true ? series : undefined, oomIndex.get(`${wk}|${c.name}`) ?? []);
+      ingested += n;
+      const result: ContainerResult = { name: c.name };
+      if (c.requests !== undefined) result.requests = c.requests;
+      if (c.limits !== undefined) result.limits = c.limits;
+      if (model.sampleCount > 0 || model.lastOom !== undefined || restored !== undefined) {
+        const state = model.toState();
+        kept[c.name] = state;
+        if (before === undefined || before !== JSON.stringify(state)) workloadChanged = true;
+        result.recommendation = recommend(model, input.recommender, input.now);
+      }
+      containers.push(result);
+    }
+    if (Object.keys(kept).length > 0) models[wk] = kept;
+    if (workloadChanged) changed.push(wk);
+    base.containers = containers;
+
+    const ok = containers.length > 0 && containers.every((c) => c.recommendation?.ok === true);
+    if (ok) {
+      recommendations += containers.length;
+      base.lastRecommendationTime = input.now;
+    } else if (prev.lastRecommendationTime !== undefined) base.lastRecommendationTime = prev.lastRecommendationTime;
+
+    if (usage !== undefined && !usage.ok && !ok) {
+      base.outcome = 'Skipped';
+      base.skipReason = usage.reason;
+      base.message = usage.message;
+    } else if (!ok) {
+      base.outcome = 'Skipped';
+      base.skipReason = 'InsufficientData';
+      base.message = insufficientMessage(containers) || 'the workload has no containers';
+    } else {
+      base.outcome = 'Recommended';
+      if (input.mode === 'Recommend') base.skipReason = 'RecommendMode';
+      else if (input.dryRun) base.skipReason = 'DryRun';
+      if (usage !== undefined && !usage.ok) base.message = `recommendation from stored history: ${usage.message}`;
+    }
+    results.push(base);
+  }
+
+  for (const o of input.overridden)
+    results.push({
+      kind: o.workload.kind,
+      namespace: o.workload.namespace,
+      name: o.workload.name,
+      policy: o.winner,
+      outcome: 'Skipped',
+      skipReason: 'OverriddenByPolicy',
+      message: `governed by ${o.winner}`,
+      containers: [],
+    });
+  return { results, models, changed: changed.sort(), recommendations, ingested };
+}
+
+/** Skips by reason over every result (optipod_workloads_skipped{reason}, the cycle record). */
+export function skipsByReason(results: readonly WorkloadResult[]): Partial<Record<SkipReason, number>> {
+  const out: Partial<Record<SkipReason, number>> = {};
+  for (const r of results) if (r.outcome === 'Skipped' && r.skipReason !== undefined) out[r.skipReason] = (out[r.skipReason] ?? 0) + 1;
+  return out;
+}
