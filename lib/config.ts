@@ -108,6 +108,10 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'expected namespace/name')
     .optional(),
+  /** Prometheus range-query step (the CPU rate window and the nominal sample interval). */
+  PROMETHEUS_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** A container needs this many CPU samples before it is recommended (InsufficientData below). */
+  RIGHTSIZING_MIN_SAMPLES: z.coerce.number().int().min(1).default(10),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
 });
 

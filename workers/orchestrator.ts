@@ -94,7 +94,13 @@ export function rightsizingProviders(deps: OrchestratorDeps, prometheusAuth: Pro
   const kube = kubeGetter(deps.kc);
   const providers: Partial<Record<MetricsProviderName, UsageProvider>> = { 'metrics-server': new MetricsServerProvider({ kube, registry: deps.registry }) };
   if (deps.config.PROMETHEUS_URL)
-    providers.prometheus = new PrometheusProvider({ url: deps.config.PROMETHEUS_URL, kube, registry: deps.registry, ...prometheusAuth });
+    providers.prometheus = new PrometheusProvider({
+      url: deps.config.PROMETHEUS_URL,
+      kube,
+      registry: deps.registry,
+      stepMs: deps.config.PROMETHEUS_STEP_SECONDS * 1000,
+      ...prometheusAuth,
+    });
   return providers;
 }
 
@@ -108,6 +114,8 @@ export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: Prom
       defaultProvider: deps.config.METRICS_PROVIDER,
       operatorNamespace: deps.config.OPERATOR_NAMESPACE,
       dryRun: deps.config.DRY_RUN,
+      minSamples: deps.config.RIGHTSIZING_MIN_SAMPLES,
+      prometheusStepMs: deps.config.PROMETHEUS_STEP_SECONDS * 1000,
     }),
     ...createFakeCapacityActivities(deps.kc),
     ...createNodeGroupActivities(deps),

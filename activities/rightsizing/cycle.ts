@@ -96,6 +96,10 @@ export interface RightsizingActivityDeps {
   operatorNamespace: string;
   /** The global dry run: recommend, never modify. */
   dryRun: boolean;
+  /** CPU samples a container needs before it is recommended (default 10). */
+  minSamples?: number;
+  /** Prometheus's step: its nominal sample interval for the confidence (default 60 s; metrics-server's is 1 min). */
+  prometheusStepMs?: number;
 }
 
 function activityContext(): Context | undefined {
@@ -279,7 +283,10 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
           mode: spec.mode,
           dryRun: deps.dryRun,
           now: input.now,
-          recommender: recommenderPolicy(spec),
+          recommender: recommenderPolicy(spec, {
+            sampleIntervalMs: providerName === 'prometheus' ? (deps.prometheusStepMs ?? 60_000) : 60_000,
+            ...(deps.minSamples !== undefined ? { minSamples: deps.minSamples } : {}),
+          }),
           governed,
           overridden: mine?.overridden ?? [],
           usage,

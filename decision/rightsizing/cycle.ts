@@ -158,15 +158,17 @@ export function runCycle(input: CycleInput): CycleOutput {
     base.containers = containers;
 
     const ok = containers.length > 0 && containers.every((c) => c.recommendation?.ok === true);
-    if (ok) {
+    const fresh = ok && usage?.ok === true;
+    if (fresh) {
       recommendations += containers.length;
       base.lastRecommendationTime = input.now;
     } else if (prev.lastRecommendationTime !== undefined) base.lastRecommendationTime = prev.lastRecommendationTime;
 
-    if (usage !== undefined && !usage.ok && !ok) {
+    if (usage !== undefined && !usage.ok) {
+      // nothing new was learnt: skipped with the provider's reason (a stored recommendation stays visible)
       base.outcome = 'Skipped';
       base.skipReason = usage.reason;
-      base.message = usage.message;
+      base.message = ok ? `${usage.message}; the recommendation shown is from stored history` : usage.message;
     } else if (!ok) {
       base.outcome = 'Skipped';
       base.skipReason = 'InsufficientData';
@@ -175,7 +177,6 @@ export function runCycle(input: CycleInput): CycleOutput {
       base.outcome = 'Recommended';
       if (input.mode === 'Recommend') base.skipReason = 'RecommendMode';
       else if (input.dryRun) base.skipReason = 'DryRun';
-      if (usage !== undefined && !usage.ok) base.message = `recommendation from stored history: ${usage.message}`;
     }
     results.push(base);
   }

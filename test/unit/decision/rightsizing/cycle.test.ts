@@ -79,7 +79,7 @@ describe('rightsizing: one cycle (pure)', () => {
     const r = out.results[0]!;
     expect(r).to.include({ outcome: 'Recommended', skipReason: 'RecommendMode', policy: 'shop/rightsize', lastRecommendationTime: NOW });
     const direct = new ContainerUsageModel();
-    for (const [t, v] of (input().usage.shop as { containers: UsageSeries[] }).containers[0]!.cpu) direct.addCpu(t, v);
+    for (const [t, v] of (input().usage.shop as { containers: readonly UsageSeries[] }).containers[0]!.cpu) direct.addCpu(t, v);
     direct.addMemory(0, 300 * MIB);
     const expected = ok(recommend(direct, basePolicy(), NOW));
     const app = ok(r.containers.find((c) => c.name === 'app')?.recommendation);
@@ -157,12 +157,17 @@ describe('rightsizing: one cycle (pure)', () => {
     expect(skipsByReason(out.results)).to.deep.equal({ MetricsUnavailable: 1 });
   });
 
-  it('metrics unavailable with stored history: the stored model still recommends, and the message says why no new samples', () => {
+  it('metrics unavailable with stored history: Skipped MetricsUnavailable (nothing new learnt), the stored recommendation still shown', () => {
     const first = runCycle(input());
     const out = runCycle(input({ models: first.models, usage: { shop: { ok: false, reason: 'MetricsUnavailable', message: 'timeout' } } }));
-    expect(out.results[0]).to.include({ outcome: 'Recommended' });
-    expect(out.results[0]!.message).to.match(/stored history: timeout/);
+    expect(out.results[0]).to.include({
+      outcome: 'Skipped',
+      skipReason: 'MetricsUnavailable',
+      message: 'timeout; the recommendation shown is from stored history',
+    });
+    expect(ok(out.results[0]!.containers[0]!.recommendation).cpu.target).to.equal(ok(first.results[0]!.containers[0]!.recommendation).cpu.target);
     expect(out.ingested).to.equal(0);
+    expect(out.changed).to.deep.equal([]);
   });
 
   it('too few samples: Skipped InsufficientData naming each container and its sample count', () => {
