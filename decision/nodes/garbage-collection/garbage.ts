@@ -39,9 +39,14 @@ export const CLUSTER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** Default share of this cluster's machines (and of its Ready VPSieNodes) one run may delete. */
 export const DEFAULT_MAX_DELETE_PERCENT = 10;
 
-/** `orchestrator-cluster=<id>`: the notes token (and tag) stamped on every machine of the cluster. */
+/** `orchestrator-cluster=<id>`: the notes token stamped on every machine of the cluster. */
 export function clusterNote(clusterId: string): string {
   return `${CLUSTER_NOTE_KEY}=${clusterId}`;
+}
+
+/** `orchestrator-cluster-<id>`: the tag stamped on every machine of the cluster (tags are not listed; GC reads the notes). */
+export function clusterTag(clusterId: string): string {
+  return `${CLUSTER_NOTE_KEY}-${clusterId}`;
 }
 
 export interface GcVm {
@@ -121,6 +126,8 @@ export interface GarbageReport {
   vanished: VanishedNode[];
   /** Ready VPSieNodes whose machine is missing from this listing only (looked at again next run). */
   missingOnce: VanishedNode[];
+  /** uids of every Ready VPSieNode missing its machine in this listing: the next run's `previouslyMissing`. */
+  missingUids: string[];
   withheld: DeletionCap[];
 }
 
@@ -219,6 +226,7 @@ export function findGarbage(vms: readonly GcVm[], vpsieNodes: readonly GcVPSieNo
     clusterMachines: 0,
     vanished: [],
     missingOnce: [],
+    missingUids: [],
     withheld: [],
   };
   const eligible: LeakedVm[] = [];
@@ -283,6 +291,7 @@ export function findGarbage(vms: readonly GcVm[], vpsieNodes: readonly GcVPSieNo
   for (const n of watched) {
     if (byRequest.has(n.uid) || (n.vpsieIdentifier !== undefined && byIdentifier.has(n.vpsieIdentifier))) continue;
     const ref = { namespace: n.namespace, name: n.name, uid: n.uid };
+    report.missingUids.push(n.uid);
     if (opts.previouslyMissing?.has(n.uid)) missing.push(ref);
     else report.missingOnce.push(ref);
   }

@@ -17,9 +17,16 @@ const CLUSTER = 'c-1111';
 const OTHER = 'c-2222';
 
 /** A machine as the lifecycle creates one: request id, VPSieNode and (since #12) the cluster identity in its notes. */
-function vm(identifier: string, requestId: string | null, o: { cluster?: string | null; node?: string; createdOn?: string | null; deleted?: boolean } = {}): GcVm {
+function vm(
+  identifier: string,
+  requestId: string | null,
+  o: { cluster?: string | null; node?: string; createdOn?: string | null; deleted?: boolean } = {},
+): GcVm {
   const cluster = o.cluster === undefined ? CLUSTER : o.cluster;
-  const notes = requestId === null ? 'customer database' : [`orchestrator-request-id=${requestId}`, cluster ? clusterNote(cluster) : '', `vpsienode=${o.node ?? 'ns1/x'}`].join(' ');
+  const notes =
+    requestId === null
+      ? 'customer database'
+      : [`orchestrator-request-id=${requestId}`, cluster ? clusterNote(cluster) : '', `vpsienode=${o.node ?? 'ns1/x'}`].join(' ');
   const createdOn = o.createdOn === undefined ? HOUR_AGO : o.createdOn;
   return { identifier, hostname: `h-${identifier}`, notes, ...(createdOn !== null ? { createdOn } : {}), deleted: o.deleted ?? false };
 }
@@ -67,10 +74,14 @@ describe('Garbage collection decisions: which machines are ours and garbage', ()
   });
 
   it('a machine is owned when ANY VPSieNode names its identifier, whatever that VPSieNode’s uid (VPSieNodes restored with new uids)', () => {
-    const r = findGarbage([vm('m1', 'u-old-1'), vm('m2', 'u-old-2')], [vn('a', 'u-new-1', { vpsieIdentifier: 'm1' }), vn('b', 'u-new-2', { vpsieIdentifier: 'm2' })], {
-      ...base,
-      graceSeconds: 0,
-    });
+    const r = findGarbage(
+      [vm('m1', 'u-old-1'), vm('m2', 'u-old-2')],
+      [vn('a', 'u-new-1', { vpsieIdentifier: 'm1' }), vn('b', 'u-new-2', { vpsieIdentifier: 'm2' })],
+      {
+        ...base,
+        graceSeconds: 0,
+      },
+    );
     expect(r.leaked).to.deep.equal([]);
     expect(r.owned).to.equal(2);
   });
@@ -154,8 +165,16 @@ describe('Garbage collection decisions: a bounded share of deletions per run', (
 
   it('deletes at most 10% of this cluster’s machines, oldest first, and reports the rest with a typed reason and its numbers', () => {
     const kept = Array.from({ length: 17 }, (_, i) => vm(`kept-${i}`, `u-k${i}`));
-    const leaks = [vm('leak-a', 'u-la', { createdOn: '2026-03-01 10:00:00' }), vm('leak-b', 'u-lb'), vm('leak-c', 'u-lc', { createdOn: '2026-03-01 09:00:00' })];
-    const r = findGarbage([...kept, ...leaks], kept.map((m, i) => vn(`k${i}`, `u-k${i}`, { vpsieIdentifier: m.identifier })), { ...base, maxDeletePercent: 10 });
+    const leaks = [
+      vm('leak-a', 'u-la', { createdOn: '2026-03-01 10:00:00' }),
+      vm('leak-b', 'u-lb'),
+      vm('leak-c', 'u-lc', { createdOn: '2026-03-01 09:00:00' }),
+    ];
+    const r = findGarbage(
+      [...kept, ...leaks],
+      kept.map((m, i) => vn(`k${i}`, `u-k${i}`, { vpsieIdentifier: m.identifier })),
+      { ...base, maxDeletePercent: 10 },
+    );
     expect(r.clusterMachines).to.equal(20);
     expect(r.leaked.map((l) => l.identifier)).to.deep.equal(['leak-c', 'leak-a']);
     expect(r.withheld).to.deep.equal([
@@ -180,9 +199,7 @@ describe('Garbage collection decisions: a bounded share of deletions per run', (
     const node = fc.record({ uid: fc.constantFrom('u-0', 'u-1', 'u-2', 'u-9'), recorded: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }) });
     fc.assert(
       fc.property(fc.array(machine, { maxLength: 30 }), fc.array(node, { maxLength: 6 }), (ms, ns) => {
-        const vms = ms.map((m, i) =>
-          vm(`m${i}`, m.requestId, { cluster: m.cluster, createdOn: m.createdOn, deleted: m.deleted }),
-        );
+        const vms = ms.map((m, i) => vm(`m${i}`, m.requestId, { cluster: m.cluster, createdOn: m.createdOn, deleted: m.deleted }));
         const vns = ns.map((n, i) => vn(`n${i}`, n.uid, n.recorded !== undefined ? { vpsieIdentifier: `m${n.recorded}` } : {}));
         const r = findGarbage(vms, vns, { ...base, maxDeletePercent: 10 });
         const ours = vms.filter((v) => !v.deleted && parseNotes(v.notes)['orchestrator-cluster'] === CLUSTER && parseNotes(v.notes)['orchestrator-request-id']);
