@@ -190,12 +190,12 @@ export function classifyVm(vm: GcVm, vpsieNodes: readonly GcVPSieNode[], opts: G
   const notes = parseNotes(vm.notes);
   const requestId = notes[REQUEST_ID_NOTE_KEY];
   if (!requestId) return { verdict: 'Foreign' };
-  const cluster = notes[CLUSTER_NOTE_KEY];
-  if (cluster === undefined) return { verdict: 'NoClusterIdentity', requestId };
-  if (cluster !== opts.clusterId) return { verdict: 'OtherCluster', requestId };
   const owner = notes[VPSIENODE_NOTE_KEY];
   const ref = owner ? { vpsieNode: owner } : {};
   if (opts.namespace && (owner === undefined || owner.split('/')[0] !== opts.namespace)) return { verdict: 'OutOfScope', requestId, ...ref };
+  const cluster = notes[CLUSTER_NOTE_KEY];
+  if (cluster === undefined) return { verdict: 'NoClusterIdentity', requestId, ...ref };
+  if (cluster !== opts.clusterId) return { verdict: 'OtherCluster', requestId, ...ref };
   const ageSeconds = ageOf(vm, opts);
   const owned = { verdict: 'Owned' as const, requestId, ...ref, ageSeconds };
   if (vpsieNodes.some((n) => n.vpsieIdentifier === vm.identifier)) return owned;
