@@ -113,6 +113,14 @@ describe('Garbage collection decisions: which machines are ours and garbage', ()
     expect(findGarbage([vm('first', 'u-a')], [vn('a', 'u-a')], base).leaked).to.deep.equal([]);
   });
 
+  it('a ManagedKubernetes worker (listed as a VM without notes: "add worker" takes none) is foreign, never collected, spare or not', () => {
+    const worker: GcVm = { identifier: 'w1', hostname: 'nyc1-kubernetes-abcd-slave-1', notes: null, createdOn: '2020-01-01 00:00:00', deleted: false };
+    const r = findGarbage([worker], [vn('k', 'u-k', { joinMethod: 'ManagedKubernetes' })], { ...base, graceSeconds: 0 });
+    expect(classifyVm(worker, [], base).verdict).to.equal('Foreign');
+    expect(r.leaked).to.deep.equal([]);
+    expect(r.foreign).to.equal(1);
+  });
+
   it('with a namespace, leaves machines and VPSieNodes of other namespaces alone', () => {
     const r = findGarbage([vm('other', 'u-o', { node: 'ns2/a' }), vm('mine', 'u-m', { node: 'ns1/b' })], [vn('b', 'u-m')], {
       ...base,
