@@ -4,13 +4,17 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { clusterNote } from '../../../../decision/nodes/garbage-collection/garbage';
 import { API_VERSION, GROUP, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL } from '../../../../lib/crds/autoscaler';
 import { apiStatus } from '../../../../lib/kube/api';
 import { garbageCollectionWorkflow, type GarbageCollectionResult } from '../../../../workflows/nodes/garbage-collection';
 import type { Orchestrator } from '../../../../workers/orchestrator';
+import { recordHistory } from '../../../support/histories';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
 import { createGroup, customApi, deleteGroup, eventually, groupVNs, simMachines, startTestOrchestrator } from '../../../support/orchestrator';
+
+const GC_HISTORIES_DIR = path.resolve(__dirname, '../../../replay/nodes/histories-gc');
 
 describe('Garbage collection ownership: two clusters on one VPSie account', function () {
   this.timeout(600_000);
@@ -25,12 +29,12 @@ describe('Garbage collection ownership: two clusters on one VPSie account', func
     await Promise.all(running.splice(0).map((o) => o.stop()));
   });
 
-  async function gcRun(taskQueue: string, namespace: string): Promise<GarbageCollectionResult> {
-    return sb.temporal.workflow.execute(garbageCollectionWorkflow, {
-      taskQueue,
-      workflowId: uniqueName('gc-run'),
-      args: [{ namespace, graceSeconds: 0 }],
-    });
+  /** One GC run; with RECORD_REPLAY_HISTORIES=1 its history is saved for test/replay/nodes/garbage-collection.test.ts. */
+  async function gcRun(taskQueue: string, namespace: string, historyName?: string): Promise<GarbageCollectionResult> {
+    const workflowId = uniqueName('gc-run');
+    const result = await sb.temporal.workflow.execute(garbageCollectionWorkflow, { taskQueue, workflowId, args: [{ namespace, graceSeconds: 0 }] });
+    if (historyName) recordHistory(sb, workflowId, GC_HISTORIES_DIR, historyName);
+    return result;
   }
 
   async function alive(identifier: string): Promise<boolean> {
@@ -77,7 +81,7 @@ describe('Garbage collection ownership: two clusters on one VPSie account', func
     const leakB = await make('ghost-b', clusterNote(idB));
     const legacy = await make('ghost-old', '');
 
-    const ranA = await gcRun(tqA, ns);
+    const ranA = await gcRun(tqA, ns, 'gc-two-clusters-a');
     expect(ranA.leakedDeleted).to.deep.equal([leakA]);
     expect(ranA.clusterId).to.equal(idA);
     expect(ranA.otherCluster).to.equal(1);
@@ -137,11 +141,11 @@ describe('Garbage collection ownership: two clusters on one VPSie account', func
         throw e;
       }
     };
-    const first = await gcRun(tq, ns);
+    const first = await gcRun(tq, ns, 'gc-vanished-first-scan');
     expect(first.vanishedEnded).to.deep.equal([]);
     expect(first.missingOnce).to.deep.equal([`${ns}/${name}`]);
     expect(await exists()).to.equal(true);
-    const second = await gcRun(tq, ns);
+    const second = await gcRun(tq, ns, 'gc-vanished-second-scan');
     expect(second.vanishedEnded).to.deep.equal([`${ns}/${name}`]);
     expect(await exists()).to.equal(false);
   });
