@@ -66,6 +66,18 @@ export const ConfigSchema = z.object({
   JOIN_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(900),
   FAILED_NODE_TTL_SECONDS: z.coerce.number().int().positive().default(1800),
   GC_INTERVAL_SECONDS: z.coerce.number().int().positive().default(300),
+  /**
+   * This cluster's identity, stamped into every machine's notes and tags (`orchestrator-cluster=<id>`);
+   * garbage collection only ever collects machines carrying it (#12). Empty: the uid of the
+   * `kube-system` namespace. Set it when several orchestrators share one cluster's machines, or
+   * to keep the identity across a cluster rebuilt from a backup. One notes token: no spaces, no '='.
+   */
+  CLUSTER_ID: z
+    .string()
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$/, 'expected letters, digits, . _ : - (at most 128)')
+    .default(''),
+  /** One garbage-collection run deletes at most this percentage of the cluster's machines (at least one); the rest waits. */
+  GC_MAX_DELETE_PERCENT: z.coerce.number().int().min(1).max(100).default(10),
   // ---- scale-up (issue #6) ----
   /** Cluster-wide node limit the scale-up planner honours (existing + in flight + new). */
   MAX_CLUSTER_NODES: z.coerce.number().int().positive().default(1000),

@@ -92,6 +92,28 @@ export function autoscalerMetrics(registry: Registry) {
           registers: r,
         }),
     ),
+    garbageWithheld: get(
+      registry,
+      'vpsie_autoscaler_garbage_collection_withheld_total',
+      () =>
+        new Counter({
+          name: 'vpsie_autoscaler_garbage_collection_withheld_total',
+          help: 'Garbage (VPS instances, VPSieNodes) eligible for deletion but left for a later run by the per-run deletion cap.',
+          labelNames: ['kind'] as const,
+          registers: r,
+        }),
+    ),
+    garbageMachines: get(
+      registry,
+      'vpsie_autoscaler_garbage_collection_machines',
+      () =>
+        new Gauge({
+          name: 'vpsie_autoscaler_garbage_collection_machines',
+          help: 'Machines of the VPSie account at the last garbage-collection scan, by what they are to this cluster (owned, young, eligible, foreign, no_cluster_identity, other_cluster).',
+          labelNames: ['verdict'] as const,
+          registers: r,
+        }),
+    ),
 
     // ---- scale-up ----
     scaleUpTotal: get(

@@ -9,7 +9,10 @@
  *   the pending queue before creating, so a retried activity — or a re-run after a worker crash
  *   between the POST and its answer — finds the first machine instead of creating a second. The
  *   hostname is written to spec.hostname before the create, and the identifier/vpsID to the spec
- *   as soon as the VM is listed (set-once fields).
+ *   as soon as the VM is listed (set-once fields). The notes and tags also carry this cluster's
+ *   identity (`orchestrator-cluster=<id>`, activities/nodes/cluster-identity.ts): garbage
+ *   collection collects only machines carrying it, so clusters sharing a VPSie account never
+ *   collect each other's machines (#12).
  *
  * - ManagedKubernetes (a worker added to a VPSie managed-cluster node group): "add worker"
  *   answers no identifier, so a VPSieNode CLAIMS a worker. A claim is a coordination.k8s.io Lease
@@ -59,6 +62,8 @@ import { logger } from '../../../lib/log';
 import { autoscalerMetrics } from '../../../lib/metrics';
 import type { ObjectRef } from '../../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../../workers/deps';
+import { clusterNote, clusterTag } from '../../../decision/nodes/garbage-collection/garbage';
+import { clusterIdentity } from '../cluster-identity';
 import { kubeApis, mergePatchVPSieNode, readNodeGroup, readVPSieNode, setSpecOnce, type KubeApis } from './vpsienode';
 
 export const WORKER_INTENT_ANNOTATION = `${GROUP}/worker-intent`;
@@ -232,6 +237,7 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     }
     if (vn.spec.hostname === undefined) vn = await setSpecOnce(api, input.vpsieNode, { hostname });
     const ud = await userData(vn, ng);
+    const clusterId = await clusterIdentity(deps);
     const r = await vpsie.ensureVm({
       requestId: uid,
       hostname,
@@ -239,8 +245,9 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
       datacenter: vn.spec.datacenterID,
       osImage: vn.spec.osImageID ?? ng?.spec.osImageID ?? deps.config.DEFAULT_OS_IMAGE,
       userData: ud,
-      tags: ['vpsie-autoscaler', vn.spec.nodeGroupName],
-      notes: `vpsienode=${input.vpsieNode.namespace}/${input.vpsieNode.name}`,
+      // The cluster identity makes the machine collectable by this cluster's GC only (#12).
+      tags: ['vpsie-autoscaler', vn.spec.nodeGroupName, clusterTag(clusterId)],
+      notes: `vpsienode=${input.vpsieNode.namespace}/${input.vpsieNode.name} ${clusterNote(clusterId)}`,
     });
     if (r.created) metrics.nodesCreated.inc({ nodegroup: input.nodeGroup });
     if (r.state === 'pending')

@@ -1,6 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { clusterNote } from '../../../../decision/nodes/garbage-collection/garbage';
 import { startLeaderElection, type LeaderElector } from '../../../../lib/kube/lease-lock';
 import { gcScheduleId } from '../../../../starters/nodes/schedules';
 import type { Orchestrator } from '../../../../workers/orchestrator';
@@ -28,7 +29,9 @@ describe('Garbage collection schedule and leader election on the sandbox', funct
     const orch = await startTestOrchestrator(sb, ns, tq, { gc: { enabled: true, graceSeconds: 0, intervalSeconds: 2, deleteOnStop: true }, watchers: false });
     running.push(orch);
     const vpsie = orch.deps.vpsie;
-    // A machine created as the lifecycle creates one, but whose VPSieNode never existed.
+    // A machine created as the lifecycle creates one (stamped with this cluster's default identity,
+    // the kube-system namespace uid), but whose VPSieNode never existed.
+    const clusterId = (await sb.core.readNamespace({ name: 'kube-system' })).metadata!.uid!;
     const leak = await vpsie.ensureVm({
       requestId: randomUUID(),
       hostname: uniqueName('leak'),
@@ -36,7 +39,7 @@ describe('Garbage collection schedule and leader election on the sandbox', funct
       datacenter: 'us-east-1',
       osImage: 'ubuntu-22.04-lts',
       tags: ['vpsie-autoscaler', 'ghost'],
-      notes: `vpsienode=${ns}/ghost`,
+      notes: `vpsienode=${ns}/ghost ${clusterNote(clusterId)}`,
     });
     // Someone else's machine: no request-id note.
     const [dc, plan, os] = await Promise.all([

@@ -10,7 +10,6 @@ import {
   type GroupNode,
   type GroupStatusInput,
 } from '../../../../../decision/nodes/nodegroup';
-import { findGarbage, parseCreatedOn, parseNotes } from '../../../../../decision/nodes/garbage-collection/garbage';
 import { NodeGroupStatusSchema, type VPSieNodePhase } from '../../../../../lib/crds/autoscaler';
 
 let seq = 0;
@@ -145,59 +144,5 @@ describe('NodeGroup decisions: status and conditions', () => {
     const second = buildNodeGroupStatus(base({ desired: 2, nodes: [node('a', 'Ready'), node('b', 'Ready')] }), first.conditions, '2026-01-05T00:00:00Z');
     expect(cond(second, 'Ready')?.lastTransitionTime).to.equal('2026-01-01T00:00:00Z');
     expect(cond(second, 'AtMaxCapacity')).to.include({ status: 'False', lastTransitionTime: '2026-01-05T00:00:00Z' });
-  });
-});
-
-describe('Garbage collection decisions', () => {
-  const now = Date.parse('2026-03-01T12:00:00Z');
-  const vm = (identifier: string, notes: string | null, createdOn = '2026-03-01 11:00:00', deleted = false) => ({
-    identifier,
-    hostname: `h-${identifier}`,
-    notes,
-    createdOn,
-    deleted,
-  });
-
-  it('deletes only our machines whose request id no VPSieNode has, after the grace period; never a foreign one', () => {
-    const r = findGarbage(
-      [
-        vm('leak', 'orchestrator-request-id=u-leak vpsienode=ns1/x'),
-        vm('kept', 'orchestrator-request-id=u-kept vpsienode=ns1/y'),
-        vm('young', 'orchestrator-request-id=u-young vpsienode=ns1/z', '2026-03-01 11:59:30'),
-        vm('foreign', 'customer database'),
-        vm('nonotes', null),
-        vm('deleted', 'orchestrator-request-id=u-del', '2026-03-01 10:00:00', true),
-      ],
-      [{ namespace: 'ns1', name: 'y', uid: 'u-kept', phase: 'Ready', joinMethod: 'UserData' }],
-      { nowMs: now, graceSeconds: 300 },
-    );
-    expect(r.leaked.map((l) => l.identifier)).to.deep.equal(['leak']);
-    expect(r.leaked[0]).to.include({ requestId: 'u-leak', vpsieNode: 'ns1/x', ageSeconds: 3600 });
-    expect(r.young).to.equal(1);
-    expect(r.foreign).to.equal(2);
-    expect(r.vanished).to.deep.equal([]);
-  });
-
-  it('with a namespace, leaves machines of other namespaces alone; a Ready UserData VPSieNode without a machine has vanished', () => {
-    const r = findGarbage(
-      [vm('other', 'orchestrator-request-id=u-o vpsienode=ns2/a'), vm('mine', 'orchestrator-request-id=u-m vpsienode=ns1/b')],
-      [
-        { namespace: 'ns1', name: 'b', uid: 'u-m', phase: 'Ready', joinMethod: 'UserData' },
-        { namespace: 'ns1', name: 'gone', uid: 'u-g', phase: 'Ready', joinMethod: 'UserData' },
-        { namespace: 'ns1', name: 'booting', uid: 'u-b', phase: 'Provisioning', joinMethod: 'UserData' },
-        { namespace: 'ns1', name: 'byid', uid: 'u-i', phase: 'Ready', joinMethod: 'UserData', vpsieIdentifier: 'mine' },
-        { namespace: 'ns1', name: 'managed', uid: 'u-k', phase: 'Ready', joinMethod: 'ManagedKubernetes' },
-        { namespace: 'ns2', name: 'elsewhere', uid: 'u-e', phase: 'Ready', joinMethod: 'UserData' },
-      ],
-      { nowMs: now, graceSeconds: 0, namespace: 'ns1' },
-    );
-    expect(r.leaked).to.deep.equal([]);
-    expect(r.vanished).to.deep.equal([{ namespace: 'ns1', name: 'gone', uid: 'u-g' }]);
-  });
-
-  it('parses notes and VPSie times', () => {
-    expect(parseNotes('orchestrator-request-id=abc vpsienode=a/b free text')).to.deep.equal({ 'orchestrator-request-id': 'abc', vpsienode: 'a/b' });
-    expect(parseCreatedOn('2026-03-01 11:00:00')).to.equal(Date.parse('2026-03-01T11:00:00Z'));
-    expect(parseCreatedOn('nonsense')).to.equal(undefined);
   });
 });
