@@ -141,11 +141,18 @@ export interface EnsureVmInput {
   notes?: string;
   projectId?: string;
   sshKeyIdentifier?: string;
+  /**
+   * Asked when neither the pending queue nor the list shows the machine, before the create is
+   * sent: 'create' (the caller has durably recorded that it is sending one) or 'wait' (a create
+   * was sent recently and VPSie may not show it yet: sending another would make a second machine).
+   */
+  beforeCreate?: () => Promise<'create' | 'wait'>;
 }
 
 export type EnsureVmResult =
   | { state: 'listed'; created: boolean; hostname: string; vm: VmData }
-  | { state: 'pending'; created: boolean; hostname: string; pending: PendingVm | undefined };
+  /** `settling`: nothing is visible, and `beforeCreate` said a recent create may still appear. */
+  | { state: 'pending'; created: boolean; hostname: string; pending: PendingVm | undefined; settling?: boolean };
 
 export interface EnsureGroupWorkerInput {
   clusterIdentifier: string;
@@ -589,6 +596,8 @@ export class VPSieClient {
     };
     const existing = await look(false);
     if (existing) return existing;
+    if (input.beforeCreate && (await input.beforeCreate()) === 'wait')
+      return { state: 'pending', created: false, hostname, pending: undefined, settling: true };
 
     const [dc, plan, os] = await Promise.all([
       this.resolveDatacenter(input.datacenter),

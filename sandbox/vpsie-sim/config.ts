@@ -34,6 +34,12 @@ export type QueuedFault = z.output<typeof QueuedFaultSchema>;
 export const SimConfigSchema = z.object({
   /** Time a created VM / added worker spends pending before it is listed. */
   provisioningDelayMs: z.number().nonnegative().default(2_000),
+  /**
+   * A created VM is in neither the pending queue nor the list for this long after its create was
+   * accepted (VPSie answering creates slowly): a client that creates again when it sees nothing
+   * makes a second machine.
+   */
+  createVisibilityDelayMs: z.number().nonnegative().default(0),
   /** Time from listed to booted (power on, is_active 1, joins the cluster). */
   bootDelayMs: z.number().nonnegative().default(5_000),
   tokenTtlSeconds: z.number().positive().default(3_600),

@@ -210,8 +210,9 @@ export class Simulator {
         if (m.node.state === 'joined') this.leaveNode(m);
         continue;
       }
-      if (m.listedAt === null && now >= m.requestedAt + this.config.provisioningDelayMs) {
-        m.listedAt = Math.max(m.requestedAt, Math.min(now, m.requestedAt + this.config.provisioningDelayMs));
+      const listDelay = Math.max(this.config.provisioningDelayMs, m.kind === 'vm' ? this.config.createVisibilityDelayMs : 0);
+      if (m.listedAt === null && now >= m.requestedAt + listDelay) {
+        m.listedAt = Math.max(m.requestedAt, Math.min(now, m.requestedAt + listDelay));
         this.markDirty();
       }
       if (m.listedAt !== null && m.bootedAt === null && now >= m.listedAt + this.config.bootDelayMs) {
@@ -560,7 +561,7 @@ export class Simulator {
     if (method === 'GET' && p === '/vm/pending') {
       return ok(
         this.alive()
-          .filter((x) => x.kind === 'vm' && x.listedAt === null)
+          .filter((x) => x.kind === 'vm' && x.listedAt === null && this.now() >= x.requestedAt + this.config.createVisibilityDelayMs)
           .map((x) => this.pendingView(x)),
       );
     }

@@ -8,7 +8,8 @@
  * bound the error). Recommend mode never moves a workload's resourceVersion. A policy in namespace
  * A never reaches namespace B; deny beats allow; overlapping policies resolve by weight;
  * metrics-server down gives MetricsUnavailable and changes nothing; an OOM kill raises memory;
- * restarting the orchestrator (and terminating the policy's workflow) keeps the history.
+ * restarting the orchestrator (and terminating the policy's workflow) keeps the history; Disabled
+ * stops the cycles and keeps the last status.
  */
 import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
@@ -343,5 +344,20 @@ describe('rightsizing cycles on the sandbox: policies, real metrics-server and P
     const s = await statusAfter('ms', t0, (x) => x.conditions?.[0]?.reason === 'PolicyValid', 'a cycle of the new orchestrator');
     expect(workload(s, 'web')?.containers?.[0]?.sampleCount ?? 0).to.be.at.least(n0);
     expect(s.conditions?.[0]?.message).to.match(/provider metrics-server/);
+  });
+  it('Disabled: no more cycles, Ready False PolicyDisabled, the last recommendations kept', async () => {
+    const before = await status('ms');
+    const t0 = Date.now();
+    await custom.patchNamespacedCustomObject({ ...G, namespace: A, name: 'ms', body: { spec: { mode: 'Disabled' } } }, MERGE);
+    const s = await eventually('PolicyDisabled', async () => {
+      const x = await status('ms');
+      return x.conditions?.[0]?.reason === 'PolicyDisabled' && Date.parse(x.conditions[0].lastTransitionTime) >= t0 - 1000 ? x : undefined;
+    });
+    expect(s.conditions?.[0]?.status).to.equal('False');
+    expect(s.workloads).to.deep.equal(before.workloads);
+    expect(s.lastReconciliationTime).to.equal(before.lastReconciliationTime);
+    // the workflow waits for a change of the policy, with no timer
+    const d = await sb.temporal.workflow.getHandle(optimizationPolicyWorkflowId(A, 'ms')).describe();
+    expect(d.status.name).to.equal('RUNNING');
   });
 });

@@ -392,6 +392,36 @@ describe('VPSie client against the simulator (contract)', function () {
       expect(s.machines[0]!.notes).to.include('wf-7/step-2');
     });
 
+    it('VPSie showing a create only after a while: ensureVm without a settle window creates a second VM (the finding), with one a single VM', async () => {
+      // a created VM is in neither the pending queue nor the list for 1.5 s
+      await h.admin('/config', 'PATCH', { createVisibilityDelayMs: 1_500 });
+      const { client } = makeClient(h);
+      const base = { plan: 'small-2cpu-4gb', datacenter: 'us-east-1', osImage: 'ubuntu-22.04-lts' };
+      // without a settle window: the second poll sees nothing and creates again
+      expect(await client.ensureVm({ ...base, requestId: 'slow-bare' })).to.include({ created: true });
+      expect(await client.ensureVm({ ...base, requestId: 'slow-bare' })).to.include({ created: true });
+      // with one: the create is recorded before it is sent, and nothing is sent again within the window
+      let sentAt: number | undefined;
+      const settleMs = 10_000;
+      const beforeCreate = async (): Promise<'create' | 'wait'> => {
+        if (sentAt !== undefined && Date.now() - sentAt < settleMs) return 'wait';
+        sentAt = Date.now();
+        return 'create';
+      };
+      const input = { ...base, requestId: 'slow-settled', beforeCreate };
+      expect(await client.ensureVm(input)).to.include({ created: true });
+      const polls = await eventually(async () => {
+        const r = await client.ensureVm(input);
+        expect(r.created).to.equal(false);
+        return r.state === 'listed' || r.pending !== undefined ? r : undefined;
+      }, 400);
+      expect(polls.created).to.equal(false);
+      const s = await h.state();
+      expect(s.machines.filter((m) => m.notes?.includes('slow-bare'))).to.have.length(2);
+      expect(s.machines.filter((m) => m.notes?.includes('slow-settled'))).to.have.length(1);
+      await h.admin('/config', 'PATCH', { createVisibilityDelayMs: 0 });
+    });
+
     it('a VM that leaves the pending queue for the VM list while ensureVm looks for it is found, not created again', async () => {
       await h.admin('/config', 'PATCH', { provisioningDelayMs: 3_600_000 });
       const { client } = makeClient(h);
