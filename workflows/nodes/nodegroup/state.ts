@@ -4,7 +4,7 @@
  * loop carries the work out: `sync.ts` (read the spec and the VPSieNodes), `work.ts` (reconcile
  * to the desired count, create and delete VPSieNodes), `status.ts`, `deletion.ts`.
  */
-import { proxyActivities, uuid4 } from '@temporalio/workflow';
+import { patched, proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { NodeGroupActivities, GroupView } from '../../../activities/nodes/nodegroup';
 import { isCounted, type GroupNode, type GroupStatusInput } from '../../../decision/nodes/nodegroup';
 import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
@@ -58,6 +58,15 @@ export interface DeleteWork {
 }
 export type Work = CreateWork | DeleteWork;
 
+/**
+ * Patches of the NodeGroup workflow (each read once, at the start of a run, before any command):
+ * - SIGNALS_ARE_HINTS: a sync signal only asks for a re-read; `deleting` comes from the object.
+ * - FRESH_RUN_FROM_CLUSTER: a run without carried state starts its desired count from the
+ *   cluster (status.desiredNodes, counted VPSieNodes), newest-first order from creation times.
+ */
+export const PATCH_SIGNALS_ARE_HINTS = 'nodegroup-sync-signal-is-a-hint';
+export const PATCH_FRESH_RUN_FROM_CLUSTER = 'nodegroup-fresh-run-from-cluster';
+
 export function isCarried(v: unknown): v is NodeGroupCarried {
   return typeof v === 'object' && v !== null && Array.isArray((v as NodeGroupCarried).nodes) && typeof (v as NodeGroupCarried).desired === 'number';
 }
@@ -86,11 +95,20 @@ export interface NodeGroupEntity {
   dirty: boolean;
   epoch: number;
   groupError: GroupStatusInput['error'];
+  /** PATCH_SIGNALS_ARE_HINTS is in effect. */
+  signalsAreHints: boolean;
+  /** The run carries no state and PATCH_FRESH_RUN_FROM_CLUSTER is in effect: the first sync seeds desired from the cluster. */
+  seedFromCluster: boolean;
+  /** PATCH_FRESH_RUN_FROM_CLUSTER is in effect (relists order new nodes by creation time). */
+  orderByCreation: boolean;
 }
 
 /** The entity at the start of a run: from the state carried across continue-as-new, or empty. */
 export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
   const ref = { namespace: input.namespace, name: input.name };
+  const signalsAreHints = patched(PATCH_SIGNALS_ARE_HINTS);
+  const fromCluster = patched(PATCH_FRESH_RUN_FROM_CLUSTER);
+  const fresh = !isCarried(input.carried);
   const carried: NodeGroupCarried = isCarried(input.carried)
     ? input.carried
     : {
@@ -124,6 +142,9 @@ export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
     dirty: true,
     epoch: 1,
     groupError: undefined,
+    signalsAreHints,
+    seedFromCluster: fresh && fromCluster,
+    orderByCreation: fromCluster,
   };
 }
 
