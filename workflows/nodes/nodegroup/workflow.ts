@@ -9,7 +9,13 @@
  *   reserving the count), so concurrent requests never push the group past max or below min;
  *   request ids are remembered (across continue-as-new, last 1000) and a repeated request gets
  *   the first answer.
- * - `nodeGroupSyncSignal` (from the NodeGroup watcher) re-reads the spec: raising min creates
+ * - A run started without carried state (terminated, reset, lost history, a new Temporal
+ *   cluster; the watcher starts it again) takes its desired count from the cluster on its first
+ *   sync: the larger of status.desiredNodes and the counted VPSieNodes, never zero
+ *   (decision/nodes/nodegroup/restart.ts), so it removes Ready nodes only when maxNodes is lower,
+ *   and then by deleting VPSieNodes, whose lifecycles drain them.
+ * - `nodeGroupSyncSignal` (from the NodeGroup watcher) is a hint: the loop re-reads the NodeGroup
+ *   and acts on what the object says (a `deleting: true` payload alone deletes nothing). Raising min creates
  *   nodes, lowering max removes the extras (not-Ready first, then newest); deletion removes every
  *   VPSieNode, waits until each is Deleted or gone, then drops the group's finalizer and ends.
  * - `nodeGroupNodePhaseSignal` (from lifecycles) tracks each node's phase; Failed nodes stop
