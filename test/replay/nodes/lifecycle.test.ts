@@ -68,6 +68,12 @@ describe('VPSieNode lifecycle: replay of recorded histories', function () {
     expect(fs.readFileSync(path.join(HISTORIES, 'prepatch-failed-cleanup-keeps-failing.json'), 'utf8')).to.not.include('vpsienode-failed-cleanup-backoff');
   });
 
+  it('replays histories of the patched code too (a continued Failed-cleanup run, a deleting signal ignored then a real deletion)', () => {
+    expect(FILES).to.include.members(['failed-cleanup-continued-run.json', 'ready-deleting-signal-ignored-then-deleted.json']);
+    const continued = fs.readFileSync(path.join(HISTORIES, 'failed-cleanup-continued-run.json'), 'utf8');
+    expect(continued).to.include('EVENT_TYPE_MARKER_RECORDED');
+  });
+
   it('the happy-path history contains every phase and a drain child workflow (so replay exercises them)', () => {
     const text = fs.readFileSync(path.join(HISTORIES, 'userdata-happy-path-to-deleted.json'), 'utf8');
     expect(text).to.include('EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED');

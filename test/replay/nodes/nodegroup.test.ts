@@ -47,6 +47,14 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
     }
   });
 
+  it('replays histories of the patched code too (a deleting signal ignored, a fresh run from the cluster)', () => {
+    expect(FILES).to.include.members(['nodegroup-deleting-signal-ignored.json', 'nodegroup-fresh-run-from-cluster.json']);
+    for (const f of ['nodegroup-deleting-signal-ignored.json', 'nodegroup-fresh-run-from-cluster.json'])
+      expect(fs.readFileSync(path.join(HISTORIES, f), 'utf8'), f)
+        .to.include('EVENT_TYPE_MARKER_RECORDED')
+        .and.not.include('deleteVPSieNodes');
+  });
+
   for (const f of FILES) {
     it(`replays ${f} deterministically against the current bundle`, async () => {
       await Worker.runReplayHistory({ workflowBundle: current, replayName: f }, loadHistory(path.join(HISTORIES, f)), `replay-${f}`);
