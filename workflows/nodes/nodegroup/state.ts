@@ -4,7 +4,7 @@
  * loop carries the work out: `sync.ts` (read the spec and the VPSieNodes), `work.ts` (reconcile
  * to the desired count, create and delete VPSieNodes), `status.ts`, `deletion.ts`.
  */
-import { patched, proxyActivities, uuid4 } from '@temporalio/workflow';
+import { patched, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { NodeGroupActivities, GroupView } from '../../../activities/nodes/nodegroup';
 import { isCounted, type GroupNode, type GroupStatusInput } from '../../../decision/nodes/nodegroup';
 import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
@@ -66,6 +66,8 @@ export type Work = CreateWork | DeleteWork;
  */
 export const PATCH_SIGNALS_ARE_HINTS = 'nodegroup-sync-signal-is-a-hint';
 export const PATCH_FRESH_RUN_FROM_CLUSTER = 'nodegroup-fresh-run-from-cluster';
+/** PATCH_BOUNDED_DELETION: the deletion loop (polling until every VPSieNode is gone) continues as new after a bounded history. */
+export const PATCH_BOUNDED_DELETION = 'nodegroup-deletion-continue-as-new';
 
 export function isCarried(v: unknown): v is NodeGroupCarried {
   return typeof v === 'object' && v !== null && Array.isArray((v as NodeGroupCarried).nodes) && typeof (v as NodeGroupCarried).desired === 'number';
@@ -101,6 +103,8 @@ export interface NodeGroupEntity {
   seedFromCluster: boolean;
   /** PATCH_FRESH_RUN_FROM_CLUSTER is in effect (relists order new nodes by creation time). */
   orderByCreation: boolean;
+  /** PATCH_BOUNDED_DELETION is in effect. */
+  boundedDeletion: boolean;
 }
 
 /** The entity at the start of a run: from the state carried across continue-as-new, or empty. */
@@ -108,6 +112,7 @@ export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
   const ref = { namespace: input.namespace, name: input.name };
   const signalsAreHints = patched(PATCH_SIGNALS_ARE_HINTS);
   const fromCluster = patched(PATCH_FRESH_RUN_FROM_CLUSTER);
+  const boundedDeletion = patched(PATCH_BOUNDED_DELETION);
   const fresh = !isCarried(input.carried);
   const carried: NodeGroupCarried = isCarried(input.carried)
     ? input.carried
@@ -145,10 +150,31 @@ export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
     signalsAreHints,
     seedFromCluster: fresh && fromCluster,
     orderByCreation: fromCluster,
+    boundedDeletion,
   };
 }
 
 export const now = (): string => new Date(Date.now()).toISOString();
+
+/** The run's history is long enough to continue as new (the server suggests it, or past the entity's bound). */
+export function historyFull(e: NodeGroupEntity): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength > e.maxHistory;
+}
+
+/** The state a new run takes over (continue-as-new). */
+export function carriedOf(e: NodeGroupEntity): NodeGroupCarried {
+  return {
+    desired: e.desired,
+    nodes: [...e.nodes.values()].map(({ confirmedEpoch: _c, ...n }) => n),
+    seq: e.seq,
+    requests: [...e.requests.values()],
+    consecutiveFailures: e.consecutiveFailures,
+    ...(e.lastScaleUpTime ? { lastScaleUpTime: e.lastScaleUpTime } : {}),
+    ...(e.lastScaleDownTime ? { lastScaleDownTime: e.lastScaleDownTime } : {}),
+    ...(e.carried.maxHistoryEvents !== undefined ? { maxHistoryEvents: e.carried.maxHistoryEvents } : {}),
+  };
+}
 
 export const counted = (e: NodeGroupEntity): number => [...e.nodes.values()].filter(isCounted).length;
 

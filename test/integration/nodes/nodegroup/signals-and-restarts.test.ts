@@ -35,7 +35,7 @@ describe('NodeGroup workflow: signals are hints, updates are validated, a fresh 
     await Promise.all(stops.splice(0).map((s) => s()));
   });
 
-  async function start(fake: FakeGroup): Promise<{ handle: WorkflowHandle; namespace: string; name: string }> {
+  async function start(fake: FakeGroup, carried?: { maxHistoryEvents: number }): Promise<{ handle: WorkflowHandle; namespace: string; name: string }> {
     const tq = sb.taskQueue('ng-hints');
     const w = await startWorker(sb, tq, fake.activities());
     stops.push(w.stop);
@@ -44,7 +44,7 @@ describe('NodeGroup workflow: signals are hints, updates are validated, a fresh 
     const handle = await sb.temporal.workflow.signalWithStart('nodeGroupWorkflow', {
       workflowId: nodeGroupWorkflowId(namespace, name),
       taskQueue: tq,
-      args: [{ namespace, name }],
+      args: [{ namespace, name, ...(carried ? { carried } : {}) }],
       signal: nodeGroupSyncSignal,
       signalArgs: [{ generation: 1, deleting: false }],
     });
@@ -183,5 +183,22 @@ describe('NodeGroup workflow: signals are hints, updates are validated, a fresh 
     await settled(handle, 0);
     expect(fake.deleted().sort()).to.deep.equal(['vn-3', 'vn-4']);
     expect((await handle.query(nodeGroupStateQuery)).desiredNodes).to.equal(3);
+  });
+
+  it('a deletion waiting for VPSieNodes that take long to go continues-as-new while it polls, and the new run finishes it', async () => {
+    const fake = new FakeGroup({ minNodes: 0, maxNodes: 5 }, { desiredNodes: 1 });
+    fake.addReady('vn', 1);
+    fake.view = { ...fake.view, deleting: true };
+    const { handle } = await start(fake, { maxHistoryEvents: 40 });
+    const firstRun = (await handle.describe()).runId;
+    await waitFor('a continue-as-new during the deletion', 60_000, async () => ((await handle.describe()).runId !== firstRun ? true : undefined));
+    const first = await sb.temporal.workflow.getHandle(handle.workflowId, firstRun).describe();
+    expect(first.status.name).to.equal('CONTINUED_AS_NEW');
+    expect(fake.deleted()).to.deep.equal(['vn-0']);
+    // The lifecycle finishes: the VPSieNode goes; the new run drops the finalizer and ends.
+    fake.nodes.clear();
+    await waitFor('the deletion finished', 30_000, async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined));
+    expect(fake.calls.filter((c) => c.name === 'setNodeGroupFinalizer').map((c) => (c.input as { present: boolean }).present)).to.include(false);
+    expect(fake.deleted()).to.deep.equal(['vn-0']);
   });
 });
