@@ -8,6 +8,9 @@
 /** A run continues as new after this many history events unless told otherwise (the server suggests it near 4K as well). */
 export const DEFAULT_MAX_HISTORY_EVENTS = 4000;
 
+/** The lowest bound a run accepts: a run's own start takes about 15 events, and a bound below that would continue as new forever. */
+export const MIN_HISTORY_EVENTS = 60;
+
 /** The longest wait between two attempts to clean a Failed node up (delete its VPS and Node). */
 export const FAILED_CLEANUP_MAX_BACKOFF_MS = 10 * 60 * 1000;
 

@@ -43,7 +43,7 @@ import type { DrainActivities } from '../../../activities/nodes/drain';
 import type { MachineStatus, VPSieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
 import type { VPSieNodeActivities, VPSieNodeObservation } from '../../../activities/nodes/lifecycle/vpsienode';
 import { canTransition, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
-import { DEFAULT_MAX_HISTORY_EVENTS, historyFull } from '../../../decision/nodes/lifecycle/long-loops';
+import { DEFAULT_MAX_HISTORY_EVENTS, historyFull, MIN_HISTORY_EVENTS } from '../../../decision/nodes/lifecycle/long-loops';
 import type { VPSieNodeErrorReason, VPSieNodePhase, VPSieNodeReason } from '../../../lib/crds/autoscaler/constants';
 import { nodeGroupNodePhaseSignal, nodeGroupWorkflowId, vpsieNodeStateQuery, vpsieNodeSyncSignal, type VPSieNodeLifecycleState } from '../contracts';
 import {
@@ -94,7 +94,8 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
     boundedLoops: patched(PATCH_BOUNDED_LOOPS),
     cleanupBackoff: patched(PATCH_CLEANUP_BACKOFF),
   };
-  const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
+  // At least MIN_HISTORY_EVENTS, so a run always gets past its own start before it may continue as new.
+  const maxHistoryEvents = Math.max(MIN_HISTORY_EVENTS, input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS);
   const ref = { namespace: input.namespace, name: input.name };
   const groupKey = `${input.namespace}/${input.nodeGroup}`;
   let deleting = false;
