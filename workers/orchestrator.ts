@@ -83,6 +83,8 @@ export interface StartOrchestratorOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Watchers' periodic re-signal interval. */
   resyncSeconds?: number;
+  /** How often the watchers check that each NodeGroup's workflow runs (default 30 s). */
+  groupLivenessSeconds?: number;
   /** Serve /metrics, /healthz, /readyz (default true). */
   http?: boolean;
   /** Scale-up trigger options (tests: restrict to their namespaces); `false`: do not run it. */
@@ -199,6 +201,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         taskQueue: config.TASK_QUEUE,
         namespace: config.WATCH_NAMESPACE,
         ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}),
+        ...(o.groupLivenessSeconds !== undefined ? { groupLivenessSeconds: o.groupLivenessSeconds } : {}),
       });
     if ((o.watchers ?? true) && config.RIGHTSIZING_ENABLED)
       try {

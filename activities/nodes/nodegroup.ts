@@ -62,6 +62,27 @@ export interface GroupView {
   scaleDownCooldownSeconds: number;
   /** Set when the object does not parse (the group then holds still). */
   invalid?: string;
+  /**
+   * What the last run of the group workflow wrote in status (desiredNodes, last scale times): a
+   * run that carries no state starts from these (decision/nodes/nodegroup/restart.ts).
+   */
+  statusDesiredNodes?: number;
+  statusLastScaleUpTime?: string;
+  statusLastScaleDownTime?: string;
+}
+
+/** The status fields a fresh group workflow run starts from (absent ones are left out). */
+function statusHints(raw: Record<string, unknown>): Pick<GroupView, 'statusDesiredNodes' | 'statusLastScaleUpTime' | 'statusLastScaleDownTime'> {
+  const status = (raw.status ?? {}) as Record<string, unknown>;
+  const d = status.desiredNodes;
+  const time = (v: unknown): string | undefined => (typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : undefined);
+  const up = time(status.lastScaleUpTime);
+  const down = time(status.lastScaleDownTime);
+  return {
+    ...(typeof d === 'number' && Number.isInteger(d) && d >= 0 ? { statusDesiredNodes: d } : {}),
+    ...(up ? { statusLastScaleUpTime: up } : {}),
+    ...(down ? { statusLastScaleDownTime: down } : {}),
+  };
 }
 
 export interface ObservedNode {
@@ -172,7 +193,7 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
       const raw = await readRaw(ref);
       if (!raw) return null;
       const r = safeParseNodeGroup(raw);
-      if (r.ok) return groupViewOf(r.value, deps);
+      if (r.ok) return { ...groupViewOf(r.value, deps), ...statusHints(raw) };
       // Held still with an Error condition; the apiserver's validation makes this rare.
       const meta = (raw.metadata ?? {}) as Record<string, unknown>;
       const spec = (raw.spec ?? {}) as Record<string, unknown>;
@@ -192,6 +213,7 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
         scaleUpCooldownSeconds: 0,
         scaleDownCooldownSeconds: 0,
         invalid: r.error.message,
+        ...statusHints(raw),
       };
     },
 

@@ -7,6 +7,10 @@
  *   (`vpsieNodeWorkflowId`) with `vpsieNodeSyncSignal`.
  * Status-only updates (the workflows' own writes) signal nothing. Every `resyncSeconds` each
  * cached object is signalled again, so a signal lost while Temporal was unreachable is made up.
+ * Every `groupLivenessSeconds` each cached NodeGroup's workflow is described, and one that is not
+ * running (terminated from the CLI, reset, timed out, a new Temporal cluster) is started again at
+ * once rather than at the next resync: a group without its workflow takes no scale request. The
+ * new run carries no state and starts from the cluster (status.desiredNodes, its VPSieNodes).
  * Both workflows carry the search attribute `NodeGroup` = `<namespace>/<group>`.
  * With `namespace` set only that namespace is watched (config.WATCH_NAMESPACE).
  */
@@ -34,6 +38,8 @@ export interface WatcherOptions {
   /** '' = every namespace. */
   namespace: string;
   resyncSeconds?: number;
+  /** How often the NodeGroup workflows are checked to be running (default 30 s); 0 turns it off. */
+  groupLivenessSeconds?: number;
 }
 
 export interface Watchers {
@@ -184,11 +190,45 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
   );
   resync.unref();
 
+  // A NodeGroup whose workflow is not running (or was never started) is started again.
+  let checking = false;
+  const checkGroups = async (): Promise<void> => {
+    if (checking || stopped) return;
+    checking = true;
+    try {
+      for (const g of groups.list()) {
+        if (stopped) return;
+        const namespace = g.metadata?.namespace;
+        const name = g.metadata?.name;
+        if (!namespace || !name) continue;
+        let running: boolean;
+        try {
+          running = (await o.temporal.workflow.getHandle(nodeGroupWorkflowId(namespace, name)).describe()).status.name === 'RUNNING';
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) {
+            log.warn('describing a NodeGroup workflow failed; the next check tries again', { nodegroup: `${namespace}/${name}`, error: String(err) });
+            continue;
+          }
+          running = false;
+        }
+        if (!running) {
+          log.info('NodeGroup workflow not running: starting it again', { nodegroup: `${namespace}/${name}` });
+          signalGroup(g, true);
+        }
+      }
+    } finally {
+      checking = false;
+    }
+  };
+  const liveness = (o.groupLivenessSeconds ?? 30) > 0 ? setInterval(() => void checkGroups(), (o.groupLivenessSeconds ?? 30) * 1000) : undefined;
+  liveness?.unref();
+
   return {
     synced: () => groupsSynced && nodesSynced,
     async stop() {
       stopped = true;
       clearInterval(resync);
+      if (liveness) clearInterval(liveness);
       await Promise.all([groups.stop(), nodes.stop()]);
     },
   };

@@ -16,6 +16,7 @@
  *   (`nodeGroupSyncSignal`), including deletion (deletionTimestamp set).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { VPSieNodePhase } from '../../lib/crds/autoscaler/constants';
 import type { ScaleDownRefusal, ScaleUpRefusal } from '../../decision/nodes/nodegroup/refusals';
 
@@ -41,7 +42,10 @@ export interface NodeGroupWorkflowInput extends ObjectRef {
   carried?: unknown;
 }
 
-/** The NodeGroup object changed (or is being deleted): re-read it and reconcile. */
+/**
+ * The NodeGroup object changed (or is being deleted): re-read it and reconcile. The payload is a
+ * hint for logs only: the workflow acts on the object it reads, never on the signal's `deleting`.
+ */
 export const nodeGroupSyncSignal = defineSignal<[{ generation?: number; deleting?: boolean }]>('nodeGroupSync');
 
 export interface NodeGroupNodePhase {
@@ -83,6 +87,53 @@ export interface ScaleUpResult {
   refused?: { reason: ScaleUpRefusal; count: number; message: string };
 }
 export const nodeGroupScaleUpUpdate = defineUpdate<ScaleUpResult, [ScaleUpRequest]>('nodeGroupScaleUp');
+
+// ---- update input validation (the NodeGroup workflow's update validators) ------------------
+
+const describe = (v: unknown): string => (v === null ? 'null (a NaN is sent as null)' : v === undefined ? 'nothing' : JSON.stringify(v));
+const count = z.custom<number>((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0, {
+  error: (i) => `expected a non-negative integer, got ${describe(i.input)}`,
+});
+const text = z.string().min(1, { error: 'expected a non-empty string' });
+
+export const ScaleUpRequestSchema = z.object({
+  requestId: text,
+  nodes: z.array(
+    z.object({
+      offeringID: text,
+      count,
+    }),
+  ),
+  reason: text,
+  message: z.string().optional(),
+  pods: z.array(z.string()).optional(),
+  podUidsByNode: z.array(z.array(z.string())).optional(),
+});
+
+export const ScaleDownRequestSchema = z.object({
+  requestId: text,
+  vpsieNodes: z.array(text),
+  reason: text,
+  message: z.string().optional(),
+  dryRun: z.boolean().optional(),
+});
+
+/** `nodes[0].count` for the path ['nodes', 0, 'count']. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '') || '(request)';
+}
+
+/**
+ * An update validator: throws (so the update is refused before it is accepted, nothing written to
+ * history) with every invalid field named, e.g. `nodeGroupScaleUp: nodes[0].count: expected a non-negative integer, got -2`.
+ */
+export function validator<T>(what: string, schema: z.ZodType<T>): (input: unknown) => void {
+  return (input: unknown): void => {
+    const r = schema.safeParse(input);
+    if (r.success) return;
+    throw new TypeError(`${what}: ${r.error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`).join('; ')}`);
+  };
+}
 
 export interface ScaleDownRequest {
   requestId: string;

@@ -50,6 +50,30 @@ describe('VPSieNode lifecycle: replay of recorded histories', function () {
     });
   }
 
+  it('replays histories of runs from before the patches (sync signal as state, loops that never continued as new, fixed cleanup retries)', () => {
+    // Recorded with the code before PATCH_SIGNALS_ARE_HINTS, PATCH_BOUNDED_LOOPS and PATCH_CLEANUP_BACKOFF
+    // (test/integration/nodes/lifecycle/durable.test.ts, RECORD_REPLAY_HISTORIES=1): each replays above.
+    expect(FILES).to.include.members([
+      'prepatch-ready-deleting-signal.json',
+      'prepatch-provisioning-polls.json',
+      'prepatch-joining-waits.json',
+      'prepatch-failed-cleanup-keeps-failing.json',
+    ]);
+    const failed = JSON.parse(fs.readFileSync(path.join(HISTORIES, 'prepatch-failed-cleanup-keeps-failing.json'), 'utf8')) as {
+      events: { eventType: string }[];
+    };
+    // Hundreds of events in one run, no continue-as-new: the unbounded loop the patch bounds.
+    expect(failed.events.length).to.be.greaterThan(400);
+    expect(failed.events.map((e) => e.eventType)).to.not.include('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    expect(fs.readFileSync(path.join(HISTORIES, 'prepatch-failed-cleanup-keeps-failing.json'), 'utf8')).to.not.include('vpsienode-failed-cleanup-backoff');
+  });
+
+  it('replays histories of the patched code too (a continued Failed-cleanup run, a deleting signal ignored then a real deletion)', () => {
+    expect(FILES).to.include.members(['failed-cleanup-continued-run.json', 'ready-deleting-signal-ignored-then-deleted.json']);
+    const continued = fs.readFileSync(path.join(HISTORIES, 'failed-cleanup-continued-run.json'), 'utf8');
+    expect(continued).to.include('EVENT_TYPE_MARKER_RECORDED');
+  });
+
   it('the happy-path history contains every phase and a drain child workflow (so replay exercises them)', () => {
     const text = fs.readFileSync(path.join(HISTORIES, 'userdata-happy-path-to-deleted.json'), 'utf8');
     expect(text).to.include('EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED');

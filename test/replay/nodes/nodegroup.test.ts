@@ -35,6 +35,26 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
     expect(conc).to.include('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED');
   });
 
+  it('replays histories of runs from before the patches (a sync signal taken as deletion, a fresh run from zero)', () => {
+    // Recorded with the code before PATCH_SIGNALS_ARE_HINTS and PATCH_FRESH_RUN_FROM_CLUSTER
+    // (test/integration/nodes/nodegroup/signals-and-restarts.test.ts, RECORD_REPLAY_HISTORIES=1).
+    expect(FILES).to.include.members(['nodegroup-prepatch-deleting-signal.json', 'nodegroup-prepatch-fresh-run-removes-ready.json']);
+    for (const f of ['nodegroup-prepatch-deleting-signal.json', 'nodegroup-prepatch-fresh-run-removes-ready.json']) {
+      const text = fs.readFileSync(path.join(HISTORIES, f), 'utf8');
+      // The old behaviour each patch changes: Ready nodes deleted.
+      expect(text, f).to.include('deleteVPSieNodes');
+      expect(text, f).to.not.include('nodegroup-fresh-run-from-cluster');
+    }
+  });
+
+  it('replays histories of the patched code too (a deleting signal ignored, a fresh run from the cluster)', () => {
+    expect(FILES).to.include.members(['nodegroup-deleting-signal-ignored.json', 'nodegroup-fresh-run-from-cluster.json']);
+    for (const f of ['nodegroup-deleting-signal-ignored.json', 'nodegroup-fresh-run-from-cluster.json'])
+      expect(fs.readFileSync(path.join(HISTORIES, f), 'utf8'), f)
+        .to.include('EVENT_TYPE_MARKER_RECORDED')
+        .and.not.include('deleteVPSieNodes');
+  });
+
   for (const f of FILES) {
     it(`replays ${f} deterministically against the current bundle`, async () => {
       await Worker.runReplayHistory({ workflowBundle: current, replayName: f }, loadHistory(path.join(HISTORIES, f)), `replay-${f}`);

@@ -21,6 +21,8 @@ export interface CarriedLifecycle {
   hostname?: string;
   ips?: string[];
   lastError?: { reason: string; message: string };
+  /** Failed cleanup attempts so far (their back-off goes on across continue-as-new). */
+  cleanupFailures?: number;
 }
 
 export interface VPSieNodeLifecycleInput extends VPSieNodeWorkflowInput {
@@ -28,6 +30,24 @@ export interface VPSieNodeLifecycleInput extends VPSieNodeWorkflowInput {
   settings?: Partial<LifecycleSettings>;
   /** Set by continue-as-new only. */
   carried?: CarriedLifecycle;
+  /** Continue as new after this many history events (default DEFAULT_MAX_HISTORY_EVENTS, or when the server suggests it); tests lower it. */
+  maxHistoryEvents?: number;
+}
+
+/**
+ * Patches of the lifecycle (each read once, at the start of a run, before any command):
+ * - SIGNALS_ARE_HINTS: a sync signal only asks for a re-read; `deleting` comes from the object.
+ * - BOUNDED_LOOPS: every long loop phase continues as new after a bounded history, not only Ready.
+ * - CLEANUP_BACKOFF: a failing cleanup of a Failed node waits longer after each failure (capped).
+ */
+export const PATCH_SIGNALS_ARE_HINTS = 'vpsienode-sync-signal-is-a-hint';
+export const PATCH_BOUNDED_LOOPS = 'vpsienode-continue-as-new-every-phase';
+export const PATCH_CLEANUP_BACKOFF = 'vpsienode-failed-cleanup-backoff';
+
+export interface LifecyclePatches {
+  signalsAreHints: boolean;
+  boundedLoops: boolean;
+  cleanupBackoff: boolean;
 }
 
 export interface VPSieNodeLifecycleResult {
@@ -73,8 +93,14 @@ export interface LifecycleContext {
   kube: ActivityInterfaceFor<VPSieNodeActivities>;
   machines: ActivityInterfaceFor<VPSieMachineActivities>;
   machineInput: { vpsieNode: ObjectRef; nodeGroup: string };
+  patches: LifecyclePatches;
   /** The VPSieNode is being deleted (its deletionTimestamp is set). */
   deleting(): boolean;
+  /**
+   * The run's history is long enough that a long loop should return to the main loop, which
+   * continues as new (always false before PATCH_BOUNDED_LOOPS).
+   */
+  historyFull(): boolean;
   transition(
     to: VPSieNodePhase,
     reason: VPSieNodeReason,

@@ -12,7 +12,8 @@ export async function join(ctx: LifecycleContext): Promise<void> {
   let labelled = false;
   let seen = 'no Node registered';
   for (;;) {
-    if (ctx.deleting()) return;
+    // Back to the main loop, which continues as new (the deadline is in the carried phase times).
+    if (ctx.deleting() || ctx.historyFull()) return;
     const node = await kube.findNode({
       ...(st.vpsieIdentifier ? { vpsieIdentifier: st.vpsieIdentifier } : {}),
       ...(st.hostname ? { hostname: st.hostname } : {}),

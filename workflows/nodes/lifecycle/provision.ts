@@ -13,7 +13,8 @@ export async function provision(ctx: LifecycleContext): Promise<void> {
   const deadline = start + settings.provisionTimeoutSeconds * 1000;
   let last = 'not requested yet';
   for (;;) {
-    if (ctx.deleting()) return;
+    // Back to the main loop, which continues as new (the deadline is in the carried phase times).
+    if (ctx.deleting() || ctx.historyFull()) return;
     let m: MachineStatus | undefined;
     try {
       m = await machines.ensureMachine(machineInput);

@@ -10,6 +10,10 @@
  * - Joining: find the Node (providerID vpsie://<id>, hostname, IP), put the group's labels and
  *   taints on it, wait for Ready within JOIN_TIMEOUT_SECONDS (JoinTimeout).
  * - Ready: waits on the sync signal (condition), continues-as-new when Temporal suggests it.
+ * - Every long loop (provisioning polls, joining waits, Ready, failed cleanup retries) continues
+ *   as new once the history passes `maxHistoryEvents` or Temporal suggests it, carrying its state
+ *   (phase, phase times, identifiers, the cleanup back-off); a sync signal is only a hint to
+ *   re-read the VPSieNode (deletion is what the object says).
  * - Terminating (the VPSieNode's deletionTimestamp is set): drain as a child workflow
  *   (`drainNodeWorkflow`), delete the Node, delete the VPS, status Deleted, remove the finalizer.
  *   A drain that cannot finish makes the node Failed (DrainFailed) with the Node uncordoned; it
@@ -29,6 +33,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -38,9 +43,20 @@ import type { DrainActivities } from '../../../activities/nodes/drain';
 import type { MachineStatus, VPSieMachineActivities } from '../../../activities/nodes/lifecycle/machines';
 import type { VPSieNodeActivities, VPSieNodeObservation } from '../../../activities/nodes/lifecycle/vpsienode';
 import { canTransition, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
+import { DEFAULT_MAX_HISTORY_EVENTS, historyFull, MIN_HISTORY_EVENTS } from '../../../decision/nodes/lifecycle/long-loops';
 import type { VPSieNodeErrorReason, VPSieNodePhase, VPSieNodeReason } from '../../../lib/crds/autoscaler/constants';
 import { nodeGroupNodePhaseSignal, nodeGroupWorkflowId, vpsieNodeStateQuery, vpsieNodeSyncSignal, type VPSieNodeLifecycleState } from '../contracts';
-import { VPSieNodeGone, type CarriedLifecycle, type LifecycleContext, type VPSieNodeLifecycleInput, type VPSieNodeLifecycleResult } from './context';
+import {
+  PATCH_BOUNDED_LOOPS,
+  PATCH_CLEANUP_BACKOFF,
+  PATCH_SIGNALS_ARE_HINTS,
+  VPSieNodeGone,
+  type CarriedLifecycle,
+  type LifecycleContext,
+  type LifecyclePatches,
+  type VPSieNodeLifecycleInput,
+  type VPSieNodeLifecycleResult,
+} from './context';
 import { cleanUpFailed } from './failed-cleanup';
 import { join } from './join';
 import { provision } from './provision';
@@ -73,6 +89,13 @@ export type LifecycleActivities = VPSieNodeActivities & VPSieMachineActivities &
 export type { CarriedLifecycle, VPSieNodeLifecycleInput, VPSieNodeLifecycleResult } from './context';
 
 export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput): Promise<VPSieNodeLifecycleResult> {
+  const patches: LifecyclePatches = {
+    signalsAreHints: patched(PATCH_SIGNALS_ARE_HINTS),
+    boundedLoops: patched(PATCH_BOUNDED_LOOPS),
+    cleanupBackoff: patched(PATCH_CLEANUP_BACKOFF),
+  };
+  // At least MIN_HISTORY_EVENTS, so a run always gets past its own start before it may continue as new.
+  const maxHistoryEvents = Math.max(MIN_HISTORY_EVENTS, input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS);
   const ref = { namespace: input.namespace, name: input.name };
   const groupKey = `${input.namespace}/${input.nodeGroup}`;
   let deleting = false;
@@ -94,9 +117,10 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
         },
       };
 
+  // A hint to re-read the VPSieNode, never state: `deleting` is what the object says (observe).
   setHandler(vpsieNodeSyncSignal, (s) => {
     syncs++;
-    if (s.deleting) deleting = true;
+    if (s.deleting && !patches.signalsAreHints) deleting = true;
   });
   setHandler(vpsieNodeStateQuery, (): VPSieNodeLifecycleState => ({
     ...ref,
@@ -189,6 +213,21 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
     return `${m.detail}; ${node ? `node ${node.name} ${nodeDeleted ? 'deleted' : 'already gone'}` : 'no node'}`;
   };
 
+  const full = (): boolean => {
+    const info = workflowInfo();
+    return historyFull({ historyLength: info.historyLength, continueAsNewSuggested: info.continueAsNewSuggested, maxHistoryEvents });
+  };
+  const continueWithState = async (): Promise<never> => {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof vpsieNodeLifecycleWorkflow>({
+      namespace: input.namespace,
+      name: input.name,
+      nodeGroup: input.nodeGroup,
+      carried: st,
+      ...(input.maxHistoryEvents !== undefined ? { maxHistoryEvents: input.maxHistoryEvents } : {}),
+    });
+  };
+
   const ctx: LifecycleContext = {
     input,
     ref,
@@ -197,7 +236,9 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
     kube,
     machines,
     machineInput,
+    patches,
     deleting: () => deleting,
+    historyFull: () => patches.boundedLoops && full(),
     transition,
     fail,
     waitForChange,
@@ -226,6 +267,8 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
         await transition('Terminating', st.nodeName ? 'DrainInProgress' : 'NotDraining', st.nodeName ? `draining node ${st.nodeName}` : 'no node to drain');
         continue;
       }
+      // Every long loop phase hands over to a new run once the history is long, carrying its state.
+      if (patches.boundedLoops && st.phase !== 'Deleted' && full()) await continueWithState();
       switch (st.phase) {
         case 'Pending':
           await transition('Provisioning', 'VPSCreating', 'creating the VPS');
@@ -249,10 +292,7 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
             seenSyncs = syncs;
             await observe();
           }
-          if (!deleting && workflowInfo().continueAsNewSuggested) {
-            await condition(allHandlersFinished);
-            await continueAsNew<typeof vpsieNodeLifecycleWorkflow>({ namespace: input.namespace, name: input.name, nodeGroup: input.nodeGroup, carried: st });
-          }
+          if (!deleting && workflowInfo().continueAsNewSuggested) await continueWithState();
           break;
         }
 

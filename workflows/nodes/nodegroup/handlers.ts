@@ -16,14 +16,18 @@ import {
   type ScaleDownResult,
   type ScaleUpRequest,
   type ScaleUpResult,
+  ScaleDownRequestSchema,
+  ScaleUpRequestSchema,
+  validator,
 } from '../contracts';
 import { scaleDownRequest, scaleUpRequest } from './scale-requests';
 import { mergePhase, noteFailure, type NodeGroupEntity } from './state';
 
 export function installHandlers(e: NodeGroupEntity): void {
+  // A hint to re-read the NodeGroup, never state: `deleting` is what the object says (sync.ts).
   setHandler(nodeGroupSyncSignal, (s) => {
     e.syncRequested = true;
-    if (s.deleting) e.deleting = true;
+    if (s.deleting && !e.signalsAreHints) e.deleting = true;
   });
 
   setHandler(nodeGroupNodePhaseSignal, (p: NodeGroupNodePhase) => {
@@ -83,10 +87,13 @@ export function installHandlers(e: NodeGroupEntity): void {
   setHandler(
     nodeGroupScaleUpUpdate,
     idempotentUpdate<ScaleUpRequest, ScaleUpResult>('up', (req, g) => scaleUpRequest(e, req, g)),
+    // Refused before acceptance (nothing in history) with the invalid fields named.
+    { validator: validator('nodeGroupScaleUp', ScaleUpRequestSchema) },
   );
 
   setHandler(
     nodeGroupScaleDownUpdate,
     idempotentUpdate<ScaleDownRequest, ScaleDownResult>('down', (req, g) => scaleDownRequest(e, req, g)),
+    { validator: validator('nodeGroupScaleDown', ScaleDownRequestSchema) },
   );
 }

@@ -4,7 +4,7 @@
  * loop carries the work out: `sync.ts` (read the spec and the VPSieNodes), `work.ts` (reconcile
  * to the desired count, create and delete VPSieNodes), `status.ts`, `deletion.ts`.
  */
-import { proxyActivities, uuid4 } from '@temporalio/workflow';
+import { patched, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { NodeGroupActivities, GroupView } from '../../../activities/nodes/nodegroup';
 import { isCounted, type GroupNode, type GroupStatusInput } from '../../../decision/nodes/nodegroup';
 import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
@@ -58,6 +58,17 @@ export interface DeleteWork {
 }
 export type Work = CreateWork | DeleteWork;
 
+/**
+ * Patches of the NodeGroup workflow (each read once, at the start of a run, before any command):
+ * - SIGNALS_ARE_HINTS: a sync signal only asks for a re-read; `deleting` comes from the object.
+ * - FRESH_RUN_FROM_CLUSTER: a run without carried state starts its desired count from the
+ *   cluster (status.desiredNodes, counted VPSieNodes), newest-first order from creation times.
+ */
+export const PATCH_SIGNALS_ARE_HINTS = 'nodegroup-sync-signal-is-a-hint';
+export const PATCH_FRESH_RUN_FROM_CLUSTER = 'nodegroup-fresh-run-from-cluster';
+/** PATCH_BOUNDED_DELETION: the deletion loop (polling until every VPSieNode is gone) continues as new after a bounded history. */
+export const PATCH_BOUNDED_DELETION = 'nodegroup-deletion-continue-as-new';
+
 export function isCarried(v: unknown): v is NodeGroupCarried {
   return typeof v === 'object' && v !== null && Array.isArray((v as NodeGroupCarried).nodes) && typeof (v as NodeGroupCarried).desired === 'number';
 }
@@ -86,11 +97,23 @@ export interface NodeGroupEntity {
   dirty: boolean;
   epoch: number;
   groupError: GroupStatusInput['error'];
+  /** PATCH_SIGNALS_ARE_HINTS is in effect. */
+  signalsAreHints: boolean;
+  /** The run carries no state and PATCH_FRESH_RUN_FROM_CLUSTER is in effect: the first sync seeds desired from the cluster. */
+  seedFromCluster: boolean;
+  /** PATCH_FRESH_RUN_FROM_CLUSTER is in effect (relists order new nodes by creation time). */
+  orderByCreation: boolean;
+  /** PATCH_BOUNDED_DELETION is in effect. */
+  boundedDeletion: boolean;
 }
 
 /** The entity at the start of a run: from the state carried across continue-as-new, or empty. */
 export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
   const ref = { namespace: input.namespace, name: input.name };
+  const signalsAreHints = patched(PATCH_SIGNALS_ARE_HINTS);
+  const fromCluster = patched(PATCH_FRESH_RUN_FROM_CLUSTER);
+  const boundedDeletion = patched(PATCH_BOUNDED_DELETION);
+  const fresh = !isCarried(input.carried);
   const carried: NodeGroupCarried = isCarried(input.carried)
     ? input.carried
     : {
@@ -124,10 +147,34 @@ export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
     dirty: true,
     epoch: 1,
     groupError: undefined,
+    signalsAreHints,
+    seedFromCluster: fresh && fromCluster,
+    orderByCreation: fromCluster,
+    boundedDeletion,
   };
 }
 
 export const now = (): string => new Date(Date.now()).toISOString();
+
+/** The run's history is long enough to continue as new (the server suggests it, or past the entity's bound). */
+export function historyFull(e: NodeGroupEntity): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength > e.maxHistory;
+}
+
+/** The state a new run takes over (continue-as-new). */
+export function carriedOf(e: NodeGroupEntity): NodeGroupCarried {
+  return {
+    desired: e.desired,
+    nodes: [...e.nodes.values()].map(({ confirmedEpoch: _c, ...n }) => n),
+    seq: e.seq,
+    requests: [...e.requests.values()],
+    consecutiveFailures: e.consecutiveFailures,
+    ...(e.lastScaleUpTime ? { lastScaleUpTime: e.lastScaleUpTime } : {}),
+    ...(e.lastScaleDownTime ? { lastScaleDownTime: e.lastScaleDownTime } : {}),
+    ...(e.carried.maxHistoryEvents !== undefined ? { maxHistoryEvents: e.carried.maxHistoryEvents } : {}),
+  };
+}
 
 export const counted = (e: NodeGroupEntity): number => [...e.nodes.values()].filter(isCounted).length;
 

@@ -1,6 +1,8 @@
 /** The loop's reads: the NodeGroup spec and the group's VPSieNode objects, merged into the entity. */
+import { log } from '@temporalio/workflow';
 import type { ObservedNode } from '../../../activities/nodes/nodegroup';
-import { acts, mergePhase, now, type NodeGroupEntity } from './state';
+import { startingDesired } from '../../../decision/nodes/nodegroup/restart';
+import { acts, counted, mergePhase, now, type NodeGroupEntity } from './state';
 
 /** Re-reads the NodeGroup (false when it is gone), sets the finalizer, then relists its VPSieNodes. */
 export async function sync(e: NodeGroupEntity): Promise<boolean> {
@@ -9,18 +11,42 @@ export async function sync(e: NodeGroupEntity): Promise<boolean> {
   if (view === null) return false;
   e.group = view;
   e.generation = view.generation;
+  // The object says whether the group is being deleted (a deletion, once begun, is not undone).
   if (view.deleting) e.deleting = true;
   e.groupError = view.invalid ? { reason: 'InvalidConfiguration', message: view.invalid.slice(0, 4000) } : undefined;
   if (!view.deleting && !view.hasFinalizer) await acts.setNodeGroupFinalizer({ ...e.ref, present: true });
   await relist(e);
+  if (e.seedFromCluster) await seedFromCluster(e);
   e.dirty = true;
   return true;
+}
+
+/** The first sync of a run without carried state: desired (and the last scale times) from the cluster, never zero. */
+async function seedFromCluster(e: NodeGroupEntity): Promise<void> {
+  e.seedFromCluster = false;
+  const view = e.group;
+  if (!view) return;
+  const s = startingDesired({ statusDesired: view.statusDesiredNodes, counted: counted(e) });
+  e.desired = s.desired;
+  e.lastScaleUpTime ??= view.statusLastScaleUpTime;
+  e.lastScaleDownTime ??= view.statusLastScaleDownTime;
+  log.info('NodeGroup run without carried state: starting from the cluster', {
+    nodegroup: e.groupLabel,
+    reason: s.reason,
+    desired: s.desired,
+    counted: s.counted,
+  });
+  if (s.reason !== 'Empty') await acts.recordNodeGroupEvent({ ...e.ref, type: 'Normal', reason: 'StartedFromCluster', message: `${s.message} [${s.reason}]` });
 }
 
 /** Merges the VPSieNode objects in the cluster into the known nodes. */
 export async function relist(e: NodeGroupEntity): Promise<void> {
   const startEpoch = e.epoch;
-  const observed: ObservedNode[] = await acts.listGroupVPSieNodes(e.ref);
+  const listed: ObservedNode[] = await acts.listGroupVPSieNodes(e.ref);
+  // New nodes get creation-ordered seq numbers (newest = highest), so "the newest first" holds for a fresh run too.
+  const observed = e.orderByCreation
+    ? listed.slice().sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? '') || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    : listed;
   const seen = new Set<string>();
   for (const o of observed) {
     seen.add(o.name);

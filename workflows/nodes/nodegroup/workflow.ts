@@ -9,7 +9,13 @@
  *   reserving the count), so concurrent requests never push the group past max or below min;
  *   request ids are remembered (across continue-as-new, last 1000) and a repeated request gets
  *   the first answer.
- * - `nodeGroupSyncSignal` (from the NodeGroup watcher) re-reads the spec: raising min creates
+ * - A run started without carried state (terminated, reset, lost history, a new Temporal
+ *   cluster; the watcher starts it again) takes its desired count from the cluster on its first
+ *   sync: the larger of status.desiredNodes and the counted VPSieNodes, never zero
+ *   (decision/nodes/nodegroup/restart.ts), so it removes Ready nodes only when maxNodes is lower,
+ *   and then by deleting VPSieNodes, whose lifecycles drain them.
+ * - `nodeGroupSyncSignal` (from the NodeGroup watcher) is a hint: the loop re-reads the NodeGroup
+ *   and acts on what the object says (a `deleting: true` payload alone deletes nothing). Raising min creates
  *   nodes, lowering max removes the extras (not-Ready first, then newest); deletion removes every
  *   VPSieNode, waits until each is Deleted or gone, then drops the group's finalizer and ends.
  * - `nodeGroupNodePhaseSignal` (from lifecycles) tracks each node's phase; Failed nodes stop
@@ -21,12 +27,12 @@
  * query), `sync.ts` (read spec and VPSieNodes), `work.ts` (reconcile, create, delete),
  * `status.ts`, `deletion.ts`; this file is the loop and continue-as-new.
  */
-import { allHandlersFinished, condition, continueAsNew, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, upsertSearchAttributes } from '@temporalio/workflow';
 import { NODEGROUP_SEARCH_ATTRIBUTE } from '../../../lib/temporal/search-attributes';
 import type { NodeGroupWorkflowInput } from '../contracts';
 import { finishDeletion } from './deletion';
 import { installHandlers } from './handlers';
-import { acts, counted, newEntity, RESYNC_INTERVAL, type NodeGroupCarried, type Work } from './state';
+import { acts, carriedOf, counted, historyFull, newEntity, RESYNC_INTERVAL, type Work } from './state';
 import { writeStatus } from './status';
 import { sync } from './sync';
 import { carryOut, planReconcile } from './work';
@@ -49,8 +55,10 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
       }
     }
     if (e.deleting) {
-      await finishDeletion(e);
+      const finished = await finishDeletion(e);
       await condition(allHandlersFinished);
+      // Not finished: the history is long; a new run syncs, sees the deletion and goes on with it.
+      if (!finished) await continueAsNew<typeof nodeGroupWorkflow>({ ...e.ref, carried: carriedOf(e) });
       return;
     }
     planReconcile(e);
@@ -60,22 +68,9 @@ export async function nodeGroupWorkflow(input: NodeGroupWorkflowInput): Promise<
     }
     if (e.dirty) await writeStatus(e);
 
-    const info = workflowInfo();
-    if ((info.continueAsNewSuggested || info.historyLength > e.maxHistory) && e.queue.length === 0) {
+    if (historyFull(e) && e.queue.length === 0) {
       await condition(() => allHandlersFinished() || e.queue.length > 0 || e.syncRequested);
-      if (allHandlersFinished() && e.queue.length === 0 && !e.syncRequested) {
-        const next: NodeGroupCarried = {
-          desired: e.desired,
-          nodes: [...e.nodes.values()].map(({ confirmedEpoch: _c, ...n }) => n),
-          seq: e.seq,
-          requests: [...e.requests.values()],
-          consecutiveFailures: e.consecutiveFailures,
-          ...(e.lastScaleUpTime ? { lastScaleUpTime: e.lastScaleUpTime } : {}),
-          ...(e.lastScaleDownTime ? { lastScaleDownTime: e.lastScaleDownTime } : {}),
-          ...(e.carried.maxHistoryEvents !== undefined ? { maxHistoryEvents: e.carried.maxHistoryEvents } : {}),
-        };
-        await continueAsNew<typeof nodeGroupWorkflow>({ ...e.ref, carried: next });
-      }
+      if (allHandlersFinished() && e.queue.length === 0 && !e.syncRequested) await continueAsNew<typeof nodeGroupWorkflow>({ ...e.ref, carried: carriedOf(e) });
       continue;
     }
 
