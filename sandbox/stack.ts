@@ -13,6 +13,7 @@ import { Connection } from '@temporalio/client';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { endpointsPath, readEndpoints, repoRoot, sandboxDir, writeEndpoints, type Endpoints } from './endpoints';
+import { applyAdmission } from './admission';
 import { startMetricsStack } from './metrics';
 import { createAggregationPki } from './pki';
 import { freePort, isSameProcess, ownLog, processStartTime, SandboxError, startProcess, stopPids, waitReady, type Managed } from './process';
@@ -474,6 +475,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       );
       await waiter.exited;
       if (waiter.exitCode() !== 0) throw new SandboxError(`the CRDs never became Established (log: ${waiter.logFile})`);
+      // The orchestrator's RBAC and the admission policy that only it creates VPSieNodes (issue #12).
+      if (fs.existsSync(path.join(crdDir, 'autoscaler.vpsie.com_vpsienodes.yaml'))) {
+        progress('applying the RBAC and admission policy…');
+        await applyAdmission({ dir, logDir, kubectl: tools.kubectl, kubeconfig, apiserverUrl, caFile, token, readyTimeoutMs });
+      }
     }
 
     const pids: Record<string, number> = { sandbox: process.pid };
