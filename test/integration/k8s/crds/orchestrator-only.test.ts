@@ -182,6 +182,18 @@ describe('only the capacity orchestrator creates VPSieNodes and writes their sta
     expect(stored.metadata.ownerReferences).to.equal(undefined);
   });
 
+  it('the policy type-checks against the CRD schemas without warnings', async () => {
+    const adm = sb.kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+    let warnings: unknown[] | undefined;
+    await until('the policy to be type-checked', 30_000, async () => {
+      const p = await adm.readValidatingAdmissionPolicy({ name: 'vpsienodes.autoscaler.vpsie.com' });
+      if (!p.status?.typeChecking) return false;
+      warnings = p.status.typeChecking.expressionWarnings ?? [];
+      return true;
+    });
+    expect(warnings).to.deep.equal([]);
+  });
+
   it("refuses that user writing a NodeGroup's status (status.vpsieGroupID names the VPSie group whose workers it claims)", async () => {
     const r = await refusal(() =>
       intruder.patchNamespacedCustomObjectStatus(
