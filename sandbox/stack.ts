@@ -13,6 +13,7 @@ import { Connection } from '@temporalio/client';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { endpointsPath, readEndpoints, repoRoot, sandboxDir, writeEndpoints, type Endpoints } from './endpoints';
+import { applyAdmission, SANDBOX_ADMIN_USER } from './admission';
 import { startMetricsStack } from './metrics';
 import { createAggregationPki } from './pki';
 import { freePort, isSameProcess, ownLog, processStartTime, SandboxError, startProcess, stopPids, waitReady, type Managed } from './process';
@@ -269,7 +270,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     fs.writeFileSync(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
     const token = crypto.randomBytes(24).toString('hex');
     const tokenFile = path.join(pki, 'tokens.csv');
-    fs.writeFileSync(tokenFile, `${token},sandbox-admin,sandbox-admin,"system:masters"\n`, { mode: 0o600 });
+    fs.writeFileSync(tokenFile, `${token},${SANDBOX_ADMIN_USER},${SANDBOX_ADMIN_USER},"system:masters"\n`, { mode: 0o600 });
     const aggregation = await createAggregationPki(pki, logDir);
     const apiPort = await freePort();
     const apiserverUrl = `https://127.0.0.1:${apiPort}`;
@@ -316,8 +317,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         apiVersion: 'v1',
         kind: 'Config',
         clusters: [{ name: 'sandbox', cluster: { server: apiserverUrl, 'certificate-authority': caFile } }],
-        users: [{ name: 'sandbox-admin', user: { token } }],
-        contexts: [{ name: 'sandbox', context: { cluster: 'sandbox', user: 'sandbox-admin' } }],
+        users: [{ name: SANDBOX_ADMIN_USER, user: { token } }],
+        contexts: [{ name: 'sandbox', context: { cluster: 'sandbox', user: SANDBOX_ADMIN_USER } }],
         'current-context': 'sandbox',
       }),
       { mode: 0o600 },
@@ -474,6 +475,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       );
       await waiter.exited;
       if (waiter.exitCode() !== 0) throw new SandboxError(`the CRDs never became Established (log: ${waiter.logFile})`);
+      // The orchestrator's RBAC and the admission policy that only it creates VPSieNodes (issue #12).
+      if (fs.existsSync(path.join(crdDir, 'autoscaler.vpsie.com_vpsienodes.yaml'))) {
+        progress('applying the RBAC and admission policy…');
+        await applyAdmission({ dir, logDir, kubectl: tools.kubectl, kubeconfig, apiserverUrl, caFile, token, readyTimeoutMs });
+      }
     }
 
     const pids: Record<string, number> = { sandbox: process.pid };

@@ -34,7 +34,16 @@ import { apiStatus } from '../../../lib/kube/api';
 import { nodeReady } from '../../../decision/scheduling/from-k8s';
 import { logger } from '../../../lib/log';
 import { autoscalerMetrics } from '../../../lib/metrics';
-import { buildStatusPatch, matchNode, mergeTaints, missingLabels, type NodeView, type TransitionRecord } from '../../../decision/nodes/lifecycle/vpsienode';
+import {
+  buildStatusPatch,
+  matchNode,
+  mergeConditions,
+  mergeTaints,
+  missingLabels,
+  type NodeView,
+  type TransitionRecord,
+} from '../../../decision/nodes/lifecycle/vpsienode';
+import { checkOwnership, type OwnershipProblem } from '../../../decision/nodes/lifecycle/ownership';
 import type { ObjectRef } from '../../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../../workers/deps';
 
@@ -149,9 +158,31 @@ export function lifecycleSettingsFrom(config: Config): LifecycleSettings {
   };
 }
 
+/**
+ * A VPSieNode refused at the start of its lifecycle: it is not owned by an existing NodeGroup
+ * (decision/nodes/lifecycle/ownership.ts). Nothing was provisioned for it and nothing will be.
+ */
+export interface VPSieNodeRefusal {
+  reason: 'NotOwnedByNodeGroup';
+  problem: OwnershipProblem;
+  message: string;
+}
+
 /** What the workflow needs to know about its VPSieNode. */
 export interface VPSieNodeObservation {
+  /**
+   * False when the object does not exist — and also when it is `refused`, so that a lifecycle
+   * that does not look at `refused` ends (as for a vanished object) without provisioning it,
+   * adopting the machine its spec names or draining the Node its status names.
+   */
   exists: boolean;
+  /**
+   * Set when the VPSieNode has no phase yet (its lifecycle has not started: no machine was ever
+   * requested) and is not owned by an existing NodeGroup. The activity has then recorded a Warning
+   * Event and the Error condition (reason NotOwnedByNodeGroup), and, when the object is being
+   * deleted, released its finalizer (there is nothing to clean up). The lifecycle should end.
+   */
+  refused?: VPSieNodeRefusal;
   uid?: string;
   deleting: boolean;
   hasFinalizer: boolean;
@@ -218,6 +249,85 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
     });
   }
 
+  /** Removes the lifecycle's finalizer (the object then goes away if its deletion began). Absent is success. */
+  async function removeOurFinalizer(ref: ObjectRef): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const vn = await readVPSieNode(api, ref).catch((e: unknown) => {
+        // A half-deleted object that no longer parses must still lose the finalizer.
+        if (e instanceof ApplicationFailure) return undefined;
+        throw e;
+      });
+      if (!vn) return;
+      const fins = vn.metadata.finalizers ?? [];
+      const i = fins.indexOf(VPSIENODE_FINALIZER);
+      if (i < 0) return;
+      try {
+        await api.custom.patchNamespacedCustomObject(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace: ref.namespace,
+            plural: VPSIENODE_PLURAL,
+            name: ref.name,
+            body: [
+              { op: 'test', path: `/metadata/finalizers/${i}`, value: VPSIENODE_FINALIZER },
+              { op: 'remove', path: `/metadata/finalizers/${i}` },
+            ],
+          },
+          jsonPatch,
+        );
+        return;
+      } catch (e) {
+        const s = apiStatus(e);
+        if (s === 404) return;
+        if (s !== 409 && s !== 422) throw e; // a failed "test" is 422: re-read and retry
+      }
+    }
+    throw ApplicationFailure.retryable(`could not remove the finalizer of ${ref.namespace}/${ref.name}`, 'Conflict');
+  }
+
+  /**
+   * The ownership check at the start of a lifecycle (no phase yet): undefined when the VPSieNode
+   * is owned by its existing NodeGroup; otherwise records the refusal (Event, Error condition),
+   * releases the finalizer of a VPSieNode being deleted, and returns it. Idempotent.
+   */
+  async function refusalOf(ref: ObjectRef, vn: VPSieNode): Promise<VPSieNodeRefusal | undefined> {
+    const ng = await readNodeGroup(api, { namespace: ref.namespace, name: vn.spec.nodeGroupName });
+    const own = checkOwnership({
+      vpsieNode: {
+        namespace: ref.namespace,
+        name: ref.name,
+        nodeGroupName: vn.spec.nodeGroupName,
+        ...(vn.metadata.ownerReferences ? { ownerReferences: vn.metadata.ownerReferences } : {}),
+      },
+      ...(ng ? { nodeGroup: { ...(ng.metadata.uid ? { uid: ng.metadata.uid } : {}), deleting: ng.metadata.deletionTimestamp !== undefined } } : {}),
+    });
+    if (own.owned) return undefined;
+    const refusal: VPSieNodeRefusal = { reason: 'NotOwnedByNodeGroup', problem: own.problem, message: `refused, not provisioned: ${own.message}` };
+    const cur = (vn.status?.conditions ?? []).find((c) => c.type === 'Error');
+    if (!(cur?.status === 'True' && cur.reason === refusal.reason && cur.message === refusal.message)) {
+      const conditions = mergeConditions(
+        vn.status?.conditions,
+        [{ type: 'Error', status: 'True', reason: refusal.reason, message: refusal.message }],
+        new Date().toISOString(),
+        vn.metadata.generation,
+      );
+      try {
+        await api.custom.patchNamespacedCustomObjectStatus(
+          { group: GROUP, version: VERSION, namespace: ref.namespace, plural: VPSIENODE_PLURAL, name: ref.name, body: { status: { conditions } } },
+          merge,
+        );
+      } catch (e) {
+        if (apiStatus(e) !== 404) throw e;
+      }
+    }
+    await event(ref, vn.metadata.uid, 'Warning', refusal.reason, refusal.message, `refused-${refusal.problem}`);
+    log.warn('vpsienode refused', { vpsieNode: `${ref.namespace}/${ref.name}`, problem: own.problem, detail: own.message });
+    // Nothing was ever provisioned for it (no phase): a deletion needs no cleanup, only the finalizer released.
+    if (vn.metadata.deletionTimestamp !== undefined) await removeOurFinalizer(ref);
+    return refusal;
+  }
+
   return {
     /** The lifecycle's timeouts, from the orchestrator configuration. */
     async lifecycleSettings(): Promise<LifecycleSettings> {
@@ -227,6 +337,19 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
     async observeVPSieNode(ref: ObjectRef): Promise<VPSieNodeObservation> {
       const vn = await readVPSieNode(api, ref);
       if (!vn) return { exists: false, deleting: false, hasFinalizer: false, phaseTimes: {} };
+      // Before its first phase no machine exists: only a VPSieNode its NodeGroup owns gets one.
+      if (vn.status?.phase === undefined) {
+        const refused = await refusalOf(ref, vn);
+        if (refused)
+          return {
+            exists: false,
+            refused,
+            ...(vn.metadata.uid ? { uid: vn.metadata.uid } : {}),
+            deleting: vn.metadata.deletionTimestamp !== undefined,
+            hasFinalizer: false,
+            phaseTimes: {},
+          };
+      }
       const phaseTimes: Partial<Record<VPSieNodePhase, number>> = {};
       for (const [k, v] of Object.entries(vn.status?.phaseTimes ?? {})) {
         const p = PHASES_BY_KEY[k];
@@ -262,39 +385,7 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
 
     /** Removes the finalizer (the object then goes away if its deletion began). Absent is success. */
     async removeFinalizer(ref: ObjectRef): Promise<void> {
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const vn = await readVPSieNode(api, ref).catch((e: unknown) => {
-          // A half-deleted object that no longer parses must still lose the finalizer.
-          if (e instanceof ApplicationFailure) return undefined;
-          throw e;
-        });
-        if (!vn) return;
-        const fins = vn.metadata.finalizers ?? [];
-        const i = fins.indexOf(VPSIENODE_FINALIZER);
-        if (i < 0) return;
-        try {
-          await api.custom.patchNamespacedCustomObject(
-            {
-              group: GROUP,
-              version: VERSION,
-              namespace: ref.namespace,
-              plural: VPSIENODE_PLURAL,
-              name: ref.name,
-              body: [
-                { op: 'test', path: `/metadata/finalizers/${i}`, value: VPSIENODE_FINALIZER },
-                { op: 'remove', path: `/metadata/finalizers/${i}` },
-              ],
-            },
-            jsonPatch,
-          );
-          return;
-        } catch (e) {
-          const s = apiStatus(e);
-          if (s === 404) return;
-          if (s !== 409 && s !== 422) throw e; // a failed "test" is 422: re-read and retry
-        }
-      }
-      throw ApplicationFailure.retryable(`could not remove the finalizer of ${ref.namespace}/${ref.name}`, 'Conflict');
+      await removeOurFinalizer(ref);
     },
 
     /**

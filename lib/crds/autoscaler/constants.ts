@@ -120,6 +120,7 @@ export const VPSIENODE_REASONS = [
   'JoinTimeout',
   'DrainFailed',
   'VPSDeleteFailed',
+  'NotOwnedByNodeGroup',
 ] as const;
 export type VPSieNodeReason = (typeof VPSIENODE_REASONS)[number];
 /** Why a VPSieNode failed (status.lastError.reason); also the Error condition's reasons. */
@@ -162,6 +163,8 @@ export const VPSIENODE_REASONS_BY_CONDITION = {
     'JoinTimeout',
     'DrainFailed',
     'VPSDeleteFailed',
+    // Refused at the start of its lifecycle: not owned by an existing NodeGroup (no phase, no machine).
+    'NotOwnedByNodeGroup',
   ],
 } as const satisfies Record<VPSieNodeConditionType, readonly VPSieNodeReason[]>;
 

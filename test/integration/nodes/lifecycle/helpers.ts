@@ -128,7 +128,31 @@ export async function createBootstrapSecret(sb: TestSandbox, namespace: string, 
   await sb.core.createNamespacedSecret({ namespace, body: { metadata: { name, namespace }, stringData: { 'user-data': content } } });
 }
 
-export async function createVPSieNode(sb: TestSandbox, namespace: string, name: string, group: string, join: Record<string, unknown>): Promise<VPSieNode> {
+export interface VPSieNodeFixture {
+  /**
+   * The VPSieNode's ownerReferences. Default: its NodeGroup as controller (read for its uid), as
+   * the NodeGroup workflow creates it; only such a VPSieNode is provisioned.
+   */
+  ownerReferences?: Record<string, unknown>[];
+  finalizers?: string[];
+  spec?: Record<string, unknown>;
+}
+
+export async function createVPSieNode(
+  sb: TestSandbox,
+  namespace: string,
+  name: string,
+  group: string,
+  join: Record<string, unknown>,
+  f: VPSieNodeFixture = {},
+): Promise<VPSieNode> {
+  let ownerReferences = f.ownerReferences;
+  if (!ownerReferences) {
+    const ng = (await customApi(sb).getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: NODEGROUP_PLURAL, name: group })) as {
+      metadata: { name: string; uid: string };
+    };
+    ownerReferences = [{ apiVersion: API_VERSION, kind: NODEGROUP_KIND, name: group, uid: ng.metadata.uid, controller: true, blockOwnerDeletion: true }];
+  }
   const created = await customApi(sb).createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
@@ -137,8 +161,14 @@ export async function createVPSieNode(sb: TestSandbox, namespace: string, name: 
     body: {
       apiVersion: API_VERSION,
       kind: VPSIENODE_KIND,
-      metadata: { name, namespace, labels: { [`${GROUP}/nodegroup`]: group } },
-      spec: { nodeGroupName: group, offeringID: 'small-2cpu-4gb', datacenterID: 'us-east-1', osImageID: 'ubuntu-22.04-lts', join },
+      metadata: {
+        name,
+        namespace,
+        labels: { [`${GROUP}/nodegroup`]: group },
+        ...(ownerReferences.length > 0 ? { ownerReferences } : {}),
+        ...(f.finalizers ? { finalizers: f.finalizers } : {}),
+      },
+      spec: { nodeGroupName: group, offeringID: 'small-2cpu-4gb', datacenterID: 'us-east-1', osImageID: 'ubuntu-22.04-lts', join, ...(f.spec ?? {}) },
     },
   });
   return parseVPSieNode(created);

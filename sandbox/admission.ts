@@ -1,0 +1,112 @@
+/**
+ * The orchestrator's RBAC and admission policy in the sandbox, as a cluster has them (issue #12):
+ * k8s/rbac.yaml (the orchestrator's ServiceAccount and its roles) and
+ * k8s/admission/vpsienode-policy.yaml (only the orchestrator creates VPSieNodes and writes their
+ * status and machine identity), with the policy's identity parameter naming both the
+ * ServiceAccount (k8s/admission/orchestrator-identity.yaml) and the sandbox's admin user — the
+ * identity `npm start` and the tests use in the sandbox (its token in the kubeconfig, group
+ * system:masters).
+ *
+ * A policy is enforced a moment after it is created (the apiserver compiles it and syncs its
+ * parameter), so `applyAdmission` returns only once a probe shows it in force: a server-side dry-run
+ * VPSieNode created by the admin is accepted and the same one by another user (impersonated, with
+ * system:masters so RBAC lets it through) is refused by the policy.
+ */
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import YAML from 'yaml';
+import { repoRoot } from './endpoints';
+import { SandboxError, startProcess, type Managed } from './process';
+
+/** The sandbox's admin user (sandbox/stack.ts writes its token; the kubeconfig uses it). */
+export const SANDBOX_ADMIN_USER = 'sandbox-admin';
+export const ADMISSION_POLICY_NAME = 'vpsienodes.autoscaler.vpsie.com';
+const PROBE_USER = 'sandbox-admission-probe';
+
+export function admissionPolicyFile(): string {
+  return path.join(repoRoot(), 'k8s', 'admission', 'vpsienode-policy.yaml');
+}
+
+export function rbacFile(): string {
+  return path.join(repoRoot(), 'k8s', 'rbac.yaml');
+}
+
+/** The identity ConfigMap of k8s/admission/orchestrator-identity.yaml with `extraUsers` added. */
+export function identityParams(extraUsers: string[]): Record<string, unknown> {
+  const file = path.join(repoRoot(), 'k8s', 'admission', 'orchestrator-identity.yaml');
+  const cm = YAML.parse(fs.readFileSync(file, 'utf8')) as { data?: Record<string, string> } & Record<string, unknown>;
+  const users = (cm.data?.usernames ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const u of extraUsers) if (!users.includes(u)) users.push(u);
+  return { ...cm, data: { ...(cm.data ?? {}), usernames: users.join(',') } };
+}
+
+function post(url: string, body: string, headers: Record<string, string>, ca: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', ca, headers: { 'Content-Type': 'application/json', ...headers }, timeout: 2000 }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function run(proc: Managed, what: string): Promise<void> {
+  await proc.exited;
+  if (proc.exitCode() !== 0) throw new SandboxError(`${what} failed (log: ${proc.logFile})`);
+}
+
+export interface AdmissionOptions {
+  dir: string;
+  logDir: string;
+  kubectl: string;
+  kubeconfig: string;
+  apiserverUrl: string;
+  caFile: string;
+  token: string;
+  readyTimeoutMs: number;
+}
+
+/** Applies the RBAC and the admission policy and waits until the policy is enforced. */
+export async function applyAdmission(o: AdmissionOptions): Promise<void> {
+  const params = path.join(o.dir, 'orchestrator-identity.yaml');
+  fs.writeFileSync(params, YAML.stringify(identityParams([SANDBOX_ADMIN_USER])));
+  await run(
+    startProcess(
+      'kubectl-apply-admission',
+      o.kubectl,
+      [`--kubeconfig=${o.kubeconfig}`, 'apply', '--server-side', '-f', rbacFile(), '-f', params, '-f', admissionPolicyFile()],
+      o.logDir,
+    ),
+    'applying the RBAC and admission policy',
+  );
+
+  const ca = fs.readFileSync(o.caFile);
+  const url = `${o.apiserverUrl}/apis/autoscaler.vpsie.com/v1alpha1/namespaces/default/vpsienodes?dryRun=All`;
+  const probe = JSON.stringify({
+    apiVersion: 'autoscaler.vpsie.com/v1alpha1',
+    kind: 'VPSieNode',
+    metadata: { name: PROBE_USER },
+    spec: { nodeGroupName: 'probe', offeringID: 'probe', datacenterID: 'probe', join: { method: 'UserData' } },
+  });
+  const auth = { Authorization: `Bearer ${o.token}` };
+  const deadline = Date.now() + o.readyTimeoutMs;
+  let last = '';
+  for (;;) {
+    const asAdmin = await post(url, probe, auth, ca).catch((e: unknown) => ({ status: 0, body: String(e) }));
+    const asOther = await post(url, probe, { ...auth, 'Impersonate-User': PROBE_USER, 'Impersonate-Group': 'system:masters' }, ca).catch((e: unknown) => ({
+      status: 0,
+      body: String(e),
+    }));
+    if ((asAdmin.status === 200 || asAdmin.status === 201) && asOther.status === 403 && asOther.body.includes(ADMISSION_POLICY_NAME)) return;
+    last = `admin: HTTP ${asAdmin.status}, other user: HTTP ${asOther.status} ${asOther.body.slice(0, 300)}`;
+    if (Date.now() > deadline) throw new SandboxError(`the VPSieNode admission policy was not enforced within ${o.readyTimeoutMs / 1000} s (${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
