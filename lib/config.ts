@@ -64,6 +64,8 @@ export const ConfigSchema = z.object({
   // ---- VPSieNode lifecycle ----
   PROVISION_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(600),
   JOIN_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(900),
+  /** A VM create VPSie has not shown yet (neither pending nor listed) is not sent again for this long. */
+  CREATE_SETTLE_SECONDS: z.coerce.number().int().min(0).max(3600).default(120),
   FAILED_NODE_TTL_SECONDS: z.coerce.number().int().positive().default(1800),
   GC_INTERVAL_SECONDS: z.coerce.number().int().positive().default(300),
   /**

@@ -70,6 +70,18 @@ export const WORKER_INTENT_ANNOTATION = `${GROUP}/worker-intent`;
 export const WORKER_CLAIM_LABEL = `${GROUP}/worker-claim`;
 export const WORKER_IDENTIFIER_ANNOTATION = `${GROUP}/worker-identifier`;
 const LOCK_EXPIRES_ANNOTATION = `${GROUP}/lock-expires-at`;
+/**
+ * When this VPSieNode's VM create was last sent (ISO time), written before the POST. A VM VPSie
+ * has accepted may show in neither the pending queue nor the list for a while; within
+ * CREATE_SETTLE_SECONDS of a create nothing is sent again, so a slow VPSie never gets a second one.
+ */
+export const CREATE_SENT_ANNOTATION = `${GROUP}/create-sent-at`;
+
+/** 'wait' while a create sent at `sentAt` may still appear; 'create' when none was sent or the window passed. Pure. */
+export function createSettleDecision(sentAt: string | undefined, now: number, settleMs: number): 'create' | 'wait' {
+  const at = sentAt === undefined ? NaN : Date.parse(sentAt);
+  return Number.isFinite(at) && now - at < settleMs && now >= at ? 'wait' : 'create';
+}
 const LOCK_SECONDS = 30;
 
 export interface MachineInput {
@@ -248,7 +260,22 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
       // The cluster identity makes the machine collectable by this cluster's GC only (#12).
       tags: ['vpsie-autoscaler', vn.spec.nodeGroupName, clusterTag(clusterId)],
       notes: `vpsienode=${input.vpsieNode.namespace}/${input.vpsieNode.name} ${clusterNote(clusterId)}`,
+      // Recorded durably before the POST; within the settle window nothing is sent again (#12).
+      beforeCreate: async () => {
+        const sent = vn.metadata.annotations?.[CREATE_SENT_ANNOTATION];
+        if (createSettleDecision(sent, Date.now(), deps.config.CREATE_SETTLE_SECONDS * 1000) === 'wait') return 'wait';
+        await mergePatchVPSieNode(api, input.vpsieNode, { metadata: { annotations: { [CREATE_SENT_ANNOTATION]: new Date().toISOString() } } });
+        return 'create';
+      },
     });
+    if (r.state === 'pending' && r.settling)
+      return {
+        state: 'requested',
+        joinMethod: 'UserData',
+        hostname,
+        created: false,
+        detail: 'VM create sent; waiting for VPSie to show it before sending another',
+      };
     if (r.created) metrics.nodesCreated.inc({ nodegroup: input.nodeGroup });
     if (r.state === 'pending')
       return {

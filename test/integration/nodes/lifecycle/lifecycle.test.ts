@@ -137,6 +137,36 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
       await w.stop();
     }
   });
+  it('VPSie showing a created VM only after 10 s: the lifecycle polls every second and still creates exactly one VM (create recorded before the POST, settle window)', async () => {
+    const ns = await sb.namespace('lc-slow-create');
+    const tq = sb.taskQueue('lc-slow-create');
+    const group = uniqueName('ng');
+    await createBootstrapSecret(sb, ns, 'bootstrap', JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }));
+    await createNodeGroup(sb, ns, group);
+    const vn = await createVPSieNode(sb, ns, `${group}-slow`, group, { method: 'UserData', userDataSecretRef: { name: 'bootstrap' } });
+    const uid = vn.metadata.uid!;
+    const deps = makeDeps(sb.endpoints, sb.temporal);
+    const w = await startLifecycleWorker(sb.endpoints, tq, lifecycleActivities(deps));
+    await simAdmin(sb, 'PATCH', '/config', { createVisibilityDelayMs: 10_000 });
+    try {
+      const input = { namespace: ns, name: vn.metadata.name, nodeGroup: group, settings: { pollIntervalSeconds: 1, drainTimeoutSeconds: 30 } };
+      await startLifecycle(sb.temporal, tq, input);
+      const ready = await eventually('VPSieNode Ready', 120_000, async () => {
+        const cur = await readVN(sb, ns, vn.metadata.name);
+        return cur?.status?.phase === 'Ready' ? cur : undefined;
+      });
+      expect(ready.metadata.annotations?.['autoscaler.vpsie.com/create-sent-at']).to.be.a('string');
+      const machines = await machinesOf(sb, uid);
+      expect(machines, 'machines with this VPSieNode request id').to.have.length(1);
+      await deleteVN(sb, ns, vn.metadata.name);
+      await startLifecycle(sb.temporal, tq, input, { deleting: true });
+      await eventually('VPSieNode gone', 60_000, async () => ((await readVN(sb, ns, vn.metadata.name)) === undefined ? true : undefined));
+    } finally {
+      await simAdmin(sb, 'PATCH', '/config', { createVisibilityDelayMs: 0 });
+      await w.stop();
+    }
+  });
+
   it('a VM that never joins: Joining → Failed (JoinTimeout) → cleaned up after the TTL: VPS deleted, no Node, CR gone, vpsienode_ttl_deletions_total counted', async () => {
     const ns = await sb.namespace('lc-ttl');
     const tq = sb.taskQueue('lc-ttl');
