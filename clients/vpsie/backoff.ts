@@ -5,13 +5,17 @@ export interface BackoffOptions {
   maxMs: number;
   /** Fraction of the nominal delay randomised away: 0 = none, 1 = full jitter. Default 0.5. */
   jitter?: number;
+  /** A server's Retry-After is honoured up to this (ms; default 30 s): one bad header never parks a caller for an hour. */
+  maxRetryAfterMs?: number;
 }
+
+export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 10_000, jitter: 0.5 };
 
 /**
  * Delay before retry number `retry` (0-based): exponential with jitter, never shorter than the
- * server's Retry-After. `random` returns [0, 1).
+ * server's Retry-After (itself capped at `maxRetryAfterMs`). `random` returns [0, 1).
  */
 export function backoffDelay(retry: number, opts: BackoffOptions, random: () => number, retryAfterMs?: number): number {
   const nominal = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.max(0, retry));
@@ -19,7 +23,7 @@ export function backoffDelay(retry: number, opts: BackoffOptions, random: () => 
   const r = Math.min(Math.max(random(), 0), 1);
   const delay = Math.round(nominal * (1 - jitter) + nominal * jitter * r);
   if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs > delay) {
-    return Math.ceil(retryAfterMs);
+    return Math.ceil(Math.min(retryAfterMs, opts.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS));
   }
   return delay;
 }

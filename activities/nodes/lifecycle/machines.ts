@@ -174,7 +174,16 @@ function leaseName(prefix: string, id: string): string {
 
 export function createVPSieMachineActivities(deps: OrchestratorDeps) {
   const api = kubeApis(deps.kc);
-  const vpsie: VPSieClient = deps.vpsie;
+  /** The VPSie client bound to the running activity's cancellation (a timed-out attempt never runs beside its retry). */
+  const client = (): VPSieClient => {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = Context.current().cancellationSignal;
+    } catch {
+      signal = undefined; // outside an activity (tests)
+    }
+    return deps.vpsie.withSignal(signal);
+  };
   const metrics = autoscalerMetrics(deps.registry);
   const log = logger('vpsie-machines');
 
@@ -243,14 +252,14 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     const hostname = hostnameOf(vn, uid);
     // Fast path: the machine is known.
     if (vn.spec.vpsieIdentifier) {
-      const vm = await vpsie.findVm({ identifier: vn.spec.vpsieIdentifier });
+      const vm = await client().findVm({ identifier: vn.spec.vpsieIdentifier });
       if (!vm) throw ApplicationFailure.nonRetryable(`VM ${vn.spec.vpsieIdentifier} of ${input.vpsieNode.name} no longer exists`, 'VPSNotFound');
       return statusFromVm(vm, 'UserData', false, 'known machine');
     }
     if (vn.spec.hostname === undefined) vn = await setSpecOnce(api, input.vpsieNode, { hostname });
     const ud = await userData(vn, ng);
     const clusterId = await clusterIdentity(deps);
-    const r = await vpsie.ensureVm({
+    const r = await client().ensureVm({
       requestId: uid,
       hostname,
       plan: vn.spec.offeringID,
@@ -293,16 +302,22 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     const hostname = hostnameOf(vn, uid);
     let identifier = vn.spec.vpsieIdentifier;
     if (!identifier) {
-      const vm = await vpsie.findVm({ requestId: uid, hostname });
+      // The pending queue first, then the list (a machine only moves from the queue to the list:
+      // the other order misses one listed between the two reads, and reports "no VM").
+      const pending = await client().findPendingVm({ hostname, processId: processIdForRequest(uid) });
+      const vm = await client().findVm({ requestId: uid, hostname });
       if (vm) identifier = vm.identifier;
       else {
-        const pending = await vpsie.findPendingVm({ hostname, processId: processIdForRequest(uid) });
         // A pending VM cannot be deleted yet; the retry deletes it once it is listed.
         if (pending) throw ApplicationFailure.retryable(`VM ${hostname} is still pending; delete once listed`, 'MachinePending');
+        // A create sent within the settle window may still appear: keep the finalizer until it has passed.
+        const sent = vn.metadata.annotations?.[CREATE_SENT_ANNOTATION];
+        if (createSettleDecision(sent, Date.now(), deps.config.CREATE_SETTLE_SECONDS * 1000) === 'wait')
+          throw ApplicationFailure.retryable(`a VM create for ${hostname} was sent at ${sent} and may still appear; delete once settled`, 'MachinePending');
         return { deleted: false, detail: 'no VM exists for this VPSieNode' };
       }
     }
-    const deleted = await vpsie.deleteVm(identifier, 'vpsienode-deleted');
+    const deleted = await client().deleteVm(identifier, 'vpsienode-deleted');
     return { deleted, vpsieIdentifier: identifier, detail: deleted ? `VM ${identifier} deleted` : `VM ${identifier} was already gone` };
   }
 
@@ -316,17 +331,17 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
 
   async function resolveGroup(cluster: string, vn: VPSieNode, ng: NodeGroup | undefined): Promise<VPSieGroup> {
     const ref = vn.spec.join.groupIdentifier ?? ng?.spec.join?.groupIdentifier ?? ng?.status?.vpsieGroupID;
-    const groups = await vpsie.listNodeGroups(cluster);
+    const groups = await client().listNodeGroups(cluster);
     if (ref) {
       const g = groups.find((x) => String(x.id) === ref || x.identifier === ref || x.group_name === ref);
       if (!g) throw ApplicationFailure.nonRetryable(`no VPSie node group '${ref}' in cluster ${cluster}`, 'VPSCreateFailed');
       return g;
     }
     // "found or created per offering": a group of this size, else a new one.
-    const kubeSizeId = await vpsie.resolveKubeSizeId(vn.spec.offeringID, vn.spec.datacenterID);
+    const kubeSizeId = await client().resolveKubeSizeId(vn.spec.offeringID, vn.spec.datacenterID);
     const same = groups.find((g) => g.boxsize_id === kubeSizeId);
     if (same) return same;
-    return vpsie.ensureNodeGroup({ clusterIdentifier: cluster, groupName: `${vn.spec.nodeGroupName}-${vn.spec.offeringID}`.slice(0, 63), kubeSizeId });
+    return client().ensureNodeGroup({ clusterIdentifier: cluster, groupName: `${vn.spec.nodeGroupName}-${vn.spec.offeringID}`.slice(0, 63), kubeSizeId });
   }
 
   async function listClaims(namespace: string, groupId: number): Promise<{ identifier: string; holder: string; lease: k8s.V1Lease }[]> {
@@ -417,9 +432,9 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
   }
 
   async function workerStatus(cluster: string, identifier: string, created: boolean, detail: string): Promise<MachineStatus> {
-    const vm = await vpsie.findVm({ identifier });
+    const vm = await client().findVm({ identifier });
     if (vm) return statusFromVm(vm, 'ManagedKubernetes', created, detail);
-    const node = await vpsie.findClusterNode(cluster, { identifier });
+    const node = await client().findClusterNode(cluster, { identifier });
     if (!node) throw ApplicationFailure.nonRetryable(`worker ${identifier} no longer exists in cluster ${cluster}`, 'VPSNotFound');
     return { state: 'booting', joinMethod: 'ManagedKubernetes', vpsieIdentifier: identifier, hostname: node.hostname, created, detail };
   }
@@ -436,7 +451,7 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     const namespace = input.vpsieNode.namespace;
     const mine = (await listClaims(namespace, group.id)).find((c) => c.holder === uid);
     if (mine) {
-      const node = await vpsie.findClusterNode(cluster, { identifier: mine.identifier });
+      const node = await client().findClusterNode(cluster, { identifier: mine.identifier });
       await recordClaim(input.vpsieNode, { identifier: mine.identifier, ...(node ? { hostname: node.hostname } : {}) });
       return workerStatus(cluster, mine.identifier, false, 'worker claimed earlier');
     }
@@ -446,11 +461,11 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     const outcome = await withGroupLock(namespace, group.id, uid, async (): Promise<{ claimed?: K8sNode; added: number; waiting: number }> => {
       const claims = await listClaims(namespace, group.id);
       const claimed = new Set(claims.map((c) => c.identifier));
-      const workers = await vpsie.listClusterWorkers(cluster, group.id);
+      const workers = await client().listClusterWorkers(cluster, group.id);
       const free = workers.filter((w) => w.identifier && !claimed.has(w.identifier)).sort((a, b) => a.id - b.id);
       for (const w of free) if (await claim(vn, uid, group.id, cluster, w)) return { claimed: w, added: 0, waiting: 0 };
       // Nothing to claim: make sure enough workers are on their way for every unclaimed intent.
-      const g = (await vpsie.listNodeGroups(cluster)).find((x) => x.id === group.id);
+      const g = (await client().listNodeGroups(cluster)).find((x) => x.id === group.id);
       if (!g) throw ApplicationFailure.nonRetryable(`VPSie node group ${group.id} disappeared`, 'VPSCreateFailed');
       const pendingWorkers = Math.max(0, g.nodes_count - workers.length);
       const holders = new Set(claims.map((c) => c.holder));
@@ -472,7 +487,7 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
       let added = 0;
       for (; added < toAdd; added++) {
         try {
-          await vpsie.addGroupWorker(cluster, group.id);
+          await client().addGroupWorker(cluster, group.id);
         } catch (e) {
           if (isVPSieError(e) && e.ambiguous)
             throw ApplicationFailure.retryable(`add worker got no answer (${e.type}); the next attempt recounts`, 'VpsieError.not_settled');
@@ -512,7 +527,7 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
         await mergePatchVPSieNode(api, input.vpsieNode, { metadata: { annotations: { [WORKER_INTENT_ANNOTATION]: null } } }).catch(() => undefined);
       return { deleted: false, detail: 'no worker was claimed by this VPSieNode' };
     }
-    const deleted = await vpsie.deleteGroupWorker(cluster, identifier);
+    const deleted = await client().deleteGroupWorker(cluster, identifier);
     await api.coordination
       .deleteNamespacedLease({ name: leaseName('vpsie-worker', identifier), namespace: input.vpsieNode.namespace })
       .catch((e: unknown) => (apiStatus(e) === 404 ? undefined : Promise.reject(e)));

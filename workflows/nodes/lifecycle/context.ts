@@ -39,15 +39,19 @@ export interface VPSieNodeLifecycleInput extends VPSieNodeWorkflowInput {
  * - SIGNALS_ARE_HINTS: a sync signal only asks for a re-read; `deleting` comes from the object.
  * - BOUNDED_LOOPS: every long loop phase continues as new after a bounded history, not only Ready.
  * - CLEANUP_BACKOFF: a failing cleanup of a Failed node waits longer after each failure (capped).
+ * - DELETE_VM_BEFORE_NODE: termination deletes the VM, then the Node.
  */
 export const PATCH_SIGNALS_ARE_HINTS = 'vpsienode-sync-signal-is-a-hint';
 export const PATCH_BOUNDED_LOOPS = 'vpsienode-continue-as-new-every-phase';
 export const PATCH_CLEANUP_BACKOFF = 'vpsienode-failed-cleanup-backoff';
+export const PATCH_DELETE_VM_BEFORE_NODE = 'vpsienode-delete-vm-before-node';
 
 export interface LifecyclePatches {
   signalsAreHints: boolean;
   boundedLoops: boolean;
   cleanupBackoff: boolean;
+  /** Termination deletes the VM before the Node (a kubelet that re-registers must not bring the node back). */
+  deleteVmBeforeNode: boolean;
 }
 
 export interface VPSieNodeLifecycleResult {

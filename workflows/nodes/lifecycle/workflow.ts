@@ -49,6 +49,7 @@ import { nodeGroupNodePhaseSignal, nodeGroupWorkflowId, vpsieNodeStateQuery, vps
 import {
   PATCH_BOUNDED_LOOPS,
   PATCH_CLEANUP_BACKOFF,
+  PATCH_DELETE_VM_BEFORE_NODE,
   PATCH_SIGNALS_ARE_HINTS,
   VPSieNodeGone,
   type CarriedLifecycle,
@@ -93,6 +94,7 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
     signalsAreHints: patched(PATCH_SIGNALS_ARE_HINTS),
     boundedLoops: patched(PATCH_BOUNDED_LOOPS),
     cleanupBackoff: patched(PATCH_CLEANUP_BACKOFF),
+    deleteVmBeforeNode: patched(PATCH_DELETE_VM_BEFORE_NODE),
   };
   // At least MIN_HISTORY_EVENTS, so a run always gets past its own start before it may continue as new.
   const maxHistoryEvents = Math.max(MIN_HISTORY_EVENTS, input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS);
@@ -208,6 +210,12 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
       ...(st.hostname ? { hostname: st.hostname } : {}),
       ...(st.nodeName ? { nodeName: st.nodeName } : {}),
     });
+    // The VM before the Node: a Node deleted first comes back when its kubelet re-registers (#12).
+    if (patches.deleteVmBeforeNode) {
+      const m = await machineDeletion.deleteMachine(machineInput);
+      const nodeDeleted = node ? await kube.deleteNode(node.name) : false;
+      return `${m.detail}; ${node ? `node ${node.name} ${nodeDeleted ? 'deleted' : 'already gone'}` : 'no node'}`;
+    }
     const nodeDeleted = node ? await kube.deleteNode(node.name) : false;
     const m = await machineDeletion.deleteMachine(machineInput);
     return `${m.detail}; ${node ? `node ${node.name} ${nodeDeleted ? 'deleted' : 'already gone'}` : 'no node'}`;

@@ -69,6 +69,9 @@ describe('backoff with jitter', () => {
   it('never waits less than Retry-After', () => {
     expect(backoffDelay(0, opts, () => 0.5, 7_000)).to.equal(7_000);
     expect(backoffDelay(5, opts, () => 1, 10)).to.equal(3_200);
+    // a Retry-After of an hour is capped (30 s by default, or the option)
+    expect(backoffDelay(0, opts, () => 0.5, 3_600_000)).to.equal(30_000);
+    expect(backoffDelay(0, { ...opts, maxRetryAfterMs: 5_000 }, () => 0.5, 3_600_000)).to.equal(5_000);
   });
 
   it('parses Retry-After as seconds or an HTTP date', () => {
