@@ -53,6 +53,8 @@ export function admitScaleUp(o: {
   ask: ScaleUpAsk;
   desired: number;
   counted: number;
+  /** Nodes whose machine may still exist (Failed, Terminating, removed included): maxNodes bounds them too. */
+  existing?: number;
   lastScaleUpTime?: string | undefined;
   now: number;
 }): ScaleUpAdmission {
@@ -68,7 +70,7 @@ export function admitScaleUp(o: {
     if (gates.length > 0) return refuse(SCALE_UP_COOLDOWN_REASON, `last scale-up at ${o.lastScaleUpTime}, cooldown ${g.scaleUpCooldownSeconds}s`);
   }
   const base = Math.max(o.desired, o.counted);
-  const grant = grantScaleUp(base, asked, g.maxNodes);
+  const grant = grantScaleUp(base, asked, g.maxNodes, o.existing);
   if (g.dryRun && grant.granted > 0) {
     return {
       kind: 'dryRun',
@@ -85,7 +87,7 @@ export function admitScaleUp(o: {
     out.refused = {
       reason: 'MaxNodesReached',
       count: grant.refused,
-      message: `asked ${asked}, granted ${grant.granted}: maxNodes ${g.maxNodes} (desired was ${base})`,
+      message: `asked ${asked}, granted ${grant.granted}: maxNodes ${g.maxNodes} (desired was ${base}${o.existing !== undefined ? `, machines existing ${o.existing}` : ''})`,
     };
   return out;
 }

@@ -45,8 +45,10 @@ export interface ScaleUpGrant {
  * A scale-up request for `asked` nodes against a group holding `desired` with `max`: grants as
  * many as fit under max. `desired` never exceeds max, whatever the order of concurrent requests.
  */
-export function grantScaleUp(desired: number, asked: number, max: number): ScaleUpGrant {
-  const room = Math.max(0, max - desired);
+export function grantScaleUp(desired: number, asked: number, max: number, existingMachines?: number): ScaleUpGrant {
+  // maxNodes bounds the machines that exist, not only the counted ones: a Failed node, one being
+  // terminated or deleted still has its machine until it is gone.
+  const room = Math.max(0, Math.min(max - desired, existingMachines === undefined ? Infinity : max - existingMachines));
   const granted = Math.max(0, Math.min(asked, room));
   return { granted, refused: Math.max(0, asked) - granted, desired: desired + granted };
 }
@@ -108,16 +110,37 @@ export interface ReconcilePlan {
   /** VPSieNodes to delete (over max or over desired). */
   remove: string[];
   reason: 'BelowMinNodes' | 'AboveMaxNodes' | 'BelowDesired' | 'AboveDesired' | 'InSync';
+  /** Creations held back because machines that still exist (Failed, Terminating, removed) fill maxNodes. */
+  heldByMaxNodes?: number;
+}
+
+/** Nodes whose machine may still exist: every phase but Deleted (Failed, Terminating and removed ones included). */
+export function existingMachines(nodes: readonly GroupNode[]): number {
+  return nodes.filter((n) => n.phase !== 'Deleted').length;
 }
 
 /**
  * What the group does to match its spec: desired is clamped into [min, max]; counted nodes below
  * desired are created, counted nodes above desired are removed (not-Ready first, then newest).
  */
-export function reconcile(spec: { minNodes: number; maxNodes: number }, desired: number, nodes: readonly GroupNode[]): ReconcilePlan {
+export function reconcile(
+  spec: { minNodes: number; maxNodes: number },
+  desired: number,
+  nodes: readonly GroupNode[],
+  opts: { capByExistingMachines?: boolean } = {},
+): ReconcilePlan {
   const d = clamp(desired, spec.minNodes, spec.maxNodes);
   const counted = nodes.filter(isCounted).length;
-  if (counted < d) return { desired: d, create: d - counted, remove: [], reason: desired < spec.minNodes ? 'BelowMinNodes' : 'BelowDesired' };
+  if (counted < d) {
+    const reason = desired < spec.minNodes ? 'BelowMinNodes' : 'BelowDesired';
+    if (!opts.capByExistingMachines) return { desired: d, create: d - counted, remove: [], reason };
+    // Creations wait while machines of Failed or removed nodes still exist at maxNodes.
+    const room = Math.max(0, spec.maxNodes - existingMachines(nodes));
+    const create = Math.min(d - counted, room);
+    const plan: ReconcilePlan = { desired: d, create, remove: [], reason };
+    if (create < d - counted) plan.heldByMaxNodes = d - counted - create;
+    return plan;
+  }
   if (counted > d)
     return { desired: d, create: 0, remove: pickRemovals(nodes, counted - d), reason: desired > spec.maxNodes ? 'AboveMaxNodes' : 'AboveDesired' };
   return { desired: d, create: 0, remove: [], reason: 'InSync' };

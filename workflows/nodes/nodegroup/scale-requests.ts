@@ -6,6 +6,7 @@
 import { condition } from '@temporalio/workflow';
 import type { GroupView } from '../../../activities/nodes/nodegroup';
 import { admitScaleDown, admitScaleUp } from '../../../decision/nodes/nodegroup/admission';
+import { existingMachines } from '../../../decision/nodes/nodegroup';
 import type { ScaleDownRequest, ScaleDownResult, ScaleUpRequest, ScaleUpResult } from '../contracts';
 import { counted, now, plan, remember, type NodeGroupEntity } from './state';
 
@@ -25,6 +26,7 @@ export async function scaleUpRequest(e: NodeGroupEntity, req: ScaleUpRequest, g:
     ask: req,
     desired: e.desired,
     counted: counted(e),
+    ...(e.maxCountsMachines ? { existing: existingMachines([...e.nodes.values()]) } : {}),
     lastScaleUpTime: e.lastScaleUpTime,
     now: Date.now(),
   });

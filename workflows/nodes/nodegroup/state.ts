@@ -68,6 +68,8 @@ export const PATCH_SIGNALS_ARE_HINTS = 'nodegroup-sync-signal-is-a-hint';
 export const PATCH_FRESH_RUN_FROM_CLUSTER = 'nodegroup-fresh-run-from-cluster';
 /** PATCH_BOUNDED_DELETION: the deletion loop (polling until every VPSieNode is gone) continues as new after a bounded history. */
 export const PATCH_BOUNDED_DELETION = 'nodegroup-deletion-continue-as-new';
+/** PATCH_MAX_COUNTS_MACHINES: maxNodes bounds every machine that still exists (Failed, Terminating, removed), in scale-up admission and reconcile. */
+export const PATCH_MAX_COUNTS_MACHINES = 'nodegroup-max-counts-every-machine';
 
 export function isCarried(v: unknown): v is NodeGroupCarried {
   return typeof v === 'object' && v !== null && Array.isArray((v as NodeGroupCarried).nodes) && typeof (v as NodeGroupCarried).desired === 'number';
@@ -105,6 +107,8 @@ export interface NodeGroupEntity {
   orderByCreation: boolean;
   /** PATCH_BOUNDED_DELETION is in effect. */
   boundedDeletion: boolean;
+  /** PATCH_MAX_COUNTS_MACHINES is in effect. */
+  maxCountsMachines: boolean;
 }
 
 /** The entity at the start of a run: from the state carried across continue-as-new, or empty. */
@@ -113,6 +117,7 @@ export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
   const signalsAreHints = patched(PATCH_SIGNALS_ARE_HINTS);
   const fromCluster = patched(PATCH_FRESH_RUN_FROM_CLUSTER);
   const boundedDeletion = patched(PATCH_BOUNDED_DELETION);
+  const maxCountsMachines = patched(PATCH_MAX_COUNTS_MACHINES);
   const fresh = !isCarried(input.carried);
   const carried: NodeGroupCarried = isCarried(input.carried)
     ? input.carried
@@ -151,6 +156,7 @@ export function newEntity(input: NodeGroupWorkflowInput): NodeGroupEntity {
     seedFromCluster: fresh && fromCluster,
     orderByCreation: fromCluster,
     boundedDeletion,
+    maxCountsMachines,
   };
 }
 

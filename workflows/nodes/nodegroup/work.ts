@@ -49,7 +49,7 @@ export async function carryOut(e: NodeGroupEntity, w: Work): Promise<void> {
 export function planReconcile(e: NodeGroupEntity): void {
   const g = e.group;
   if (!g || e.deleting || g.invalid !== undefined) return;
-  const p = reconcile(g, e.desired, [...e.nodes.values()]);
+  const p = reconcile(g, e.desired, [...e.nodes.values()], { capByExistingMachines: e.maxCountsMachines });
   const wasDesired = e.desired;
   e.desired = p.desired;
   if (e.desired !== wasDesired) e.dirty = true;

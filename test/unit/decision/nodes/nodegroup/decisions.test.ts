@@ -68,6 +68,42 @@ describe('NodeGroup decisions: desired-count arithmetic', () => {
     expect(reconcile({ minNodes: 3, maxNodes: 5 }, 3, withFailed)).to.include({ create: 2 });
   });
 
+  it('maxNodes bounds every machine that still exists: a Failed node and one being terminated hold their places until gone (#12)', () => {
+    // max 3: one Ready, one Failed (its machine kept until cleanup), one Terminating (machine being deleted)
+    const nodes = [node('a', 'Ready'), node('f', 'Failed'), node('t', 'Terminating', { removing: true })];
+    // before: the two lost places were refilled at once — five machines for a max of three
+    expect(reconcile({ minNodes: 3, maxNodes: 3 }, 3, nodes)).to.include({ create: 2 });
+    expect(reconcile({ minNodes: 3, maxNodes: 3 }, 3, nodes, { capByExistingMachines: true })).to.include({ create: 0, heldByMaxNodes: 2 });
+    // one place frees up when the Terminating machine is Deleted
+    const later = [node('a', 'Ready'), node('f', 'Failed'), node('t', 'Deleted', { removing: true })];
+    expect(reconcile({ minNodes: 3, maxNodes: 3 }, 3, later, { capByExistingMachines: true })).to.include({ create: 1, heldByMaxNodes: 1 });
+    // a scale-up is granted only the room the existing machines leave
+    expect(grantScaleUp(1, 5, 3)).to.include({ granted: 2 });
+    expect(grantScaleUp(1, 5, 3, 3)).to.deep.equal({ granted: 0, refused: 5, desired: 1 });
+    expect(grantScaleUp(1, 5, 4, 3)).to.deep.equal({ granted: 1, refused: 4, desired: 2 });
+  });
+
+  it('property: with machines counted, creations never take the machines that exist past maxNodes', () => {
+    const phases: VPSieNodePhase[] = ['Pending', 'Provisioning', 'Joining', 'Ready', 'Failed', 'Terminating', 'Deleted'];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...phases), fc.boolean()), { maxLength: 12 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 0, max: 12 }),
+        (spec, min, extra, desired) => {
+          const max = min + extra;
+          const nodes = spec.map(([phase, removing], i) => node(`n${i}`, phase, removing ? { removing } : {}));
+          const existing = nodes.filter((n) => n.phase !== 'Deleted').length;
+          const p = reconcile({ minNodes: min, maxNodes: max }, desired, nodes, { capByExistingMachines: true });
+          expect(existing + p.create).to.be.at.most(Math.max(max, existing));
+          const g = grantScaleUp(Math.min(desired, max), 3, max, existing);
+          expect(existing + g.granted).to.be.at.most(Math.max(max, existing));
+        },
+      ),
+    );
+  });
+
   it('picks removals: not-Ready first (least advanced first), then the newest Ready', () => {
     const nodes = [
       node('old', 'Ready'),
