@@ -253,6 +253,8 @@ export class VPSieClient {
   private readonly maxListPages: number;
   /** Set on views made by `withSignal`. */
   private signal: AbortSignal | undefined;
+  /** Set on views made by `withSignal` with a deadline (epoch ms). */
+  private deadline: number | undefined;
 
   constructor(opts: VPSieClientOptions) {
     this.maxListPages = Math.max(1, opts.maxListPages ?? 1000);
@@ -320,16 +322,22 @@ export class VPSieClient {
    * A view of this client whose every call honours `signal` (e.g. the activity's
    * `Context.current().cancellationSignal`): the rate limiter's wait, the HTTP exchange and the
    * backoff between attempts stop at once with a `cancelled` VPSieError. The view shares the
-   * token, cache, bucket and breaker with this client.
+   * token, cache, bucket and breaker with this client. With `deadline` (epoch ms, the activity's),
+   * a rate-limit wait that would outlast it fails at once (`rate_limited`, not retried in the call).
    */
-  withSignal(signal: AbortSignal | undefined): VPSieClient {
+  withSignal(signal: AbortSignal | undefined, deadline?: number): VPSieClient {
     const view = Object.create(this) as VPSieClient;
     view.signal = signal;
+    view.deadline = deadline;
     return view;
   }
 
   private call<T>(spec: CallSpec<T>) {
-    return this.transport.call(this.signal && !spec.signal ? { ...spec, signal: this.signal } : spec);
+    return this.transport.call({
+      ...spec,
+      ...(this.signal && !spec.signal ? { signal: this.signal } : {}),
+      ...(this.deadline !== undefined && spec.deadline === undefined ? { deadline: this.deadline } : {}),
+    });
   }
 
   /** Parses list items one by one: a malformed item is skipped, counted, logged and returned apart. */

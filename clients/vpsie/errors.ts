@@ -72,6 +72,8 @@ export interface VPSieErrorInit {
    * dropped connection, timeout). Non-idempotent calls are never retried blindly in that case.
    */
   ambiguous?: boolean;
+  /** Overrides the type's retryability (a budget wait past the caller's deadline is not retried within the call). */
+  retryable?: boolean;
   cause?: unknown;
 }
 
@@ -88,7 +90,7 @@ export class VPSieError extends Error {
     // The wire name (ApplicationFailure types 'VpsieError.<type>' in histories and retry policies) stays as it was.
     this.name = 'VpsieError';
     this.type = init.type;
-    this.retryable = isRetryableType(init.type);
+    this.retryable = init.retryable ?? isRetryableType(init.type);
     this.operation = init.operation;
     this.status = init.status;
     this.retryAfterMs = init.retryAfterMs;

@@ -42,6 +42,16 @@ export class TokenBucket {
     return this.tokens;
   }
 
+  /**
+   * The server answered 429 with Retry-After `ms`: no token is available before then, for every
+   * caller of this bucket (one 429 slows everyone, instead of each caller finding out itself).
+   */
+  penalize(ms: number): void {
+    if (!(ms > 0) || !Number.isFinite(ms)) return;
+    this.refill();
+    this.tokens = Math.min(this.tokens, -(ms * this.ratePerMs));
+  }
+
   /** Reserves one token; returns the wait in ms before the reservation becomes valid. */
   take(): number {
     this.refill();
@@ -55,9 +65,14 @@ export class TokenBucket {
    * soon as the signal fires, and the reservation is given back so later callers do not wait for
    * a call that never happens.
    */
-  async acquire(clock: Clock, signal?: AbortSignal): Promise<number> {
+  async acquire(clock: Clock, signal?: AbortSignal, maxWaitMs?: number): Promise<number> {
     if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
     const wait = this.take();
+    if (maxWaitMs !== undefined && wait > maxWaitMs) {
+      // The caller would still be waiting when its time is up: give the place back, fail now.
+      this.tokens += 1;
+      throw new RateLimitWaitTooLong(wait, maxWaitMs);
+    }
     if (wait > 0) {
       try {
         await abortable(clock.sleep(wait), signal);
@@ -67,5 +82,16 @@ export class TokenBucket {
       }
     }
     return wait;
+  }
+}
+
+/** A rate-limit wait longer than the caller has left (its activity's deadline). */
+export class RateLimitWaitTooLong extends Error {
+  constructor(
+    readonly waitMs: number,
+    readonly maxWaitMs: number,
+  ) {
+    super(`the rate-limit wait of ${waitMs} ms exceeds the ${Math.max(0, Math.round(maxWaitMs))} ms left`);
+    this.name = 'RateLimitWaitTooLong';
   }
 }

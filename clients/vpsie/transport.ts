@@ -13,7 +13,7 @@ import { abortable, type Clock } from './clock';
 import { classifyError, VPSieError, type VPSieErrorType } from './errors';
 import type { VPSieClientMetrics } from './metrics';
 import { ErrorEnvelopeSchema, FlexNumber } from './schemas';
-import type { TokenBucket } from './token-bucket';
+import { RateLimitWaitTooLong, type TokenBucket } from './token-bucket';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -41,6 +41,8 @@ export interface CallSpec<T> {
   read?: boolean;
   /** The caller's cancellation (the activity's): aborts fetch, the rate-limit wait and backoff. */
   signal?: AbortSignal;
+  /** Epoch ms the caller must be done by (its activity's deadline): a longer rate-limit wait fails at once. */
+  deadline?: number;
 }
 
 export interface CallResult<T> {
@@ -101,6 +103,8 @@ export class Transport {
       if (err.ambiguous && !spec.idempotent) throw err;
       if (attempt + 1 >= this.d.maxAttempts) break;
       const delay = backoffDelay(attempt, this.d.backoff, this.d.random, err.retryAfterMs);
+      // A 429 from VPSie: the account's budget is spent for every caller, not only this one.
+      if (err.type === 'rate_limited' && err.status === 429) this.d.bucket?.penalize(delay);
       this.d.metrics.retries.inc({ method: spec.operation, reason: err.type });
       this.d.log.warn('vpsie call failed, retrying', {
         operation: spec.operation,
@@ -128,7 +132,20 @@ export class Transport {
     let healthy = true;
     let token: string | undefined;
     try {
-      if (this.d.bucket) await this.d.bucket.acquire(this.d.clock, spec.signal).catch(() => throwIfCancelled(spec));
+      if (this.d.bucket) {
+        const maxWait = spec.deadline === undefined ? undefined : spec.deadline - this.d.clock.now();
+        await this.d.bucket.acquire(this.d.clock, spec.signal, maxWait).catch((e: unknown) => {
+          if (e instanceof RateLimitWaitTooLong)
+            throw new VPSieError({
+              type: 'rate_limited',
+              operation: spec.operation,
+              message: `${e.message} (VPSie request budget)`,
+              retryAfterMs: e.waitMs,
+              retryable: false,
+            });
+          throwIfCancelled(spec);
+        });
+      }
       throwIfCancelled(spec);
       if (spec.auth !== false && this.tokens) token = await this.tokens.token();
       return await this.exchange(spec, token);

@@ -174,15 +174,16 @@ function leaseName(prefix: string, id: string): string {
 
 export function createVPSieMachineActivities(deps: OrchestratorDeps) {
   const api = kubeApis(deps.kc);
-  /** The VPSie client bound to the running activity's cancellation (a timed-out attempt never runs beside its retry). */
+  /** The VPSie client bound to the running activity's cancellation and deadline (a timed-out attempt never runs beside its retry; a budget wait past the deadline fails at once). */
   const client = (): VPSieClient => {
-    let signal: AbortSignal | undefined;
+    let ctx: Context | undefined;
     try {
-      signal = Context.current().cancellationSignal;
+      ctx = Context.current();
     } catch {
-      signal = undefined; // outside an activity (tests)
+      return deps.vpsie; // outside an activity (tests)
     }
-    return deps.vpsie.withSignal(signal);
+    const { currentAttemptScheduledTimestampMs: at, startToCloseTimeoutMs: ttl } = ctx.info;
+    return deps.vpsie.withSignal(ctx.cancellationSignal, Number.isFinite(at) && ttl > 0 ? at + ttl : undefined);
   };
   const metrics = autoscalerMetrics(deps.registry);
   const log = logger('vpsie-machines');

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { backoffDelay, parseRetryAfter } from '../../../../clients/vpsie/backoff';
 import { VPSieApiBreaker } from '../../../../clients/vpsie/api-breaker';
 import { ManualClock } from '../../../../clients/vpsie/clock';
-import { TokenBucket } from '../../../../clients/vpsie/token-bucket';
+import { RateLimitWaitTooLong, TokenBucket } from '../../../../clients/vpsie/token-bucket';
 
 describe('token bucket', () => {
   it('lets a full burst through, then spaces calls at the sustained rate', () => {
@@ -12,6 +12,28 @@ describe('token bucket', () => {
     expect([b.take(), b.take(), b.take()]).to.deep.equal([0, 0, 0]);
     expect(b.take()).to.equal(1000);
     expect(b.take()).to.equal(2000);
+  });
+
+  it('a 429 slows every caller: after penalize(Retry-After) nobody gets a token before it has passed (#12)', () => {
+    const clock = new ManualClock();
+    const b = new TokenBucket({ perMinute: 100 }, clock);
+    expect(b.take()).to.equal(0);
+    b.penalize(5_000);
+    expect(b.take()).to.be.at.least(5_000);
+    expect(b.take()).to.be.at.least(5_000 + 600);
+  });
+
+  it('a wait longer than the caller has left fails at once and gives the place back (#12)', async () => {
+    const clock = new ManualClock();
+    const b = new TokenBucket({ perMinute: 60, burst: 1 }, clock);
+    expect(await b.acquire(clock)).to.equal(0);
+    let err: unknown;
+    await b.acquire(clock, undefined, 500).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(RateLimitWaitTooLong);
+    expect((err as RateLimitWaitTooLong).waitMs).to.equal(1000);
+    expect(clock.sleeps).to.deep.equal([]);
+    // the place was given back: the next caller waits one interval, not two
+    expect(await b.acquire(clock, undefined, 2_000)).to.equal(1000);
   });
 
   it('refills over time up to the burst size, never beyond', () => {
