@@ -4,6 +4,9 @@
  * retried (a Failed node must not leak its VPS). Returns the result when the node is gone,
  * undefined to try again.
  */
+import { patched } from '@temporalio/workflow';
+import { vpsieNodeWorkflowId } from '../contracts';
+import { deletionAfterFailedDrain, PATCH_FAILED_DRAIN_TTL } from '../drain';
 import { failureInfo, type LifecycleContext, type VPSieNodeLifecycleResult } from './context';
 
 export async function cleanUpFailed(ctx: LifecycleContext): Promise<VPSieNodeLifecycleResult | undefined> {
@@ -15,6 +18,30 @@ export async function cleanUpFailed(ctx: LifecycleContext): Promise<VPSieNodeLif
   const cleanNow = (): boolean => ctx.deleting() && st.lastError?.reason !== 'DrainFailed';
   while (!cleanNow() && Date.now() < ttlEnd) await waitForChange(ttlEnd - Date.now());
   const byTtl = !cleanNow();
+  // Issue #12: after a failed drain its pods may still be there: deleted only when drained again or opted in.
+  if (byTtl && st.lastError?.reason === 'DrainFailed' && patched(PATCH_FAILED_DRAIN_TTL)) {
+    const after = await deletionAfterFailedDrain({
+      namespace: input.namespace,
+      nodeGroup: input.nodeGroup,
+      ...(st.nodeName ? { nodeName: st.nodeName } : {}),
+      vpsieNode: ref,
+      workflowIdPrefix: vpsieNodeWorkflowId(input.namespace, input.name),
+      timeoutSeconds: settings.drainTimeoutSeconds,
+      ...(settings.maxPodGracePeriodSeconds !== undefined ? { maxPodGracePeriodSeconds: settings.maxPodGracePeriodSeconds } : {}),
+    });
+    await kube.recordVPSieNodeEvent({
+      vpsieNode: ref,
+      type: after.allowed ? 'Normal' : 'Warning',
+      reason: 'DrainFailed',
+      message: after.message,
+      dedupeKey: 'ttl-drain',
+    });
+    if (!after.allowed) {
+      const retryAt = Date.now() + settings.failedNodeTtlSeconds * 1000;
+      while (Date.now() < retryAt) await waitForChange(retryAt - Date.now());
+      return undefined;
+    }
+  }
   let done: string;
   try {
     done = await removeNodeAndMachine();
