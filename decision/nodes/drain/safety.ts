@@ -19,5 +19,9 @@ export interface DrainRefusal {
 
 /** The failing rules, in the decision's evaluation order (empty: the drain may go on). */
 export function drainRefusals(node: ScaleDownNode, pdbs: readonly PdbInfo[]): DrainRefusal[] {
-  return sortBlockers(staticRules(node, node.pods, pdbs)).map((b) => ({ reason: b.reason, message: b.message, ...(b.pod !== undefined ? { pod: b.pod } : {}) }));
+  return sortBlockers(staticRules(node, node.pods, pdbs)).map((b) => ({
+    reason: b.reason,
+    message: b.message,
+    ...(b.pod !== undefined ? { pod: b.pod } : {}),
+  }));
 }
