@@ -5,17 +5,23 @@
  * other groups, PDB allowances are shared, and one decision cordons every node it removes.
  *
  * Every `sampleSeconds` (SCALE_DOWN_SAMPLE_SECONDS):
- *  1. `scaleDownSnapshot` (activity) reads the cluster: nodes with pods, PDBs, NodeGroups (spec,
- *     last scale-up, scale-up in progress), VPSieNodes (removals under way), one utilisation sample
- *     per node.
+ *  1. `scaleDownObserve` (activity) reads the cluster: nodes with pods, PDBs, NodeGroups (spec,
+ *     last scale-up, scale-up in progress), VPSieNodes (removals under way); it returns one
+ *     utilisation sample per node and the groups' windows, and keeps the snapshot in the worker.
  *  2. The pure utilisation tracker (workflow state, carried across continue-as-new) records the
- *     samples; `decideScaleDown` decides (pure, in the workflow: the decision is in the history).
+ *     samples; `scaleDownDecide` (activity) decides on the snapshot with the tracker's window views,
+ *     the failed-drain times and the removals in flight (decision/nodes/scale-down/loop-decision.ts)
+ *     and returns the decision record and the stray cordons, which the loop uncordons. The history
+ *     holds samples, views and the record, never the cluster (issue #12: a large cluster's
+ *     snapshot passed Temporal's 2 MB payload limit). Histories from before replay the old path
+ *     (`scaleDownSnapshot`, then `decideScaleDown` in the workflow).
  *  3. `recordScaleDownDecision` (activity) writes Events on candidate nodes (when a node's verdict
  *     changes), metrics and the NodeGroup `Scaling` condition.
  *  4. Each approved removal runs as a child workflow `scaleDownRemovalWorkflow`:
  *       (consolidation) replacements requested from the NodeGroup workflow, waited for until Ready;
- *       cordon every node of the removal; drain each (`drainNodeWorkflow` child: Eviction API,
- *       PDB 429 retried until the deadline, uncordon on failure);
+ *       cordon every node of the removal; drain each (`drainNodeWorkflow` child: safety re-check,
+ *       Eviction API, PDB 429 retried with backoff until the deadline, uncordon on failure); any
+ *       failure or cancellation uncordons every node not handed over (PATCH_REMOVAL_UNCORDON);
  *       only when every drain succeeded, `nodeGroupScaleDownUpdate` (sent by an activity) makes the
  *       NodeGroup delete the VPSieNodes; their lifecycles drain again (nothing left: immediate) and
  *       terminate the machines.
