@@ -16,6 +16,7 @@ import { strayCordons } from '../../../../../decision/nodes/drain/cordon-sweep';
 import { podDisposition, type DrainPodView } from '../../../../../decision/nodes/drain/disposition';
 import { drainRefusals } from '../../../../../decision/nodes/drain/safety';
 import { loadConfig } from '../../../../../lib/config';
+import { lifecycleSettingsFrom } from '../../../../../activities/nodes/lifecycle/vpsienode';
 import { node, NOW, pod } from '../scale-down/fixtures';
 
 const view: DrainPodView = { namespace: 'default', name: 'p', uid: 'u', ownerKinds: ['ReplicaSet'], mirror: false, deleting: false };
@@ -30,6 +31,10 @@ describe('drain: grace periods (issue #12)', () => {
   it('caps the grace period only when a cap is given and shorter', () => {
     expect(podDisposition({ ...view, terminationGracePeriodSeconds: 900 }, 60)).to.deep.equal({ action: 'evict', gracePeriodSeconds: 60 });
     expect(podDisposition({ ...view, terminationGracePeriodSeconds: 20 }, 60)).to.deep.equal({ action: 'evict', gracePeriodSeconds: 20 });
+  });
+
+  it('the VPSieNode lifecycle drain caps nothing (it used to cut every pod to 120 s)', () => {
+    expect(lifecycleSettingsFrom(loadConfig({})).maxPodGracePeriodSeconds).to.equal(undefined);
   });
 
   it('the scale-down configuration caps nothing by default (SCALE_DOWN_MAX_GRACE_SECONDS unset)', () => {
