@@ -57,7 +57,15 @@ describe('scale-down: replay of recorded histories', function () {
       'scaledown-removal-pdb-drain-failed-pre-issue-12.json',
       'scaledown-removal-cancelled-uncordons.json',
       'drain-v2-cancelled-uncordons.json',
+      'scaledown-loop-idle-shrinks.json',
+      'scaledown-removal-delete.json',
+      'scaledown-removal-pdb-drain-failed.json',
     ]);
+    // After issue #12 the loop records observations and decisions, never the cluster snapshot.
+    const after = activitiesOf(loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks.json')));
+    expect(after).to.include.members(['scaleDownObserve', 'scaleDownDecide', 'recordScaleDownDecision']);
+    expect(after).to.not.include('scaleDownSnapshot');
+    expect(activitiesOf(loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks-pre-issue-12.json')))).to.include('scaleDownSnapshot');
     const loop = fs.readFileSync(path.join(DIR, 'scaledown-loop-idle-shrinks-pre-issue-12.json'), 'utf8');
     expect(loop).to.include('scaleDownRemovalWorkflow');
     expect(loop).to.include('recordScaleDownDecision');
@@ -79,7 +87,6 @@ describe('scale-down: replay of recorded histories', function () {
     expect(patchesOf(drain)).to.deep.equal([PATCH_DRAIN_V2]);
     expect(activitiesOf(drain)).to.deep.equal(['cordonNode', 'planDrain', 'evictPods', 'uncordonNode']);
     for (const f of ['scaledown-loop-idle-shrinks.json', 'scaledown-removal-delete.json', 'scaledown-removal-pdb-drain-failed.json']) {
-      if (!FILES.includes(f)) continue;
       const h = loadHistory(path.join(DIR, f));
       const want = f.startsWith('scaledown-loop') ? PATCH_DECIDE_IN_ACTIVITY : PATCH_REMOVAL_UNCORDON;
       expect(patchesOf(h), f).to.include(want);
