@@ -4,7 +4,7 @@
  * retried (a Failed node must not leak its VPS). Returns the result when the node is gone,
  * undefined to try again.
  */
-import { patched } from '@temporalio/workflow';
+import { patched, sleep } from '@temporalio/workflow';
 import { vpsieNodeWorkflowId } from '../contracts';
 import { deletionAfterFailedDrain, PATCH_FAILED_DRAIN_TTL } from '../drain';
 import { failureInfo, type LifecycleContext, type VPSieNodeLifecycleResult } from './context';
@@ -16,10 +16,19 @@ export async function cleanUpFailed(ctx: LifecycleContext): Promise<VPSieNodeLif
   // A deletion cleans a Failed node up at once, except after a failed drain (its pods
   // may still run there: the TTL is the operator's window).
   const cleanNow = (): boolean => ctx.deleting() && st.lastError?.reason !== 'DrainFailed';
-  while (!cleanNow() && Date.now() < ttlEnd) await waitForChange(ttlEnd - Date.now());
+  // Issue #12 (patched): after a failed drain, deleted only when drained again or opted in; and
+  // the wait for the TTL sleeps while the VPSieNode is being deleted (waitForChange returns at once
+  // then: the loop used to spin without time passing).
+  const guarded = st.lastError?.reason === 'DrainFailed' && patched(PATCH_FAILED_DRAIN_TTL);
+  const waitUntil = async (end: number): Promise<void> => {
+    while (!cleanNow() && Date.now() < end) {
+      if (guarded && ctx.deleting()) await sleep(Math.max(1, end - Date.now()));
+      else await waitForChange(end - Date.now());
+    }
+  };
+  await waitUntil(ttlEnd);
   const byTtl = !cleanNow();
-  // Issue #12: after a failed drain its pods may still be there: deleted only when drained again or opted in.
-  if (byTtl && st.lastError?.reason === 'DrainFailed' && patched(PATCH_FAILED_DRAIN_TTL)) {
+  if (byTtl && guarded) {
     const after = await deletionAfterFailedDrain({
       namespace: input.namespace,
       nodeGroup: input.nodeGroup,
@@ -37,8 +46,7 @@ export async function cleanUpFailed(ctx: LifecycleContext): Promise<VPSieNodeLif
       dedupeKey: 'ttl-drain',
     });
     if (!after.allowed) {
-      const retryAt = Date.now() + settings.failedNodeTtlSeconds * 1000;
-      while (Date.now() < retryAt) await waitForChange(retryAt - Date.now());
+      await waitUntil(Date.now() + settings.failedNodeTtlSeconds * 1000);
       return undefined;
     }
   }
