@@ -21,6 +21,7 @@ import {
   lifecycleActivities,
   machinesOf,
   makeDeps,
+  maybeRecordHistory,
   readVN,
   startLifecycle,
   startLifecycleWorker,
@@ -120,6 +121,7 @@ describe('VPSieNode lifecycle: a failed drain and the TTL (sandbox, issue #12)',
       expect(result.outcome).to.equal('CleanedUpAfterTtl');
       expect(await readVN(sb, ns, vn.metadata.name)).to.equal(undefined);
       expect((await machinesOf(sb, uid)).map((m) => m.phase)).to.deep.equal(['deleted']);
+      maybeRecordHistory(sb, handle, 'userdata-drain-failed-ttl-opt-in-deleted');
     } finally {
       await w.stop();
     }
