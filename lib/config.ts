@@ -102,8 +102,11 @@ export const ConfigSchema = z.object({
   SCALE_DOWN_SAMPLE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   /** A scale-down drain gives up (uncordons, records DrainFailed) after this long (PDB 429 retries included). */
   SCALE_DOWN_DRAIN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(600),
-  /** Upper bound of the grace period a scale-down eviction asks for (cluster-autoscaler's default 600). */
-  SCALE_DOWN_MAX_GRACE_SECONDS: z.coerce.number().int().min(0).default(600),
+  /**
+   * Upper bound of the grace period a scale-down eviction asks for. Unset (the default): each pod's
+   * own terminationGracePeriodSeconds, as the pod asks (issue #12).
+   */
+  SCALE_DOWN_MAX_GRACE_SECONDS: z.coerce.number().int().min(0).optional(),
   /** Consolidation: how long replacement nodes may take to be Ready before the consolidation is abandoned. */
   SCALE_DOWN_REPLACEMENT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(1200),
   /** Run the scale-down loop at all (off: nothing is ever removed for being idle). */

@@ -16,9 +16,16 @@ import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Plan } from '../../clients/vpsie/schemas';
-import { pdbFromK8s, scaleDownNodeFromK8s } from '../../decision/nodes/scale-down/from-k8s';
+import { pdbFromK8s, scaleDownNodesFromK8s } from '../../decision/nodes/scale-down/from-k8s';
 import {
-  nodeSample,
+  decideLoop,
+  observation,
+  type LoopDecideRequest,
+  type LoopDecision,
+  type LoopObservation,
+  type LoopSnapshot,
+} from '../../decision/nodes/scale-down/loop-decision';
+import {
   type InFlightRemoval,
   type NodeEventRecord,
   type PdbInfo,
@@ -55,19 +62,20 @@ import {
 } from '../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../workers/deps';
 import { findPlan, planOffering } from '../../decision/planner/vpsie-plans';
-import { nodeReady } from '../../decision/scheduling/from-k8s';
 import { GONE_PHASES, IN_FLIGHT_PHASES } from '../../decision/nodes/lifecycle/phases';
 import { mergeScalingCondition } from '../../decision/nodes/scale-down/loop-records';
 import { untilActivityCancelled } from '../../lib/temporal/activity';
 
 const PATCH_MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const PLAN_CACHE_MS = 5 * 60_000;
+const OBSERVED_MAX_AGE_MS = 2 * 60_000;
 
 /** Settings the workflow reads once per run (recorded in its history). */
 export interface ScaleDownSettings {
   sampleSeconds: number;
   drainTimeoutSeconds: number;
-  maxGracePeriodSeconds: number;
+  /** Cap of the grace period of evictions; absent: each pod's own. */
+  maxGracePeriodSeconds?: number;
   replacementTimeoutSeconds: number;
   /** Global DRY_RUN: every group is treated as spec.dryRun. */
   dryRun: boolean;
@@ -129,6 +137,8 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
   const metrics = autoscalerMetrics(deps.registry);
   const log = logger('scale-down-activities');
   const planCache = new Map<string, { at: number; plans: Plan[] }>();
+  /** scope -> the snapshot `scaleDownObserve` read, for the `scaleDownDecide` that follows it (never recorded). */
+  const observed = new Map<string, { at: number; snap: LoopSnapshot }>();
 
   async function listCustom(plural: string, scope: string): Promise<unknown[]> {
     const list = (
@@ -173,94 +183,103 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
     }
   }
 
+  async function readSnapshot(req: SnapshotRequest): Promise<ScaleDownSnapshot> {
+    const [nodeList, podList, pdbList, ngRaw, vnRaw] = await Promise.all([
+      core.listNode(),
+      core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
+      policy.listPodDisruptionBudgetForAllNamespaces(),
+      listCustom(NODEGROUP_PLURAL, req.scope),
+      listCustom(VPSIENODE_PLURAL, req.scope),
+    ]);
+    const vns: VPSieNode[] = [];
+    for (const o of vnRaw) {
+      const r = safeParseVPSieNode(o);
+      if (r.ok) vns.push(r.value);
+    }
+    const vpsieNodes: ScaleDownVPSieNode[] = vns.map((v) => ({
+      namespace: v.metadata.namespace ?? req.scope,
+      name: v.metadata.name,
+      nodeGroup: v.spec.nodeGroupName,
+      phase: v.status?.phase ?? 'Pending',
+      ...(v.status?.nodeName ? { nodeName: v.status.nodeName } : {}),
+      deleting: v.metadata.deletionTimestamp !== undefined,
+    }));
+    const vnByNode = new Map<string, VPSieNode>();
+    for (const v of vns) if (v.status?.nodeName && !v.metadata.deletionTimestamp) vnByNode.set(v.status.nodeName, v);
+
+    const groups: ScaleDownGroup[] = [];
+    for (const o of ngRaw) {
+      const r = safeParseNodeGroup(o);
+      if (!r.ok) continue;
+      const g = r.value;
+      const ns = g.metadata.namespace ?? req.scope;
+      const mine = vns.filter((v) => v.spec.nodeGroupName === g.metadata.name && (v.metadata.namespace ?? req.scope) === ns);
+      const live = mine.filter((v) => !GONE_PHASES.has(v.status?.phase ?? 'Pending'));
+      const coming = live.filter((v) => !v.metadata.deletionTimestamp && IN_FLIGHT_PHASES.has(v.status?.phase ?? 'Pending'));
+      const notDeleting = live.filter((v) => !v.metadata.deletionTimestamp).length;
+      const desired = g.status?.desiredNodes;
+      const spec = deps.config.DRY_RUN ? { ...g.spec, dryRun: true } : g.spec;
+      const sg: ScaleDownGroup = {
+        name: g.metadata.name,
+        namespace: ns,
+        spec,
+        currentNodes: live.length,
+        deleting: g.metadata.deletionTimestamp !== undefined,
+        scaleUpInProgress: coming.length > 0 || (desired !== undefined && desired > notDeleting),
+      };
+      if (g.status?.lastScaleUpTime) sg.lastScaleUpAt = Date.parse(g.status.lastScaleUpTime);
+      if (g.spec.consolidation.enabled) sg.offerings = await offeringsOf(g);
+      groups.push(sg);
+    }
+
+    // Only what the decision reads (annotations filtered): the snapshot stays in the worker.
+    const { nodes, samples } = scaleDownNodesFromK8s(nodeList.items, podList.items, (name) => {
+      const vn = vnByNode.get(name);
+      return vn ? { vpsieNode: vn.metadata.name, offeringId: vn.spec.offeringID } : {};
+    });
+    const inFlightRemovals: InFlightRemoval[] = vpsieNodes
+      .filter((v) => v.deleting && v.phase !== 'Deleted')
+      .map((v) => ({ nodeGroup: v.nodeGroup, vpsieNode: v.name, ...(v.nodeName ? { nodeName: v.nodeName } : {}) }));
+    return { nodes, pdbs: pdbList.items.map(pdbFromK8s), groups, inFlightRemovals, samples, vpsieNodes };
+  }
+
   return {
     async scaleDownSettings(): Promise<ScaleDownSettings> {
       const c = deps.config;
       return {
         sampleSeconds: c.SCALE_DOWN_SAMPLE_SECONDS,
         drainTimeoutSeconds: c.SCALE_DOWN_DRAIN_TIMEOUT_SECONDS,
-        maxGracePeriodSeconds: c.SCALE_DOWN_MAX_GRACE_SECONDS,
+        ...(c.SCALE_DOWN_MAX_GRACE_SECONDS !== undefined ? { maxGracePeriodSeconds: c.SCALE_DOWN_MAX_GRACE_SECONDS } : {}),
         replacementTimeoutSeconds: c.SCALE_DOWN_REPLACEMENT_TIMEOUT_SECONDS,
         dryRun: c.DRY_RUN,
       };
     },
 
+    /** The whole decision input (before issue #12 the loop's activity result; kept for histories that still call it). */
     async scaleDownSnapshot(req: SnapshotRequest): Promise<ScaleDownSnapshot> {
-      const [nodeList, podList, pdbList, ngRaw, vnRaw] = await Promise.all([
-        core.listNode(),
-        core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
-        policy.listPodDisruptionBudgetForAllNamespaces(),
-        listCustom(NODEGROUP_PLURAL, req.scope),
-        listCustom(VPSIENODE_PLURAL, req.scope),
-      ]);
-      const vns: VPSieNode[] = [];
-      for (const o of vnRaw) {
-        const r = safeParseVPSieNode(o);
-        if (r.ok) vns.push(r.value);
-      }
-      const vpsieNodes: ScaleDownVPSieNode[] = vns.map((v) => ({
-        namespace: v.metadata.namespace ?? req.scope,
-        name: v.metadata.name,
-        nodeGroup: v.spec.nodeGroupName,
-        phase: v.status?.phase ?? 'Pending',
-        ...(v.status?.nodeName ? { nodeName: v.status.nodeName } : {}),
-        deleting: v.metadata.deletionTimestamp !== undefined,
-      }));
-      const vnByNode = new Map<string, VPSieNode>();
-      for (const v of vns) if (v.status?.nodeName && !v.metadata.deletionTimestamp) vnByNode.set(v.status.nodeName, v);
+      return readSnapshot(req);
+    },
 
-      const groups: ScaleDownGroup[] = [];
-      for (const o of ngRaw) {
-        const r = safeParseNodeGroup(o);
-        if (!r.ok) continue;
-        const g = r.value;
-        const ns = g.metadata.namespace ?? req.scope;
-        const mine = vns.filter((v) => v.spec.nodeGroupName === g.metadata.name && (v.metadata.namespace ?? req.scope) === ns);
-        const live = mine.filter((v) => !GONE_PHASES.has(v.status?.phase ?? 'Pending'));
-        const coming = live.filter((v) => !v.metadata.deletionTimestamp && IN_FLIGHT_PHASES.has(v.status?.phase ?? 'Pending'));
-        const notDeleting = live.filter((v) => !v.metadata.deletionTimestamp).length;
-        const desired = g.status?.desiredNodes;
-        const spec = deps.config.DRY_RUN ? { ...g.spec, dryRun: true } : g.spec;
-        const sg: ScaleDownGroup = {
-          name: g.metadata.name,
-          namespace: ns,
-          spec,
-          currentNodes: live.length,
-          deleting: g.metadata.deletionTimestamp !== undefined,
-          scaleUpInProgress: coming.length > 0 || (desired !== undefined && desired > notDeleting),
-        };
-        if (g.status?.lastScaleUpTime) sg.lastScaleUpAt = Date.parse(g.status.lastScaleUpTime);
-        if (g.spec.consolidation.enabled) sg.offerings = await offeringsOf(g);
-        groups.push(sg);
-      }
+    /**
+     * Reads the cluster and returns only what the workflow's utilisation tracker needs (a sample per
+     * node, the groups' windows); the snapshot waits in this worker for `scaleDownDecide`.
+     */
+    async scaleDownObserve(req: SnapshotRequest): Promise<LoopObservation> {
+      const snap = await readSnapshot(req);
+      observed.set(req.scope, { at: Date.now(), snap });
+      return observation(snap);
+    },
 
-      const podsByNode = new Map<string, k8s.V1Pod[]>();
-      for (const p of podList.items) {
-        const n = p.spec?.nodeName;
-        if (!n) continue;
-        const l = podsByNode.get(n);
-        if (l) l.push(p);
-        else podsByNode.set(n, [p]);
-      }
-      const nodes: ScaleDownNode[] = [];
-      const samples: UtilizationSample[] = [];
-      for (const n of nodeList.items) {
-        const name = n.metadata?.name ?? '';
-        const vn = vnByNode.get(name);
-        const extra: Partial<Pick<ScaleDownNode, 'vpsieNode' | 'offeringId'>> = {};
-        if (vn) {
-          extra.vpsieNode = vn.metadata.name;
-          extra.offeringId = vn.spec.offeringID;
-        }
-        const sn = scaleDownNodeFromK8s(n, podsByNode.get(name) ?? [], extra);
-        sn.ready = nodeReady(n);
-        nodes.push(sn);
-        samples.push(nodeSample(name, sn.node.allocatable, sn.pods));
-      }
-      const inFlightRemovals: InFlightRemoval[] = vpsieNodes
-        .filter((v) => v.deleting && v.phase !== 'Deleted')
-        .map((v) => ({ nodeGroup: v.nodeGroup, vpsieNode: v.name, ...(v.nodeName ? { nodeName: v.nodeName } : {}) }));
-      return { nodes, pdbs: pdbList.items.map(pdbFromK8s), groups, inFlightRemovals, samples, vpsieNodes };
+    /**
+     * Decides on the snapshot `scaleDownObserve` read (read again when it is not here or older than
+     * two minutes: another worker, a retry) with the workflow's window views, and returns the
+     * decision record: the workflow history never holds the cluster.
+     */
+    async scaleDownDecide(req: SnapshotRequest & LoopDecideRequest): Promise<LoopDecision> {
+      const c = observed.get(req.scope);
+      observed.delete(req.scope);
+      const snap = c && Date.now() - c.at < OBSERVED_MAX_AGE_MS ? c.snap : await readSnapshot(req);
+      return decideLoop(snap, req);
     },
 
     async recordScaleDownDecision(input: DecisionRecordInput): Promise<void> {

@@ -143,8 +143,8 @@ export interface LifecycleSettings {
   pollIntervalSeconds: number;
   /** Whole drain budget before the drain gives up (uncordons) and the node fails with DrainFailed. */
   drainTimeoutSeconds: number;
-  /** Upper bound of a pod's terminationGracePeriodSeconds during a drain. */
-  maxPodGracePeriodSeconds: number;
+  /** Upper bound of a pod's terminationGracePeriodSeconds during a drain; absent (the default): each pod's own. */
+  maxPodGracePeriodSeconds?: number;
 }
 
 export function lifecycleSettingsFrom(config: Config): LifecycleSettings {
@@ -154,7 +154,6 @@ export function lifecycleSettingsFrom(config: Config): LifecycleSettings {
     failedNodeTtlSeconds: config.FAILED_NODE_TTL_SECONDS,
     pollIntervalSeconds: 2,
     drainTimeoutSeconds: 300,
-    maxPodGracePeriodSeconds: 120,
   };
 }
 

@@ -29,13 +29,14 @@ export const DEFAULT_POD_GRACE_SECONDS = 30;
 /**
  * What the drain does with a pod: DaemonSet and mirror pods are left (they would come back or
  * cannot be evicted), finished pods are left, pods already being deleted are waited for, every
- * other pod is evicted with its own grace period capped at `maxGraceSeconds`.
+ * other pod is evicted with its own grace period: by default as the pod asks
+ * (terminationGracePeriodSeconds), capped only when `maxGraceSeconds` is given and shorter.
  */
-export function podDisposition(p: DrainPodView, maxGraceSeconds: number): PodDisposition {
+export function podDisposition(p: DrainPodView, maxGraceSeconds?: number): PodDisposition {
   if (p.mirror) return { action: 'skip', reason: 'MirrorPod' };
   if (p.ownerKinds.includes('DaemonSet')) return { action: 'skip', reason: 'DaemonSetPod' };
   if (p.phase === 'Succeeded' || p.phase === 'Failed') return { action: 'skip', reason: 'Completed' };
   if (p.deleting) return { action: 'wait' };
-  const grace = Math.max(0, Math.min(p.terminationGracePeriodSeconds ?? DEFAULT_POD_GRACE_SECONDS, maxGraceSeconds));
-  return { action: 'evict', gracePeriodSeconds: grace };
+  const own = Math.max(0, p.terminationGracePeriodSeconds ?? DEFAULT_POD_GRACE_SECONDS);
+  return { action: 'evict', gracePeriodSeconds: maxGraceSeconds === undefined ? own : Math.min(own, Math.max(0, maxGraceSeconds)) };
 }

@@ -14,7 +14,7 @@ import { pct } from './context';
 import type { Blocker } from './reasons';
 import { sortBlockers } from './reasons';
 import { staticRules } from './rules';
-import { requestShare, thresholds, windowView } from './utilization';
+import { requestShare, thresholds, viewOf } from './utilization';
 import type { NodeUtilization, NodeVerdict, ScaleDownInput, ScaleDownNode } from './types';
 
 const DEFAULT_POLICY = { stabilizationWindowSeconds: 600, cpuThreshold: 50, memoryThreshold: 50 } as const;
@@ -32,7 +32,7 @@ function utilizationOf(input: ScaleDownInput, n: ScaleDownNode, g: GroupCtx | un
   const t = thresholds(policy);
   const current = requestShare(n.node.allocatable, n.pods);
   const window = policy.stabilizationWindowSeconds;
-  const view = windowView(input.utilization, n.node.name, window, input.now);
+  const view = viewOf(input.utilization, input.windowViews, n.node.name, window, input.now);
   return {
     cpu: current.cpu,
     memory: current.memory,

@@ -13,3 +13,4 @@ export { decideScaleDown } from './decide';
 export { consolidateGroup, nodePrice, plannerGroup, MAX_CONSOLIDATION_NODES } from './methods/consolidation';
 export * from './drain-plan';
 export * from './records';
+export * from './decision-record';

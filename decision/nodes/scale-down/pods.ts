@@ -2,6 +2,7 @@
  * Pod and node classification for scale-down: annotations, which pods move, which stay, local storage.
  */
 import type { LabelMap } from '../../scheduling/types';
+import { ANNOTATION_CORDONED_AT, ANNOTATION_CORDONED_BY } from '../drain/annotations';
 import type { DrainSkipReason } from '../drain/reasons';
 import type { ScaleDownPod } from './types';
 
@@ -17,6 +18,36 @@ export const ANNOTATION_SAFE_TO_EVICT_LOCAL_VOLUMES = 'cluster-autoscaler.kubern
 export const ANNOTATION_DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
 /** Set by the kubelet on mirror pods of static pods. */
 export const ANNOTATION_MIRROR = 'kubernetes.io/config.mirror';
+
+/** The pod annotations the decision (and the drain's safety re-check) reads: the only ones a snapshot keeps. */
+export const DECISION_POD_ANNOTATIONS: readonly string[] = [
+  ANNOTATION_SCALE_DOWN_DISABLED,
+  ANNOTATION_CA_SCALE_DOWN_DISABLED,
+  ANNOTATION_SAFE_TO_EVICT,
+  ANNOTATION_SAFE_TO_EVICT_LOCAL_VOLUMES,
+  ANNOTATION_DO_NOT_DISRUPT,
+  ANNOTATION_MIRROR,
+];
+/** The node annotations the decision reads, plus the drain's cordon mark (the stray-cordon sweep reads it). */
+export const DECISION_NODE_ANNOTATIONS: readonly string[] = [
+  ANNOTATION_SCALE_DOWN_DISABLED,
+  ANNOTATION_CA_SCALE_DOWN_DISABLED,
+  ANNOTATION_DO_NOT_DISRUPT,
+  ANNOTATION_CORDONED_BY,
+  ANNOTATION_CORDONED_AT,
+];
+
+/** Only the `keys` of `annotations` (undefined when none is there). */
+export function pickAnnotations(annotations: Readonly<Record<string, string>> | undefined, keys: readonly string[]): LabelMap | undefined {
+  if (!annotations) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const k of keys) {
+    const v = annotations[k];
+    if (v === undefined) continue;
+    (out ??= {})[k] = v;
+  }
+  return out;
+}
 
 export const KUBE_SYSTEM = 'kube-system';
 export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;

@@ -44,7 +44,8 @@ export function nodeEvent(v: NodeVerdict): NodeEventRecord {
   if (v.outcome === 'blocked' || v.outcome === 'notCandidate') {
     const first = v.blockers[0];
     const reason = v.reason ?? 'NotUnderutilized';
-    const more = v.blockers.length > 1 ? `; ${v.blockers.length - 1} more: ${[...new Set(v.blockers.slice(1).map((b) => b.reason))].join(', ')}` : '';
+    const total = v.blockers.length + (v.omittedBlockers ?? 0);
+    const more = total > 1 ? `; ${total - 1} more: ${[...new Set(v.blockers.slice(1).map((b) => b.reason))].join(', ')}` : '';
     return {
       node: v.node,
       type: 'Normal',

@@ -9,7 +9,7 @@ import type { Offering } from '../../planner/types';
 import type { LabelMap, LabelSelector, SimNode, SimPod } from '../../scheduling/types';
 import type { Blocker, ScaleDownReason } from './reasons';
 import type { DrainSkipReason } from '../drain/reasons';
-import type { UtilizationTracker } from './utilization';
+import type { UtilizationTracker, WindowViews } from './utilization';
 
 /** A pod volume, reduced to what the local-storage rule needs. */
 export interface PodVolume {
@@ -99,6 +99,8 @@ export interface ScaleDownInput {
   inFlightRemovals: readonly InFlightRemoval[];
   /** Utilisation history (see utilization.ts). Absent: only the current requests are known. */
   utilization?: UtilizationTracker;
+  /** Used when `utilization` is absent: the tracker's views, precomputed (utilization.ts `windowViews`). */
+  windowViews?: WindowViews;
   /** Hours per month for prices (default 730). */
   hoursPerMonth?: number;
 }
@@ -138,8 +140,10 @@ export interface NodeVerdict {
   outcome: NodeOutcome;
   /** First failing rule (blocked / notCandidate), 'DryRun' for dry-run approvals. */
   reason?: ScaleDownReason;
-  /** Every failing rule, in evaluation order. */
+  /** Every failing rule, in evaluation order (in a decision record: at most two per reason). */
   blockers: Blocker[];
+  /** In a decision record (decision-record.ts): how many further blockers were left out. */
+  omittedBlockers?: number;
   /** approved / dryRun: how the node goes. */
   kind?: 'delete' | 'consolidate';
   /** approved / dryRun: where each evicted pod would go. */

@@ -186,6 +186,33 @@ export function windowView(tracker: UtilizationTracker | undefined, node: string
   return { observedSeconds: Math.max(0, Math.floor((now - known) / 1000)), maxCpu, maxMemory };
 }
 
+/**
+ * What the decision reads of a tracker, precomputed: per node, the view of each window (keyed by
+ * the window in seconds). A workflow that keeps the tracker sends these (a few numbers per node)
+ * to the activity that decides, instead of the whole tracker.
+ */
+export type WindowViews = Record<string, Record<string, WindowView>>;
+
+/** The views of every tracked node for each of `windows` (seconds) at `now`. */
+export function windowViews(tracker: UtilizationTracker, windows: readonly number[], now: number): WindowViews {
+  const out: WindowViews = {};
+  const distinct = [...new Set(windows)].sort((a, b) => a - b);
+  for (const node of Object.keys(tracker.nodes).sort()) {
+    const views: Record<string, WindowView> = {};
+    for (const w of distinct) views[String(w)] = windowView(tracker, node, w, now);
+    out[node] = views;
+  }
+  return out;
+}
+
+const UNOBSERVED: WindowView = { observedSeconds: 0, maxCpu: 0, maxMemory: 0 };
+
+/** The view of `node` over `windowSeconds`: from the tracker when given, else from precomputed views. */
+export function viewOf(tracker: UtilizationTracker | undefined, views: WindowViews | undefined, node: string, windowSeconds: number, now: number): WindowView {
+  if (tracker || !views) return windowView(tracker, node, windowSeconds, now);
+  return views[node]?.[String(windowSeconds)] ?? UNOBSERVED;
+}
+
 /** Effective thresholds in percent: utilizationThreshold replaces both when set. */
 export function thresholds(policy: { cpuThreshold: number; memoryThreshold: number; utilizationThreshold?: number | undefined }): {
   cpu: number;

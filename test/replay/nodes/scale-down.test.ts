@@ -3,13 +3,20 @@
  * with RECORD_REPLAY_HISTORIES=1) against the current code: the loop (snapshots, decisions, a
  * removal child), a 'delete' removal, a consolidation removal (replacement scale-up, wait Ready,
  * drains, NodeGroup update) and a removal whose drain a PDB blocked.
+ *
+ * Issue #12 put the loop, the removal and the drain behind patches (the loop decides in an
+ * activity, the removal and the drain uncordon on any failure, the drain re-checks safety and
+ * evicts in one activity): the `*-pre-issue-12` histories, recorded before, replay the old branches;
+ * the others, recorded after, replay the patched ones (their patch markers are checked here).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { bundleQuietly, loadHistory, recordedWorkflowId } from '../history';
+import { PATCH_DRAIN_V2 } from '../../../workflows/nodes/drain';
+import { PATCH_DECIDE_IN_ACTIVITY, PATCH_REMOVAL_UNCORDON } from '../../../workflows/nodes/scale-down/loop';
+import { bundleQuietly, loadHistory, recordedWorkflowId, type History } from '../history';
 
 const DIR = path.resolve(__dirname, 'histories-scaledown');
 const FILES = fs
@@ -18,6 +25,21 @@ const FILES = fs
   .sort();
 
 const workflowIdOf = (file: string): string => recordedWorkflowId(DIR, file);
+
+/** Ids of the patch markers of a history, in order. */
+function patchesOf(h: History): string[] {
+  const out: string[] = [];
+  for (const e of h.events ?? []) {
+    const details = e.markerRecordedEventAttributes?.details;
+    const data = details?.['patch-data']?.payloads?.[0]?.data;
+    if (data) out.push((JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
+  }
+  return out;
+}
+
+function activitiesOf(h: History): string[] {
+  return (h.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter((n): n is string => typeof n === 'string');
+}
 
 describe('scale-down: replay of recorded histories', function () {
   this.timeout(120_000);
@@ -29,12 +51,22 @@ describe('scale-down: replay of recorded histories', function () {
 
   it('has the recorded paths', () => {
     expect(FILES).to.include.members([
+      'scaledown-loop-idle-shrinks-pre-issue-12.json',
+      'scaledown-removal-delete-pre-issue-12.json',
+      'scaledown-removal-consolidation.json',
+      'scaledown-removal-pdb-drain-failed-pre-issue-12.json',
+      'scaledown-removal-cancelled-uncordons.json',
+      'drain-v2-cancelled-uncordons.json',
       'scaledown-loop-idle-shrinks.json',
       'scaledown-removal-delete.json',
-      'scaledown-removal-consolidation.json',
       'scaledown-removal-pdb-drain-failed.json',
     ]);
-    const loop = fs.readFileSync(path.join(DIR, 'scaledown-loop-idle-shrinks.json'), 'utf8');
+    // After issue #12 the loop records observations and decisions, never the cluster snapshot.
+    const after = activitiesOf(loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks.json')));
+    expect(after).to.include.members(['scaleDownObserve', 'scaleDownDecide', 'recordScaleDownDecision']);
+    expect(after).to.not.include('scaleDownSnapshot');
+    expect(activitiesOf(loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks-pre-issue-12.json')))).to.include('scaleDownSnapshot');
+    const loop = fs.readFileSync(path.join(DIR, 'scaledown-loop-idle-shrinks-pre-issue-12.json'), 'utf8');
     expect(loop).to.include('scaleDownRemovalWorkflow');
     expect(loop).to.include('recordScaleDownDecision');
     const cons = fs.readFileSync(path.join(DIR, 'scaledown-removal-consolidation.json'), 'utf8');
@@ -48,14 +80,27 @@ describe('scale-down: replay of recorded histories', function () {
     });
   }
 
+  it('the histories recorded before issue #12 have no patch marker; those after carry the patch they replay', () => {
+    for (const f of FILES.filter((x) => x.includes('-pre-issue-12'))) expect(patchesOf(loadHistory(path.join(DIR, f))), f).to.deep.equal([]);
+    expect(patchesOf(loadHistory(path.join(DIR, 'scaledown-removal-cancelled-uncordons.json')))).to.deep.equal([PATCH_REMOVAL_UNCORDON]);
+    const drain = loadHistory(path.join(DIR, 'drain-v2-cancelled-uncordons.json'));
+    expect(patchesOf(drain)).to.deep.equal([PATCH_DRAIN_V2]);
+    expect(activitiesOf(drain)).to.deep.equal(['cordonNode', 'planDrain', 'evictPods', 'uncordonNode']);
+    for (const f of ['scaledown-loop-idle-shrinks.json', 'scaledown-removal-delete.json', 'scaledown-removal-pdb-drain-failed.json']) {
+      const h = loadHistory(path.join(DIR, f));
+      const want = f.startsWith('scaledown-loop') ? PATCH_DECIDE_IN_ACTIVITY : PATCH_REMOVAL_UNCORDON;
+      expect(patchesOf(h), f).to.include(want);
+    }
+  });
+
   it('a non-deterministic change of the loop (a timer first) fails the replay', async () => {
     const changed = await bundleQuietly(path.resolve(__dirname, 'fixtures/nondeterministic-scaledown.ts'));
     let error: unknown;
     try {
       await Worker.runReplayHistory(
         { workflowBundle: changed },
-        loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks.json')),
-        workflowIdOf('scaledown-loop-idle-shrinks.json'),
+        loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks-pre-issue-12.json')),
+        workflowIdOf('scaledown-loop-idle-shrinks-pre-issue-12.json'),
       );
     } catch (e) {
       error = e;

@@ -6,7 +6,10 @@
  * continue-as-new). Returns the result when the node is gone, undefined to try again (the main
  * loop then continues as new when the history is long).
  */
+import { patched, sleep } from '@temporalio/workflow';
 import { failedCleanupRetryDelayMs } from '../../../decision/nodes/lifecycle/long-loops';
+import { vpsieNodeWorkflowId } from '../contracts';
+import { deletionAfterFailedDrain, PATCH_FAILED_DRAIN_TTL } from '../drain';
 import { failureInfo, type LifecycleContext, type VPSieNodeLifecycleResult } from './context';
 
 export async function cleanUpFailed(ctx: LifecycleContext): Promise<VPSieNodeLifecycleResult | undefined> {
@@ -16,11 +19,43 @@ export async function cleanUpFailed(ctx: LifecycleContext): Promise<VPSieNodeLif
   // A deletion cleans a Failed node up at once, except after a failed drain (its pods
   // may still run there: the TTL is the operator's window).
   const cleanNow = (): boolean => ctx.deleting() && st.lastError?.reason !== 'DrainFailed';
-  while (!cleanNow() && Date.now() < ttlEnd) {
-    if (ctx.historyFull()) return undefined;
-    await waitForChange(ttlEnd - Date.now());
-  }
+  // Issue #12 (patched): after a failed drain, deleted only when drained again or opted in; and
+  // the wait for the TTL sleeps while the VPSieNode is being deleted (waitForChange returns at once
+  // then: the loop used to spin without time passing).
+  const guarded = st.lastError?.reason === 'DrainFailed' && patched(PATCH_FAILED_DRAIN_TTL);
+  // false: the history is long (the main loop continues as new and comes back here)
+  const waitUntil = async (end: number): Promise<boolean> => {
+    while (!cleanNow() && Date.now() < end) {
+      if (ctx.historyFull()) return false;
+      if (guarded && ctx.deleting()) await sleep(Math.max(1, end - Date.now()));
+      else await waitForChange(end - Date.now());
+    }
+    return true;
+  };
+  if (!(await waitUntil(ttlEnd))) return undefined;
   const byTtl = !cleanNow();
+  if (byTtl && guarded) {
+    const after = await deletionAfterFailedDrain({
+      namespace: input.namespace,
+      nodeGroup: input.nodeGroup,
+      ...(st.nodeName ? { nodeName: st.nodeName } : {}),
+      vpsieNode: ref,
+      workflowIdPrefix: vpsieNodeWorkflowId(input.namespace, input.name),
+      timeoutSeconds: settings.drainTimeoutSeconds,
+      ...(settings.maxPodGracePeriodSeconds !== undefined ? { maxPodGracePeriodSeconds: settings.maxPodGracePeriodSeconds } : {}),
+    });
+    await kube.recordVPSieNodeEvent({
+      vpsieNode: ref,
+      type: after.allowed ? 'Normal' : 'Warning',
+      reason: 'DrainFailed',
+      message: after.message,
+      dedupeKey: 'ttl-drain',
+    });
+    if (!after.allowed) {
+      await waitUntil(Date.now() + settings.failedNodeTtlSeconds * 1000);
+      return undefined;
+    }
+  }
   let done: string;
   try {
     done = await removeNodeAndMachine();

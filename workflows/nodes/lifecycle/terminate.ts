@@ -21,7 +21,7 @@ export async function terminate(ctx: LifecycleContext): Promise<VPSieNodeLifecyc
           {
             nodeName: st.nodeName,
             timeoutSeconds: settings.drainTimeoutSeconds,
-            maxPodGracePeriodSeconds: settings.maxPodGracePeriodSeconds,
+            ...(settings.maxPodGracePeriodSeconds !== undefined ? { maxPodGracePeriodSeconds: settings.maxPodGracePeriodSeconds } : {}),
             vpsieNode: ref,
           },
         ],

@@ -5,17 +5,23 @@
  * other groups, PDB allowances are shared, and one decision cordons every node it removes.
  *
  * Every `sampleSeconds` (SCALE_DOWN_SAMPLE_SECONDS):
- *  1. `scaleDownSnapshot` (activity) reads the cluster: nodes with pods, PDBs, NodeGroups (spec,
- *     last scale-up, scale-up in progress), VPSieNodes (removals under way), one utilisation sample
- *     per node.
+ *  1. `scaleDownObserve` (activity) reads the cluster: nodes with pods, PDBs, NodeGroups (spec,
+ *     last scale-up, scale-up in progress), VPSieNodes (removals under way); it returns one
+ *     utilisation sample per node and the groups' windows, and keeps the snapshot in the worker.
  *  2. The pure utilisation tracker (workflow state, carried across continue-as-new) records the
- *     samples; `decideScaleDown` decides (pure, in the workflow: the decision is in the history).
+ *     samples; `scaleDownDecide` (activity) decides on the snapshot with the tracker's window views,
+ *     the failed-drain times and the removals in flight (decision/nodes/scale-down/loop-decision.ts)
+ *     and returns the decision record and the stray cordons, which the loop uncordons. The history
+ *     holds samples, views and the record, never the cluster (issue #12: a large cluster's
+ *     snapshot passed Temporal's 2 MB payload limit). Histories from before replay the old path
+ *     (`scaleDownSnapshot`, then `decideScaleDown` in the workflow).
  *  3. `recordScaleDownDecision` (activity) writes Events on candidate nodes (when a node's verdict
  *     changes), metrics and the NodeGroup `Scaling` condition.
  *  4. Each approved removal runs as a child workflow `scaleDownRemovalWorkflow`:
  *       (consolidation) replacements requested from the NodeGroup workflow, waited for until Ready;
- *       cordon every node of the removal; drain each (`drainNodeWorkflow` child: Eviction API,
- *       PDB 429 retried until the deadline, uncordon on failure);
+ *       cordon every node of the removal; drain each (`drainNodeWorkflow` child: safety re-check,
+ *       Eviction API, PDB 429 retried with backoff until the deadline, uncordon on failure); any
+ *       failure or cancellation uncordons every node not handed over (PATCH_REMOVAL_UNCORDON);
  *       only when every drain succeeded, `nodeGroupScaleDownUpdate` (sent by an activity) makes the
  *       NodeGroup delete the VPSieNodes; their lifecycles drain again (nothing left: immediate) and
  *       terminate the machines.
@@ -29,12 +35,14 @@
  */
 import {
   allHandlersFinished,
+  CancellationScope,
   ChildWorkflowFailure,
   condition,
   continueAsNew,
   defineQuery,
   executeChild,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -53,7 +61,9 @@ import {
   type ScaleDownDecision,
   type ScaleDownReason,
   type UtilizationTracker,
+  windowViews,
 } from '../../../decision/nodes/scale-down';
+import type { StrayCordon } from '../../../decision/nodes/drain/cordon-sweep';
 import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
 import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
 import { changedEvents, conditionsToWrite, removalsOf } from '../../../decision/nodes/scale-down/loop-records';
@@ -68,10 +78,24 @@ const groupActs = proxyActivities<ScaleDownActivities>({
   startToCloseTimeout: '2m',
   retry: NODEGROUP_UPDATE_SCALE_DOWN,
 });
+const decideActs = proxyActivities<ScaleDownActivities>({
+  // The decision runs in the activity (CPU: seconds on a large cluster): generous, no heartbeat.
+  startToCloseTimeout: '10m',
+  retry: KUBERNETES_WRITE,
+});
 const drainActs = proxyActivities<DrainActivities>({
   startToCloseTimeout: '30s',
   retry: KUBERNETES_DRAIN,
 });
+
+/**
+ * Patches of the loop (issue #12). DECIDE_IN_ACTIVITY: the activity that read the cluster decides
+ * and returns the decision record (the snapshot is never recorded), and the loop uncordons the
+ * stray cordons the decision found.
+ */
+export const PATCH_DECIDE_IN_ACTIVITY = 'scale-down-decide-in-activity';
+/** Patch of the removal (issue #12): uncordon what it cordoned on any failure, cancellation included. */
+export const PATCH_REMOVAL_UNCORDON = 'scale-down-removal-uncordon-on-failure';
 
 export function scaleDownWorkflowId(scope: string): string {
   return `scale-down:${scope || '*'}`;
@@ -138,7 +162,8 @@ export interface ScaleDownRemovalInput {
   reason: string;
   message: string;
   drainTimeoutSeconds: number;
-  maxGracePeriodSeconds: number;
+  /** Cap of the grace period of evictions; absent: each pod's own terminationGracePeriodSeconds. */
+  maxGracePeriodSeconds?: number;
   replacementTimeoutSeconds: number;
   /** Between polls of replacement phases (default 2). */
   pollSeconds?: number;
@@ -221,69 +246,89 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
     }
   }
 
-  // Cordon every node of the removal first, so evicted pods do not land on a node leaving too.
-  for (const n of nodeNames) await drainActs.cordonNode(n);
-  const results = await Promise.all(
-    input.nodes.map(async (n) => {
-      try {
-        return await executeChild(drainNodeWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/drain/${n.node}`,
-          args: [
-            {
-              nodeName: n.node,
-              timeoutSeconds: input.drainTimeoutSeconds,
-              maxPodGracePeriodSeconds: input.maxGracePeriodSeconds,
-              ...(n.vpsieNode ? { vpsieNode: { namespace: input.namespace, name: n.vpsieNode } } : {}),
-            },
-          ],
-        });
-      } catch (e) {
-        if (!(e instanceof ChildWorkflowFailure)) throw e;
-        await drainActs.uncordonNode(n.node).catch(() => false);
-        const r: DrainNodeResult = {
-          nodeName: n.node,
-          outcome: 'Failed',
-          reason: 'DrainFailed',
-          message: `drain workflow failed: ${e.cause?.message ?? e.message}`,
-          evicted: 0,
-          skipped: [],
-          remaining: [],
-          blockedByPdb: [],
-          uncordoned: true,
-          seconds: 0,
-        };
-        return r;
-      }
-    }),
-  );
-  drains.push(...results);
-  const failed = results.filter((r) => r.outcome === 'Timeout' || r.outcome === 'Failed');
-  if (failed.length > 0) {
-    // Nodes that did drain get their capacity back: the removal is all or nothing.
-    for (const r of results) if (!failed.includes(r)) await drainActs.uncordonNode(r.nodeName).catch(() => false);
-    await giveBack(replacements, 'consolidation drain failed');
-    return finish('DrainFailed', 'DrainFailed', failed.map((r) => `${r.nodeName}: ${r.outcome}: ${r.message}`).join('; '));
-  }
+  // Cordon, drain, hand over. Since issue #12 (PATCH_REMOVAL_UNCORDON) any failure on the way
+  // (an activity out of retries, a cancelled or failed child, this workflow cancelled) uncordons
+  // every node it cordoned that the NodeGroup did not take for removal.
+  const cordoned = new Set<string>();
+  const handedOver = new Set<string>();
+  const drainAndRemove = async (): Promise<ScaleDownRemovalResult> => {
+    // Cordon every node of the removal first, so evicted pods do not land on a node leaving too.
+    for (const n of nodeNames) {
+      cordoned.add(n);
+      await drainActs.cordonNode(n);
+    }
+    const results = await Promise.all(
+      input.nodes.map(async (n) => {
+        try {
+          return await executeChild(drainNodeWorkflow, {
+            workflowId: `${workflowInfo().workflowId}/drain/${n.node}`,
+            args: [
+              {
+                nodeName: n.node,
+                timeoutSeconds: input.drainTimeoutSeconds,
+                ...(input.maxGracePeriodSeconds !== undefined ? { maxPodGracePeriodSeconds: input.maxGracePeriodSeconds } : {}),
+                ...(n.vpsieNode ? { vpsieNode: { namespace: input.namespace, name: n.vpsieNode } } : {}),
+              },
+            ],
+          });
+        } catch (e) {
+          if (!(e instanceof ChildWorkflowFailure)) throw e;
+          await drainActs.uncordonNode(n.node).catch(() => false);
+          const r: DrainNodeResult = {
+            nodeName: n.node,
+            outcome: 'Failed',
+            reason: 'DrainFailed',
+            message: `drain workflow failed: ${e.cause?.message ?? e.message}`,
+            evicted: 0,
+            skipped: [],
+            remaining: [],
+            blockedByPdb: [],
+            uncordoned: true,
+            seconds: 0,
+          };
+          return r;
+        }
+      }),
+    );
+    drains.push(...results);
+    const failed = results.filter((r) => r.outcome === 'Timeout' || r.outcome === 'Failed');
+    if (failed.length > 0) {
+      // Nodes that did drain get their capacity back: the removal is all or nothing.
+      for (const r of results) if (!failed.includes(r)) await drainActs.uncordonNode(r.nodeName).catch(() => false);
+      await giveBack(replacements, 'consolidation drain failed');
+      return finish('DrainFailed', 'DrainFailed', failed.map((r) => `${r.nodeName}: ${r.outcome}: ${r.message}`).join('; '));
+    }
 
-  const vpsieNodes = input.nodes.map((n) => n.vpsieNode as string);
-  const down = await groupActs.requestNodeGroupScaleDown({
-    ...ref,
-    request: { requestId: input.requestId, vpsieNodes, reason: input.reason, message: input.message },
-  });
-  const kept = input.nodes.filter((n) => !down.removing.includes(n.vpsieNode as string));
-  if (kept.length > 0) {
-    for (const n of kept) await drainActs.uncordonNode(n.node).catch(() => false);
-    const why = `NodeGroup kept ${kept.map((n) => n.vpsieNode).join(', ')}: ${down.refused?.reason ?? 'refused'} ${down.refused?.message ?? ''}`.trim();
-    if (down.removing.length === 0) return finish('Refused', 'ScaleDownRefused', why);
-    return finish('Removed', 'NodeRemovalRequested', `removing ${down.removing.join(', ')}; ${why}`, down.removing);
+    const vpsieNodes = input.nodes.map((n) => n.vpsieNode as string);
+    const down = await groupActs.requestNodeGroupScaleDown({
+      ...ref,
+      request: { requestId: input.requestId, vpsieNodes, reason: input.reason, message: input.message },
+    });
+    for (const n of input.nodes) if (down.removing.includes(n.vpsieNode as string)) handedOver.add(n.node);
+    const kept = input.nodes.filter((n) => !down.removing.includes(n.vpsieNode as string));
+    if (kept.length > 0) {
+      for (const n of kept) await drainActs.uncordonNode(n.node).catch(() => false);
+      const why = `NodeGroup kept ${kept.map((n) => n.vpsieNode).join(', ')}: ${down.refused?.reason ?? 'refused'} ${down.refused?.message ?? ''}`.trim();
+      if (down.removing.length === 0) return finish('Refused', 'ScaleDownRefused', why);
+      return finish('Removed', 'NodeRemovalRequested', `removing ${down.removing.join(', ')}; ${why}`, down.removing);
+    }
+    const evicted = results.reduce((s, r) => s + r.evicted, 0);
+    return finish(
+      'Removed',
+      'NodeRemovalRequested',
+      `drained ${nodeNames.join(', ')} (${evicted} pod(s) evicted${replacements.length > 0 ? `, replacements ${replacements.join(', ')} Ready` : ''}); NodeGroup removing ${down.removing.join(', ')}: ${input.message}`,
+      down.removing,
+    );
+  };
+  if (!patched(PATCH_REMOVAL_UNCORDON)) return drainAndRemove();
+  try {
+    return await drainAndRemove();
+  } catch (e) {
+    await CancellationScope.nonCancellable(async () => {
+      for (const n of cordoned) if (!handedOver.has(n)) await drainActs.uncordonNode(n).catch(() => false);
+    });
+    throw e;
   }
-  const evicted = results.reduce((s, r) => s + r.evicted, 0);
-  return finish(
-    'Removed',
-    'NodeRemovalRequested',
-    `drained ${nodeNames.join(', ')} (${evicted} pod(s) evicted${replacements.length > 0 ? `, replacements ${replacements.join(', ')} Ready` : ''}); NodeGroup removing ${down.removing.join(', ')}: ${input.message}`,
-    down.removing,
-  );
 }
 
 function groupKeyOf(namespace: string, name: string): string {
@@ -345,7 +390,7 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
       reason: r.kind === 'consolidate' ? 'Consolidation' : 'Underutilized',
       message: `${r.kind === 'consolidate' ? 'consolidation' : 'underutilised node'} approved by the scale-down decision of ${new Date(decisionAt).toISOString()}`,
       drainTimeoutSeconds: settings.drainTimeoutSeconds,
-      maxGracePeriodSeconds: settings.maxGracePeriodSeconds,
+      ...(settings.maxGracePeriodSeconds !== undefined ? { maxGracePeriodSeconds: settings.maxGracePeriodSeconds } : {}),
       replacementTimeoutSeconds: settings.replacementTimeoutSeconds,
     };
     const done = (res: { outcome: ScaleDownRemovalResult['outcome']; reason: RemovalReason; message: string }): void => {
@@ -377,34 +422,74 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
   };
 
   for (;;) {
-    const snap: ScaleDownSnapshot = await acts.scaleDownSnapshot({ scope });
-    const now = Date.now();
-    iterations += 1;
-    const windows = snap.groups.map((g) => g.spec.scaleDownPolicy.stabilizationWindowSeconds);
-    tracker = { ...tracker, retentionSeconds: Math.max(60, ...windows) + settings.sampleSeconds * 2 };
-    tracker = observe(
-      tracker,
-      snap.samples,
-      now,
-      snap.nodes.map((n) => n.node.name),
-    );
-
-    const nsOf = new Map(snap.groups.map((g) => [g.name, g.namespace]));
-    const groups = snap.groups.map((g) => {
-      const at = failedDrainAt[groupKeyOf(g.namespace, g.name)];
-      return at === undefined ? g : { ...g, lastFailedDrainAt: at };
-    });
-    const known = new Set(snap.inFlightRemovals.map((r) => r.nodeName ?? `vn:${r.vpsieNode ?? ''}`));
-    const inFlightRemovals: InFlightRemoval[] = [...snap.inFlightRemovals];
-    for (const r of inFlight.values()) {
-      r.nodes.forEach((node, i) => {
-        if (known.has(node)) return;
-        const vn = r.vpsieNodes[i];
-        inFlightRemovals.push({ nodeGroup: r.nodeGroup, nodeName: node, ...(vn !== undefined ? { vpsieNode: vn } : {}) });
+    let d: ScaleDownDecision;
+    let nsOf: Map<string, string>;
+    let now: number;
+    let stray: StrayCordon[] = [];
+    if (patched(PATCH_DECIDE_IN_ACTIVITY)) {
+      // The workflow records samples, views and the decision record, never the cluster.
+      const obs = await acts.scaleDownObserve({ scope });
+      now = Date.now();
+      iterations += 1;
+      tracker = { ...tracker, retentionSeconds: Math.max(60, ...obs.windows) + settings.sampleSeconds * 2 };
+      tracker = observe(
+        tracker,
+        obs.samples,
+        now,
+        obs.samples.map((x) => x.node),
+      );
+      const mine: InFlightRemoval[] = [];
+      for (const r of inFlight.values()) {
+        r.nodes.forEach((node, i) => {
+          const vn = r.vpsieNodes[i];
+          mine.push({ nodeGroup: r.nodeGroup, nodeName: node, ...(vn !== undefined ? { vpsieNode: vn } : {}) });
+        });
+      }
+      const res = await decideActs.scaleDownDecide({
+        scope,
+        now,
+        views: windowViews(tracker, obs.windows, now),
+        failedDrainAt: { ...failedDrainAt },
+        inFlight: mine,
       });
+      d = res.decision;
+      nsOf = new Map(Object.entries(res.namespaces));
+      stray = res.strayCordons;
+    } else {
+      const snap: ScaleDownSnapshot = await acts.scaleDownSnapshot({ scope });
+      now = Date.now();
+      iterations += 1;
+      const windows = snap.groups.map((g) => g.spec.scaleDownPolicy.stabilizationWindowSeconds);
+      tracker = { ...tracker, retentionSeconds: Math.max(60, ...windows) + settings.sampleSeconds * 2 };
+      tracker = observe(
+        tracker,
+        snap.samples,
+        now,
+        snap.nodes.map((n) => n.node.name),
+      );
+
+      nsOf = new Map(snap.groups.map((g) => [g.name, g.namespace]));
+      const groups = snap.groups.map((g) => {
+        const at = failedDrainAt[groupKeyOf(g.namespace, g.name)];
+        return at === undefined ? g : { ...g, lastFailedDrainAt: at };
+      });
+      const known = new Set(snap.inFlightRemovals.map((r) => r.nodeName ?? `vn:${r.vpsieNode ?? ''}`));
+      const inFlightRemovals: InFlightRemoval[] = [...snap.inFlightRemovals];
+      for (const r of inFlight.values()) {
+        r.nodes.forEach((node, i) => {
+          if (known.has(node)) return;
+          const vn = r.vpsieNodes[i];
+          inFlightRemovals.push({ nodeGroup: r.nodeGroup, nodeName: node, ...(vn !== undefined ? { vpsieNode: vn } : {}) });
+        });
+      }
+      d = decideScaleDown({ now, nodes: snap.nodes, pdbs: snap.pdbs, groups, inFlightRemovals, utilization: tracker });
     }
-    const d = decideScaleDown({ now, nodes: snap.nodes, pdbs: snap.pdbs, groups, inFlightRemovals, utilization: tracker });
     lastDecision = d;
+    for (const c of stray) {
+      // Cordoned by a drain or removal that no longer runs: give the capacity back.
+      log.warn('uncordoning a stray cordon', { scope, node: c.node, cordonedBy: c.cordonedBy, ageSeconds: c.ageSeconds });
+      await drainActs.uncordonNode(c.node).catch(() => false);
+    }
 
     const ev = changedEvents(d, eventKeys);
     eventKeys = ev.keys;

@@ -33,7 +33,8 @@ describe('drainNodeWorkflow on the sandbox (Eviction API, PodDisruptionBudget, D
     await sb.core.createNamespacedPod({
       namespace: ns,
       body: {
-        metadata: { name, namespace: ns, labels },
+        // Bare pods: every drain re-checks the safety rules (issue #12), so they say they may be evicted.
+        metadata: { name, namespace: ns, labels, annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true' } },
         spec: { nodeName: node, terminationGracePeriodSeconds: 2, containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.9' }] },
       },
     });

@@ -93,7 +93,8 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
       await sb.core.createNamespacedPod({
         namespace: ns,
         body: {
-          metadata: { name: 'victim', namespace: ns },
+          // A bare pod: every drain re-checks the safety rules (issue #12), so it says it may be evicted.
+          metadata: { name: 'victim', namespace: ns, annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true' } },
           spec: {
             nodeName: node.metadata!.name,
             terminationGracePeriodSeconds: 3,

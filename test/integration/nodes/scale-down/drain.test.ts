@@ -3,6 +3,7 @@
  * - A PodDisruptionBudget with maxUnavailable 0 blocks the drain of a removal: the drain retries the
  *   429 until its deadline, then the node is uncordoned, nothing is evicted, and the VPSieNode is
  *   not deleted (the NodeGroup is only asked after every drain succeeded).
+ *   Both refused pods are retried in one heartbeating eviction activity with backoff (issue #12).
  * - Through the loop: a drain that cannot finish (a pod stuck terminating) fails, the node is
  *   uncordoned, the VPSieNode kept, and the group's failed-drain cooldown holds further removals.
  */
@@ -88,6 +89,17 @@ describe('scale-down: drain integration (sandbox)', function () {
     expect(drain?.uncordoned).to.equal(true);
     expect(drain?.blockedByPdb.map((p) => p.name).sort()).to.deep.equal(pods.map((p) => p.name).sort());
     expect((Date.now() - started) / 1000, 'gave up at the 5 s deadline, not before').to.be.greaterThanOrEqual(5);
+    // Issue #12: both PDB-refused pods were retried in ONE heartbeating activity with backoff, not one activity per pod per retry.
+    const drainHistory = await sb.temporal.workflow.getHandle(`test-removal-${ns}/drain/${a}`).fetchHistory();
+    const scheduled = (drainHistory.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter((n) => typeof n === 'string');
+    expect(
+      scheduled.filter((n) => n === 'evictPods'),
+      'one eviction activity',
+    ).to.have.length(1);
+    expect(
+      scheduled.filter((n) => n === 'evictPod'),
+      'no per-pod eviction activity',
+    ).to.have.length(0);
 
     expect(await nodeUnschedulable(sb, a), 'uncordoned').to.equal(false);
     const now = (await podsOf(sb, ns)).filter((p) => !p.deleting);
