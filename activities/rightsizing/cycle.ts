@@ -35,6 +35,7 @@ import {
   type SkipReason,
   type WorkloadOutcome,
 } from '../../lib/crds/optipod';
+import { apiStatus } from '../../lib/kube/api';
 import { recordEvent } from '../../lib/kube/events';
 import { logger } from '../../lib/log';
 import { listNamespaces, listPolicies, listWorkloads, loadCheckpoints, oomKills, readPods, readPolicy, saveCheckpoint, writePolicyStatus } from './kube';
@@ -216,7 +217,12 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
         // ---- who governs what ----
         heartbeat('settling');
         const competitors: SelectablePolicy[] = [];
-        for (const item of await listPolicies(deps.kc)) {
+        // every policy of the cluster compete; an identity that may list only its own namespace's sees those
+        const all = await listPolicies(deps.kc).catch(async (err: unknown) => {
+          if (apiStatus(err) !== 403) throw err;
+          return listPolicies(deps.kc, input.namespace);
+        });
+        for (const item of all) {
           const p = item as { metadata?: { namespace?: string; name?: string }; spec?: unknown };
           const s = OptimizationPolicySpecSchema.safeParse(p.spec);
           if (s.success && p.metadata?.namespace && p.metadata.name) competitors.push({ namespace: p.metadata.namespace, name: p.metadata.name, spec: s.data });

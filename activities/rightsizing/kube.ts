@@ -79,7 +79,7 @@ export async function writePolicyStatus(kc: k8s.KubeConfig, namespace: string, n
 
 // ---------------------------------------------------------------- namespaces and workloads
 
-/** Namespaces with their labels; a tenant without the right to list them sees its own (read alone). */
+/** Namespaces with their labels; a tenant without the right to list them sees its own (read alone, or without labels). */
 export async function listNamespaces(kc: k8s.KubeConfig, own: string): Promise<NamespaceInfo[]> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const info = (n: k8s.V1Namespace): NamespaceInfo => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} });
@@ -90,7 +90,9 @@ export async function listNamespaces(kc: k8s.KubeConfig, own: string): Promise<N
     try {
       return [info(await core.readNamespace({ name: own }))];
     } catch (e) {
-      if (apiStatus(e) === 403 || apiStatus(e) === 404) return [];
+      // not even its own namespace may be read: it is known to exist (the policy lives there), its labels are not
+      if (apiStatus(e) === 403) return [{ name: own, labels: {} }];
+      if (apiStatus(e) === 404) return [];
       throw e;
     }
   }

@@ -18,6 +18,11 @@ import { cpuMillis, memoryBytes, type OptimizationPolicyStatus } from '../../../
 import { oomBump } from '../../../decision/rightsizing/model';
 import { optimizationPolicyWorkflowId } from '../../../workflows/rightsizing/policy';
 import type { Orchestrator } from '../../../workers/orchestrator';
+import { Registry } from 'prom-client';
+import { createRightsizingActivities, type CycleRecord } from '../../../activities/rightsizing/cycle';
+import { MetricsServerProvider } from '../../../activities/rightsizing/metrics-server';
+import { kubeGetter } from '../../../activities/rightsizing/owners';
+import { serviceAccountWithRole, until } from '../../support/identities';
 import { startTestOrchestrator } from '../../support/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
 
@@ -273,6 +278,18 @@ describe('rightsizing cycles on the sandbox: policies, real metrics-server and P
     expectTargetsMatchTraces(s, ['web', 'db']);
   });
 
+  it('a lost checkpoint is rebuilt from Prometheus history: the next cycle ingests the whole rolling window again', async () => {
+    const cp = { group: 'optipod.io', version: 'v1alpha1', namespace: A, plural: 'optimizationcheckpoints', name: 'deployment-web' };
+    await custom.deleteNamespacedCustomObject(cp);
+    const t0 = Date.now();
+    await cycleNow('ms');
+    // Prometheus keeps every 15 s step of both replicas since they started: far more than one cycle of metrics-server gives (2)
+    const s = await statusAfter('ms', t0, (x) => (workload(x, 'web')?.containers?.[0]?.sampleCount ?? 0) > 4, 'web rebuilt from history');
+    expectTargetsMatchTraces(s, ['web']);
+    const rebuilt = (await custom.getNamespacedCustomObject(cp)) as { spec: { containers: { name: string; model: { n: number } }[] } };
+    expect(rebuilt.spec.containers[0]!.model.n).to.be.greaterThan(4);
+  });
+
   it('metrics-server down: MetricsUnavailable, a Warning Event, and no workload changes', async () => {
     const reg = sb.kc.makeApiClient(k8s.ApiregistrationV1Api);
     const svc = await reg.readAPIService({ name: 'v1beta1.metrics.k8s.io' });
@@ -312,6 +329,51 @@ describe('rightsizing cycles on the sandbox: policies, real metrics-server and P
     // the container restarts after each kill, so metrics-server has a sample of it only now and then
     const s = await cyclesUntil('oom', (x) => target(x, 'leaky') !== undefined, 'a recommendation for leaky');
     expect(memoryBytes(target(s, 'leaky')!.memory!)).to.be.at.least(oomBump(100 * MiB) * 0.999);
+  });
+
+  it('an identity RBAC forbids listing the workloads: the namespace is reported Forbidden (condition, Event, record), and the cycle neither throws nor loops', async () => {
+    const C = await sb.namespace('rs-forbidden');
+    await deployment(C, 'hidden', 1, { cpu: 10, mem: 10 });
+    await custom.createNamespacedCustomObject({
+      ...G,
+      namespace: C,
+      body: {
+        apiVersion: 'optipod.io/v1alpha1',
+        kind: 'OptimizationPolicy',
+        metadata: { name: 'tenant', namespace: C },
+        spec: { mode: 'Recommend', selector: {} },
+      },
+    });
+    // everything a cycle needs in C except listing Deployments, StatefulSets and DaemonSets
+    const kc = await serviceAccountWithRole(sb, C, 'rightsizer', [
+      { apiGroups: ['optipod.io'], resources: ['optimizationpolicies', 'optimizationcheckpoints'], verbs: ['get', 'list', 'create', 'update'] },
+      { apiGroups: ['optipod.io'], resources: ['optimizationpolicies/status'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['get', 'create', 'patch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
+    ]);
+    const acts = createRightsizingActivities({
+      kc,
+      registry: new Registry(),
+      providers: { 'metrics-server': new MetricsServerProvider({ kube: kubeGetter(kc) }) },
+      defaultProvider: 'metrics-server',
+      operatorNamespace: 'kube-system',
+      dryRun: false,
+    });
+    let rec: CycleRecord | undefined;
+    await until('RBAC in effect', 30_000, async () => {
+      rec = await acts.runRightsizingCycle({ namespace: C, name: 'tenant', now: Date.now() });
+      return rec.outcome === 'Completed' && rec.forbiddenNamespaces.length === 1;
+    });
+    expect(rec).to.deep.include({ outcome: 'Completed', forbiddenNamespaces: [C] });
+    const again = await acts.runRightsizingCycle({ namespace: C, name: 'tenant', now: Date.now() });
+    expect(again).to.deep.include({ outcome: 'Completed', forbiddenNamespaces: [C] });
+    const s = (((await custom.getNamespacedCustomObject({ ...G, namespace: C, name: 'tenant' })) as { status?: OptimizationPolicyStatus }).status ??
+      {}) as OptimizationPolicyStatus;
+    expect(s.conditions?.[0]?.message).to.match(new RegExp(`forbidden: ${C}`));
+    const events = await sb.core.listNamespacedEvent({ namespace: C, fieldSelector: 'involvedObject.name=tenant,reason=Forbidden' });
+    expect(events.items.length).to.be.greaterThan(0);
+    expect(events.items[0]!.message).to.match(/forbidden \(RBAC\)/);
   });
 
   it('restarting the orchestrator and terminating the policy workflow keeps the usage history', async () => {
