@@ -105,3 +105,21 @@ export async function stopSharedSandbox(): Promise<void> {
     if (c.dir && process.env.KEEP_TEST_SANDBOX !== '1') fs.rmSync(c.dir, { recursive: true, force: true });
   }
 }
+
+/** A kwok-managed Node (kwok's stages make it Ready and serve its metrics) with the given capacity; returns its name. */
+export async function createKwokNode(sb: TestSandbox, prefix: string, capacity: { cpu: string; memory: string; pods?: string }): Promise<string> {
+  const name = uniqueName(prefix);
+  const q = { pods: '110', ...capacity };
+  await sb.core.createNode({
+    body: {
+      metadata: {
+        name,
+        labels: { 'kubernetes.io/hostname': name, type: 'kwok' },
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      },
+      spec: {},
+      status: { capacity: q, allocatable: q },
+    },
+  });
+  return name;
+}

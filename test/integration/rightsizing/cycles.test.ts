@@ -24,7 +24,7 @@ import { MetricsServerProvider } from '../../../activities/rightsizing/metrics-s
 import { kubeGetter } from '../../../activities/rightsizing/owners';
 import { serviceAccountWithRole, until } from '../../support/identities';
 import { startTestOrchestrator } from '../../support/orchestrator';
-import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
+import { createKwokNode, sharedSandbox, type TestSandbox } from '../../support/sandbox';
 
 const MiB = 2 ** 20;
 const G = { group: 'optipod.io', version: 'v1alpha1', plural: 'optimizationpolicies' };
@@ -175,19 +175,7 @@ describe('rightsizing cycles on the sandbox: policies, real metrics-server and P
     sb = await sharedSandbox();
     custom = sb.kc.makeApiClient(k8s.CustomObjectsApi);
     apps = sb.kc.makeApiClient(k8s.AppsV1Api);
-    node = uniqueName('rs-cycles-node');
-    const q = { cpu: '32', memory: '64Gi', pods: '110' };
-    await sb.core.createNode({
-      body: {
-        metadata: {
-          name: node,
-          labels: { 'kubernetes.io/hostname': node, type: 'kwok' },
-          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-        },
-        spec: {},
-        status: { capacity: q, allocatable: q },
-      },
-    });
+    node = await createKwokNode(sb, 'rs-cycles-node', { cpu: '32', memory: '64Gi' });
     A = await sb.namespace('rs-cycles');
     B = await sb.namespace('rs-tenant-b');
     await deployment(A, 'web', 2, TRACES.web);

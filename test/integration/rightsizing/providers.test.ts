@@ -14,7 +14,7 @@ import { MetricsServerProvider } from '../../../activities/rightsizing/metrics-s
 import { kubeGetter } from '../../../activities/rightsizing/owners';
 import { PrometheusProvider } from '../../../activities/rightsizing/prometheus';
 import type { ContainerUsage, UsageOutcome, UsageProvider } from '../../../activities/rightsizing/provider';
-import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
+import { createKwokNode, sharedSandbox, type TestSandbox } from '../../support/sandbox';
 
 const MiB = 2 ** 20;
 const H = 3_600_000;
@@ -50,19 +50,7 @@ describe('rightsizing providers against the sandbox: real metrics-server and Pro
   before(async function () {
     this.timeout(900_000);
     sb = await sharedSandbox();
-    node = uniqueName('rs-providers-node');
-    const q = { cpu: '8', memory: '16Gi', pods: '110' };
-    await sb.core.createNode({
-      body: {
-        metadata: {
-          name: node,
-          labels: { 'kubernetes.io/hostname': node, type: 'kwok' },
-          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-        },
-        spec: {},
-        status: { capacity: q, allocatable: q },
-      },
-    });
+    node = await createKwokNode(sb, 'rs-providers-node', { cpu: '8', memory: '16Gi' });
     ns = await sb.namespace('rs-providers');
     empty = await sb.namespace('rs-empty');
     const apps = sb.kc.makeApiClient(k8s.AppsV1Api);

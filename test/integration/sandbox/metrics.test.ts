@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { z } from 'zod';
-import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
+import { createKwokNode, sharedSandbox, type TestSandbox } from '../../support/sandbox';
 
 const run = promisify(execFile);
 
@@ -74,19 +74,7 @@ describe('sandbox usage metrics: kwok resource metrics, metrics-server (metrics.
     this.timeout(900_000);
     sb = await sharedSandbox();
     custom = sb.kc.makeApiClient(k8s.CustomObjectsApi);
-    node = uniqueName('metrics-node');
-    const q = { cpu: '8', memory: '16Gi', pods: '110' };
-    await sb.core.createNode({
-      body: {
-        metadata: {
-          name: node,
-          labels: { 'kubernetes.io/hostname': node, type: 'kwok' },
-          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-        },
-        spec: {},
-        status: { capacity: q, allocatable: q },
-      },
-    });
+    node = await createKwokNode(sb, 'metrics-node', { cpu: '8', memory: '16Gi' });
     ns = await sb.namespace('metrics');
   });
 
