@@ -55,8 +55,8 @@ function selector(namespace: string): string {
 }
 
 /**
- * The two range queries of one namespace. `now` is aligned down to the step so a retry asks the
- * same question; the step grows (whole seconds) when the window would need more points than
+ * The two range queries of one namespace. Both end at `now` aligned down to the CPU step, so a
+ * retry asks the same question and the newest memory interval is always asked for; the step grows (whole seconds) when the window would need more points than
  * Prometheus gives; the memory interval is at most the window and at least the CPU step.
  */
 export function namespaceQueries(namespace: string, now: number, windowMs: number, o: { stepMs?: number; memoryIntervalMs?: number } = {}): NamespaceQueries {
@@ -65,8 +65,11 @@ export function namespaceQueries(namespace: string, now: number, windowMs: numbe
   const step = Math.max(1, minStep, Math.round((o.stepMs ?? DEFAULT_STEP_MS) / 1000));
   const interval = Math.max(step, Math.min(windowS, Math.round((o.memoryIntervalMs ?? DEFAULT_MODEL_OPTIONS.memoryIntervalMs) / 1000)));
   const nowS = Math.floor(now / 1000);
+  // Both queries end at `now` aligned down to the CPU step (not to their own step: a memory
+  // interval of an hour or a day aligned to its own grid would never ask for the newest interval,
+  // the peaks since the last full hour or midnight).
+  const end = Math.floor(nowS / step) * step;
   const range = (stepS: number): { start: number; end: number; step: number } => {
-    const end = Math.floor(nowS / stepS) * stepS;
     // the first point whose range lies inside the window
     const points = Math.max(1, Math.floor(windowS / stepS));
     return { start: end - (points - 1) * stepS, end, step: stepS };

@@ -268,6 +268,26 @@ describe('rightsizing cycles on the sandbox: policies, real metrics-server and P
 
   it('a lost checkpoint is rebuilt from Prometheus history: the next cycle ingests the whole rolling window again', async () => {
     const cp = { group: 'optipod.io', version: 'v1alpha1', namespace: A, plural: 'optimizationcheckpoints', name: 'deployment-web' };
+    // Prometheus must hold more history than a cycle or two of metrics-server give: at least 90 s
+    // of web's CPU counters (six 15 s steps per replica) before the checkpoint is lost.
+    const prom = sb.endpoints.prometheus!.url;
+    await eventually(
+      '90 s of web history in Prometheus',
+      async () => {
+        const end = Math.floor(Date.now() / 1000);
+        const q = new URLSearchParams({
+          query: `min(container_cpu_usage_seconds_total{namespace="${A}",pod=~"web-.*"})`,
+          start: String(end - 3600),
+          end: String(end),
+          step: '5s',
+        });
+        const body = (await (await fetch(`${prom}/api/v1/query_range?${q.toString()}`)).json()) as { data: { result: { values: [number, string][] }[] } };
+        const first = body.data.result[0]?.values[0]?.[0];
+        return first !== undefined && end - first >= 90 ? true : undefined;
+      },
+      180_000,
+      5_000,
+    );
     await custom.deleteNamespacedCustomObject(cp);
     const t0 = Date.now();
     await cycleNow('ms');
@@ -329,7 +349,7 @@ describe('rightsizing cycles on the sandbox: policies, real metrics-server and P
         apiVersion: 'optipod.io/v1alpha1',
         kind: 'OptimizationPolicy',
         metadata: { name: 'tenant', namespace: C },
-        spec: { mode: 'Recommend', selector: {} },
+        spec: { mode: 'Recommend', selector: { namespaces: { allow: [C] } } },
       },
     });
     // everything a cycle needs in C except listing Deployments, StatefulSets and DaemonSets

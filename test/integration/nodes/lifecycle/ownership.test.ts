@@ -97,12 +97,24 @@ describe('a VPSieNode not owned by an existing NodeGroup is refused at the start
     const missing = uniqueName('missing');
     const vn = await createVPSieNode(sb, ns, uniqueName(`${missing}-a`), missing, JOIN, {
       ownerReferences: [{ apiVersion: API_VERSION, kind: NODEGROUP_KIND, name: missing, uid: '00000000-0000-0000-0000-00000000beef', controller: true }],
+      // kube-controller-manager's garbage collector deletes a dependent whose owner does not exist;
+      // the finalizer keeps it (deleting) until the lifecycle has refused it and let it go.
+      finalizers: [VPSIENODE_FINALIZER],
     });
     await runToEnd(vn.metadata.name, vn.metadata.uid!, missing);
     expect(await machinesOf(sb, vn.metadata.uid!)).to.have.length(0);
-    const err = ((await readVN(sb, ns, vn.metadata.name))?.status?.conditions ?? []).find((c) => c.type === 'Error');
-    expect(err).to.include({ status: 'True', reason: 'NotOwnedByNodeGroup' });
-    expect(err!.message).to.include('does not exist');
+    // The Event is the durable record (the object itself goes once the finalizer is released).
+    const events = (await sb.core.listNamespacedEvent({ namespace: ns })).items.filter(
+      (e) => e.involvedObject.name === vn.metadata.name && e.involvedObject.kind === 'VPSieNode' && e.reason === 'NotOwnedByNodeGroup',
+    );
+    expect(events, 'a NotOwnedByNodeGroup Event').to.have.length.greaterThan(0);
+    expect(events[0]!.message).to.include('does not exist');
+    const cur = await readVN(sb, ns, vn.metadata.name);
+    if (cur !== undefined) {
+      const err = (cur.status?.conditions ?? []).find((c) => c.type === 'Error');
+      expect(err, JSON.stringify(cur.status)).to.include({ status: 'True', reason: 'NotOwnedByNodeGroup' });
+      expect(err!.message).to.include('does not exist');
+    }
   });
 
   it('with a forged owner uid, deleted: the machine its spec.vpsieIdentifier names is not deleted, the Node its status.nodeName names is neither drained nor deleted, and it goes away', async () => {

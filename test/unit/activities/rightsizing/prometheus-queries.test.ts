@@ -33,6 +33,15 @@ describe('rightsizing providers: Prometheus queries', () => {
     expect((q.memory.end - q.memory.start) / q.memory.step + 1).to.equal(7, 'one peak per day of the week');
   });
 
+  it('memory: the newest peak ends at the CPU step of now, not at the last full interval (an hour-long interval at 12:40 still sees 11:40–12:40)', () => {
+    const now = Date.UTC(2026, 0, 1, 12, 40, 7);
+    const q = namespaceQueries('ns', now, 2 * H, { stepMs: 15_000, memoryIntervalMs: H });
+    expect(q.memory.end).to.equal(Date.UTC(2026, 0, 1, 12, 40, 0) / 1000);
+    expect(q.memory.end).to.equal(q.cpu.end);
+    expect(q.memory.step).to.equal(3600);
+    expect((q.memory.end - q.memory.start) / q.memory.step + 1).to.equal(2);
+  });
+
   it('for any window and step, the rate range equals the step and is never the rolling window', () => {
     fc.assert(
       fc.property(
@@ -55,6 +64,8 @@ describe('rightsizing providers: Prometheus queries', () => {
           expect((q.memory.end - q.memory.start) / q.memory.step + 1).to.be.at.most(MAX_POINTS_PER_SERIES);
           expect(q.cpu.end % q.cpu.step).to.equal(0);
           expect(q.cpu.end).to.be.at.most(now / 1000);
+          expect(q.memory.end, 'the newest memory peak is asked for').to.equal(q.cpu.end);
+          expect(now / 1000 - q.memory.end).to.be.lessThan(q.cpu.step);
         },
       ),
     );
