@@ -144,6 +144,16 @@ export function autoscalerMetrics(registry: Registry) {
           registers: r,
         }),
     ),
+    claimsReleased: get(
+      registry,
+      'vpsie_autoscaler_scale_up_claims_released_total',
+      () =>
+        new Counter({
+          name: 'vpsie_autoscaler_scale_up_claims_released_total',
+          help: 'Pending pods whose promised room on a new node was taken by other pods (the scheduler bound them there), planned again at once.',
+          registers: r,
+        }),
+    ),
     nodesCreated: get(
       registry,
       'nodes_created_total',

@@ -333,6 +333,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       '--leader-elect=false',
       '--bind-address=127.0.0.1',
     ];
+    // Client rate limits sized for bursts: at the defaults (controller-manager 20 QPS, scheduler 50)
+    // the ReplicaSet controller alone takes 9 s to create 200 pods and the scheduler as long to
+    // report them, which would hide every latency of the orchestrator behind the control plane's.
+    const controlPlaneQps = ['--kube-api-qps=200', '--kube-api-burst=400'];
     progress('starting kube-controller-manager, kube-scheduler and kwok…');
     const kcm = startProcess(
       'kube-controller-manager',
@@ -344,12 +348,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         `--service-account-private-key-file=${saKey}`,
         `--root-ca-file=${caFile}`,
         '--use-service-account-credentials=false',
+        ...controlPlaneQps,
         '--v=1',
       ],
       logDir,
     );
     procs.push(kcm);
-    const scheduler = startProcess('kube-scheduler', tools.kubeScheduler, [...common, `--secure-port=${schedPort}`, '--v=1'], logDir);
+    const scheduler = startProcess('kube-scheduler', tools.kubeScheduler, [...common, `--secure-port=${schedPort}`, ...controlPlaneQps, '--v=1'], logDir);
     procs.push(scheduler);
     const stagesDir = path.join(repoRoot(), 'sandbox', 'kwok', 'stages');
     const stages = fs

@@ -142,7 +142,12 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
         existingNodes: snap.input.existingNodes.length,
         inFlightNodes: snap.input.inFlightNodes.length,
         nodeGroups: snap.input.nodeGroups.length,
+        assigned: snap.assigned.length,
+        released: snap.released.length,
+        ...(snap.released.length > 0 ? { releasedPods: snap.released.slice(0, 20) } : {}),
       });
+      const releasedOfBatch = snap.released.filter((r) => snap.podUids[r.pod] !== undefined).length;
+      if (releasedOfBatch > 0) metrics.claimsReleased.inc(releasedOfBatch);
       return snap;
     },
 

@@ -10,10 +10,10 @@
  *
  * Max/min nodes, cooldown (`scaleUpPolicy.cooldownSeconds`) and disabled groups are enforced by the
  * NodeGroup workflow, which serialises every scale request of a group; its refusals are reported per
- * pod. `scaleUpPolicy.stabilizationWindowSeconds` is honoured here: a group that scaled up less than
- * the window ago is deferred until the window ends and planned again (with the nodes then in flight),
- * so follow-up demand of a burst becomes one more decision instead of many; a group that has not
- * scaled up within its window scales up at once (the first reaction is never delayed).
+ * pod. No scale-up is deferred (patch `scale-up-follow-ups-not-deferred`): follow-up demand of a
+ * burst is planned at once against the room in flight. `scaleUpPolicy.stabilizationWindowSeconds`
+ * is how long the pods a new node was made for stay nominated to it after it turns Ready (the
+ * snapshot; at least the scheduler's longest back-off), unless its bound pods show the room is gone.
  * No second scale-up for the same pods: in-flight VPSieNodes count as capacity in the snapshot, with
  * the pending pods each was created for (annotated at creation, from `podUidsByNode`) or found room
  * on (`holdPodsOnInFlightNodes`, after each round) taking that room in every later snapshot; and the
@@ -95,10 +95,14 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
     last = decision;
     const meta = new Map(snap.groups.map((g) => [`${g.namespace}/${g.name}`, g]));
 
-    // Stabilization: defer groups that scaled up within their window (never on the last round).
+    // Stabilization: before the `scale-up-follow-ups-not-deferred` patch, groups that scaled up
+    // within their window were deferred (up to 25 s after the first signal). Each deferred run
+    // woke on its own and planned only its own pods, so nothing was merged: the deferral was pure
+    // latency (a 200-pod burst arrives in several batches, each waiting 25 s). Follow-up demand is
+    // now planned at once; the snapshot counts in-flight room exactly, so it gets only what it lacks.
     const now = Date.now();
     const deferred = new Map<string, number>();
-    if (round < MAX_ROUNDS) {
+    if (round < MAX_ROUNDS && !patched('scale-up-follow-ups-not-deferred')) {
       for (const g of decision.groups) {
         const m = meta.get(groupKey(g));
         const wait = m

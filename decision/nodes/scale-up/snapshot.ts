@@ -9,6 +9,7 @@ import { findPlan, planOffering, type VPSiePlanFigures } from '../../planner/vps
 import { offeringAllocatable, templateLabels } from '../../planner/templates';
 import type { ClusterNode, NodeGroup as PlannerGroup, Offering, PlannerInput } from '../../planner/types';
 import { nodeFromK8s, nodeReady, podFromK8s } from '../../scheduling/from-k8s';
+import { resourcesFit, sumRequests } from '../../scheduling/predicates';
 import type { SimPod } from '../../scheduling/types';
 import { compareStrings, LABEL_HOSTNAME, podKey } from '../../scheduling/types';
 import { HELD_PODS_ANNOTATION, NODEGROUP_LABEL, TRIGGERED_PODS_ANNOTATION } from '../../../lib/crds/autoscaler/constants';
@@ -34,15 +35,27 @@ export interface SnapshotOptions {
   defaultDatacenter: string;
   defaultOfferings: readonly string[];
   /**
-   * Now (ms). With it, pending pods a VPSieNode was created for still count on that node for
-   * `NOMINATION_GRACE_MS` after its Node turned Ready — the scheduler may not have bound them yet
-   * (its back-off for unschedulable pods), and planning them again would scale up twice.
+   * Now (ms). With it, pending pods a VPSieNode was created for still count on that node for a
+   * while after its Node turned Ready (`nominationGraceMs`) — the scheduler may not have bound them
+   * yet (its back-off for unschedulable pods), and planning them again would scale up twice.
    */
   nowMs?: number;
 }
 
-/** How long pods stay nominated to the just-Ready node created for them. */
+/** How long pods stay nominated to the just-Ready node created for them, when the group does not say. */
 export const NOMINATION_GRACE_MS = 60_000;
+/** The shortest nomination: kube-scheduler's longest back-off for an unschedulable pod (podMaxBackoffSeconds). */
+export const MIN_NOMINATION_GRACE_MS = 10_000;
+
+/**
+ * The nomination grace of a group: its `scaleUpPolicy.stabilizationWindowSeconds` (the time it
+ * waits for the scheduler before it scales up again for the same pods), at least the scheduler's
+ * longest back-off.
+ */
+export function nominationGraceMs(g: NodeGroup | undefined): number {
+  if (g === undefined) return NOMINATION_GRACE_MS;
+  return Math.max(MIN_NOMINATION_GRACE_MS, g.spec.scaleUpPolicy.stabilizationWindowSeconds * 1000);
+}
 
 /** What the workflow needs of each NodeGroup besides the planner's view. */
 export interface ScaleUpGroupMeta {
@@ -70,6 +83,11 @@ export interface ScaleUpSnapshot {
   gone: string[];
   /** Pending pods already counted on an in-flight node that was created for them. */
   assigned: { pod: string; node: string }[];
+  /**
+   * Pending pods (of the batch or not) whose claim on a node was released because the node's bound
+   * pods left no room for them: planned again (those of the batch) instead of waiting on the node.
+   */
+  released: { pod: string; node: string }[];
   /** In-flight node name → its VPSieNode (`namespace/name`), to hold pods placed on it. */
   inFlightVpsieNodes: Record<string, string>;
 }
@@ -209,7 +227,7 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
 
   // Where pending pods are expected. In flight: VPSieNodes whose Node is not Ready yet, with the
   // capacity their offering will bring. Nominating: VPSieNodes whose Node turned Ready less than
-  // NOMINATION_GRACE_MS ago — the scheduler may not have bound the pods made for them yet (its
+  // the group's nomination grace ago — the scheduler may not have bound the pods made for them yet (its
   // back-off for unschedulable pods), and planning those again would scale up twice.
   const inFlightNodes: ClusterNode[] = [];
   const inFlightVpsieNodes: Record<string, string> = {};
@@ -222,7 +240,8 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     const ready = existingByName.get(nodeName);
     if (ready) {
       const since = readySince.get(nodeName) ?? Date.parse(vn.status?.phaseTimes?.ready ?? '');
-      if (o.nowMs !== undefined && !Number.isNaN(since) && o.nowMs - since <= NOMINATION_GRACE_MS) expecting.set(vnKey, { node: ready, inFlight: false });
+      const grace = nominationGraceMs(groupByKey.get(`${vn.metadata.namespace ?? ''}/${vn.spec.nodeGroupName}`));
+      if (o.nowMs !== undefined && !Number.isNaN(since) && o.nowMs - since <= grace) expecting.set(vnKey, { node: ready, inFlight: false });
       continue;
     }
     if (!IN_FLIGHT_PHASES.has(phase) && phase !== 'Ready') continue;
@@ -261,12 +280,22 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
       for (const u of uidList(vn.metadata.annotations?.[annotation])) claims.set(u, [...(claims.get(u) ?? []), vnKey]);
     }
   }
-  /** The node a pending pod is expected on: a claim in flight first, else a nominating one. */
-  const expectedNode = (uid: string): ClusterNode | undefined => {
+  /** Whether `node` (its bound pods and the claims counted so far) still has room for `pod`. */
+  const roomFor = (node: ClusterNode, pod: SimPod): boolean => resourcesFit(pod.requests, node.node.allocatable, sumRequests(node.pods));
+  /**
+   * The node a pending pod is expected on: a claim in flight first, else a nominating one — the
+   * first of them that still has room for it. `claimed` without `on`: every node that promised it
+   * room has given that room away (the scheduler bound other pods there).
+   */
+  const expectedNode = (uid: string, pod: SimPod): { on?: ClusterNode; claimed?: ClusterNode } => {
     const keys = claims.get(uid) ?? [];
     const found = keys.map((k) => expecting.get(k)).filter((e): e is { node: ClusterNode; inFlight: boolean } => e !== undefined);
-    return (found.find((e) => e.inFlight) ?? found[0])?.node;
+    const ordered = [...found.filter((e) => e.inFlight), ...found.filter((e) => !e.inFlight)];
+    const on = ordered.find((e) => roomFor(e.node, pod))?.node;
+    return { ...(on ? { on } : {}), ...(ordered[0] ? { claimed: ordered[0].node } : {}) };
   };
+
+  const released: { pod: string; node: string }[] = [];
 
   const batch = o.podUids ? new Set(o.podUids) : undefined;
   const pending: SimPod[] = [];
@@ -279,15 +308,20 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     const inBatch = batch ? batch.has(uid) : isUnschedulablePending(p);
     if (inBatch && !(batch ? unbound : true)) continue;
     if (!inBatch && !unbound) continue;
-    const on = expectedNode(uid);
+    const sp = podFromK8s(p);
+    // The room promised to a pod is real only while the node still has it: the scheduler binds
+    // whichever pending pods it likes to a node that turned Ready, so a node created for pod A may be
+    // full of pods B and C. A claim whose room is gone is released at once (the pod is planned in
+    // this run), instead of counting on the node until its nomination lapses.
+    const { on, claimed } = expectedNode(uid, sp);
+    if (claimed !== undefined && on === undefined) released.push({ pod: podKey(sp), node: claimed.node.name });
     // A pending pod of another batch takes the room of the node it is expected on, whether or not
     // this run decides anything about it.
     if (!inBatch) {
-      if (on) on.pods = [...on.pods, { ...podFromK8s(p), nodeName: on.node.name }];
+      if (on) on.pods = [...on.pods, { ...sp, nodeName: on.node.name }];
       continue;
     }
     seen.add(uid);
-    const sp = podFromK8s(p);
     podUids[podKey(sp)] = uid;
     if (on) {
       on.pods = [...on.pods, { ...sp, nodeName: on.node.name }];
@@ -299,6 +333,7 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
   const gone = batch ? [...batch].filter((u) => !seen.has(u)).sort() : [];
   pending.sort((a, b) => compareStrings(podKey(a), podKey(b)));
   assigned.sort((a, b) => compareStrings(a.pod, b.pod));
+  released.sort((a, b) => compareStrings(a.pod, b.pod));
 
   const input: PlannerInput = {
     pendingPods: pending,
@@ -309,5 +344,5 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     maxClusterNodes: o.maxClusterNodes,
     enforceMinNodes: false,
   };
-  return { input, groups, podUids, gone, assigned, inFlightVpsieNodes };
+  return { input, groups, podUids, gone, assigned, released, inFlightVpsieNodes };
 }

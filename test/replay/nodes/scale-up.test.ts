@@ -1,7 +1,8 @@
 /**
  * Replays scale-up histories recorded from the sandbox tests (test/integration/nodes/scale-up, run with
  * RECORD_REPLAY_HISTORIES=1) against the current code: a run that placed pods in the spare room of
- * a node in flight and held them there (the `scale-up-hold-in-flight-room` patch).
+ * a node in flight and held them there (the `scale-up-hold-in-flight-room` patch), before and after
+ * follow-up scale-ups stopped being deferred (the `scale-up-follow-ups-not-deferred` patch).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,6 +34,26 @@ describe('scale-up: replay of recorded histories', function () {
     expect(h).to.include('EVENT_TYPE_MARKER_RECORDED');
     expect(h).to.include(Buffer.from(JSON.stringify('scale-up-hold-in-flight-room')).toString('base64'));
     expect(h).to.include('recordScaleUpOutcome');
+  });
+
+  /** The patch ids of a recorded history's core_patch markers. */
+  const patchesOf = (file: string): string[] => {
+    const h = JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')) as {
+      events: { markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: { data?: string }[] }> } }[];
+    };
+    return h.events.flatMap((e) => {
+      const m = e.markerRecordedEventAttributes;
+      if (m?.markerName !== 'core_patch') return [];
+      const data = m.details?.['patch-data']?.payloads?.[0]?.data;
+      return data ? [(JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id] : [];
+    });
+  };
+
+  it('has a run recorded after the scale-up-follow-ups-not-deferred patch (its marker), and one from before it (none)', () => {
+    expect(FILES).to.include('scaleup-holds-in-flight-room-no-deferral.json');
+    expect(patchesOf('scaleup-holds-in-flight-room-no-deferral.json')).to.include.members(['scale-up-follow-ups-not-deferred', 'scale-up-hold-in-flight-room']);
+    expect(patchesOf('scaleup-holds-in-flight-room.json')).to.include('scale-up-hold-in-flight-room');
+    expect(patchesOf('scaleup-holds-in-flight-room.json')).to.not.include('scale-up-follow-ups-not-deferred');
   });
 
   for (const f of FILES) {

@@ -19,7 +19,10 @@ import { recordHistory } from '../../../support/histories';
 export interface Harness {
   orchestrator: Orchestrator;
   records: ScaleUpRecord[];
+  /** When each record arrived (ms), by workflow id. */
+  recordTimes: Map<string, number>;
   batches: Batch[];
+  registry: Registry;
   stop(): Promise<void>;
 }
 
@@ -53,6 +56,7 @@ export async function startHarness(sb: TestSandbox, ns: string, env: Record<stri
     rateLimit: false,
   });
   const records: ScaleUpRecord[] = [];
+  const recordTimes = new Map<string, number>();
   const batches: Batch[] = [];
   const orchestrator = await startOrchestrator({
     config,
@@ -63,9 +67,14 @@ export async function startHarness(sb: TestSandbox, ns: string, env: Record<stri
     workflowBundle: await workflowBundle(),
     gc: { enabled: false },
     http: false,
-    scaleUpTrigger: { namespaces: [ns], nodePressure: false, onRecord: (r) => records.push(r), onBatch: (b) => batches.push(b) },
+    scaleUpTrigger: {
+      namespaces: [ns],
+      nodePressure: false,
+      onRecord: (r) => void (records.push(r), recordTimes.set(r.workflowId, Date.now())),
+      onBatch: (b) => batches.push(b),
+    },
   });
-  return { orchestrator, records, batches, stop: () => orchestrator.stop() };
+  return { orchestrator, records, recordTimes, batches, registry, stop: () => orchestrator.stop() };
 }
 
 /** Bootstrap token the simulator's joiner accepts (as in the lifecycle tests). */

@@ -125,12 +125,14 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
             events.get(pod)?.map((e) => e.reason),
             pod,
           ).to.include('TriggeredScaleUp');
-      // The VPSieNodes remember their pods.
+      // The VPSieNodes remember their pods. A pod triggers a second node only after the room of its
+      // first was given to other pods by the scheduler (its claim released, counted by the metric).
       const remembered = vns.flatMap((v) => JSON.parse(v.annotations[TRIGGERED_PODS_ANNOTATION] ?? '[]') as string[]);
       const twice = remembered.filter((u, i) => remembered.indexOf(u) !== i);
-      expect(twice, 'pods remembered by two VPSieNodes (scaled up twice)').to.deep.equal([]);
+      const released = (await h.registry.getSingleMetric('vpsie_autoscaler_scale_up_claims_released_total')?.get())?.values[0]?.value ?? 0;
+      expect(twice.length, `pods remembered by two VPSieNodes (scaled up twice) with ${released} claims released`).to.be.at.most(released);
       expect(remembered.length, `${h.records.length} records for ${h.batches.length} runs`).to.equal(
-        [...named.values()].filter((o) => o === 'TriggeredScaleUp').length,
+        h.records.flatMap((r) => r.pods).filter((p) => p.outcome === 'TriggeredScaleUp').length,
       );
       // Pods placed in the spare room of a node in flight are held there (or were made for it).
       const held = new Set(
@@ -220,7 +222,8 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
         vns.every((v) => v.phase !== 'Ready'),
         'both still booting',
       ).to.equal(true);
-      recordScaleUpHistory(sb, second[0]!.run, 'scaleup-holds-in-flight-room');
+      // (scaleup-holds-in-flight-room.json was recorded before the scale-up-follow-ups-not-deferred patch.)
+      recordScaleUpHistory(sb, second[0]!.run, 'scaleup-holds-in-flight-room-no-deferral');
 
       // The machines boot: every pod runs on the two nodes.
       await setBootDelay(bootDelayMs);

@@ -318,6 +318,93 @@ describe('scale-up snapshot → PlannerInput', () => {
     expect(planScaleUp(later.input).groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p2']);
   });
 
+  it('a claim whose room the scheduler gave to other pods is released at once: the pod is planned in this run, not after the nomination lapses', () => {
+    const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
+    const readyAt = Date.parse('2026-01-01T00:00:00Z');
+    const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Ready', 'vn-1');
+    vn.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1', 'uid-p2']) };
+    vn.status = { ...vn.status, phase: 'Ready', nodeName: 'vn-1', phaseTimes: { ready: new Date(readyAt).toISOString() } };
+    const node = readyNode('vn-1', 2, 4096);
+    const nowMs = readyAt + 5_000; // well inside the nomination grace period
+    // The scheduler bound q1 and q2 (other pods of the burst) to the node made for p1 and p2.
+    const taken = [pod('q1', { cpu: '800m', node: 'vn-1' }), pod('q2', { cpu: '800m', node: 'vn-1' })];
+    const pods = [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' }), ...taken];
+    const snap = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [node], vpsieNodes: [vn] }), { ...opts, nowMs });
+    expect(snap.assigned).to.deep.equal([]);
+    expect(snap.released).to.deep.equal([
+      { pod: 'app/p1', node: 'vn-1' },
+      { pod: 'app/p2', node: 'vn-1' },
+    ]);
+    expect(snap.input.pendingPods.map((p) => p.name)).to.deep.equal(['p1', 'p2']);
+    const d = planScaleUp(snap.input);
+    expect(d.groups[0]!.nodes.flatMap((n) => n.pods).sort()).to.deep.equal(['app/p1', 'app/p2']);
+    expect(d.fitsExisting).to.deep.equal([]);
+
+    // Only part of the room was given away (q1 bound): p1 still rides on it, p2 is planned.
+    const part = toPlannerInput(
+      raw({ nodeGroups: [g], pods: [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' }), taken[0]!], nodes: [node], vpsieNodes: [vn] }),
+      {
+        ...opts,
+        nowMs,
+      },
+    );
+    expect(part.assigned).to.deep.equal([{ pod: 'app/p1', node: 'vn-1' }]);
+    expect(part.released).to.deep.equal([{ pod: 'app/p2', node: 'vn-1' }]);
+    expect(planScaleUp(part.input).groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p2']);
+
+    // The room is still there (nothing else bound): both ride on it and nothing is planned.
+    const kept = toPlannerInput(raw({ nodeGroups: [g], pods: [pod('p1', { cpu: '800m' }), pod('p2', { cpu: '800m' })], nodes: [node], vpsieNodes: [vn] }), {
+      ...opts,
+      nowMs,
+    });
+    expect(kept.released).to.deep.equal([]);
+    expect(planScaleUp(kept.input).newNodes).to.equal(0);
+  });
+
+  it('a pod claimed by two nodes rides on the one that still has room; a pending pod of another batch whose room is gone takes none', () => {
+    const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
+    const readyAt = Date.parse('2026-01-01T00:00:00Z');
+    const full = vpsieNode('full', 'a', 'small-2cpu-4gb', 'Ready', 'full');
+    full.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1', 'uid-other']) };
+    full.status = { ...full.status, phase: 'Ready', nodeName: 'full', phaseTimes: { ready: new Date(readyAt).toISOString() } };
+    full.metadata.creationTimestamp = '2026-01-01T00:10:00Z';
+    const roomy = vpsieNode('roomy', 'a', 'small-2cpu-4gb', 'Ready', 'roomy');
+    roomy.metadata.annotations = { [HELD_PODS_ANNOTATION]: JSON.stringify(['uid-p1']) };
+    roomy.status = { ...roomy.status, phase: 'Ready', nodeName: 'roomy', phaseTimes: { ready: new Date(readyAt).toISOString() } };
+    roomy.metadata.creationTimestamp = '2026-01-01T00:00:00Z';
+    const pods = [pod('p1', { cpu: '800m' }), pod('other', { cpu: '800m' }), pod('q', { cpu: '1900m', node: 'full' }), pod('p3', { cpu: '1500m' })];
+    const snap = toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [readyNode('full', 2, 4096), readyNode('roomy', 2, 4096)], vpsieNodes: [full, roomy] }), {
+      ...opts,
+      podUids: ['uid-p1', 'uid-p3'],
+      nowMs: readyAt + 5_000,
+    });
+    expect(snap.assigned).to.deep.equal([{ pod: 'app/p1', node: 'roomy' }]);
+    // "other" (not in the batch) lost its room on "full" and is counted nowhere.
+    expect(snap.released).to.deep.equal([{ pod: 'app/other', node: 'full' }]);
+    const roomyNode = snap.input.existingNodes.find((n) => n.node.name === 'roomy')!;
+    expect(roomyNode.pods.map((p) => p.name)).to.deep.equal(['p1']);
+    // p3 (1500m) no longer fits "roomy" (p1 holds 800m of 2000m): a node of its own.
+    expect(planScaleUp(snap.input).groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p3']);
+  });
+
+  it("the nomination lasts the group's scale-up stabilization window, at least the scheduler's longest back-off (10 s)", () => {
+    const readyAt = Date.parse('2026-01-01T00:00:00Z');
+    const node = readyNode('vn-1', 2, 4096);
+    const pods = [pod('p1', { cpu: '800m' })];
+    const nominatedAt = (windowSeconds: number, afterMs: number): string[] => {
+      const g = group('a', { offeringIDs: ['small-2cpu-4gb'], scaleUpPolicy: { stabilizationWindowSeconds: windowSeconds } });
+      const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Ready', 'vn-1');
+      vn.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1']) };
+      vn.status = { ...vn.status, phase: 'Ready', nodeName: 'vn-1', phaseTimes: { ready: new Date(readyAt).toISOString() } };
+      return toPlannerInput(raw({ nodeGroups: [g], pods, nodes: [node], vpsieNodes: [vn] }), { ...opts, nowMs: readyAt + afterMs }).assigned.map((a) => a.pod);
+    };
+    expect(nominatedAt(0, 9_000)).to.deep.equal(['app/p1']);
+    expect(nominatedAt(0, 11_000)).to.deep.equal([]);
+    expect(nominatedAt(60, 59_000)).to.deep.equal(['app/p1']);
+    expect(nominatedAt(60, 61_000)).to.deep.equal([]);
+    expect(nominatedAt(300, 200_000)).to.deep.equal(['app/p1']);
+  });
+
   it("a Node that turned Ready before its VPSieNode left Joining nominates its pods from the Node's Ready transition", () => {
     const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
     const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Joining');
