@@ -50,6 +50,11 @@ export const NodeLabelsSchema = boundedRecord(z.string().max(63).regex(LABEL_VAL
 
 export const ScaleUpPolicySchema = z.strictObject({
   enabled: z.boolean().default(true),
+  /**
+   * How long the pods a new node was made for stay nominated to it after it turns Ready (at least
+   * 10 s, kube-scheduler's longest back-off) before they may be planned again — unless the node's
+   * bound pods show their room is gone. Scale-ups are never deferred by it (#13).
+   */
   stabilizationWindowSeconds: int32(0, 86400).default(60),
   cooldownSeconds: int32(0, 86400).default(0),
   cpuThreshold: int32(1, 100).default(80),
