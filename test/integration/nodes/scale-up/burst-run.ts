@@ -56,6 +56,8 @@ export interface BurstResult {
   emptyRunsWhilePending: number;
   /** Some pods of those runs: their outcome and how long after the run they ran. */
   emptyRunPods: { pod: string; outcome: string; reason: string; node?: string; waitedSeconds: number }[];
+  /** The most runs that placed one pod on room of an existing or in-flight node. */
+  maxFitsExistingPerPod: number;
   claimsReleased: number;
   /** Pods remembered by more than one VPSieNode made for them (scaled up twice). */
   podsTriggeredTwice: number;
@@ -159,6 +161,11 @@ export async function burstOnce(sb: TestSandbox, pods: number, cpu: string, memo
       });
     return late.length > 0;
   }).length;
+  // The most runs that found a pod room on a node (no new node for it) — before #13 the same pods
+  // were found room on given-away nodes run after run, for minutes.
+  const fits = new Map<string, number>();
+  for (const r of records) for (const p of r.pods) if (p.outcome === 'FitsExisting') fits.set(p.pod, (fits.get(p.pod) ?? 0) + 1);
+  const maxFitsExistingPerPod = Math.max(0, ...fits.values());
   const runningTimes = [...running.values()].map((t) => (t - t0) / 1000);
   const released = (await h.registry.getSingleMetric('vpsie_autoscaler_scale_up_claims_released_total')?.get())?.values[0]?.value ?? 0;
 
@@ -195,6 +202,7 @@ export async function burstOnce(sb: TestSandbox, pods: number, cpu: string, memo
     runs: records.length,
     emptyRunsWhilePending: emptyRuns,
     emptyRunPods: waited.slice(0, 10),
+    maxFitsExistingPerPod,
     claimsReleased: released,
     podsTriggeredTwice: triggeredTwice,
   };
