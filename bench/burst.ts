@@ -19,7 +19,8 @@
  * - runs, emptyRunsWhilePending: scale-up runs started, and those that decided no new node while a
  *   pod they covered stayed not Running for more than one rescan period (10 s) after they ended.
  */
-import { burstOnce, percentile, round3, simAdmin, type BurstResult } from '../test/integration/nodes/scale-up/burst-run';
+import { burstOnce, simAdmin, type BurstResult } from '../test/integration/nodes/scale-up/burst-run';
+import { percentile, round3, runBench } from './stats';
 import { sharedSandbox, stopSharedSandbox } from '../test/support/sandbox';
 
 function arg(name: string, dflt: string): string {
@@ -67,10 +68,4 @@ async function main(): Promise<void> {
   await stopSharedSandbox();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    void stopSharedSandbox().finally(() => process.exit(1));
-  },
-);
+runBench(main);

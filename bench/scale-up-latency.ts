@@ -14,19 +14,12 @@ import * as k8s from '@kubernetes/client-node';
 import { watchFailedScheduling } from '../starters/nodes/failed-scheduling';
 import { sharedSandbox, stopSharedSandbox, uniqueName } from '../test/support/sandbox';
 import { cleanup, container, createDeployment, createNodeGroup, eventually, simMachines, startHarness } from '../test/integration/nodes/scale-up/helpers';
+import { percentile, round3, runBench } from './stats';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[idx]!;
-}
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 async function main(): Promise<void> {
   const bursts = arg('bursts', 20);
@@ -103,10 +96,4 @@ async function main(): Promise<void> {
   await stopSharedSandbox();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    void stopSharedSandbox().finally(() => process.exit(1));
-  },
-);
+runBench(main);

@@ -11,17 +11,10 @@ import { TRIGGERED_PODS_ANNOTATION } from '../../../../lib/crds/autoscaler';
 import { defaultCatalogue, CAT_SHARED } from '../../../../sandbox/vpsie-sim/catalogue';
 import { nodeGroupWorkflowId } from '../../../../workflows/nodes/contracts';
 import { lowerBounds } from '../../../../bench/lower-bound';
+import { percentile, round3 } from '../../../../bench/stats';
 import { simulatorNodeGroups } from '../../../../bench/planner';
 import { uniqueName, type TestSandbox } from '../../../support/sandbox';
 import { cleanup, createNodeGroup, eventually, listVPSieNodes, simMachines, startHarness } from './helpers';
-
-export const round3 = (n: number): number => Math.round(n * 1000) / 1000;
-
-export function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 export async function simAdmin(sb: TestSandbox, path: string, body: unknown): Promise<unknown> {
   const r = await fetch(`${sb.endpoints.vpsie!.admin.replace(/\/$/, '')}${path}`, {
