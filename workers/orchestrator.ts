@@ -21,7 +21,7 @@ import { createScaleUpActivities } from '../activities/nodes/scale-up';
 import { createScaleDownActivities } from '../activities/nodes/scale-down';
 import { createVPSieMachineActivities } from '../activities/nodes/lifecycle/machines';
 import { createVPSieNodeActivities } from '../activities/nodes/lifecycle/vpsienode';
-import { kubernetesSecretCredentials, VPSieClient, type CredentialsSource } from '../clients/vpsie';
+import { kubernetesSecretCredentials, VPSieClient, withinPerMinute, type CredentialsSource } from '../clients/vpsie';
 import type { Config } from '../lib/config';
 import { logger } from '../lib/log';
 import { startLeaderElection, type LeaderElector } from '../lib/kube/lease-lock';
@@ -159,7 +159,8 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         o.credentials ??
         kubernetesSecretCredentials({ namespace: secretNamespace, name: secretName, ...(o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}) }),
       registry,
-      rateLimit: { perMinute: config.VPSIE_RATE_LIMIT_PER_MINUTE },
+      // Never more than the limit within any minute (burst + refill), whatever the server's window.
+      rateLimit: withinPerMinute(config.VPSIE_RATE_LIMIT_PER_MINUTE),
     });
   const clientConnection = await Connection.connect({ address: o.temporalAddress });
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });

@@ -11,7 +11,7 @@ import { TokenManager } from './auth';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { VPSieApiBreaker, DEFAULT_API_BREAKER, type ApiBreakerState, type VPSieApiBreakerOptions } from './api-breaker';
 import { TtlCache } from './cache';
-import { systemClock, type Clock } from './clock';
+import { abortable, systemClock, type Clock } from './clock';
 import type { CredentialsSource } from './credentials';
 import { VPSieError, isVPSieError } from './errors';
 import { vpsieClientMetrics, type VPSieClientMetrics } from './metrics';
@@ -43,7 +43,7 @@ import {
   type VmData,
   type VmStatus,
 } from './schemas';
-import { TokenBucket, type TokenBucketOptions } from './token-bucket';
+import { TokenBucket, withinPerMinute, type TokenBucketOptions } from './token-bucket';
 import { Transport, type CallSpec } from './transport';
 
 export interface VPSieClientOptions {
@@ -52,7 +52,7 @@ export interface VPSieClientOptions {
   credentials: CredentialsSource;
   /** Prometheus registry for the client's metrics; a private one when omitted. */
   registry?: Registry;
-  /** Token bucket; `false` disables it. Default 100 requests/min, burst 100. */
+  /** Token bucket; `false` disables it. Default `withinPerMinute(100)`: burst 20, 80/min, never over 100 in any minute. */
   rateLimit?: TokenBucketOptions | false;
   backoff?: BackoffOptions;
   /** Attempts per call, first included (default 3). */
@@ -115,6 +115,28 @@ export interface VmListing {
  */
 export type VmLookup = { state: 'found'; vm: VmData } | { state: 'absent' } | { state: 'unknown'; malformed: MalformedItem[] };
 
+/**
+ * The VM list and the pending queue read together (queue first: a machine only moves from the
+ * queue to the list, so one that exists is in one of the two), shared by every caller that can
+ * use a listing up to a few seconds old (see `VPSieClient.vmSnapshot`).
+ */
+export interface VmSnapshot {
+  /** When the pending queue was read (epoch ms): nothing created before this is missing from both. */
+  takenAt: number;
+  vms: VmListing;
+  pending: { items: PendingVm[]; malformed: MalformedItem[] };
+  /** VPSie requests the snapshot cost (pages + the queue). */
+  requests: number;
+}
+
+/** How fresh a shared listing must be. */
+export interface SnapshotAge {
+  /** The caller's tick: a snapshot younger than this is used as it is. */
+  maxAgeMs: number;
+  /** A snapshot taken before this (epoch ms) is never used, e.g. the time a create was last sent. */
+  notOlderThan?: number;
+}
+
 export interface FindVmQuery {
   identifier?: string;
   hostname?: string;
@@ -147,6 +169,12 @@ export interface EnsureVmInput {
    * was sent recently and VPSie may not show it yet: sending another would make a second machine).
    */
   beforeCreate?: () => Promise<'create' | 'wait'>;
+  /**
+   * Look for the machine in the shared snapshot (`vmSnapshot`) instead of a listing of its own,
+   * and do not list again right after the create (the next poll sees it). Without it, every call
+   * reads the pending queue and the whole list itself.
+   */
+  shared?: SnapshotAge;
 }
 
 export type EnsureVmResult =
@@ -241,6 +269,49 @@ function unknownState(operation: string, malformed: MalformedItem[]): VPSieError
   });
 }
 
+/** The VM of `q` in a listing (no identifier look-up: that is a `vm.get`). Pure. */
+export function matchVm(listing: VmListing, q: Omit<FindVmQuery, 'identifier'>): VmLookup {
+  const note = q.requestId ? `${REQUEST_ID_NOTE_PREFIX}${q.requestId}` : undefined;
+  const vm = listing.items.find(
+    (v) =>
+      v.is_deleted !== 1 &&
+      ((q.hostname !== undefined && v.hostname === q.hostname) ||
+        (q.ip !== undefined && (v.default_ip === q.ip || v.private_ip === q.ip)) ||
+        (note !== undefined && (v.notes ?? '').split(/\s+/).includes(note))),
+  );
+  if (vm) return { state: 'found', vm };
+  const suspects = listing.malformed.filter(
+    (m) =>
+      unreadable(m) ||
+      (q.hostname !== undefined && m.hostname === q.hostname) ||
+      (q.ip !== undefined && m.ips.includes(q.ip)) ||
+      (note !== undefined && (m.notes ?? '').split(/\s+/).includes(note)),
+  );
+  return suspects.length > 0 ? { state: 'unknown', malformed: suspects } : { state: 'absent' };
+}
+
+/** The queue entry of `q` in the pending queue, or the malformed entries that may be it. Pure. */
+export function matchPending(
+  queue: { items: PendingVm[]; malformed: MalformedItem[] },
+  q: { hostname?: string; processId?: string },
+): { found?: PendingVm; suspects: MalformedItem[] } {
+  const found = queue.items.find(
+    (p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId),
+  );
+  if (found) return { found, suspects: [] };
+  return {
+    suspects: queue.malformed.filter(
+      (m) => unreadable(m) || (q.hostname !== undefined && m.hostname === q.hostname) || (q.processId !== undefined && m.processId === q.processId),
+    ),
+  };
+}
+
+function pendingOrThrow(r: { found?: PendingVm; suspects: MalformedItem[] }): PendingVm | undefined {
+  if (r.found) return r.found;
+  if (r.suspects.length > 0) throw unknownState('vm.pending.find', r.suspects);
+  return undefined;
+}
+
 export class VPSieClient {
   readonly metrics: VPSieClientMetrics;
   readonly registry: Registry;
@@ -255,10 +326,19 @@ export class VPSieClient {
   private signal: AbortSignal | undefined;
   /** Set on views made by `withSignal` with a deadline (epoch ms). */
   private deadline: number | undefined;
+  private readonly clock: Clock;
+  private readonly bucket: TokenBucket | undefined;
+  /** Shared by every view (an object, so views made by `withSignal` mutate the same one). */
+  /** The client itself (views made by `withSignal` inherit it): shared reads run without any caller's signal. */
+  private readonly root: VPSieClient;
+  private readonly shared: { snapshot?: VmSnapshot; loading?: Promise<VmSnapshot>; loadingSince?: number };
 
   constructor(opts: VPSieClientOptions) {
     this.maxListPages = Math.max(1, opts.maxListPages ?? 1000);
     const clock = opts.clock ?? systemClock;
+    this.clock = clock;
+    this.shared = {};
+    this.root = this;
     this.registry = opts.registry ?? new Registry();
     this.metrics = vpsieClientMetrics(this.registry);
     this.log = opts.log ?? logger('vpsie-client');
@@ -267,12 +347,13 @@ export class VPSieClient {
       this.log.warn('vpsie circuit breaker state changed', { breakerState: s });
     });
     this.metrics.setApiBreaker('closed');
-    const rate = opts.rateLimit === undefined ? { perMinute: 100 } : opts.rateLimit;
+    const rate = opts.rateLimit === undefined ? withinPerMinute(100) : opts.rateLimit;
+    this.bucket = rate === false ? undefined : new TokenBucket(rate, clock);
     this.transport = new Transport({
       baseUrl: opts.baseUrl,
       clock,
       random: opts.random ?? Math.random,
-      bucket: rate === false ? undefined : new TokenBucket(rate, clock),
+      bucket: this.bucket,
       apiBreaker: this.apiBreaker,
       metrics: this.metrics,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
@@ -545,24 +626,7 @@ export class VPSieClient {
         throw e;
       }
     }
-    const note = q.requestId ? `${REQUEST_ID_NOTE_PREFIX}${q.requestId}` : undefined;
-    const { items, malformed } = await this.listAllVmsDetailed();
-    const vm = items.find(
-      (v) =>
-        v.is_deleted !== 1 &&
-        ((q.hostname !== undefined && v.hostname === q.hostname) ||
-          (q.ip !== undefined && (v.default_ip === q.ip || v.private_ip === q.ip)) ||
-          (note !== undefined && (v.notes ?? '').split(/\s+/).includes(note))),
-    );
-    if (vm) return { state: 'found', vm };
-    const suspects = malformed.filter(
-      (m) =>
-        unreadable(m) ||
-        (q.hostname !== undefined && m.hostname === q.hostname) ||
-        (q.ip !== undefined && m.ips.includes(q.ip)) ||
-        (note !== undefined && (m.notes ?? '').split(/\s+/).includes(note)),
-    );
-    return suspects.length > 0 ? { state: 'unknown', malformed: suspects } : { state: 'absent' };
+    return matchVm(await this.listAllVmsDetailed(), q);
   }
 
   /**
@@ -570,16 +634,75 @@ export class VPSieClient {
    * `unknown_state` when none matches but a malformed queue item may be it.
    */
   async findPendingVm(q: { hostname?: string; processId?: string }): Promise<PendingVm | undefined> {
-    const { items, malformed } = await this.listPendingVmsDetailed();
-    const found = items.find(
-      (p) => (q.hostname !== undefined && p.data.hostname === q.hostname) || (q.processId !== undefined && p.data.processId === q.processId),
-    );
-    if (found) return found;
-    const suspects = malformed.filter(
-      (m) => unreadable(m) || (q.hostname !== undefined && m.hostname === q.hostname) || (q.processId !== undefined && m.processId === q.processId),
-    );
-    if (suspects.length > 0) throw unknownState('vm.pending.find', suspects);
-    return undefined;
+    return pendingOrThrow(matchPending(await this.listPendingVmsDetailed(), q));
+  }
+
+  /**
+   * The pending queue and the VM list, read once for every caller within `maxAgeMs` (single
+   * flight: callers arriving while it loads wait for the same read). Every provisioning poll of
+   * every VPSieNode on this worker reads from it, so N machines booting cost one listing per tick,
+   * not N (#12: the 100 requests/min budget). When the budget is scarce (the rate limiter's bucket
+   * under half full) the tick stretches so that polling takes at most a quarter of the sustained
+   * rate. The shared read runs on the root client (no caller's cancellation or deadline stops it
+   * for the others); each caller's own wait honours its signal.
+   */
+  async vmSnapshot(age: SnapshotAge): Promise<VmSnapshot> {
+    const now = this.clock.now();
+    const cur = this.shared.snapshot;
+    const maxAge = this.stretchedAge(age.maxAgeMs, cur?.requests ?? 2);
+    const usable = (s: VmSnapshot | undefined): s is VmSnapshot =>
+      s !== undefined && now - s.takenAt < maxAge && (age.notOlderThan === undefined || s.takenAt >= age.notOlderThan);
+    if (usable(cur)) {
+      this.metrics.sharedListings.inc({ outcome: 'hit' });
+      return cur;
+    }
+    // A load already under way serves this caller too, unless it began before `notOlderThan`.
+    let p = this.shared.loading;
+    if (!p || (age.notOlderThan !== undefined && (this.shared.loadingSince ?? 0) < age.notOlderThan)) {
+      const root = this.root;
+      const takenAt = this.clock.now();
+      const load = (async (): Promise<VmSnapshot> => {
+        const pending = await root.listPendingVmsDetailed();
+        const vms = await root.listAllVmsDetailed();
+        const pages = Math.max(1, Math.ceil((vms.items.length + vms.malformed.length) / 100));
+        return { takenAt, pending, vms, requests: 1 + pages };
+      })();
+      p = load
+        .then((s) => {
+          if (!this.shared.snapshot || this.shared.snapshot.takenAt <= s.takenAt) this.shared.snapshot = s;
+          return s;
+        })
+        .finally(() => {
+          if (this.shared.loading === p) {
+            delete this.shared.loading;
+            delete this.shared.loadingSince;
+          }
+        });
+      this.shared.loading = p;
+      this.shared.loadingSince = takenAt;
+      this.metrics.sharedListings.inc({ outcome: 'read' });
+    } else this.metrics.sharedListings.inc({ outcome: 'joined' });
+    try {
+      return await abortable(p, this.signal);
+    } catch (e) {
+      if (this.signal?.aborted)
+        throw new VPSieError({ type: 'cancelled', operation: 'vm.snapshot', message: 'cancelled by the caller while waiting for the shared listing' });
+      throw e;
+    }
+  }
+
+  /** `maxAgeMs`, or longer when the budget is scarce: a snapshot of `cost` requests then takes ≤ ¼ of the sustained rate. */
+  private stretchedAge(maxAgeMs: number, cost: number): number {
+    if (!this.bucket || this.bucket.fill() >= 0.5) return maxAgeMs;
+    return Math.max(maxAgeMs, Math.ceil(cost / (0.25 * this.bucket.rate)));
+  }
+
+  /** A VM by identifier from the shared snapshot; absent from it, asked for directly (it may be newer than the snapshot). */
+  async lookupVmShared(identifier: string, age: SnapshotAge): Promise<VmLookup> {
+    const snap = await this.vmSnapshot(age);
+    const vm = snap.vms.items.find((v) => v.identifier === identifier && v.is_deleted !== 1);
+    if (vm) return { state: 'found', vm };
+    return this.lookupVm({ identifier });
   }
 
   /**
@@ -595,14 +718,23 @@ export class VPSieClient {
     // Pending queue first, then the list: a machine only moves from the queue to the list, so one
     // that exists is seen by one of the two. The other order misses a machine that is listed
     // between the two reads, and creates a second one.
-    const look = async (created: boolean): Promise<EnsureVmResult | undefined> => {
-      const pending = await this.findPendingVm({ hostname, processId });
-      const vm = await this.findVm({ hostname, requestId: input.requestId });
-      if (vm) return { state: 'listed', created, hostname, vm };
+    const look = async (created: boolean, shared?: SnapshotAge): Promise<EnsureVmResult | undefined> => {
+      let pending: PendingVm | undefined;
+      let found: VmLookup;
+      if (shared) {
+        const snap = await this.vmSnapshot(shared);
+        pending = pendingOrThrow(matchPending(snap.pending, { hostname, processId }));
+        found = matchVm(snap.vms, { hostname, requestId: input.requestId });
+      } else {
+        pending = await this.findPendingVm({ hostname, processId });
+        found = await this.lookupVm({ hostname, requestId: input.requestId });
+      }
+      if (found.state === 'unknown') throw unknownState('vm.find', found.malformed);
+      if (found.state === 'found') return { state: 'listed', created, hostname, vm: found.vm };
       if (pending) return { state: 'pending', created, hostname, pending };
       return undefined;
     };
-    const existing = await look(false);
+    const existing = await look(false, input.shared);
     if (existing) return existing;
     if (input.beforeCreate && (await input.beforeCreate()) === 'wait')
       return { state: 'pending', created: false, hostname, pending: undefined, settling: true };
@@ -637,6 +769,8 @@ export class VPSieClient {
         cause: e,
       });
     }
+    // Shared: the next poll's snapshot shows it (a look now would cost two requests per create).
+    if (input.shared) return { state: 'pending', created: true, hostname, pending: undefined };
     return (await look(true).catch(() => undefined)) ?? { state: 'pending', created: true, hostname, pending: undefined };
   }
 

@@ -1,4 +1,5 @@
-export { VPSieClient, hostnameForRequest, processIdForRequest, vmPhase, REQUEST_ID_NOTE_PREFIX } from './client';
+export { VPSieClient, hostnameForRequest, processIdForRequest, vmPhase, matchVm, matchPending, REQUEST_ID_NOTE_PREFIX } from './client';
+export { withinPerMinute, type TokenBucketOptions } from './token-bucket';
 export type {
   VPSieClientOptions,
   EnsureVmInput,
@@ -10,6 +11,8 @@ export type {
   MalformedItem,
   VmListing,
   VmLookup,
+  VmSnapshot,
+  SnapshotAge,
 } from './client';
 export { VPSieError, isVPSieError, toApplicationFailure, VPSIE_ERROR_TYPES, type VPSieErrorType } from './errors';
 export {

@@ -8,6 +8,8 @@ export interface VPSieClientMetrics {
   retries: Counter<'method' | 'reason'>;
   /** List items skipped because they did not match the schema. */
   malformedItems: Counter<'method'>;
+  /** Shared VM listings (`vmSnapshot`): `read` (a new listing), `joined` (waited for one under way), `hit` (a fresh one reused). */
+  sharedListings: Counter<'outcome'>;
   setApiBreaker(s: ApiBreakerState): void;
 }
 
@@ -61,5 +63,13 @@ export function vpsieClientMetrics(registry: Registry): VPSieClientMetrics {
       labelNames: ['method'] as const,
       registers: [registry],
     });
-  return { requests, latency, apiBreaker, retries, malformedItems, setApiBreaker: (s) => apiBreaker.set(API_BREAKER_STATE_VALUE[s]) };
+  const sharedListings =
+    existing<Counter<'outcome'>>(registry, 'vpsie_autoscaler_vpsie_shared_listings_total') ??
+    new Counter({
+      name: 'vpsie_autoscaler_vpsie_shared_listings_total',
+      help: 'Uses of the shared VM listing by provisioning polls: read (a new listing), joined (one under way), hit (a fresh one reused).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+  return { requests, latency, apiBreaker, retries, malformedItems, sharedListings, setApiBreaker: (s) => apiBreaker.set(API_BREAKER_STATE_VALUE[s]) };
 }

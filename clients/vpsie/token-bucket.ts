@@ -8,6 +8,17 @@ export interface TokenBucketOptions {
 }
 
 /**
+ * Bucket options that never send more than `limit` requests within any 60 s (VPSie documents
+ * "100 requests/minute"): a bucket of burst B refilling at r per minute can send B + r in one
+ * minute, so B = limit/5 and r = limit − B. A plain bucket of capacity = rate = limit sends up to
+ * twice the limit in the first minute after an idle spell.
+ */
+export function withinPerMinute(limit: number): TokenBucketOptions {
+  const burst = Math.max(1, Math.floor(limit / 5));
+  return { perMinute: Math.max(1, limit - burst), burst };
+}
+
+/**
  * A token bucket. `take()` reserves a token and returns how long the caller must wait before
  * using it (0 when one is available now); reservations queue fairly in call order because the
  * balance may go negative. Pure given the clock.
@@ -40,6 +51,16 @@ export class TokenBucket {
   available(): number {
     this.refill();
     return this.tokens;
+  }
+
+  /** The share of the bucket that is available now, 0..1 (0 while callers are queued). */
+  fill(): number {
+    return Math.max(0, Math.min(1, this.available() / this.capacity));
+  }
+
+  /** Sustained rate, tokens per millisecond. */
+  get rate(): number {
+    return this.ratePerMs;
   }
 
   /**

@@ -44,7 +44,7 @@ export const SimConfigSchema = z.object({
   bootDelayMs: z.number().nonnegative().default(5_000),
   tokenTtlSeconds: z.number().positive().default(3_600),
   /** Per-account sliding-window limit answering 429 with Retry-After; null disables. */
-  rateLimit: z.object({ requests: z.number().int().positive(), windowMs: z.number().int().positive() }).nullable().default({ requests: 600, windowMs: 60_000 }),
+  rateLimit: z.object({ requests: z.number().int().positive(), windowMs: z.number().int().positive() }).nullable().default({ requests: 100, windowMs: 60_000 }),
   /** Which auth headers are honoured. */
   authHeaders: z.enum(['both', 'vpsie-auth', 'bearer']).default('both'),
   maxWorkersPerCluster: z.number().int().nonnegative().default(20),

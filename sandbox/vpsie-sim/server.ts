@@ -61,9 +61,35 @@ export interface SimServer {
   close(): Promise<void>;
 }
 
+interface Traffic {
+  since: number;
+  accepted: number[];
+  rejected: number;
+  byOperation: Record<string, number>;
+}
+
+const newTraffic = (): Traffic => ({ since: Date.now(), accepted: [], rejected: 0, byOperation: {} });
+
+export interface TrafficReport {
+  since: string;
+  /** API requests answered (not 429), logins included. */
+  accepted: number;
+  /** Requests refused with 429 by the rate limit. */
+  rejected: number;
+  windowMs: number;
+  /** The most requests accepted within any `windowMs`. */
+  peakPerWindow: number;
+  /** The configured limit per window (null = off). */
+  limit: number | null;
+  /** Requests by "METHOD /path shape" (429s included). */
+  byOperation: Record<string, number>;
+}
+
 export class SimHttp {
   private queue: (QueuedFault & { left: number })[] = [];
   private window: number[] = [];
+  /** API traffic since the last reset (GET|DELETE /admin/traffic): what a rate-limit test reads. */
+  private traffic: Traffic = newTraffic();
   private random: () => number;
   private ticker: NodeJS.Timeout | undefined;
 
@@ -137,6 +163,40 @@ export class SimHttp {
     return undefined;
   }
 
+  private count(method: string, path: string, rejected: boolean): void {
+    const t = this.traffic;
+    // "GET /vm/pending", "DELETE /vm", "GET /vm/<id>" → "GET /vm/:id" (identifiers are long hex/uuid words).
+    const shape = `${method} ${path.replace(/\/[0-9a-f-]{8,}(?=\/|$)/gi, '/:id').replace(/\/\d+(?=\/|$)/g, '/:n')}`;
+    t.byOperation[shape] = (t.byOperation[shape] ?? 0) + 1;
+    if (rejected) {
+      t.rejected += 1;
+      return;
+    }
+    if (t.accepted.length >= 200_000) t.accepted.shift();
+    t.accepted.push(Date.now());
+  }
+
+  /** Accepted requests, 429s served, and the most accepted in any sliding `windowMs` (the rate limit's, else 60 s). */
+  trafficReport(): TrafficReport {
+    const t = this.traffic;
+    const windowMs = this.sim.config.rateLimit?.windowMs ?? 60_000;
+    let peak = 0;
+    let lo = 0;
+    for (let hi = 0; hi < t.accepted.length; hi++) {
+      while (t.accepted[hi]! - t.accepted[lo]! >= windowMs) lo++;
+      peak = Math.max(peak, hi - lo + 1);
+    }
+    return {
+      since: new Date(t.since).toISOString(),
+      accepted: t.accepted.length,
+      rejected: t.rejected,
+      windowMs,
+      peakPerWindow: peak,
+      limit: this.sim.config.rateLimit?.requests ?? null,
+      byOperation: { ...t.byOperation },
+    };
+  }
+
   private token(req: http.IncomingMessage): string | undefined {
     const mode = this.sim.config.authHeaders;
     const vh = req.headers['vpsie-auth'];
@@ -192,6 +252,7 @@ export class SimHttp {
     if (roll < cfg.errorRate + cfg.error200Rate + cfg.html502Rate) return this.send(res, { status: 502, body: HTML_502 });
 
     const retryAfter = this.rateLimited();
+    this.count(method, path, retryAfter !== undefined);
     if (retryAfter !== undefined) {
       return this.send(res, { status: 429, body: { error: true, code: 429, message: 'Too many requests' }, headers: { 'Retry-After': String(retryAfter) } });
     }
@@ -261,6 +322,11 @@ export class SimHttp {
         this.sim.advance();
         return { status: 200, body: this.sim.config };
       }
+      if (method === 'GET' && p === '/admin/traffic') return { status: 200, body: this.trafficReport() };
+      if (method === 'DELETE' && p === '/admin/traffic') {
+        this.traffic = newTraffic();
+        return { status: 200, body: this.trafficReport() };
+      }
       if (method === 'GET' && p === '/admin/faults') return { status: 200, body: this.queue };
       if (method === 'POST' && p === '/admin/faults') {
         const list = z
@@ -289,6 +355,7 @@ export class SimHttp {
         this.sim.reset();
         this.queue = [];
         this.window = [];
+        this.traffic = newTraffic();
         this.sim.flush();
         return { status: 200, body: { ok: true } };
       }

@@ -25,7 +25,6 @@ export function testConfig(sb: TestSandbox, namespace: string, taskQueue: string
     WATCH_NAMESPACE: namespace,
     LEADER_ELECTION: env.LEADER_ELECTION === 'true',
     METRICS_ADDR: '127.0.0.1:0',
-    VPSIE_RATE_LIMIT_PER_MINUTE: 6000,
   };
 }
 

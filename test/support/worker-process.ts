@@ -16,12 +16,19 @@ async function main(): Promise<void> {
   const input = JSON.parse(process.env.ORCHESTRATOR_PROCESS ?? '{}') as { endpoints: unknown; namespace: string; taskQueue: string; bundlePath: string };
   const endpoints = EndpointsSchema.parse(input.endpoints);
   const config = {
-    ...sandboxConfig(loadConfig({ LOG_LEVEL: 'error' }), endpoints, {}),
+    // VPSIE_RATE_LIMIT_PER_MINUTE from the parent: a test that lifts the simulator's limit lifts this one too.
+    ...sandboxConfig(
+      loadConfig({
+        LOG_LEVEL: 'error',
+        ...(process.env.VPSIE_RATE_LIMIT_PER_MINUTE ? { VPSIE_RATE_LIMIT_PER_MINUTE: process.env.VPSIE_RATE_LIMIT_PER_MINUTE } : {}),
+      }),
+      endpoints,
+      {},
+    ),
     TASK_QUEUE: input.taskQueue,
     WATCH_NAMESPACE: input.namespace,
     LEADER_ELECTION: false,
     METRICS_ADDR: '127.0.0.1:0',
-    VPSIE_RATE_LIMIT_PER_MINUTE: 6000,
   };
   await startOrchestrator({
     config,

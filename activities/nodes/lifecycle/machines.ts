@@ -83,6 +83,12 @@ export function createSettleDecision(sentAt: string | undefined, now: number, se
   return Number.isFinite(at) && now - at < settleMs && now >= at ? 'wait' : 'create';
 }
 const LOCK_SECONDS = 30;
+/**
+ * The tick of the shared VM listing: every provisioning poll on this worker within it reads the
+ * same listing (VPSieClient.vmSnapshot; longer while the VPSie budget is scarce). The lifecycle
+ * polls every 2 s, so a machine that starts running is seen within about one poll.
+ */
+export const LISTING_TICK_MS = 2_000;
 
 export interface MachineInput {
   vpsieNode: ObjectRef;
@@ -253,14 +259,18 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     const hostname = hostnameOf(vn, uid);
     // Fast path: the machine is known.
     if (vn.spec.vpsieIdentifier) {
-      const vm = await client().findVm({ identifier: vn.spec.vpsieIdentifier });
+      const found = await client().lookupVmShared(vn.spec.vpsieIdentifier, { maxAgeMs: LISTING_TICK_MS });
+      const vm = found.state === 'found' ? found.vm : undefined;
       if (!vm) throw ApplicationFailure.nonRetryable(`VM ${vn.spec.vpsieIdentifier} of ${input.vpsieNode.name} no longer exists`, 'VPSNotFound');
       return statusFromVm(vm, 'UserData', false, 'known machine');
     }
     if (vn.spec.hostname === undefined) vn = await setSpecOnce(api, input.vpsieNode, { hostname });
     const ud = await userData(vn, ng);
     const clusterId = await clusterIdentity(deps);
+    const sentAt = Date.parse(vn.metadata.annotations?.[CREATE_SENT_ANNOTATION] ?? '');
     const r = await client().ensureVm({
+      // The look before a create reads the shared listing, never one older than this node's last create.
+      shared: { maxAgeMs: LISTING_TICK_MS, ...(Number.isFinite(sentAt) ? { notOlderThan: sentAt } : {}) },
       requestId: uid,
       hostname,
       plan: vn.spec.offeringID,
@@ -433,7 +443,8 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
   }
 
   async function workerStatus(cluster: string, identifier: string, created: boolean, detail: string): Promise<MachineStatus> {
-    const vm = await client().findVm({ identifier });
+    const found = await client().lookupVmShared(identifier, { maxAgeMs: LISTING_TICK_MS });
+    const vm = found.state === 'found' ? found.vm : undefined;
     if (vm) return statusFromVm(vm, 'ManagedKubernetes', created, detail);
     const node = await client().findClusterNode(cluster, { identifier });
     if (!node) throw ApplicationFailure.nonRetryable(`worker ${identifier} no longer exists in cluster ${cluster}`, 'VPSNotFound');

@@ -26,7 +26,7 @@ describe('Crash consistency: the orchestrator process SIGKILLed at random points
     const b = await workflowBundle();
     bundlePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ng-crash-')), 'workflows.js');
     fs.writeFileSync(bundlePath, b.code);
-    // This test is about crash consistency, not VPSie's rate limit: lift it for the run.
+    // This test is about crash consistency, not VPSie's rate limit: lift it (simulator and orchestrator) for the run.
     simConfig = await (await fetch(`${sb.endpoints.vpsie!.admin}/config`)).json();
     await fetch(`${sb.endpoints.vpsie!.admin}/config`, {
       method: 'PATCH',
@@ -47,7 +47,12 @@ describe('Crash consistency: the orchestrator process SIGKILLed at random points
 
   function startChild(ns: string, tq: string): Promise<ChildProcess> {
     const c = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../../support/worker-process.ts')], {
-      env: { ...process.env, LOG_LEVEL: 'error', ORCHESTRATOR_PROCESS: JSON.stringify({ endpoints: sb.endpoints, namespace: ns, taskQueue: tq, bundlePath }) },
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'error',
+        VPSIE_RATE_LIMIT_PER_MINUTE: '6000',
+        ORCHESTRATOR_PROCESS: JSON.stringify({ endpoints: sb.endpoints, namespace: ns, taskQueue: tq, bundlePath }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';

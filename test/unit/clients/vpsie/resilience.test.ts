@@ -3,9 +3,42 @@ import fc from 'fast-check';
 import { backoffDelay, parseRetryAfter } from '../../../../clients/vpsie/backoff';
 import { VPSieApiBreaker } from '../../../../clients/vpsie/api-breaker';
 import { ManualClock } from '../../../../clients/vpsie/clock';
-import { RateLimitWaitTooLong, TokenBucket } from '../../../../clients/vpsie/token-bucket';
+import { RateLimitWaitTooLong, TokenBucket, withinPerMinute } from '../../../../clients/vpsie/token-bucket';
 
 describe('token bucket', () => {
+  it('property (#12): withinPerMinute(limit) never sends more than limit requests within any 60 s, whatever the arrivals', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 600 }), fc.array(fc.integer({ min: 0, max: 5_000 }), { minLength: 1, maxLength: 400 }), (limit, gaps) => {
+        const clock = new ManualClock();
+        const b = new TokenBucket(withinPerMinute(limit), clock);
+        // Each caller arrives `gap` ms after the previous one and is sent when its reservation is valid.
+        const sent: number[] = [];
+        let t = clock.now();
+        for (const gap of gaps) {
+          t += gap;
+          if (t > clock.now()) clock.advance(t - clock.now());
+          sent.push(clock.now() + b.take());
+        }
+        sent.sort((x, y) => x - y);
+        let lo = 0;
+        for (let hi = 0; hi < sent.length; hi++) {
+          while (sent[hi]! - sent[lo]! >= 60_000) lo++;
+          if (hi - lo + 1 > limit) return false;
+        }
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a plain bucket of capacity = rate = limit would send twice the limit in the first minute (why withinPerMinute exists)', () => {
+    const clock = new ManualClock();
+    const b = new TokenBucket({ perMinute: 100 }, clock);
+    let inMinute = 0;
+    for (let i = 0; i < 300; i++) if (b.take() < 60_000) inMinute++;
+    expect(inMinute).to.be.greaterThan(100);
+  });
+
   it('lets a full burst through, then spaces calls at the sustained rate', () => {
     const clock = new ManualClock();
     const b = new TokenBucket({ perMinute: 60, burst: 3 }, clock);
