@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { Registry } from 'prom-client';
 import type { VPSieClient } from '../clients/vpsie';
 import type { Config } from '../lib/config';
+import type { NodeCache } from '../lib/kube/node-cache';
 
 export interface OrchestratorDeps {
   config: Config;
@@ -17,4 +18,6 @@ export interface OrchestratorDeps {
   temporal: Client;
   /** Where every Prometheus metric of this process is registered. */
   registry: Registry;
+  /** The process's Node informer (lib/kube/node-cache.ts); without it, activities read Nodes from the apiserver. */
+  nodes?: NodeCache;
 }

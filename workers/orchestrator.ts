@@ -37,6 +37,7 @@ import { PrometheusProvider, prometheusAuthFromSecret, type PrometheusAuth } fro
 import type { UsageProvider } from '../activities/rightsizing/provider';
 import type { MetricsProviderName } from '../lib/crds/optipod';
 import type { OrchestratorDeps } from './deps';
+import { NodeCache } from '../lib/kube/node-cache';
 import { serveHealth } from './http';
 
 export interface Orchestrator {
@@ -164,7 +165,10 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     });
   const clientConnection = await Connection.connect({ address: o.temporalAddress });
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
-  const deps: OrchestratorDeps = { config, kc, vpsie, temporal, registry };
+  // One Node informer for the process: join polls read it, the watchers wake joining lifecycles from it.
+  const nodes = new NodeCache(kc);
+  await nodes.start().catch((err: unknown) => log.warn('Node informer not started; Nodes are read from the apiserver', { error: String(err) }));
+  const deps: OrchestratorDeps = { config, kc, vpsie, temporal, registry, nodes };
 
   const connection = await NativeConnection.connect({ address: o.temporalAddress });
   const worker = await Worker.create({
@@ -201,6 +205,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         temporal,
         taskQueue: config.TASK_QUEUE,
         namespace: config.WATCH_NAMESPACE,
+        nodes,
         ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}),
         ...(o.groupLivenessSeconds !== undefined ? { groupLivenessSeconds: o.groupLivenessSeconds } : {}),
       });
@@ -291,6 +296,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         await health?.close();
         await connection.close();
         await clientConnection.close();
+        await nodes.stop().catch(() => undefined);
       })();
       return stopping;
     },

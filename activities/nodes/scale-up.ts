@@ -314,36 +314,77 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
      */
     async observePendingToCreate(req: ObserveLatencyRequest): Promise<number | undefined> {
       const first = Date.parse(req.firstSignalAt);
-      const deadline = Date.now() + (req.timeoutSeconds ?? 120) * 1000;
-      while (Date.now() < deadline) {
-        let earliest: number | undefined;
-        for (const ref of req.vpsieNodes) {
-          try {
-            const o = await custom.getNamespacedCustomObject({
+      const wanted = new Set(req.vpsieNodes.map((r) => `${r.namespace}/${r.name}`));
+      const earliest = (objs: Iterable<k8s.KubernetesObject>): number | undefined => {
+        let t: number | undefined;
+        for (const o of objs) {
+          if (!wanted.has(`${o.metadata?.namespace}/${o.metadata?.name}`)) continue;
+          const r = safeParseVPSieNode(o);
+          const at = r.ok ? r.value.status?.phaseTimes?.provisioning : undefined;
+          if (at !== undefined) t = Math.min(t ?? Infinity, Date.parse(at));
+        }
+        return t;
+      };
+      // A watch of the nodes' namespaces (#12: no read of every node every 100 ms), until the first
+      // is Provisioning, the timeout, or the activity's cancellation.
+      let signal: AbortSignal | undefined;
+      try {
+        signal = Context.current().cancellationSignal;
+      } catch {
+        signal = undefined;
+      }
+      const namespaces = [...new Set(req.vpsieNodes.map((r) => r.namespace))];
+      const informers = namespaces.map((namespace) =>
+        k8s.makeInformer<k8s.KubernetesObject>(
+          deps.kc,
+          `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${VPSIENODE_PLURAL}`,
+          async () =>
+            (await custom.listNamespacedCustomObject({
               group: GROUP,
               version: VERSION,
-              namespace: ref.namespace,
+              namespace,
               plural: VPSIENODE_PLURAL,
-              name: ref.name,
+            })) as k8s.KubernetesListObject<k8s.KubernetesObject>,
+        ),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      let beat: NodeJS.Timeout | undefined;
+      let done = false;
+      try {
+        const at = await new Promise<number | undefined>((resolve) => {
+          const check = (): void => {
+            const t = earliest(informers.flatMap((i) => i.list()));
+            if (t !== undefined) resolve(t);
+          };
+          for (const i of informers) {
+            i.on(k8s.ADD, check);
+            i.on(k8s.UPDATE, check);
+            i.on(k8s.ERROR, () => {
+              if (!done) setTimeout(() => void (done ? undefined : i.start().catch(() => undefined)), 1000).unref();
             });
-            const r = safeParseVPSieNode(o);
-            if (!r.ok) continue;
-            const t = r.value.status?.phaseTimes?.provisioning;
-            if (t !== undefined) earliest = Math.min(earliest ?? Infinity, Date.parse(t));
-          } catch {
-            // gone or unreadable: skip
           }
-        }
-        if (earliest !== undefined) {
-          const seconds = Math.max(0, (earliest - first) / 1000);
-          metrics.pendingToCreateSeconds.observe(seconds);
-          log.info('first signal to VPSie create', { workflowId: req.workflowId, seconds });
-          return seconds;
-        }
-        heartbeat();
-        await new Promise((r) => setTimeout(r, 100));
+          timer = setTimeout(() => resolve(undefined), (req.timeoutSeconds ?? 120) * 1000);
+          beat = setInterval(() => {
+            try {
+              heartbeat();
+            } catch {
+              // outside an activity
+            }
+          }, 2000);
+          signal?.addEventListener('abort', () => resolve(undefined), { once: true });
+          void Promise.all(informers.map((i) => i.start())).then(check, () => undefined);
+        });
+        if (at === undefined) return undefined;
+        const seconds = Math.max(0, (at - first) / 1000);
+        metrics.pendingToCreateSeconds.observe(seconds);
+        log.info('first signal to VPSie create', { workflowId: req.workflowId, seconds });
+        return seconds;
+      } finally {
+        done = true;
+        if (timer) clearTimeout(timer);
+        if (beat) clearInterval(beat);
+        await Promise.all(informers.map((i) => i.stop().catch(() => undefined)));
       }
-      return undefined;
     },
   };
 }

@@ -11,6 +11,9 @@
  * running (terminated from the CLI, reset, timed out, a new Temporal cluster) is started again at
  * once rather than at the next resync: a group without its workflow takes no scale request. The
  * new run carries no state and starts from the cluster (status.desiredNodes, its VPSieNodes).
+ * With `nodes` (the process's Node informer), a Node that appears or turns Ready signals the
+ * lifecycles of the VPSieNodes waiting for it (`machinesWaitingFor`), so a join is seen at once
+ * instead of at the lifecycle's next 2 s poll (#12/#13: watches, not polling).
  * Both workflows carry the search attribute `NodeGroup` = `<namespace>/<group>`.
  * With `namespace` set only that namespace is watched (config.WATCH_NAMESPACE).
  */
@@ -27,6 +30,8 @@ import {
   type VPSieNodeWorkflowInput,
 } from '../../workflows/nodes/contracts';
 import { SA_NODEGROUP } from '../../lib/temporal/search-attributes';
+import type { NodeCache } from '../../lib/kube/node-cache';
+import { machinesWaitingFor, type WaitingMachine } from '../../decision/nodes/lifecycle/vpsienode';
 
 export const NODEGROUP_WORKFLOW_TYPE = 'nodeGroupWorkflow';
 export const VPSIENODE_WORKFLOW_TYPE = 'vpsieNodeLifecycleWorkflow';
@@ -40,6 +45,8 @@ export interface WatcherOptions {
   resyncSeconds?: number;
   /** How often the NodeGroup workflows are checked to be running (default 30 s); 0 turns it off. */
   groupLivenessSeconds?: number;
+  /** The process's Node informer: Node arrivals and Ready changes wake the waiting lifecycles. */
+  nodes?: NodeCache;
 }
 
 export interface Watchers {
@@ -50,6 +57,27 @@ export interface Watchers {
 
 interface CustomObject extends k8s.KubernetesObject {
   spec?: Record<string, unknown>;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** What the Node matcher reads of a VPSieNode (spec identity, recorded IPs and node name, phase). */
+function waitingMachine(vn: CustomObject): WaitingMachine {
+  const status = (vn as { status?: Record<string, unknown> }).status ?? {};
+  const ips = [status.publicIPv4, status.privateIPv4, status.publicIPv6].map(str).filter((x): x is string => x !== undefined);
+  const vpsieIdentifier = str(vn.spec?.vpsieIdentifier);
+  const hostname = str(vn.spec?.hostname);
+  const phase = str(status.phase);
+  const nodeName = str(status.nodeName);
+  return {
+    namespace: vn.metadata?.namespace ?? '',
+    name: vn.metadata?.name ?? '',
+    ...(vpsieIdentifier ? { vpsieIdentifier } : {}),
+    ...(hostname ? { hostname } : {}),
+    ...(ips.length > 0 ? { ips } : {}),
+    ...(phase ? { phase } : {}),
+    ...(nodeName ? { nodeName } : {}),
+  };
 }
 
 function path(plural: string, namespace: string): string {
@@ -176,6 +204,34 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
       }, 2000);
     });
   }
+  // ---- Nodes: wake the lifecycles waiting for a Node that appeared or turned Ready ----
+  const nodeReadyState = new Map<string, boolean>();
+  const offNodes = o.nodes?.onChange((n, kind) => {
+    const name = n.metadata?.name;
+    if (!name) return;
+    if (kind === 'delete') {
+      nodeReadyState.delete(name);
+      return;
+    }
+    const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    if (nodeReadyState.get(name) === ready) return;
+    nodeReadyState.set(name, ready);
+    const view = {
+      name,
+      ...(n.spec?.providerID ? { providerID: n.spec.providerID } : {}),
+      addresses: (n.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })),
+      labels: n.metadata?.labels ?? {},
+    };
+    const waiting = machinesWaitingFor(
+      view,
+      nodes.list().flatMap((vn) => (vn.metadata?.deletionTimestamp ? [] : [waitingMachine(vn)])),
+    );
+    for (const w of waiting) {
+      const vn = nodes.get(w.name, w.namespace);
+      if (vn) signalNode(vn);
+    }
+  });
+
   let groupsSynced = false;
   let nodesSynced = false;
   await Promise.all([groups.start().then(() => (groupsSynced = true)), nodes.start().then(() => (nodesSynced = true))]);
@@ -227,6 +283,7 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
     synced: () => groupsSynced && nodesSynced,
     async stop() {
       stopped = true;
+      offNodes?.();
       clearInterval(resync);
       if (liveness) clearInterval(liveness);
       await Promise.all([groups.stop(), nodes.stop()]);

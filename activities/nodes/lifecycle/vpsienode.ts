@@ -430,13 +430,14 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
     async findNode(q: { vpsieIdentifier?: string; hostname?: string; ips?: string[]; nodeName?: string }): Promise<FoundNode | undefined> {
       if (q.nodeName) {
         try {
-          const n = await api.core.readNode({ name: q.nodeName });
+          // The process's Node informer first (#12: no apiserver read per poll); a miss reads the apiserver.
+          const n = deps.nodes?.get(q.nodeName) ?? (await api.core.readNode({ name: q.nodeName }));
           return { name: q.nodeName, ready: nodeReady(n), ...(n.spec?.providerID ? { providerID: n.spec.providerID } : {}), by: 'hostname' };
         } catch (e) {
           if (apiStatus(e) !== 404) throw e;
         }
       }
-      const nodes = (await api.core.listNode()).items;
+      const nodes = deps.nodes?.list() ?? (await api.core.listNode()).items;
       const m = matchNode(nodes.map(nodeView), q);
       if (!m) return undefined;
       const n = nodes.find((x) => x.metadata?.name === m.node.name)!;

@@ -220,6 +220,26 @@ export function matchNode(nodes: readonly NodeView[], m: MachineIdentity): NodeM
   return undefined;
 }
 
+/** A VPSieNode as the Node watcher sees it. */
+export interface WaitingMachine extends MachineIdentity {
+  namespace: string;
+  name: string;
+  phase?: string;
+  nodeName?: string;
+}
+
+/** Phases in which a lifecycle is waiting for its Node (the Node watcher wakes it). */
+const WAITING_FOR_NODE = new Set(['Pending', 'Provisioning', 'Provisioned', 'Joining']);
+
+/**
+ * The VPSieNodes waiting for `node`: not yet Ready, and `node` is theirs by the same rules as
+ * `matchNode` (providerID, name/hostname, IP; never a Node of another vpsie machine), or by the
+ * node name they recorded. Pure.
+ */
+export function machinesWaitingFor(node: NodeView, machines: readonly WaitingMachine[]): WaitingMachine[] {
+  return machines.filter((m) => (m.phase === undefined || WAITING_FOR_NODE.has(m.phase)) && (m.nodeName === node.name || matchNode([node], m) !== undefined));
+}
+
 // ---- labels and taints for the Node ------------------------------------------------------
 
 export interface NodeTaint {

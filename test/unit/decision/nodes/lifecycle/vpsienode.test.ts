@@ -7,6 +7,7 @@ import {
   canTransition,
   conditionsFor,
   errorReasonOf,
+  machinesWaitingFor,
   matchNode,
   mergeConditions,
   mergeTaints,
@@ -141,6 +142,22 @@ describe('VPSieNode lifecycle: Node matching', () => {
     expect(matchNode(nodes, { vpsieIdentifier: 'mine', hostname: 'host-a', ips: ['10.0.0.9'] })).to.equal(undefined);
     // A Node without a providerID yet (cloud controller not done) can be matched by hostname.
     expect(matchNode([node('host-a')], { vpsieIdentifier: 'mine', hostname: 'HOST-A' })!.by).to.equal('hostname');
+  });
+
+  it('a Node that appears wakes exactly the VPSieNodes waiting for it (the Node watcher, #12)', () => {
+    const machines = [
+      { namespace: 'a', name: 'joining', phase: 'Joining', vpsieIdentifier: 'id-1' },
+      { namespace: 'a', name: 'provisioned', phase: 'Provisioned', hostname: 'host-b' },
+      { namespace: 'a', name: 'ready', phase: 'Ready', vpsieIdentifier: 'id-1' },
+      { namespace: 'a', name: 'other', phase: 'Joining', vpsieIdentifier: 'id-2', hostname: 'host-z' },
+      { namespace: 'b', name: 'by-name', phase: 'Joining', nodeName: 'host-b' },
+      { namespace: 'b', name: 'by-ip', phase: 'Provisioned', ips: ['10.0.0.7'] },
+    ];
+    expect(machinesWaitingFor(node('host-x', 'vpsie://id-1'), machines).map((m) => m.name)).to.deep.equal(['joining']);
+    expect(machinesWaitingFor(node('host-b'), machines).map((m) => m.name)).to.deep.equal(['provisioned', 'by-name']);
+    expect(machinesWaitingFor(node('host-q', undefined, ['10.0.0.7']), machines).map((m) => m.name)).to.deep.equal(['by-ip']);
+    // Another machine's Node is nobody else's by hostname.
+    expect(machinesWaitingFor(node('host-z', 'vpsie://id-9'), machines)).to.deep.equal([]);
   });
 });
 
