@@ -33,7 +33,13 @@ export const ConfigSchema = z.object({
     .default('kube-system/vpsie-credentials'),
   /** The managed-Kubernetes cluster of VPSie that stands for this cluster (ManagedKubernetes joins). */
   VPSIE_CLUSTER_IDENTIFIER: z.string().optional(),
+  /** The VPSie account's request budget per minute (VPSie documents 100), shared by every replica. */
   VPSIE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(100),
+  /**
+   * How many orchestrator replicas run (each calls VPSie from its activities): each takes
+   * VPSIE_RATE_LIMIT_PER_MINUTE / VPSIE_REPLICAS, so together they stay within the account's budget.
+   */
+  VPSIE_REPLICAS: z.coerce.number().int().positive().max(100).default(1),
 
   // ---- NodeGroup defaults, for fields a NodeGroup leaves out ----
   DEFAULT_DATACENTER: z.string().min(1).default('us-east-1'),

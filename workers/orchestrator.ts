@@ -160,8 +160,9 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         o.credentials ??
         kubernetesSecretCredentials({ namespace: secretNamespace, name: secretName, ...(o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}) }),
       registry,
-      // Never more than the limit within any minute (burst + refill), whatever the server's window.
-      rateLimit: withinPerMinute(config.VPSIE_RATE_LIMIT_PER_MINUTE),
+      // Never more than this replica's share of the account's limit within any minute (burst +
+      // refill), whatever the server's window.
+      rateLimit: withinPerMinute(Math.max(2, Math.floor(config.VPSIE_RATE_LIMIT_PER_MINUTE / config.VPSIE_REPLICAS))),
     });
   const clientConnection = await Connection.connect({ address: o.temporalAddress });
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
