@@ -13,33 +13,71 @@
  *   Warning Event `VPSNotFound` and its object is deleted, so its lifecycle goes Terminating →
  *   Deleted (deleting a missing machine is a no-op) and its NodeGroup replaces it
  *   (`vpsie_autoscaler_garbage_collected_total{kind="vpsienode"}`);
- * - one run deletes at most max(1, GC_MAX_DELETE_PERCENT % of the cluster's machines) machines and
- *   as many of its Ready VPSieNodes; the rest is reported (`DeletionCapReached`, logged,
+ * - a SPARE ManagedKubernetes worker (decision/nodes/garbage-collection/workers.ts: a worker of a
+ *   VPSie group the orchestrator uses that no claim Lease of an existing VPSieNode holds and no
+ *   VPSieNode records, beyond the lowest-id ones kept for VPSieNodes with an outstanding intent,
+ *   unclaimed past the grace period and in two consecutive scans) is deleted by the scan activity
+ *   itself (`vpsie_autoscaler_garbage_collected_total{kind="worker"}`, a Warning Event
+ *   `SpareWorkerDeleted` on the NodeGroups using the group), so the workflow runs the same
+ *   activities as before. The groups used are the ones in scope named by a ManagedKubernetes
+ *   NodeGroup (spec.join.groupIdentifier or status.vpsieGroupID, in spec.join.clusterIdentifier or
+ *   VPSIE_CLUSTER_IDENTIFIER) or by a VPSieNode's claim Lease or intent annotation; never another
+ *   group of the cluster (a group found per offering is known by its claims and intents only).
+ *   Pointing a NodeGroup at a VPSie group hands its unclaimed workers to the orchestrator, which
+ *   claims them or collects them. Without a ManagedKubernetes NodeGroup in scope no VPSie
+ *   managed-cluster call is made; otherwise one "list workers" per cluster used (plus "list
+ *   groups" where a NodeGroup names its group). Before deleting, the activity holds the worker (a
+ *   claim Lease of its own, holder `vpsie-autoscaler-garbage-collection`, in every namespace using
+ *   the group: no VPSieNode can claim it meanwhile; a crashed run's hold expires after 5 min and
+ *   is removed), lists the claims and VPSieNodes again and deletes only a worker still unclaimed
+ *   and not reserved; then it removes the Leases naming it whose holder is no VPSieNode. A failure
+ *   of this pass is logged and reported (`spareWorkers.problems`), never fails the scan;
+ * - one run deletes at most max(1, GC_MAX_DELETE_PERCENT % of the cluster's machines) machines,
+ *   as many of its Ready VPSieNodes, and max(1, that share of the workers of the groups looked at)
+ *   spare workers; the rest is reported (`DeletionCapReached`, logged,
  *   `vpsie_autoscaler_garbage_collection_withheld_total{kind}`) and left for the next run.
  * Every action re-checks its facts just before acting.
  *
  * Memory between runs, per worker process (lost on restart, which only delays collection): when a
- * machine without a creation date was first seen (its age), and which VPSieNodes missed their
- * machine in the previous scan.
+ * machine without a creation date was first seen (its age), which VPSieNodes missed their
+ * machine in the previous scan, and which workers the previous scan saw unclaimed since when.
  */
 import * as k8s from '@kubernetes/client-node';
+import { z } from 'zod';
 import {
   classifyVm,
   findGarbage,
   parseCreatedOn,
+  type DeletionCap,
   type GarbageReport,
   type GcVPSieNode,
   type GcVm,
   type LeakedVm,
   type VanishedNode,
 } from '../../decision/nodes/garbage-collection/garbage';
-import { API_VERSION, GROUP, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler';
+import {
+  GC_WORKER_HOLDER,
+  SPARE_WORKER_DELETED_REASON,
+  findSpareWorkers,
+  outstandingIntents,
+  workerClaimLeaseName,
+  workerStandings,
+  type GcWorker,
+  type GcWorkerGroup,
+  type IntentNode,
+  type KeptWorker,
+  type SpareWorker,
+  type WorkerClaim,
+  type WorkerGroupTally,
+} from '../../decision/nodes/garbage-collection/workers';
+import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_PLURAL, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler';
 import { recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
 import { autoscalerMetrics } from '../../lib/metrics';
 import type { OrchestratorDeps } from '../../workers/deps';
 import { clusterIdentity } from './cluster-identity';
+import { WORKER_CLAIM_LABEL, WORKER_IDENTIFIER_ANNOTATION, WORKER_INTENT_ANNOTATION } from './lifecycle/machines';
 
 export interface GcScanInput {
   /** Only this namespace's VPSieNodes and machines ('' = all). */
@@ -49,12 +87,101 @@ export interface GcScanInput {
   maxDeletePercent?: number;
 }
 
+/** What the spare-worker pass of one scan saw and did (see the header). */
+export interface SpareWorkerScan {
+  /** Set when the pass made no VPSie managed-cluster call at all. */
+  skipped?: 'NoManagedKubernetesNodeGroup';
+  /** Per VPSie group looked at: workers, claimed, recorded, unclaimed, outstanding intents, reserved, eligible. */
+  groups: WorkerGroupTally[];
+  /** Workers left alone, and why (Claimed, Recorded, ReservedForIntent, Young, FirstSighting). */
+  kept: KeptWorker[];
+  /** Spare workers deleted by this scan. */
+  deleted: SpareWorker[];
+  /** Spares chosen but not deleted: claimed or reserved at the re-check, already gone, or the delete failed. */
+  notDeleted: { identifier: string; groupId: number; outcome: 'NoLongerSpare' | 'AlreadyGone' | 'Failed'; detail: string }[];
+  /** What the per-run cap left for the next run (also in the report's `withheld`). */
+  withheld: DeletionCap[];
+  /** What could not be read (a cluster, a NodeGroup's group reference): those groups are left alone this scan. */
+  problems: string[];
+}
+
 export interface GcScanResult extends GarbageReport {
   clusterId: string;
+  spareWorkers: SpareWorkerScan;
 }
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
+}
+
+/** How long the Lease garbage collection holds on a worker it is deleting stays valid (a crashed run's expires). */
+const GC_HOLD_SECONDS = 300;
+const CLUSTER_ANNOTATION = `${GROUP}/cluster`;
+const NUMERIC_ID = /^[0-9]{1,15}$/;
+
+/** The parts of a join (NodeGroup or VPSieNode spec.join) this pass reads; anything else passes. */
+const LooseJoinSchema = z.looseObject({
+  method: z.string().optional(),
+  clusterIdentifier: z.string().optional(),
+  groupIdentifier: z.string().optional(),
+});
+const GcNodeGroupSchema = z.looseObject({
+  metadata: z.looseObject({ name: z.string(), namespace: z.string().default('') }),
+  spec: z.looseObject({ join: LooseJoinSchema.optional() }).optional(),
+  status: z.looseObject({ vpsieGroupID: z.string().optional() }).optional(),
+});
+/** Lenient on purpose: a VPSieNode must never be missed as a claim holder because some other field is odd. */
+const GcManagedNodeSchema = z.looseObject({
+  metadata: z.looseObject({
+    name: z.string(),
+    namespace: z.string().default(''),
+    uid: z.string().min(1),
+    deletionTimestamp: z.unknown().optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  }),
+  spec: z.looseObject({ nodeGroupName: z.string().optional(), vpsieIdentifier: z.string().optional(), join: LooseJoinSchema.optional() }).optional(),
+});
+
+interface ManagedNode extends IntentNode {
+  namespace: string;
+  name: string;
+  nodeGroupName?: string;
+  joinMethod?: string;
+  clusterIdentifier?: string;
+}
+
+interface ClaimLease extends WorkerClaim {
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion?: string;
+  groupId: number;
+  clusterIdentifier?: string;
+  /** renewTime + leaseDurationSeconds, when both are set (GC's own Leases carry them). */
+  expiresAtMs?: number;
+}
+
+/** A VPSie group the orchestrator uses, with who uses it. */
+interface UsedGroup {
+  clusterIdentifier: string;
+  groupId: number;
+  /** Namespaces whose VPSieNodes may claim its workers (the claim Leases live there). */
+  namespaces: Set<string>;
+  /** `namespace/name` of the NodeGroups using it (the Event goes to them). */
+  nodeGroups: Set<string>;
+}
+
+function micro(ms: number): k8s.V1MicroTime {
+  return new k8s.V1MicroTime(ms);
+}
+
+function timeMs(t: unknown): number | undefined {
+  if (t instanceof Date) return t.getTime();
+  if (typeof t === 'string') {
+    const ms = Date.parse(t);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
 }
 
 export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, 'kc' | 'vpsie' | 'registry' | 'config'>) {
@@ -65,6 +192,9 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
   const firstSeen = new Map<string, number>();
   /** scope (namespace, '' = all) → uids of the VPSieNodes missing their machine in the previous scan. */
   const missing = new Map<string, ReadonlySet<string>>();
+  /** scope → workers the previous scan saw unclaimed (`workerKey` → when first seen unclaimed). */
+  const unclaimedSince = new Map<string, ReadonlyMap<string, number>>();
+  const coordination = deps.kc.makeApiClient(k8s.CoordinationV1Api);
 
   async function allVPSieNodes(): Promise<GcVPSieNode[]> {
     const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: VPSIENODE_PLURAL })) as { items?: Record<string, unknown>[] };
@@ -94,6 +224,349 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
     }));
   }
 
+  // ---- spare ManagedKubernetes workers ------------------------------------------------------
+
+  async function nodeGroups(): Promise<z.output<typeof GcNodeGroupSchema>[]> {
+    const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: NODEGROUP_PLURAL })) as { items?: unknown[] };
+    return (list.items ?? []).flatMap((o) => {
+      const p = GcNodeGroupSchema.safeParse(o);
+      return p.success ? [p.data] : [];
+    });
+  }
+
+  /** Every VPSieNode (all namespaces); throws if one cannot be read at all (its claims would look stale). */
+  async function managedNodes(): Promise<ManagedNode[]> {
+    const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: VPSIENODE_PLURAL })) as { items?: unknown[] };
+    return (list.items ?? []).map((o) => {
+      const p = GcManagedNodeSchema.safeParse(o);
+      if (!p.success) throw new Error(`a VPSieNode without name/uid was listed: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const { metadata: m, spec } = p.data;
+      const intent = m.annotations?.[WORKER_INTENT_ANNOTATION];
+      return {
+        namespace: m.namespace,
+        name: m.name,
+        uid: m.uid,
+        deleting: m.deletionTimestamp !== undefined && m.deletionTimestamp !== null,
+        ...(intent !== undefined ? { intent } : {}),
+        ...(spec?.vpsieIdentifier ? { vpsieIdentifier: spec.vpsieIdentifier } : {}),
+        ...(spec?.nodeGroupName ? { nodeGroupName: spec.nodeGroupName } : {}),
+        ...(spec?.join?.method ? { joinMethod: spec.join.method } : {}),
+        ...(spec?.join?.clusterIdentifier ? { clusterIdentifier: spec.join.clusterIdentifier } : {}),
+      };
+    });
+  }
+
+  /** Every worker claim Lease (all namespaces), GC's own included. */
+  async function claimLeases(): Promise<ClaimLease[]> {
+    const list = await coordination.listLeaseForAllNamespaces({ labelSelector: WORKER_CLAIM_LABEL });
+    return list.items.flatMap((l): ClaimLease[] => {
+      const groupLabel = l.metadata?.labels?.[WORKER_CLAIM_LABEL];
+      const identifier = l.metadata?.annotations?.[WORKER_IDENTIFIER_ANNOTATION];
+      const holder = l.spec?.holderIdentity;
+      if (!groupLabel || !NUMERIC_ID.test(groupLabel) || !identifier || !holder || !l.metadata?.name || !l.metadata.uid) return [];
+      const renewed = timeMs(l.spec?.renewTime);
+      const duration = l.spec?.leaseDurationSeconds;
+      const cluster = l.metadata.annotations?.[CLUSTER_ANNOTATION];
+      return [
+        {
+          namespace: l.metadata.namespace ?? '',
+          name: l.metadata.name,
+          uid: l.metadata.uid,
+          ...(l.metadata.resourceVersion ? { resourceVersion: l.metadata.resourceVersion } : {}),
+          groupId: Number(groupLabel),
+          identifier,
+          holder,
+          ...(cluster ? { clusterIdentifier: cluster } : {}),
+          ...(renewed !== undefined && duration !== undefined ? { expiresAtMs: renewed + duration * 1000 } : {}),
+        },
+      ];
+    });
+  }
+
+  async function deleteLease(l: { namespace: string; name: string; uid: string }): Promise<void> {
+    try {
+      await coordination.deleteNamespacedLease({ name: l.name, namespace: l.namespace, body: { preconditions: { uid: l.uid } } });
+    } catch (err) {
+      const code = apiStatus(err);
+      if (code !== 404 && code !== 409) throw err;
+    }
+  }
+
+  /**
+   * Holds `spare` for deletion in `namespace`: creates its claim Lease with GC as holder, so no
+   * VPSieNode claims it while it is being deleted (creating a claim is atomic). 'present' when a
+   * Lease of that name exists already (a claim, or a stale one): the re-check decides.
+   */
+  async function holdWorker(
+    namespace: string,
+    spare: SpareWorker,
+  ): Promise<{ state: 'created'; lease: { namespace: string; name: string; uid: string } } | { state: 'present' }> {
+    const name = workerClaimLeaseName(spare.identifier);
+    const now = Date.now();
+    try {
+      const l = await coordination.createNamespacedLease({
+        namespace,
+        body: {
+          metadata: {
+            name,
+            namespace,
+            labels: { [WORKER_CLAIM_LABEL]: String(spare.groupId) },
+            annotations: { [WORKER_IDENTIFIER_ANNOTATION]: spare.identifier, [CLUSTER_ANNOTATION]: spare.clusterIdentifier },
+          },
+          spec: { holderIdentity: GC_WORKER_HOLDER, leaseDurationSeconds: GC_HOLD_SECONDS, acquireTime: micro(now), renewTime: micro(now) },
+        },
+      });
+      return { state: 'created', lease: { namespace, name, uid: l.metadata?.uid ?? '' } };
+    } catch (err) {
+      if (apiStatus(err) === 409) return { state: 'present' };
+      throw err;
+    }
+  }
+
+  /** The VPSie groups the orchestrator uses in `scope`, each with its listed workers; problems are reported, not thrown. */
+  async function usedGroupsAndWorkers(
+    scope: string,
+    ngs: z.output<typeof GcNodeGroupSchema>[],
+    nodes: ManagedNode[],
+    claims: ClaimLease[],
+    problems: string[],
+  ): Promise<{ used: Map<string, UsedGroup>; workers: Map<string, GcWorker[]> }> {
+    const inScope = (ns: string) => !scope || ns === scope;
+    const defaultCluster = deps.config.VPSIE_CLUSTER_IDENTIFIER;
+    const managedNg = ngs.filter((g) => (g.spec?.join?.method ?? deps.config.DEFAULT_JOIN_METHOD) === 'ManagedKubernetes');
+    const ngCluster = (ns: string, name: string | undefined): string | undefined =>
+      managedNg.find((g) => g.metadata.namespace === ns && g.metadata.name === name)?.spec?.join?.clusterIdentifier;
+    const used = new Map<string, UsedGroup>();
+    const use = (cluster: string, groupId: number): UsedGroup => {
+      const key = `${cluster}#${groupId}`;
+      let g = used.get(key);
+      if (!g) used.set(key, (g = { clusterIdentifier: cluster, groupId, namespaces: new Set(), nodeGroups: new Set() }));
+      return g;
+    };
+    // NodeGroups naming a group (by id, identifier or name: resolved against the cluster's groups).
+    const refs = new Map<string, { namespace: string; name: string; ref: string }[]>();
+    for (const g of managedNg) {
+      const ref = g.spec?.join?.groupIdentifier ?? g.status?.vpsieGroupID;
+      const cluster = g.spec?.join?.clusterIdentifier ?? defaultCluster;
+      if (ref === undefined) continue; // a group found per offering: known by its claims and intents only
+      if (!cluster) {
+        if (inScope(g.metadata.namespace))
+          problems.push(
+            `NodeGroup ${g.metadata.namespace}/${g.metadata.name}: no cluster identifier (spec.join.clusterIdentifier or VPSIE_CLUSTER_IDENTIFIER)`,
+          );
+        continue;
+      }
+      const list = refs.get(cluster) ?? [];
+      list.push({ namespace: g.metadata.namespace, name: g.metadata.name, ref });
+      refs.set(cluster, list);
+    }
+    const byUid = new Map(nodes.map((n) => [n.uid, n]));
+    // Claims and intents of VPSieNodes (ManagedKubernetes only).
+    for (const c of claims) {
+      if (c.holder === GC_WORKER_HOLDER) continue;
+      const holder = byUid.get(c.holder);
+      const cluster = c.clusterIdentifier ?? holder?.clusterIdentifier ?? defaultCluster;
+      if (!cluster) continue;
+      const g = inScope(c.namespace) ? use(cluster, c.groupId) : used.get(`${cluster}#${c.groupId}`);
+      if (holder?.nodeGroupName) g?.nodeGroups.add(`${holder.namespace}/${holder.nodeGroupName}`);
+    }
+    for (const n of nodes) {
+      if (n.joinMethod !== 'ManagedKubernetes' || n.intent === undefined || !NUMERIC_ID.test(n.intent) || !inScope(n.namespace)) continue;
+      const cluster = n.clusterIdentifier ?? ngCluster(n.namespace, n.nodeGroupName) ?? defaultCluster;
+      if (!cluster) continue;
+      const g = use(cluster, Number(n.intent));
+      if (n.nodeGroupName) g.nodeGroups.add(`${n.namespace}/${n.nodeGroupName}`);
+    }
+    const clusters = new Set([
+      ...[...used.values()].map((g) => g.clusterIdentifier),
+      ...[...refs.entries()].filter(([, r]) => r.some((x) => inScope(x.namespace))).map(([c]) => c),
+    ]);
+    const workers = new Map<string, GcWorker[]>();
+    for (const cluster of clusters) {
+      try {
+        const named = refs.get(cluster) ?? [];
+        if (named.length > 0) {
+          const groups = await deps.vpsie.listNodeGroups(cluster);
+          for (const r of named) {
+            const g = groups.find((x) => String(x.id) === r.ref || x.identifier === r.ref || x.group_name === r.ref);
+            if (!g) {
+              if (inScope(r.namespace)) problems.push(`NodeGroup ${r.namespace}/${r.name}: no VPSie node group '${r.ref}' in cluster ${cluster}`);
+              continue;
+            }
+            const u = inScope(r.namespace) ? use(cluster, g.id) : used.get(`${cluster}#${g.id}`);
+            u?.nodeGroups.add(`${r.namespace}/${r.name}`);
+            u?.namespaces.add(r.namespace);
+          }
+        }
+        const ids = new Set([...used.values()].filter((g) => g.clusterIdentifier === cluster).map((g) => g.groupId));
+        if (ids.size === 0) continue;
+        const listed = await deps.vpsie.listClusterWorkers(cluster);
+        for (const id of ids) workers.set(`${cluster}#${id}`, []);
+        for (const w of listed) {
+          if (w.identifier === undefined || w.identifier === '' || w.group_id === null || w.group_id === undefined || !ids.has(w.group_id)) continue;
+          workers.get(`${cluster}#${w.group_id}`)?.push({
+            identifier: w.identifier,
+            id: w.id,
+            hostname: w.hostname,
+            ...(w.created_on ? { createdOn: w.created_on } : {}),
+          });
+        }
+      } catch (err) {
+        problems.push(`cluster ${cluster}: ${err instanceof Error ? err.message : String(err)}`);
+        for (const [key, g] of used) if (g.clusterIdentifier === cluster) workers.delete(key);
+      }
+    }
+    return { used, workers };
+  }
+
+  /** Claims (fresh) of one group and the VPSieNodes' view of them, as the decision wants them. */
+  function groupFor(u: UsedGroup, workers: GcWorkerGroup['workers'], claims: ClaimLease[], nodes: ManagedNode[]): GcWorkerGroup {
+    const own = claims.filter((c) => c.groupId === u.groupId);
+    return { clusterIdentifier: u.clusterIdentifier, groupId: u.groupId, workers, claims: own, outstandingIntents: outstandingIntents(u.groupId, nodes, own) };
+  }
+
+  /**
+   * Deletes one spare: holds it (GC's claim Lease in every namespace using the group), lists the
+   * claims and VPSieNodes again and deletes it only if it is still unclaimed and not reserved for
+   * an intent; then removes the Leases naming it whose holder is no VPSieNode (stale ones, its own).
+   */
+  async function deleteSpare(spare: SpareWorker, u: UsedGroup, workers: GcWorkerGroup['workers'], scan: SpareWorkerScan): Promise<void> {
+    const held: { namespace: string; name: string; uid: string }[] = [];
+    try {
+      for (const ns of u.namespaces) {
+        const h = await holdWorker(ns, spare);
+        if (h.state === 'created') held.push(h.lease);
+      }
+      const claims = await claimLeases();
+      const nodes = await managedNodes();
+      const holders = new Set(nodes.map((n) => n.uid));
+      const recorded = new Set(nodes.flatMap((n) => (n.vpsieIdentifier ? [n.vpsieIdentifier] : [])));
+      const group = groupFor(u, workers, claims, nodes);
+      const now = workerStandings(group, { existingHolders: holders, recordedIdentifiers: recorded }).get(spare.identifier);
+      if (!now || now.standing !== 'Unclaimed') {
+        const detail = now?.standing === 'Claimed' ? `claimed by VPSieNode ${now.holder ?? '?'}` : `now ${now?.standing ?? 'unlisted'}`;
+        scan.notDeleted.push({ identifier: spare.identifier, groupId: spare.groupId, outcome: 'NoLongerSpare', detail });
+        log.info('not deleting a worker that is no longer a spare', { worker: spare.identifier, groupId: spare.groupId, detail });
+        return;
+      }
+      const deleted = await deps.vpsie.deleteGroupWorker(spare.clusterIdentifier, spare.identifier);
+      for (const c of claims) if (c.identifier === spare.identifier && !holders.has(c.holder)) await deleteLease(c);
+      if (!deleted) {
+        scan.notDeleted.push({ identifier: spare.identifier, groupId: spare.groupId, outcome: 'AlreadyGone', detail: 'VPSie no longer has it' });
+        return;
+      }
+      scan.deleted.push(spare);
+      metrics.garbageCollected.inc({ kind: 'worker' });
+      const why =
+        spare.reason === 'HolderGone'
+          ? `its claim Lease's holder (${(spare.staleHolders ?? []).join(', ')}) is no VPSieNode`
+          : 'no VPSieNode claims it (a worker added for a VPSieNode deleted before it claimed one, or a lost claim)';
+      log.warn(`deleted a spare ManagedKubernetes worker (${why})`, {
+        worker: spare.identifier,
+        hostname: spare.hostname,
+        cluster: spare.clusterIdentifier,
+        groupId: spare.groupId,
+        reason: spare.reason,
+        ageSeconds: spare.ageSeconds,
+        ageFrom: spare.ageFrom,
+        outstandingIntents: group.outstandingIntents,
+        nodeGroups: [...u.nodeGroups],
+      });
+      for (const ref of u.nodeGroups) {
+        const [namespace, name] = ref.split('/') as [string, string];
+        await recordEvent(deps.kc, {
+          target: { apiVersion: API_VERSION, kind: NODEGROUP_KIND, namespace, name },
+          type: 'Warning',
+          reason: SPARE_WORKER_DELETED_REASON,
+          message:
+            `garbage collection deleted spare worker ${spare.identifier} (${spare.hostname ?? '?'}) of VPSie group ${spare.groupId} in cluster ${spare.clusterIdentifier}, ` +
+            `unclaimed, age ${spare.ageSeconds}s (from ${spare.ageFrom === 'created' ? 'its creation' : 'first sighting'}): ${why}; ` +
+            `${group.outstandingIntents} VPSieNode(s) waiting for a worker of the group`,
+        });
+      }
+    } catch (err) {
+      scan.notDeleted.push({
+        identifier: spare.identifier,
+        groupId: spare.groupId,
+        outcome: 'Failed',
+        detail: err instanceof Error ? err.message : String(err),
+      });
+      log.warn('could not delete a spare worker; the next run tries again', { worker: spare.identifier, groupId: spare.groupId, error: String(err) });
+    } finally {
+      for (const l of held)
+        await deleteLease(l).catch((e: unknown) =>
+          log.warn('could not remove the hold on a worker (it expires)', { lease: `${l.namespace}/${l.name}`, error: String(e) }),
+        );
+    }
+  }
+
+  /** The spare-worker pass of a scan (see the header). Never throws: what failed is in `problems`. */
+  async function spareWorkerPass(scope: string, graceSeconds: number, maxDeletePercent: number): Promise<SpareWorkerScan> {
+    const scan: SpareWorkerScan = { groups: [], kept: [], deleted: [], notDeleted: [], withheld: [], problems: [] };
+    try {
+      const ngs = await nodeGroups();
+      const managed = ngs.some(
+        (g) => (!scope || g.metadata.namespace === scope) && (g.spec?.join?.method ?? deps.config.DEFAULT_JOIN_METHOD) === 'ManagedKubernetes',
+      );
+      if (!managed) {
+        unclaimedSince.delete(scope);
+        return { ...scan, skipped: 'NoManagedKubernetesNodeGroup' };
+      }
+      const nowMs = Date.now();
+      const initial = await claimLeases();
+      // GC's own holds left by a crashed run: expired ones are removed.
+      for (const c of initial) if (c.holder === GC_WORKER_HOLDER && c.expiresAtMs !== undefined && c.expiresAtMs < nowMs) await deleteLease(c);
+      const { used, workers } = await usedGroupsAndWorkers(scope, ngs, await managedNodes(), initial, scan.problems);
+      // Claims and VPSieNodes listed again AFTER the workers: a worker listed is never judged by older claims.
+      const claims = await claimLeases();
+      const nodes = await managedNodes();
+      for (const c of claims) {
+        const u = [...used.values()].find((g) => g.groupId === c.groupId);
+        if (u && c.holder !== GC_WORKER_HOLDER) u.namespaces.add(c.namespace);
+      }
+      for (const n of nodes) {
+        const u = n.intent !== undefined ? [...used.values()].find((g) => String(g.groupId) === n.intent) : undefined;
+        u?.namespaces.add(n.namespace);
+      }
+      const groups = [...used.entries()].flatMap(([key, u]) => {
+        const ws = workers.get(key);
+        return ws ? [groupFor(u, ws, claims, nodes)] : [];
+      });
+      const report = findSpareWorkers(groups, {
+        nowMs,
+        graceSeconds,
+        existingHolders: new Set(nodes.map((n) => n.uid)),
+        recordedIdentifiers: new Set(nodes.flatMap((n) => (n.vpsieIdentifier ? [n.vpsieIdentifier] : []))),
+        unclaimedSinceMs: unclaimedSince.get(scope) ?? new Map(),
+        maxDeletePercent,
+      });
+      unclaimedSince.set(scope, new Map(Object.entries(report.unclaimedSinceMs)));
+      scan.groups = report.groups;
+      scan.kept = report.kept;
+      scan.withheld = report.withheld;
+      log.info('spare-worker scan', {
+        namespace: scope || '*',
+        groups: report.groups.length,
+        workers: report.groups.reduce((n, g) => n + g.workers, 0),
+        unclaimed: report.groups.reduce((n, g) => n + g.unclaimed, 0),
+        reserved: report.groups.reduce((n, g) => n + g.reserved, 0),
+        spares: report.spares.length,
+        withheld: report.withheld.reduce((n, w) => n + w.withheld.length, 0),
+        problems: scan.problems,
+      });
+      for (const spare of report.spares) {
+        const key = `${spare.clusterIdentifier}#${spare.groupId}`;
+        await deleteSpare(spare, used.get(key)!, workers.get(key) ?? [], scan);
+      }
+    } catch (err) {
+      // What this scan saw is unknown: the next one starts the two-scan count afresh.
+      unclaimedSince.delete(scope);
+      scan.problems.push(err instanceof Error ? err.message : String(err));
+      log.warn('spare-worker pass failed; the next run tries again', { namespace: scope || '*', error: String(err) });
+    }
+    return scan;
+  }
+
   return {
     /** Lists machines and VPSieNodes and names the garbage (decides nothing irreversible). */
     async gcScan(input: GcScanInput): Promise<GcScanResult> {
@@ -119,6 +592,10 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
         ...(scope ? { namespace: scope } : {}),
       });
       missing.set(scope, new Set(report.missingUids));
+      // Spare ManagedKubernetes workers: decided and deleted here (re-checked one by one), so the
+      // workflow runs the same activities in the same order as before.
+      const spareWorkers = await spareWorkerPass(scope, input.graceSeconds, maxDeletePercent);
+      report.withheld.push(...spareWorkers.withheld);
       const eligible = report.leaked.length + report.withheld.filter((w) => w.kind === 'vps').reduce((n, w) => n + w.withheld.length, 0);
       const gauge = metrics.garbageMachines;
       gauge.set({ verdict: 'owned' }, report.owned);
@@ -150,7 +627,7 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
         metrics.garbageWithheld.inc({ kind: w.kind }, w.withheld.length);
         log.warn('garbage collection deletion cap reached; the rest waits for the next run', { ...w });
       }
-      return { ...report, clusterId };
+      return { ...report, clusterId, spareWorkers };
     },
 
     /**

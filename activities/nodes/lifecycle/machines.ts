@@ -63,6 +63,7 @@ import { autoscalerMetrics } from '../../../lib/metrics';
 import type { ObjectRef } from '../../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../../workers/deps';
 import { clusterNote, clusterTag } from '../../../decision/nodes/garbage-collection/garbage';
+import { workerClaimLeaseName } from '../../../decision/nodes/garbage-collection/workers';
 import { clusterIdentity } from '../cluster-identity';
 import { kubeApis, mergePatchVPSieNode, readNodeGroup, readVPSieNode, setSpecOnce, type KubeApis } from './vpsienode';
 
@@ -367,7 +368,7 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
   /** Claims `worker` for the VPSieNode; false when another VPSieNode holds it. */
   async function claim(vn: VPSieNode, uid: string, groupId: number, cluster: string, worker: K8sNode): Promise<boolean> {
     const namespace = vn.metadata.namespace ?? 'default';
-    const name = leaseName('vpsie-worker', worker.identifier!);
+    const name = workerClaimLeaseName(worker.identifier!);
     try {
       await api.coordination.createNamespacedLease({
         namespace,
@@ -541,7 +542,7 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     }
     const deleted = await client().deleteGroupWorker(cluster, identifier);
     await api.coordination
-      .deleteNamespacedLease({ name: leaseName('vpsie-worker', identifier), namespace: input.vpsieNode.namespace })
+      .deleteNamespacedLease({ name: workerClaimLeaseName(identifier), namespace: input.vpsieNode.namespace })
       .catch((e: unknown) => (apiStatus(e) === 404 ? undefined : Promise.reject(e)));
     return { deleted, vpsieIdentifier: identifier, detail: deleted ? `worker ${identifier} deleted` : `worker ${identifier} was already gone` };
   }

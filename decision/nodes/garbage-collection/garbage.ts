@@ -95,15 +95,16 @@ export interface VanishedNode {
 /** More was eligible for deletion than one run may delete: the rest waits for the next run. */
 export interface DeletionCap {
   reason: 'DeletionCapReached';
-  kind: 'vps' | 'vpsienode';
+  /** vps: leaked/duplicate machines; vpsienode: Ready VPSieNodes that lost theirs; worker: spare ManagedKubernetes workers (workers.ts). */
+  kind: 'vps' | 'vpsienode' | 'worker';
   /** Eligible for deletion this run. */
   eligible: number;
   /** max(1, ⌊maxDeletePercent % of population⌋). */
   allowed: number;
-  /** This cluster's machines (vps) or Ready UserData VPSieNodes (vpsienode) in scope. */
+  /** This cluster's machines (vps), Ready UserData VPSieNodes (vpsienode) in scope, or workers of the groups looked at (worker). */
   population: number;
   maxDeletePercent: number;
-  /** Identifiers (vps) or `namespace/name` (vpsienode) left for the next run. */
+  /** Identifiers (vps, worker) or `namespace/name` (vpsienode) left for the next run. */
   withheld: string[];
 }
 

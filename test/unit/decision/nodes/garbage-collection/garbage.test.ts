@@ -113,7 +113,7 @@ describe('Garbage collection decisions: which machines are ours and garbage', ()
     expect(findGarbage([vm('first', 'u-a')], [vn('a', 'u-a')], base).leaked).to.deep.equal([]);
   });
 
-  it('a ManagedKubernetes worker (listed as a VM without notes: "add worker" takes none) is foreign, never collected, spare or not', () => {
+  it('a ManagedKubernetes worker (listed as a VM without notes: "add worker" takes none) is foreign to the VPS pass, never collected as a VPS (spares are the worker pass\'s: workers.ts)', () => {
     const worker: GcVm = { identifier: 'w1', hostname: 'nyc1-kubernetes-abcd-slave-1', notes: null, createdOn: '2020-01-01 00:00:00', deleted: false };
     const r = findGarbage([worker], [vn('k', 'u-k', { joinMethod: 'ManagedKubernetes' })], { ...base, graceSeconds: 0 });
     expect(classifyVm(worker, [], base).verdict).to.equal('Foreign');
