@@ -152,7 +152,13 @@ describe('rightsizing providers against the sandbox: real metrics-server and Pro
     expectMatchesAnnotations(containers);
     // every CPU point is a 30 s rate at a 30 s step: timestamps on the step grid
     for (const c of containers) for (const [t] of c.cpu) expect(t % 30_000).to.equal(0);
-    for (const c of containers) for (const [t] of c.memory) expect(t % 60_000).to.equal(0);
+    // memory peaks: one per 60 s interval, the newest ending at now on the CPU step grid (not on a
+    // 60 s grid of their own, which would leave the newest interval unasked for)
+    for (const c of containers) {
+      for (const [t] of c.memory) expect(t % 30_000).to.equal(0);
+      const ts = [...new Set(c.memory.map(([t]) => t))].sort((a, b) => a - b);
+      for (let i = 1; i < ts.length; i++) expect(ts[i]! - ts[i - 1]!, 'peaks one interval apart').to.equal(60_000);
+    }
     expect(await registry.metrics()).to.match(/^optipod_metrics_collection_duration_seconds_count\{provider="prometheus"\} [1-9]/m);
   });
 

@@ -35,7 +35,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function managedRequests(deps: OrchestratorDeps): Promise<number> {
   const m = deps.registry.getSingleMetric('vpsie_autoscaler_vpsie_api_requests_total');
   if (!m) return 0;
-  return (await m.get()).values.filter((v) => String(v.labels.method ?? '').startsWith('k8s.')).reduce((n, v) => n + v.value, 0);
+  // Answered calls only: a 429 from the shared simulator's budget is retried and would count twice.
+  return (await m.get()).values
+    .filter((v) => String(v.labels.method ?? '').startsWith('k8s.') && String(v.labels.status) !== '429')
+    .reduce((n, v) => n + v.value, 0);
 }
 
 function keptReason(r: GcScanResult, identifier: string): string | undefined {
