@@ -103,6 +103,12 @@ export const ConfigSchema = z.object({
    * the scheduler alone may not report them again for minutes. 0: only on new signals.
    */
   SCALE_UP_RESCAN_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
+  /**
+   * A scale-up's new VPSieNodes get their VM create sent by the scale-up activity that asked for
+   * them (within a short budget), not only by their lifecycles once started (#13). Safe either way: one
+   * create-sent mark per machine, written with a resourceVersion precondition.
+   */
+  SCALE_UP_EARLY_CREATE: bool.default(true),
   // ---- scale-down (issue #7) ----
   /** The scale-down loop samples utilisation and decides every this many seconds. */
   SCALE_DOWN_SAMPLE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),

@@ -6,6 +6,9 @@
  * - `requestGroupScaleUp`: sends one group's share of the decision to its NodeGroup entity workflow
  *   as the `nodeGroupScaleUp` update (updates cannot be sent from workflow code). The request id is
  *   derived from the scale-up workflow id and the group, so a retried activity is applied once.
+ *   With SCALE_UP_EARLY_CREATE it then sends the new VPSieNodes' VM creates itself
+ *   (`createMachinesEarly`, lifecycle/machines.ts; best effort within 1.5 s), so VPSie is asked
+ *   without waiting for each lifecycle to start — and without holding up the NodeGroup workflow.
  * - `recordScaleUpOutcome`: Events on each pod (`TriggeredScaleUp` / `NotTriggerScaleUp` + reason +
  *   numbers) and on each NodeGroup (the summary: the NodeGroup CRD has no status field for a
  *   decision record), and the scale-up metrics.
@@ -38,6 +41,7 @@ import { autoscalerMetrics } from '../../lib/metrics';
 import type { OrchestratorDeps } from '../../workers/deps';
 import { nodeGroupScaleUpUpdate, nodeGroupWorkflowId, type ScaleUpRequest, type ScaleUpResult } from '../../workflows/nodes/contracts';
 import { untilActivityCancelled } from '../../lib/temporal/activity';
+import { CREATE_SENT_ANNOTATION, createVPSieMachineActivities } from './lifecycle/machines';
 
 // ---- activities ------------------------------------------------------------------------------
 
@@ -81,6 +85,8 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
   const metrics = autoscalerMetrics(deps.registry);
   const log = logger('scale-up-activities');
   const watchNs = deps.config.WATCH_NAMESPACE;
+  // New VPSieNodes get their VM creates from `requestGroupScaleUp` itself (SCALE_UP_EARLY_CREATE).
+  const machines = deps.config.SCALE_UP_EARLY_CREATE ? createVPSieMachineActivities(deps) : undefined;
 
   async function listCustom(plural: string): Promise<unknown[]> {
     const list = (
@@ -165,6 +171,13 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
           created: result.created.length,
           refused: result.refused?.reason,
         });
+        // The VM creates at once, ahead of the lifecycles (#13); best effort, the lifecycles send what is not sent here.
+        if (machines && result.created.length > 0)
+          await machines
+            .createMachinesEarly({ vpsieNodes: result.created.map((name) => ({ namespace: req.namespace, name })), nodeGroup: req.name })
+            .catch((err: unknown) =>
+              log.warn('early VM creates failed; the lifecycles create the machines', { nodegroup: `${req.namespace}/${req.name}`, error: String(err) }),
+            );
         return result;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
@@ -320,8 +333,9 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
         for (const o of objs) {
           if (!wanted.has(`${o.metadata?.namespace}/${o.metadata?.name}`)) continue;
           const r = safeParseVPSieNode(o);
-          const at = r.ok ? r.value.status?.phaseTimes?.provisioning : undefined;
-          if (at !== undefined) t = Math.min(t ?? Infinity, Date.parse(at));
+          // The create was sent when the lifecycle went Provisioning, or earlier by the NodeGroup (the create-sent mark).
+          const times = r.ok ? [r.value.status?.phaseTimes?.provisioning, r.value.metadata.annotations?.[CREATE_SENT_ANNOTATION]] : [];
+          for (const at of times) if (at !== undefined && Number.isFinite(Date.parse(at))) t = Math.min(t ?? Infinity, Date.parse(at));
         }
         return t;
       };

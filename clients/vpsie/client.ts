@@ -175,6 +175,12 @@ export interface EnsureVmInput {
    * reads the pending queue and the whole list itself.
    */
   shared?: SnapshotAge;
+  /**
+   * The caller knows no create was ever sent for this request id (a durable mark precedes every
+   * create, and it has none): the look before the create is skipped. `beforeCreate` still runs,
+   * and must arbitrate between concurrent callers.
+   */
+  knownAbsent?: boolean;
 }
 
 export type EnsureVmResult =
@@ -734,7 +740,7 @@ export class VPSieClient {
       if (pending) return { state: 'pending', created, hostname, pending };
       return undefined;
     };
-    const existing = await look(false, input.shared);
+    const existing = input.knownAbsent ? undefined : await look(false, input.shared);
     if (existing) return existing;
     if (input.beforeCreate && (await input.beforeCreate()) === 'wait')
       return { state: 'pending', created: false, hostname, pending: undefined, settling: true };

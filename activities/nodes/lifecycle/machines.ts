@@ -84,6 +84,16 @@ export function createSettleDecision(sentAt: string | undefined, now: number, se
   return Number.isFinite(at) && now - at < settleMs && now >= at ? 'wait' : 'create';
 }
 const LOCK_SECONDS = 30;
+
+/**
+ * Failures after which VPSie certainly did not create the machine: refused before or by VPSie
+ * (429, the breaker open, a 4xx refusal, cancelled before the request left). Not a timeout, a
+ * network error, a 5xx or an answer that did not parse: those may have created it. Pure.
+ */
+export function createNotSent(e: unknown): boolean {
+  if (!isVPSieError(e) || e.ambiguous) return false;
+  return ['rate_limited', 'circuit_open', 'cancelled', 'auth_failed', 'credentials_missing', 'bad_request', 'quota_exceeded'].includes(e.type);
+}
 /**
  * The tick of the shared VM listing: every provisioning poll on this worker within it reads the
  * same listing (VPSieClient.vmSnapshot; longer while the VPSie budget is scarce). The lifecycle
@@ -109,6 +119,20 @@ export interface MachineStatus {
   /** True when this call created the machine (or added a worker). */
   created: boolean;
   detail: string;
+}
+
+export interface EarlyCreateInput {
+  vpsieNodes: ObjectRef[];
+  nodeGroup: string;
+  /** How long the early creates may take in all, rate-limit waits included (default 1.5 s). */
+  budgetMs?: number;
+}
+
+export interface EarlyCreateResult {
+  /** VPSieNodes whose create this call sent. */
+  sent: string[];
+  /** The others, and why (left to their lifecycles). */
+  skipped: { name: string; why: string }[];
 }
 
 export interface DeleteMachineResult {
@@ -179,7 +203,7 @@ function leaseName(prefix: string, id: string): string {
   return `${prefix}-${id.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 253).replace(/-+$/, '');
 }
 
-export function createVPSieMachineActivities(deps: OrchestratorDeps) {
+export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' | 'vpsie' | 'registry' | 'config'>) {
   const api = kubeApis(deps.kc);
   /** The VPSie client bound to the running activity's cancellation and deadline (a timed-out attempt never runs beside its retry; a budget wait past the deadline fails at once). */
   const client = (): VPSieClient => {
@@ -256,11 +280,52 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     }
   }
 
-  async function ensureUserDataVm(input: MachineInput, vn: VPSieNode, ng: NodeGroup | undefined, uid: string): Promise<MachineStatus> {
+  /**
+   * Writes the create-sent mark only if the object has not changed since it was read (a
+   * resourceVersion precondition): of two callers that both saw no recent create — the lifecycle
+   * and the early create of its NodeGroup — exactly one may send it. 'wait' when a create was sent
+   * within the settle window (by anyone).
+   */
+  async function markCreateSent(ref: ObjectRef, read: VPSieNode): Promise<{ decision: 'create' | 'wait'; at?: string }> {
+    let cur = read;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const sent = cur.metadata.annotations?.[CREATE_SENT_ANNOTATION];
+      if (createSettleDecision(sent, Date.now(), deps.config.CREATE_SETTLE_SECONDS * 1000) === 'wait') return { decision: 'wait' };
+      const at = new Date().toISOString();
+      try {
+        await mergePatchVPSieNode(api, ref, { metadata: { resourceVersion: cur.metadata.resourceVersion, annotations: { [CREATE_SENT_ANNOTATION]: at } } });
+        return { decision: 'create', at };
+      } catch (e) {
+        if (apiStatus(e) !== 409) throw e;
+      }
+      const again = await readVPSieNode(api, ref);
+      if (!again) throw ApplicationFailure.nonRetryable(`VPSieNode ${ref.namespace}/${ref.name} does not exist`, 'VPSieNodeGone');
+      cur = again;
+    }
+    return { decision: 'wait' };
+  }
+
+  /** Takes back our create-sent mark after a create VPSie certainly did not perform (so a retry need not wait out the settle window). */
+  async function clearCreateSent(ref: ObjectRef, at: string): Promise<void> {
+    const cur = await readVPSieNode(api, ref);
+    if (!cur || cur.metadata.annotations?.[CREATE_SENT_ANNOTATION] !== at) return;
+    await mergePatchVPSieNode(api, ref, { metadata: { resourceVersion: cur.metadata.resourceVersion, annotations: { [CREATE_SENT_ANNOTATION]: null } } }).catch(
+      (e: unknown) => log.warn('could not take back the create-sent mark (it expires with the settle window)', { vpsieNode: ref.name, error: String(e) }),
+    );
+  }
+
+  async function ensureUserDataVm(
+    input: MachineInput,
+    vn: VPSieNode,
+    ng: NodeGroup | undefined,
+    uid: string,
+    c: VPSieClient = client(),
+    knownAbsent = false,
+  ): Promise<MachineStatus> {
     const hostname = hostnameOf(vn, uid);
     // Fast path: the machine is known.
     if (vn.spec.vpsieIdentifier) {
-      const found = await client().lookupVmShared(vn.spec.vpsieIdentifier, { maxAgeMs: LISTING_TICK_MS });
+      const found = await c.lookupVmShared(vn.spec.vpsieIdentifier, { maxAgeMs: LISTING_TICK_MS });
       const vm = found.state === 'found' ? found.vm : undefined;
       if (!vm) throw ApplicationFailure.nonRetryable(`VM ${vn.spec.vpsieIdentifier} of ${input.vpsieNode.name} no longer exists`, 'VPSNotFound');
       return statusFromVm(vm, 'UserData', false, 'known machine');
@@ -269,26 +334,34 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
     const ud = await userData(vn, ng);
     const clusterId = await clusterIdentity(deps);
     const sentAt = Date.parse(vn.metadata.annotations?.[CREATE_SENT_ANNOTATION] ?? '');
-    const r = await client().ensureVm({
-      // The look before a create reads the shared listing, never one older than this node's last create.
-      shared: { maxAgeMs: LISTING_TICK_MS, ...(Number.isFinite(sentAt) ? { notOlderThan: sentAt } : {}) },
-      requestId: uid,
-      hostname,
-      plan: vn.spec.offeringID,
-      datacenter: vn.spec.datacenterID,
-      osImage: vn.spec.osImageID ?? ng?.spec.osImageID ?? deps.config.DEFAULT_OS_IMAGE,
-      userData: ud,
-      // The cluster identity makes the machine collectable by this cluster's GC only (#12).
-      tags: ['vpsie-autoscaler', vn.spec.nodeGroupName, clusterTag(clusterId)],
-      notes: `vpsienode=${input.vpsieNode.namespace}/${input.vpsieNode.name} ${clusterNote(clusterId)}`,
-      // Recorded durably before the POST; within the settle window nothing is sent again (#12).
-      beforeCreate: async () => {
-        const sent = vn.metadata.annotations?.[CREATE_SENT_ANNOTATION];
-        if (createSettleDecision(sent, Date.now(), deps.config.CREATE_SETTLE_SECONDS * 1000) === 'wait') return 'wait';
-        await mergePatchVPSieNode(api, input.vpsieNode, { metadata: { annotations: { [CREATE_SENT_ANNOTATION]: new Date().toISOString() } } });
-        return 'create';
-      },
-    });
+    let mark: string | undefined;
+    let r: Awaited<ReturnType<VPSieClient['ensureVm']>>;
+    try {
+      r = await c.ensureVm({
+        // The look before a create reads the shared listing, never one older than this node's last create.
+        shared: { maxAgeMs: LISTING_TICK_MS, ...(Number.isFinite(sentAt) ? { notOlderThan: sentAt } : {}) },
+        knownAbsent,
+        requestId: uid,
+        hostname,
+        plan: vn.spec.offeringID,
+        datacenter: vn.spec.datacenterID,
+        osImage: vn.spec.osImageID ?? ng?.spec.osImageID ?? deps.config.DEFAULT_OS_IMAGE,
+        userData: ud,
+        // The cluster identity makes the machine collectable by this cluster's GC only (#12).
+        tags: ['vpsie-autoscaler', vn.spec.nodeGroupName, clusterTag(clusterId)],
+        notes: `vpsienode=${input.vpsieNode.namespace}/${input.vpsieNode.name} ${clusterNote(clusterId)}`,
+        // Recorded durably before the POST, by one caller only; within the settle window nothing is sent again (#12).
+        beforeCreate: async () => {
+          const m = await markCreateSent(input.vpsieNode, vn);
+          mark = m.at;
+          return m.decision;
+        },
+      });
+    } catch (e) {
+      // VPSie refused or never received it: take the mark back, so the next attempt need not wait out the settle window.
+      if (mark !== undefined && createNotSent(e)) await clearCreateSent(input.vpsieNode, mark);
+      throw e;
+    }
     if (r.state === 'pending' && r.settling)
       return {
         state: 'requested',
@@ -561,6 +634,59 @@ export function createVPSieMachineActivities(deps: OrchestratorDeps) {
       } catch (e) {
         throw vpsieFailure(e);
       }
+    },
+
+    /**
+     * Sends the VM creates of VPSieNodes just created, ahead of their lifecycles (#13: the
+     * lifecycle's start — settings, observe, two recorded transitions — no longer stands between a
+     * scale-up decision and VPSie's create). The same idempotent path as `ensureMachine` (request
+     * id = uid, the create-sent mark written with a resourceVersion precondition so the lifecycle
+     * and this never both send; no look first for a VPSieNode made in the last 5 minutes that
+     * carries no mark, as no create was ever sent for it), best effort within `budgetMs` (default 1.5 s): a
+     * rate-limit wait that does not fit fails at once and leaves that machine to its lifecycle, as
+     * does every error. UserData joins only (a ManagedKubernetes worker is claimed under the
+     * group's lock by its lifecycle).
+     */
+    async createMachinesEarly(input: EarlyCreateInput): Promise<EarlyCreateResult> {
+      let signal: AbortSignal | undefined;
+      try {
+        signal = Context.current().cancellationSignal;
+      } catch {
+        signal = undefined;
+      }
+      const view = deps.vpsie.withSignal(signal, Date.now() + (input.budgetMs ?? 1_500));
+      const sent: string[] = [];
+      const skipped: { name: string; why: string }[] = [];
+      const queue = [...input.vpsieNodes];
+      const worker = async (): Promise<void> => {
+        for (let ref = queue.shift(); ref; ref = queue.shift()) {
+          try {
+            const { vn, ng, uid } = await context(ref, input.nodeGroup);
+            if (vn.spec.join.method !== 'UserData') skipped.push({ name: ref.name, why: 'ManagedKubernetes: claimed by its lifecycle' });
+            else if (vn.metadata.deletionTimestamp !== undefined) skipped.push({ name: ref.name, why: 'being deleted' });
+            else if (vn.spec.vpsieIdentifier !== undefined || vn.metadata.annotations?.[CREATE_SENT_ANNOTATION] !== undefined)
+              skipped.push({ name: ref.name, why: 'a create was already sent' });
+            else {
+              // Just made and never marked: no create was ever sent for it, so nothing to look for first.
+              const created = Date.parse(String(vn.metadata.creationTimestamp ?? ''));
+              const young = Number.isFinite(created) && Date.now() - created < 5 * 60_000;
+              const m = await ensureUserDataVm({ vpsieNode: ref, nodeGroup: input.nodeGroup }, vn, ng, uid, view, young);
+              if (m.created) sent.push(ref.name);
+              else skipped.push({ name: ref.name, why: m.detail });
+            }
+          } catch (e) {
+            skipped.push({ name: ref.name, why: e instanceof Error ? e.message.slice(0, 200) : String(e) });
+          }
+        }
+      };
+      await withHeartbeat(() => Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker)));
+      log.info('early VM creates', {
+        nodegroup: input.nodeGroup,
+        sent: sent.length,
+        skipped: skipped.length,
+        ...(skipped.length > 0 ? { firstSkip: skipped[0] } : {}),
+      });
+      return { sent, skipped };
     },
 
     /** Deletes the VPSieNode's machine (VM or claimed worker). Absent is success. */

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { VPSIENODE_FINALIZER } from '../../../../lib/crds/autoscaler';
 import { vpsieNodeStateQuery } from '../../../../workflows/nodes/contracts';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
+import { createVPSieMachineActivities } from '../../../../activities/nodes/lifecycle/machines';
 import {
   BOOTSTRAP_TOKEN,
   createBootstrapSecret,
@@ -165,6 +166,64 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
     } finally {
       await simAdmin(sb, 'PATCH', '/config', { createVisibilityDelayMs: 0 });
       await w.stop();
+    }
+  });
+
+  it("the scale-up's early create racing the lifecycle's (#13): ten concurrent calls on one VPSieNode, VPSie showing creates only after 3 s, send exactly one create", async () => {
+    const ns = await sb.namespace('lc-early-race');
+    const group = uniqueName('ng');
+    await createBootstrapSecret(sb, ns, 'bootstrap', JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }));
+    await createNodeGroup(sb, ns, group);
+    const vn = await createVPSieNode(sb, ns, `${group}-race`, group, { method: 'UserData', userDataSecretRef: { name: 'bootstrap' } });
+    const machines = createVPSieMachineActivities(makeDeps(sb.endpoints, sb.temporal));
+    const ref = { namespace: ns, name: vn.metadata.name };
+    await simAdmin(sb, 'PATCH', '/config', { createVisibilityDelayMs: 3_000 });
+    try {
+      const calls = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          i % 2 === 0
+            ? machines.createMachinesEarly({ vpsieNodes: [ref], nodeGroup: group, budgetMs: 5_000 }).then((r) => r.sent.length)
+            : machines.ensureMachine({ vpsieNode: ref, nodeGroup: group }).then((m) => (m.created ? 1 : 0)),
+        ),
+      );
+      const sent = calls.reduce((n, c) => n + (c.status === 'fulfilled' ? c.value : 0), 0);
+      expect(sent, `creates sent by the ten calls: ${JSON.stringify(calls.map((c) => (c.status === 'fulfilled' ? c.value : String(c.reason))))}`).to.equal(1);
+      const seen = await eventually('the VM listed', 30_000, async () => {
+        const m = await machinesOf(sb, vn.metadata.uid!);
+        return m.length > 0 ? m : undefined;
+      });
+      expect(seen).to.have.length(1);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await machinesOf(sb, vn.metadata.uid!)).to.have.length(1);
+    } finally {
+      await simAdmin(sb, 'PATCH', '/config', { createVisibilityDelayMs: 0 });
+      await deleteVN(sb, ns, vn.metadata.name).catch(() => undefined);
+      await machines.deleteMachine({ vpsieNode: ref, nodeGroup: group }).catch(() => undefined);
+    }
+  });
+
+  it('a create VPSie refused (429 on every attempt) takes its create-sent mark back: the next attempt creates at once instead of waiting out the settle window', async () => {
+    const ns = await sb.namespace('lc-create-429');
+    const group = uniqueName('ng');
+    await createBootstrapSecret(sb, ns, 'bootstrap', JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }));
+    await createNodeGroup(sb, ns, group);
+    const vn = await createVPSieNode(sb, ns, `${group}-429`, group, { method: 'UserData', userDataSecretRef: { name: 'bootstrap' } });
+    const machines = createVPSieMachineActivities(makeDeps(sb.endpoints, sb.temporal));
+    const ref = { namespace: ns, name: vn.metadata.name };
+    await simAdmin(sb, 'POST', '/faults', { kind: 'rate429', match: 'POST /api/v2/vm', times: 3, retryAfterSeconds: 1 });
+    try {
+      let err: unknown;
+      await machines.ensureMachine({ vpsieNode: ref, nodeGroup: group }).catch((e: unknown) => (err = e));
+      expect(String(err)).to.match(/rate|429|Too many/i);
+      expect((await readVN(sb, ns, vn.metadata.name))?.metadata.annotations?.['autoscaler.vpsie.com/create-sent-at'], 'mark taken back').to.equal(undefined);
+      const m = await machines.ensureMachine({ vpsieNode: ref, nodeGroup: group });
+      expect(m.created, 'created on the next attempt').to.equal(true);
+      expect((await readVN(sb, ns, vn.metadata.name))?.metadata.annotations?.['autoscaler.vpsie.com/create-sent-at']).to.be.a('string');
+    } finally {
+      await simAdmin(sb, 'DELETE', '/faults');
+      await deleteVN(sb, ns, vn.metadata.name).catch(() => undefined);
+      await eventually('the VM listed', 30_000, async () => ((await machinesOf(sb, vn.metadata.uid!)).length > 0 ? true : undefined)).catch(() => undefined);
+      await machines.deleteMachine({ vpsieNode: ref, nodeGroup: group }).catch(() => undefined);
     }
   });
 
