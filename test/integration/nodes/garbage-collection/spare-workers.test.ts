@@ -25,6 +25,7 @@ import {
   readVN,
   startLifecycle,
   startLifecycleWorker,
+  freshVPSieGroup,
 } from '../lifecycle/helpers';
 
 /** Short, so the test waits seconds. */
@@ -63,12 +64,7 @@ describe('Garbage collection of spare ManagedKubernetes workers', function () {
     const deps = makeDeps(sb.endpoints, sb.temporal, { CLUSTER_ID: clusterId });
     const gcDeps = makeDeps(sb.endpoints, sb.temporal, { CLUSTER_ID: clusterId });
     const cluster = sb.endpoints.vpsie!.clusterIdentifier;
-    // A VPSie node group of a size no other group of the sandbox cluster uses.
-    const used = new Set((await deps.vpsie.listNodeGroups(cluster)).map((g) => g.boxsize_id));
-    const offers = await deps.vpsie.listK8sOffers((await deps.vpsie.resolveDatacenter('us-east-1')).identifier);
-    const offer = offers.find((o) => !used.has(o.id));
-    if (!offer) throw new Error('no free size for a new VPSie group');
-    const vg = await deps.vpsie.ensureNodeGroup({ clusterIdentifier: cluster, groupName: group, kubeSizeId: offer.id });
+    const vg = await freshVPSieGroup(deps, cluster, group);
     const join = { method: 'ManagedKubernetes', groupIdentifier: String(vg.id) };
     await createNodeGroup(sb, ns, group, { join });
     const w = await startLifecycleWorker(sb.endpoints, tq, lifecycleActivities(deps));

@@ -3,6 +3,7 @@
  * running only the lifecycle bundle (workflows/nodes/lifecycle/workflow.ts, which also exports the
  * drain child), NodeGroup/VPSieNode/Secret fixtures, simulator state and bounded polling.
  */
+import type { NodeGroup as VPSieGroup } from '../../../../clients/vpsie/schemas';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -265,4 +266,13 @@ export function maybeRecordHistory(sb: TestSandbox, handle: WorkflowHandle | { w
   );
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+}
+
+/** A VPSie managed-cluster node group of a size no other group of the sandbox cluster uses (a fresh one per test). */
+export async function freshVPSieGroup(deps: OrchestratorDeps, cluster: string, groupName: string): Promise<VPSieGroup> {
+  const used = new Set((await deps.vpsie.listNodeGroups(cluster)).map((g) => g.boxsize_id));
+  const offers = await deps.vpsie.listK8sOffers((await deps.vpsie.resolveDatacenter('us-east-1')).identifier);
+  const offer = offers.find((o) => !used.has(o.id));
+  if (!offer) throw new Error('no free size for a new VPSie group');
+  return deps.vpsie.ensureNodeGroup({ clusterIdentifier: cluster, groupName, kubeSizeId: offer.id });
 }

@@ -22,6 +22,7 @@ import {
   simMachines,
   startLifecycle,
   startLifecycleWorker,
+  freshVPSieGroup,
 } from './helpers';
 
 const LABELS = { 'workload-type': 'lifecycle-test', tier: 'batch' };
@@ -339,12 +340,7 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
     const group = uniqueName('ng');
     const deps = makeDeps(sb.endpoints, sb.temporal);
     const cluster = sb.endpoints.vpsie!.clusterIdentifier;
-    // A VPSie node group of a size no other group of the sandbox cluster uses.
-    const used = new Set((await deps.vpsie.listNodeGroups(cluster)).map((g) => g.boxsize_id));
-    const offers = await deps.vpsie.listK8sOffers((await deps.vpsie.resolveDatacenter('us-east-1')).identifier);
-    const offer = offers.find((o) => !used.has(o.id));
-    if (!offer) throw new Error('no free size for a new VPSie group');
-    const vg = await deps.vpsie.ensureNodeGroup({ clusterIdentifier: cluster, groupName: group, kubeSizeId: offer.id });
+    const vg = await freshVPSieGroup(deps, cluster, group);
     const join = { method: 'ManagedKubernetes', groupIdentifier: String(vg.id) };
     await createNodeGroup(sb, ns, group, { labels: LABELS, taints: TAINTS, join });
     const vns = await Promise.all(['a', 'b'].map((s) => createVPSieNode(sb, ns, `${group}-${s}`, group, join)));
