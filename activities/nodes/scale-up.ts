@@ -19,6 +19,8 @@ import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Plan } from '../../clients/vpsie/schemas';
+import { planScaleUp } from '../../decision/planner/planner';
+import type { ScaleUpDecision } from '../../decision/planner/types';
 import type { PodOutcome, ScaleUpRecord } from '../../decision/nodes/scale-up/record';
 import { toPlannerInput, uidList, type ScaleUpSnapshot } from '../../decision/nodes/scale-up/snapshot';
 import {
@@ -44,6 +46,9 @@ import { untilActivityCancelled } from '../../lib/temporal/activity';
 import { CREATE_SENT_ANNOTATION, createVPSieMachineActivities } from './lifecycle/machines';
 
 // ---- activities ------------------------------------------------------------------------------
+
+/** What the scale-up workflow needs of a snapshot and its plan (the planner input stays in the activity). */
+export type PlannedScaleUp = Omit<ScaleUpSnapshot, 'input'> & { decision: ScaleUpDecision };
 
 export interface SnapshotRequest {
   workflowId: string;
@@ -97,64 +102,86 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
     return list.items ?? [];
   }
 
+  async function snapshot(req: SnapshotRequest): Promise<ScaleUpSnapshot> {
+    const [pods, nodes, ngRaw, vnRaw, dss] = await Promise.all([
+      core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
+      core.listNode(),
+      listCustom(NODEGROUP_PLURAL),
+      listCustom(VPSIENODE_PLURAL),
+      apps.listDaemonSetForAllNamespaces(),
+    ]);
+    const nodeGroups: NodeGroup[] = [];
+    for (const o of ngRaw) {
+      const r = safeParseNodeGroup(o);
+      if (r.ok) nodeGroups.push(r.value);
+      else log.warn('skipping an invalid NodeGroup', { workflowId: req.workflowId, error: r.error.message });
+    }
+    const vpsieNodes: VPSieNode[] = [];
+    for (const o of vnRaw) {
+      const r = safeParseVPSieNode(o);
+      if (r.ok) vpsieNodes.push(r.value);
+    }
+    const dcs = new Set<string>([deps.config.DEFAULT_DATACENTER]);
+    for (const g of nodeGroups) if (g.spec.datacenterID) dcs.add(g.spec.datacenterID);
+    for (const v of vpsieNodes) dcs.add(v.spec.datacenterID);
+    const plans: Record<string, Plan[]> = {};
+    for (const dc of dcs) {
+      try {
+        plans[dc] = await deps.vpsie.listAllPlans(dc);
+      } catch (err) {
+        // An unknown datacenter leaves its groups without offerings (reported); other errors retry.
+        if ((err as { type?: string }).type === 'not_found') plans[dc] = [];
+        else throw err;
+      }
+    }
+    const snap = toPlannerInput(
+      { pods: pods.items, nodes: nodes.items, nodeGroups, vpsieNodes, daemonSets: dss.items, plans },
+      {
+        ...(req.podUids ? { podUids: req.podUids } : {}),
+        maxClusterNodes: deps.config.MAX_CLUSTER_NODES,
+        defaultDatacenter: deps.config.DEFAULT_DATACENTER,
+        defaultOfferings: deps.config.DEFAULT_OFFERINGS,
+        nowMs: Date.now(),
+      },
+    );
+    log.info('scale-up snapshot', {
+      workflowId: req.workflowId,
+      pendingPods: snap.input.pendingPods.length,
+      gone: snap.gone.length,
+      existingNodes: snap.input.existingNodes.length,
+      inFlightNodes: snap.input.inFlightNodes.length,
+      nodeGroups: snap.input.nodeGroups.length,
+      assigned: snap.assigned.length,
+      released: snap.released.length,
+      ...(snap.released.length > 0 ? { releasedPods: snap.released.slice(0, 20) } : {}),
+    });
+    const releasedOfBatch = snap.released.filter((r) => snap.podUids[r.pod] !== undefined).length;
+    if (releasedOfBatch > 0) metrics.claimsReleased.inc(releasedOfBatch);
+    return snap;
+  }
+
   return {
     /** Reads the cluster and the VPSie catalogue; returns the planner input for the batch. */
-    async scaleUpSnapshot(req: SnapshotRequest): Promise<ScaleUpSnapshot> {
-      const [pods, nodes, ngRaw, vnRaw, dss] = await Promise.all([
-        core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
-        core.listNode(),
-        listCustom(NODEGROUP_PLURAL),
-        listCustom(VPSIENODE_PLURAL),
-        apps.listDaemonSetForAllNamespaces(),
-      ]);
-      const nodeGroups: NodeGroup[] = [];
-      for (const o of ngRaw) {
-        const r = safeParseNodeGroup(o);
-        if (r.ok) nodeGroups.push(r.value);
-        else log.warn('skipping an invalid NodeGroup', { workflowId: req.workflowId, error: r.error.message });
-      }
-      const vpsieNodes: VPSieNode[] = [];
-      for (const o of vnRaw) {
-        const r = safeParseVPSieNode(o);
-        if (r.ok) vpsieNodes.push(r.value);
-      }
-      const dcs = new Set<string>([deps.config.DEFAULT_DATACENTER]);
-      for (const g of nodeGroups) if (g.spec.datacenterID) dcs.add(g.spec.datacenterID);
-      for (const v of vpsieNodes) dcs.add(v.spec.datacenterID);
-      const plans: Record<string, Plan[]> = {};
-      for (const dc of dcs) {
-        try {
-          plans[dc] = await deps.vpsie.listAllPlans(dc);
-        } catch (err) {
-          // An unknown datacenter leaves its groups without offerings (reported); other errors retry.
-          if ((err as { type?: string }).type === 'not_found') plans[dc] = [];
-          else throw err;
-        }
-      }
-      const snap = toPlannerInput(
-        { pods: pods.items, nodes: nodes.items, nodeGroups, vpsieNodes, daemonSets: dss.items, plans },
-        {
-          ...(req.podUids ? { podUids: req.podUids } : {}),
-          maxClusterNodes: deps.config.MAX_CLUSTER_NODES,
-          defaultDatacenter: deps.config.DEFAULT_DATACENTER,
-          defaultOfferings: deps.config.DEFAULT_OFFERINGS,
-          nowMs: Date.now(),
-        },
-      );
-      log.info('scale-up snapshot', {
+    scaleUpSnapshot: snapshot,
+
+    /**
+     * The snapshot and the plan, decided here (#13): planning a burst of thousands of pods is
+     * seconds of CPU, which in workflow code holds up every workflow sharing the worker's
+     * workflow thread (NodeGroup workflow tasks then time out); and the history records the
+     * decision, not the whole planner input.
+     */
+    async scaleUpPlan(req: SnapshotRequest): Promise<PlannedScaleUp> {
+      const snap = await snapshot(req);
+      const started = Date.now();
+      const decision = planScaleUp(snap.input);
+      log.info('scale-up planned', {
         workflowId: req.workflowId,
-        pendingPods: snap.input.pendingPods.length,
-        gone: snap.gone.length,
-        existingNodes: snap.input.existingNodes.length,
-        inFlightNodes: snap.input.inFlightNodes.length,
-        nodeGroups: snap.input.nodeGroups.length,
-        assigned: snap.assigned.length,
-        released: snap.released.length,
-        ...(snap.released.length > 0 ? { releasedPods: snap.released.slice(0, 20) } : {}),
+        pods: snap.input.pendingPods.length,
+        groups: decision.groups.length,
+        ms: Date.now() - started,
       });
-      const releasedOfBatch = snap.released.filter((r) => snap.podUids[r.pod] !== undefined).length;
-      if (releasedOfBatch > 0) metrics.claimsReleased.inc(releasedOfBatch);
-      return snap;
+      const { input: _input, ...rest } = snap;
+      return { ...rest, decision };
     },
 
     /** One group's share of the decision, as an update on its NodeGroup workflow (idempotent by request id). */

@@ -2,7 +2,8 @@
  * scaleUpWorkflow: one run per batch of unschedulable pods (started by starters/nodes/scale-up-trigger.ts
  * with the id `scaleup:<first-signal time>-<hash of the batch>`, so a batch is planned once).
  *
- *   snapshot (activity) → planScaleUp (pure, here in the workflow) → per NodeGroup the
+ *   snapshot and planScaleUp (pure; in the activity `scaleUpPlan` since the
+ *   `scale-up-plans-in-activity` patch, in the workflow before it) → per NodeGroup the
  *   `nodeGroupScaleUp` update on its entity workflow (sent by an activity; request id =
  *   `<workflow id>/<namespace>/<group>/r<round>`, so retries apply once) → the decision record
  *   (this workflow's result, in history) → Events on every pod and group, metrics → the
@@ -24,6 +25,7 @@ import type { ScaleUpActivities } from '../../activities/nodes/scale-up';
 import { planScaleUp } from '../../decision/planner/planner';
 import { compareStrings } from '../../lib/compare';
 import type { GroupScaleUp, ScaleUpDecision } from '../../decision/planner/types';
+import type { ScaleUpSnapshot } from '../../decision/nodes/scale-up/snapshot';
 import {
   groupKey,
   groupOutcome,
@@ -87,11 +89,24 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
   let monthlyPrice = 0;
   let hourlyPrice = 0;
 
+  // Planning a burst of thousands of pods is seconds of CPU: in workflow code it holds up every
+  // workflow on the worker's workflow thread (NodeGroup tasks timed out at 2,000 pods). The plan is
+  // now made in the activity, and the history records the decision, not the planner input.
+  const planInActivity = patched('scale-up-plans-in-activity');
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     rounds = round;
-    const snap = await acts.scaleUpSnapshot({ workflowId, ...(podUids ? { podUids } : {}) });
+    let snap: Omit<ScaleUpSnapshot, 'input'>;
+    let decision: ScaleUpDecision;
+    if (planInActivity) {
+      const planned = await acts.scaleUpPlan({ workflowId, ...(podUids ? { podUids } : {}) });
+      snap = planned;
+      decision = planned.decision;
+    } else {
+      const full = await acts.scaleUpSnapshot({ workflowId, ...(podUids ? { podUids } : {}) });
+      snap = full;
+      decision = planScaleUp(full.input);
+    }
     if (round === 1) gone = snap.gone;
-    const decision = planScaleUp(snap.input);
     last = decision;
     const meta = new Map(snap.groups.map((g) => [`${g.namespace}/${g.name}`, g]));
 

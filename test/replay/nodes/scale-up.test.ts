@@ -2,7 +2,8 @@
  * Replays scale-up histories recorded from the sandbox tests (test/integration/nodes/scale-up, run with
  * RECORD_REPLAY_HISTORIES=1) against the current code: a run that placed pods in the spare room of
  * a node in flight and held them there (the `scale-up-hold-in-flight-room` patch), before and after
- * follow-up scale-ups stopped being deferred (the `scale-up-follow-ups-not-deferred` patch).
+ * follow-up scale-ups stopped being deferred (the `scale-up-follow-ups-not-deferred` patch), and
+ * after the plan moved into the `scaleUpPlan` activity (the `scale-up-plans-in-activity` patch).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,6 +55,16 @@ describe('scale-up: replay of recorded histories', function () {
     expect(patchesOf('scaleup-holds-in-flight-room-no-deferral.json')).to.include.members(['scale-up-follow-ups-not-deferred', 'scale-up-hold-in-flight-room']);
     expect(patchesOf('scaleup-holds-in-flight-room.json')).to.include('scale-up-hold-in-flight-room');
     expect(patchesOf('scaleup-holds-in-flight-room.json')).to.not.include('scale-up-follow-ups-not-deferred');
+  });
+
+  it('has a run recorded after the scale-up-plans-in-activity patch: planned by the scaleUpPlan activity, no snapshot in its history', () => {
+    const f = 'scaleup-holds-in-flight-room-plans-in-activity.json';
+    expect(FILES).to.include(f);
+    expect(patchesOf(f)).to.include.members(['scale-up-plans-in-activity', 'scale-up-follow-ups-not-deferred', 'scale-up-hold-in-flight-room']);
+    const h = fs.readFileSync(path.join(DIR, f), 'utf8');
+    expect(h).to.include('scaleUpPlan');
+    expect(h).to.not.include('"scaleUpSnapshot"');
+    expect(patchesOf('scaleup-holds-in-flight-room-no-deferral.json')).to.not.include('scale-up-plans-in-activity');
   });
 
   for (const f of FILES) {

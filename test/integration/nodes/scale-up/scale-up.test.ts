@@ -222,8 +222,9 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
         vns.every((v) => v.phase !== 'Ready'),
         'both still booting',
       ).to.equal(true);
-      // (scaleup-holds-in-flight-room.json was recorded before the scale-up-follow-ups-not-deferred patch.)
-      recordScaleUpHistory(sb, second[0]!.run, 'scaleup-holds-in-flight-room-no-deferral');
+      // (scaleup-holds-in-flight-room.json was recorded before the scale-up-follow-ups-not-deferred patch,
+      // scaleup-holds-in-flight-room-no-deferral.json before scale-up-plans-in-activity.)
+      recordScaleUpHistory(sb, second[0]!.run, 'scaleup-holds-in-flight-room-plans-in-activity');
 
       // The machines boot: every pod runs on the two nodes.
       await setBootDelay(bootDelayMs);
