@@ -2,7 +2,9 @@
  * Activities of the scale-up workflow (workflows/nodes/scale-up.ts):
  * - `scaleUpSnapshot`: reads the cluster (pods, nodes, NodeGroups, VPSieNodes, DaemonSets) and the
  *   VPSie plan catalogue; decision/nodes/scale-up/snapshot.ts (`toPlannerInput`, pure) turns them
- *   into the planner's input.
+ *   into the planner's input. `scaleUpPlan`: the same snapshot and the plan made from it here
+ *   (the workflow's path since the `scale-up-plans-in-activity` patch), returned without the
+ *   planner input.
  * - `requestGroupScaleUp`: sends one group's share of the decision to its NodeGroup entity workflow
  *   as the `nodeGroupScaleUp` update (updates cannot be sent from workflow code). The request id is
  *   derived from the scale-up workflow id and the group, so a retried activity is applied once.
