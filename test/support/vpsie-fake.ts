@@ -113,3 +113,20 @@ export async function metric(registry: Registry, name: string, labels: Record<st
   const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value ?? 0;
 }
+
+/**
+ * A VM API with an empty pending queue, whose VM list answers `listAnswer(request)`, and that
+ * counts the creates (POSTs) it is sent.
+ */
+export async function startVmApi(listAnswer: (r: Seen) => Answer): Promise<{ fake: Fake; creates: () => number }> {
+  let creates = 0;
+  const fake = await startFake((r) => {
+    if (r.method === 'POST') {
+      creates += 1;
+      return {};
+    }
+    if (r.path === '/apps/v2/vm/pending') return list([]);
+    return listAnswer(r);
+  });
+  return { fake, creates: () => creates };
+}

@@ -1,18 +1,8 @@
 import { expect } from 'chai';
 import { renderBootstrapUserData } from '../../../../clients/vpsie/bootstrap';
 import { hostnameForRequest } from '../../../../clients/vpsie/client';
-import { VPSieError } from '../../../../clients/vpsie/errors';
 import { eventually, makeClient, metricValue, startSim, type SimHandle } from './helpers';
-
-async function expectVPSieError(p: Promise<unknown>): Promise<VPSieError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(VPSieError);
-    return e as VPSieError;
-  }
-  throw new Error('expected a VPSieError');
-}
+import { rejection as expectVPSieError } from '../../../support/vpsie-fake';
 
 const JOIN = {
   apiServer: 'https://10.0.0.1:6443',

@@ -9,7 +9,7 @@ import { hostnameForRequest, REQUEST_ID_NOTE_PREFIX } from '../../../../clients/
 import { ManualClock, systemClock, type Clock } from '../../../../clients/vpsie/clock';
 import { classifyError } from '../../../../clients/vpsie/errors';
 import { TokenBucket } from '../../../../clients/vpsie/token-bucket';
-import { list, makeClient, metric, rejection, startFake, vm, type Fake } from '../../../support/vpsie-fake';
+import { list, makeClient, metric, rejection, startFake, startVmApi, vm, type Fake } from '../../../support/vpsie-fake';
 
 describe('VPSie client robustness (issue 12)', () => {
   let fake: Fake | undefined;
@@ -105,19 +105,14 @@ describe('VPSie client robustness (issue 12)', () => {
     it('ensureVm never creates a second machine when its own machine is listed but malformed', async () => {
       const requestId = 'wf-3/create';
       const hostname = hostnameForRequest('vpsie-node', requestId);
-      let creates = 0;
-      fake = await startFake((r) => {
-        if (r.method === 'POST') {
-          creates += 1;
-          return {};
-        }
-        if (r.path === '/apps/v2/vm/pending') return list([]);
+      const api = await startVmApi(() => {
         return list([{ ...vm(7), hostname, is_active: 'maybe-later', ram: { mb: 2048 } }], 1);
       });
+      fake = api.fake;
       const { client } = makeClient(fake);
       const err = await rejection(client.ensureVm({ requestId, plan: 'p', datacenter: 'dc', osImage: '00000000-0000-0000-0000-000000000000' }));
       expect(err.type).to.equal('unknown_state');
-      expect(creates).to.equal(0);
+      expect(api.creates()).to.equal(0);
     });
   });
 
@@ -139,20 +134,15 @@ describe('VPSie client robustness (issue 12)', () => {
       const requestId = 'wf-4/create';
       const hostname = hostnameForRequest('vpsie-node', requestId);
       const all = [vm(1), vm(2), vm(3, { hostname, notes: `${REQUEST_ID_NOTE_PREFIX}${requestId}` })];
-      let creates = 0;
-      fake = await startFake((r) => {
-        if (r.method === 'POST') {
-          creates += 1;
-          return {};
-        }
-        if (r.path === '/apps/v2/vm/pending') return list([]);
+      const api = await startVmApi((r) => {
         const offset = Number(r.query.get('offset') ?? 0);
         return list(all.slice(offset, offset + 2), all.length);
       });
+      fake = api.fake;
       const { client } = makeClient(fake);
       const res = await client.ensureVm({ requestId, plan: 'p', datacenter: 'dc', osImage: '00000000-0000-0000-0000-000000000000' });
       expect(res).to.include({ state: 'listed', created: false });
-      expect(creates).to.equal(0);
+      expect(api.creates()).to.equal(0);
     });
 
     it('stops at an empty page even when the total says more, and is bounded by maxListPages', async () => {

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { hostnameForRequest, REQUEST_ID_NOTE_PREFIX, matchPending, matchVm } from '../../../../clients/vpsie/client';
 import { ManualClock } from '../../../../clients/vpsie/clock';
 import { VmDataSchema } from '../../../../clients/vpsie/schemas';
-import { list, makeClient, metric, rejection, startFake, vm, type Fake } from '../../../support/vpsie-fake';
+import { list, makeClient, metric, rejection, startFake, startVmApi, vm, type Fake } from '../../../support/vpsie-fake';
 
 const reads = (f: Fake) => f.seen.filter((s) => s.method === 'GET' && (s.path === '/api/v2/vm' || s.path === '/apps/v2/vm/pending')).length;
 
@@ -80,15 +80,10 @@ describe('VPSie shared VM listing (issue 12)', () => {
   it('ensureVm with a shared look finds its machine in the snapshot and creates nothing', async () => {
     const requestId = 'vn-uid-1';
     const hostname = hostnameForRequest('vpsie-node', requestId);
-    let creates = 0;
-    fake = await startFake((r) => {
-      if (r.method === 'POST') {
-        creates += 1;
-        return {};
-      }
-      if (r.path === '/apps/v2/vm/pending') return list([]);
+    const api = await startVmApi(() => {
       return list([vm(1), vm(5, { hostname, notes: `${REQUEST_ID_NOTE_PREFIX}${requestId}` })], 2);
     });
+    fake = api.fake;
     const { client } = makeClient(fake);
     const [a, b] = await Promise.all([
       client.ensureVm({ requestId, hostname, plan: 'p', datacenter: 'dc', osImage: 'os', shared: { maxAgeMs: 2000 } }),
@@ -96,7 +91,7 @@ describe('VPSie shared VM listing (issue 12)', () => {
     ]);
     expect(a).to.include({ state: 'listed', created: false });
     expect(b).to.have.property('state', 'found');
-    expect(creates).to.equal(0);
+    expect(api.creates()).to.equal(0);
     expect(reads(fake)).to.equal(2);
   });
 
