@@ -52,6 +52,7 @@ function loadExtra(env: NodeJS.ProcessEnv): z.infer<typeof ExtraSchema> {
  */
 const live: { startup?: Promise<void>; orchestrator?: Orchestrator; sandbox?: Sandbox; attachedTo?: string } = {};
 let shuttingDown: Promise<void> | undefined;
+let exitCode = 0;
 function shutdown(signal: string): void {
   const log = logger('main');
   if (shuttingDown) {
@@ -80,10 +81,27 @@ function shutdown(signal: string): void {
     await step('sandbox', () => live.sandbox?.stop());
     log.info('stopped', { seconds: (Date.now() - started) / 1000 });
   })();
-  void shuttingDown.then(() => process.exit(0));
+  void shuttingDown.then(() => process.exit(exitCode));
 }
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
+/**
+ * An error nothing caught (a client of a component that is going away, a bug) is logged as one
+ * structured line and stops everything in order with exit code 1 — Node's default would exit at
+ * once and leave the sandbox's processes running. During a stop it is logged and the stop goes on.
+ */
+function uncaught(kind: string, err: unknown): void {
+  const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  if (shuttingDown) {
+    logger('main').warn(`${kind} while stopping; the stop goes on`, { error });
+    return;
+  }
+  logger('main').error(kind, { error });
+  exitCode = 1;
+  shutdown(kind);
+}
+process.on('uncaughtException', (err) => uncaught('uncaughtException', err));
+process.on('unhandledRejection', (err) => uncaught('unhandledRejection', err));
 
 async function main(): Promise<void> {
   let config: Config = loadConfig();

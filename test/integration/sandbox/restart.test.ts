@@ -58,6 +58,15 @@ async function vpsieAlive(e: Endpoints): Promise<number> {
   return r.status;
 }
 
+/** The orchestrator logged the end of its ordered stop and nothing uncaught; the log's tail names what went wrong. */
+function stoppedInOrder(run: Job, round: number): void {
+  const log = fs.readFileSync(run.log, 'utf8');
+  const tail = log.trimEnd().split('\n').slice(-25).join('\n');
+  const why = `round ${round}: the orchestrator stopped in order, to the end (exit ${run.child.exitCode ?? run.child.signalCode}); log ${run.log} ends:\n${tail}\n`;
+  expect(/"message":"stopped"/.test(log), why).to.equal(true);
+  expect(/uncaughtException|unhandledRejection/.test(log), why).to.equal(false);
+}
+
 function pidsOf(e: Endpoints): number[] {
   return Object.values(e.pids);
 }
@@ -103,7 +112,7 @@ describe('the same checkout, started and stopped again', function () {
       const pids = pidsOf(e);
       stops.push(await ctrlC(run));
       await run.exited; // npm re-raises the SIGINT on itself once its child is done
-      expect(fs.readFileSync(run.log, 'utf8'), 'the orchestrator stopped in order, to the end').to.match(/"message":"stopped"/);
+      stoppedInOrder(run, round);
       expect(pids.filter(isAlive), `round ${round}: processes left running`).to.deep.equal([]);
       expect(fs.existsSync(endpointsPath(dir)), 'endpoints.json removed on stop').to.equal(false);
       const log = fs.readFileSync(run.log, 'utf8');
@@ -128,7 +137,7 @@ describe('the same checkout, started and stopped again', function () {
       expect(await vpsieAlive(e)).to.equal(401);
       await scaleUpWorks(e, 'attached', `attached-needs-a-node-${round}`);
       stops.push(await ctrlC(run));
-      expect(fs.readFileSync(run.log, 'utf8'), 'the orchestrator stopped in order, to the end').to.match(/"message":"stopped"/);
+      stoppedInOrder(run, round);
       // The sandbox stays up, and no longer names an orchestrator that is gone.
       expect(
         sandboxPids.filter((p) => !isAlive(p)),
