@@ -7,6 +7,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { logger } from '../log';
+import { keepWatching } from './keep-watching';
 
 export type NodeChange = (node: k8s.V1Node, kind: 'add' | 'update' | 'delete') => void;
 
@@ -15,6 +16,7 @@ export class NodeCache {
   private readonly listeners = new Set<NodeChange>();
   private readonly log = logger('node-cache');
   private synced = false;
+  private errorSinceStart = false;
   private stopped = false;
   private starting: Promise<void> | undefined;
 
@@ -33,21 +35,23 @@ export class NodeCache {
     this.informer.on(k8s.ADD, emit('add'));
     this.informer.on(k8s.UPDATE, emit('update'));
     this.informer.on(k8s.DELETE, emit('delete'));
-    this.informer.on(k8s.ERROR, (err?: unknown) => {
-      if (this.stopped) return;
-      this.log.warn('Node watch interrupted; restarting', { error: String(err) });
-      setTimeout(() => {
-        if (!this.stopped) this.informer.start().catch((e: unknown) => this.log.error('Node watch restart failed', { error: String(e) }));
-      }, 2000).unref();
+    // A failed first list leaves the cache unsynced (callers read the apiserver); restarts list again.
+    this.informer.on(k8s.ERROR, () => {
+      this.errorSinceStart = true;
     });
+    keepWatching({ start: () => this.startOnce(), on: (verb, cb) => this.informer.on(verb, cb) }, { what: 'Node', log: this.log, stopped: () => this.stopped });
   }
 
   /** Starts the informer (once); resolves after the first list. */
   start(): Promise<void> {
-    this.starting ??= this.informer.start().then(() => {
-      this.synced = true;
-    });
+    this.starting ??= this.startOnce();
     return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
+    this.errorSinceStart = false;
+    await this.informer.start();
+    if (!this.errorSinceStart) this.synced = true;
   }
 
   /** Every cached Node, or undefined before the first list (read the apiserver then). */

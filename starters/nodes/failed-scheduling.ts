@@ -4,6 +4,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { parseSchedulerReasons, type SchedulerReason } from '../../decision/nodes/batching/reasons';
+import { keepWatching } from '../../lib/kube/keep-watching';
 import { logger } from '../../lib/log';
 
 export interface FailedScheduling {
@@ -52,9 +53,7 @@ export async function watchFailedScheduling(kc: k8s.KubeConfig, onEvent: (e: Fai
   informer.on(k8s.ADD, handle);
   informer.on(k8s.UPDATE, handle);
   let stopped = false;
-  informer.on(k8s.ERROR, (err?: unknown) => {
-    if (!stopped) log.warn('event watch interrupted; reconnecting', { error: String(err) });
-  });
+  keepWatching(informer, { what: 'FailedScheduling Event', log, stopped: () => stopped });
   await informer.start();
   log.info('watching FailedScheduling events');
   return async () => {

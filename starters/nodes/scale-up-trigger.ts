@@ -8,7 +8,8 @@
  * Bookkeeping that keeps it from asking twice:
  * - pods of a batch whose run is still open are not batched again;
  * - pods the run reported as never hostable (PERMANENT_REASONS) are not batched again for
- *   SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS (they got their NotTriggerScaleUp Event);
+ *   SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS (they got their NotTriggerScaleUp Event), unless a
+ *   NodeGroup appears or changes meanwhile (it may host them: they are planned at once);
  *
  * Every SCALE_UP_RESCAN_SECONDS the pods still unschedulable and not in a run are signalled again
  * (`Rescan`): a pod planned onto a node that then did not take it (the scheduler placed other pods
@@ -19,6 +20,8 @@ import { Batcher, type Batch, type PodSignal, type ScaleUpSignal } from '../../d
 import { parseSchedulerReasons } from '../../decision/nodes/batching/reasons';
 import { PERMANENT_REASONS, type ScaleUpRecord } from '../../decision/nodes/scale-up/record';
 import { isUnschedulablePending } from '../../decision/nodes/scale-up/snapshot';
+import { GROUP, NODEGROUP_PLURAL, VERSION } from '../../lib/crds/autoscaler/constants';
+import { keepWatching } from '../../lib/kube/keep-watching';
 import { logger } from '../../lib/log';
 import { autoscalerMetrics } from '../../lib/metrics';
 import type { OrchestratorDeps } from '../../workers/deps';
@@ -170,9 +173,7 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     if (uid && pendingPods.delete(uid)) metrics.pendingPods.set(pendingPods.size);
     if (uid) backoff.delete(uid);
   });
-  pods.on(k8s.ERROR, (err?: unknown) => {
-    if (!stopped) log.warn('pod watch interrupted; reconnecting', { error: String(err) });
-  });
+  keepWatching(pods, { what: 'pending pod', log, stopped: () => stopped });
   await pods.start();
 
   // ---- node pressure ----
@@ -196,11 +197,46 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     nodes.on(k8s.ADD, onNode);
     nodes.on(k8s.UPDATE, onNode);
     nodes.on(k8s.DELETE, (n: k8s.V1Node) => void pressured.delete(n.metadata?.name ?? ''));
-    nodes.on(k8s.ERROR, (err?: unknown) => {
-      if (!stopped) log.warn('node watch interrupted; reconnecting', { error: String(err) });
-    });
+    keepWatching(nodes, { what: 'node pressure', log, stopped: () => stopped });
     await nodes.start();
   }
+  // ---- NodeGroups: a new or changed group can host what no group could ----
+  // A pod reported NoNodeGroups, NoGroupMatchesSelector, TaintNotTolerated, TooLargeForAnyOffering
+  // or AffinityUnsatisfiable is backed off for SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS; when a group
+  // appears or its spec changes (a new generation), the back-off ends and those pods are planned at once.
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const watchNs = config.WATCH_NAMESPACE;
+  const groupGenerations = new Map<string, number | undefined>();
+  const groups = new k8s.ListWatch<k8s.KubernetesObject>(
+    watchNs ? `/apis/${GROUP}/${VERSION}/namespaces/${watchNs}/${NODEGROUP_PLURAL}` : `/apis/${GROUP}/${VERSION}/${NODEGROUP_PLURAL}`,
+    new k8s.Watch(kc),
+    async () =>
+      (watchNs
+        ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: watchNs, plural: NODEGROUP_PLURAL })
+        : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: NODEGROUP_PLURAL })) as k8s.KubernetesListObject<k8s.KubernetesObject>,
+    false,
+  );
+  const onGroup = (g: k8s.KubernetesObject): void => {
+    const key = `${g.metadata?.namespace}/${g.metadata?.name}`;
+    const generation = g.metadata?.generation;
+    if (groupGenerations.has(key) && groupGenerations.get(key) === generation) return;
+    groupGenerations.set(key, generation);
+    if (backoff.size === 0 || stopped) return;
+    const released = [...backoff.keys()];
+    backoff.clear();
+    log.info('a NodeGroup appeared or changed: pods backed off as unplaceable are planned again', { nodegroup: key, generation, pods: released.length });
+    const now = Date.now();
+    for (const uid of released) {
+      const p = pendingPods.get(uid);
+      if (p && accept(uid, p.namespace)) signal({ kind: 'pod', source: 'Rescan', uid, namespace: p.namespace, name: p.name, reasons: p.reasons, at: now });
+    }
+  };
+  groups.on(k8s.ADD, onGroup);
+  groups.on(k8s.UPDATE, onGroup);
+  groups.on(k8s.DELETE, (g: k8s.KubernetesObject) => void groupGenerations.delete(`${g.metadata?.namespace}/${g.metadata?.name}`));
+  keepWatching(groups, { what: 'NodeGroup', log, stopped: () => stopped });
+  await groups.start();
+
   // ---- rescan ----
   const rescan =
     config.SCALE_UP_RESCAN_SECONDS > 0
@@ -225,5 +261,6 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     await stopEvents();
     await pods.stop();
     await nodes?.stop();
+    await groups.stop();
   };
 }

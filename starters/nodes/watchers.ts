@@ -20,6 +20,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { GROUP, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler/constants';
+import { keepWatching } from '../../lib/kube/keep-watching';
 import { logger } from '../../lib/log';
 import {
   nodeGroupSyncSignal,
@@ -196,13 +197,7 @@ export async function startWatchers(o: WatcherOptions): Promise<Watchers> {
     [groups, 'NodeGroup'],
     [nodes, 'VPSieNode'],
   ] as const) {
-    inf.on(k8s.ERROR, (err?: unknown) => {
-      if (stopped) return;
-      log.warn(`${what} watch interrupted; restarting`, { error: String(err) });
-      setTimeout(() => {
-        if (!stopped) inf.start().catch((e: unknown) => log.error(`${what} watch restart failed`, { error: String(e) }));
-      }, 2000);
-    });
+    keepWatching(inf, { what, log, stopped: () => stopped });
   }
   // ---- Nodes: wake the lifecycles waiting for a Node that appeared or turned Ready ----
   const nodeReadyState = new Map<string, boolean>();

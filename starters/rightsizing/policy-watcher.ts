@@ -11,6 +11,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { OPTIMIZATIONPOLICY_PLURAL, OPTIPOD_GROUP, OPTIPOD_VERSION } from '../../lib/crds/optipod/constants';
+import { keepWatching } from '../../lib/kube/keep-watching';
 import { logger } from '../../lib/log';
 import { SA_OPTIMIZATION_POLICY } from '../../lib/temporal/search-attributes';
 import {
@@ -104,13 +105,7 @@ export async function startPolicyWatcher(o: PolicyWatcherOptions): Promise<Polic
     seen.delete(keyOf(obj));
     signal(obj, true);
   });
-  informer.on(k8s.ERROR, (err?: unknown) => {
-    if (stopped) return;
-    log.warn('OptimizationPolicy watch interrupted; restarting', { error: String(err) });
-    setTimeout(() => {
-      if (!stopped) informer.start().catch((e: unknown) => log.error('OptimizationPolicy watch restart failed', { error: String(e) }));
-    }, 2000);
-  });
+  keepWatching(informer, { what: 'OptimizationPolicy', log, stopped: () => stopped });
   let synced = false;
   await informer.start();
   synced = true;

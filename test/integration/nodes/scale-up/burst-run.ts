@@ -61,7 +61,11 @@ export async function burstOnce(sb: TestSandbox, pods: number, cpu: string, memo
   const shared = catalogue.plans.filter((p) => p.categoryIdentifier === CAT_SHARED);
   const priceOf = new Map(catalogue.plans.map((p) => [p.nickname, p.price]));
   const ns = await sb.namespace('bench-burst');
-  const h = await startHarness(sb, ns, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' });
+  // Defaults, or the SCALE_UP_* settings of the environment (to measure another setting).
+  const scaleUpEnv = Object.fromEntries(
+    Object.entries(process.env).filter((kv): kv is [string, string] => kv[0].startsWith('SCALE_UP_') && kv[1] !== undefined),
+  );
+  const h = await startHarness(sb, ns, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'error', ...scaleUpEnv });
   const group = uniqueName('burst');
   const pool = `burst-${ns}`;
   await createNodeGroup(sb, ns, group, {

@@ -317,6 +317,42 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
     });
   });
 
+  describe('a pod no group can host, then a NodeGroup that can', () => {
+    let ns: string;
+    let h: Harness;
+    before(async () => {
+      ns = await sb.namespace('suback');
+      // A back-off far longer than the test: only the new group can end it.
+      h = await startHarness(sb, ns, { SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS: '3600' });
+    });
+    after(async () => {
+      await cleanup(sb, ns);
+      await h.stop();
+    });
+
+    it('the pod backed off as unplaceable (no NodeGroup yet) gets a node as soon as a matching group is created', async () => {
+      const pool = `late-${ns}`;
+      await createDeployment(sb, ns, 'late', 1, { nodeSelector: { 'vpsie.test/pool': pool }, containers: [container('500m', '256Mi')] });
+      await eventually('the pod reported NoNodeGroups', 60_000, async () =>
+        h.records.some((r) => r.pods.some((p) => p.pod.startsWith(`${ns}/late-`) && p.reason === 'NoNodeGroups')) ? true : undefined,
+      );
+      const runsBefore = h.batches.length;
+      await createNodeGroup(sb, ns, uniqueName('late'), { maxNodes: 2, offeringIDs: ['small-2cpu-4gb'], labels: { 'vpsie.test/pool': pool } });
+      const pods = await eventually(
+        'the pod Running on a node of the new group',
+        120_000,
+        async () => {
+          const l = await runningPods(ns);
+          return l.length === 1 && l[0]!.phase === 'Running' ? l : undefined;
+        },
+        1000,
+      );
+      const vns = await listVPSieNodes(sb, ns);
+      expect(vns.map((v) => v.name)).to.include(pods[0]!.node);
+      expect(h.batches.length, 'a new scale-up run after the group appeared').to.be.greaterThan(runsBefore);
+    });
+  });
+
   describe('20 concurrent bursts', () => {
     let ns: string;
     let h: Harness;
