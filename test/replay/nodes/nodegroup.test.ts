@@ -8,6 +8,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleQuietly, loadHistory } from '../history';
+import { PATCH_ANSWER_WHEN_CREATED } from '../../../workflows/nodes/nodegroup/work';
 
 const HISTORIES = path.resolve(__dirname, 'histories');
 const FILES = fs
@@ -53,6 +54,15 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
       expect(fs.readFileSync(path.join(HISTORIES, f), 'utf8'), f)
         .to.include('EVENT_TYPE_MARKER_RECORDED')
         .and.not.include('deleteVPSieNodes');
+  });
+
+  it('the scale-up answer when its VPSieNodes exist (#13): recorded after the patch, and a run from before it replays too', () => {
+    const after = fs.readFileSync(path.join(HISTORIES, 'nodegroup-concurrent-scale-up.json'), 'utf8');
+    const before = fs.readFileSync(path.join(HISTORIES, 'nodegroup-prepatch-answer-after-count.json'), 'utf8');
+    const marker = Buffer.from(JSON.stringify({ id: PATCH_ANSWER_WHEN_CREATED, deprecated: false })).toString('base64');
+    expect(after).to.include(marker);
+    expect(before).to.not.include(marker);
+    for (const text of [after, before]) expect(text).to.include('countScaleOperation').and.include('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
   });
 
   for (const f of FILES) {

@@ -2,10 +2,13 @@
  * The loop's work: reconcile the entity with the spec and the desired count (plan creations and
  * removals), and carry queued work out — create or delete VPSieNode objects, record Events.
  */
-import { ActivityFailure, ApplicationFailure, log, uuid4 } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, patched, uuid4 } from '@temporalio/workflow';
 import { reconcile } from '../../../decision/nodes/nodegroup';
 import type { NodeGroupReasonFor } from '../../../lib/crds/autoscaler/constants';
 import { acts, noteFailure, now, plan, type NodeGroupEntity, type Work } from './state';
+
+/** The scale-up update answers when its VPSieNodes are created, before the scale metric is counted. */
+export const PATCH_ANSWER_WHEN_CREATED = 'nodegroup-scale-up-answers-when-created';
 
 export async function carryOut(e: NodeGroupEntity, w: Work): Promise<void> {
   try {
@@ -23,6 +26,9 @@ export async function carryOut(e: NodeGroupEntity, w: Work): Promise<void> {
         else e.nodes.delete(p.name); // the e.group is gone or being deleted
       }
       e.epoch += 1; // a listing started from now on sees these e.nodes
+      // The scale-up's answer goes out once the VPSieNodes exist (its VM creates start from them),
+      // not after the metric below: one activity round trip less on every scale-up (#13).
+      if (patched(PATCH_ANSWER_WHEN_CREATED)) e.doneWork.add(w.id);
       if (created.length > 0) await acts.countScaleOperation({ ...e.ref, direction: 'up', nodes: created.length });
     } else {
       await acts.deleteVPSieNodes({ ...e.ref, names: w.names, reason: w.reason, message: w.message });
