@@ -104,11 +104,22 @@ export const ConfigSchema = z.object({
    */
   SCALE_UP_RESCAN_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   /**
+   * And this long after a Node turns Ready (the scheduler has bound what it will bind there by
+   * then) or a scale-up run ends: a pod whose promised room went to other pods is planned at once,
+   * not at the next periodic rescan. 0: off.
+   */
+  SCALE_UP_RESCAN_AFTER_READY_MS: z.coerce.number().int().min(0).max(60_000).default(1500),
+  /**
    * A scale-up's new VPSieNodes get their VM create sent by the scale-up activity that asked for
    * them (within a short budget), not only by their lifecycles once started (#13). Safe either way: one
    * create-sent mark per machine, written with a resourceVersion precondition.
    */
   SCALE_UP_EARLY_CREATE: bool.default(true),
+  /**
+   * The scale-up snapshot reads pods and Nodes from the process's informers instead of listing
+   * them from the apiserver on every batch (#13). NodeGroups and VPSieNodes are always listed.
+   */
+  SCALE_UP_SNAPSHOT_FROM_CACHE: bool.default(true),
   // ---- scale-down (issue #7) ----
   /** The scale-down loop samples utilisation and decides every this many seconds. */
   SCALE_DOWN_SAMPLE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),

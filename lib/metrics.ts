@@ -154,6 +154,17 @@ export function autoscalerMetrics(registry: Registry) {
           registers: r,
         }),
     ),
+    scaleUpSnapshotReads: get(
+      registry,
+      'vpsie_autoscaler_scale_up_snapshot_reads_total',
+      () =>
+        new Counter({
+          name: 'vpsie_autoscaler_scale_up_snapshot_reads_total',
+          help: 'Scale-up snapshots by where their pods and Nodes came from: the informer caches, or a list from the apiserver (no cache yet, or a batch pod not yet in it).',
+          labelNames: ['source'] as const,
+          registers: r,
+        }),
+    ),
     nodesCreated: get(
       registry,
       'nodes_created_total',

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { VPSieClient } from '../clients/vpsie';
 import type { Config } from '../lib/config';
 import type { NodeCache } from '../lib/kube/node-cache';
+import type { PodCache } from '../lib/kube/pod-cache';
 
 export interface OrchestratorDeps {
   config: Config;
@@ -20,4 +21,6 @@ export interface OrchestratorDeps {
   registry: Registry;
   /** The process's Node informer (lib/kube/node-cache.ts); without it, activities read Nodes from the apiserver. */
   nodes?: NodeCache;
+  /** The process's informer of live pods (lib/kube/pod-cache.ts); without it, the scale-up snapshot lists pods. */
+  pods?: PodCache;
 }

@@ -38,6 +38,7 @@ import type { UsageProvider } from '../activities/rightsizing/provider';
 import type { MetricsProviderName } from '../lib/crds/optipod';
 import type { OrchestratorDeps } from './deps';
 import { NodeCache } from '../lib/kube/node-cache';
+import { PodCache } from '../lib/kube/pod-cache';
 import { serveHealth } from './http';
 
 export interface Orchestrator {
@@ -169,7 +170,10 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   // One Node informer for the process: join polls read it, the watchers wake joining lifecycles from it.
   const nodes = new NodeCache(kc);
   await nodes.start().catch((err: unknown) => log.warn('Node informer not started; Nodes are read from the apiserver', { error: String(err) }));
-  const deps: OrchestratorDeps = { config, kc, vpsie, temporal, registry, nodes };
+  // And one of the live pods, read by the scale-up snapshot instead of listing every pod per batch.
+  const pods = config.SCALE_UP_SNAPSHOT_FROM_CACHE ? new PodCache(kc) : undefined;
+  await pods?.start().catch((err: unknown) => log.warn('Pod informer not started; scale-up snapshots list pods', { error: String(err) }));
+  const deps: OrchestratorDeps = { config, kc, vpsie, temporal, registry, nodes, ...(pods ? { pods } : {}) };
 
   const connection = await NativeConnection.connect({ address: o.temporalAddress });
   const worker = await Worker.create({
@@ -298,6 +302,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         await connection.close();
         await clientConnection.close();
         await nodes.stop().catch(() => undefined);
+        await pods?.stop().catch(() => undefined);
       })();
       return stopping;
     },

@@ -39,6 +39,7 @@ import {
   type VPSieNode,
 } from '../../lib/crds/autoscaler';
 import { recordEvent } from '../../lib/kube/events';
+import { LIVE_POD_SELECTOR } from '../../lib/kube/pod-cache';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
 import { autoscalerMetrics } from '../../lib/metrics';
@@ -85,6 +86,9 @@ export const POD_EVENT_REASONS = ['TriggeredScaleUp', 'NotTriggerScaleUp'] as co
 /** NodeGroup-event reasons of the scale-up (closed set). */
 export const NODEGROUP_SCALEUP_EVENT_REASONS = ['TriggeredScaleUp', 'ScaleUpRefused', 'ScaleUpFailed', 'ScaleUpDryRun'] as const;
 
+/** How long a snapshot waits for the batch's pods to reach the pod cache before it lists instead. */
+export const POD_CACHE_WAIT_MS = 500;
+
 export function createScaleUpActivities(deps: OrchestratorDeps) {
   const core = deps.kc.makeApiClient(k8s.CoreV1Api);
   const apps = deps.kc.makeApiClient(k8s.AppsV1Api);
@@ -104,14 +108,34 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
     return list.items ?? [];
   }
 
+  /**
+   * Pods and Nodes from the process's informers when they are synced (#13: no list of every pod
+   * per batch), waiting briefly for the batch's own pods to reach the pod cache (they were seen by
+   * another watch); otherwise — no cache, or a batch pod still missing — from the apiserver.
+   * NodeGroups and VPSieNodes are always listed: the in-flight room must include the VPSieNodes
+   * an earlier run has just had made, which a watch may not have delivered yet.
+   */
+  async function podsAndNodes(uids: readonly string[]): Promise<{ pods: k8s.V1Pod[]; nodes: k8s.V1Node[]; from: 'cache' | 'apiserver' }> {
+    const cache = deps.config.SCALE_UP_SNAPSHOT_FROM_CACHE ? deps.pods : undefined;
+    if (cache?.list()) {
+      const deadline = Date.now() + POD_CACHE_WAIT_MS;
+      while (!cache.hasAll(uids) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      const pods = cache.list();
+      const nodes = deps.nodes?.list();
+      if (pods && cache.hasAll(uids)) return { pods: [...pods], nodes: nodes ? [...nodes] : (await core.listNode()).items, from: 'cache' };
+    }
+    const [pods, nodes] = await Promise.all([core.listPodForAllNamespaces({ fieldSelector: LIVE_POD_SELECTOR }), core.listNode()]);
+    return { pods: pods.items, nodes: nodes.items, from: 'apiserver' };
+  }
+
   async function snapshot(req: SnapshotRequest): Promise<ScaleUpSnapshot> {
-    const [pods, nodes, ngRaw, vnRaw, dss] = await Promise.all([
-      core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
-      core.listNode(),
+    const [live, ngRaw, vnRaw, dss] = await Promise.all([
+      podsAndNodes(req.podUids ?? []),
       listCustom(NODEGROUP_PLURAL),
       listCustom(VPSIENODE_PLURAL),
       apps.listDaemonSetForAllNamespaces(),
     ]);
+    metrics.scaleUpSnapshotReads.inc({ source: live.from });
     const nodeGroups: NodeGroup[] = [];
     for (const o of ngRaw) {
       const r = safeParseNodeGroup(o);
@@ -137,7 +161,7 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       }
     }
     const snap = toPlannerInput(
-      { pods: pods.items, nodes: nodes.items, nodeGroups, vpsieNodes, daemonSets: dss.items, plans },
+      { pods: live.pods, nodes: live.nodes, nodeGroups, vpsieNodes, daemonSets: dss.items, plans },
       {
         ...(req.podUids ? { podUids: req.podUids } : {}),
         maxClusterNodes: deps.config.MAX_CLUSTER_NODES,
@@ -149,6 +173,7 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
     log.info('scale-up snapshot', {
       workflowId: req.workflowId,
       pendingPods: snap.input.pendingPods.length,
+      podsFrom: live.from,
       gone: snap.gone.length,
       existingNodes: snap.input.existingNodes.length,
       inFlightNodes: snap.input.inFlightNodes.length,

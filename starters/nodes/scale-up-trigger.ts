@@ -11,8 +11,8 @@
  *   SCALE_UP_UNPLACEABLE_BACKOFF_SECONDS (they got their NotTriggerScaleUp Event), unless a
  *   NodeGroup appears or changes meanwhile (it may host them: they are planned at once);
  *
- * Every SCALE_UP_RESCAN_SECONDS the pods still unschedulable and not in a run are signalled again
- * (`Rescan`): a pod planned onto a node that then did not take it (the scheduler placed other pods
+ * Every SCALE_UP_RESCAN_SECONDS, and SCALE_UP_RESCAN_AFTER_READY_MS after a Node turns Ready, the
+ * pods still unschedulable and not in a run are signalled again (`Rescan`): a pod planned onto a node that then did not take it (the scheduler placed other pods
  * there) must not wait for the scheduler's next report, which can be minutes away.
  */
 import * as k8s from '@kubernetes/client-node';
@@ -57,6 +57,17 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
   const running = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  // A rescan shortly after a Node turns Ready or a run ends (debounced; see below).
+  let soon: NodeJS.Timeout | undefined;
+  let rescanNow: () => void = () => undefined;
+  const rescanSoon = (): void => {
+    if (stopped || soon || config.SCALE_UP_RESCAN_AFTER_READY_MS === 0) return;
+    soon = setTimeout(() => {
+      soon = undefined;
+      rescanNow();
+    }, config.SCALE_UP_RESCAN_AFTER_READY_MS);
+    soon.unref();
+  };
 
   const accept = (uid: string, namespace: string): boolean => {
     if (stopped || (nsFilter && !nsFilter.has(namespace))) return false;
@@ -126,6 +137,8 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
         log.error('scale-up run failed', { workflowId: batch.id, error: String(err) });
       } finally {
         for (const pod of batch.pods) if (inRun.get(pod.uid) === batch.id) inRun.delete(pod.uid);
+        // Signals for its pods were not taken while it ran: look again shortly at those still unschedulable.
+        rescanSoon();
       }
     })();
     running.add(p);
@@ -238,15 +251,40 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
   await groups.start();
 
   // ---- rescan ----
-  const rescan =
-    config.SCALE_UP_RESCAN_SECONDS > 0
-      ? setInterval(() => {
-          const now = Date.now();
-          for (const [uid, p] of pendingPods)
-            if (accept(uid, p.namespace)) signal({ kind: 'pod', source: 'Rescan', uid, namespace: p.namespace, name: p.name, reasons: p.reasons, at: now });
-        }, config.SCALE_UP_RESCAN_SECONDS * 1000)
-      : undefined;
+  rescanNow = (): void => {
+    const now = Date.now();
+    for (const [uid, p] of pendingPods)
+      if (accept(uid, p.namespace)) signal({ kind: 'pod', source: 'Rescan', uid, namespace: p.namespace, name: p.name, reasons: p.reasons, at: now });
+  };
+  const rescan = config.SCALE_UP_RESCAN_SECONDS > 0 ? setInterval(rescanNow, config.SCALE_UP_RESCAN_SECONDS * 1000) : undefined;
   rescan?.unref();
+  // A Node that turns Ready is where the scheduler binds pods next — not always those the node was
+  // made for: pods still unschedulable shortly after are planned then (the snapshot releases a
+  // claim whose room is gone), not at the next periodic rescan (#13). The same after a run ends:
+  // signals for its pods were not taken while it was open.
+  const ready = new Map<string, boolean>();
+  const offReady = deps.nodes?.onChange((n, kind) => {
+    const name = n.metadata?.name;
+    if (!name) return;
+    if (kind === 'delete') {
+      ready.delete(name);
+      return;
+    }
+    const now = (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    const was = ready.get(name);
+    ready.set(name, now);
+    // A Node first seen Ready counts as turning Ready (the nodes listed at start are recorded below).
+    if (!now || was === true) return;
+    rescanSoon();
+  });
+  for (const n of deps.nodes?.list() ?? []) {
+    const name = n.metadata?.name;
+    if (name)
+      ready.set(
+        name,
+        (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+  }
   log.info('scale-up trigger running', {
     idleMs: config.SCALE_UP_BATCH_IDLE_MS,
     maxMs: config.SCALE_UP_BATCH_MAX_MS,
@@ -258,6 +296,8 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     stopped = true;
     if (timer) clearTimeout(timer);
     if (rescan) clearInterval(rescan);
+    if (soon) clearTimeout(soon);
+    offReady?.();
     await stopEvents();
     await pods.stop();
     await nodes?.stop();

@@ -219,12 +219,32 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
   const metrics = autoscalerMetrics(deps.registry);
   const log = logger('vpsie-machines');
 
-  async function context(ref: ObjectRef, nodeGroup: string): Promise<{ vn: VPSieNode; ng: NodeGroup | undefined; uid: string }> {
+  /**
+   * Reads shared by the VPSieNodes of one early-create call (one NodeGroup, usually one user-data
+   * Secret): read once per call, not once per machine.
+   */
+  interface CallReads {
+    nodeGroups: Map<string, Promise<NodeGroup | undefined>>;
+    secrets: Map<string, Promise<k8s.V1Secret>>;
+  }
+  const once = <T>(m: Map<string, Promise<T>> | undefined, key: string, read: () => Promise<T>): Promise<T> => {
+    if (!m) return read();
+    let p = m.get(key);
+    if (!p) {
+      p = read();
+      m.set(key, p);
+      // A failed read is not shared: the next machine reads again.
+      p.catch(() => m.delete(key));
+    }
+    return p;
+  };
+
+  async function context(ref: ObjectRef, nodeGroup: string, reads?: CallReads): Promise<{ vn: VPSieNode; ng: NodeGroup | undefined; uid: string }> {
     const vn = await readVPSieNode(api, ref);
     if (!vn) throw ApplicationFailure.nonRetryable(`VPSieNode ${ref.namespace}/${ref.name} does not exist`, 'VPSieNodeGone');
     const uid = vn.metadata.uid;
     if (!uid) throw invalid(`VPSieNode ${ref.namespace}/${ref.name} has no uid`);
-    const ng = await readNodeGroup(api, { namespace: ref.namespace, name: nodeGroup });
+    const ng = await once(reads?.nodeGroups, `${ref.namespace}/${nodeGroup}`, () => readNodeGroup(api, { namespace: ref.namespace, name: nodeGroup }));
     return { vn, ng, uid };
   }
 
@@ -234,7 +254,7 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
 
   // ---- UserData -------------------------------------------------------------------------
 
-  async function userData(vn: VPSieNode, ng: NodeGroup | undefined): Promise<string> {
+  async function userData(vn: VPSieNode, ng: NodeGroup | undefined, reads?: CallReads): Promise<string> {
     const own = vn.spec.join.userDataSecretRef ?? ng?.spec.join?.userDataSecretRef;
     // Without a reference of its own, a group joins with the orchestrator's default Secret.
     const [defaultNamespace, defaultName] = deps.config.JOIN_BOOTSTRAP_SECRET.split('/') as [string, string];
@@ -242,7 +262,7 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
     const namespace = own ? (vn.metadata.namespace ?? 'default') : defaultNamespace;
     let secret: k8s.V1Secret;
     try {
-      secret = await api.core.readNamespacedSecret({ name: ref.name, namespace });
+      secret = await once(reads?.secrets, `${namespace}/${ref.name}`, () => api.core.readNamespacedSecret({ name: ref.name, namespace }));
     } catch (e) {
       if (apiStatus(e) === 404) throw invalid(`user data Secret ${namespace}/${ref.name} does not exist`);
       throw e;
@@ -321,6 +341,7 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
     uid: string,
     c: VPSieClient = client(),
     knownAbsent = false,
+    reads?: CallReads,
   ): Promise<MachineStatus> {
     const hostname = hostnameOf(vn, uid);
     // Fast path: the machine is known.
@@ -331,7 +352,7 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
       return statusFromVm(vm, 'UserData', false, 'known machine');
     }
     if (vn.spec.hostname === undefined) vn = await setSpecOnce(api, input.vpsieNode, { hostname });
-    const ud = await userData(vn, ng);
+    const ud = await userData(vn, ng, reads);
     const clusterId = await clusterIdentity(deps);
     const sentAt = Date.parse(vn.metadata.annotations?.[CREATE_SENT_ANNOTATION] ?? '');
     let mark: string | undefined;
@@ -658,10 +679,11 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
       const sent: string[] = [];
       const skipped: { name: string; why: string }[] = [];
       const queue = [...input.vpsieNodes];
+      const reads: CallReads = { nodeGroups: new Map(), secrets: new Map() };
       const worker = async (): Promise<void> => {
         for (let ref = queue.shift(); ref; ref = queue.shift()) {
           try {
-            const { vn, ng, uid } = await context(ref, input.nodeGroup);
+            const { vn, ng, uid } = await context(ref, input.nodeGroup, reads);
             if (vn.spec.join.method !== 'UserData') skipped.push({ name: ref.name, why: 'ManagedKubernetes: claimed by its lifecycle' });
             else if (vn.metadata.deletionTimestamp !== undefined) skipped.push({ name: ref.name, why: 'being deleted' });
             else if (vn.spec.vpsieIdentifier !== undefined || vn.metadata.annotations?.[CREATE_SENT_ANNOTATION] !== undefined)
@@ -670,7 +692,7 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
               // Just made and never marked: no create was ever sent for it, so nothing to look for first.
               const created = Date.parse(String(vn.metadata.creationTimestamp ?? ''));
               const young = Number.isFinite(created) && Date.now() - created < 5 * 60_000;
-              const m = await ensureUserDataVm({ vpsieNode: ref, nodeGroup: input.nodeGroup }, vn, ng, uid, view, young);
+              const m = await ensureUserDataVm({ vpsieNode: ref, nodeGroup: input.nodeGroup }, vn, ng, uid, view, young, reads);
               if (m.created) sent.push(ref.name);
               else skipped.push({ name: ref.name, why: m.detail });
             }

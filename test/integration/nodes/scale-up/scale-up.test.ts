@@ -350,6 +350,10 @@ describe('scale-up end to end (real sandbox, orchestrator in process)', function
       const vns = await listVPSieNodes(sb, ns);
       expect(vns.map((v) => v.name)).to.include(pods[0]!.node);
       expect(h.batches.length, 'a new scale-up run after the group appeared').to.be.greaterThan(runsBefore);
+      // The snapshots read pods and Nodes from the process's informers, not a list per batch.
+      const reads = (await h.registry.getSingleMetric('vpsie_autoscaler_scale_up_snapshot_reads_total')?.get())?.values ?? [];
+      const from = (source: string) => reads.filter((v) => v.labels.source === source).reduce((n, v) => n + v.value, 0);
+      expect(from('cache'), `snapshots served by the caches (${from('apiserver')} listed instead)`).to.be.greaterThan(0);
     });
   });
 
