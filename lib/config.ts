@@ -105,8 +105,8 @@ export const ConfigSchema = z.object({
   SCALE_UP_RESCAN_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   /**
    * And this long after a Node turns Ready (the scheduler has bound what it will bind there by
-   * then) or a scale-up run ends: a pod whose promised room went to other pods is planned at once,
-   * not at the next periodic rescan. 0: off.
+   * then): a pod whose promised room on it went to other pods is planned at once, not at the next
+   * periodic rescan. 0: off.
    */
   SCALE_UP_RESCAN_AFTER_READY_MS: z.coerce.number().int().min(0).max(60_000).default(1500),
   /**

@@ -12,8 +12,9 @@
  *   NodeGroup appears or changes meanwhile (it may host them: they are planned at once);
  *
  * Every SCALE_UP_RESCAN_SECONDS, and SCALE_UP_RESCAN_AFTER_READY_MS after a Node turns Ready, the
- * pods still unschedulable and not in a run are signalled again (`Rescan`): a pod planned onto a node that then did not take it (the scheduler placed other pods
- * there) must not wait for the scheduler's next report, which can be minutes away.
+ * pods still unschedulable and not in a run are signalled again (`Rescan`): a pod planned onto a
+ * node that then did not take it (the scheduler placed other pods there) must not wait for the
+ * scheduler's next report, which can be minutes away.
  */
 import * as k8s from '@kubernetes/client-node';
 import { Batcher, type Batch, type PodSignal, type ScaleUpSignal } from '../../decision/nodes/batching/batcher';
@@ -57,7 +58,7 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
   const running = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  // A rescan shortly after a Node turns Ready or a run ends (debounced; see below).
+  // A rescan shortly after a Node turns Ready (debounced; see below).
   let soon: NodeJS.Timeout | undefined;
   let rescanNow: () => void = () => undefined;
   const rescanSoon = (): void => {
@@ -137,8 +138,6 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
         log.error('scale-up run failed', { workflowId: batch.id, error: String(err) });
       } finally {
         for (const pod of batch.pods) if (inRun.get(pod.uid) === batch.id) inRun.delete(pod.uid);
-        // Signals for its pods were not taken while it ran: look again shortly at those still unschedulable.
-        rescanSoon();
       }
     })();
     running.add(p);
@@ -260,8 +259,8 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
   rescan?.unref();
   // A Node that turns Ready is where the scheduler binds pods next — not always those the node was
   // made for: pods still unschedulable shortly after are planned then (the snapshot releases a
-  // claim whose room is gone), not at the next periodic rescan (#13). The same after a run ends:
-  // signals for its pods were not taken while it was open.
+  // claim whose room is gone), not at the next periodic rescan (#13). Not after every run: pods
+  // waiting for machines still being provisioned would start an empty run every few seconds.
   const ready = new Map<string, boolean>();
   const offReady = deps.nodes?.onChange((n, kind) => {
     const name = n.metadata?.name;
