@@ -9,6 +9,8 @@
  * last one remembered.
  */
 import type { PolicyMode, SkipReason, WorkloadKind } from '../../lib/crds/optipod/constants';
+import type { UpdateStrategy } from '../../lib/crds/optipod/policy';
+import { gate, type ContainerChange, type GateContainer, type InPlaceFallback, type ResourceValuesNum } from './gate';
 import { ContainerUsageModel, type ModelState, type SeriesPoint } from './model';
 import { recommend, type ContainerRecommendation, type RecommenderPolicy } from './recommendation';
 import { workloadKey, type WorkloadInfo } from './selection';
@@ -67,6 +69,35 @@ export interface CycleInput {
   models: Readonly<Record<string, WorkloadModels>>;
   /** workload key → the times the last status kept (epoch ms). */
   previous?: Readonly<Record<string, { lastRecommendationTime?: number; lastAppliedTime?: number }>>;
+  /** What the gate needs to decide applications (Auto mode outside the dry run); none: nothing is applied. */
+  apply?: ApplyFacts;
+}
+
+export interface WorkloadApplyFacts {
+  /** Desired replicas (a DaemonSet: the pods it should run). */
+  replicas: number;
+  /** RBAC allows resizing and evicting its pods and writing the pod sizing. */
+  canUpdate: boolean;
+  /** container → what its pods have now (the replica furthest from the target) and whether it is a native sidecar. */
+  containers: Readonly<Record<string, ResourceValuesNum & { sidecar?: boolean }>>;
+}
+
+export interface ApplyFacts {
+  strategy: UpdateStrategy;
+  inPlaceSupported: boolean;
+  /** workload key → facts; a workload without facts is not applied (skipped WorkloadNotFound). */
+  workloads: Readonly<Record<string, WorkloadApplyFacts>>;
+}
+
+/** An application the gate allowed: the workflow carries it out (activities/rightsizing/apply.ts). */
+export interface Application {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  method: 'InPlace' | 'Admission' | 'Recreate';
+  containers: ContainerChange[];
+  onInPlaceFailure?: InPlaceFallback;
+  message: string;
 }
 
 export interface CycleOutput {
@@ -79,6 +110,8 @@ export interface CycleOutput {
   recommendations: number;
   /** CPU samples newly ingested (0 on a re-run of the same cycle). */
   ingested: number;
+  /** What the gate allowed, in workload order. */
+  applications: Application[];
 }
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -117,6 +150,7 @@ export function runCycle(input: CycleInput): CycleOutput {
   const changed: string[] = [];
   let recommendations = 0;
   let ingested = 0;
+  const applications: Application[] = [];
   const usageIndex = new Map<string, UsageSeries>();
   for (const u of Object.values(input.usage)) if (u.ok) for (const c of u.containers) usageIndex.set(`${workloadKey(c.workload)}|${c.container}`, c);
   const oomIndex = new Map<string, OomKill[]>();
@@ -133,6 +167,7 @@ export function runCycle(input: CycleInput): CycleOutput {
     const stored = input.models[wk] ?? {};
     const usage = input.usage[w.namespace];
     const containers: ContainerResult[] = [];
+    const gateFacts = new Map<string, { memoryPeak?: number; oomUsage?: number }>();
     const kept: Record<string, ModelState> = {};
     let workloadChanged = false;
     for (const c of [...w.containers].sort(byName)) {
@@ -150,6 +185,11 @@ export function runCycle(input: CycleInput): CycleOutput {
         kept[c.name] = state;
         if (before === undefined || before !== JSON.stringify(state)) workloadChanged = true;
         result.recommendation = recommend(model, input.recommender, input.now);
+        const f: { memoryPeak?: number; oomUsage?: number } = {};
+        const peak = model.observedMemoryPeak();
+        if (peak > 0) f.memoryPeak = peak;
+        if (model.lastOom !== undefined) f.oomUsage = model.lastOom.usage;
+        gateFacts.set(c.name, f);
       }
       containers.push(result);
     }
@@ -177,6 +217,42 @@ export function runCycle(input: CycleInput): CycleOutput {
       base.outcome = 'Recommended';
       if (input.mode === 'Recommend') base.skipReason = 'RecommendMode';
       else if (input.dryRun) base.skipReason = 'DryRun';
+      else if (input.mode === 'Auto' && input.apply !== undefined) {
+        const facts = input.apply.workloads[wk];
+        if (facts === undefined) {
+          base.outcome = 'Skipped';
+          base.skipReason = 'WorkloadNotFound';
+          base.message = 'the workload or its pods could not be read';
+        } else {
+          const gc: GateContainer[] = containers.map((c) => {
+            const cur = facts.containers[c.name] ?? {};
+            const g: GateContainer = { name: c.name, recommendation: c.recommendation!, ...cur, ...(gateFacts.get(c.name) ?? {}) };
+            return g;
+          });
+          const v = gate({
+            mode: input.mode,
+            dryRun: input.dryRun,
+            canUpdate: facts.canUpdate,
+            inPlaceSupported: input.apply.inPlaceSupported,
+            strategy: input.apply.strategy,
+            now: input.now,
+            ...(prev.lastAppliedTime !== undefined ? { lastAppliedTime: prev.lastAppliedTime } : {}),
+            replicas: facts.replicas,
+            containers: gc,
+          });
+          if (v.allowed) {
+            base.method = v.method;
+            base.message = v.message;
+            const a: Application = { kind: w.kind, namespace: w.namespace, name: w.name, method: v.method, containers: v.containers, message: v.message };
+            if (v.onInPlaceFailure !== undefined) a.onInPlaceFailure = v.onInPlaceFailure;
+            applications.push(a);
+          } else {
+            base.outcome = 'Skipped';
+            base.skipReason = v.reason;
+            base.message = v.message;
+          }
+        }
+      }
     }
     results.push(base);
   }
@@ -192,7 +268,7 @@ export function runCycle(input: CycleInput): CycleOutput {
       message: `governed by ${o.winner}`,
       containers: [],
     });
-  return { results, models, changed: changed.sort(), recommendations, ingested };
+  return { results, models, changed: changed.sort(), recommendations, ingested, applications };
 }
 
 /** Skips by reason over every result (optipod_workloads_skipped{reason}, the cycle record). */

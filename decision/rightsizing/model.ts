@@ -65,6 +65,14 @@ export class ContainerUsageModel {
     this.memory = memory ?? new DecayingHistogram(options.memory);
   }
 
+  /**
+   * The highest memory seen (bytes): the upper edge of the highest memory-peak bucket (at most 5 %
+   * above the true peak) or the current interval's peak, whichever is higher; 0 with no sample.
+   */
+  observedMemoryPeak(): number {
+    return Math.max(this.memory.percentile(1), this.currentPeak);
+  }
+
   /** A CPU usage sample (millicores, summed over the interval's replicas' mean or one replica's). */
   addCpu(time: number, millicores: number): void {
     if (!(millicores >= 0) || !Number.isFinite(millicores) || !Number.isFinite(time)) return;

@@ -65,6 +65,23 @@ export const VALID_POLICIES: Sample[] = [
     object: pol('limits', (o) => (spec(o).updateStrategy = { updateRequestsOnly: false, cpuLimitMultiplier: 2, memoryLimitMultiplier: 1.5 })),
   },
   {
+    name: 'the application rules set (threshold, step, cooldown, floor, recreate)',
+    object: pol(
+      'apply-rules',
+      (o) =>
+        (spec(o).updateStrategy = {
+          allowRecreate: true,
+          changeThresholdPercent: 0,
+          maxChangePercent: 1000,
+          cooldown: '0s',
+          memoryMarginPercent: 0,
+          minReplicasForRecreate: 1,
+          allowSingleReplicaRecreate: true,
+          resizeDeferredTimeout: '1s',
+        }),
+    ),
+  },
+  {
     name: 'Disabled, 1m interval, 720h window, compound durations',
     object: pol('edges', (o) => Object.assign(spec(o), { mode: 'Disabled', reconciliationInterval: '1m', metricsConfig: { rollingWindow: '719h60m' } })),
   },
@@ -256,6 +273,24 @@ export const INVALID_POLICIES: InvalidSample[] = [
     by: 'cel',
     field: 'spec.reconciliationInterval',
     object: pol('fast-interval', (o) => (spec(o).reconciliationInterval = '30s')),
+  },
+  {
+    name: 'cooldown above 168 hours',
+    by: 'cel',
+    field: 'spec.updateStrategy.cooldown',
+    object: pol('long-cooldown', (o) => (spec(o).updateStrategy = { cooldown: '169h' })),
+  },
+  {
+    name: 'resize deferred timeout below 1 second',
+    by: 'cel',
+    field: 'spec.updateStrategy.resizeDeferredTimeout',
+    object: pol('short-deferred', (o) => (spec(o).updateStrategy = { resizeDeferredTimeout: '500ms' })),
+  },
+  {
+    name: 'max change 0 percent',
+    by: 'schema',
+    field: 'spec.updateStrategy.maxChangePercent',
+    object: pol('no-change', (o) => (spec(o).updateStrategy = { maxChangePercent: 0 })),
   },
   {
     name: 'interval above 24 hours',

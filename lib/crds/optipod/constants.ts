@@ -41,6 +41,13 @@ export const POLICY_DEFAULTS = {
   allowInPlaceResize: true,
   allowRecreate: false,
   updateRequestsOnly: true,
+  changeThresholdPercent: 10,
+  maxChangePercent: 50,
+  cooldown: '1h',
+  memoryMarginPercent: 10,
+  minReplicasForRecreate: 2,
+  allowSingleReplicaRecreate: false,
+  resizeDeferredTimeout: '5m',
   reconciliationInterval: '5m',
 } as const;
 
@@ -54,7 +61,8 @@ export type PolicyReadyReason = (typeof POLICY_READY_REASONS)[number];
 export const WORKLOAD_OUTCOMES = ['Recommended', 'Applied', 'Skipped', 'Failed'] as const;
 export type WorkloadOutcome = (typeof WORKLOAD_OUTCOMES)[number];
 
-export const APPLY_METHODS = ['InPlace', 'Recreate', 'None'] as const;
+/** InPlace: pods/resize; Admission: no pod to resize, new pods are sized at admission; Recreate: evicted one at a time. */
+export const APPLY_METHODS = ['InPlace', 'Admission', 'Recreate', 'None'] as const;
 export type ApplyMethod = (typeof APPLY_METHODS)[number];
 
 /** Why a workload's recommendation was not applied (status, Events, optipod_workloads_skipped{reason}). */
@@ -74,6 +82,14 @@ export const SKIP_REASONS = [
   'Conflict',
   'AdmissionRejected',
   'QuotaExceeded',
+  'Cooldown',
+  'TooFewReplicas',
+  'QoSClassChange',
+  'ResizeInfeasible',
+  'ResizeDeferred',
+  'ResizeFailed',
+  'EvictionBlocked',
+  'RecreateTimedOut',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 

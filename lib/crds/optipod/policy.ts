@@ -129,6 +129,15 @@ export const UpdateStrategySchema = z
     updateRequestsOnly: z.boolean().default(POLICY_DEFAULTS.updateRequestsOnly),
     cpuLimitMultiplier: z.number().min(1).max(100).optional(),
     memoryLimitMultiplier: z.number().min(1).max(100).optional(),
+    changeThresholdPercent: int32(0, 100).default(POLICY_DEFAULTS.changeThresholdPercent),
+    maxChangePercent: int32(1, 1000).default(POLICY_DEFAULTS.maxChangePercent),
+    cooldown: duration('spec.updateStrategy.cooldown', '0s', '168h', 'a duration from 0s to 168h').default(POLICY_DEFAULTS.cooldown),
+    memoryMarginPercent: int32(0, 100).default(POLICY_DEFAULTS.memoryMarginPercent),
+    minReplicasForRecreate: int32(1, 10000).default(POLICY_DEFAULTS.minReplicasForRecreate),
+    allowSingleReplicaRecreate: z.boolean().default(POLICY_DEFAULTS.allowSingleReplicaRecreate),
+    resizeDeferredTimeout: duration('spec.updateStrategy.resizeDeferredTimeout', '1s', '1h', 'a duration from 1s to 1h').default(
+      POLICY_DEFAULTS.resizeDeferredTimeout,
+    ),
   })
   .superRefine((u, ctx) => {
     for (const k of ['cpuLimitMultiplier', 'memoryLimitMultiplier'] as const)

@@ -12,6 +12,7 @@
  * stops the cycles and keeps the last status.
  */
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { cpuMillis, memoryBytes, type OptimizationPolicyStatus } from '../../../lib/crds/optipod';
@@ -25,6 +26,7 @@ import { kubeGetter } from '../../../activities/rightsizing/owners';
 import { serviceAccountWithRole, until } from '../../support/identities';
 import { startTestOrchestrator } from '../../support/orchestrator';
 import { createKwokNode, sharedSandbox, type TestSandbox } from '../../support/sandbox';
+import { recordHistory } from '../../support/histories';
 
 const MiB = 2 ** 20;
 const G = { group: 'optipod.io', version: 'v1alpha1', plural: 'optimizationpolicies' };
@@ -429,5 +431,7 @@ describe('rightsizing cycles on the sandbox: policies, real metrics-server and P
     // the workflow waits for a change of the policy, with no timer
     const d = await sb.temporal.workflow.getHandle(optimizationPolicyWorkflowId(A, 'ms')).describe();
     expect(d.status.name).to.equal('RUNNING');
+    // with RECORD_REPLAY_HISTORIES=1: cycles, signals, a restart and Disabled, for test/replay/rightsizing
+    recordHistory(sb, optimizationPolicyWorkflowId(A, 'ms'), path.resolve(__dirname, '../../replay/rightsizing/histories'), 'policy-recommend-then-disabled');
   });
 });

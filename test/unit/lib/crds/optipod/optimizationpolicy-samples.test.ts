@@ -55,7 +55,18 @@ describe('OptimizationPolicy samples: zod and the OpenAPI schema agree', () => {
     expect(p.spec.mode).to.equal(POLICY_DEFAULTS.mode);
     expect(p.spec.weight).to.equal(100);
     expect(p.spec.metricsConfig).to.deep.equal({ rollingWindow: '24h', percentile: 'P90', safetyFactor: 1.2 });
-    expect(p.spec.updateStrategy).to.deep.equal({ allowInPlaceResize: true, allowRecreate: false, updateRequestsOnly: true });
+    expect(p.spec.updateStrategy).to.deep.equal({
+      allowInPlaceResize: true,
+      allowRecreate: false,
+      updateRequestsOnly: true,
+      changeThresholdPercent: 10,
+      maxChangePercent: 50,
+      cooldown: '1h',
+      memoryMarginPercent: 10,
+      minReplicasForRecreate: 2,
+      allowSingleReplicaRecreate: false,
+      resizeDeferredTimeout: '5m',
+    });
     expect(p.spec.reconciliationInterval).to.equal('5m');
   });
 });
