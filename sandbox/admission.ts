@@ -28,6 +28,14 @@ export function admissionPolicyFile(): string {
   return path.join(repoRoot(), 'k8s', 'admission', 'vpsienode-policy.yaml');
 }
 
+/** The pod sizing MutatingAdmissionPolicy of OptiPod (issue #15). */
+export function podSizingPolicyFile(): string {
+  return path.join(repoRoot(), 'k8s', 'admission', 'optipod-pod-sizing.yaml');
+}
+export const POD_SIZING_POLICY_NAME = 'pod-sizing.optipod.io';
+/** The probe's parameter: a ConfigMap in kube-system sizing a StatefulSet that does not exist. */
+const POD_SIZING_PROBE = { namespace: 'kube-system', statefulSet: 'optipod-admission-probe', cpu: '7m' };
+
 export function rbacFile(): string {
   return path.join(repoRoot(), 'k8s', 'rbac.yaml');
 }
@@ -81,7 +89,7 @@ export async function applyAdmission(o: AdmissionOptions): Promise<void> {
     startProcess(
       'kubectl-apply-admission',
       o.kubectl,
-      [`--kubeconfig=${o.kubeconfig}`, 'apply', '--server-side', '-f', rbacFile(), '-f', params, '-f', admissionPolicyFile()],
+      [`--kubeconfig=${o.kubeconfig}`, 'apply', '--server-side', '-f', rbacFile(), '-f', params, '-f', admissionPolicyFile(), '-f', podSizingPolicyFile()],
       o.logDir,
     ),
     'applying the RBAC and admission policy',
@@ -104,9 +112,56 @@ export async function applyAdmission(o: AdmissionOptions): Promise<void> {
       status: 0,
       body: String(e),
     }));
-    if ((asAdmin.status === 200 || asAdmin.status === 201) && asOther.status === 403 && asOther.body.includes(ADMISSION_POLICY_NAME)) return;
+    if ((asAdmin.status === 200 || asAdmin.status === 201) && asOther.status === 403 && asOther.body.includes(ADMISSION_POLICY_NAME)) break;
     last = `admin: HTTP ${asAdmin.status}, other user: HTTP ${asOther.status} ${asOther.body.slice(0, 300)}`;
     if (Date.now() > deadline) throw new SandboxError(`the VPSieNode admission policy was not enforced within ${o.readyTimeoutMs / 1000} s (${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await probePodSizing(o, ca, auth, deadline);
+}
+
+/**
+ * The pod sizing policy is in force once a server-side dry-run pod "owned" by the probe
+ * StatefulSet comes back with the probe ConfigMap's CPU request. The probe ConfigMap stays in
+ * kube-system (labelled; it sizes only a StatefulSet that does not exist).
+ */
+async function probePodSizing(o: AdmissionOptions, ca: Buffer, auth: Record<string, string>, deadline: number): Promise<void> {
+  const p = POD_SIZING_PROBE;
+  const cm = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: 'optipod-pod-sizing',
+      namespace: p.namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'vpsie-orchestrator', 'optipod.io/pod-sizing': 'true' },
+    },
+    data: { [`StatefulSet_${p.statefulSet}_probe_cpu`]: p.cpu },
+  });
+  const made = await post(`${o.apiserverUrl}/api/v1/namespaces/${p.namespace}/configmaps`, cm, auth, ca).catch((e: unknown) => ({
+    status: 0,
+    body: String(e),
+  }));
+  if (made.status !== 201 && made.status !== 409)
+    throw new SandboxError(`the pod sizing probe ConfigMap was not created: HTTP ${made.status} ${made.body.slice(0, 200)}`);
+  const pod = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `${p.statefulSet}-0`,
+      namespace: p.namespace,
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: p.statefulSet, uid: '00000000-0000-0000-0000-000000000000', controller: true }],
+    },
+    spec: { containers: [{ name: 'probe', image: 'registry.k8s.io/pause:3.9' }] },
+  });
+  let last = '';
+  for (;;) {
+    const r = await post(`${o.apiserverUrl}/api/v1/namespaces/${p.namespace}/pods?dryRun=All`, pod, auth, ca).catch((e: unknown) => ({
+      status: 0,
+      body: String(e),
+    }));
+    if ((r.status === 200 || r.status === 201) && r.body.includes(`"cpu":"${p.cpu}"`)) return;
+    last = `HTTP ${r.status} ${r.body.slice(0, 200)}`;
+    if (Date.now() > deadline) throw new SandboxError(`the pod sizing admission policy was not in force within ${o.readyTimeoutMs / 1000} s (${last})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -31,6 +31,7 @@ import { ensureScaleDownLoop } from '../starters/nodes/scale-down';
 import { startWatchers, type Watchers } from '../starters/nodes/watchers';
 import { startPolicyWatcher, type PolicyWatcher } from '../starters/rightsizing/policy-watcher';
 import { createRightsizingActivities } from '../activities/rightsizing/cycle';
+import { createApplyActivities } from '../activities/rightsizing/apply';
 import { MetricsServerProvider } from '../activities/rightsizing/metrics-server';
 import { kubeGetter } from '../activities/rightsizing/owners';
 import { PrometheusProvider, prometheusAuthFromSecret, type PrometheusAuth } from '../activities/rightsizing/prometheus';
@@ -121,6 +122,7 @@ export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: Prom
       minSamples: deps.config.RIGHTSIZING_MIN_SAMPLES,
       prometheusStepMs: deps.config.PROMETHEUS_STEP_SECONDS * 1000,
     }),
+    ...createApplyActivities({ kc: deps.kc, registry: deps.registry }),
     ...createFakeCapacityActivities(deps.kc),
     ...createNodeGroupActivities(deps),
     ...createGarbageCollectionActivities(deps),

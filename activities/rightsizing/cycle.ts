@@ -15,7 +15,15 @@ import { Context } from '@temporalio/activity';
 import type * as k8s from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { runCycle, skipsByReason, type NamespaceUsage, type OomKill } from '../../decision/rightsizing/cycle';
+import {
+  runCycle,
+  skipsByReason,
+  type ApplyFacts,
+  type Application,
+  type NamespaceUsage,
+  type OomKill,
+  type WorkloadApplyFacts,
+} from '../../decision/rightsizing/cycle';
 import { recommenderPolicy } from '../../decision/rightsizing/policy';
 import { namespaceRefusal, policyKey, settle, workloadKey, type SelectablePolicy } from '../../decision/rightsizing/selection';
 import { buildStatus, countsOf, readyCondition, type StatusInput } from '../../decision/rightsizing/status';
@@ -38,7 +46,22 @@ import {
 import { apiStatus } from '../../lib/kube/api';
 import { recordEvent } from '../../lib/kube/events';
 import { logger } from '../../lib/log';
-import { listNamespaces, listPolicies, listWorkloads, loadCheckpoints, oomKills, readPods, readPolicy, saveCheckpoint, writePolicyStatus } from './kube';
+import {
+  canApplyIn,
+  currentResources,
+  inPlaceResizeServed,
+  listNamespaces,
+  listPolicies,
+  listWorkloads,
+  loadCheckpoints,
+  oomKills,
+  readPods,
+  readPolicy,
+  saveCheckpoint,
+  templateResources,
+  writePolicyStatus,
+} from './kube';
+import { updatePodSizing } from './apply';
 import { cycleMetrics } from './metrics';
 import { workloadOfPod } from './owners';
 import type { UsageProvider } from './provider';
@@ -55,6 +78,19 @@ export type RunCycleInput = z.infer<typeof RunCycleInputSchema>;
 export const DEFAULT_INTERVAL_MS = 5 * 60_000;
 /** Workloads listed with their targets in the cycle record (the counts cover all). */
 export const RECORD_MAX_WORKLOADS = 50;
+/** Gate verdicts that refuse a change the recommendation wants (each gets a RightsizingSkipped Event). */
+const GATE_REFUSALS: ReadonlySet<SkipReason> = new Set<SkipReason>([
+  'Forbidden',
+  'MemoryDecreaseUnsafe',
+  'TooFewReplicas',
+  'QoSClassChange',
+  'RecreateNotAllowed',
+  'InPlaceResizeUnavailable',
+]);
+/** Applications one cycle hands to the workflow (the rest are allowed again next cycle). */
+export const RECORD_MAX_APPLICATIONS = 500;
+/** How long the answer to "does the cluster serve pods/resize" is kept. */
+const IN_PLACE_PROBE_TTL_MS = 10 * 60_000;
 /** Workload keys for the `Workload` search attribute (Temporal caps the attributes' total size). */
 export const SEARCH_ATTRIBUTE_MAX_WORKLOADS = 50;
 
@@ -86,6 +122,9 @@ export type CycleRecord =
       workloadsOmitted: number;
       /** Governed workload keys (at most SEARCH_ATTRIBUTE_MAX_WORKLOADS), for the `Workload` search attribute. */
       workloadKeys: string[];
+      /** What the gate allowed (at most RECORD_MAX_APPLICATIONS; the rest waits for the next cycle): the workflow applies them. */
+      applications?: Application[];
+      resizeDeferredTimeoutMs?: number;
     };
 
 export interface RightsizingActivityDeps {
@@ -119,6 +158,12 @@ const ms = (iso: string | undefined): number | undefined => {
 
 export function createRightsizingActivities(deps: RightsizingActivityDeps) {
   const metrics = cycleMetrics(deps.registry);
+  let inPlaceProbe: { at: number; served: boolean } | undefined;
+  async function inPlaceSupported(): Promise<boolean> {
+    if (inPlaceProbe === undefined || Date.now() - inPlaceProbe.at > IN_PLACE_PROBE_TTL_MS)
+      inPlaceProbe = { at: Date.now(), served: await inPlaceResizeServed(deps.kc).catch(() => false) };
+    return inPlaceProbe.served;
+  }
   /** Label sets this process set per policy, so a namespace or reason that drops out is zeroed. */
   const gaugeLabels = new Map<string, { namespaces: Set<string>; skips: Set<string> }>();
 
@@ -246,6 +291,8 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
         const models: Record<string, Record<string, unknown>> = {};
         const versions: Record<string, string> = {};
         const unavailable: string[] = [];
+        const applying = spec.mode === 'Auto' && !deps.dryRun;
+        const applyFacts: Record<string, WorkloadApplyFacts> = {};
         for (const ns of [...new Set(governed.map((w) => w.namespace))].sort()) {
           signal?.throwIfAborted();
           heartbeat(`namespace ${ns}`);
@@ -260,6 +307,23 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
             continue;
           }
           ooms.push(...oomKills(pods.value.pods, pods.value.ownership, workloadOfPod));
+          if (applying) {
+            const canUpdate = await canApplyIn(deps.kc, ns);
+            const current = currentResources(pods.value.pods, pods.value.ownership, workloadOfPod);
+            for (const w of governed) {
+              if (w.namespace !== ns) continue;
+              const wk = workloadKey(w);
+              applyFacts[wk] = { replicas: w.replicas, canUpdate, containers: { ...templateResources(w.containers), ...(current.get(wk) ?? {}) } };
+            }
+          } else {
+            // not applying: pods created from now on get the template's size again (running pods are left as they are)
+            const mineHere = governed.filter((w) => w.namespace === ns).map((w) => ({ kind: w.kind, name: w.name }));
+            try {
+              await updatePodSizing(deps.kc, ns, [], mineHere);
+            } catch (err) {
+              log.warn('pod sizing entries not removed', { namespace: ns, error: String(err) });
+            }
+          }
           if (provider === undefined) {
             usage[ns] = { ok: false, reason: 'MetricsUnavailable', message: `metrics provider ${providerName} is not configured` };
             metrics.errors.inc({ policy: key, error_type: 'NotConfigured' });
@@ -275,9 +339,10 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
         }
 
         // ---- the decision ----
-        const prevTimes: Record<string, { lastRecommendationTime?: number; lastAppliedTime?: number }> = {};
+        const prevTimes: Record<string, { lastRecommendationTime?: number; lastAppliedTime?: number; lastMethod?: 'InPlace' | 'Admission' | 'Recreate' }> = {};
         for (const w of previous?.workloads ?? []) {
-          const t: { lastRecommendationTime?: number; lastAppliedTime?: number } = {};
+          const t: { lastRecommendationTime?: number; lastAppliedTime?: number; lastMethod?: 'InPlace' | 'Admission' | 'Recreate' } = {};
+          if (w.method !== undefined && w.method !== 'None') t.lastMethod = w.method;
           const r = ms(w.lastRecommendationTime);
           const a = ms(w.lastAppliedTime);
           if (r !== undefined) t.lastRecommendationTime = r;
@@ -299,6 +364,9 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
           ooms,
           models,
           previous: prevTimes,
+          ...(applying
+            ? { apply: { strategy: spec.updateStrategy, inPlaceSupported: await inPlaceSupported(), workloads: applyFacts } satisfies ApplyFacts }
+            : {}),
         });
 
         // ---- store the models that changed ----
@@ -350,6 +418,19 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
           await event(ref, 'Warning', 'Forbidden', `${f.message}; grant list on deployments, statefulsets and daemonsets there`);
         for (const [ns, u] of Object.entries(usage))
           if (!u.ok && u.reason === 'Forbidden') await event(ref, 'Warning', 'Forbidden', `${u.message}; grant list on pods and replicasets in ${ns}`);
+        // the gate refused a change the recommendation wants: a Warning Event on the workload, with the numbers
+        if (applying)
+          for (const r of out.results) {
+            if (r.outcome !== 'Skipped' || r.skipReason === undefined || !GATE_REFUSALS.has(r.skipReason)) continue;
+            const message = `${r.skipReason}: ${r.message ?? ''} (policy ${key})`;
+            await recordEvent(deps.kc, {
+              target: { apiVersion: 'apps/v1', kind: r.kind, namespace: r.namespace, name: r.name },
+              type: 'Warning',
+              reason: 'RightsizingSkipped',
+              message,
+              dedupeKey: `RightsizingSkipped-${r.skipReason}-${[...message].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7).toString(36)}`,
+            });
+          }
         if (listedW.forbidden.length > 0) metrics.errors.inc({ policy: key, error_type: 'Forbidden' }, listedW.forbidden.length);
         if (out.recommendations > 0) metrics.recommendations.inc({ policy: key }, out.recommendations);
         setGauges(key, out.results);
@@ -380,6 +461,12 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
           workloads,
           workloadsOmitted: Math.max(0, out.results.length - workloads.length),
           workloadKeys: governed.map((w) => workloadKey(w)).slice(0, SEARCH_ATTRIBUTE_MAX_WORKLOADS),
+          ...(out.applications.length > 0
+            ? {
+                applications: out.applications.slice(0, RECORD_MAX_APPLICATIONS),
+                resizeDeferredTimeoutMs: parseDuration(spec.updateStrategy.resizeDeferredTimeout) ?? 5 * 60_000,
+              }
+            : {}),
         };
       } catch (err) {
         if (!signal?.aborted) metrics.errors.inc({ policy: key, error_type: 'CycleFailed' });

@@ -8,6 +8,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { OomKill, TemplateContainer } from '../../decision/rightsizing/cycle';
+import type { ResourceValuesNum } from '../../decision/rightsizing/gate';
 import { workloadKey, type NamespaceInfo, type WorkloadInfo } from '../../decision/rightsizing/selection';
 import {
   CHECKPOINT_WORKLOAD_LABEL,
@@ -19,6 +20,7 @@ import {
   OPTIPOD_VERSION,
   OptimizationCheckpointSchema,
   checkpointName,
+  cpuMillis,
   memoryBytes,
   shortHash,
   type OptimizationPolicyStatus,
@@ -100,6 +102,8 @@ export async function listNamespaces(kc: k8s.KubeConfig, own: string): Promise<N
 
 export interface ListedWorkload extends WorkloadInfo {
   containers: TemplateContainer[];
+  /** Desired replicas (a DaemonSet: the pods it should run). */
+  replicas: number;
 }
 
 function resources(r: k8s.V1ResourceRequirements | undefined): Pick<TemplateContainer, 'requests' | 'limits'> {
@@ -127,7 +131,15 @@ function listed(kind: WorkloadKind, o: k8s.V1Deployment | k8s.V1StatefulSet | k8
     namespace,
     name,
     labels: o.metadata?.labels ?? {},
-    containers: (o.spec?.template.spec?.containers ?? []).map((c) => ({ name: c.name, ...resources(c.resources) })),
+    // native sidecars (init containers that keep running) are rightsized like containers; plain init containers are not
+    containers: [
+      ...(o.spec?.template.spec?.containers ?? []).map((c) => ({ name: c.name, ...resources(c.resources) })),
+      ...(o.spec?.template.spec?.initContainers ?? [])
+        .filter((c) => c.restartPolicy === 'Always')
+        .map((c) => ({ name: c.name, sidecar: true, ...resources(c.resources) })),
+    ],
+    replicas:
+      kind === 'DaemonSet' ? ((o as k8s.V1DaemonSet).status?.desiredNumberScheduled ?? 0) : ((o as k8s.V1Deployment | k8s.V1StatefulSet).spec?.replicas ?? 1),
   };
 }
 
@@ -182,24 +194,26 @@ export async function listWorkloads(
 // ---------------------------------------------------------------- pods: owners and OOM kills
 
 const Terminated = z.object({ reason: z.string().optional(), finishedAt: z.string().nullable().optional() });
+const ResourceMap = z.record(z.string(), z.union([z.string(), z.number()])).nullish();
+const Resources = z.object({ requests: ResourceMap, limits: ResourceMap }).nullish();
+const SpecContainer = z.object({ name: z.string(), resources: Resources, restartPolicy: z.string().nullish() });
 const PodSchema = z.object({
   metadata: z.object({
     name: z.string(),
+    deletionTimestamp: z.unknown().optional(),
     ownerReferences: z.array(z.object({ apiVersion: z.string(), kind: z.string(), name: z.string(), controller: z.boolean().optional() })).optional(),
   }),
-  spec: z
-    .object({
-      containers: z.array(
-        z.object({ name: z.string(), resources: z.object({ limits: z.record(z.string(), z.union([z.string(), z.number()])).optional() }).optional() }),
-      ),
-    })
-    .optional(),
+  spec: z.object({ containers: z.array(SpecContainer), initContainers: z.array(SpecContainer).nullish() }).optional(),
   status: z
     .object({
+      phase: z.string().nullish(),
       containerStatuses: z
-        .array(z.object({ name: z.string(), lastState: z.object({ terminated: Terminated.nullable().optional() }).nullable().optional() }))
+        .array(
+          z.object({ name: z.string(), resources: Resources, lastState: z.object({ terminated: Terminated.nullable().optional() }).nullable().optional() }),
+        )
         .nullable()
         .optional(),
+      initContainerStatuses: z.array(z.object({ name: z.string(), resources: Resources })).nullish(),
     })
     .optional(),
 });
@@ -230,6 +244,105 @@ export function oomKills(
     }
   }
   return out;
+}
+
+/**
+ * What each workload's running pods have now, per container (millicores and bytes): what the
+ * kubelet reports (`status.containerStatuses[].resources`), else the spec; across replicas, the
+ * values most of them have (a tie goes to the first pod by name). Native sidecars too.
+ */
+export function currentResources(
+  pods: readonly Pod[],
+  owners: Ownership,
+  workloadOf: (o: Ownership, pod: string) => { kind: WorkloadKind; namespace: string; name: string } | undefined,
+): Map<string, Record<string, ResourceValuesNum & { sidecar?: boolean }>> {
+  const votes = new Map<string, Map<string, Map<string, { n: number; v: ResourceValuesNum & { sidecar?: boolean } }>>>();
+  const num = (res: 'cpu' | 'memory', m: z.infer<typeof ResourceMap>): number | undefined => {
+    const q = m?.[res];
+    return q === undefined ? undefined : res === 'cpu' ? cpuMillis(String(q)) : memoryBytes(String(q));
+  };
+  for (const p of [...pods].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {
+    if (p.metadata.deletionTimestamp != null || p.status?.phase !== 'Running' || p.spec === undefined) continue;
+    const w = workloadOf(owners, p.metadata.name);
+    if (w === undefined) continue;
+    const wk = workloadKey(w);
+    const byContainer = votes.get(wk) ?? new Map<string, Map<string, { n: number; v: ResourceValuesNum & { sidecar?: boolean } }>>();
+    votes.set(wk, byContainer);
+    const specs = [
+      ...p.spec.containers.map((c) => ({ c, sidecar: false })),
+      ...(p.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => ({ c, sidecar: true })),
+    ];
+    for (const { c, sidecar } of specs) {
+      const st = (sidecar ? p.status?.initContainerStatuses : p.status?.containerStatuses)?.find((x) => x.name === c.name);
+      const r = st?.resources ?? c.resources;
+      const v: ResourceValuesNum & { sidecar?: boolean } = {};
+      const cr = num('cpu', r?.requests);
+      const mr = num('memory', r?.requests);
+      const cl = num('cpu', r?.limits);
+      const ml = num('memory', r?.limits);
+      if (cr !== undefined) v.cpuRequest = cr;
+      if (mr !== undefined) v.memoryRequest = mr;
+      if (cl !== undefined) v.cpuLimit = cl;
+      if (ml !== undefined) v.memoryLimit = ml;
+      if (sidecar) v.sidecar = true;
+      const key = JSON.stringify(v);
+      const tally = byContainer.get(c.name) ?? new Map<string, { n: number; v: ResourceValuesNum & { sidecar?: boolean } }>();
+      byContainer.set(c.name, tally);
+      const t = tally.get(key);
+      if (t) t.n++;
+      else tally.set(key, { n: 1, v });
+    }
+  }
+  const out = new Map<string, Record<string, ResourceValuesNum & { sidecar?: boolean }>>();
+  for (const [wk, byContainer] of votes) {
+    const rec: Record<string, ResourceValuesNum & { sidecar?: boolean }> = {};
+    for (const [name, tally] of byContainer) {
+      let best: { n: number; v: ResourceValuesNum & { sidecar?: boolean } } | undefined;
+      for (const t of tally.values()) if (best === undefined || t.n > best.n) best = t;
+      if (best) rec[name] = best.v;
+    }
+    out.set(wk, rec);
+  }
+  return out;
+}
+
+/** Template values as numbers (a workload with no running pod). */
+export function templateResources(containers: readonly TemplateContainer[]): Record<string, ResourceValuesNum & { sidecar?: boolean }> {
+  const rec: Record<string, ResourceValuesNum & { sidecar?: boolean }> = {};
+  for (const c of containers) {
+    const v: ResourceValuesNum & { sidecar?: boolean } = {};
+    const cr = c.requests?.cpu !== undefined ? cpuMillis(c.requests.cpu) : undefined;
+    const mr = c.requests?.memory !== undefined ? memoryBytes(c.requests.memory) : undefined;
+    const cl = c.limits?.cpu !== undefined ? cpuMillis(c.limits.cpu) : undefined;
+    const ml = c.limits?.memory !== undefined ? memoryBytes(c.limits.memory) : undefined;
+    if (cr !== undefined) v.cpuRequest = cr;
+    if (mr !== undefined) v.memoryRequest = mr;
+    if (cl !== undefined) v.cpuLimit = cl;
+    if (ml !== undefined) v.memoryLimit = ml;
+    if (c.sidecar === true) v.sidecar = true;
+    rec[c.name] = v;
+  }
+  return rec;
+}
+
+/** Whether this identity may resize pods and write the pod sizing ConfigMap in `namespace` (two SelfSubjectAccessReviews). */
+export async function canApplyIn(kc: k8s.KubeConfig, namespace: string): Promise<boolean> {
+  const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
+  const ask = async (resource: string, subresource: string | undefined, verb: string): Promise<boolean> => {
+    const r = await authz.createSelfSubjectAccessReview({
+      body: { spec: { resourceAttributes: { namespace, resource, verb, group: '', ...(subresource ? { subresource } : {}) } } },
+    });
+    return r.status?.allowed === true;
+  };
+  const [resize, sizing] = await Promise.all([ask('pods', 'resize', 'patch'), ask('configmaps', undefined, 'update')]);
+  return resize && sizing;
+}
+
+/** The cluster serves pods/resize (in-place pod resize, Kubernetes ≥ 1.33 with InPlacePodVerticalScaling). */
+export async function inPlaceResizeServed(kc: k8s.KubeConfig): Promise<boolean> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const list = await core.getAPIResources();
+  return list.resources.some((r) => r.name === 'pods/resize');
 }
 
 /** The namespace's pods (full) and ReplicaSets: the owner mapping and the pods for OOM kills. */

@@ -18,6 +18,8 @@ import type { ContainerResult, CurrentResources, WorkloadResult } from './status
 
 export interface TemplateContainer extends CurrentResources {
   name: string;
+  /** A native sidecar (an init container with restartPolicy Always). */
+  sidecar?: boolean;
 }
 
 /** A workload the policy governs, with its pod template's containers. */
@@ -68,7 +70,7 @@ export interface CycleInput {
   /** workload key → its models. */
   models: Readonly<Record<string, WorkloadModels>>;
   /** workload key → the times the last status kept (epoch ms). */
-  previous?: Readonly<Record<string, { lastRecommendationTime?: number; lastAppliedTime?: number }>>;
+  previous?: Readonly<Record<string, { lastRecommendationTime?: number; lastAppliedTime?: number; lastMethod?: 'InPlace' | 'Admission' | 'Recreate' }>>;
   /** What the gate needs to decide applications (Auto mode outside the dry run); none: nothing is applied. */
   apply?: ApplyFacts;
 }
@@ -246,6 +248,11 @@ export function runCycle(input: CycleInput): CycleOutput {
             const a: Application = { kind: w.kind, namespace: w.namespace, name: w.name, method: v.method, containers: v.containers, message: v.message };
             if (v.onInPlaceFailure !== undefined) a.onInPlaceFailure = v.onInPlaceFailure;
             applications.push(a);
+          } else if (v.reason === 'NoChangeNeeded' && prev.lastAppliedTime !== undefined && prev.lastMethod !== undefined) {
+            // the workload runs at what was applied: its last application stays visible
+            base.outcome = 'Applied';
+            base.method = prev.lastMethod;
+            base.message = `at the size applied ${new Date(prev.lastAppliedTime).toISOString()}; ${v.message}`;
           } else {
             base.outcome = 'Skipped';
             base.skipReason = v.reason;

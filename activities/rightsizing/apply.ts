@@ -1,0 +1,534 @@
+/**
+ * Carrying out what the gate allowed (decision/rightsizing/gate.ts), one workload at a time, as
+ * steps of the policy's workflow (workflows/rightsizing/policy.ts):
+ *
+ *   - `applyInPlace`: writes the workload's entry in the namespace's pod sizing ConfigMap (so pods
+ *     created from now on come up at the new size: k8s/admission/optipod-pod-sizing.yaml), then
+ *     resizes each running pod whose spec differs through the `pods/resize` subresource, and
+ *     watches the outcome: each container's `status.containerStatuses[].resources` confirming the
+ *     new values, or `PodResizePending` (Infeasible; Deferred past the policy's timeout) or
+ *     `PodResizeInProgress` with reason Error. With no pod running, the ConfigMap entry is the
+ *     whole application (method Admission).
+ *   - `recreateStep`: one level-triggered step of a recreate: while any replica is missing, not
+ *     Ready or terminating it waits; otherwise it evicts ONE pod whose running resources differ
+ *     (Eviction API: PodDisruptionBudgets are respected, a 429 is reported as blocked, never a
+ *     plain delete); done when none differs. The workflow calls it until done.
+ *   - `recordApplications`: the outcomes into the policy status (method, outcome, skip reason,
+ *     last applied time), Events on the workloads (RightsizingApplied / RightsizingSkipped /
+ *     RightsizingFailed with the old and new values) and `optipod_applications_total{method}`.
+ *
+ * Idempotent under retries and worker restarts: a pod already at its new spec is not patched
+ * again, so a retried step never resizes twice; a recreate step evicts only when every replica is
+ * Ready and none is going away, so a retried or repeated step never has two replicas down. Every
+ * step re-reads the policy and stops at once when it is no longer in Auto mode (or is gone).
+ * Heartbeats while waiting; cancellation is honoured between polls.
+ */
+import { Context } from '@temporalio/activity';
+import * as k8s from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import {
+  APPLY_METHODS,
+  OptimizationPolicySpecSchema,
+  OptimizationPolicyStatusSchema,
+  SKIP_REASONS,
+  WORKLOAD_KINDS,
+  WORKLOAD_OUTCOMES,
+  cpuMillis,
+  formatCpu,
+  formatMemory,
+  memoryBytes,
+  type OptimizationPolicyStatus,
+  type WorkloadKind,
+} from '../../lib/crds/optipod';
+import { POD_SIZING_CONFIGMAP, POD_SIZING_LABELS, mergePodSizingData, type PodSizingWorkload } from '../../lib/crds/optipod/pod-sizing';
+import { apiStatus } from '../../lib/kube/api';
+import { recordEvent } from '../../lib/kube/events';
+import { logger } from '../../lib/log';
+import { readPolicy, writePolicyStatus } from './kube';
+import { cycleMetrics } from './metrics';
+
+// ---------------------------------------------------------------- inputs (zod: workflow → activity)
+
+const WorkloadRefSchema = z.object({ kind: z.enum(WORKLOAD_KINDS), namespace: z.string().min(1), name: z.string().min(1) });
+const PolicyRefSchema = z.object({ namespace: z.string().min(1), name: z.string().min(1) });
+const Num = z.number().finite().positive();
+const ChangeSchema = z.object({ from: z.number().optional(), to: z.number(), clampedBy: z.string().optional() });
+export const ContainerChangeSchema = z.object({
+  name: z.string().min(1),
+  sidecar: z.boolean().optional(),
+  requests: z.object({ cpu: Num.optional(), memory: Num.optional() }),
+  limits: z.object({ cpu: Num.optional(), memory: Num.optional() }).optional(),
+  changes: z.record(z.string(), ChangeSchema),
+});
+
+export const ApplyInPlaceInputSchema = z.object({
+  policy: PolicyRefSchema,
+  workload: WorkloadRefSchema,
+  containers: z.array(ContainerChangeSchema).min(1),
+  deferredTimeoutMs: z.number().int().positive(),
+  /** Poll period while watching the resize (default 500 ms). */
+  pollMs: z.number().int().positive().optional(),
+});
+export type ApplyInPlaceInput = z.input<typeof ApplyInPlaceInputSchema>;
+
+export const RecreateStepInputSchema = z.object({ policy: PolicyRefSchema, workload: WorkloadRefSchema, containers: z.array(ContainerChangeSchema).min(1) });
+export type RecreateStepInput = z.input<typeof RecreateStepInputSchema>;
+
+export const ApplicationOutcomeSchema = z.object({
+  workload: WorkloadRefSchema,
+  method: z.enum(APPLY_METHODS),
+  outcome: z.enum(WORKLOAD_OUTCOMES),
+  skipReason: z.enum(SKIP_REASONS).optional(),
+  message: z.string(),
+  /** Epoch ms the application ended (the workflow's clock). */
+  at: z.number().int().nonnegative(),
+  /** "cpu 1000m→500m, memory 1024Mi→640Mi" per container, for the Event. */
+  changes: z.string(),
+});
+export type ApplicationOutcome = z.infer<typeof ApplicationOutcomeSchema>;
+export const RecordApplicationsInputSchema = z.object({ policy: PolicyRefSchema, outcomes: z.array(ApplicationOutcomeSchema) });
+export type RecordApplicationsInput = z.input<typeof RecordApplicationsInputSchema>;
+
+export type PodResizeState = 'Done' | 'Infeasible' | 'Deferred' | 'Error' | 'Pending';
+export interface ApplyInPlaceResult {
+  outcome: 'Applied' | 'NoPods' | 'Infeasible' | 'Deferred' | 'Error' | 'Forbidden' | 'Stopped';
+  resized: number;
+  alreadyAtSize: number;
+  message: string;
+  pods: { name: string; state: PodResizeState; message?: string }[];
+}
+
+export type RecreateStepResult =
+  | { state: 'Done'; message: string }
+  | { state: 'Waiting'; message: string }
+  | { state: 'Evicted'; pod: string; message: string }
+  | { state: 'Blocked'; pod: string; message: string }
+  | { state: 'Forbidden' | 'Stopped' | 'WorkloadNotFound'; message: string };
+
+// ---------------------------------------------------------------- pods (zod: what is read)
+
+const ResourceMap = z.record(z.string(), z.union([z.string(), z.number()])).nullish();
+const Resources = z.object({ requests: ResourceMap, limits: ResourceMap }).nullish();
+const ContainerSpec = z.object({ name: z.string(), resources: Resources, restartPolicy: z.string().nullish() });
+const PodSchema = z.object({
+  metadata: z.object({
+    name: z.string(),
+    uid: z.string().optional(),
+    generation: z.number().nullish(),
+    deletionTimestamp: z.unknown().optional(),
+    labels: z.record(z.string(), z.string()).nullish(),
+    ownerReferences: z.array(z.object({ kind: z.string(), name: z.string(), controller: z.boolean().nullish() })).nullish(),
+  }),
+  spec: z.object({ containers: z.array(ContainerSpec), initContainers: z.array(ContainerSpec).nullish() }),
+  status: z
+    .object({
+      phase: z.string().nullish(),
+      observedGeneration: z.number().nullish(),
+      conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string().nullish(), message: z.string().nullish() })).nullish(),
+      containerStatuses: z.array(z.object({ name: z.string(), ready: z.boolean().nullish(), resources: Resources })).nullish(),
+      initContainerStatuses: z.array(z.object({ name: z.string(), ready: z.boolean().nullish(), resources: Resources })).nullish(),
+    })
+    .nullish(),
+});
+type Pod = z.infer<typeof PodSchema>;
+
+const quantityOf = (res: 'cpu' | 'memory', v: string | number | undefined): number | undefined =>
+  v === undefined ? undefined : res === 'cpu' ? cpuMillis(String(v)) : memoryBytes(String(v));
+
+type Change = z.infer<typeof ContainerChangeSchema>;
+
+/** The quantities the pods get (what the ConfigMap and the resize carry). */
+export function desiredQuantities(c: Change): { requests: Record<string, string>; limits: Record<string, string> } {
+  const requests: Record<string, string> = {};
+  const limits: Record<string, string> = {};
+  if (c.requests.cpu !== undefined) requests.cpu = formatCpu(c.requests.cpu);
+  if (c.requests.memory !== undefined) requests.memory = formatMemory(c.requests.memory);
+  if (c.limits?.cpu !== undefined) limits.cpu = formatCpu(c.limits.cpu);
+  if (c.limits?.memory !== undefined) limits.memory = formatMemory(c.limits.memory);
+  return { requests, limits };
+}
+
+function sameQuantities(res: 'cpu' | 'memory', have: string | number | undefined, want: string): boolean {
+  const a = quantityOf(res, have);
+  const b = quantityOf(res, want);
+  return a !== undefined && b !== undefined && Math.abs(a - b) < 1e-6;
+}
+
+function matches(r: z.infer<typeof Resources>, c: Change): boolean {
+  const d = desiredQuantities(c);
+  for (const res of ['cpu', 'memory'] as const) {
+    if (d.requests[res] !== undefined && !sameQuantities(res, r?.requests?.[res] ?? undefined, d.requests[res])) return false;
+    if (d.limits[res] !== undefined && !sameQuantities(res, r?.limits?.[res] ?? undefined, d.limits[res])) return false;
+  }
+  return true;
+}
+
+const containerSpec = (p: Pod, c: Change) =>
+  c.sidecar === true ? p.spec.initContainers?.find((x) => x.name === c.name) : p.spec.containers.find((x) => x.name === c.name);
+const containerStatus = (p: Pod, c: Change) =>
+  (c.sidecar === true ? p.status?.initContainerStatuses : p.status?.containerStatuses)?.find((x) => x.name === c.name);
+
+/** The pod's spec asks for the new values. */
+export function specAtSize(p: Pod, changes: readonly Change[]): boolean {
+  return changes.every((c) => {
+    const s = containerSpec(p, c);
+    return s === undefined || matches(s.resources, c);
+  });
+}
+
+/** The pod runs with the new values (the kubelet reports them), falling back to the spec when no status reports resources. */
+export function runningAtSize(p: Pod, changes: readonly Change[]): boolean {
+  return changes.every((c) => {
+    const st = containerStatus(p, c);
+    if (st?.resources !== undefined && st.resources !== null) return matches(st.resources, c);
+    const s = containerSpec(p, c);
+    return s === undefined || matches(s.resources, c);
+  });
+}
+
+const condition = (p: Pod, type: string) => p.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+const live = (p: Pod): boolean => p.metadata.deletionTimestamp == null && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
+const ready = (p: Pod): boolean => condition(p, 'Ready') !== undefined;
+
+/** The resize state of a pod whose spec asks for the new values. */
+export function resizeState(p: Pod, changes: readonly Change[]): { state: PodResizeState; message?: string } {
+  const pending = condition(p, 'PodResizePending');
+  if (pending?.reason === 'Infeasible') return { state: 'Infeasible', message: pending.message ?? 'Infeasible' };
+  const inProgress = condition(p, 'PodResizeInProgress');
+  if (inProgress?.reason === 'Error') return { state: 'Error', message: inProgress.message ?? 'Error' };
+  const observed = (p.status?.observedGeneration ?? 0) >= (p.metadata.generation ?? 0);
+  if (pending === undefined && inProgress === undefined && observed && runningAtSize(p, changes)) return { state: 'Done' };
+  if (pending?.reason === 'Deferred') return { state: 'Deferred', message: pending.message ?? 'Deferred' };
+  return { state: 'Pending' };
+}
+
+// ---------------------------------------------------------------- the activities
+
+export interface ApplyActivityDeps {
+  kc: k8s.KubeConfig;
+  registry: Registry;
+}
+
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
+      },
+      { once: true },
+    );
+  });
+
+const STRATEGIC = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
+
+export function createApplyActivities(deps: ApplyActivityDeps) {
+  const core = deps.kc.makeApiClient(k8s.CoreV1Api);
+  const apps = deps.kc.makeApiClient(k8s.AppsV1Api);
+  const metrics = cycleMetrics(deps.registry);
+
+  /** The policy is still in Auto mode (a step stops at once otherwise). */
+  async function stillAuto(policy: { namespace: string; name: string }): Promise<boolean> {
+    const raw = await readPolicy(deps.kc, policy.namespace, policy.name);
+    if (raw === undefined) return false;
+    const spec = OptimizationPolicySpecSchema.safeParse((raw as { spec?: unknown }).spec);
+    return spec.success && spec.data.mode === 'Auto';
+  }
+
+  /** The workload's desired replicas and its live pods (by its selector and the controller chain). */
+  async function workloadPods(w: { kind: WorkloadKind; namespace: string; name: string }): Promise<{ replicas: number; pods: Pod[] } | undefined> {
+    let selector: k8s.V1LabelSelector | undefined;
+    let replicas: number;
+    try {
+      if (w.kind === 'Deployment') {
+        const d = await apps.readNamespacedDeployment({ namespace: w.namespace, name: w.name });
+        selector = d.spec?.selector;
+        replicas = d.spec?.replicas ?? 1;
+      } else if (w.kind === 'StatefulSet') {
+        const s = await apps.readNamespacedStatefulSet({ namespace: w.namespace, name: w.name });
+        selector = s.spec?.selector;
+        replicas = s.spec?.replicas ?? 1;
+      } else {
+        const ds = await apps.readNamespacedDaemonSet({ namespace: w.namespace, name: w.name });
+        selector = ds.spec?.selector;
+        replicas = ds.status?.desiredNumberScheduled ?? 0;
+      }
+    } catch (e) {
+      if (apiStatus(e) === 404) return undefined;
+      throw e;
+    }
+    const labelSelector = Object.entries(selector?.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const list = await core.listNamespacedPod({ namespace: w.namespace, ...(labelSelector ? { labelSelector } : {}) });
+    let owners: Set<string>;
+    if (w.kind === 'Deployment') {
+      const rs = await apps.listNamespacedReplicaSet({ namespace: w.namespace, ...(labelSelector ? { labelSelector } : {}) });
+      owners = new Set(
+        rs.items
+          .filter((r) => (r.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.kind === 'Deployment' && o.name === w.name))
+          .map((r) => `ReplicaSet/${r.metadata?.name ?? ''}`),
+      );
+    } else owners = new Set([`${w.kind}/${w.name}`]);
+    const pods: Pod[] = [];
+    for (const raw of list.items) {
+      const p = PodSchema.safeParse(JSON.parse(JSON.stringify(raw)) as unknown);
+      if (!p.success) continue;
+      const owner = p.data.metadata.ownerReferences?.find((o) => o.controller === true);
+      if (owner !== undefined && owners.has(`${owner.kind}/${owner.name}`)) pods.push(p.data);
+    }
+    pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    return { replicas, pods };
+  }
+
+  /** Sets (or replaces) the workload's entries in the namespace's pod sizing ConfigMap. */
+  async function writePodSizing(w: { kind: WorkloadKind; namespace: string; name: string }, changes: readonly Change[]): Promise<void> {
+    const entry: PodSizingWorkload = {
+      kind: w.kind,
+      name: w.name,
+      containers: changes.map((c) => {
+        const x: PodSizingWorkload['containers'][number] = { name: c.name };
+        if (c.requests.cpu !== undefined) x.cpu = c.requests.cpu;
+        if (c.requests.memory !== undefined) x.memory = c.requests.memory;
+        if (c.limits?.cpu !== undefined) x.cpuLimit = c.limits.cpu;
+        if (c.limits?.memory !== undefined) x.memoryLimit = c.limits.memory;
+        return x;
+      }),
+    };
+    await updatePodSizing(deps.kc, w.namespace, [entry], []);
+  }
+
+  return {
+    async applyInPlace(raw: ApplyInPlaceInput): Promise<ApplyInPlaceResult> {
+      const input = ApplyInPlaceInputSchema.parse(raw);
+      const ctx = activityContext();
+      const signal = ctx?.cancellationSignal;
+      const w = input.workload;
+      const log = logger('rightsizing', { policy: `${input.policy.namespace}/${input.policy.name}`, workload: `${w.kind}/${w.namespace}/${w.name}` });
+      const result = (outcome: ApplyInPlaceResult['outcome'], message: string, rest: Partial<ApplyInPlaceResult> = {}): ApplyInPlaceResult => ({
+        outcome,
+        message,
+        resized: 0,
+        alreadyAtSize: 0,
+        pods: [],
+        ...rest,
+      });
+      if (!(await stillAuto(input.policy))) return result('Stopped', 'the policy is no longer in Auto mode: nothing applied');
+      try {
+        await writePodSizing(w, input.containers);
+      } catch (e) {
+        if (apiStatus(e) === 403) return result('Forbidden', `writing ${POD_SIZING_CONFIGMAP} in ${w.namespace} is forbidden`);
+        throw e;
+      }
+      const found = await workloadPods(w);
+      if (found === undefined) return result('NoPods', 'the workload is gone');
+      const running = found.pods.filter((p) => live(p) && p.status?.phase === 'Running');
+      if (running.length === 0) return result('NoPods', 'no pod runs: new pods are sized at admission');
+
+      let resized = 0;
+      let alreadyAtSize = 0;
+      for (const p of running) {
+        signal?.throwIfAborted();
+        if (specAtSize(p, input.containers)) {
+          alreadyAtSize++;
+          continue;
+        }
+        const containers: { name: string; resources: { requests?: Record<string, string>; limits?: Record<string, string> } }[] = [];
+        const initContainers: typeof containers = [];
+        for (const c of input.containers) {
+          const d = desiredQuantities(c);
+          const resources: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
+          if (Object.keys(d.requests).length > 0) resources.requests = d.requests;
+          if (Object.keys(d.limits).length > 0) resources.limits = d.limits;
+          (c.sidecar === true ? initContainers : containers).push({ name: c.name, resources });
+        }
+        const body = { spec: { ...(containers.length > 0 ? { containers } : {}), ...(initContainers.length > 0 ? { initContainers } : {}) } };
+        try {
+          await core.patchNamespacedPodResize({ namespace: w.namespace, name: p.metadata.name, body }, STRATEGIC);
+          resized++;
+        } catch (e) {
+          const s = apiStatus(e);
+          if (s === 404) continue;
+          if (s === 403) return result('Forbidden', `resizing pod ${p.metadata.name} is forbidden`);
+          const msg = String((e as { body?: unknown }).body ?? e).slice(0, 300);
+          log.warn('resize refused', { pod: p.metadata.name, status: s, error: msg });
+          return result('Error', `the apiserver refused resizing pod ${p.metadata.name}: ${msg}`, { resized });
+        }
+      }
+
+      // ---- watch the outcome ----
+      const started = Date.now();
+      const names = new Set(running.map((p) => p.metadata.name));
+      for (;;) {
+        const now = await workloadPods(w);
+        const pods = (now?.pods ?? []).filter((p) => names.has(p.metadata.name) && live(p));
+        const states = pods.map((p) => ({ name: p.metadata.name, ...resizeState(p, input.containers) }));
+        ctx?.heartbeat({ resized, states: states.map((s) => s.state) });
+        const rest = { resized, alreadyAtSize, pods: states };
+        const count = (s: PodResizeState) => states.filter((x) => x.state === s).length;
+        if (states.every((s) => s.state === 'Done')) return result('Applied', `${states.length} pod(s) run at the new size (${resized} resized)`, rest);
+        const infeasible = states.find((s) => s.state === 'Infeasible');
+        if (infeasible !== undefined) return result('Infeasible', `pod ${infeasible.name}: ${infeasible.message ?? 'Infeasible'}`, rest);
+        const error = states.find((s) => s.state === 'Error');
+        if (error !== undefined) return result('Error', `pod ${error.name}: ${error.message ?? 'Error'}`, rest);
+        if (Date.now() - started > input.deferredTimeoutMs) {
+          const d = states.find((s) => s.state === 'Deferred' || s.state === 'Pending');
+          return result(
+            'Deferred',
+            `${count('Deferred') + count('Pending')} pod(s) not resized after ${Math.round(input.deferredTimeoutMs / 1000)} s: ${d?.message ?? 'pending'}`,
+            rest,
+          );
+        }
+        await sleep(input.pollMs ?? 500, signal);
+      }
+    },
+
+    async recreateStep(raw: RecreateStepInput): Promise<RecreateStepResult> {
+      const input = RecreateStepInputSchema.parse(raw);
+      const w = input.workload;
+      if (!(await stillAuto(input.policy))) return { state: 'Stopped', message: 'the policy is no longer in Auto mode: no more pods are recreated' };
+      try {
+        await writePodSizing(w, input.containers);
+      } catch (e) {
+        if (apiStatus(e) === 403) return { state: 'Forbidden', message: `writing ${POD_SIZING_CONFIGMAP} in ${w.namespace} is forbidden` };
+        throw e;
+      }
+      const found = await workloadPods(w);
+      if (found === undefined) return { state: 'WorkloadNotFound', message: 'the workload is gone' };
+      const pods = found.pods;
+      const going = pods.filter((p) => !live(p));
+      const alive = pods.filter(live);
+      const notReady = alive.filter((p) => !ready(p));
+      if (going.length > 0 || notReady.length > 0 || alive.length < found.replicas)
+        return {
+          state: 'Waiting',
+          message: `${alive.length - notReady.length}/${found.replicas} replica(s) Ready, ${going.length} terminating: the next pod is recreated once all are Ready`,
+        };
+      const stale = alive.find((p) => !runningAtSize(p, input.containers));
+      if (stale === undefined) return { state: 'Done', message: `all ${alive.length} pod(s) run at the new size` };
+      try {
+        await core.createNamespacedPodEviction({
+          name: stale.metadata.name,
+          namespace: w.namespace,
+          body: {
+            apiVersion: 'policy/v1',
+            kind: 'Eviction',
+            metadata: { name: stale.metadata.name, namespace: w.namespace },
+            ...(stale.metadata.uid ? { deleteOptions: { preconditions: { uid: stale.metadata.uid } } } : {}),
+          },
+        });
+        return { state: 'Evicted', pod: stale.metadata.name, message: `evicted ${stale.metadata.name}; its replacement is sized at admission` };
+      } catch (e) {
+        const s = apiStatus(e);
+        if (s === 404 || s === 409) return { state: 'Waiting', message: `pod ${stale.metadata.name} is gone` };
+        if (s === 429)
+          return {
+            state: 'Blocked',
+            pod: stale.metadata.name,
+            message: `eviction of ${stale.metadata.name} refused: ${String((e as { body?: unknown }).body ?? e).slice(0, 200)}`,
+          };
+        if (s === 403) return { state: 'Forbidden', message: `evicting pods in ${w.namespace} is forbidden` };
+        throw e;
+      }
+    },
+
+    async recordApplications(raw: RecordApplicationsInput): Promise<void> {
+      const input = RecordApplicationsInputSchema.parse(raw);
+      const key = `${input.policy.namespace}/${input.policy.name}`;
+      if (input.outcomes.length === 0) return;
+      // ---- the policy status: the workloads' entries (read-modify-write; the cycle owns the rest) ----
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const rawPolicy = await readPolicy(deps.kc, input.policy.namespace, input.policy.name);
+        if (rawPolicy === undefined) break;
+        const parsed = OptimizationPolicyStatusSchema.safeParse((rawPolicy as { status?: unknown }).status ?? {});
+        const status: OptimizationPolicyStatus = parsed.success ? parsed.data : {};
+        const byKey = new Map(input.outcomes.map((o) => [`${o.workload.kind}/${o.workload.namespace}/${o.workload.name}`, o]));
+        let applied = 0;
+        const workloads = (status.workloads ?? []).map((w) => {
+          const o = byKey.get(`${w.kind}/${w.namespace}/${w.name}`);
+          if (o === undefined) return w;
+          const next = { ...w, outcome: o.outcome, method: o.method, message: o.message.slice(0, 256) };
+          if (o.skipReason !== undefined) next.skipReason = o.skipReason;
+          else delete next.skipReason;
+          if (o.outcome === 'Applied') next.lastAppliedTime = new Date(o.at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+          return next;
+        });
+        for (const w of workloads) if (w.outcome === 'Applied') applied++;
+        const counts = { ...(status.counts ?? {}), applied, skipped: workloads.filter((w) => w.outcome === 'Skipped' || w.outcome === 'Failed').length };
+        try {
+          await writePolicyStatus(deps.kc, input.policy.namespace, input.policy.name, { ...status, workloads, counts });
+          break;
+        } catch (e) {
+          if (apiStatus(e) !== 409) throw e;
+        }
+      }
+      // ---- Events and metrics ----
+      for (const o of input.outcomes) {
+        const w = o.workload;
+        const reason = o.outcome === 'Applied' ? 'RightsizingApplied' : o.outcome === 'Failed' ? 'RightsizingFailed' : 'RightsizingSkipped';
+        const type = o.outcome === 'Applied' ? 'Normal' : 'Warning';
+        const message = `${o.method === 'None' ? '' : `${o.method}: `}${o.changes}${o.skipReason ? ` — ${o.skipReason}` : ''}: ${o.message} (policy ${key})`;
+        await recordEvent(deps.kc, {
+          target: { apiVersion: 'apps/v1', kind: w.kind, namespace: w.namespace, name: w.name },
+          type,
+          reason,
+          message,
+          dedupeKey: `${reason}-${o.at.toString(36)}`,
+        });
+        if (o.outcome === 'Applied') metrics.applications.inc({ policy: key, method: o.method });
+        else if (o.outcome === 'Failed') metrics.errors.inc({ policy: key, error_type: o.skipReason ?? 'ApplicationFailed' });
+      }
+    },
+  };
+}
+
+/** Read-modify-write of a namespace's pod sizing ConfigMap (created when missing; resourceVersion-checked, retried on conflict). */
+export async function updatePodSizing(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  set: readonly PodSizingWorkload[],
+  remove: readonly { kind: WorkloadKind; name: string }[],
+): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  for (let attempt = 0; ; attempt++) {
+    let existing: k8s.V1ConfigMap | undefined;
+    try {
+      existing = await core.readNamespacedConfigMap({ namespace, name: POD_SIZING_CONFIGMAP });
+    } catch (e) {
+      if (apiStatus(e) !== 404) throw e;
+    }
+    if (existing === undefined && set.length === 0) return;
+    const merged = mergePodSizingData(existing?.data ?? {}, set, remove);
+    const same = JSON.stringify(Object.entries(merged.data).sort()) === JSON.stringify(Object.entries(existing?.data ?? {}).sort());
+    if (existing !== undefined && same) return;
+    try {
+      if (existing === undefined)
+        await core.createNamespacedConfigMap({
+          namespace,
+          body: { metadata: { name: POD_SIZING_CONFIGMAP, namespace, labels: { ...POD_SIZING_LABELS } }, data: merged.data },
+        });
+      else
+        await core.replaceNamespacedConfigMap({
+          namespace,
+          name: POD_SIZING_CONFIGMAP,
+          body: { ...existing, metadata: { ...existing.metadata, labels: { ...(existing.metadata?.labels ?? {}), ...POD_SIZING_LABELS } }, data: merged.data },
+        });
+      return;
+    } catch (e) {
+      const s = apiStatus(e);
+      if ((s === 409 || s === 422) && attempt < 5) continue;
+      throw e;
+    }
+  }
+}
