@@ -35,6 +35,13 @@ describe('OptimizationPolicy workflow: replay of recorded histories', function (
     expect(text).to.not.include('applyInPlace');
   });
 
+  it('has a history from after the patch: the marker, an in-place application and its record', () => {
+    expect(FILES).to.include('policy-auto-in-place.json');
+    const text = fs.readFileSync(path.join(HISTORIES, 'policy-auto-in-place.json'), 'utf8');
+    const marker = Buffer.from(JSON.stringify({ id: PATCH_APPLY, deprecated: false })).toString('base64');
+    expect(text).to.include(marker).and.include('applyInPlace').and.include('recordApplications');
+  });
+
   for (const f of FILES) {
     it(`replays ${f} deterministically against the current bundle`, async () => {
       await Worker.runReplayHistory({ workflowBundle: current, replayName: f }, loadHistory(path.join(HISTORIES, f)), `replay-${f}`);
