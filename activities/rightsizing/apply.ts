@@ -87,7 +87,13 @@ export const ApplicationOutcomeSchema = z.object({
   changes: z.string(),
 });
 export type ApplicationOutcome = z.infer<typeof ApplicationOutcomeSchema>;
-export const RecordApplicationsInputSchema = z.object({ policy: PolicyRefSchema, outcomes: z.array(ApplicationOutcomeSchema) });
+const CountsSchema = z.object({ applied: z.number().int().nonnegative(), skipped: z.number().int().nonnegative() });
+export const RecordApplicationsInputSchema = z.object({
+  policy: PolicyRefSchema,
+  outcomes: z.array(ApplicationOutcomeSchema),
+  /** The cycle's counts (over every workload, not only those the status lists): the outcomes are added to them. */
+  cycleCounts: CountsSchema.optional(),
+});
 export type RecordApplicationsInput = z.input<typeof RecordApplicationsInputSchema>;
 
 export type PodResizeState = 'Done' | 'Infeasible' | 'Deferred' | 'Error' | 'Pending';
@@ -454,7 +460,6 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
         const parsed = OptimizationPolicyStatusSchema.safeParse((rawPolicy as { status?: unknown }).status ?? {});
         const status: OptimizationPolicyStatus = parsed.success ? parsed.data : {};
         const byKey = new Map(input.outcomes.map((o) => [`${o.workload.kind}/${o.workload.namespace}/${o.workload.name}`, o]));
-        let applied = 0;
         const workloads = (status.workloads ?? []).map((w) => {
           const o = byKey.get(`${w.kind}/${w.namespace}/${w.name}`);
           if (o === undefined) return w;
@@ -464,8 +469,13 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
           if (o.outcome === 'Applied') next.lastAppliedTime = new Date(o.at).toISOString().replace(/\.\d{3}Z$/, 'Z');
           return next;
         });
-        for (const w of workloads) if (w.outcome === 'Applied') applied++;
-        const counts = { ...(status.counts ?? {}), applied, skipped: workloads.filter((w) => w.outcome === 'Skipped' || w.outcome === 'Failed').length };
+        // the cycle counted these workloads as neither applied nor skipped: add what became of them
+        const base = input.cycleCounts ?? { applied: status.counts?.applied ?? 0, skipped: status.counts?.skipped ?? 0 };
+        const counts = {
+          ...(status.counts ?? {}),
+          applied: base.applied + input.outcomes.filter((o) => o.outcome === 'Applied').length,
+          skipped: base.skipped + input.outcomes.filter((o) => o.outcome !== 'Applied').length,
+        };
         try {
           await writePolicyStatus(deps.kc, input.policy.namespace, input.policy.name, { ...status, workloads, counts });
           break;

@@ -240,7 +240,7 @@ export async function optimizationPolicyWorkflow(input: OptimizationPolicyWorkfl
       const policy = { namespace: input.namespace, name: input.name };
       const outcomes = await applyAll(policy, record.applications ?? [], record.resizeDeferredTimeoutMs ?? 5 * 60_000);
       try {
-        await stepActs.recordApplications({ policy, outcomes });
+        await stepActs.recordApplications({ policy, outcomes, cycleCounts: { applied: record.counts.applied, skipped: record.counts.skipped } });
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
         log.warn('application outcomes not recorded', { error: String(err.cause ?? err) });
