@@ -239,6 +239,29 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 const STRATEGIC = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
 
+const StatusBody = z.object({ message: z.string().optional(), details: z.object({ causes: z.array(z.object({ type: z.string().optional() })).optional() }).optional() });
+
+function statusBody(e: unknown): z.infer<typeof StatusBody> | undefined {
+  const body: unknown = (e as { body?: unknown }).body;
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  const r = StatusBody.safeParse(parsed);
+  return r.success ? r.data : undefined;
+}
+
+/** A 403 from the PodResizeValidator admission plugin: the resize exceeds the node's allocatable (cause NodeCapacity). */
+export function nodeCapacityRefusal(e: unknown): boolean {
+  return (statusBody(e)?.details?.causes ?? []).some((c) => c.type === 'NodeCapacity');
+}
+
+const statusMessage = (e: unknown): string => (statusBody(e)?.message ?? String(e)).slice(0, 300);
+
 export function createApplyActivities(deps: ApplyActivityDeps) {
   const core = deps.kc.makeApiClient(k8s.CoreV1Api);
   const apps = deps.kc.makeApiClient(k8s.AppsV1Api);
@@ -344,6 +367,7 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
 
       let resized = 0;
       let alreadyAtSize = 0;
+      const refused: { name: string; state: PodResizeState; message: string }[] = [];
       for (const p of running) {
         signal?.throwIfAborted();
         if (specAtSize(p, input.containers)) {
@@ -366,12 +390,19 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
         } catch (e) {
           const s = apiStatus(e);
           if (s === 404) continue;
+          if (s === 403 && nodeCapacityRefusal(e)) {
+            // the apiserver's PodResizeValidator (v1.36+): larger than the node's allocatable — Infeasible before the kubelet sees it
+            refused.push({ name: p.metadata.name, state: 'Infeasible', message: `the apiserver refused the resize: ${statusMessage(e)}` });
+            continue;
+          }
           if (s === 403) return result('Forbidden', `resizing pod ${p.metadata.name} is forbidden`);
           const msg = String((e as { body?: unknown }).body ?? e).slice(0, 300);
           log.warn('resize refused', { pod: p.metadata.name, status: s, error: msg });
           return result('Error', `the apiserver refused resizing pod ${p.metadata.name}: ${msg}`, { resized });
         }
       }
+
+      if (refused.length > 0) return result('Infeasible', `pod ${refused[0]!.name}: ${refused[0]!.message}`, { resized, alreadyAtSize, pods: refused });
 
       // ---- watch the outcome ----
       const started = Date.now();

@@ -139,6 +139,20 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
         },
       },
     });
+    // agent: a DaemonSet on this test's node only, using more than it asks → resized up in place
+    await apps.createNamespacedDaemonSet({
+      namespace: ns,
+      body: {
+        metadata: { name: 'agent', namespace: ns, labels: { tier: 'agent' } },
+        spec: {
+          selector: { matchLabels: { app: 'agent' } },
+          template: (() => {
+            const t = template('agent', { cpu: 150, mem: 100 }, { requests: { cpu: '50m', memory: '64Mi' } });
+            return { ...t, spec: { ...t.spec, nodeName: undefined, nodeSelector: { 'kubernetes.io/hostname': node }, tolerations: [{ operator: 'Exists' }] } };
+          })(),
+        },
+      },
+    });
     // watched: Recommend mode, never patched
     await apps.createNamespacedDeployment({
       namespace: ns,
@@ -163,11 +177,11 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
         },
       },
     });
-    await eventually('PodMetrics of the 5 pods', async () => {
+    await eventually('PodMetrics of the 6 pods', async () => {
       const pm = (await custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace: ns, plural: 'pods' })) as {
         items: { containers: unknown[] }[];
       };
-      return pm.items.filter((i) => i.containers.length > 0).length >= 5 ? true : undefined;
+      return pm.items.filter((i) => i.containers.length > 0).length >= 6 ? true : undefined;
     });
     taskQueue = sb.taskQueue('rs-apply');
     orch = await startTestOrchestrator(sb, ns, taskQueue, { env: ENV, scaleUpTrigger: false });
@@ -214,6 +228,17 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
     const kinds = JSON.stringify(history.events ?? []);
     expect(kinds).to.include('applyInPlace').and.include('recordApplications');
     recordHistory(sb, optimizationPolicyWorkflowId(ns, 'auto-web'), path.resolve(__dirname, '../../replay/rightsizing/histories'), 'policy-auto-in-place');
+  });
+
+  it('Auto: the DaemonSet is resized in place too', async () => {
+    const uids = (await podsOf('agent')).map((p) => p.metadata!.uid!);
+    expect(uids).to.have.length(1);
+    await policy('auto-agent', 'agent', { mode: 'Auto', updateStrategy: { cooldown: '0s', maxChangePercent: 900 } });
+    const s = await cyclesUntil('auto-agent', (x) => x.workloads?.find((w) => w.name === 'agent')?.outcome === 'Applied', 'agent Applied');
+    expect(s.workloads!.find((x) => x.name === 'agent')!.method).to.equal('InPlace');
+    const pods = await podsOf('agent');
+    expect(pods.map((p) => p.metadata!.uid!)).to.deep.equal(uids);
+    expect(cpuMillis(String(pods[0]!.status!.containerStatuses![0]!.resources!.requests!.cpu))).to.be.within(150, 250);
   });
 
   it('a pod created afterwards comes up at the recommended size (admission), and so it does with the orchestrator stopped', async () => {
