@@ -1,21 +1,27 @@
 /**
- * The orchestrator's RBAC and admission policy in the sandbox, as a cluster has them (issue #12):
- * k8s/rbac.yaml (the orchestrator's ServiceAccount and its roles) and
- * k8s/admission/vpsienode-policy.yaml (only the orchestrator creates VPSieNodes and writes their
- * status and machine identity), with the policy's identity parameter naming both the
+ * The orchestrator's RBAC and admission policies in the sandbox, as a cluster has them:
+ * k8s/rbac.yaml (the orchestrator's ServiceAccount and its roles),
+ * k8s/admission/vpsienode-policy.yaml (issue #12: only the orchestrator creates VPSieNodes and
+ * writes their status and machine identity), with the policy's identity parameter naming both the
  * ServiceAccount (k8s/admission/orchestrator-identity.yaml) and the sandbox's admin user — the
  * identity `npm start` and the tests use in the sandbox (its token in the kubeconfig, group
- * system:masters).
+ * system:masters) — and k8s/admission/optipod-pod-sizing.yaml (issue #15: new pods of workloads
+ * under Auto OptimizationPolicies are sized at admission from the namespace's
+ * `optipod-pod-sizing` ConfigMap).
  *
  * A policy is enforced a moment after it is created (the apiserver compiles it and syncs its
- * parameter), so `applyAdmission` returns only once a probe shows it in force: a server-side dry-run
- * VPSieNode created by the admin is accepted and the same one by another user (impersonated, with
- * system:masters so RBAC lets it through) is refused by the policy.
+ * parameter), so `applyAdmission` returns only once probes show both in force:
+ * - a server-side dry-run VPSieNode created by the admin is accepted and the same one by another
+ *   user (impersonated, with system:masters so RBAC lets it through) is refused by the policy;
+ * - a server-side dry-run pod "of" a probe StatefulSet (which does not exist) comes back with the
+ *   CPU request of a probe ConfigMap in kube-system. The probe ConfigMap is deleted afterwards, so
+ *   the probes leave nothing behind.
  */
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import YAML from 'yaml';
+import { POD_SIZING_CONFIGMAP, POD_SIZING_LABELS, podSizingKey } from '../lib/crds/optipod/pod-sizing';
 import { repoRoot } from './endpoints';
 import { SandboxError, startProcess, type Managed } from './process';
 
@@ -34,7 +40,7 @@ export function podSizingPolicyFile(): string {
 }
 export const POD_SIZING_POLICY_NAME = 'pod-sizing.optipod.io';
 /** The probe's parameter: a ConfigMap in kube-system sizing a StatefulSet that does not exist. */
-const POD_SIZING_PROBE = { namespace: 'kube-system', statefulSet: 'optipod-admission-probe', cpu: '7m' };
+const POD_SIZING_PROBE = { namespace: 'kube-system', statefulSet: 'optipod-admission-probe', container: 'probe', cpu: '7m' };
 
 export function rbacFile(): string {
   return path.join(repoRoot(), 'k8s', 'rbac.yaml');
@@ -52,9 +58,9 @@ export function identityParams(extraUsers: string[]): Record<string, unknown> {
   return { ...cm, data: { ...(cm.data ?? {}), usernames: users.join(',') } };
 }
 
-function post(url: string, body: string, headers: Record<string, string>, ca: Buffer): Promise<{ status: number; body: string }> {
+function send(method: string, url: string, body: string | undefined, headers: Record<string, string>, ca: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: 'POST', ca, headers: { 'Content-Type': 'application/json', ...headers }, timeout: 2000 }, (res) => {
+    const req = https.request(url, { method, ca, headers: { 'Content-Type': 'application/json', ...headers }, timeout: 2000 }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -64,6 +70,10 @@ function post(url: string, body: string, headers: Record<string, string>, ca: Bu
     req.end(body);
   });
 }
+
+/** POST `body`; a transport error is status 0 with the error as body. */
+const post = (url: string, body: string, headers: Record<string, string>, ca: Buffer): Promise<{ status: number; body: string }> =>
+  send('POST', url, body, headers, ca).catch((e: unknown) => ({ status: 0, body: String(e) }));
 
 async function run(proc: Managed, what: string): Promise<void> {
   await proc.exited;
@@ -81,7 +91,7 @@ export interface AdmissionOptions {
   readyTimeoutMs: number;
 }
 
-/** Applies the RBAC and the admission policy and waits until the policy is enforced. */
+/** Applies the RBAC and the admission policies and waits until both are enforced. */
 export async function applyAdmission(o: AdmissionOptions): Promise<void> {
   const params = path.join(o.dir, 'orchestrator-identity.yaml');
   fs.writeFileSync(params, YAML.stringify(identityParams([SANDBOX_ADMIN_USER])));
@@ -107,11 +117,8 @@ export async function applyAdmission(o: AdmissionOptions): Promise<void> {
   const deadline = Date.now() + o.readyTimeoutMs;
   let last = '';
   for (;;) {
-    const asAdmin = await post(url, probe, auth, ca).catch((e: unknown) => ({ status: 0, body: String(e) }));
-    const asOther = await post(url, probe, { ...auth, 'Impersonate-User': PROBE_USER, 'Impersonate-Group': 'system:masters' }, ca).catch((e: unknown) => ({
-      status: 0,
-      body: String(e),
-    }));
+    const asAdmin = await post(url, probe, auth, ca);
+    const asOther = await post(url, probe, { ...auth, 'Impersonate-User': PROBE_USER, 'Impersonate-Group': 'system:masters' }, ca);
     if ((asAdmin.status === 200 || asAdmin.status === 201) && asOther.status === 403 && asOther.body.includes(ADMISSION_POLICY_NAME)) break;
     last = `admin: HTTP ${asAdmin.status}, other user: HTTP ${asOther.status} ${asOther.body.slice(0, 300)}`;
     if (Date.now() > deadline) throw new SandboxError(`the VPSieNode admission policy was not enforced within ${o.readyTimeoutMs / 1000} s (${last})`);
@@ -120,27 +127,33 @@ export async function applyAdmission(o: AdmissionOptions): Promise<void> {
   await probePodSizing(o, ca, auth, deadline);
 }
 
+/** The CPU request of container `name` in a pod returned by the apiserver (undefined when absent or not a pod). */
+function cpuRequestOf(body: string, name: string): string | undefined {
+  try {
+    const pod = JSON.parse(body) as { spec?: { containers?: { name?: string; resources?: { requests?: Record<string, unknown> } }[] } };
+    const cpu = pod.spec?.containers?.find((c) => c.name === name)?.resources?.requests?.cpu;
+    return typeof cpu === 'string' ? cpu : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The pod sizing policy is in force once a server-side dry-run pod "owned" by the probe
- * StatefulSet comes back with the probe ConfigMap's CPU request. The probe ConfigMap stays in
- * kube-system (labelled; it sizes only a StatefulSet that does not exist).
+ * StatefulSet comes back with the probe ConfigMap's CPU request. The probe ConfigMap (in
+ * kube-system, labelled as the orchestrator's, sizing only a StatefulSet that does not exist) is
+ * deleted afterwards.
  */
 async function probePodSizing(o: AdmissionOptions, ca: Buffer, auth: Record<string, string>, deadline: number): Promise<void> {
   const p = POD_SIZING_PROBE;
+  const configMaps = `${o.apiserverUrl}/api/v1/namespaces/${p.namespace}/configmaps`;
   const cm = JSON.stringify({
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: {
-      name: 'optipod-pod-sizing',
-      namespace: p.namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'vpsie-orchestrator', 'optipod.io/pod-sizing': 'true' },
-    },
-    data: { [`StatefulSet_${p.statefulSet}_probe_cpu`]: p.cpu },
+    metadata: { name: POD_SIZING_CONFIGMAP, namespace: p.namespace, labels: POD_SIZING_LABELS },
+    data: { [podSizingKey('StatefulSet', p.statefulSet, p.container, 'cpu')]: p.cpu },
   });
-  const made = await post(`${o.apiserverUrl}/api/v1/namespaces/${p.namespace}/configmaps`, cm, auth, ca).catch((e: unknown) => ({
-    status: 0,
-    body: String(e),
-  }));
+  const made = await post(configMaps, cm, auth, ca);
   if (made.status !== 201 && made.status !== 409)
     throw new SandboxError(`the pod sizing probe ConfigMap was not created: HTTP ${made.status} ${made.body.slice(0, 200)}`);
   const pod = JSON.stringify({
@@ -151,17 +164,18 @@ async function probePodSizing(o: AdmissionOptions, ca: Buffer, auth: Record<stri
       namespace: p.namespace,
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: p.statefulSet, uid: '00000000-0000-0000-0000-000000000000', controller: true }],
     },
-    spec: { containers: [{ name: 'probe', image: 'registry.k8s.io/pause:3.9' }] },
+    spec: { containers: [{ name: p.container, image: 'registry.k8s.io/pause:3.9' }] },
   });
   let last = '';
   for (;;) {
-    const r = await post(`${o.apiserverUrl}/api/v1/namespaces/${p.namespace}/pods?dryRun=All`, pod, auth, ca).catch((e: unknown) => ({
-      status: 0,
-      body: String(e),
-    }));
-    if ((r.status === 200 || r.status === 201) && r.body.includes(`"cpu":"${p.cpu}"`)) return;
+    // The service-account admission refuses pods until kube-system's default ServiceAccount exists.
+    const r = await post(`${o.apiserverUrl}/api/v1/namespaces/${p.namespace}/pods?dryRun=All`, pod, auth, ca);
+    if ((r.status === 200 || r.status === 201) && cpuRequestOf(r.body, p.container) === p.cpu) break;
     last = `HTTP ${r.status} ${r.body.slice(0, 200)}`;
     if (Date.now() > deadline) throw new SandboxError(`the pod sizing admission policy was not in force within ${o.readyTimeoutMs / 1000} s (${last})`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  const gone = await send('DELETE', `${configMaps}/${POD_SIZING_CONFIGMAP}`, undefined, auth, ca).catch((e: unknown) => ({ status: 0, body: String(e) }));
+  if (gone.status !== 200 && gone.status !== 404)
+    throw new SandboxError(`the pod sizing probe ConfigMap was not deleted: HTTP ${gone.status} ${gone.body.slice(0, 200)}`);
 }

@@ -1,9 +1,10 @@
 /**
  * The sandbox: a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
- * kube-scheduler), kwok faking kubelets, and the Temporal dev server — all on loopback, on free
- * ports, with their state and logs in the sandbox directory. `startSandbox` brings them up in
- * order, waits for each to be ready, applies the project's CRDs and writes
- * `<dir>/endpoints.json`; `Sandbox.stop` stops every process it started, by pid.
+ * kube-scheduler), kwok faking kubelets (with the resize arbiter deciding in-place resizes for
+ * them), and the Temporal dev server — all on loopback, on free ports, with their state and logs
+ * in the sandbox directory. `startSandbox` brings them up in order, waits for each to be ready,
+ * applies the project's CRDs and writes `<dir>/endpoints.json`; `Sandbox.stop` stops every
+ * process it started, by pid.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -110,6 +111,22 @@ export function readVPSieReady(proc: Pick<Managed, 'logFile' | 'logOffset' | 'pi
     if (r.success && r.data.pid === proc.pid) return r.data;
   }
   return undefined;
+}
+
+/** Whether `proc` has printed its one-line JSON ready message `{"<key>":"ready","pid":<its pid>}` in this run. */
+export function readyLine(proc: Pick<Managed, 'logFile' | 'logOffset' | 'pid'>, key: string): boolean {
+  const Ready = z.object({ [key]: z.literal('ready'), pid: z.number().int() });
+  return ownLog(proc)
+    .split('\n')
+    .some((line) => {
+      if (!line.startsWith(`{"${key}"`)) return false;
+      try {
+        const r = Ready.safeParse(JSON.parse(line));
+        return r.success && r.data.pid === proc.pid;
+      } catch {
+        return false; // a line still being written
+      }
+    });
 }
 
 /**
@@ -420,7 +437,21 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     procs.push(vpsie);
     let vpsieInfo: VPSieReady | undefined;
 
+    // ---- the resize arbiter: the kubelet's admission of in-place resizes, which kwok lacks ----
+    // It decides whether a pods/resize fits the node (Infeasible / Deferred / admitted) and the
+    // kwok stage pod-resize actuates what it admitted (sandbox/resize-arbiter/arbiter.ts).
+    progress('starting the resize arbiter…');
+    const arbiter = startProcess(
+      'resize-arbiter',
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot(), 'sandbox', 'resize-arbiter', 'main.ts'), '--kubeconfig', kubeconfig],
+      logDir,
+      { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    );
+    procs.push(arbiter);
+
     await Promise.all([
+      waitReady(arbiter, 'its ready line', async () => readyLine(arbiter, 'resizeArbiter'), readyTimeoutMs),
       waitReady(
         vpsie,
         'its ready line',

@@ -4,3 +4,4 @@ export * from './quantity';
 export * from './policy';
 export * from './parse';
 export * from './checkpoint';
+export * from './pod-sizing';

@@ -7,8 +7,12 @@
  *   <Kind>_<workloadName>_<containerName>_<field> = <quantity>
  *
  * Kind ∈ Deployment | StatefulSet | DaemonSet; field ∈ cpu, memory (requests), cpuLimit,
- * memoryLimit. `_` occurs in no Kubernetes object or container name, so a key is unambiguous. A
- * key longer than 253 characters cannot be stored (the workload is reported not storable).
+ * memoryLimit. `_` occurs in no Kubernetes object or container name, so a key is unambiguous and
+ * every key starting with `<Kind>_<workloadName>_` is that workload's. A key longer than 253
+ * characters cannot be stored (the workload is reported not storable). CPU is written in whole
+ * millicores and memory in whole MiB, rounded up (formatCpu / formatMemory: what an in-place
+ * resize writes too, so new pods match resized ones).
+ *
  * Pure: building, merging and reading the data; the activities do the I/O.
  */
 import { z } from 'zod';
@@ -17,6 +21,7 @@ import { QUANTITY_PATTERN, cpuMillis, formatCpu, formatMemory, memoryBytes } fro
 
 export const POD_SIZING_CONFIGMAP = 'optipod-pod-sizing';
 export const POD_SIZING_LABELS = { 'app.kubernetes.io/managed-by': 'vpsie-orchestrator', 'optipod.io/pod-sizing': 'true' } as const;
+/** cpu, memory: requests; cpuLimit, memoryLimit: limits. */
 export const POD_SIZING_FIELDS = ['cpu', 'memory', 'cpuLimit', 'memoryLimit'] as const;
 export type PodSizingField = (typeof POD_SIZING_FIELDS)[number];
 /** ConfigMap keys are at most 253 characters. */
@@ -24,10 +29,13 @@ export const POD_SIZING_MAX_KEY = 253;
 
 export interface PodSizingContainer {
   name: string;
-  /** Millicores / bytes. */
+  /** Millicores. */
   cpu?: number;
+  /** Bytes. */
   memory?: number;
+  /** Millicores. */
   cpuLimit?: number;
+  /** Bytes. */
   memoryLimit?: number;
 }
 
@@ -37,28 +45,42 @@ export interface PodSizingWorkload {
   containers: PodSizingContainer[];
 }
 
+export interface PodSizingWorkloadRef {
+  kind: WorkloadKind;
+  name: string;
+}
+
 export const podSizingKey = (kind: WorkloadKind, workload: string, container: string, field: PodSizingField): string =>
   `${kind}_${workload}_${container}_${field}`;
 
-const prefixOf = (kind: WorkloadKind, workload: string): string => `${kind}_${workload}_`;
+/** The prefix of every key of the workload. */
+const prefixOf = (w: PodSizingWorkloadRef): string => `${w.kind}_${w.name}_`;
+
+const isCpu = (field: PodSizingField): boolean => field === 'cpu' || field === 'cpuLimit';
 
 function format(field: PodSizingField, v: number): string {
-  return field === 'cpu' || field === 'cpuLimit' ? formatCpu(v) : formatMemory(v);
+  return isCpu(field) ? formatCpu(v) : formatMemory(v);
 }
 
-/** The data of these workloads; a workload with a key too long is left out and named in `notStorable`. */
+/**
+ * The data of these workloads. A value that is not a positive finite number, or that rounds to
+ * zero, is left out (that key only: no zero limit is ever written); a workload with a key over 253 characters is left out entirely and named in
+ * `notStorable` (half a workload's entries would size some containers and not others).
+ */
 export function buildPodSizingData(workloads: readonly PodSizingWorkload[]): {
   data: Record<string, string>;
-  notStorable: { kind: WorkloadKind; name: string }[];
+  notStorable: PodSizingWorkloadRef[];
 } {
   const data: Record<string, string> = {};
-  const notStorable: { kind: WorkloadKind; name: string }[] = [];
+  const notStorable: PodSizingWorkloadRef[] = [];
   for (const w of workloads) {
     const entries: [string, string][] = [];
     for (const c of w.containers)
       for (const f of POD_SIZING_FIELDS) {
         const v = c[f];
-        if (v !== undefined && Number.isFinite(v) && v > 0) entries.push([podSizingKey(w.kind, w.name, c.name, f), format(f, v)]);
+        if (v === undefined || !Number.isFinite(v) || v <= 0) continue;
+        const q = format(f, v);
+        if (!/^0+(m|Mi)$/.test(q)) entries.push([podSizingKey(w.kind, w.name, c.name, f), q]);
       }
     if (entries.some(([k]) => k.length > POD_SIZING_MAX_KEY)) {
       notStorable.push({ kind: w.kind, name: w.name });
@@ -70,50 +92,72 @@ export function buildPodSizingData(workloads: readonly PodSizingWorkload[]): {
 }
 
 /**
- * `existing` with every key of `set`'s and `remove`'s workloads replaced: `set` workloads get
- * exactly their new entries, `remove` workloads none; other workloads' keys are untouched.
+ * `existing` with every key of the `set` and `remove` workloads replaced: `set` workloads get
+ * exactly their new entries (a not-storable one none, and is named), `remove` workloads none;
+ * every other key — other workloads', and keys that are no workload's — is kept as it is.
  */
 export function mergePodSizingData(
   existing: Readonly<Record<string, string>>,
   set: readonly PodSizingWorkload[],
-  remove: readonly { kind: WorkloadKind; name: string }[],
-): { data: Record<string, string>; notStorable: { kind: WorkloadKind; name: string }[] } {
-  const prefixes = [...set, ...remove].map((w) => prefixOf(w.kind, w.name));
+  remove: readonly PodSizingWorkloadRef[],
+): { data: Record<string, string>; notStorable: PodSizingWorkloadRef[] } {
+  const prefixes = [...set, ...remove].map(prefixOf);
   const data: Record<string, string> = {};
-  for (const [k, v] of Object.entries(existing)) if (!prefixes.some((p) => ownsKey(p, k))) data[k] = v;
+  for (const [k, v] of Object.entries(existing)) if (!prefixes.some((p) => k.startsWith(p))) data[k] = v;
   const built = buildPodSizingData(set);
   Object.assign(data, built.data);
   return { data, notStorable: built.notStorable };
 }
 
-/** `key` belongs to the workload of `prefix` (`Kind_name_`): the rest is `container_field` with no `_` in the container. */
-function ownsKey(prefix: string, key: string): boolean {
-  if (!key.startsWith(prefix)) return false;
-  const rest = key.slice(prefix.length);
-  const i = rest.indexOf('_');
-  return i > 0 && rest.indexOf('_', i + 1) === -1 && (POD_SIZING_FIELDS as readonly string[]).includes(rest.slice(i + 1));
+const DNS_SUBDOMAIN = '[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?';
+const DNS_LABEL = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
+/** A key of the contract; groups: kind, workload, container, field. */
+const KEY_PATTERN = new RegExp(`^(${WORKLOAD_KINDS.join('|')})_(${DNS_SUBDOMAIN})_(${DNS_LABEL})_(${POD_SIZING_FIELDS.join('|')})$`);
+
+const EntrySchema = z.tuple([
+  z
+    .string()
+    .max(POD_SIZING_MAX_KEY)
+    .regex(KEY_PATTERN)
+    .transform((k) => {
+      const m = KEY_PATTERN.exec(k)!;
+      return { kind: m[1] as WorkloadKind, workload: m[2]!, container: m[3]!, field: m[4] as PodSizingField };
+    }),
+  z.string().regex(QUANTITY_PATTERN),
+]);
+
+/** A quantity of `field` as a number: bytes, or millicores ("250m" exactly 250; others to the nanocore). */
+function valueOf(field: PodSizingField, q: string): number | undefined {
+  if (!isCpu(field)) return memoryBytes(q);
+  if (q.endsWith('m') && QUANTITY_PATTERN.test(q)) return Number(q.slice(0, -1));
+  const m = cpuMillis(q);
+  return m === undefined || Math.abs(m) * 1e6 > Number.MAX_SAFE_INTEGER ? m : Math.round(m * 1e6) / 1e6;
 }
 
-const KEY = z.string().regex(/^(Deployment|StatefulSet|DaemonSet)_([a-z0-9.-]+)_([a-z0-9-]+)_(cpu|memory|cpuLimit|memoryLimit)$/);
-
-/** The workloads of a ConfigMap's data; entries that are not the contract's (key or quantity) are skipped and named. */
-export function readPodSizing(data: Readonly<Record<string, string>>): { workloads: PodSizingWorkload[]; malformed: string[] } {
+/**
+ * The workloads of a ConfigMap's `data` (anything: it comes from the API). Entries that are not
+ * the contract's — key not `<Kind>_<workload>_<container>_<field>`, value not a non-negative
+ * quantity — are skipped and their keys named in `malformed` (the policy ignores them too).
+ * Workloads and containers come in the order of their first key.
+ */
+export function readPodSizing(data: unknown): { workloads: PodSizingWorkload[]; malformed: string[] } {
   const byWorkload = new Map<string, PodSizingWorkload>();
   const malformed: string[] = [];
-  for (const [k, v] of Object.entries(data)) {
-    const m = KEY.safeParse(k).success ? /^([A-Za-z]+)_(.+)_([a-z0-9-]+)_(cpu|memory|cpuLimit|memoryLimit)$/.exec(k) : null;
-    const kind = m?.[1] as WorkloadKind | undefined;
-    const field = m?.[4] as PodSizingField | undefined;
-    const n = field === undefined || !QUANTITY_PATTERN.test(v) ? undefined : field === 'cpu' || field === 'cpuLimit' ? cpuMillis(v) : memoryBytes(v);
-    if (m === null || kind === undefined || !(WORKLOAD_KINDS as readonly string[]).includes(kind) || field === undefined || n === undefined) {
-      malformed.push(k);
+  const record = z.record(z.string(), z.unknown()).safeParse(data ?? {});
+  if (!record.success) return { workloads: [], malformed: [] };
+  for (const entry of Object.entries(record.data)) {
+    const parsed = EntrySchema.safeParse(entry);
+    const n = parsed.success ? valueOf(parsed.data[0].field, parsed.data[1]) : undefined;
+    if (!parsed.success || n === undefined) {
+      malformed.push(entry[0]);
       continue;
     }
-    const wk = `${kind}/${m[2]!}`;
-    const w = byWorkload.get(wk) ?? { kind, name: m[2]!, containers: [] };
-    byWorkload.set(wk, w);
-    let c = w.containers.find((x) => x.name === m[3]);
-    if (c === undefined) w.containers.push((c = { name: m[3]! }));
+    const [{ kind, workload, container, field }] = parsed.data;
+    const wk = `${kind}/${workload}`;
+    let w = byWorkload.get(wk);
+    if (w === undefined) byWorkload.set(wk, (w = { kind, name: workload, containers: [] }));
+    let c = w.containers.find((x) => x.name === container);
+    if (c === undefined) w.containers.push((c = { name: container }));
     c[field] = n;
   }
   return { workloads: [...byWorkload.values()], malformed };
