@@ -26,7 +26,7 @@ import { optimizationPolicyWorkflowId } from '../workflows/rightsizing/policy';
 import type { OptimizationPolicyStatus } from '../lib/crds/optipod';
 import { startTestOrchestrator } from '../test/support/orchestrator';
 import { createKwokNode, sharedSandbox, stopSharedSandbox, uniqueName, type TestSandbox } from '../test/support/sandbox';
-import { round3 } from './stats';
+import { percentile, round3 } from './stats';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -83,13 +83,14 @@ async function main(): Promise<void> {
   const replicas = Number(arg('replicas', '5'));
   const nsCount = Number(arg('namespaces', '4'));
   const sb = await sharedSandbox();
-  const api = process.env.BENCH_NO_COUNT === "1" ? { snapshot: () => ({}) as Record<string, number> } : countApiRequests(sb.endpoints.apiserver);
+  const api = process.env.BENCH_NO_COUNT === '1' ? { snapshot: () => ({}) as Record<string, number> } : countApiRequests(sb.endpoints.apiserver);
   const apps = sb.kc.makeApiClient(k8s.AppsV1Api);
   const custom = sb.kc.makeApiClient(k8s.CustomObjectsApi);
   const pods = workloads * replicas;
   const nodes: string[] = [];
   const perNode = 250;
-  for (let i = 0; i < Math.ceil(pods / perNode); i++) nodes.push(await createKwokNode(sb, 'bench-rs', { cpu: '2000', memory: '8Ti', pods: String(perNode + 10) }));
+  for (let i = 0; i < Math.ceil(pods / perNode); i++)
+    nodes.push(await createKwokNode(sb, 'bench-rs', { cpu: '2000', memory: '8Ti', pods: String(perNode + 10) }));
   const namespaces: string[] = [];
   for (let i = 0; i < nsCount; i++) namespaces.push(await sb.namespace('bench-rs'));
   const t0 = Date.now();
@@ -121,8 +122,7 @@ async function main(): Promise<void> {
     `${pods} pods Running`,
     async () => {
       let running = 0;
-      for (const namespace of namespaces)
-        running += (await sb.core.listNamespacedPod({ namespace, fieldSelector: 'status.phase=Running' })).items.length;
+      for (const namespace of namespaces) running += (await sb.core.listNamespacedPod({ namespace, fieldSelector: 'status.phase=Running' })).items.length;
       return running >= pods ? true : undefined;
     },
     900_000,
@@ -185,8 +185,20 @@ async function main(): Promise<void> {
   const requests = api.snapshot();
   const vpsieRequests = (await vpsieAccepted(sb)) - vpsieBefore;
 
-  // the activities' times from the workflow history
-  const history = await sb.temporal.workflow.getHandle(optimizationPolicyWorkflowId(operatorNs, policy)).fetchHistory();
+  // the activities' times from the workflow history (once recordApplications' completion is in it)
+  const handle = sb.temporal.workflow.getHandle(optimizationPolicyWorkflowId(operatorNs, policy));
+  const history = await until(
+    'recordApplications completed in the history',
+    async () => {
+      const h = await handle.fetchHistory();
+      const scheduledIds = new Set(
+        (h.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordApplications').map((e) => String(e.eventId)),
+      );
+      return (h.events ?? []).some((e) => scheduledIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? ''))) ? h : undefined;
+    },
+    60_000,
+    250,
+  );
   const ts = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }): number =>
     Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6);
   const events = history.events ?? [];
@@ -215,6 +227,20 @@ async function main(): Promise<void> {
       cycleSeconds: cycle ? round3((cycle.end - cycle.start) / 1000) : null,
       applySeconds: cycle && record ? round3((record.end - cycle.end) / 1000) : null,
       applyInPlaceActivities: applies.length,
+      applyInPlaceSeconds: {
+        p50: round3(
+          percentile(
+            applies.map((a) => (a.end - a.start) / 1000),
+            50,
+          ),
+        ),
+        p95: round3(
+          percentile(
+            applies.map((a) => (a.end - a.start) / 1000),
+            95,
+          ),
+        ),
+      },
       wallSeconds: round3(wallSeconds),
       applied: status.counts?.applied ?? 0,
       skipped: status.counts?.skipped ?? 0,

@@ -67,7 +67,7 @@ export const ApplyInPlaceInputSchema = z.object({
   workload: WorkloadRefSchema,
   containers: z.array(ContainerChangeSchema).min(1),
   deferredTimeoutMs: z.number().int().positive(),
-  /** Poll period while watching the resize (default 500 ms). */
+  /** Poll period while watching the resize (default 250 ms). */
   pollMs: z.number().int().positive().optional(),
 });
 export type ApplyInPlaceInput = z.input<typeof ApplyInPlaceInputSchema>;
@@ -239,7 +239,10 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 const STRATEGIC = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
 
-const StatusBody = z.object({ message: z.string().optional(), details: z.object({ causes: z.array(z.object({ type: z.string().optional() })).optional() }).optional() });
+const StatusBody = z.object({
+  message: z.string().optional(),
+  details: z.object({ causes: z.array(z.object({ type: z.string().optional() })).optional() }).optional(),
+});
 
 function statusBody(e: unknown): z.infer<typeof StatusBody> | undefined {
   const body: unknown = (e as { body?: unknown }).body;
@@ -276,7 +279,11 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
   }
 
   /** The workload's desired replicas and its live pods (by its selector and the controller chain). */
-  async function workloadPods(w: { kind: WorkloadKind; namespace: string; name: string }): Promise<{ replicas: number; pods: Pod[] } | undefined> {
+  async function workloadPods(w: {
+    kind: WorkloadKind;
+    namespace: string;
+    name: string;
+  }): Promise<{ replicas: number; pods: Pod[]; labelSelector: string } | undefined> {
     let selector: k8s.V1LabelSelector | undefined;
     let replicas: number;
     try {
@@ -318,11 +325,23 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
       if (owner !== undefined && owners.has(`${owner.kind}/${owner.name}`)) pods.push(p.data);
     }
     pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-    return { replicas, pods };
+    return { replicas, pods, labelSelector };
+  }
+
+  /** The named pods as they are now (one list by the workload's selector). */
+  async function podsNamed(namespace: string, labelSelector: string, names: ReadonlySet<string>): Promise<Pod[]> {
+    const list = await core.listNamespacedPod({ namespace, ...(labelSelector ? { labelSelector } : {}) });
+    const out: Pod[] = [];
+    for (const raw of list.items) {
+      if (!names.has(raw.metadata?.name ?? '')) continue;
+      const p = PodSchema.safeParse(JSON.parse(JSON.stringify(raw)) as unknown);
+      if (p.success) out.push(p.data);
+    }
+    return out;
   }
 
   /** Sets (or replaces) the workload's entries in the namespace's pod sizing ConfigMap. */
-  async function writePodSizing(w: { kind: WorkloadKind; namespace: string; name: string }, changes: readonly Change[]): Promise<void> {
+  async function writePodSizing(w: { kind: WorkloadKind; namespace: string; name: string }, changes: readonly Change[], owner: string): Promise<void> {
     const entry: PodSizingWorkload = {
       kind: w.kind,
       name: w.name,
@@ -335,7 +354,11 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
         return x;
       }),
     };
-    await updatePodSizing(deps.kc, w.namespace, [entry], []);
+    const notStorable = await updatePodSizing(deps.kc, w.namespace, [entry], [], owner);
+    if (notStorable.length > 0)
+      logger('rightsizing', { workload: `${w.kind}/${w.namespace}/${w.name}` }).warn(
+        'the workload name is too long for a pod sizing key: new pods are not sized at admission',
+      );
   }
 
   return {
@@ -355,7 +378,7 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
       });
       if (!(await stillAuto(input.policy))) return result('Stopped', 'the policy is no longer in Auto mode: nothing applied');
       try {
-        await writePodSizing(w, input.containers);
+        await writePodSizing(w, input.containers, `${input.policy.namespace}/${input.policy.name}`);
       } catch (e) {
         if (apiStatus(e) === 403) return result('Forbidden', `writing ${POD_SIZING_CONFIGMAP} in ${w.namespace} is forbidden`);
         throw e;
@@ -408,8 +431,7 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
       const started = Date.now();
       const names = new Set(running.map((p) => p.metadata.name));
       for (;;) {
-        const now = await workloadPods(w);
-        const pods = (now?.pods ?? []).filter((p) => names.has(p.metadata.name) && live(p));
+        const pods = (await podsNamed(w.namespace, found.labelSelector, names)).filter(live);
         const states = pods.map((p) => ({ name: p.metadata.name, ...resizeState(p, input.containers) }));
         ctx?.heartbeat({ resized, states: states.map((s) => s.state) });
         const rest = { resized, alreadyAtSize, pods: states };
@@ -427,7 +449,7 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
             rest,
           );
         }
-        await sleep(input.pollMs ?? 500, signal);
+        await sleep(input.pollMs ?? 250, signal);
       }
     },
 
@@ -436,7 +458,7 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
       const w = input.workload;
       if (!(await stillAuto(input.policy))) return { state: 'Stopped', message: 'the policy is no longer in Auto mode: no more pods are recreated' };
       try {
-        await writePodSizing(w, input.containers);
+        await writePodSizing(w, input.containers, `${input.policy.namespace}/${input.policy.name}`);
       } catch (e) {
         if (apiStatus(e) === 403) return { state: 'Forbidden', message: `writing ${POD_SIZING_CONFIGMAP} in ${w.namespace} is forbidden` };
         throw e;
@@ -534,13 +556,33 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
   };
 }
 
-/** Read-modify-write of a namespace's pod sizing ConfigMap (created when missing; resourceVersion-checked, retried on conflict). */
+/** The ConfigMap annotation naming, per workload (`Kind/name`), the policy (`namespace/name`) that wrote its entries. */
+export const POD_SIZING_OWNERS_ANNOTATION = 'optipod.io/owners';
+
+function ownersOf(cm: k8s.V1ConfigMap | undefined): Record<string, string> {
+  const raw = cm?.metadata?.annotations?.[POD_SIZING_OWNERS_ANNOTATION];
+  if (raw === undefined) return {};
+  try {
+    const r = z.record(z.string(), z.string()).safeParse(JSON.parse(raw));
+    return r.success ? r.data : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Read-modify-write of a namespace's pod sizing ConfigMap (created when missing; resourceVersion-
+ * checked, retried on conflict): `set` workloads get exactly their new entries (owned by
+ * `owner`), `remove` workloads none; other workloads are untouched. Returns the workloads whose
+ * keys are too long to store.
+ */
 export async function updatePodSizing(
   kc: k8s.KubeConfig,
   namespace: string,
   set: readonly PodSizingWorkload[],
   remove: readonly { kind: WorkloadKind; name: string }[],
-): Promise<void> {
+  owner?: string,
+): Promise<{ kind: WorkloadKind; name: string }[]> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   for (let attempt = 0; ; attempt++) {
     let existing: k8s.V1ConfigMap | undefined;
@@ -549,27 +591,64 @@ export async function updatePodSizing(
     } catch (e) {
       if (apiStatus(e) !== 404) throw e;
     }
-    if (existing === undefined && set.length === 0) return;
+    if (existing === undefined && set.length === 0) return [];
     const merged = mergePodSizingData(existing?.data ?? {}, set, remove);
-    const same = JSON.stringify(Object.entries(merged.data).sort()) === JSON.stringify(Object.entries(existing?.data ?? {}).sort());
-    if (existing !== undefined && same) return;
+    const owners = ownersOf(existing);
+    for (const w of remove) delete owners[`${w.kind}/${w.name}`];
+    for (const w of set) if (owner !== undefined) owners[`${w.kind}/${w.name}`] = owner;
+    for (const w of merged.notStorable) delete owners[`${w.kind}/${w.name}`];
+    const sameData = JSON.stringify(Object.entries(merged.data).sort()) === JSON.stringify(Object.entries(existing?.data ?? {}).sort());
+    const sameOwners = JSON.stringify(Object.entries(owners).sort()) === JSON.stringify(Object.entries(ownersOf(existing)).sort());
+    if (existing !== undefined && sameData && sameOwners) return merged.notStorable;
+    const annotations = { [POD_SIZING_OWNERS_ANNOTATION]: JSON.stringify(Object.fromEntries(Object.entries(owners).sort())) };
     try {
       if (existing === undefined)
         await core.createNamespacedConfigMap({
           namespace,
-          body: { metadata: { name: POD_SIZING_CONFIGMAP, namespace, labels: { ...POD_SIZING_LABELS } }, data: merged.data },
+          body: { metadata: { name: POD_SIZING_CONFIGMAP, namespace, labels: { ...POD_SIZING_LABELS }, annotations }, data: merged.data },
         });
       else
         await core.replaceNamespacedConfigMap({
           namespace,
           name: POD_SIZING_CONFIGMAP,
-          body: { ...existing, metadata: { ...existing.metadata, labels: { ...(existing.metadata?.labels ?? {}), ...POD_SIZING_LABELS } }, data: merged.data },
+          body: {
+            ...existing,
+            metadata: {
+              ...existing.metadata,
+              labels: { ...(existing.metadata?.labels ?? {}), ...POD_SIZING_LABELS },
+              annotations: { ...(existing.metadata?.annotations ?? {}), ...annotations },
+            },
+            data: merged.data,
+          },
         });
-      return;
+      return merged.notStorable;
     } catch (e) {
       const s = apiStatus(e);
       if ((s === 409 || s === 422) && attempt < 5) continue;
       throw e;
     }
   }
+}
+
+/**
+ * Removes every pod sizing entry `policy` wrote, in every namespace (a policy Disabled or deleted:
+ * pods created from now on get their template's size; running pods are left as they are).
+ */
+export async function removePolicySizing(kc: k8s.KubeConfig, policy: string): Promise<number> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const list = await core.listConfigMapForAllNamespaces({ labelSelector: 'optipod.io/pod-sizing=true' });
+  let removed = 0;
+  for (const cm of list.items) {
+    if (cm.metadata?.name !== POD_SIZING_CONFIGMAP || cm.metadata.namespace === undefined) continue;
+    const mine = Object.entries(ownersOf(cm))
+      .filter(([, p]) => p === policy)
+      .flatMap(([k]) => {
+        const [kind, name] = k.split('/') as [string, string | undefined];
+        return (WORKLOAD_KINDS as readonly string[]).includes(kind) && name !== undefined ? [{ kind: kind as WorkloadKind, name }] : [];
+      });
+    if (mine.length === 0) continue;
+    await updatePodSizing(kc, cm.metadata.namespace, [], mine);
+    removed += mine.length;
+  }
+  return removed;
 }

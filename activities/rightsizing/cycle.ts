@@ -61,7 +61,7 @@ import {
   templateResources,
   writePolicyStatus,
 } from './kube';
-import { updatePodSizing } from './apply';
+import { removePolicySizing, updatePodSizing } from './apply';
 import { cycleMetrics } from './metrics';
 import { workloadOfPod } from './owners';
 import type { UsageProvider } from './provider';
@@ -220,10 +220,20 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
       const key = `${input.namespace}/${input.name}`;
       const log = logger('rightsizing', { policy: key });
       const endTimer = metrics.duration.startTimer({ policy: key });
+      /** The policy's pod sizing entries go (Disabled, deleted): new pods get their template's size; running pods stay as they are. */
+      const dropSizing = async (): Promise<void> => {
+        try {
+          const n = await removePolicySizing(deps.kc, key);
+          if (n > 0) log.info('pod sizing entries removed', { workloads: n });
+        } catch (err) {
+          log.warn('pod sizing entries not removed', { error: String(err) });
+        }
+      };
       try {
         const raw = await readPolicy(deps.kc, input.namespace, input.name);
         if (raw === undefined) {
           gaugeLabels.delete(key);
+          await dropSizing();
           return { outcome: 'PolicyGone' };
         }
         const meta = (raw as { metadata?: { uid?: string; generation?: number } }).metadata ?? {};
@@ -255,6 +265,7 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
         if (spec.mode === 'Disabled') {
           const message = 'mode Disabled: no cycles run; the last recommendations are kept';
           await withReady('False', 'PolicyDisabled', message);
+          await dropSizing();
           gaugeLabels.delete(key);
           return { outcome: 'Disabled', ...(generation !== undefined ? { generation } : {}), intervalMs, message };
         }

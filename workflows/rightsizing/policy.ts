@@ -69,7 +69,7 @@ const stepActs = proxyActivities<ApplyActivities>({
 /** Applications of recommendations as workflow steps (issue #15). */
 export const PATCH_APPLY = 'rightsizing-applies-recommendations';
 /** Workloads applied at once. */
-export const APPLY_CONCURRENCY = 8;
+export const APPLY_CONCURRENCY = 16;
 /** A recreate that has not finished in this time ends (EvictionBlocked or RecreateTimedOut). */
 export const RECREATE_TIMEOUT_MS = 30 * 60_000;
 const RECREATE_POLL_MS = 2_000;
