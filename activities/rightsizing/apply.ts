@@ -340,20 +340,9 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
     return out;
   }
 
-  /** Sets (or replaces) the workload's entries in the namespace's pod sizing ConfigMap. */
+  /** Sets (or replaces) the workload's entries in the namespace's pod sizing ConfigMap (no write when they are there already). */
   async function writePodSizing(w: { kind: WorkloadKind; namespace: string; name: string }, changes: readonly Change[], owner: string): Promise<void> {
-    const entry: PodSizingWorkload = {
-      kind: w.kind,
-      name: w.name,
-      containers: changes.map((c) => {
-        const x: PodSizingWorkload['containers'][number] = { name: c.name };
-        if (c.requests.cpu !== undefined) x.cpu = c.requests.cpu;
-        if (c.requests.memory !== undefined) x.memory = c.requests.memory;
-        if (c.limits?.cpu !== undefined) x.cpuLimit = c.limits.cpu;
-        if (c.limits?.memory !== undefined) x.memoryLimit = c.limits.memory;
-        return x;
-      }),
-    };
+    const entry = podSizingEntry(w, changes);
     const notStorable = await updatePodSizing(deps.kc, w.namespace, [entry], [], owner);
     if (notStorable.length > 0)
       logger('rightsizing', { workload: `${w.kind}/${w.namespace}/${w.name}` }).warn(
@@ -391,11 +380,10 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
       let resized = 0;
       let alreadyAtSize = 0;
       const refused: { name: string; state: PodResizeState; message: string }[] = [];
-      for (const p of running) {
-        signal?.throwIfAborted();
+      const resizeOne = async (p: Pod): Promise<ApplyInPlaceResult | undefined> => {
         if (specAtSize(p, input.containers)) {
           alreadyAtSize++;
-          continue;
+          return undefined;
         }
         const containers: { name: string; resources: { requests?: Record<string, string>; limits?: Record<string, string> } }[] = [];
         const initContainers: typeof containers = [];
@@ -412,18 +400,23 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
           resized++;
         } catch (e) {
           const s = apiStatus(e);
-          if (s === 404) continue;
+          if (s === 404) return undefined;
           if (s === 403 && nodeCapacityRefusal(e)) {
             // the apiserver's PodResizeValidator (v1.36+): larger than the node's allocatable — Infeasible before the kubelet sees it
             refused.push({ name: p.metadata.name, state: 'Infeasible', message: `the apiserver refused the resize: ${statusMessage(e)}` });
-            continue;
+            return undefined;
           }
           if (s === 403) return result('Forbidden', `resizing pod ${p.metadata.name} is forbidden`);
           const msg = String((e as { body?: unknown }).body ?? e).slice(0, 300);
           log.warn('resize refused', { pod: p.metadata.name, status: s, error: msg });
           return result('Error', `the apiserver refused resizing pod ${p.metadata.name}: ${msg}`, { resized });
         }
-      }
+        return undefined;
+      };
+      // the workload's pods are resized together (each patch is idempotent: a pod already at its new spec is not patched)
+      signal?.throwIfAborted();
+      const firstFailure = (await Promise.all(running.map(resizeOne))).find((r) => r !== undefined);
+      if (firstFailure !== undefined) return { ...firstFailure, resized, alreadyAtSize };
 
       if (refused.length > 0) return result('Infeasible', `pod ${refused[0]!.name}: ${refused[0]!.message}`, { resized, alreadyAtSize, pods: refused });
 
@@ -553,6 +546,22 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
         else if (o.outcome === 'Failed') metrics.errors.inc({ policy: key, error_type: o.skipReason ?? 'ApplicationFailed' });
       }
     },
+  };
+}
+
+/** A workload's pod sizing entry: the requests (and limits) its containers get. */
+export function podSizingEntry(w: { kind: WorkloadKind; name: string }, changes: readonly Change[]): PodSizingWorkload {
+  return {
+    kind: w.kind,
+    name: w.name,
+    containers: changes.map((c) => {
+      const x: PodSizingWorkload['containers'][number] = { name: c.name };
+      if (c.requests.cpu !== undefined) x.cpu = c.requests.cpu;
+      if (c.requests.memory !== undefined) x.memory = c.requests.memory;
+      if (c.limits?.cpu !== undefined) x.cpuLimit = c.limits.cpu;
+      if (c.limits?.memory !== undefined) x.memoryLimit = c.limits.memory;
+      return x;
+    }),
   };
 }
 

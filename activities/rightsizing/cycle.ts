@@ -61,7 +61,7 @@ import {
   templateResources,
   writePolicyStatus,
 } from './kube';
-import { removePolicySizing, updatePodSizing } from './apply';
+import { podSizingEntry, removePolicySizing, updatePodSizing } from './apply';
 import { cycleMetrics } from './metrics';
 import { workloadOfPod } from './owners';
 import type { UsageProvider } from './provider';
@@ -379,6 +379,19 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
             ? { apply: { strategy: spec.updateStrategy, inPlaceSupported: await inPlaceSupported(), workloads: applyFacts } satisfies ApplyFacts }
             : {}),
         });
+
+        // ---- the pod sizing of what the gate allowed: one write per namespace (each application step re-checks its entry) ----
+        const sizingByNs = new Map<string, ReturnType<typeof podSizingEntry>[]>();
+        for (const a of out.applications.slice(0, RECORD_MAX_APPLICATIONS))
+          sizingByNs.set(a.namespace, [...(sizingByNs.get(a.namespace) ?? []), podSizingEntry(a, a.containers)]);
+        for (const [ns, entries] of sizingByNs) {
+          heartbeat(`pod sizing ${ns}`);
+          try {
+            await updatePodSizing(deps.kc, ns, entries, [], key);
+          } catch (err) {
+            log.warn('pod sizing not written here; each application step writes its own', { namespace: ns, error: String(err) });
+          }
+        }
 
         // ---- store the models that changed ----
         for (const wk of out.changed) {
