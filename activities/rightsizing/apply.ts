@@ -241,7 +241,8 @@ const STRATEGIC = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.Strateg
 
 const StatusBody = z.object({
   message: z.string().optional(),
-  details: z.object({ causes: z.array(z.object({ type: z.string().optional() })).optional() }).optional(),
+  // metav1.StatusCause's Type is "reason" in JSON
+  details: z.object({ causes: z.array(z.object({ reason: z.string().optional() })).optional() }).optional(),
 });
 
 function statusBody(e: unknown): z.infer<typeof StatusBody> | undefined {
@@ -260,7 +261,7 @@ function statusBody(e: unknown): z.infer<typeof StatusBody> | undefined {
 
 /** A 403 from the PodResizeValidator admission plugin: the resize exceeds the node's allocatable (cause NodeCapacity). */
 export function nodeCapacityRefusal(e: unknown): boolean {
-  return (statusBody(e)?.details?.causes ?? []).some((c) => c.type === 'NodeCapacity');
+  return (statusBody(e)?.details?.causes ?? []).some((c) => c.reason === 'NodeCapacity');
 }
 
 const statusMessage = (e: unknown): string => (statusBody(e)?.message ?? String(e)).slice(0, 300);
