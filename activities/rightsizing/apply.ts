@@ -543,8 +543,11 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
           message,
           dedupeKey: `${reason}-${o.at.toString(36)}`,
         });
-        if (o.outcome === 'Applied') metrics.applications.inc({ policy: key, method: o.method });
-        else if (o.outcome === 'Failed') metrics.errors.inc({ policy: key, error_type: o.skipReason ?? 'ApplicationFailed' });
+        if (o.outcome === 'Applied') {
+          metrics.applications.inc({ policy: key, method: o.method });
+          // the cycle's gauge counted it as recommended; it is updated now (the next cycle counts it again from its status)
+          metrics.updated.inc({ namespace: w.namespace, policy: key });
+        } else if (o.outcome === 'Failed') metrics.errors.inc({ policy: key, error_type: o.skipReason ?? 'ApplicationFailed' });
       }
     },
   };

@@ -113,7 +113,18 @@ describe('OptimizationPolicy admission on a real apiserver', function () {
       weight: 100,
       reconciliationInterval: '5m',
       metricsConfig: { rollingWindow: '24h', percentile: 'P90', safetyFactor: 1.2 },
-      updateStrategy: { allowInPlaceResize: true, allowRecreate: false, updateRequestsOnly: true },
+      updateStrategy: {
+        allowInPlaceResize: true,
+        allowRecreate: false,
+        updateRequestsOnly: true,
+        changeThresholdPercent: 10,
+        maxChangePercent: 50,
+        cooldown: '1h',
+        memoryMarginPercent: 10,
+        minReplicasForRecreate: 2,
+        allowSingleReplicaRecreate: false,
+        resizeDeferredTimeout: '5m',
+      },
     });
   });
 

@@ -223,6 +223,11 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
     const events = await sb.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=web' });
     const applied = events.items.find((e) => e.reason === 'RightsizingApplied');
     expect(applied?.message).to.match(/InPlace: app: cpu 1000m→\d+m/);
+    // scraped as Prometheus would: one application InPlace for the policy, the workload counted updated
+    const text = await (await fetch(`${orch!.metricsUrl}/metrics`)).text();
+    const policyKey = `${ns}/auto-web`;
+    expect(text).to.match(new RegExp(`optipod_applications_total\\{policy="${policyKey}",method="InPlace"\\} 1\\b`));
+    expect(text).to.match(new RegExp(`optipod_workloads_updated\\{namespace="${ns}",policy="${policyKey}"\\} [1-9]`));
     // the application is a step of the policy's workflow, behind its patch marker
     const history = await sb.temporal.workflow.getHandle(optimizationPolicyWorkflowId(ns, 'auto-web')).fetchHistory();
     const kinds = JSON.stringify(history.events ?? []);
