@@ -331,3 +331,17 @@ export const INVALID_POLICIES: InvalidSample[] = [
 ];
 
 export { clone };
+
+/** The updateStrategy every policy gets when it sets none (document 003 and issue #15's application rules). */
+export const DEFAULT_UPDATE_STRATEGY = {
+  allowInPlaceResize: true,
+  allowRecreate: false,
+  updateRequestsOnly: true,
+  changeThresholdPercent: 10,
+  maxChangePercent: 50,
+  cooldown: '1h',
+  memoryMarginPercent: 10,
+  minReplicasForRecreate: 2,
+  allowSingleReplicaRecreate: false,
+  resizeDeferredTimeout: '5m',
+} as const;

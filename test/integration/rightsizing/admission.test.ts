@@ -13,7 +13,7 @@ import * as k8s from '@kubernetes/client-node';
 import { OPTIMIZATIONPOLICY_PLURAL, OPTIPOD_GROUP, OPTIPOD_VERSION, STATUS_MAX_WORKLOADS, parseOptimizationPolicy } from '../../../lib/crds/optipod';
 import { sharedSandbox } from '../../support/sandbox';
 import { clone, type JsonObject } from '../../support/crd-samples';
-import { INVALID_POLICIES, VALID_POLICIES, examplePolicy } from '../../support/optimizationpolicy-samples';
+import { DEFAULT_UPDATE_STRATEGY, INVALID_POLICIES, VALID_POLICIES, examplePolicy } from '../../support/optimizationpolicy-samples';
 
 interface Refusal {
   code: number;
@@ -113,18 +113,7 @@ describe('OptimizationPolicy admission on a real apiserver', function () {
       weight: 100,
       reconciliationInterval: '5m',
       metricsConfig: { rollingWindow: '24h', percentile: 'P90', safetyFactor: 1.2 },
-      updateStrategy: {
-        allowInPlaceResize: true,
-        allowRecreate: false,
-        updateRequestsOnly: true,
-        changeThresholdPercent: 10,
-        maxChangePercent: 50,
-        cooldown: '1h',
-        memoryMarginPercent: 10,
-        minReplicasForRecreate: 2,
-        allowSingleReplicaRecreate: false,
-        resizeDeferredTimeout: '5m',
-      },
+      updateStrategy: DEFAULT_UPDATE_STRATEGY,
     });
   });
 

@@ -16,27 +16,12 @@ import type { Orchestrator } from '../../../workers/orchestrator';
 import { optimizationPolicyWorkflowId } from '../../../workflows/rightsizing/policy';
 import { recordHistory } from '../../support/histories';
 import { startTestOrchestrator } from '../../support/orchestrator';
+import { eventually } from '../../support/eventually';
+import { MERGE, POLICY_API as G, createPolicy, livePods, podMetricsOf, policyStatus } from '../../support/rightsizing';
 import { createKwokNode, sharedSandbox, type TestSandbox } from '../../support/sandbox';
 
 const MiB = 2 ** 20;
-const G = { group: 'optipod.io', version: 'v1alpha1', plural: 'optimizationpolicies' };
-const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const ENV = { RIGHTSIZING_MIN_SAMPLES: '1', SCALE_DOWN_ENABLED: 'false' };
-
-async function eventually<T>(what: string | (() => string), fn: () => Promise<T | undefined>, timeoutMs = 180_000, everyMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 describe('rightsizing applies recommendations on the sandbox: in place, at admission, refusals', function () {
   this.timeout(600_000);
@@ -58,26 +43,15 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
   });
 
   async function policy(name: string, tier: string, spec: Record<string, unknown>): Promise<void> {
-    await custom.createNamespacedCustomObject({
-      ...G,
-      namespace: ns,
-      body: {
-        apiVersion: 'optipod.io/v1alpha1',
-        kind: 'OptimizationPolicy',
-        metadata: { name, namespace: ns },
-        spec: {
-          selector: { namespaces: { allow: [ns] }, workloadSelector: { matchLabels: { tier } } },
-          reconciliationInterval: '10m',
-          metricsConfig: { provider: 'metrics-server' },
-          ...spec,
-        },
-      },
+    await createPolicy(sb, ns, name, {
+      selector: { namespaces: { allow: [ns] }, workloadSelector: { matchLabels: { tier } } },
+      reconciliationInterval: '10m',
+      metricsConfig: { provider: 'metrics-server' },
+      ...spec,
     });
   }
 
-  const status = async (name: string): Promise<OptimizationPolicyStatus> =>
-    (((await custom.getNamespacedCustomObject({ ...G, namespace: ns, name })) as { status?: OptimizationPolicyStatus }).status ??
-      {}) as OptimizationPolicyStatus;
+  const status = (name: string): Promise<OptimizationPolicyStatus> => policyStatus(sb, ns, name);
 
   let bump = 0;
   /** A spec change makes the watcher signal a new generation: a cycle now. */
@@ -104,8 +78,7 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
     );
   }
 
-  const podsOf = async (app: string): Promise<k8s.V1Pod[]> =>
-    (await sb.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+  const podsOf = (app: string): Promise<k8s.V1Pod[]> => livePods(sb, ns, app);
 
   before(async function () {
     this.timeout(900_000);
@@ -177,12 +150,7 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
         },
       },
     });
-    await eventually('PodMetrics of the 6 pods', async () => {
-      const pm = (await custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace: ns, plural: 'pods' })) as {
-        items: { containers: unknown[] }[];
-      };
-      return pm.items.filter((i) => i.containers.length > 0).length >= 6 ? true : undefined;
-    });
+    await podMetricsOf(sb, ns, 6);
     taskQueue = sb.taskQueue('rs-apply');
     orch = await startTestOrchestrator(sb, ns, taskQueue, { env: ENV, scaleUpTrigger: false });
   });

@@ -27,26 +27,15 @@ import { serviceAccountWithRole, until } from '../../support/identities';
 import { startTestOrchestrator } from '../../support/orchestrator';
 import { createKwokNode, sharedSandbox, type TestSandbox } from '../../support/sandbox';
 import { recordHistory } from '../../support/histories';
+import { eventually as poll } from '../../support/eventually';
 
 const MiB = 2 ** 20;
 const G = { group: 'optipod.io', version: 'v1alpha1', plural: 'optimizationpolicies' };
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const ENV = { RIGHTSIZING_MIN_SAMPLES: '1', PROMETHEUS_STEP_SECONDS: '15', SCALE_DOWN_ENABLED: 'false' };
 
-async function eventually<T>(what: string | (() => string), fn: () => Promise<T | undefined>, timeoutMs = 150_000, everyMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+const eventually = <T>(what: string | (() => string), fn: () => Promise<T | undefined>, timeoutMs = 150_000, everyMs = 1000): Promise<T> =>
+  poll(what, fn, timeoutMs, everyMs);
 
 describe('rightsizing cycles on the sandbox: policies, real metrics-server and Prometheus, durable history', function () {
   this.timeout(600_000);

@@ -12,13 +12,11 @@ import { expect } from 'chai';
 import { cpuMillis, type OptimizationPolicyStatus } from '../../../lib/crds/optipod';
 import { uniqueName, sharedSandbox, type TestSandbox } from '../../support/sandbox';
 import { cleanup, createNodeGroup, eventually, listVPSieNodes, startHarness, type Harness } from '../nodes/scale-up/helpers';
-
-const G = { group: 'optipod.io', version: 'v1alpha1', plural: 'optimizationpolicies' };
+import { createPolicy, livePods as podsOf, podMetricsOf, policyStatus } from '../../support/rightsizing';
 
 describe('rightsizing: an in-place resize larger than the node falls back to recreate, and the node autoscaler hosts the larger pods', function () {
   this.timeout(900_000);
   let sb: TestSandbox;
-  let custom: k8s.CustomObjectsApi;
   let apps: k8s.AppsV1Api;
   let ns: string;
   let h: Harness;
@@ -41,33 +39,20 @@ describe('rightsizing: an in-place resize larger than the node falls back to rec
   });
 
   async function policy(name: string, tier: string, allowRecreate: boolean): Promise<void> {
-    await custom.createNamespacedCustomObject({
-      ...G,
-      namespace: ns,
-      body: {
-        apiVersion: 'optipod.io/v1alpha1',
-        kind: 'OptimizationPolicy',
-        metadata: { name, namespace: ns },
-        spec: {
-          mode: 'Auto',
-          selector: { namespaces: { allow: [ns] }, workloadSelector: { matchLabels: { tier } } },
-          reconciliationInterval: '10m',
-          metricsConfig: { provider: 'metrics-server' },
-          updateStrategy: { cooldown: '0s', maxChangePercent: 1000, allowRecreate },
-        },
-      },
+    await createPolicy(sb, ns, name, {
+      mode: 'Auto',
+      selector: { namespaces: { allow: [ns] }, workloadSelector: { matchLabels: { tier } } },
+      reconciliationInterval: '10m',
+      metricsConfig: { provider: 'metrics-server' },
+      updateStrategy: { cooldown: '0s', maxChangePercent: 1000, allowRecreate },
     });
   }
 
-  const status = async (name: string): Promise<OptimizationPolicyStatus> =>
-    (((await custom.getNamespacedCustomObject({ ...G, namespace: ns, name })) as { status?: OptimizationPolicyStatus }).status ??
-      {}) as OptimizationPolicyStatus;
-  const livePods = async (app: string): Promise<k8s.V1Pod[]> =>
-    (await sb.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+  const status = (name: string): Promise<OptimizationPolicyStatus> => policyStatus(sb, ns, name);
+  const livePods = (app: string): Promise<k8s.V1Pod[]> => podsOf(sb, ns, app);
 
   before(async function () {
     sb = await sharedSandbox();
-    custom = sb.kc.makeApiClient(k8s.CustomObjectsApi);
     apps = sb.kc.makeApiClient(k8s.AppsV1Api);
     ns = await sb.namespace('rs-infeasible');
     pool = uniqueName('rsgrow');
@@ -84,17 +69,7 @@ describe('rightsizing: an in-place resize larger than the node falls back to rec
       },
       1000,
     );
-    await eventually(
-      'PodMetrics of the 3 pods',
-      180_000,
-      async () => {
-        const pm = (await custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace: ns, plural: 'pods' })) as {
-          items: { containers: unknown[] }[];
-        };
-        return pm.items.filter((i) => i.containers.length > 0).length >= 3 ? true : undefined;
-      },
-      1000,
-    );
+    await podMetricsOf(sb, ns, 3);
   });
 
   after(async () => {

@@ -21,24 +21,12 @@ import { expect } from 'chai';
 import { cpuMillis, memoryBytes } from '../../../lib/crds/optipod';
 import { POD_SIZING_CONFIGMAP, POD_SIZING_LABELS, buildPodSizingData, podSizingKey } from '../../../lib/crds/optipod/pod-sizing';
 import { createKwokNode, sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
+import { eventually as poll } from '../../support/eventually';
 
 const MiB = 2 ** 20;
 const IMAGE = 'registry.k8s.io/pause:3.9';
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+const eventually = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 500): Promise<T> => poll(what, fn, timeoutMs, everyMs);
 
 type Resources = k8s.V1ResourceRequirements;
 /** Requests and limits as numbers (millicores, bytes), so "0.5" and "500m" compare equal. */

@@ -11,26 +11,13 @@ import { expect } from 'chai';
 import { cpuMillis, type OptimizationPolicyStatus } from '../../../lib/crds/optipod';
 import type { Orchestrator } from '../../../workers/orchestrator';
 import { startTestOrchestrator } from '../../support/orchestrator';
+import { eventually as poll } from '../../support/eventually';
+import { MERGE, POLICY_API as G, createPolicy, livePods as podsOf, podMetricsOf, policyStatus } from '../../support/rightsizing';
+
+const eventually = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> => poll(what, fn, timeoutMs);
 import { createKwokNode, sharedSandbox, type TestSandbox } from '../../support/sandbox';
 
-const G = { group: 'optipod.io', version: 'v1alpha1', plural: 'optimizationpolicies' };
-const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const ENV = { RIGHTSIZING_MIN_SAMPLES: '1', SCALE_DOWN_ENABLED: 'false' };
-
-async function eventually<T>(what: string | (() => string), fn: () => Promise<T | undefined>, timeoutMs = 240_000, everyMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 describe('rightsizing recreates pods only where allowed: one replica at a time, PDBs respected', function () {
   this.timeout(900_000);
@@ -59,30 +46,17 @@ describe('rightsizing recreates pods only where allowed: one replica at a time, 
   });
 
   async function policy(name: string, tier: string, updateStrategy: Record<string, unknown>): Promise<void> {
-    await custom.createNamespacedCustomObject({
-      ...G,
-      namespace: ns,
-      body: {
-        apiVersion: 'optipod.io/v1alpha1',
-        kind: 'OptimizationPolicy',
-        metadata: { name, namespace: ns },
-        spec: {
-          mode: 'Auto',
-          selector: { namespaces: { allow: [ns] }, workloadSelector: { matchLabels: { tier } } },
-          reconciliationInterval: '10m',
-          metricsConfig: { provider: 'metrics-server' },
-          updateStrategy: { cooldown: '0s', maxChangePercent: 90, allowInPlaceResize: false, allowRecreate: true, ...updateStrategy },
-        },
-      },
+    await createPolicy(sb, ns, name, {
+      mode: 'Auto',
+      selector: { namespaces: { allow: [ns] }, workloadSelector: { matchLabels: { tier } } },
+      reconciliationInterval: '10m',
+      metricsConfig: { provider: 'metrics-server' },
+      updateStrategy: { cooldown: '0s', maxChangePercent: 90, allowInPlaceResize: false, allowRecreate: true, ...updateStrategy },
     });
   }
 
-  const status = async (name: string): Promise<OptimizationPolicyStatus> =>
-    (((await custom.getNamespacedCustomObject({ ...G, namespace: ns, name })) as { status?: OptimizationPolicyStatus }).status ??
-      {}) as OptimizationPolicyStatus;
-
-  const livePods = async (app: string): Promise<k8s.V1Pod[]> =>
-    (await sb.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+  const status = (name: string): Promise<OptimizationPolicyStatus> => policyStatus(sb, ns, name);
+  const livePods = (app: string): Promise<k8s.V1Pod[]> => podsOf(sb, ns, app);
   const isReady = (p: k8s.V1Pod): boolean => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
   /** Samples the workload's Ready, non-terminating pods every 100 ms until stopped; returns the fewest seen. */
@@ -123,12 +97,7 @@ describe('rightsizing recreates pods only where allowed: one replica at a time, 
       namespace: ns,
       body: { metadata: { name: 'three', namespace: ns }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'three' } } } },
     });
-    await eventually('PodMetrics of the 4 pods', async () => {
-      const pm = (await custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace: ns, plural: 'pods' })) as {
-        items: { containers: unknown[] }[];
-      };
-      return pm.items.filter((i) => i.containers.length > 0).length >= 4 ? true : undefined;
-    });
+    await podMetricsOf(sb, ns, 4);
     orch = await startTestOrchestrator(sb, ns, sb.taskQueue('rs-recreate'), { env: ENV, scaleUpTrigger: false });
   });
 

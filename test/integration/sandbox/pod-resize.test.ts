@@ -19,26 +19,13 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { apiStatus } from '../../../lib/kube/api';
 import { createKwokNode, sharedSandbox, type TestSandbox } from '../../support/sandbox';
+import { eventually as poll } from '../../support/eventually';
 
 const STRATEGIC = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const TAINT = 'vpsie.test/pod-resize';
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const eventually = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> => poll(what, fn, timeoutMs, 250);
 
 const condition = (p: k8s.V1Pod, type: string) => p.status?.conditions?.find((c) => c.type === type);
 const app = (p: k8s.V1Pod) => p.status?.containerStatuses?.find((c) => c.name === 'app');

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { OPTIPOD_VERSION, POLICY_DEFAULTS, parseOptimizationPolicy, safeParseOptimizationPolicy } from '../../../../../lib/crds/optipod';
 import { loadOptimizationPolicyCrd } from '../../../../../lib/crds/optipod/manifest';
 import { crdVersion } from '../../../../../lib/crds/autoscaler/manifests';
-import { INVALID_POLICIES, VALID_POLICIES, examplePolicy } from '../../../../support/optimizationpolicy-samples';
+import { DEFAULT_UPDATE_STRATEGY, INVALID_POLICIES, VALID_POLICIES, examplePolicy } from '../../../../support/optimizationpolicy-samples';
 import { applyDefaults, validateOpenAPI } from '../autoscaler/openapi';
 
 const schema = crdVersion(loadOptimizationPolicyCrd(), OPTIPOD_VERSION).schema.openAPIV3Schema;
@@ -55,18 +55,7 @@ describe('OptimizationPolicy samples: zod and the OpenAPI schema agree', () => {
     expect(p.spec.mode).to.equal(POLICY_DEFAULTS.mode);
     expect(p.spec.weight).to.equal(100);
     expect(p.spec.metricsConfig).to.deep.equal({ rollingWindow: '24h', percentile: 'P90', safetyFactor: 1.2 });
-    expect(p.spec.updateStrategy).to.deep.equal({
-      allowInPlaceResize: true,
-      allowRecreate: false,
-      updateRequestsOnly: true,
-      changeThresholdPercent: 10,
-      maxChangePercent: 50,
-      cooldown: '1h',
-      memoryMarginPercent: 10,
-      minReplicasForRecreate: 2,
-      allowSingleReplicaRecreate: false,
-      resizeDeferredTimeout: '5m',
-    });
+    expect(p.spec.updateStrategy).to.deep.equal(DEFAULT_UPDATE_STRATEGY);
     expect(p.spec.reconciliationInterval).to.equal('5m');
   });
 });
