@@ -138,6 +138,18 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
         },
       },
     });
+    // dry: like web, under the global dry run
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'dry', namespace: ns, labels: { tier: 'dry' } },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'dry' } },
+          template: template('dry', { cpu: 100, mem: 100 }, { requests: { cpu: '1', memory: '1Gi' } }),
+        },
+      },
+    });
     // tight: memory asked just above its use; a decrease below the peak + margin is refused (CPU pinned by bounds)
     await apps.createNamespacedDeployment({
       namespace: ns,
@@ -150,7 +162,7 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
         },
       },
     });
-    await podMetricsOf(sb, ns, 6);
+    await podMetricsOf(sb, ns, 7);
     taskQueue = sb.taskQueue('rs-apply');
     orch = await startTestOrchestrator(sb, ns, taskQueue, { env: ENV, scaleUpTrigger: false });
   });
@@ -263,6 +275,26 @@ describe('rightsizing applies recommendations on the sandbox: in place, at admis
     expect(Object.keys(cm.data ?? {}).filter((k) => k.startsWith('Deployment_watched_') || k.startsWith('Deployment_tight_'))).to.deep.equal([]);
     const events = await sb.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=tight' });
     expect(events.items.map((e) => e.reason)).to.include('RightsizingSkipped');
+  });
+
+  it('the global dry run: an Auto policy recommends and never patches, and writes no pod sizing', async () => {
+    await orch!.stop();
+    orch = await startTestOrchestrator(sb, ns, taskQueue, { env: { ...ENV, DRY_RUN: 'true' }, scaleUpTrigger: false });
+    try {
+      const before = (await podsOf('dry')).map((p) => [p.metadata!.uid, p.metadata!.resourceVersion, p.metadata!.generation]);
+      await policy('auto-dry', 'dry', { mode: 'Auto', updateStrategy: { cooldown: '0s', maxChangePercent: 90 } });
+      const s = await cyclesUntil('auto-dry', (x) => x.workloads?.find((w) => w.name === 'dry')?.skipReason === 'DryRun', 'DryRun');
+      expect(s.dryRun).to.equal(true);
+      expect(s.workloads!.find((w) => w.name === 'dry')!.containers![0]!.target).to.not.equal(undefined);
+      await cycleNow('auto-dry');
+      await new Promise((r) => setTimeout(r, 5000));
+      expect((await podsOf('dry')).map((p) => [p.metadata!.uid, p.metadata!.resourceVersion, p.metadata!.generation])).to.deep.equal(before);
+      const cm = await sb.core.readNamespacedConfigMap({ namespace: ns, name: POD_SIZING_CONFIGMAP });
+      expect(Object.keys(cm.data ?? {}).filter((k) => k.startsWith('Deployment_dry_'))).to.deep.equal([]);
+    } finally {
+      await orch!.stop();
+      orch = await startTestOrchestrator(sb, ns, taskQueue, { env: ENV, scaleUpTrigger: false });
+    }
   });
 
   it('switching a policy to Recommend removes its workloads from the pod sizing: new pods get the template size again', async () => {

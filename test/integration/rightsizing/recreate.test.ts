@@ -28,6 +28,7 @@ describe('rightsizing recreates pods only where allowed: one replica at a time, 
   let orch: Orchestrator | undefined;
   let node: string;
   let ns: string;
+  let taskQueue: string;
 
   const deployment = (name: string, replicas: number) => ({
     metadata: { name, namespace: ns, labels: { tier: name } },
@@ -98,7 +99,8 @@ describe('rightsizing recreates pods only where allowed: one replica at a time, 
       body: { metadata: { name: 'three', namespace: ns }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'three' } } } },
     });
     await podMetricsOf(sb, ns, 4);
-    orch = await startTestOrchestrator(sb, ns, sb.taskQueue('rs-recreate'), { env: ENV, scaleUpTrigger: false });
+    taskQueue = sb.taskQueue('rs-recreate');
+    orch = await startTestOrchestrator(sb, ns, taskQueue, { env: ENV, scaleUpTrigger: false });
   });
 
   after(async () => {
@@ -106,7 +108,7 @@ describe('rightsizing recreates pods only where allowed: one replica at a time, 
     await sb?.core.deleteNode({ name: node }).catch(() => undefined);
   });
 
-  it('a PDB that allows no disruption: evictions are refused (429), the workflow waits and deletes nothing', async () => {
+  it('a PDB that allows no disruption: evictions are refused (429), the workflow waits and deletes nothing, across an orchestrator restart', async () => {
     const uids = (await livePods('three')).map((p) => p.metadata!.uid!).sort();
     await policy('recreate-three', 'three', {});
     // the workflow is in its recreate loop: the pod sizing entry is written, the pods stay
@@ -118,6 +120,11 @@ describe('rightsizing recreates pods only where allowed: one replica at a time, 
     expect((await livePods('three')).map((p) => p.metadata!.uid!).sort()).to.deep.equal(uids);
     const s = await status('recreate-three');
     expect(s.workloads?.find((w) => w.name === 'three')?.method).to.equal('Recreate');
+    // the orchestrator restarts in the middle of the recreate: the workflow goes on where it was (the next test sees it finish)
+    await orch!.stop();
+    orch = await startTestOrchestrator(sb, ns, taskQueue, { env: ENV, scaleUpTrigger: false });
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect((await livePods('three')).map((p) => p.metadata!.uid!).sort()).to.deep.equal(uids);
   });
 
   it('once the budget allows one disruption, the pods are recreated one at a time at the new size, never two down', async () => {
