@@ -236,6 +236,12 @@ export async function optimizationPolicyWorkflow(input: OptimizationPolicyWorkfl
     }
     cycles++;
     if (record?.outcome === 'PolicyGone') return last;
+    if (record !== undefined) {
+      last = record;
+      if (record.generation !== undefined) seenGeneration = record.generation;
+      if (record.outcome === 'Completed') upsertSearchAttributes([{ key: SA_WORKLOAD, value: record.workloadKeys }]);
+    }
+    // after the generation is noted: a signal repeating it during the applications wakes nothing
     if (record?.outcome === 'Completed' && (record.applications?.length ?? 0) > 0 && patched(PATCH_APPLY)) {
       const policy = { namespace: input.namespace, name: input.name };
       const outcomes = await applyAll(policy, record.applications ?? [], record.resizeDeferredTimeoutMs ?? 5 * 60_000);
@@ -245,11 +251,6 @@ export async function optimizationPolicyWorkflow(input: OptimizationPolicyWorkfl
         if (!(err instanceof ActivityFailure)) throw err;
         log.warn('application outcomes not recorded', { error: String(err.cause ?? err) });
       }
-    }
-    if (record !== undefined) {
-      last = record;
-      if (record.generation !== undefined) seenGeneration = record.generation;
-      if (record.outcome === 'Completed') upsertSearchAttributes([{ key: SA_WORKLOAD, value: record.workloadKeys }]);
     }
     const intervalMs = record !== undefined && 'intervalMs' in record ? record.intervalMs : 5 * 60_000;
     if (record?.outcome === 'Disabled') await condition(() => wake);
