@@ -8,6 +8,9 @@
  *   <cache>/metrics-server-<v>/bin/metrics-server   (go install from the Go module proxy)
  *   <cache>/prometheus-<v>/bin/prometheus           (go build from the Go module proxy, only
  *                                                    the file and HTTP service discoveries)
+ *   <cache>/vpa-<v>/bin/{vpa-recommender,vpa-updater,vpa-admission-controller}
+ *                                                   (go build of the Kubernetes VPA module)
+ *   <cache>/vpa-<v>/deploy/*.yaml                    (its CRDs and manifests, copied from the module)
  *
  * <cache> is $VPSIE_TOOLCHAIN_CACHE, else $XDG_CACHE_HOME/vpsie-orchestrator/toolchain, else
  * ~/.cache/vpsie-orchestrator/toolchain. A component counts as installed once its `.complete`
@@ -32,9 +35,14 @@ export interface Toolchain {
   kwok: string;
   metricsServer: string;
   prometheus: string;
+  vpaRecommender: string;
+  vpaUpdater: string;
+  vpaAdmissionController: string;
+  /** The VPA module's CRDs (`deploy/vpa-v1-crd-gen.yaml`), copied at install time. */
+  vpaCrds: string;
 }
 
-/** Environment variables that point at an existing binary instead of the cached one. */
+/** Environment variables that point at an existing binary (or, for `vpaCrds`, file) instead of the cached one. */
 export const ENV_OVERRIDES: Record<keyof Toolchain, string> = {
   temporal: 'TEMPORAL_BIN',
   etcd: 'ETCD_BIN',
@@ -45,6 +53,10 @@ export const ENV_OVERRIDES: Record<keyof Toolchain, string> = {
   kwok: 'KWOK_BIN',
   metricsServer: 'METRICS_SERVER_BIN',
   prometheus: 'PROMETHEUS_BIN',
+  vpaRecommender: 'VPA_RECOMMENDER_BIN',
+  vpaUpdater: 'VPA_UPDATER_BIN',
+  vpaAdmissionController: 'VPA_ADMISSION_CONTROLLER_BIN',
+  vpaCrds: 'VPA_CRDS',
 };
 
 export type Progress = (line: string) => void;
@@ -131,7 +143,7 @@ async function requireGo(): Promise<void> {
   const v = await probe('go', ['version']);
   if (!v)
     throw new ToolchainError(
-      'Go is required to build Kubernetes, etcd, kwok, metrics-server and Prometheus from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.26.7, or name existing binaries with ' +
+      'Go is required to build Kubernetes, etcd, kwok, metrics-server, Prometheus and the VPA from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.26.7, or name existing binaries with ' +
         Object.values(ENV_OVERRIDES).join(', ') +
         ')',
     );
@@ -340,6 +352,72 @@ function installPrometheus(progress: Progress): Promise<string> {
   );
 }
 
+const VPA_BINARIES = {
+  vpaRecommender: 'vpa-recommender',
+  vpaUpdater: 'vpa-updater',
+  vpaAdmissionController: 'vpa-admission-controller',
+} as const;
+type VpaFiles = Record<keyof typeof VPA_BINARIES | 'vpaCrds', string>;
+
+/**
+ * The Kubernetes VPA's three components, built together (one `go build`, one compile of their
+ * shared packages) with the module itself as the main module: `go install <pkg>@<version>` refuses
+ * it, as its go.mod has `exclude` directives (no replace). The module directory in the Go module
+ * cache is read-only, so nothing is written there (`-mod=readonly`; its go.sum is complete). Its
+ * deploy/ YAML (the CRDs) is copied next to the binaries, so the sandbox needs no `go` at run time.
+ */
+function installVpa(progress: Progress): Promise<VpaFiles> {
+  const v = VERSIONS.vpa;
+  const mod = 'k8s.io/autoscaler/vertical-pod-autoscaler';
+  const dir = componentDir('vpa', `v${v}`);
+  const binDir = path.join(dir, 'bin');
+  const deployDir = path.join(dir, 'deploy');
+  const files = {
+    ...(Object.fromEntries(Object.entries(VPA_BINARIES).map(([k, name]) => [k, path.join(binDir, name)])) as Record<keyof typeof VPA_BINARIES, string>),
+    vpaCrds: path.join(deployDir, 'vpa-v1-crd-gen.yaml'),
+  };
+  if (isComplete(dir)) return Promise.resolve(files);
+  return withLock(
+    dir,
+    async () => {
+      if (isComplete(dir)) return files;
+      await requireGo();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(binDir, { recursive: true });
+      fs.mkdirSync(deployDir, { recursive: true });
+      const logFile = path.join(dir, 'build.log');
+      const started = Date.now();
+      const env = goEnv({ GOFLAGS: '-mod=readonly', GOWORK: 'off' });
+      const info = JSON.parse(await run('go', ['mod', 'download', '-json', `${mod}@v${v}`], { env, logFile, what: 'downloading the VPA module' })) as {
+        Dir?: string;
+      };
+      if (!info.Dir) throw new ToolchainError(`go mod download gave no directory for ${mod}@v${v}`, logFile);
+      progress(
+        `building the Kubernetes VPA v${v} (recommender, updater, admission-controller) from the Go module proxy (about 3 minutes cold; log: ${logFile})…`,
+      );
+      // The version is a constant in the module (common/version.go); no -X flag is needed.
+      const pkgs = ['recommender', 'updater', 'admission-controller'].map((c) => `./pkg/${c}`);
+      await run('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${binDir}/`, ...pkgs], { cwd: info.Dir, env, logFile, what: 'go build (VPA)' });
+      // `go build -o <dir>/` names each binary after its package directory.
+      for (const [key, name] of Object.entries(VPA_BINARIES)) {
+        const built = path.join(binDir, name.replace(/^vpa-/, ''));
+        if (!fs.existsSync(built)) throw new ToolchainError(`the build produced no ${built}`, logFile);
+        fs.renameSync(built, files[key as keyof typeof VPA_BINARIES]);
+      }
+      for (const f of fs.readdirSync(path.join(info.Dir, 'deploy')).filter((f) => f.endsWith('.yaml'))) {
+        const to = path.join(deployDir, f);
+        fs.copyFileSync(path.join(info.Dir, 'deploy', f), to);
+        fs.chmodSync(to, 0o644); // the module cache's files are read-only
+      }
+      if (!fs.existsSync(files.vpaCrds)) throw new ToolchainError(`the VPA module has no deploy/vpa-v1-crd-gen.yaml`, logFile);
+      markComplete(dir);
+      progress(`  the VPA built in ${Math.round((Date.now() - started) / 1000)} s`);
+      return files;
+    },
+    progress,
+  );
+}
+
 /**
  * Makes sure every binary is present, building or installing what is missing, and returns their
  * absolute paths. With everything cached it only checks files.
@@ -354,6 +432,14 @@ export async function ensureToolchain(progress: Progress = () => {}): Promise<To
   // After the others, one at a time: each is a Go build of its own, and the machine has few cores.
   const metricsServer = override('metricsServer') ?? (await installMetricsServer(progress));
   const prometheus = override('prometheus') ?? (await installPrometheus(progress));
+  const vpaKeys = [...(Object.keys(VPA_BINARIES) as (keyof typeof VPA_BINARIES)[]), 'vpaCrds'] as const;
+  const vpaOverrides = Object.fromEntries(vpaKeys.map((k) => [k, override(k)])) as Partial<VpaFiles>;
+  const vpa = vpaKeys.every((k) => vpaOverrides[k]) ? undefined : await installVpa(progress);
+  const pickVpa = (k: keyof VpaFiles): string => {
+    const f = vpaOverrides[k] ?? vpa?.[k];
+    if (!f) throw new ToolchainError(`no file for ${k}`);
+    return f;
+  };
   const pick = (k: keyof typeof K8S_BINARIES): string => {
     const o = override(k);
     if (o) return o;
@@ -370,5 +456,9 @@ export async function ensureToolchain(progress: Progress = () => {}): Promise<To
     kubectl: pick('kubectl'),
     metricsServer,
     prometheus,
+    vpaRecommender: pickVpa('vpaRecommender'),
+    vpaUpdater: pickVpa('vpaUpdater'),
+    vpaAdmissionController: pickVpa('vpaAdmissionController'),
+    vpaCrds: pickVpa('vpaCrds'),
   };
 }

@@ -6,4 +6,5 @@ export const VERSIONS = {
   kwok: '0.8.0',
   metricsServer: '0.8.0', // sigs.k8s.io/metrics-server, the metrics.k8s.io aggregated API
   prometheus: '0.316.0', // Go module github.com/prometheus/prometheus v0.316.0 = Prometheus 3.16.0
+  vpa: '1.8.1', // k8s.io/autoscaler/vertical-pod-autoscaler: recommender, updater, admission-controller
 } as const;
