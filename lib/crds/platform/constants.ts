@@ -85,3 +85,12 @@ export const TENANT_TIER_NAMESPACE_PREFIXES: Record<TenantTier, string> = {
 /** Document 002's isolated strategy: dedicated pools and their taint. */
 export const NODE_POOL_LABEL = 'node-pool';
 export const VPA_MANAGED_TAINT = 'vpa-managed';
+
+/**
+ * The parameters of the tier admission policies (k8s/admission/tenant-tiers.yaml): one ConfigMap
+ * generated from k8s/config/tenant-tier-config.yaml (lib/coordination-config.ts).
+ */
+export const TIER_LIMITS_NAMESPACE = 'platform-system';
+export const TIER_LIMITS_CONFIGMAP = 'tenant-tier-limits';
+/** A label value accepted for the standard tier besides `standard` (the namespace prefix's spelling). */
+export const TENANT_TIER_ALIASES: Record<string, TenantTier> = { std: 'standard' };
