@@ -71,7 +71,7 @@ export interface CoordinationConfig {
  * How disruptive each VPA update mode is: Off changes nothing, Initial sizes new pods only, the
  * others change running pods. A tier allows its own mode and every less disruptive one.
  */
-export const UPDATE_MODE_RANK: Record<VpaUpdateMode, number> = { Off: 0, Initial: 1, Recreate: 2, InPlaceOrRecreate: 2, Auto: 2 };
+export const UPDATE_MODE_RANK: Record<VpaUpdateMode, number> = { Off: 0, Initial: 1, Recreate: 2, InPlaceOrRecreate: 2, InPlace: 2, Auto: 2 };
 
 /** The update modes a tier whose most disruptive mode is `tierMode` allows, in VPA_UPDATE_MODES order. */
 export function allowedUpdateModes(tierMode: VpaUpdateMode): VpaUpdateMode[] {

@@ -20,7 +20,10 @@ export const VPA_GROUP = 'autoscaling.k8s.io';
 export const VPA_VERSION = 'v1';
 export const VPA_PLURAL = 'verticalpodautoscalers';
 export const VPA_CHECKPOINT_PLURAL = 'verticalpodautoscalercheckpoints';
-export const VPA_UPDATE_MODES = ['Off', 'Initial', 'Recreate', 'InPlaceOrRecreate', 'Auto'] as const;
+/** The updateMode enum of the VPA v1.8.1 CRD (unset means Recreate). */
+export const VPA_UPDATE_MODES = ['Off', 'Initial', 'Recreate', 'InPlaceOrRecreate', 'InPlace', 'Auto'] as const;
+/** What the VPA does when spec.updatePolicy.updateMode is unset. */
+export const VPA_DEFAULT_UPDATE_MODE = 'Recreate';
 export type VpaUpdateMode = (typeof VPA_UPDATE_MODES)[number];
 /** Kept on a paused VPA: the updateMode to restore (so a restarted coordinator restores it too). */
 export const PAUSED_UPDATE_MODE_ANNOTATION = 'platform.io/paused-update-mode';
