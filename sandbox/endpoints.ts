@@ -20,6 +20,36 @@ export const PrometheusEndpointSchema = z.object({
   scrapeIntervalSeconds: z.number(),
 });
 
+const VpaProcessSchema = z.object({ pid: z.number().int(), log: z.string() });
+/** The `vpa` section: the upstream Kubernetes VPA's recommender, updater and admission controller. */
+export const VpaEndpointSchema = z.object({
+  /** k8s.io/autoscaler/vertical-pod-autoscaler module version. */
+  version: z.string(),
+  /** The CRD manifest applied (autoscaling.k8s.io/v1). */
+  crds: z.string(),
+  recommender: VpaProcessSchema.extend({
+    /** Its Prometheus metrics URL (`/health-check` beside it). */
+    metrics: z.string(),
+    intervalSeconds: z.number(),
+  }),
+  updater: VpaProcessSchema.extend({
+    metrics: z.string(),
+    intervalSeconds: z.number(),
+    /** It evicts nothing from workloads with fewer live pods. */
+    minReplicas: z.number().int(),
+  }),
+  admissionController: VpaProcessSchema.extend({
+    /** The webhook URL registered in the MutatingWebhookConfiguration `webhookConfiguration`. */
+    webhook: z.string(),
+    webhookConfiguration: z.string(),
+    /** The CA that signed the webhook's serving certificate (the configuration's caBundle). */
+    caFile: z.string(),
+    /** `<namespace>/<name>` of the Lease it renews and the updater checks before evicting. */
+    statusLease: z.string(),
+    metrics: z.string(),
+  }),
+});
+
 /**
  * `.sandbox/endpoints.json`: the contract through which people, tests and scripts find a
  * running sandbox. Components add their own sections; unknown sections are kept.
@@ -46,6 +76,7 @@ export const EndpointsSchema = z
       .optional(),
     metricsServer: MetricsServerEndpointSchema.optional(),
     prometheus: PrometheusEndpointSchema.optional(),
+    vpa: VpaEndpointSchema.optional(),
     orchestrator: z.object({ metrics: z.string(), healthz: z.string(), readyz: z.string() }).optional(),
     pids: z.record(z.string(), z.number().int()),
     /** Kernel start time of each pid (/proc/<pid>/stat), so a reused pid is never mistaken for ours. */

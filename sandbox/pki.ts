@@ -13,6 +13,11 @@
  *   metrics-server.{crt,key}        metrics-server's serving certificate, valid for the name the
  *                                   aggregator dials (`metrics-server.kube-system.svc`) and 127.0.0.1
  *
+ * and, for a webhook the apiserver calls by URL on loopback (`createLoopbackServingPki`):
+ *
+ *   <name>-ca.{crt,key}             its own CA (the webhook configuration's caBundle)
+ *   <name>.{crt,key}                its serving certificate, valid for 127.0.0.1 only
+ *
  * Everything is regenerated with every sandbox: nothing here is a secret worth keeping.
  */
 import { spawn } from 'node:child_process';
@@ -142,4 +147,13 @@ export async function createAggregationPki(pki: string, logDir: string): Promise
       `--proxy-client-key-file=${frontClient.key}`,
     ],
   };
+}
+
+/** A CA of its own and a serving certificate for 127.0.0.1 signed by it, in `pki` (an existing directory). */
+export async function createLoopbackServingPki(pki: string, name: string, logDir: string): Promise<{ ca: string; cert: string; key: string }> {
+  fs.mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, 'pki.log');
+  const ca = await makeCa(pki, `${name}-ca`, `sandbox-${name}-ca`, logFile);
+  const leaf = await makeLeaf(pki, name, ca, { cn: '127.0.0.1', usage: 'serverAuth', san: 'IP:127.0.0.1' }, logFile);
+  return { ca: ca.crt, cert: leaf.crt, key: leaf.key };
 }

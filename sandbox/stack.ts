@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { endpointsPath, readEndpoints, repoRoot, sandboxDir, writeEndpoints, type Endpoints } from './endpoints';
 import { applyAdmission, SANDBOX_ADMIN_USER } from './admission';
 import { startMetricsStack } from './metrics';
+import { startVpa, type VpaEndpoint } from './vpa';
 import { createAggregationPki } from './pki';
 import { freePort, isSameProcess, ownLog, processStartTime, SandboxError, startProcess, stopPids, waitReady, type Managed } from './process';
 import { ensureToolchain, type Progress, type Toolchain } from './toolchain';
@@ -212,6 +213,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     void stop().finally(() => process.exit(130));
   };
 
+  // The VPA starts alongside the project's CRDs: a failure of theirs waits for it to settle, so
+  // that stop() sees every process it started.
+  let vpaStarting: Promise<VpaEndpoint> | undefined;
   try {
     // ---- etcd ----
     clearRunState(dir);
@@ -496,6 +500,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       onStarted: (p) => procs.push(p),
     });
 
+    // ---- the Kubernetes VPA, reading metrics-server; alongside the project's CRDs ----
+    vpaStarting = startVpa({ dir, logDir, tools, kubeconfig, readyTimeoutMs, progress, onStarted: (p) => procs.push(p) });
+    vpaStarting.catch(() => undefined); // awaited below; a failure meanwhile must not go unhandled
+
     // ---- CRDs ----
     const crdDir = path.resolve(opts.crdDir ?? process.env.SANDBOX_CRD_DIR ?? path.join(repoRoot(), 'k8s', 'crds'));
     if (fs.existsSync(crdDir) && fs.readdirSync(crdDir).some((f) => f.endsWith('.yaml'))) {
@@ -517,6 +525,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         await applyAdmission({ dir, logDir, kubectl: tools.kubectl, kubeconfig, apiserverUrl, caFile, token, readyTimeoutMs });
       }
     }
+
+    const vpa = await vpaStarting;
 
     const pids: Record<string, number> = { sandbox: process.pid };
     for (const p of procs) pids[p.name] = p.pid;
@@ -544,6 +554,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       },
       metricsServer: metrics.metricsServer,
       prometheus: metrics.prometheus,
+      vpa,
       pids,
       processStarts,
       logs: logDir,
@@ -555,6 +566,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       process.off('SIGTERM', onSignal);
     }
   } catch (err) {
+    await vpaStarting?.catch(() => undefined);
     await stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
