@@ -7,7 +7,10 @@
  * identity `npm start` and the tests use in the sandbox (its token in the kubeconfig, group
  * system:masters) — and k8s/admission/optipod-pod-sizing.yaml (issue #15: new pods of workloads
  * under Auto OptimizationPolicies are sized at admission from the namespace's
- * `optipod-pod-sizing` ConfigMap).
+ * `optipod-pod-sizing` ConfigMap), and for coordination (issue #16) k8s/admission/tenant-tiers.yaml
+ * (VPA objects, OptimizationPolicies and VPANAPCoordinations held to their tenant tier's limits)
+ * with its parameter, the ConfigMap platform-system/tenant-tier-limits generated from
+ * k8s/config/tenant-tier-config.yaml, and k8s/admission/vpanapcoordination-namespace.yaml.
  *
  * A policy is enforced a moment after it is created (the apiserver compiles it and syncs its
  * parameter), so `applyAdmission` returns only once probes show both in force:
@@ -15,13 +18,18 @@
  *   user (impersonated, with system:masters so RBAC lets it through) is refused by the policy;
  * - a server-side dry-run pod "of" a probe StatefulSet (which does not exist) comes back with the
  *   CPU request of a probe ConfigMap in kube-system. The probe ConfigMap is deleted afterwards, so
- *   the probes leave nothing behind.
+ *   the probes leave nothing behind;
+ * - server-side dry-run objects labelled with the premium tier and looser than it are refused by
+ *   the tier policies: a VPANAPCoordination, an OptimizationPolicy, and a VPA when the VPA API is
+ *   served; a VPANAPCoordination naming another namespace is refused by the namespace policy.
  */
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import YAML from 'yaml';
+import { loadCoordinationConfig, tierLimitsManifests } from '../lib/coordination-config';
 import { POD_SIZING_CONFIGMAP, POD_SIZING_LABELS, podSizingKey } from '../lib/crds/optipod/pod-sizing';
+import { TENANT_TIER_LABEL } from '../lib/crds/platform/constants';
 import { repoRoot } from './endpoints';
 import { SandboxError, startProcess, type Managed } from './process';
 
@@ -41,6 +49,29 @@ export function podSizingPolicyFile(): string {
 export const POD_SIZING_POLICY_NAME = 'pod-sizing.optipod.io';
 /** The probe's parameter: a ConfigMap in kube-system sizing a StatefulSet that does not exist. */
 const POD_SIZING_PROBE = { namespace: 'kube-system', statefulSet: 'optipod-admission-probe', container: 'probe', cpu: '7m' };
+
+/** The tenant tier policies and the VPANAPCoordination namespace policy of coordination (issue #16). */
+export function tenantTierPolicyFile(): string {
+  return path.join(repoRoot(), 'k8s', 'admission', 'tenant-tiers.yaml');
+}
+export function coordinationNamespacePolicyFile(): string {
+  return path.join(repoRoot(), 'k8s', 'admission', 'vpanapcoordination-namespace.yaml');
+}
+export const TENANT_TIER_POLICY_NAMES = {
+  vpa: 'tenant-tier-vpa.platform.io',
+  optimizationPolicy: 'tenant-tier-optimizationpolicy.platform.io',
+  coordination: 'tenant-tier-vpanapcoordination.platform.io',
+} as const;
+export const COORDINATION_NAMESPACE_POLICY_NAME = 'vpanapcoordination-namespace.platform.io';
+
+/**
+ * The tier policies' parameters (the platform-system Namespace and the tenant-tier-limits
+ * ConfigMap) generated from the tier configuration, as a JSON List (JSON, so that YAML 1.1 never
+ * reads a value such as Off as a boolean).
+ */
+export function tierLimitsList(): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: tierLimitsManifests(loadCoordinationConfig().tiers) }, null, 2);
+}
 
 export function rbacFile(): string {
   return path.join(repoRoot(), 'k8s', 'rbac.yaml');
@@ -95,14 +126,34 @@ export interface AdmissionOptions {
 export async function applyAdmission(o: AdmissionOptions): Promise<void> {
   const params = path.join(o.dir, 'orchestrator-identity.yaml');
   fs.writeFileSync(params, YAML.stringify(identityParams([SANDBOX_ADMIN_USER])));
+  const tierLimits = path.join(o.dir, 'tenant-tier-limits.json');
+  fs.writeFileSync(tierLimits, tierLimitsList());
   await run(
     startProcess(
       'kubectl-apply-admission',
       o.kubectl,
-      [`--kubeconfig=${o.kubeconfig}`, 'apply', '--server-side', '-f', rbacFile(), '-f', params, '-f', admissionPolicyFile(), '-f', podSizingPolicyFile()],
+      [
+        `--kubeconfig=${o.kubeconfig}`,
+        'apply',
+        '--server-side',
+        '-f',
+        rbacFile(),
+        '-f',
+        params,
+        '-f',
+        admissionPolicyFile(),
+        '-f',
+        podSizingPolicyFile(),
+        '-f',
+        tierLimits,
+        '-f',
+        tenantTierPolicyFile(),
+        '-f',
+        coordinationNamespacePolicyFile(),
+      ],
       o.logDir,
     ),
-    'applying the RBAC and admission policy',
+    'applying the RBAC and admission policies',
   );
 
   const ca = fs.readFileSync(o.caFile);
@@ -125,6 +176,81 @@ export async function applyAdmission(o: AdmissionOptions): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   await probePodSizing(o, ca, auth, deadline);
+  await probeTenantTiers(o, ca, auth, deadline);
+}
+
+/** A probe: a server-side dry-run create that the policy `policy` must refuse. */
+interface TierProbe {
+  what: string;
+  url: string;
+  body: Record<string, unknown>;
+  policy: string;
+}
+
+/**
+ * The tier policies are in force once dry-run objects in kube-system labelled with the premium
+ * tier and looser than it are refused by them, and the namespace policy once a VPANAPCoordination
+ * naming another namespace is refused by it. The VPA probe only when the VPA API is served (its
+ * CRDs may be installed later; the policy applies to them as soon as they are).
+ */
+async function probeTenantTiers(o: AdmissionOptions, ca: Buffer, auth: Record<string, string>, deadline: number): Promise<void> {
+  const ns = 'kube-system';
+  const metadata = { name: 'tenant-tier-admission-probe', namespace: ns, labels: { [TENANT_TIER_LABEL]: 'premium' } };
+  const probes: TierProbe[] = [
+    {
+      what: 'the VPANAPCoordination tier policy',
+      url: `${o.apiserverUrl}/apis/platform.io/v1/namespaces/${ns}/vpanapcoordinations?dryRun=All`,
+      body: {
+        apiVersion: 'platform.io/v1',
+        kind: 'VPANAPCoordination',
+        metadata,
+        spec: { vpaName: 'probe', namespace: ns, circuitBreaker: { nodeChurnThreshold: 1000 } },
+      },
+      policy: TENANT_TIER_POLICY_NAMES.coordination,
+    },
+    {
+      what: 'the VPANAPCoordination namespace policy',
+      url: `${o.apiserverUrl}/apis/platform.io/v1/namespaces/${ns}/vpanapcoordinations?dryRun=All`,
+      body: {
+        apiVersion: 'platform.io/v1',
+        kind: 'VPANAPCoordination',
+        metadata: { name: metadata.name, namespace: ns },
+        spec: { vpaName: 'probe', namespace: 'default' },
+      },
+      policy: COORDINATION_NAMESPACE_POLICY_NAME,
+    },
+  ];
+  const optipod = await send('GET', `${o.apiserverUrl}/apis/optipod.io/v1alpha1`, undefined, auth, ca).catch(() => ({ status: 0, body: '' }));
+  if (optipod.status === 200 && optipod.body.includes('"optimizationpolicies"'))
+    probes.push({
+      what: 'the OptimizationPolicy tier policy',
+      url: `${o.apiserverUrl}/apis/optipod.io/v1alpha1/namespaces/${ns}/optimizationpolicies?dryRun=All`,
+      body: { apiVersion: 'optipod.io/v1alpha1', kind: 'OptimizationPolicy', metadata, spec: { mode: 'Auto', selector: { namespaces: { allow: [ns] } } } },
+      policy: TENANT_TIER_POLICY_NAMES.optimizationPolicy,
+    });
+  const vpaApi = await send('GET', `${o.apiserverUrl}/apis/autoscaling.k8s.io/v1`, undefined, auth, ca).catch(() => ({ status: 0, body: '' }));
+  if (vpaApi.status === 200 && vpaApi.body.includes('"verticalpodautoscalers"'))
+    probes.push({
+      what: 'the VPA tier policy',
+      url: `${o.apiserverUrl}/apis/autoscaling.k8s.io/v1/namespaces/${ns}/verticalpodautoscalers?dryRun=All`,
+      body: {
+        apiVersion: 'autoscaling.k8s.io/v1',
+        kind: 'VerticalPodAutoscaler',
+        metadata,
+        spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'probe' }, updatePolicy: { updateMode: 'Recreate' } },
+      },
+      policy: TENANT_TIER_POLICY_NAMES.vpa,
+    });
+  for (const p of probes) {
+    let last = '';
+    for (;;) {
+      const r = await post(p.url, JSON.stringify(p.body), auth, ca);
+      if ((r.status === 403 || r.status === 422) && r.body.includes(p.policy)) break;
+      last = `HTTP ${r.status} ${r.body.slice(0, 300)}`;
+      if (Date.now() > deadline) throw new SandboxError(`${p.what} was not in force within ${o.readyTimeoutMs / 1000} s (${last})`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
 }
 
 /** The CPU request of container `name` in a pod returned by the apiserver (undefined when absent or not a pod). */
