@@ -152,6 +152,16 @@ export const ConfigSchema = z.object({
   PROMETHEUS_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** A container needs this many CPU samples before it is recommended (InsufficientData below). */
   RIGHTSIZING_MIN_SAMPLES: z.coerce.number().int().min(1).default(10),
+  // ---- coordination (issue #16) ----
+  /** Run coordination at all: the hub, the VPANAPCoordination workflows, their watcher and the REST API. */
+  COORDINATION_ENABLED: bool.default(true),
+  /** host:port of the coordination REST API (document 000); port 0 picks a free one; empty: not served. */
+  COORDINATION_API_ADDR: z
+    .string()
+    .regex(/^([\w.-]+:\d+)?$/, 'expected host:port')
+    .default('127.0.0.1:8080'),
+  /** Backups of VPAs, checkpoints, VPANAPCoordinations and OptimizationPolicies every this many hours (0: no schedule). */
+  BACKUP_INTERVAL_HOURS: z.coerce.number().min(0).max(720).default(6),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
 });
 

@@ -41,6 +41,12 @@ import type { OrchestratorDeps } from './deps';
 import { NodeCache } from '../lib/kube/node-cache';
 import { PodCache } from '../lib/kube/pod-cache';
 import { serveHealth } from './http';
+import { createCoordinationActivities } from '../activities/coordination/coordination';
+import { hubAdvisor } from '../activities/coordination/advisor';
+import { coordinationMetrics } from '../lib/coordination-metrics';
+import { loadCoordinationConfig } from '../lib/coordination-config';
+import type { CoordinationConfig } from '../lib/crds/platform/config-types';
+import { startCoordinationWatcher, type CoordinationWatcher } from '../starters/coordination/watcher';
 
 export interface Orchestrator {
   metricsUrl: string;
@@ -109,9 +115,17 @@ export function rightsizingProviders(deps: OrchestratorDeps, prometheusAuth: Pro
   return providers;
 }
 
+/** The coordination configuration (document 000's coordinator-config.yaml and tenant-tier-config.yaml), read once per process. */
+let coordinationConfig: CoordinationConfig | undefined;
+export function coordinationSettings(): CoordinationConfig {
+  coordinationConfig ??= loadCoordinationConfig();
+  return coordinationConfig;
+}
+
 /** Every activity the worker registers. */
 export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: PrometheusAuth = {}) {
   return {
+    ...createCoordinationActivities({ kc: deps.kc, registry: deps.registry, config: coordinationSettings }),
     ...createRightsizingActivities({
       kc: deps.kc,
       registry: deps.registry,
@@ -121,6 +135,7 @@ export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: Prom
       dryRun: deps.config.DRY_RUN,
       minSamples: deps.config.RIGHTSIZING_MIN_SAMPLES,
       prometheusStepMs: deps.config.PROMETHEUS_STEP_SECONDS * 1000,
+      ...(deps.config.COORDINATION_ENABLED ? { coordination: hubAdvisor(deps.temporal, deps.registry) } : {}),
     }),
     ...createApplyActivities({ kc: deps.kc, registry: deps.registry }),
     ...createFakeCapacityActivities(deps.kc),
@@ -187,11 +202,18 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     activities: createAllActivities(deps, await readPrometheusAuth(deps, log)),
   });
   const running = worker.run();
+  // vpa_nap_coordinator_healthy: the worker polls (document 000's healthCheckInterval, 10 s)
+  const healthGauge = coordinationMetrics(registry).healthy;
+  const setHealth = (): void => healthGauge.set(worker.getState() === 'RUNNING' ? 1 : 0);
+  const healthTimer = setInterval(setHealth, 10_000);
+  healthTimer.unref();
+  setImmediate(setHealth);
   running.catch((err: unknown) => log.error('worker stopped with an error', { error: String(err) }));
 
   // ---- leader-only duties: watchers and the GC schedule ----
   let watchers: Watchers | undefined;
   let policyWatcher: PolicyWatcher | undefined;
+  let coordinationWatcher: CoordinationWatcher | undefined;
   let stopScaleUpTrigger: (() => Promise<void>) | undefined;
   let leading = false;
   let scheduleId: string | undefined;
@@ -229,6 +251,23 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         // e.g. the OptimizationPolicy CRD is not installed: node autoscaling runs on
         log.error('OptimizationPolicy watcher not started; rightsizing is off', { error: String(err) });
       }
+    if ((o.watchers ?? true) && config.COORDINATION_ENABLED)
+      try {
+        const rl = coordinationSettings().coordinator.rateLimiting;
+        coordinationWatcher = await startCoordinationWatcher({
+          kc,
+          temporal,
+          taskQueue: config.TASK_QUEUE,
+          namespace: config.WATCH_NAMESPACE,
+          nodes,
+          registry,
+          hubSettings: { maxUpdatesPerHour: rl.maxVPAUpdatesPerHour, maxUpdatesPerNamespace: rl.maxVPAUpdatesPerNamespace },
+          ...(o.resyncSeconds ? { resyncSeconds: o.resyncSeconds } : {}),
+        });
+      } catch (err) {
+        // e.g. the VPANAPCoordination CRD is not installed: the other capabilities run on
+        log.error('coordination watcher not started; coordination is off', { error: String(err) });
+      }
     if ((o.watchers ?? true) && o.scaleUpTrigger !== false)
       stopScaleUpTrigger = await startScaleUpTrigger(
         deps,
@@ -245,6 +284,9 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     const pw = policyWatcher;
     policyWatcher = undefined;
     await pw?.stop();
+    const cw = coordinationWatcher;
+    coordinationWatcher = undefined;
+    await cw?.stop();
     const t = stopScaleUpTrigger;
     stopScaleUpTrigger = undefined;
     await t?.();
@@ -298,6 +340,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         if (elector) await elector.stop();
         else await stopDuties();
         if (o.gc?.deleteOnStop && scheduleId) await deleteSchedule(temporal, scheduleId).catch(() => undefined);
+        clearInterval(healthTimer);
         if (worker.getState() === 'RUNNING') worker.shutdown(); // Temporal's own signal handler may have begun it
         await running.catch(() => undefined);
         await health?.close();

@@ -6,3 +6,5 @@ export * from './nodes/lifecycle/workflow';
 export * from './nodes/scale-up';
 export * from './nodes/scale-down/loop';
 export * from './rightsizing/policy';
+export * from './coordination/coordination';
+export * from './coordination/hub';

@@ -44,6 +44,7 @@ import {
 import { POD_SIZING_CONFIGMAP, POD_SIZING_LABELS, mergePodSizingData, type PodSizingWorkload } from '../../lib/crds/optipod/pod-sizing';
 import { apiStatus } from '../../lib/kube/api';
 import { recordEvent } from '../../lib/kube/events';
+import { EVENT_INCREASE_ANNOTATION, EVENT_WORKLOAD_ANNOTATION, RIGHTSIZING_EVICTED_REASON } from '../../lib/crds/platform/constants';
 import { logger } from '../../lib/log';
 import { readPolicy, writePolicyStatus } from './kube';
 import { cycleMetrics } from './metrics';
@@ -480,6 +481,22 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
             metadata: { name: stale.metadata.name, namespace: w.namespace },
             ...(stale.metadata.uid ? { deleteOptions: { preconditions: { uid: stale.metadata.uid } } } : {}),
           },
+        });
+        const increase = input.containers.some((c) => (['cpu', 'memory'] as const).some((r) => (c.changes[r]?.to ?? 0) > (c.changes[r]?.from ?? Infinity)));
+        // the coordination watcher counts this eviction for the namespace's VPANAPCoordinations
+        await recordEvent(deps.kc, {
+          target: {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            namespace: w.namespace,
+            name: stale.metadata.name,
+            ...(stale.metadata.uid ? { uid: stale.metadata.uid } : {}),
+          },
+          type: 'Normal',
+          reason: RIGHTSIZING_EVICTED_REASON,
+          message: `evicted to apply ${input.policy.namespace}/${input.policy.name}'s recommendation to ${w.kind}/${w.namespace}/${w.name}; its replacement is sized at admission`,
+          dedupeKey: `rightsizing-evicted-${stale.metadata.uid ?? ''}`,
+          annotations: { [EVENT_WORKLOAD_ANNOTATION]: `${w.kind}/${w.namespace}/${w.name}`, [EVENT_INCREASE_ANNOTATION]: String(increase) },
         });
         return { state: 'Evicted', pod: stale.metadata.name, message: `evicted ${stale.metadata.name}; its replacement is sized at admission` };
       } catch (e) {

@@ -61,6 +61,7 @@ import {
   templateResources,
   writePolicyStatus,
 } from './kube';
+import type { CoordinationAdvisor, CoordinationVerdict } from '../../lib/crds/platform/types';
 import { podSizingEntry, removePolicySizing, updatePodSizing } from './apply';
 import { cycleMetrics } from './metrics';
 import { workloadOfPod } from './owners';
@@ -140,6 +141,8 @@ export interface RightsizingActivityDeps {
   minSamples?: number;
   /** Prometheus's step: its nominal sample interval for the confidence (default 60 s; metrics-server's is 1 min). */
   prometheusStepMs?: number;
+  /** Coordination's part of the gate (activities/coordination/advisor.ts); absent: not coordinated. */
+  coordination?: CoordinationAdvisor;
 }
 
 function activityContext(): Context | undefined {
@@ -160,8 +163,12 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
   const metrics = cycleMetrics(deps.registry);
   let inPlaceProbe: { at: number; served: boolean } | undefined;
   async function inPlaceSupported(): Promise<boolean> {
-    if (inPlaceProbe === undefined || Date.now() - inPlaceProbe.at > IN_PLACE_PROBE_TTL_MS)
-      inPlaceProbe = { at: Date.now(), served: await inPlaceResizeServed(deps.kc).catch(() => false) };
+    if (inPlaceProbe === undefined || Date.now() - inPlaceProbe.at > IN_PLACE_PROBE_TTL_MS) {
+      // a failed discovery answers "no" for this cycle only: it is asked again next time
+      const served = await inPlaceResizeServed(deps.kc).catch(() => undefined);
+      if (served === undefined) return false;
+      inPlaceProbe = { at: Date.now(), served };
+    }
     return inPlaceProbe.served;
   }
   /** Label sets this process set per policy, so a namespace or reason that drops out is zeroed. */
@@ -360,6 +367,14 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
           if (a !== undefined) t.lastAppliedTime = a;
           prevTimes[workloadKey(w)] = t;
         }
+        // coordination: one verdict per namespace with changes to make (the hub's breaker states, delays, budgets)
+        const coordination: Record<string, CoordinationVerdict> = {};
+        if (applying && deps.coordination !== undefined)
+          for (const ns of new Set(governed.map((w) => w.namespace))) {
+            heartbeat(`coordination ${ns}`);
+            const v = await deps.coordination.verdict(ns, input.now);
+            if (v !== undefined) coordination[ns] = v;
+          }
         const out = runCycle({
           policy: key,
           mode: spec.mode,
@@ -376,9 +391,40 @@ export function createRightsizingActivities(deps: RightsizingActivityDeps) {
           models,
           previous: prevTimes,
           ...(applying
-            ? { apply: { strategy: spec.updateStrategy, inPlaceSupported: await inPlaceSupported(), workloads: applyFacts } satisfies ApplyFacts }
+            ? {
+                apply: {
+                  strategy: spec.updateStrategy,
+                  inPlaceSupported: await inPlaceSupported(),
+                  workloads: applyFacts,
+                  ...(Object.keys(coordination).length > 0 ? { coordination } : {}),
+                } satisfies ApplyFacts,
+              }
             : {}),
         });
+        // the budget is shared with every other policy: reserve it; what is not granted waits for the next hour
+        if (deps.coordination !== undefined && out.applications.length > 0) {
+          const byNs = new Map<string, number>();
+          for (const a of out.applications) if (coordination[a.namespace] !== undefined) byNs.set(a.namespace, (byNs.get(a.namespace) ?? 0) + 1);
+          for (const [ns, count] of byNs) {
+            const granted = await deps.coordination.reserve(ns, count, `${key}@${input.now}`);
+            if (granted >= count) continue;
+            let kept = 0;
+            const dropped = new Set<string>();
+            out.applications = out.applications.filter((a) => {
+              if (a.namespace !== ns) return true;
+              if (kept++ < granted) return true;
+              dropped.add(workloadKey(a));
+              return false;
+            });
+            for (const r of out.results)
+              if (dropped.has(workloadKey(r))) {
+                r.outcome = 'Skipped';
+                r.skipReason = 'RateLimited';
+                r.message = `the hour's update budget granted ${granted} of ${count} updates in ${ns}`;
+                delete r.method;
+              }
+          }
+        }
 
         // ---- the pod sizing of what the gate allowed: one write per namespace (each application step re-checks its entry) ----
         const sizingByNs = new Map<string, ReturnType<typeof podSizingEntry>[]>();

@@ -8,6 +8,7 @@
  * its interval's peak (the same peak again is no change), an OOM kill only when newer than the
  * last one remembered.
  */
+import type { CoordinationVerdict } from '../../lib/crds/platform/types';
 import type { PolicyMode, SkipReason, WorkloadKind } from '../../lib/crds/optipod/constants';
 import type { UpdateStrategy } from '../../lib/crds/optipod/policy';
 import { gate, type ContainerChange, type GateContainer, type InPlaceFallback, type ResourceValuesNum } from './gate';
@@ -89,6 +90,12 @@ export interface ApplyFacts {
   inPlaceSupported: boolean;
   /** workload key → facts; a workload without facts is not applied (skipped WorkloadNotFound). */
   workloads: Readonly<Record<string, WorkloadApplyFacts>>;
+  /**
+   * Coordination's verdict per namespace (decision/coordination/gate.ts), asked once per cycle:
+   * a "no" skips every change there with its reason; a "yes" allows at most its budget of
+   * applications. A namespace without a verdict is not coordinated.
+   */
+  coordination?: Readonly<Record<string, CoordinationVerdict>>;
 }
 
 /** An application the gate allowed: the workflow carries it out (activities/rightsizing/apply.ts). */
@@ -153,6 +160,7 @@ export function runCycle(input: CycleInput): CycleOutput {
   let recommendations = 0;
   let ingested = 0;
   const applications: Application[] = [];
+  const coordinationSpent = new Map<string, number>();
   const usageIndex = new Map<string, UsageSeries>();
   for (const u of Object.values(input.usage)) if (u.ok) for (const c of u.containers) usageIndex.set(`${workloadKey(c.workload)}|${c.container}`, c);
   const oomIndex = new Map<string, OomKill[]>();
@@ -242,7 +250,18 @@ export function runCycle(input: CycleInput): CycleOutput {
             replicas: facts.replicas,
             containers: gc,
           });
-          if (v.allowed) {
+          const coord = input.apply.coordination?.[w.namespace];
+          const spent = coordinationSpent.get(w.namespace) ?? 0;
+          if (v.allowed && coord !== undefined && !coord.allowed) {
+            base.outcome = 'Skipped';
+            base.skipReason = coord.reason;
+            base.message = `${v.message}; held: ${coord.message}`;
+          } else if (v.allowed && coord?.allowed === true && spent >= coord.budget) {
+            base.outcome = 'Skipped';
+            base.skipReason = 'RateLimited';
+            base.message = `${v.message}; held: the namespace's update budget for this hour (${coord.budget}) is used by this cycle`;
+          } else if (v.allowed) {
+            if (coord !== undefined) coordinationSpent.set(w.namespace, spent + 1);
             base.method = v.method;
             base.message = v.message;
             const a: Application = { kind: w.kind, namespace: w.namespace, name: w.name, method: v.method, containers: v.containers, message: v.message };

@@ -24,6 +24,8 @@ export interface EventRecord {
   message: string;
   /** Stable key: the same key within one object updates one Event (count++) instead of adding. */
   dedupeKey?: string;
+  /** Annotations on the Event object (machine-readable facts for the orchestrator's own watchers). */
+  annotations?: Record<string, string>;
 }
 
 /** Records an Event (core/v1). Failures are logged, never thrown: an Event is a record, not a step. */
@@ -34,7 +36,7 @@ export async function recordEvent(kc: k8s.KubeConfig, e: EventRecord): Promise<v
   const base = `${e.target.name}.${(e.dedupeKey ?? `${e.reason}-${now.getTime().toString(36)}`).toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`;
   const name = base.slice(0, 253);
   const body: k8s.CoreV1Event = {
-    metadata: { name, namespace },
+    metadata: { name, namespace, ...(e.annotations ? { annotations: e.annotations } : {}) },
     involvedObject: {
       apiVersion: e.target.apiVersion,
       kind: e.target.kind,

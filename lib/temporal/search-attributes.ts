@@ -16,3 +16,7 @@ export const SA_PHASE = defineSearchAttributeKey('Phase', SearchAttributeType.KE
 export const SA_OPTIMIZATION_POLICY = defineSearchAttributeKey('OptimizationPolicy', SearchAttributeType.KEYWORD);
 /** `Kind/namespace/name` of the workloads a rightsizing run governs (capped). */
 export const SA_WORKLOAD = defineSearchAttributeKey('Workload', SearchAttributeType.KEYWORD_LIST);
+/** `<namespace>/<name>` of the VPANAPCoordination a coordination run acts on. */
+export const SA_COORDINATION = defineSearchAttributeKey('VPANAPCoordination', SearchAttributeType.KEYWORD);
+/** A coordination run's circuit breaker: Closed, Open or HalfOpen. */
+export const SA_CIRCUIT_BREAKER = defineSearchAttributeKey('CircuitBreaker', SearchAttributeType.KEYWORD);

@@ -180,3 +180,6 @@ export interface VPSieNodeLifecycleState extends ObjectRef {
   lastError?: { reason: string; message: string };
 }
 export const vpsieNodeStateQuery = defineQuery<VPSieNodeLifecycleState>('vpsieNodeState');
+
+/** The orchestrator's cordon mark on a Node (the removal's workflow id): other capabilities read node removals by it. */
+export { ANNOTATION_CORDONED_BY } from '../../decision/nodes/drain/annotations';

@@ -90,6 +90,10 @@ export const SKIP_REASONS = [
   'ResizeFailed',
   'EvictionBlocked',
   'RecreateTimedOut',
+  // coordination (decision/coordination/gate.ts)
+  'CircuitBreakerOpen',
+  'CoordinationDelay',
+  'RateLimited',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 

@@ -97,3 +97,11 @@ export const TIER_LIMITS_NAMESPACE = 'platform-system';
 export const TIER_LIMITS_CONFIGMAP = 'tenant-tier-limits';
 /** A label value accepted for the standard tier besides `standard` (the namespace prefix's spelling). */
 export const TENANT_TIER_ALIASES: Record<string, TenantTier> = { std: 'standard' };
+
+/** Event reasons the coordination watcher counts as rightsizing updates of a pod. */
+export const VPA_EVICTED_REASON = 'EvictedByVPA';
+export const VPA_IN_PLACE_RESIZED_REASON = 'InPlaceResizedByVPA';
+export const RIGHTSIZING_EVICTED_REASON = 'RightsizingEvicted';
+/** On those Events of this project: the workload (Kind/namespace/name) and whether its requests grew. */
+export const EVENT_WORKLOAD_ANNOTATION = 'platform.io/workload';
+export const EVENT_INCREASE_ANNOTATION = 'platform.io/increase';

@@ -78,3 +78,17 @@ export interface VPANAPCoordinationStatus {
   tenantTier?: string;
   conditions?: CoordinationCondition[];
 }
+
+/** Coordination's answer to the rightsizing gate for one namespace (decision/coordination/gate.ts). */
+export type CoordinationSkipReason = 'CircuitBreakerOpen' | 'CoordinationDelay' | 'RateLimited';
+
+export type CoordinationVerdict =
+  { allowed: true; budget: number } | { allowed: false; reason: CoordinationSkipReason; message: string; numbers: Record<string, number>; retryAt?: number };
+
+/** What the rightsizing cycle asks coordination (implemented over the hub's contracts by activities/coordination/advisor.ts). */
+export interface CoordinationAdvisor {
+  /** The namespace's verdict now; undefined when nothing coordinates it. */
+  verdict(namespace: string, now: number): Promise<CoordinationVerdict | undefined>;
+  /** Reserve `count` updates; the number granted (all when not coordinated). */
+  reserve(namespace: string, count: number, key: string): Promise<number>;
+}
