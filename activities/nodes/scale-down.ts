@@ -61,6 +61,7 @@ import {
   type ScaleUpResult,
 } from '../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../workers/deps';
+import { COORDINATION_HUB_WORKFLOW_ID, scaleDownHoldQuery, type ScaleDownHold } from '../../workflows/coordination/contracts';
 import { findPlan, planOffering } from '../../decision/planner/vpsie-plans';
 import { GONE_PHASES, IN_FLIGHT_PHASES } from '../../decision/nodes/lifecycle/phases';
 import { mergeScalingCondition } from '../../decision/nodes/scale-down/loop-records';
@@ -131,6 +132,17 @@ export interface RemovalOutcomeInput {
 }
 
 export function createScaleDownActivities(deps: OrchestratorDeps) {
+  /** Coordination's hold on scale-down (the hub's answer; none when coordination does not run). */
+  async function coordinationHold(): Promise<ScaleDownHold> {
+    if (!deps.config.COORDINATION_ENABLED) return {};
+    try {
+      return await deps.temporal.workflow.getHandle(COORDINATION_HUB_WORKFLOW_ID).query(scaleDownHoldQuery);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError) && !/not found|completed/i.test(String(err)))
+        logger('scale-down').warn('coordination hold not read; scale-down proceeds without it', { error: String(err) });
+      return {};
+    }
+  }
   const core = deps.kc.makeApiClient(k8s.CoreV1Api);
   const policy = deps.kc.makeApiClient(k8s.PolicyV1Api);
   const custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
@@ -207,6 +219,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
     const vnByNode = new Map<string, VPSieNode>();
     for (const v of vns) if (v.status?.nodeName && !v.metadata.deletionTimestamp) vnByNode.set(v.status.nodeName, v);
 
+    const hold = await coordinationHold();
     const groups: ScaleDownGroup[] = [];
     for (const o of ngRaw) {
       const r = safeParseNodeGroup(o);
@@ -228,6 +241,10 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
         scaleUpInProgress: coming.length > 0 || (desired !== undefined && desired > notDeleting),
       };
       if (g.status?.lastScaleUpTime) sg.lastScaleUpAt = Date.parse(g.status.lastScaleUpTime);
+      if (hold.holdUntil !== undefined) {
+        sg.coordinationHoldUntil = hold.holdUntil;
+        if (hold.object !== undefined) sg.coordinationHoldBy = hold.object;
+      }
       if (g.spec.consolidation.enabled) sg.offerings = await offeringsOf(g);
       groups.push(sg);
     }

@@ -250,6 +250,14 @@ export function groupGates(g: ScaleDownGroup, now: number): Blocker[] {
     if (b.reason === SCALE_UP_COOLDOWN_REASON) continue; // a scale-up gate: scaleDownGates never returns it
     out.push({ reason: b.reason, message: b.message, numbers: b.numbers });
   }
+  if (g.coordinationHoldUntil !== undefined && now < g.coordinationHoldUntil) {
+    const left = Math.ceil((g.coordinationHoldUntil - now) / 1000);
+    out.push({
+      reason: 'RightsizingCoordinationDelay',
+      message: `${g.coordinationHoldBy ?? 'a VPANAPCoordination'} made a rightsizing update: scale-down and consolidation wait napActionDelay (${left}s left)`,
+      numbers: { remainingSeconds: left },
+    });
+  }
   if (!insideAnyWindow(g.spec.disruptionBudget.windows, now)) {
     out.push({
       reason: 'OutsideDisruptionWindow',

@@ -21,6 +21,8 @@ export const SCALE_DOWN_REASONS = [
   'FailedDrainCooldown',
   /** spec.disruptionBudget.windows are set and `now` is inside none of them. */
   'OutsideDisruptionWindow',
+  /** A coordinated rightsizing update less than napActionDelay ago (VPANAPCoordination, issue #16). */
+  'RightsizingCoordinationDelay',
   // ---- node state ----
   /** The node belongs to no NodeGroup known to this decision (not managed by the autoscaler). */
   'NotInNodeGroup',

@@ -81,6 +81,10 @@ export interface ScaleDownGroup {
   scaleUpInProgress?: boolean;
   lastScaleUpAt?: number;
   lastFailedDrainAt?: number;
+  /** Coordination (issue #16): a coordinated rightsizing update was made; scale-down and consolidation wait until then (napActionDelay). */
+  coordinationHoldUntil?: number;
+  /** The VPANAPCoordination (namespace/name) whose update holds it. */
+  coordinationHoldBy?: string;
 }
 
 export interface InFlightRemoval {
