@@ -135,7 +135,7 @@ export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: Prom
       dryRun: deps.config.DRY_RUN,
       minSamples: deps.config.RIGHTSIZING_MIN_SAMPLES,
       prometheusStepMs: deps.config.PROMETHEUS_STEP_SECONDS * 1000,
-      ...(deps.config.COORDINATION_ENABLED ? { coordination: hubAdvisor(deps.temporal, deps.registry) } : {}),
+      ...(deps.config.COORDINATION_ENABLED ? { coordination: hubAdvisor(deps.temporal, deps.registry, deps.config.WATCH_NAMESPACE) } : {}),
     }),
     ...createApplyActivities({ kc: deps.kc, registry: deps.registry }),
     ...createFakeCapacityActivities(deps.kc),

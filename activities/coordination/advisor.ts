@@ -12,7 +12,7 @@ import type { CoordinationAdvisor } from '../../lib/crds/platform/types';
 
 export type { CoordinationAdvisor } from '../../lib/crds/platform/types';
 import { coordinationDurationHistogram } from '../../lib/coordination-metrics';
-import { admissionFactsQuery, COORDINATION_HUB_WORKFLOW_ID, reserveUpdatesUpdate } from '../../workflows/coordination/contracts';
+import { admissionFactsQuery, coordinationHubWorkflowId, reserveUpdatesUpdate } from '../../workflows/coordination/contracts';
 
 function notRunning(err: unknown): boolean {
   return (
@@ -20,9 +20,9 @@ function notRunning(err: unknown): boolean {
   );
 }
 
-export function hubAdvisor(temporal: Client, registry?: Registry): CoordinationAdvisor {
+export function hubAdvisor(temporal: Client, registry?: Registry, scope = ''): CoordinationAdvisor {
   const hist = registry ? coordinationDurationHistogram(registry) : undefined;
-  const hub = () => temporal.workflow.getHandle(COORDINATION_HUB_WORKFLOW_ID);
+  const hub = () => temporal.workflow.getHandle(coordinationHubWorkflowId(scope));
   return {
     async verdict(namespace, now) {
       const end = hist?.startTimer({ operation: 'gate_check' });

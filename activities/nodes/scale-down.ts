@@ -61,7 +61,7 @@ import {
   type ScaleUpResult,
 } from '../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../workers/deps';
-import { COORDINATION_HUB_WORKFLOW_ID, scaleDownHoldQuery, type ScaleDownHold } from '../../workflows/coordination/contracts';
+import { coordinationHubWorkflowId, scaleDownHoldQuery, type ScaleDownHold } from '../../workflows/coordination/contracts';
 import { findPlan, planOffering } from '../../decision/planner/vpsie-plans';
 import { GONE_PHASES, IN_FLIGHT_PHASES } from '../../decision/nodes/lifecycle/phases';
 import { mergeScalingCondition } from '../../decision/nodes/scale-down/loop-records';
@@ -136,7 +136,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
   async function coordinationHold(): Promise<ScaleDownHold> {
     if (!deps.config.COORDINATION_ENABLED) return {};
     try {
-      return await deps.temporal.workflow.getHandle(COORDINATION_HUB_WORKFLOW_ID).query(scaleDownHoldQuery);
+      return await deps.temporal.workflow.getHandle(coordinationHubWorkflowId(deps.config.WATCH_NAMESPACE)).query(scaleDownHoldQuery);
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError) && !/not found|completed/i.test(String(err)))
         logger('scale-down').warn('coordination hold not read; scale-down proceeds without it', { error: String(err) });

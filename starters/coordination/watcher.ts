@@ -39,7 +39,7 @@ import type { NodeCache } from '../../lib/kube/node-cache';
 import { logger } from '../../lib/log';
 import { SA_COORDINATION } from '../../lib/temporal/search-attributes';
 import {
-  COORDINATION_HUB_WORKFLOW_ID,
+  coordinationHubWorkflowId,
   coordinationChangedSignal,
   coordinationWorkflowId,
   hubNapEventsSignal,
@@ -97,12 +97,13 @@ export async function startCoordinationWatcher(o: CoordinationWatcherOptions): P
   const custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
   const core = o.kc.makeApiClient(k8s.CoreV1Api);
   let stopped = false;
+  const hubId = coordinationHubWorkflowId(o.namespace);
   const stoppers: (() => Promise<void> | void)[] = [];
 
   // ---- the hub ----
   const ensureHub = async (): Promise<void> => {
     await o.temporal.workflow.start(COORDINATION_HUB_WORKFLOW_TYPE, {
-      workflowId: COORDINATION_HUB_WORKFLOW_ID,
+      workflowId: hubId,
       taskQueue: o.taskQueue,
       args: [{ ...(o.hubSettings ? { settings: o.hubSettings } : {}) } satisfies HubWorkflowInput],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
@@ -148,7 +149,7 @@ export async function startCoordinationWatcher(o: CoordinationWatcherOptions): P
       o.temporal.workflow.signalWithStart(COORDINATION_WORKFLOW_TYPE, {
         workflowId: coordinationWorkflowId(ns, name),
         taskQueue: o.taskQueue,
-        args: [{ namespace: ns, name } satisfies CoordinationWorkflowInput],
+        args: [{ namespace: ns, name, hub: hubId } satisfies CoordinationWorkflowInput],
         signal: coordinationChangedSignal,
         signalArgs: [generation !== undefined ? { generation } : {}],
         typedSearchAttributes: [{ key: SA_COORDINATION, value: `${ns}/${name}` }],
@@ -159,11 +160,11 @@ export async function startCoordinationWatcher(o: CoordinationWatcherOptions): P
       const batch = hubQueue.splice(0, hubQueue.length);
       await withRetry('sending node events to the hub', async () => {
         try {
-          await o.temporal.workflow.getHandle(COORDINATION_HUB_WORKFLOW_ID).signal(hubNapEventsSignal, batch);
+          await o.temporal.workflow.getHandle(hubId).signal(hubNapEventsSignal, batch);
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
           await ensureHub();
-          await o.temporal.workflow.getHandle(COORDINATION_HUB_WORKFLOW_ID).signal(hubNapEventsSignal, batch);
+          await o.temporal.workflow.getHandle(hubId).signal(hubNapEventsSignal, batch);
         }
       });
     }
@@ -177,7 +178,7 @@ export async function startCoordinationWatcher(o: CoordinationWatcherOptions): P
           o.temporal.workflow.signalWithStart(COORDINATION_WORKFLOW_TYPE, {
             workflowId: coordinationWorkflowId(ob.namespace, ob.name),
             taskQueue: o.taskQueue,
-            args: [{ namespace: ob.namespace, name: ob.name } satisfies CoordinationWorkflowInput],
+            args: [{ namespace: ob.namespace, name: ob.name, hub: hubId } satisfies CoordinationWorkflowInput],
             signal: vpaEventsSignal,
             signalArgs: [evs],
             typedSearchAttributes: [{ key: SA_COORDINATION, value: key }],

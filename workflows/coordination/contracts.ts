@@ -27,7 +27,11 @@ import type { VPANAPCoordinationSpec, VPANAPCoordinationStatus } from '../../lib
 export function coordinationWorkflowId(namespace: string, name: string): string {
   return `vpa-nap-coordination:${namespace}/${name}`;
 }
-export const COORDINATION_HUB_WORKFLOW_ID = 'vpa-nap-coordination-hub';
+/** The hub of a scope: the whole cluster (''), or one namespace for an orchestrator watching only it (WATCH_NAMESPACE). */
+export function coordinationHubWorkflowId(scope = ''): string {
+  return scope ? `vpa-nap-coordination-hub:${scope}` : 'vpa-nap-coordination-hub';
+}
+export const COORDINATION_HUB_WORKFLOW_ID = coordinationHubWorkflowId('');
 
 // ---- observations -------------------------------------------------------------------------
 
@@ -66,6 +70,8 @@ export interface VpaObservation {
 export interface CoordinationWorkflowInput {
   namespace: string;
   name: string;
+  /** The hub's workflow id (default the cluster's). */
+  hub?: string;
   /** Carried across continue-as-new (the compact decision state). */
   carried?: unknown;
 }
@@ -158,6 +164,9 @@ export interface ObjectReport {
   /** Settings the hub uses on its behalf. */
   vpaUpdateDelayMs: number;
   napActionDelayMs: number;
+  /** The breaker's node-churn limits: node events are forwarded to it once the hub counts more (5 min / 1 h). */
+  nodeChurnThreshold?: number;
+  nodeChurnPerHour?: number;
   deleted?: boolean;
 }
 export const objectReportSignal = defineSignal<[ObjectReport]>('objectReport');

@@ -82,6 +82,7 @@ type Command = { kind: 'trip' | 'reset'; reason: string; by?: string };
 export async function coordinationWorkflow(input: CoordinationWorkflowInput): Promise<void> {
   const ref = { namespace: input.namespace, name: input.name };
   const objectKey = `${input.namespace}/${input.name}`;
+  const hubId = input.hub ?? COORDINATION_HUB_WORKFLOW_ID;
   const carried = (input.carried ?? {}) as Partial<Carried>;
   let state: DecisionState = carried.state ?? initialState();
   let settings: CoordinationSettings = DEFAULT_SETTINGS;
@@ -166,12 +167,16 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
       ...(lastUpdateAt !== undefined ? { lastUpdateAt } : {}),
       vpaUpdateDelayMs: settings.vpaUpdateDelayMs,
       napActionDelayMs: settings.napActionDelayMs,
+      ...(settings.enabled && settings.breaker.enabled ? { nodeChurnThreshold: settings.breaker.nodeChurnThreshold } : {}),
+      ...(settings.enabled && settings.breaker.enabled && settings.breaker.nodeChurnPerHour !== undefined
+        ? { nodeChurnPerHour: settings.breaker.nodeChurnPerHour }
+        : {}),
     };
     const key = JSON.stringify({ ...r, interestUntil: Math.floor((r.interestUntil ?? 0) / 60_000), lastUpdateAt: Math.floor((r.lastUpdateAt ?? 0) / 30_000) });
     if (!force && key === lastReport) return;
     lastReport = key;
     try {
-      await getExternalWorkflowHandle(COORDINATION_HUB_WORKFLOW_ID).signal(objectReportSignal, r);
+      await getExternalWorkflowHandle(hubId).signal(objectReportSignal, r);
     } catch (err) {
       log.warn('the coordination hub is not running; the report is sent again with the next change', { error: String(err) });
       lastReport = undefined;
@@ -231,7 +236,7 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
     }
     if (conflicts.length > 0)
       try {
-        await getExternalWorkflowHandle(COORDINATION_HUB_WORKFLOW_ID).signal(conflictReportSignal, conflicts);
+        await getExternalWorkflowHandle(hubId).signal(conflictReportSignal, conflicts);
       } catch {
         // the hub keeps the recent list only; the conflicts are in this object's status and Events
       }
@@ -245,7 +250,7 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
     if (deleted) {
       if (read?.found && vpaPaused) await acts.resumeVpa({ namespace: read.spec.namespace, vpaName: read.spec.vpaName }).catch(() => undefined);
       try {
-        await getExternalWorkflowHandle(COORDINATION_HUB_WORKFLOW_ID).signal(objectReportSignal, {
+        await getExternalWorkflowHandle(hubId).signal(objectReportSignal, {
           object: objectKey,
           namespace: input.namespace,
           vpaName: read?.found ? read.spec.vpaName : input.name,
@@ -362,6 +367,7 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
       await continueAsNew<typeof coordinationWorkflow>({
         namespace: input.namespace,
         name: input.name,
+        ...(input.hub !== undefined ? { hub: input.hub } : {}),
         carried: { state, ...(generation !== undefined ? { generation } : {}) } satisfies Carried,
       });
     }

@@ -21,7 +21,8 @@ export interface HubState {
 }
 
 const HOUR = 60 * 60_000;
-const NAP_KEEP_MS = 10 * 60_000;
+const NAP_KEEP_MS = HOUR;
+const CATCH_UP_MS = 10 * 60_000;
 export const MAX_HUB_NAP = 1_000;
 export const MAX_RESERVATION_KEYS = 500;
 export const MAX_HUB_CONFLICTS = 200;
@@ -37,11 +38,35 @@ export function onNapEvents(s: HubState, evs: readonly NapObservation[], now: nu
   return { ...s, nap, lastNodeActionAt: last };
 }
 
-/** Objects to forward node events to now. */
-export function interestedObjects(s: HubState, now: number): string[] {
-  return Object.values(s.objects)
-    .filter((o) => o.enabled && o.strategy !== 'disabled' && (o.interestUntil ?? 0) > now)
-    .map((o) => o.object);
+/** Node changes the hub counts in the breaker's windows. */
+export function nodeChurn(s: HubState, now: number): { in5m: number; in1h: number } {
+  let in5m = 0;
+  let in1h = 0;
+  for (const e of s.nap) {
+    if (e.at > now - HOUR && e.at <= now) in1h++;
+    if (e.at > now - 5 * 60_000 && e.at <= now) in5m++;
+  }
+  return { in5m, in1h };
+}
+
+/**
+ * Objects to forward node events to now: those that saw rightsizing activity lately (for the
+ * correlation), and those whose node-churn limit the hub's counts exceed (so their breaker trips
+ * even before their next update). `full` marks the ones that get the whole window (they did not
+ * get the previous events).
+ */
+export function interestedObjects(s: HubState, now: number, prevChurn?: { in5m: number; in1h: number }): { object: string; full: boolean }[] {
+  const churn = nodeChurn(s, now);
+  const over = (o: ObjectReport, c: { in5m: number; in1h: number }): boolean =>
+    !o.paused && ((o.nodeChurnThreshold !== undefined && c.in5m > o.nodeChurnThreshold) || (o.nodeChurnPerHour !== undefined && c.in1h > o.nodeChurnPerHour));
+  const out: { object: string; full: boolean }[] = [];
+  for (const o of Object.values(s.objects)) {
+    if (!o.enabled || o.strategy === 'disabled') continue;
+    const interested = (o.interestUntil ?? 0) > now;
+    if (interested) out.push({ object: o.object, full: false });
+    else if (over(o, churn)) out.push({ object: o.object, full: prevChurn === undefined || !over(o, prevChurn) });
+  }
+  return out;
 }
 
 /** A report; a newly interested object gets the node events it missed (the last 10 minutes). */
@@ -55,7 +80,7 @@ export function onReport(s: HubState, r: ObjectReport, now: number): { state: Hu
   objects[r.object] = r;
   const wasInterested = (before?.interestUntil ?? 0) > now;
   const isInterested = (r.interestUntil ?? 0) > now && r.enabled && r.strategy !== 'disabled';
-  return { state: { ...s, objects }, catchUp: isInterested && !wasInterested ? s.nap.filter((e) => e.at >= now - NAP_KEEP_MS) : [] };
+  return { state: { ...s, objects }, catchUp: isInterested && !wasInterested ? s.nap.filter((e) => e.at >= now - CATCH_UP_MS) : [] };
 }
 
 export function onConflicts(s: HubState, cs: readonly ConflictRecord[]): HubState {
@@ -128,7 +153,7 @@ export function scaleDownHold(s: HubState, now: number): ScaleDownHold {
 export function hubView(s: HubState, _settings: HubSettings, now: number): HubView {
   return {
     objects: Object.keys(s.objects).length,
-    nodeEvents5m: s.nap.filter((e) => e.at > now - 5 * 60_000).length,
+    nodeEvents5m: nodeChurn(s, now).in5m,
     ...(s.lastNodeActionAt !== undefined ? { lastNodeActionAt: s.lastNodeActionAt } : {}),
     updatesLastHour: used(s, now),
     openBreakers: Object.values(s.objects)

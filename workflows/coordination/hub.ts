@@ -39,6 +39,7 @@ import {
   onNapEvents,
   onReport,
   reserve,
+  nodeChurn,
   scaleDownHold,
   type HubSettings,
   type HubState,
@@ -59,8 +60,10 @@ export async function coordinationHubWorkflow(input: HubWorkflowInput): Promise<
 
   setHandler(hubNapEventsSignal, (evs) => {
     signals++;
-    state = onNapEvents(state, evs, Date.now());
-    for (const o of interestedObjects(state, Date.now())) outbox.set(o, [...(outbox.get(o) ?? []), ...evs]);
+    const now = Date.now();
+    const prev = nodeChurn(state, now);
+    state = onNapEvents(state, evs, now);
+    for (const o of interestedObjects(state, now, prev)) outbox.set(o.object, o.full ? [...state.nap] : [...(outbox.get(o.object) ?? []), ...evs]);
   });
   setHandler(objectReportSignal, (r) => {
     signals++;
