@@ -46,6 +46,9 @@ import { hubAdvisor } from '../activities/coordination/advisor';
 import { coordinationMetrics } from '../lib/coordination-metrics';
 import { loadCoordinationConfig } from '../lib/coordination-config';
 import type { CoordinationConfig } from '../lib/crds/platform/config-types';
+import { createBackupActivities } from '../activities/coordination/backup';
+import { DirectoryBackupStore, defaultBackupDir } from '../activities/coordination/backup-store';
+import { ensureBackupSchedule } from '../starters/coordination/backup-schedule';
 import { startCoordinationWatcher, type CoordinationWatcher } from '../starters/coordination/watcher';
 
 export interface Orchestrator {
@@ -126,6 +129,7 @@ export function coordinationSettings(): CoordinationConfig {
 export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: PrometheusAuth = {}) {
   return {
     ...createCoordinationActivities({ kc: deps.kc, registry: deps.registry, config: coordinationSettings }),
+    ...createBackupActivities({ kc: deps.kc, store: new DirectoryBackupStore(defaultBackupDir()), registry: deps.registry }),
     ...createRightsizingActivities({
       kc: deps.kc,
       registry: deps.registry,
@@ -227,6 +231,12 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         intervalSeconds: o.gc?.intervalSeconds ?? config.GC_INTERVAL_SECONDS,
         input: { namespace: config.WATCH_NAMESPACE, graceSeconds: o.gc?.graceSeconds ?? 600 },
       });
+      if (config.COORDINATION_ENABLED && config.BACKUP_INTERVAL_HOURS > 0)
+        await ensureBackupSchedule(temporal, {
+          taskQueue: config.TASK_QUEUE,
+          every: `${Math.max(1, Math.round(config.BACKUP_INTERVAL_HOURS * 60))}m`,
+          ...(config.WATCH_NAMESPACE ? { input: { namespaces: [config.WATCH_NAMESPACE] } } : {}),
+        }).catch((err: unknown) => log.error('backup schedule not created; backups run only by `npm run backup`', { error: String(err) }));
     }
     if (o.watchers ?? true)
       watchers = await startWatchers({

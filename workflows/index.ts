@@ -8,3 +8,4 @@ export * from './nodes/scale-down/loop';
 export * from './rightsizing/policy';
 export * from './coordination/coordination';
 export * from './coordination/hub';
+export * from './coordination/backup';

@@ -56,6 +56,11 @@ const cases: Case[] = [
   { reason: 'ScaleUpCooldown', outcome: 'blocked', make: () => withGroup(base(), (g) => (g.lastScaleUpAt = NOW - 599_000)) },
   { reason: 'FailedDrainCooldown', outcome: 'blocked', make: () => withGroup(base(), (g) => (g.lastFailedDrainAt = NOW - 60_000)) },
   {
+    reason: 'RightsizingCoordinationDelay',
+    outcome: 'blocked',
+    make: () => withGroup(base(), (g) => ((g.coordinationHoldUntil = NOW + 1_000), (g.coordinationHoldBy = 'tenant-a/web'))),
+  },
+  {
     reason: 'OutsideDisruptionWindow',
     outcome: 'blocked',
     make: () => withGroup(base(), (g) => (g.spec.disruptionBudget.windows = [{ start: '01:00', end: '05:00', timeZone: 'UTC' }])),
@@ -341,5 +346,15 @@ describe('scale-down rules: each rule, and only it, blocks the removal', () => {
     const v = n1(withGroup(base(), (g) => (g.spec.scaleDownPolicy.utilizationThreshold = 5)));
     expect(reasons(v)).to.deep.equal(['NotUnderutilized']);
     expect(v.utilization).to.include({ cpuThreshold: 5, memoryThreshold: 5 });
+  });
+});
+
+describe('scale-down: the coordination hold (napActionDelay)', () => {
+  it('holds until the hold ends, and not a millisecond longer', () => {
+    const held = withGroup(base(), (g) => (g.coordinationHoldUntil = NOW + 1));
+    const v = n1(held);
+    expect(reasons(v)).to.deep.equal(['RightsizingCoordinationDelay']);
+    expect(v.blockers[0]!.numbers).to.deep.equal({ remainingSeconds: 1 });
+    expect(n1(withGroup(base(), (g) => (g.coordinationHoldUntil = NOW))).outcome).to.equal('approved');
   });
 });

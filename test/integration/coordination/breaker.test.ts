@@ -1,0 +1,175 @@
+/**
+ * The circuit breaker on the sandbox, through what an operator uses: a VPANAPCoordination and a
+ * VPA object, Nodes joining (node churn) → the breaker trips (status, Event, metric, workflow
+ * state), the VPA's updateMode becomes Off with the previous mode kept on the object, and after
+ * the cooldown (a durable timer) it is restored; an operator trips and resets it with the
+ * `temporal` CLI, and the state query shows the same as the object's status.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import * as k8s from '@kubernetes/client-node';
+import { PAUSED_UPDATE_MODE_ANNOTATION } from '../../../lib/crds/platform/constants';
+import type { VPANAPCoordinationStatus } from '../../../lib/crds/platform/types';
+import type { Orchestrator } from '../../../workers/orchestrator';
+import { coordinationWorkflowId, stateQuery } from '../../../workflows/coordination/contracts';
+import { eventually } from '../../support/eventually';
+import { startTestOrchestrator } from '../../support/orchestrator';
+import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
+
+const run = promisify(execFile);
+export const COORD = { group: 'platform.io', version: 'v1', plural: 'vpanapcoordinations' };
+export const VPA = { group: 'autoscaling.k8s.io', version: 'v1', plural: 'verticalpodautoscalers' };
+
+export async function createVpa(sb: TestSandbox, namespace: string, name: string, target: string, updateMode: string): Promise<void> {
+  await sb.kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+    ...VPA,
+    namespace,
+    body: {
+      apiVersion: 'autoscaling.k8s.io/v1',
+      kind: 'VerticalPodAutoscaler',
+      metadata: { name, namespace },
+      spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target }, updatePolicy: { updateMode } },
+    },
+  });
+}
+
+export async function vpaOf(sb: TestSandbox, namespace: string, name: string): Promise<{ mode?: string; annotations: Record<string, string> }> {
+  const v = (await sb.kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({ ...VPA, namespace, name })) as {
+    metadata?: { annotations?: Record<string, string> };
+    spec?: { updatePolicy?: { updateMode?: string } };
+  };
+  return { ...(v.spec?.updatePolicy?.updateMode ? { mode: v.spec.updatePolicy.updateMode } : {}), annotations: v.metadata?.annotations ?? {} };
+}
+
+export async function createCoordination(sb: TestSandbox, namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  await sb.kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+    ...COORD,
+    namespace,
+    body: { apiVersion: 'platform.io/v1', kind: 'VPANAPCoordination', metadata: { name, namespace }, spec: { vpaName: name, namespace, ...spec } },
+  });
+}
+
+export async function coordinationStatus(sb: TestSandbox, namespace: string, name: string): Promise<VPANAPCoordinationStatus> {
+  const o = (await sb.kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({ ...COORD, namespace, name })) as { status?: VPANAPCoordinationStatus };
+  return o.status ?? {};
+}
+
+async function createNode(sb: TestSandbox, name: string): Promise<void> {
+  await sb.core.createNode({
+    body: {
+      metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': name, type: 'kwok' } },
+      spec: { taints: [{ key: 'coordination-test', value: 'true', effect: 'NoSchedule' }] },
+      status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' }, capacity: { cpu: '4', memory: '8Gi', pods: '110' } },
+    },
+  });
+}
+
+describe('coordination: the circuit breaker on the sandbox', function () {
+  this.timeout(900_000);
+  let sb: TestSandbox;
+  let ns: string;
+  let orch: Orchestrator | undefined;
+  const nodes: string[] = [];
+
+  before(async () => {
+    sb = await sharedSandbox();
+    ns = await sb.namespace('coord');
+    orch = await startTestOrchestrator(sb, ns, sb.taskQueue('coord'), { http: false, resyncSeconds: 30 });
+  });
+  after(async () => {
+    for (const n of nodes) await sb.core.deleteNode({ name: n }).catch(() => undefined);
+    await orch?.stop();
+  });
+
+  it('node churn trips it: the VPA is paused (mode kept on it), status/Event/metric/state agree, and the cooldown restores the mode', async () => {
+    await createVpa(sb, ns, 'web', 'web', 'Recreate');
+    await createCoordination(sb, ns, 'web', {
+      coordinationStrategy: 'coordinated',
+      enabled: true,
+      circuitBreaker: { enabled: true, nodeChurnThreshold: 2, evictionThreshold: 20, oscillationThreshold: 30, cooldownMinutes: 1 },
+      conflictPrevention: { cooldownPeriodMinutes: 1, maxConflictsPerHour: 100 },
+    });
+    await eventually('the object Active', async () => ((await coordinationStatus(sb, ns, 'web')).phase === 'Active' ? true : undefined), 120_000);
+
+    for (let i = 0; i < 3; i++) {
+      const n = uniqueName('coord-node');
+      nodes.push(n);
+      await createNode(sb, n);
+    }
+    const tripped = await eventually(
+      'the breaker tripped',
+      async () => {
+        const s = await coordinationStatus(sb, ns, 'web');
+        return s.phase === 'CircuitBreaker' ? s : undefined;
+      },
+      120_000,
+    );
+    expect(tripped.circuitBreakerTriggered).to.equal(true);
+    expect(tripped.circuitBreakerReason).to.equal('NodeChurn');
+    expect(tripped.circuitBreakerMessage).to.match(/node changes in 5 min exceed nodeChurnThreshold 2/);
+    expect(tripped.cooldownUntil).to.be.a('string');
+    expect(tripped.napEvents?.length ?? 0).to.be.greaterThanOrEqual(3);
+
+    const paused = await eventually('the VPA paused', async () => {
+      const v = await vpaOf(sb, ns, 'web');
+      return v.mode === 'Off' ? v : undefined;
+    });
+    expect(paused.annotations[PAUSED_UPDATE_MODE_ANNOTATION]).to.equal('Recreate');
+
+    const events = await sb.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=web,reason=CircuitBreakerTriggered' });
+    expect(events.items.map((e) => e.message).join('\n')).to.match(/NodeChurn: \d+ node changes in 5 min exceed nodeChurnThreshold 2/);
+    const metrics = await orch!.deps.registry.metrics();
+    expect(metrics).to.match(new RegExp(`vpa_nap_circuit_breaker_triggered_total\\{namespace="${ns}",reason="NodeChurn"\\} 1`));
+    expect(metrics).to.match(new RegExp(`vpa_nap_circuit_breaker_active\\{namespace="${ns}",vpa_name="web"\\} 1`));
+
+    const view = await sb.temporal.workflow.getHandle(coordinationWorkflowId(ns, 'web')).query(stateQuery);
+    expect(view.breaker.state).to.equal('Open');
+    expect(view.breaker.reason).to.equal('NodeChurn');
+    expect(view.vpa?.paused).to.equal(true);
+
+    // the cooldown (1 min) ends on a durable timer: half open, the mode restored
+    const resumed = await eventually(
+      'the cooldown to end',
+      async () => {
+        const s = await coordinationStatus(sb, ns, 'web');
+        return s.phase === 'Cooldown' || s.phase === 'Active' ? s : undefined;
+      },
+      180_000,
+    );
+    expect(resumed.circuitBreakerTriggered).to.equal(false);
+    const v = await eventually('the VPA mode restored', async () => {
+      const x = await vpaOf(sb, ns, 'web');
+      return x.mode === 'Recreate' ? x : undefined;
+    });
+    expect(v.annotations[PAUSED_UPDATE_MODE_ANNOTATION]).to.equal(undefined);
+  });
+
+  it('an operator trips and resets it with the temporal CLI; the query and the status agree', async () => {
+    const cli = sb.endpoints.temporal.cli;
+    const common = [
+      '--address',
+      sb.endpoints.temporal.address,
+      '--namespace',
+      sb.endpoints.temporal.namespace,
+      '--workflow-id',
+      coordinationWorkflowId(ns, 'web'),
+    ];
+    await run(cli, ['workflow', 'signal', ...common, '--name', 'trip', '--input', JSON.stringify({ reason: 'maintenance window', by: 'ops' })]);
+    const s = await eventually('the manual trip', async () => {
+      const st = await coordinationStatus(sb, ns, 'web');
+      return st.phase === 'CircuitBreaker' && st.circuitBreakerReason === 'Manual' ? st : undefined;
+    });
+    expect(s.circuitBreakerMessage).to.match(/maintenance window \(by ops\)/);
+    const q = await run(cli, ['workflow', 'query', ...common, '--name', 'state', '--output', 'json']);
+    const parsed = JSON.parse(q.stdout) as { queryResult?: [{ breaker: { state: string; reason: string } }] };
+    expect(parsed.queryResult?.[0]?.breaker).to.include({ state: 'Open', reason: 'Manual' });
+    expect((await vpaOf(sb, ns, 'web')).mode).to.equal('Off');
+
+    await run(cli, ['workflow', 'signal', ...common, '--name', 'reset', '--input', JSON.stringify({ reason: 'done' })]);
+    await eventually('the reset', async () => ((await coordinationStatus(sb, ns, 'web')).phase === 'Active' ? true : undefined));
+    await eventually('the VPA mode restored', async () => ((await vpaOf(sb, ns, 'web')).mode === 'Recreate' ? true : undefined));
+    const q2 = await run(cli, ['workflow', 'query', ...common, '--name', 'state', '--output', 'json']);
+    expect((JSON.parse(q2.stdout) as { queryResult?: [{ breaker: { state: string } }] }).queryResult?.[0]?.breaker.state).to.equal('Closed');
+  });
+});
