@@ -484,7 +484,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ]);
 
     // ---- metrics-server (metrics.k8s.io) and Prometheus, reading kwok's kubelet metrics ----
-    const metrics = await startMetricsStack({
+    const metricsStarting = startMetricsStack({
       dir,
       logDir,
       tools,
@@ -499,10 +499,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       progress,
       onStarted: (p) => procs.push(p),
     });
-
-    // ---- the Kubernetes VPA, reading metrics-server; alongside the project's CRDs ----
-    vpaStarting = startVpa({ dir, logDir, tools, kubeconfig, readyTimeoutMs, progress, onStarted: (p) => procs.push(p) });
+    // ---- the Kubernetes VPA: its CRDs, admission controller and updater alongside metrics-server,
+    // its recommender once metrics.k8s.io is served; ready alongside the project's CRDs ----
+    vpaStarting = startVpa({ dir, logDir, tools, kubeconfig, readyTimeoutMs, progress, metricsReady: metricsStarting, onStarted: (p) => procs.push(p) });
     vpaStarting.catch(() => undefined); // awaited below; a failure meanwhile must not go unhandled
+    const metrics = await metricsStarting;
 
     // ---- CRDs ----
     const crdDir = path.resolve(opts.crdDir ?? process.env.SANDBOX_CRD_DIR ?? path.join(repoRoot(), 'k8s', 'crds'));

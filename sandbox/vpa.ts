@@ -137,6 +137,8 @@ export interface VpaOptions {
   kubeconfig: string;
   readyTimeoutMs: number;
   progress: Progress;
+  /** The recommender starts once this resolves (metrics-server serving metrics.k8s.io). */
+  metricsReady?: Promise<unknown>;
   /** Processes are handed over as soon as they start, so a failed start still stops them. */
   onStarted: (proc: Managed) => void;
 }
@@ -200,10 +202,12 @@ export async function startVpa(o: VpaOptions): Promise<VpaEndpoint> {
   // Their informers list VerticalPodAutoscalers from the start: only now that the CRDs are served.
   const admission = startProcess('vpa-admission-controller', o.tools.vpaAdmissionController, admissionControllerArgs(o.kubeconfig, ports, pki), o.logDir);
   o.onStarted(admission);
-  const recommender = startProcess('vpa-recommender', o.tools.vpaRecommender, recommenderArgs(o.kubeconfig, ports), o.logDir);
-  o.onStarted(recommender);
   const updater = startProcess('vpa-updater', o.tools.vpaUpdater, updaterArgs(o.kubeconfig, ports), o.logDir);
   o.onStarted(updater);
+  // Its first samples come from metrics.k8s.io, so it starts once that is served.
+  await o.metricsReady;
+  const recommender = startProcess('vpa-recommender', o.tools.vpaRecommender, recommenderArgs(o.kubeconfig, ports), o.logDir);
+  o.onStarted(recommender);
 
   const webhookUrl = `https://127.0.0.1:${ports.webhook}/`;
   const metrics = (port: number): string => `http://127.0.0.1:${port}/metrics`;
