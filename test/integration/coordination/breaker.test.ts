@@ -6,11 +6,13 @@
  * `temporal` CLI, and the state query shows the same as the object's status.
  */
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { PAUSED_UPDATE_MODE_ANNOTATION } from '../../../lib/crds/platform/constants';
 import type { Orchestrator } from '../../../workers/orchestrator';
-import { coordinationWorkflowId, stateQuery } from '../../../workflows/coordination/contracts';
+import { coordinationHubWorkflowId, coordinationWorkflowId, stateQuery } from '../../../workflows/coordination/contracts';
+import { recordHistory } from '../../support/histories';
 import { coordinationStatus, createCoordination, createVpa, vpaOf } from '../../support/coordination';
 import { eventually } from '../../support/eventually';
 import { startTestOrchestrator } from '../../support/orchestrator';
@@ -133,5 +135,9 @@ describe('coordination: the circuit breaker on the sandbox', function () {
     await eventually('the VPA mode restored', async () => ((await vpaOf(sb, ns, 'web')).mode === 'Recreate' ? true : undefined));
     const q2 = await run(cli, ['workflow', 'query', ...common, '--name', 'state', '--output', 'json']);
     expect((JSON.parse(q2.stdout) as { queryResult?: [{ breaker: { state: string } }] }).queryResult?.[0]?.breaker.state).to.equal('Closed');
+    // RECORD_REPLAY_HISTORIES=1: the object's and the hub's histories for test/replay/coordination
+    const dir = path.resolve(__dirname, '../../replay/coordination/histories');
+    recordHistory(sb, coordinationWorkflowId(ns, 'web'), dir, 'coordination-churn-trip-cooldown-operator');
+    recordHistory(sb, coordinationHubWorkflowId(ns), dir, 'hub-churn-forwarding');
   });
 });

@@ -11,6 +11,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
+import { cpuMillis } from '../../../lib/crds/optipod/quantity';
 import { PAUSED_UPDATE_MODE_ANNOTATION } from '../../../lib/crds/platform/constants';
 import type { Orchestrator } from '../../../workers/orchestrator';
 import { eventually } from '../../support/eventually';
@@ -83,9 +84,40 @@ async function startFight(sb: TestSandbox, label: string, breakerEnabled: boolea
     conflictPrevention: { cooldownPeriodMinutes: 1, maxConflictsPerHour: 100 },
   });
   await eventually('the coordination object Active', async () => ((await coordinationStatus(sb, ns, 'fight')).phase === 'Active' ? true : undefined), 120_000);
-  // the fight starts: the real VPA in Recreate mode
-  await createVpa(sb, ns, 'fight', 'fight', 'Recreate');
+  // the VPA learns first (Off), and once its target is near the usage the fight starts (Recreate)
+  await createVpa(sb, ns, 'fight', 'fight', 'Off');
+  await eventually(
+    'a VPA target near the usage',
+    async () => {
+      const t = await vpaTarget(sb, ns, 'fight');
+      return t !== undefined && t >= (cpuMillis(USAGE.cpu) ?? 0) * 0.9 ? t : undefined;
+    },
+    600_000,
+    2000,
+  );
+  await sb.kc.makeApiClient(k8s.CustomObjectsApi).patchNamespacedCustomObject(
+    {
+      group: 'autoscaling.k8s.io',
+      version: 'v1',
+      plural: 'verticalpodautoscalers',
+      namespace: ns,
+      name: 'fight',
+      body: { spec: { updatePolicy: { updateMode: 'Recreate' } } },
+    },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
   return { ns, orch, group };
+}
+
+/** The VPA's cpu target for the container (millicores). */
+async function vpaTarget(sb: TestSandbox, ns: string, name: string): Promise<number | undefined> {
+  const v = (await sb.kc
+    .makeApiClient(k8s.CustomObjectsApi)
+    .getNamespacedCustomObject({ group: 'autoscaling.k8s.io', version: 'v1', plural: 'verticalpodautoscalers', namespace: ns, name })) as {
+    status?: { recommendation?: { containerRecommendations?: { containerName: string; target?: { cpu?: string } }[] } };
+  };
+  const cpu = v.status?.recommendation?.containerRecommendations?.find((c) => c.containerName === 'app')?.target?.cpu;
+  return cpu === undefined ? undefined : cpuMillis(cpu);
 }
 
 async function running(sb: TestSandbox, ns: string): Promise<k8s.V1Pod[]> {
@@ -165,6 +197,9 @@ describe('coordination: a rightsizing/node-scaling fight on the sandbox, stopped
       expect(notEvicted, 'pods the updater had not reached yet').to.be.greaterThan(0);
       await new Promise((r) => setTimeout(r, 30_000));
       expect(await evictions(sb, ns), 'evictions while the breaker is open').to.equal(atPause);
+      process.stderr.write(
+        `      fight (breaker on): ${tripped.circuitBreakerMessage}; ${atPause} eviction(s) in all, ${notEvicted} pod(s) left at their first size while open\n`,
+      );
       expect(await oldSized(sb, ns)).to.equal(notEvicted);
       expect((await coordinationStatus(sb, ns, 'fight')).phase).to.equal('CircuitBreaker');
 
@@ -203,13 +238,19 @@ describe('coordination: a rightsizing/node-scaling fight on the sandbox, stopped
       const all = await groupNodes(sb, group);
       const nodes = all.filter((n) => n.metadata?.labels?.['vpsie.test/pool'] === `fight-${ns}`);
       const podNodes = new Set((await running(sb, ns)).map((p) => p.spec?.nodeName));
-      expect(nodes.length - 1, `nodes added (group nodes: ${all.map((n) => `${n.metadata?.name} ${JSON.stringify(n.metadata?.labels)}`).join('; ')}; pods on ${[...podNodes].join(', ')})`).to.be.greaterThan(NODE_CHURN_THRESHOLD);
+      expect(
+        nodes.length - 1,
+        `nodes added (group nodes: ${all.map((n) => `${n.metadata?.name} ${JSON.stringify(n.metadata?.labels)}`).join('; ')}; pods on ${[...podNodes].join(', ')})`,
+      ).to.be.greaterThan(NODE_CHURN_THRESHOLD);
       expect((await vpaOf(sb, ns, 'fight')).mode).to.equal('Recreate');
       const s = await coordinationStatus(sb, ns, 'fight');
       expect(s.phase).to.equal('Active');
       expect(s.circuitBreakerTriggered).to.equal(false);
       // the conflicts are still seen and reported: only the breaker is off
       expect(s.conflictsDetected ?? 0).to.be.greaterThan(0);
+      process.stderr.write(
+        `      fight (breaker off): ${await evictions(sb, ns)} eviction(s), ${nodes.length - 1} node(s) added, ${s.conflictsDetected} conflict(s) reported, no trip\n`,
+      );
     });
   });
 });
