@@ -393,7 +393,7 @@ function installVpa(progress: Progress): Promise<VpaFiles> {
       };
       if (!info.Dir) throw new ToolchainError(`go mod download gave no directory for ${mod}@v${v}`, logFile);
       progress(
-        `building the Kubernetes VPA v${v} (recommender, updater, admission-controller) from the Go module proxy (about 3 minutes cold; log: ${logFile})…`,
+        `building the Kubernetes VPA v${v} (recommender, updater, admission-controller) from the Go module proxy (about 2 minutes cold; log: ${logFile})…`,
       );
       // The version is a constant in the module (common/version.go); no -X flag is needed.
       const pkgs = ['recommender', 'updater', 'admission-controller'].map((c) => `./pkg/${c}`);
