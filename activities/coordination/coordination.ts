@@ -49,6 +49,8 @@ export type CoordinationRead =
       uid?: string;
       spec: VPANAPCoordinationSpec;
       settings: CoordinationSettings;
+      /** The VPA's updates allowed in any hour (rateLimiting.maxVPAUpdatesPerNamespace). */
+      vpaUpdatesPerHour: number;
       tier?: string;
       vpa: { exists: boolean; mode?: string; paused: boolean; restoreMode?: string };
       facts: Fact[];
@@ -203,7 +205,8 @@ export function createCoordinationActivities(deps: CoordinationActivityDeps) {
         ...(ns?.metadata?.labels ? { namespaceLabels: ns.metadata.labels } : {}),
         namespace: input.namespace,
       });
-      const settings = fromEffective(settingsFor(spec, tier, deps.config()));
+      const effective = settingsFor(spec, tier, deps.config());
+      const settings = fromEffective(effective);
       const vpa = await getVpa(spec.namespace, spec.vpaName);
       const mode = vpa?.spec.updatePolicy?.updateMode ?? undefined;
       const restore = vpa?.metadata.annotations?.[PAUSED_UPDATE_MODE_ANNOTATION];
@@ -222,6 +225,7 @@ export function createCoordinationActivities(deps: CoordinationActivityDeps) {
         ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}),
         spec,
         settings,
+        vpaUpdatesPerHour: effective.rateLimits.maxUpdatesPerNamespacePerHour,
         ...(tier !== undefined ? { tier } : {}),
         vpa: {
           exists: vpa !== undefined,
@@ -299,6 +303,8 @@ export function createCoordinationActivities(deps: CoordinationActivityDeps) {
       status: VPANAPCoordinationStatus;
       conflicts: ConflictRecord[];
       transitions: Transition[];
+      /** Other decisions worth an Event (the VPA's hourly limit). */
+      notices?: { type: 'Normal' | 'Warning'; reason: string; message: string }[];
       cause: string;
       /** The workflow's clock when it decided (event → decision latency). */
       decidedAt: number;
@@ -349,6 +355,8 @@ export function createCoordinationActivities(deps: CoordinationActivityDeps) {
             dedupeKey: `breaker-${t.to.toLowerCase()}-${t.at}`,
           });
       }
+      for (const n of input.notices ?? [])
+        await recordEvent(deps.kc, { target, type: n.type, reason: n.reason, message: n.message, dedupeKey: `${n.reason}-${input.decidedAt}` });
       const phase = input.status.phase ?? 'Active';
       metrics.active.set(labels, phase === 'CircuitBreaker' ? 1 : 0);
       for (const p of ['Active', 'CircuitBreaker', 'Cooldown', 'Error'])

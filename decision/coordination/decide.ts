@@ -73,6 +73,8 @@ export interface Breaker {
   cooldownUntil?: number;
   halfOpenUntil?: number;
   trips: number;
+  /** Closed: what happened before this never trips it again (a reset or disabled: when it closed; the quiet period: when the cooldown ended). */
+  closedAt?: number;
 }
 
 export interface DecisionState {
@@ -207,13 +209,15 @@ function correlate(s: DecisionState, newNap: readonly NapEvent[], newVpa: readon
       if (x === undefined || y === undefined || z === undefined) continue;
       const reversed = (y - x) * (z - y) < 0;
       const swing = pct(z, y);
+      // rounded for people, unless rounding would bring it down to the threshold it exceeds
+      const shown = round(swing) > settings.breaker.oscillationThreshold ? round(swing) : swing;
       if (reversed && swing > settings.breaker.oscillationThreshold)
         add({
           at: e.at,
           type: 'Oscillation',
           key: `Oscillation/${e.workload}/${res}/${c.at}`,
-          message: `${e.workload} ${res} recommendation reversed direction by ${round(swing)} % (${x} → ${y} → ${z}; threshold ${settings.breaker.oscillationThreshold} %)`,
-          numbers: { swingPercent: round(swing), thresholdPercent: settings.breaker.oscillationThreshold, previous: y, current: z },
+          message: `${e.workload} ${res} recommendation reversed direction by ${shown} % (${x} → ${y} → ${z}; threshold ${settings.breaker.oscillationThreshold} %)`,
+          numbers: { swingPercent: shown, thresholdPercent: settings.breaker.oscillationThreshold, previous: y, current: z },
         });
     }
   }
@@ -223,7 +227,8 @@ function correlate(s: DecisionState, newNap: readonly NapEvent[], newVpa: readon
 function tripCheck(s: DecisionState, fresh: readonly Conflict[], settings: CoordinationSettings, now: number): Trip | undefined {
   const b = settings.breaker;
   // half open, only what happened since the cooldown ended counts: the events that tripped it do not trip it again
-  const w = windowCounts(s, now, s.breaker.state === 'HalfOpen' ? (s.breaker.cooldownUntil ?? -Infinity) : -Infinity);
+  // closed again, only what happened since counts (the events an operator reset are not counted twice)
+  const w = windowCounts(s, now, s.breaker.state === 'HalfOpen' ? (s.breaker.cooldownUntil ?? -Infinity) : (s.breaker.closedAt ?? -Infinity));
   if (w.nodeChanges5m > b.nodeChurnThreshold)
     return {
       reason: 'NodeChurn',
@@ -280,7 +285,7 @@ export function tick(s0: DecisionState, settings: CoordinationSettings, now: num
   const transitions: Transition[] = [];
   const b = s.breaker;
   if (b.state !== 'Closed' && (!settings.breaker.enabled || !settings.enabled || settings.strategy === 'disabled') && b.reason !== 'Manual') {
-    s = { ...s, breaker: { state: 'Closed', trips: b.trips } };
+    s = { ...s, breaker: { state: 'Closed', trips: b.trips, closedAt: now } };
     transitions.push({ to: 'Closed', reason: 'BreakerDisabled', at: now, message: 'the circuit breaker or the coordination is disabled' });
     return { state: s, conflicts: [], transitions };
   }
@@ -291,7 +296,8 @@ export function tick(s0: DecisionState, settings: CoordinationSettings, now: num
   }
   const h = s.breaker;
   if (h.state === 'HalfOpen' && h.halfOpenUntil !== undefined && now >= h.halfOpenUntil) {
-    s = { ...s, breaker: { state: 'Closed', trips: h.trips } };
+    // what happened half open did not trip it and still counts: only what came before the cooldown ended is left behind
+    s = { ...s, breaker: { state: 'Closed', trips: h.trips, closedAt: h.cooldownUntil ?? now } };
     transitions.push({
       to: 'Closed',
       reason: 'QuietPeriodElapsed',
@@ -363,7 +369,7 @@ export function operator(s0: DecisionState, command: 'trip' | 'reset', reason: s
   }
   if (s.breaker.state === 'Closed') return { state: s, conflicts: [], transitions: [] };
   return {
-    state: { ...s, breaker: { state: 'Closed', trips: s.breaker.trips } },
+    state: { ...s, breaker: { state: 'Closed', trips: s.breaker.trips, closedAt: now } },
     conflicts: [],
     transitions: [{ to: 'Closed', reason: 'Manual', at: now, message: `reset by an operator: ${reason}` }],
   };

@@ -32,6 +32,7 @@ import {
 } from '@temporalio/workflow';
 import type { createCoordinationActivities, CoordinationRead } from '../../activities/coordination/coordination';
 import { initialState, nextWake, observe, operator, paused, tick, type DecisionState, type Fact, type Outcome } from '../../decision/coordination/decide';
+import { vpaRateLimit } from '../../decision/coordination/rate';
 import { DEFAULT_SETTINGS, EVICTION_WINDOW_MS, type CoordinationSettings } from '../../decision/coordination/settings';
 import { SA_CIRCUIT_BREAKER, SA_COORDINATION } from '../../lib/temporal/search-attributes';
 import {
@@ -73,6 +74,7 @@ export const INTEREST_MS = EVICTION_WINDOW_MS;
 
 interface Carried {
   state: DecisionState;
+  ratePausedUntil?: number;
   generation?: number;
   processed?: number;
 }
@@ -99,6 +101,8 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
   let lastReport: string | undefined;
   let interestUntil = 0;
   let lastUpdateAt: number | undefined;
+  /** The VPA is paused for its hourly update limit until then (not the breaker). */
+  let ratePausedUntil = carried.ratePausedUntil;
   const napQueue: NapObservation[] = [];
   const vpaQueue: VpaObservation[] = [];
   const commands: Command[] = [];
@@ -197,7 +201,7 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
           const r = await acts.pauseVpa({ namespace: spec.namespace, vpaName: spec.vpaName, reason: `${t.trip.reason}: ${t.trip.message}` });
           vpaPaused = r.paused;
           if (r.restoreMode !== undefined) restoreMode = r.restoreMode;
-        } else {
+        } else if (ratePausedUntil === undefined) {
           await acts.resumeVpa({ namespace: spec.namespace, vpaName: spec.vpaName });
           vpaPaused = false;
           restoreMode = undefined;
@@ -222,7 +226,7 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
       await acts.recordCoordination({
         ref,
         vpaName: spec?.vpaName ?? input.name,
-        status: toStatus(read, state, settings),
+        status: toStatus(read, state, settings, ratePausedUntil !== undefined ? { rateLimitedUntil: ratePausedUntil } : {}),
         conflicts,
         transitions: o.transitions,
         cause,
@@ -241,6 +245,62 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
         // the hub keeps the recent list only; the conflicts are in this object's status and Events
       }
     await report(true);
+  };
+
+  /** The VPA's hourly update limit: paused once reached, resumed when the hour has room (and the breaker is not open). */
+  const rateCheck = async (): Promise<void> => {
+    // a read without the limit (a worker from before it) keeps no limit
+    if (read === undefined || !read.found || typeof read.vpaUpdatesPerHour !== 'number') return;
+    const now = Date.now();
+    const active = settings.enabled && settings.strategy !== 'disabled';
+    const v = vpaRateLimit(state.vpa, read.vpaUpdatesPerHour, now);
+    const spec = read.spec;
+    let notice: { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined;
+    if (active && v.limited && ratePausedUntil === undefined) {
+      ratePausedUntil = v.until;
+      notice = {
+        type: 'Warning',
+        reason: 'UpdatesRateLimited',
+        message: `${v.count} VPA updates in the last hour reach the limit ${v.limit}: the VPA is paused until ${new Date(v.until ?? now).toISOString()}`,
+      };
+      if (!paused(state)) {
+        const r = await acts.pauseVpa({
+          namespace: spec.namespace,
+          vpaName: spec.vpaName,
+          reason: `RateLimited: ${v.count} updates in 1 h (limit ${v.limit})`,
+        });
+        vpaPaused = r.paused;
+        if (r.restoreMode !== undefined) restoreMode = r.restoreMode;
+      }
+    } else if (ratePausedUntil !== undefined && (!active || (now >= ratePausedUntil && !v.limited))) {
+      ratePausedUntil = undefined;
+      notice = {
+        type: 'Normal',
+        reason: 'UpdatesRateLimitLifted',
+        message: `${v.count} VPA updates in the last hour, below the limit ${v.limit}: updates resume`,
+      };
+      if (!paused(state)) {
+        await acts.resumeVpa({ namespace: spec.namespace, vpaName: spec.vpaName });
+        vpaPaused = false;
+        restoreMode = undefined;
+      }
+    }
+    if (notice === undefined) return;
+    try {
+      await acts.recordCoordination({
+        ref,
+        vpaName: spec.vpaName,
+        status: toStatus(read, state, settings, ratePausedUntil !== undefined ? { rateLimitedUntil: ratePausedUntil } : {}),
+        conflicts: [],
+        transitions: [],
+        notices: [notice],
+        cause: 'rate limit',
+        decidedAt: now,
+      });
+      lastStatusAt = now;
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+    }
   };
 
   let busy = false;
@@ -289,7 +349,7 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
         const facts: Fact[] = read.facts;
         await act(observe(state, { facts }, settings, now), 'inspection');
         // a paused VPA with a closed breaker (e.g. the object was reset while the coordinator was down): resume it
-        if (!paused(state) && read.vpa.paused) {
+        if (!paused(state) && ratePausedUntil === undefined && read.vpa.paused) {
           await acts.resumeVpa({ namespace: read.spec.namespace, vpaName: read.spec.vpaName }).catch(() => undefined);
           vpaPaused = false;
           restoreMode = undefined;
@@ -344,12 +404,13 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
     }
     // timers
     await act(tick(state, settings, Date.now()), 'timer');
+    await rateCheck();
     if (dirty && Date.now() - lastStatusAt >= STATUS_INTERVAL_MS && read?.found) {
       try {
         await acts.recordCoordination({
           ref,
           vpaName: read.spec.vpaName,
-          status: toStatus(read, state, settings),
+          status: toStatus(read, state, settings, ratePausedUntil !== undefined ? { rateLimitedUntil: ratePausedUntil } : {}),
           conflicts: [],
           transitions: [],
           cause: 'status',
@@ -368,7 +429,11 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
         namespace: input.namespace,
         name: input.name,
         ...(input.hub !== undefined ? { hub: input.hub } : {}),
-        carried: { state, ...(generation !== undefined ? { generation } : {}) } satisfies Carried,
+        carried: {
+          state,
+          ...(generation !== undefined ? { generation } : {}),
+          ...(ratePausedUntil !== undefined ? { ratePausedUntil } : {}),
+        } satisfies Carried,
       });
     }
     const wakeAt = Math.min(nextWake(state) ?? Infinity, lastInspectAt + INSPECT_INTERVAL_MS, dirty ? lastStatusAt + STATUS_INTERVAL_MS : Infinity);

@@ -21,7 +21,12 @@ export function phaseOf(read: CoordinationRead | undefined, state: DecisionState
   return 'Active';
 }
 
-export function toStatus(read: CoordinationRead | undefined, state: DecisionState, settings: CoordinationSettings): VPANAPCoordinationStatus {
+export function toStatus(
+  read: CoordinationRead | undefined,
+  state: DecisionState,
+  settings: CoordinationSettings,
+  extra: { rateLimitedUntil?: number } = {},
+): VPANAPCoordinationStatus {
   const b = state.breaker;
   const phase = phaseOf(read, state);
   const s: VPANAPCoordinationStatus = {
@@ -60,11 +65,17 @@ export function toStatus(read: CoordinationRead | undefined, state: DecisionStat
         ? { status: 'True' as const, reason: 'CoordinationDisabled', message: 'coordination is disabled: events are recorded, updates are never paused' }
         : b.state === 'Open'
           ? { status: 'False' as const, reason: b.reason ?? 'Manual', message: (b.message ?? '').slice(0, 256) }
-          : {
-              status: 'True' as const,
-              reason: b.state === 'HalfOpen' ? 'HalfOpen' : 'Coordinating',
-              message: b.state === 'HalfOpen' ? 'updates resumed; a new conflict trips the breaker again' : 'updates allowed',
-            };
+          : extra.rateLimitedUntil !== undefined
+            ? {
+                status: 'False' as const,
+                reason: 'RateLimited',
+                message: `the VPA's hourly update limit is reached: paused until ${iso(extra.rateLimitedUntil)}`,
+              }
+            : {
+                status: 'True' as const,
+                reason: b.state === 'HalfOpen' ? 'HalfOpen' : 'Coordinating',
+                message: b.state === 'HalfOpen' ? 'updates resumed; a new conflict trips the breaker again' : 'updates allowed',
+              };
   s.conditions = [{ type: 'UpdatesAllowed', ...ready, lastTransitionTime: iso(b.trippedAt ?? Date.now()) }];
   return s;
 }

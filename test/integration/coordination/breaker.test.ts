@@ -140,4 +140,36 @@ describe('coordination: the circuit breaker on the sandbox', function () {
     recordHistory(sb, coordinationWorkflowId(ns, 'web'), dir, 'coordination-churn-trip-cooldown-operator');
     recordHistory(sb, coordinationHubWorkflowId(ns), dir, 'hub-churn-forwarding');
   });
+
+  it("the VPA's hourly update limit (10 per namespace): its 10th eviction in the hour pauses it, with an Event and the condition", async () => {
+    // the updater's Events, as it records them on the pods it evicts (the watcher routes them by the VPA's target)
+    const t0 = new Date();
+    for (let i = 0; i < 10; i++)
+      await sb.core.createNamespacedEvent({
+        namespace: ns,
+        body: {
+          metadata: { name: `web-${i}.evicted`, namespace: ns },
+          involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: `web-7d9f-${i}` },
+          reason: 'EvictedByVPA',
+          message: 'Pod was evicted by VPA Updater to apply resource recommendation.',
+          type: 'Normal',
+          source: { component: 'vpa-updater' },
+          firstTimestamp: t0,
+          lastTimestamp: t0,
+          count: 1,
+        },
+      });
+    const v = await eventually('the VPA paused for the limit', async () => {
+      const x = await vpaOf(sb, ns, 'web');
+      return x.mode === 'Off' ? x : undefined;
+    });
+    expect(v.annotations[PAUSED_UPDATE_MODE_ANNOTATION]).to.equal('Recreate');
+    const s = await eventually('the RateLimited condition', async () => {
+      const st = await coordinationStatus(sb, ns, 'web');
+      return st.conditions?.find((c) => c.type === 'UpdatesAllowed' && c.reason === 'RateLimited') ? st : undefined;
+    });
+    expect(s.phase, `the breaker did not trip: 10 evictions are within evictionThreshold 20 (${JSON.stringify({ ...s, napEvents: undefined })})`).to.equal('Active');
+    const evs = await sb.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'reason=UpdatesRateLimited' });
+    expect(evs.items[0]?.message).to.match(/^10 VPA updates in the last hour reach the limit 10: the VPA is paused until /);
+  });
 });
