@@ -168,7 +168,9 @@ describe('coordination: the circuit breaker on the sandbox', function () {
       const st = await coordinationStatus(sb, ns, 'web');
       return st.conditions?.find((c) => c.type === 'UpdatesAllowed' && c.reason === 'RateLimited') ? st : undefined;
     });
-    expect(s.phase, `the breaker did not trip: 10 evictions are within evictionThreshold 20 (${JSON.stringify({ ...s, napEvents: undefined })})`).to.equal('Active');
+    expect(s.phase, `the breaker did not trip: 10 evictions are within evictionThreshold 20 (${JSON.stringify({ ...s, napEvents: undefined })})`).to.equal(
+      'Active',
+    );
     const evs = await sb.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'reason=UpdatesRateLimited' });
     expect(evs.items[0]?.message).to.match(/^10 VPA updates in the last hour reach the limit 10: the VPA is paused until /);
   });
