@@ -122,7 +122,8 @@ export interface KubeReviewerOptions {
 function describeApiError(what: string, e: unknown): string {
   if (e instanceof k8s.ApiException) {
     const code = e.code as number;
-    if (code === 401 || code === 403) return `${what}: the orchestrator's identity was refused by the Kubernetes API (HTTP ${code}; it needs RBAC create on ${what.toLowerCase()}s)`;
+    if (code === 401 || code === 403)
+      return `${what}: the orchestrator's identity was refused by the Kubernetes API (HTTP ${code}; it needs RBAC create on ${what.toLowerCase()}s)`;
     return `${what}: the Kubernetes API answered HTTP ${code}`;
   }
   return `${what}: the Kubernetes API did not answer (${e instanceof Error ? e.message : String(e)})`;

@@ -218,7 +218,8 @@ export async function startCoordinationApi(o: CoordinationApiOptions): Promise<C
     } catch (e) {
       throw temporalFailure(e, `VPANAPCoordination ${namespace}/${name}`, timeoutMs);
     }
-    if (!isViewLike(view)) throw new ApiError(502, `the coordination workflow of ${namespace}/${name} answered its state query with something that is not a state`);
+    if (!isViewLike(view))
+      throw new ApiError(502, `the coordination workflow of ${namespace}/${name} answered its state query with something that is not a state`);
     return view;
   });
 

@@ -41,7 +41,10 @@ export async function coordinationObjectStub(input: CoordinationWorkflowInput): 
   });
   const apply = (c: CircuitBreakerAction): void => {
     const message = `${c.action} by ${c.by ?? 'unknown'}: ${c.reason}`;
-    breaker = c.action === 'trigger' ? { state: 'Open', triggered: true, reason: 'Manual', message, trippedAt: Date.now() } : { state: 'Closed', triggered: false, message };
+    breaker =
+      c.action === 'trigger'
+        ? { state: 'Open', triggered: true, reason: 'Manual', message, trippedAt: Date.now() }
+        : { state: 'Closed', triggered: false, message };
   };
   setHandler(stateQuery, view);
   setHandler(tripSignal, (c) => apply({ action: 'trigger', ...c }));

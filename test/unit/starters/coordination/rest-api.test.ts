@@ -69,7 +69,8 @@ describe('Coordination REST API: the circuit-breaker body', () => {
 describe('Coordination REST API: path names', () => {
   it('a namespace is an RFC 1123 label of at most 63 characters', () => {
     expect(checkNamespace('team-a').ok).to.equal(true);
-    for (const bad of ['', 'Team', 'a_b', '-a', 'a.b', 'a'.repeat(64), 'a/b']) expect(checkNamespace(bad), bad).to.deep.include({ ok: false, field: 'namespace' });
+    for (const bad of ['', 'Team', 'a_b', '-a', 'a.b', 'a'.repeat(64), 'a/b'])
+      expect(checkNamespace(bad), bad).to.deep.include({ ok: false, field: 'namespace' });
   });
   it('a VPANAPCoordination name is an RFC 1123 subdomain of at most 253 characters', () => {
     expect(checkObjectName('web.v2').ok).to.equal(true);
@@ -83,7 +84,18 @@ describe('Coordination REST API: bearer tokens', () => {
     expect(parseBearer('bearer eyJh.eyJ.sig')).to.deep.equal({ ok: true, token: 'eyJh.eyJ.sig' });
   });
   it('refuses a missing, empty, other-scheme, two-part or garbled header, saying so', () => {
-    for (const bad of [undefined, '', 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', 'Bearer a b', 'Bearer a"b', 'Token abc', 'Bearer\tabc', `Bearer ${'a'.repeat(9000)}`]) {
+    for (const bad of [
+      undefined,
+      '',
+      'Basic dXNlcjpwYXNz',
+      'Bearer',
+      'Bearer ',
+      'Bearer a b',
+      'Bearer a"b',
+      'Token abc',
+      'Bearer\tabc',
+      `Bearer ${'a'.repeat(9000)}`,
+    ]) {
       const r = parseBearer(bad);
       expect(r.ok, String(bad).slice(0, 30)).to.equal(false);
       if (!r.ok) expect(r.message).to.match(/^Authorization: /);
@@ -326,7 +338,9 @@ describe('Coordination REST API: the server without a cluster', function () {
     const none = await call('/api/v1/coordination/ns/web');
     expect(none.status).to.equal(401);
     expect(none.headers.get('www-authenticate')).to.equal('Bearer');
-    expect(JSON.parse(none.text)).to.have.property('error').that.matches(/^Authorization: /);
+    expect(JSON.parse(none.text))
+      .to.have.property('error')
+      .that.matches(/^Authorization: /);
     expect((await call('/api/v1/conflicts', { headers: { authorization: 'Basic abc' } })).status).to.equal(401);
   });
 
