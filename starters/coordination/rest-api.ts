@@ -142,6 +142,8 @@ export async function startCoordinationApi(o: CoordinationApiOptions): Promise<C
   /** Per request: the authenticated user (for the log) and the operation (for the histogram). */
   const users = new WeakMap<FastifyRequest, string>();
   const operations = new WeakMap<FastifyRequest, ApiOperation>();
+  /** Per request answered 5xx: why (for the log line). */
+  const failures = new WeakMap<FastifyRequest, string>();
 
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, routerOptions: { maxParamLength: 256 }, forceCloseConnections: 'idle' });
 
@@ -265,6 +267,7 @@ export async function startCoordinationApi(o: CoordinationApiOptions): Promise<C
 
   app.setErrorHandler(async (error: FastifyError | ApiError, req, reply) => {
     if (error instanceof ApiError) {
+      if (error.status >= 500) failures.set(req, error.message);
       for (const [k, v] of Object.entries(error.headers)) void reply.header(k, v);
       return reply.code(error.status).send(error.field ? { error: error.message, field: error.field } : { error: error.message });
     }
@@ -283,7 +286,7 @@ export async function startCoordinationApi(o: CoordinationApiOptions): Promise<C
     if (operation) histogram.observe({ operation }, reply.elapsedTime / 1000);
     const fields = { method: req.method, path, status: reply.statusCode, user: users.get(req), durationMs: Math.round(reply.elapsedTime * 10) / 10 };
     if (!path.startsWith('/api/')) log.debug('request', fields);
-    else if (reply.statusCode >= 500) log.warn('request', fields);
+    else if (reply.statusCode >= 500) log.warn('request', { ...fields, error: failures.get(req) });
     else log.info('request', fields);
   });
 
