@@ -49,10 +49,14 @@ import type { CoordinationConfig } from '../lib/crds/platform/config-types';
 import { createBackupActivities } from '../activities/coordination/backup';
 import { DirectoryBackupStore, defaultBackupDir } from '../activities/coordination/backup-store';
 import { ensureBackupSchedule } from '../starters/coordination/backup-schedule';
+import { startCoordinationApi } from '../starters/coordination/rest-api';
+import { coordinationHubWorkflowId } from '../workflows/coordination/contracts';
 import { startCoordinationWatcher, type CoordinationWatcher } from '../starters/coordination/watcher';
 
 export interface Orchestrator {
   metricsUrl: string;
+  /** The coordination REST API's base URL ('' when not served). */
+  coordinationApiUrl: string;
   deps: OrchestratorDeps;
   /** This replica runs the watchers (always true without leader election). */
   isLeader(): boolean;
@@ -332,7 +336,24 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
             detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
           };
         });
+  // the coordination REST API (document 000): a Temporal client of the coordination workflows
+  const coordinationApi =
+    o.http === false || !config.COORDINATION_ENABLED || !config.COORDINATION_API_ADDR
+      ? undefined
+      : await startCoordinationApi({
+          temporal,
+          kc,
+          addr: config.COORDINATION_API_ADDR,
+          registry,
+          healthy: () => worker.getState() === 'RUNNING',
+          ready: () => worker.getState() === 'RUNNING',
+          hubWorkflowId: coordinationHubWorkflowId(config.WATCH_NAMESPACE),
+        }).catch((err: unknown) => {
+          log.error('coordination REST API not started', { addr: config.COORDINATION_API_ADDR, error: String(err) });
+          return undefined;
+        });
   log.info('orchestrator running', {
+    coordinationApi: coordinationApi?.url,
     metrics: health ? `${health.url}/metrics` : undefined,
     temporal: o.temporalAddress,
     dryRun: config.DRY_RUN,
@@ -343,6 +364,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   let stopping: Promise<void> | undefined;
   return {
     metricsUrl: health?.url ?? '',
+    coordinationApiUrl: coordinationApi?.url ?? '',
     deps,
     isLeader: () => leading,
     stop() {
@@ -354,6 +376,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         if (worker.getState() === 'RUNNING') worker.shutdown(); // Temporal's own signal handler may have begun it
         await running.catch(() => undefined);
         await health?.close();
+        await coordinationApi?.close();
         await connection.close();
         await clientConnection.close();
         await nodes.stop().catch(() => undefined);

@@ -39,7 +39,7 @@ describe('coordination: the circuit breaker on the sandbox', function () {
   before(async () => {
     sb = await sharedSandbox();
     ns = await sb.namespace('coord');
-    orch = await startTestOrchestrator(sb, ns, sb.taskQueue('coord'), { http: false, resyncSeconds: 30 });
+    orch = await startTestOrchestrator(sb, ns, sb.taskQueue('coord'), { resyncSeconds: 30, env: { COORDINATION_API_ADDR: '127.0.0.1:0' } });
   });
   after(async () => {
     for (const n of nodes) await sb.core.deleteNode({ name: n }).catch(() => undefined);
@@ -173,5 +173,50 @@ describe('coordination: the circuit breaker on the sandbox', function () {
     );
     const evs = await sb.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'reason=UpdatesRateLimited' });
     expect(evs.items[0]?.message).to.match(/^10 VPA updates in the last hour reach the limit 10: the VPA is paused until /);
+  });
+
+  it('the REST API shows the same state as the workflow, trips and resets it for an authorised caller, and refuses others', async () => {
+    const api = orch!.coordinationApiUrl;
+    expect(api).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const token = sb.kc.getCurrentUser()?.token;
+    expect(token, 'the sandbox admin token').to.be.a('string');
+    const url = `${api}/api/v1/coordination/${ns}/web`;
+    const auth = { Authorization: `Bearer ${token}` };
+    expect((await fetch(url)).status, 'no token').to.equal(401);
+    expect((await fetch(url, { headers: { Authorization: 'Bearer not-a-token' } })).status, 'a bad token').to.equal(401);
+    // a ServiceAccount without rights
+    await sb.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'nobody' } } });
+    const tr = await sb.core.createNamespacedServiceAccountToken({ namespace: ns, name: 'nobody', body: { spec: { audiences: [], expirationSeconds: 600 } } });
+    const nobody = { Authorization: `Bearer ${tr.status?.token ?? ''}` };
+    const post = (headers: Record<string, string>, body: unknown) =>
+      fetch(`${url}/circuit-breaker`, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post(nobody, { action: 'trigger', reason: 'x' })).status, 'no right to patch').to.equal(403);
+    const bad = await post(auth, { action: 'explode', reason: 'x' });
+    expect(bad.status).to.equal(400);
+    expect(((await bad.json()) as { error: string }).error).to.match(/action/);
+
+    const tripped = await post(auth, { action: 'trigger', reason: 'rest trip' });
+    expect(tripped.status).to.equal(200);
+    const view = (await tripped.json()) as { breaker: { state: string; reason: string }; status: { phase: string } };
+    expect(view.breaker).to.include({ state: 'Open', reason: 'Manual' });
+    // the same state through the workflow's query (what `temporal workflow query` shows) and the GET
+    const q = await sb.temporal.workflow.getHandle(coordinationWorkflowId(ns, 'web')).query(stateQuery);
+    expect(q.breaker.state).to.equal('Open');
+    const got = (await (await fetch(url, { headers: auth })).json()) as { breaker: { state: string; message: string } };
+    expect(got.breaker.state).to.equal('Open');
+    expect(got.breaker.message).to.match(/rest trip/);
+    await eventually('the VPA paused', async () => ((await vpaOf(sb, ns, 'web')).mode === 'Off' ? true : undefined));
+
+    const reset = await post(auth, { action: 'reset', reason: 'rest reset' });
+    expect(reset.status).to.equal(200);
+    expect(((await reset.json()) as { breaker: { state: string } }).breaker.state).to.equal('Closed');
+    expect((await sb.temporal.workflow.getHandle(coordinationWorkflowId(ns, 'web')).query(stateQuery)).breaker.state).to.equal('Closed');
+    expect((await fetch(`${api}/api/v1/coordination/${ns}/no-such-object`, { headers: auth })).status).to.equal(404);
+    expect(await (await fetch(`${api}/healthz`)).text()).to.equal('healthy');
+    expect(await (await fetch(`${api}/ready`)).text()).to.equal('ready');
+    expect(await (await fetch(`${api}/metrics`)).text()).to.match(/vpa_nap_coordination_duration_seconds_count\{operation="api_circuit_breaker"\} [1-9]/);
+    const conflicts = await fetch(`${api}/api/v1/conflicts`, { headers: auth });
+    expect(conflicts.status).to.equal(200);
+    expect(((await conflicts.json()) as { items: unknown[] }).items).to.be.an('array');
   });
 });
