@@ -202,6 +202,8 @@ function correlate(s: DecisionState, newNap: readonly NapEvent[], newVpa: readon
     const h = s.recs[e.workload] ?? [];
     if (h.length < 3) continue;
     const [a, b, c] = h.slice(-3) as [(typeof h)[0], (typeof h)[0], (typeof h)[0]];
+    // only a recommendation that moved (the newest of the history) is judged: the same values again are no new reversal
+    if (c.at !== e.at) continue;
     for (const res of ['cpu', 'memory'] as const) {
       const x = a[res];
       const y = b[res];

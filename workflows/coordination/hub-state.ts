@@ -31,9 +31,17 @@ export function initialHub(): HubState {
   return { nap: [], objects: {}, updates: [], reservations: [], conflicts: [] };
 }
 
+const napKey = (e: NapObservation): string => `${e.kind}/${e.node}/${e.at}`;
+
 export function onNapEvents(s: HubState, evs: readonly NapObservation[], now: number): HubState {
   if (evs.length === 0) return s;
-  const nap = [...s.nap, ...evs].filter((e) => e.at >= now - NAP_KEEP_MS).slice(-MAX_HUB_NAP);
+  // a retried signal resends its batch: an event already kept is not counted twice; the newest are the ones kept
+  const keys = new Set(s.nap.map(napKey));
+  const fresh = evs.filter((e) => !keys.has(napKey(e)) && keys.add(napKey(e)));
+  const nap = [...s.nap, ...fresh]
+    .filter((e) => e.at >= now - NAP_KEEP_MS)
+    .sort((a, b) => a.at - b.at)
+    .slice(-MAX_HUB_NAP);
   const last = Math.max(s.lastNodeActionAt ?? 0, ...evs.map((e) => e.at));
   return { ...s, nap, lastNodeActionAt: last };
 }
