@@ -48,6 +48,11 @@ describe('VPANAPCoordination CRD and zod schemas agree', () => {
     for (const col of cols) {
       if (col.jsonPath === '.metadata.creationTimestamp') continue;
       const field = node(schema, col.jsonPath.replace(/^\./, ''));
+      // a time in the future (Cooldown-Until) is printed as the timestamp: a date column would print it as <invalid>
+      if (col.name === 'Cooldown-Until') {
+        expect([typeOf(field), col.type]).to.deep.equal(['date', 'string']);
+        continue;
+      }
       expect(typeOf(field), `${col.name} → ${col.jsonPath}`).to.equal(col.type);
     }
   });
