@@ -68,9 +68,12 @@ export const EVENTS_PER_RUN = 2_000;
 /** The object is re-read and inspected (dual governance, pools) at this interval. */
 export const INSPECT_INTERVAL_MS = 60_000;
 /** Status is written at most this often (and at once on a transition). */
-export const STATUS_INTERVAL_MS = 5_000;
+/** Status is written at most this often between transitions (document 000's metricsInterval; a transition or conflict writes at once). */
+export const STATUS_INTERVAL_MS = 30_000;
 /** The hub forwards node events for this long after a rightsizing event. */
 export const INTEREST_MS = EVICTION_WINDOW_MS;
+/** A newer rightsizing update is reported to the hub (napActionDelay) once this much newer than the last reported. */
+export const REPORT_UPDATE_MS = 2 * 60_000;
 
 interface Carried {
   state: DecisionState;
@@ -99,6 +102,8 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
   let vpaPaused = false;
   let restoreMode: string | undefined;
   let lastReport: string | undefined;
+  let reportedInterestUntil = 0;
+  let reportedUpdateAt: number | undefined;
   let interestUntil = 0;
   let lastUpdateAt: number | undefined;
   /** The VPA is paused for its hourly update limit until then (not the breaker). */
@@ -176,9 +181,17 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
         ? { nodeChurnPerHour: settings.breaker.nodeChurnPerHour }
         : {}),
     };
-    const key = JSON.stringify({ ...r, interestUntil: Math.floor((r.interestUntil ?? 0) / 60_000), lastUpdateAt: Math.floor((r.lastUpdateAt ?? 0) / 30_000) });
-    if (!force && key === lastReport) return;
+    // the hub hears of a change of state at once; of more interest only when what it knows runs out within
+    // half the interest, and of a newer update only when what it knows is REPORT_UPDATE_MS older
+    const { interestUntil: iu, lastUpdateAt: lu, ...rest } = r;
+    const key = JSON.stringify(rest);
+    const now = Date.now();
+    const interestStale = (iu ?? 0) > now && reportedInterestUntil - now < INTEREST_MS / 2;
+    const updateStale = lu !== undefined && lu - (reportedUpdateAt ?? -Infinity) >= REPORT_UPDATE_MS;
+    if (!force && key === lastReport && !interestStale && !updateStale) return;
     lastReport = key;
+    reportedInterestUntil = iu ?? 0;
+    if (lu !== undefined) reportedUpdateAt = lu;
     try {
       await getExternalWorkflowHandle(hubId).signal(objectReportSignal, r);
     } catch (err) {
