@@ -11,6 +11,8 @@
  *   <cache>/vpa-<v>/bin/{vpa-recommender,vpa-updater,vpa-admission-controller}
  *                                                   (go build of the Kubernetes VPA module)
  *   <cache>/vpa-<v>/deploy/*.yaml                    (its CRDs and manifests, copied from the module)
+ *   <cache>/kyverno-<v>/bin/kubectl-kyverno          (the Kyverno CLI, for the tests; go build in a
+ *                                                    wrapper module; the sandbox does not run it)
  *
  * <cache> is $VPSIE_TOOLCHAIN_CACHE, else $XDG_CACHE_HOME/vpsie-orchestrator/toolchain, else
  * ~/.cache/vpsie-orchestrator/toolchain. A component counts as installed once its `.complete`
@@ -20,6 +22,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { probe, run, ToolchainError } from './run';
 import { VERSIONS } from './versions';
 
@@ -40,6 +43,8 @@ export interface Toolchain {
   vpaAdmissionController: string;
   /** The VPA module's CRDs (`deploy/vpa-v1-crd-gen.yaml`), copied at install time. */
   vpaCrds: string;
+  /** The Kyverno CLI (`kubectl-kyverno`), for the tests of k8s/kyverno/; the sandbox does not run it. */
+  kyverno: string;
 }
 
 /** Environment variables that point at an existing binary (or, for `vpaCrds`, file) instead of the cached one. */
@@ -57,6 +62,7 @@ export const ENV_OVERRIDES: Record<keyof Toolchain, string> = {
   vpaUpdater: 'VPA_UPDATER_BIN',
   vpaAdmissionController: 'VPA_ADMISSION_CONTROLLER_BIN',
   vpaCrds: 'VPA_CRDS',
+  kyverno: 'KYVERNO_BIN',
 };
 
 export type Progress = (line: string) => void;
@@ -143,7 +149,7 @@ async function requireGo(): Promise<void> {
   const v = await probe('go', ['version']);
   if (!v)
     throw new ToolchainError(
-      'Go is required to build Kubernetes, etcd, kwok, metrics-server, Prometheus and the VPA from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.26.7, or name existing binaries with ' +
+      'Go is required to build Kubernetes, etcd, kwok, metrics-server, Prometheus, the VPA and the Kyverno CLI from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.26.7, or name existing binaries with ' +
         Object.values(ENV_OVERRIDES).join(', ') +
         ')',
     );
@@ -418,6 +424,77 @@ function installVpa(progress: Progress): Promise<VpaFiles> {
   );
 }
 
+/** `go mod edit -json` of a go.mod: the parts the wrapper modules copy. */
+const GoModJson = z.object({
+  Go: z.string().optional(),
+  Replace: z
+    .array(
+      z.object({ Old: z.object({ Path: z.string(), Version: z.string().optional() }), New: z.object({ Path: z.string(), Version: z.string().optional() }) }),
+    )
+    .nullish(),
+});
+
+/**
+ * The Kyverno CLI, a tool for the tests (`kubectl-kyverno test k8s/kyverno/tests`); the sandbox does
+ * not run it. `go install <pkg>@<version>` refuses it, as kyverno's go.mod has a replace directive
+ * (k8s.io/pod-security-admission => kyverno's fork), so, as for Kubernetes, it is built in a wrapper
+ * module in its cache directory that takes kyverno's `go` line and every module replacement of its
+ * go.mod (read with `go mod edit -json`; a replacement by a directory cannot be followed and fails).
+ */
+function installKyverno(progress: Progress): Promise<string> {
+  const v = VERSIONS.kyverno;
+  const mod = 'github.com/kyverno/kyverno';
+  const cmd = `${mod}/cmd/cli/kubectl-kyverno`;
+  const dir = componentDir('kyverno', `v${v}`);
+  const bin = path.join(dir, 'bin', 'kubectl-kyverno');
+  if (isComplete(dir)) return Promise.resolve(bin);
+  return withLock(
+    dir,
+    async () => {
+      if (isComplete(dir)) return bin;
+      await requireGo();
+      fs.rmSync(dir, { recursive: true, force: true });
+      const src = path.join(dir, 'src');
+      fs.mkdirSync(src, { recursive: true });
+      fs.mkdirSync(path.dirname(bin), { recursive: true });
+      const logFile = path.join(dir, 'build.log');
+      const started = Date.now();
+      const opts = { cwd: src, env: goEnv(), logFile };
+      progress(`building the Kyverno CLI v${v} (kubectl-kyverno, for the tests) from the Go module proxy (about 6½ minutes cold; log: ${logFile})…`);
+      await run('go', ['mod', 'init', 'sandbox.local/kyvernobuild'], { ...opts, what: 'go mod init' });
+      const info = JSON.parse(await run('go', ['mod', 'download', '-json', `${mod}@v${v}`], { ...opts, what: 'downloading the Kyverno module' })) as {
+        GoMod?: string;
+      };
+      if (!info.GoMod) throw new ToolchainError(`go mod download gave no go.mod for ${mod}@v${v}`, logFile);
+      const upstream = GoModJson.parse(JSON.parse(await run('go', ['mod', 'edit', '-json', info.GoMod], { ...opts, what: 'reading the Kyverno go.mod' })));
+      if (!upstream.Go) throw new ToolchainError(`the go.mod of ${mod}@v${v} has no go line`, logFile);
+      const at = (m: { Path: string; Version?: string }): string => (m.Version ? `${m.Path}@${m.Version}` : m.Path);
+      const replaces = (upstream.Replace ?? []).map((r) => {
+        if (!r.New.Version) throw new ToolchainError(`the go.mod of ${mod}@v${v} replaces ${at(r.Old)} by the directory ${r.New.Path}`, logFile);
+        return `-replace=${at(r.Old)}=${at(r.New)}`;
+      });
+      await run('go', ['mod', 'edit', `-go=${upstream.Go}`, ...replaces], { ...opts, what: 'go mod edit' });
+      await run('go', ['get', `${cmd}@v${v}`], { ...opts, what: 'go get kubectl-kyverno' });
+      // As kyverno's Makefile does: the version lives in pkg/version.BuildVersion.
+      await run('go', ['build', '-trimpath', '-ldflags', `-s -w -X ${mod}/pkg/version.BuildVersion=v${v}`, '-o', bin, cmd], {
+        ...opts,
+        what: 'go build (kubectl-kyverno)',
+      });
+      if (!fs.existsSync(bin)) throw new ToolchainError(`the build produced no ${bin}`, logFile);
+      markComplete(dir);
+      progress(`  the Kyverno CLI built in ${Math.round((Date.now() - started) / 1000)} s`);
+      return bin;
+    },
+    progress,
+  );
+}
+
+/** The Kyverno CLI alone (KYVERNO_BIN, else the cached build, built if missing): what its tests need. */
+export function ensureKyverno(progress: Progress = () => {}): Promise<string> {
+  const o = override('kyverno');
+  return o ? Promise.resolve(o) : installKyverno(progress);
+}
+
 /**
  * Makes sure every binary is present, building or installing what is missing, and returns their
  * absolute paths. With everything cached it only checks files.
@@ -435,6 +512,7 @@ export async function ensureToolchain(progress: Progress = () => {}): Promise<To
   const vpaKeys = [...(Object.keys(VPA_BINARIES) as (keyof typeof VPA_BINARIES)[]), 'vpaCrds'] as const;
   const vpaOverrides = Object.fromEntries(vpaKeys.map((k) => [k, override(k)])) as Partial<VpaFiles>;
   const vpa = vpaKeys.every((k) => vpaOverrides[k]) ? undefined : await installVpa(progress);
+  const kyverno = await ensureKyverno(progress);
   const pickVpa = (k: keyof VpaFiles): string => {
     const f = vpaOverrides[k] ?? vpa?.[k];
     if (!f) throw new ToolchainError(`no file for ${k}`);
@@ -460,5 +538,6 @@ export async function ensureToolchain(progress: Progress = () => {}): Promise<To
     vpaUpdater: pickVpa('vpaUpdater'),
     vpaAdmissionController: pickVpa('vpaAdmissionController'),
     vpaCrds: pickVpa('vpaCrds'),
+    kyverno,
   };
 }
