@@ -22,15 +22,17 @@
  *      the node scale-ups correlate with: EvictionScaleUp conflicts);
  *    - node events (NodeScaleUp) to the hub at --nap-rate/s (`hubNapEvents`, as the watcher);
  *    - decision latency: 1 event in --sample carries a unique pod; from its signal until the
- *      object's `stateQuery` shows it in status.vpaEvents (polled; the upper bound is reported,
- *      with the poll's round trip);
+ *      object's `stateQuery` shows it in status.vpaEvents (polled at most 20 % of the time elapsed
+ *      apart, up to 120 s; the upper and lower bounds are reported, with the poll's round trip);
  *    - gate check: `hubAdvisor(...).verdict(namespace, now)` (the rightsizing cycle's call) at
- *      --gate-rate/s on random namespaces;
+ *      --gate-rate/s on random namespaces, and its `reserve()` once a second;
  *    - memory every second: this process's rss/heapUsed (the orchestrator runs in it: the bench's
  *      own baseline is sampled before it starts) and the Temporal dev server's RSS;
  *      CPU of both; requests this process sent to the apiserver (by kind).
- *    Then the objects' phases (trips), the hub's history, clean-up (orchestrator, workflows when
- *    the sandbox is reused, namespaces; also on Ctrl-C).
+ *    Then the objects' phases (trips), the workflow-task timings and event counts of the hub's and
+ *    20 objects' histories, clean-up (orchestrator, workflows when the sandbox is reused,
+ *    namespaces; also on Ctrl-C). The pure part runs last, so the bench's memory baseline does not
+ *    hold its states.
  * Prints one JSON document with a `targets` section (reported, not asserted).
  */
 import diagnostics from 'node:diagnostics_channel';
@@ -244,6 +246,16 @@ async function historyStats(temporal: Client, ids: readonly string[], since: num
   };
 }
 
+/** Ctrl-C: the clean-up runs and the process exits 130 (main's own ending stands aside). */
+let interrupted = false;
+/** Once the clean-up closes connections, a client's pending gRPC retry may fire on a closed channel (thrown from its timer): not a failure of the run. */
+let closing = false;
+process.on('uncaughtException', (err) => {
+  if (closing && /Channel has been shut down/.test(err.message)) return;
+  process.stderr.write(`${err.stack ?? err.message}\n`);
+  void stopSharedSandbox().finally(() => process.exit(1));
+});
+
 async function main(): Promise<void> {
   const objectsN = Number(arg('objects', '1000'));
   const nsN = Number(arg('namespaces', '100'));
@@ -320,10 +332,13 @@ async function main(): Promise<void> {
   const objects: { namespace: string; name: string }[] = [];
   let orch: Orchestrator | undefined;
   let stopLoad = false;
+  const loadTimers: NodeJS.Timeout[] = [];
   let cleaned: Promise<void> | undefined;
   const cleanup = (): Promise<void> =>
     (cleaned ??= (async () => {
       stopLoad = true;
+      closing = true;
+      for (const t of loadTimers) clearInterval(t);
       await orch?.stop().catch(() => undefined);
       if (reused) {
         // the workflows stay in the server otherwise (no worker polls their task queue any more)
@@ -338,7 +353,6 @@ async function main(): Promise<void> {
         await sb.core.deleteNamespace({ name }).catch(() => undefined);
       });
     })());
-  let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) return;
     interrupted = true;
@@ -454,7 +468,8 @@ async function main(): Promise<void> {
 
     // ---- the load ----
     phase = 'load';
-    const advisor = hubAdvisor(orch.deps.temporal);
+    // the bench's own client (the sandbox's), so the orchestrator's stop never closes a channel the load still uses
+    const advisor = hubAdvisor(sb.temporal);
     const hubId = coordinationHubWorkflowId('');
     const hubBefore = await historyLength(sb.temporal, hubId);
     const samples: {
@@ -488,7 +503,7 @@ async function main(): Promise<void> {
     const pending: Promise<void>[] = [];
 
     const poll = async (s: (typeof samples)[number]): Promise<void> => {
-      const h = orch!.deps.temporal.workflow.getHandle(s.id);
+      const h = sb.temporal.workflow.getHandle(s.id);
       const deadline = s.sentAt! + POLL_LIMIT_MS;
       while (Date.now() < deadline) {
         const q0 = Date.now();
@@ -518,7 +533,7 @@ async function main(): Promise<void> {
       for (let attempt = 1; ; attempt++) {
         const t0 = Date.now();
         try {
-          await orch!.deps.temporal.workflow.signalWithStart(COORDINATION_WORKFLOW_TYPE, {
+          await sb.temporal.workflow.signalWithStart(COORDINATION_WORKFLOW_TYPE, {
             workflowId: coordinationWorkflowId(o.namespace, o.name),
             taskQueue,
             args: [{ namespace: o.namespace, name: o.name, hub: hubId } satisfies CoordinationWorkflowInput],
@@ -563,7 +578,7 @@ async function main(): Promise<void> {
         ? setInterval(
             () => {
               const ev: NapObservation = { at: Date.now(), kind: 'NodeScaleUp', node: `bench-node-${napI++}` };
-              void orch!.deps.temporal.workflow
+              void sb.temporal.workflow
                 .getHandle(hubId)
                 .signal(hubNapEventsSignal, [ev])
                 .then(
@@ -626,6 +641,7 @@ async function main(): Promise<void> {
         ),
       );
     }, 1000);
+    for (const t of [flushTimer, napTimer, gateTimer, reserveTimer]) if (t !== undefined) loadTimers.push(t);
 
     // rightsizing events at `rate`/s, spread over the objects (a stride through them)
     lag.enable();
@@ -814,6 +830,7 @@ async function main(): Promise<void> {
     clearInterval(memTimer);
     await cleanup();
   }
+  if (interrupted) return;
   // ---- the pure costs, after the stack (so the bench's baseline above does not hold their states) ----
   pure();
   const g = (out.pure as { coordinationGate: { afterNodeChange: { p99Us: number } } }).coordinationGate.afterNodeChange;
@@ -823,10 +840,12 @@ async function main(): Promise<void> {
 
 main()
   .then(async () => {
+    if (interrupted) return;
     await stopSharedSandbox();
     process.exit(0);
   })
   .catch(async (err: unknown) => {
+    if (interrupted) return;
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     await stopSharedSandbox().catch(() => undefined);
     process.exit(1);
