@@ -22,7 +22,8 @@ export const PHASE_ORDER: Readonly<Record<VPSieNodePhase, number>> = {
   Ready: 4,
   Failed: 5,
   Terminating: 6,
-  Deleted: 7,
+  Deleting: 7,
+  Deleted: 8,
 };
 
 /** Which nodes go first when a group must shrink: the least advanced first (Failed, then Pending, …, Ready). */
@@ -34,5 +35,6 @@ export const READINESS_ORDER: Readonly<Record<VPSieNodePhase, number>> = {
   Joining: 4,
   Ready: 5,
   Terminating: 6,
-  Deleted: 7,
+  Deleting: 7,
+  Deleted: 8,
 };

@@ -29,7 +29,8 @@ export const PHASE_TRANSITIONS: Readonly<Record<VPSieNodePhase, readonly VPSieNo
   Provisioned: ['Joining', 'Terminating', 'Failed'],
   Joining: ['Ready', 'Terminating', 'Failed'],
   Ready: ['Terminating', 'Failed'],
-  Terminating: ['Deleted', 'Failed'],
+  Terminating: ['Deleting', 'Deleted', 'Failed'],
+  Deleting: ['Deleted', 'Failed'],
   Failed: ['Deleted'],
   Deleted: [],
 };
@@ -46,6 +47,7 @@ export const TRANSITION_REASON: Readonly<Record<Exclude<VPSieNodePhase, 'Failed'
   Joining: 'AwaitingNode',
   Ready: 'NodeReady',
   Terminating: 'DrainInProgress',
+  Deleting: 'VPSDeleting',
   Deleted: 'VPSDeleted',
 };
 
@@ -78,6 +80,8 @@ export function conditionsFor(to: VPSieNodePhase, reason: VPSieNodeReason, messa
       ];
     case 'Terminating':
       return [{ type: 'Draining', status: 'True', reason: reason === 'DrainInProgress' ? 'DrainInProgress' : 'NotDraining', message }];
+    case 'Deleting':
+      return [{ type: 'VPSRunning', status: 'False', reason: 'VPSDeleting', message }];
     case 'Deleted':
       return [
         { type: 'VPSRunning', status: 'False', reason: 'VPSDeleted', message },

@@ -39,8 +39,12 @@ export type Weekday = (typeof WEEKDAYS)[number];
 export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
 
+/** What a scale-down judges a node's utilisation from (scaleDownPolicy.utilizationSource). */
+export const UTILIZATION_SOURCES = ['requests', 'usage', 'both'] as const;
+export type UtilizationSource = (typeof UTILIZATION_SOURCES)[number];
+
 /** The VPSieNode state machine. Any phase may go to Failed; Deleted is final. */
-export const VPSIENODE_PHASES = ['Pending', 'Provisioning', 'Provisioned', 'Joining', 'Ready', 'Terminating', 'Deleted', 'Failed'] as const;
+export const VPSIENODE_PHASES = ['Pending', 'Provisioning', 'Provisioned', 'Joining', 'Ready', 'Terminating', 'Deleting', 'Deleted', 'Failed'] as const;
 export type VPSieNodePhase = (typeof VPSIENODE_PHASES)[number];
 
 /** Key of `status.phaseTimes` for each phase. */
@@ -51,6 +55,7 @@ export const PHASE_TIME_KEYS = {
   Joining: 'joining',
   Ready: 'ready',
   Terminating: 'terminating',
+  Deleting: 'deleting',
   Deleted: 'deleted',
   Failed: 'failed',
 } as const satisfies Record<VPSieNodePhase, string>;
@@ -99,6 +104,7 @@ export const VPSIENODE_REASONS = [
   'VPSCreating',
   'VPSRunning',
   'VPSStopped',
+  'VPSDeleting',
   'VPSDeleted',
   'AwaitingNode',
   'NodeRegistered',
@@ -145,7 +151,7 @@ export const VPSIENODE_CONDITION_TYPES = ['VPSRunning', 'NodeRegistered', 'Ready
 export type VPSieNodeConditionType = (typeof VPSIENODE_CONDITION_TYPES)[number];
 
 export const VPSIENODE_REASONS_BY_CONDITION = {
-  VPSRunning: ['VPSRequested', 'VPSCreating', 'VPSRunning', 'VPSStopped', 'VPSDeleted', 'VPSCreateFailed', 'VPSCreateTimeout', 'VPSNotFound'],
+  VPSRunning: ['VPSRequested', 'VPSCreating', 'VPSRunning', 'VPSStopped', 'VPSDeleting', 'VPSDeleted', 'VPSCreateFailed', 'VPSCreateTimeout', 'VPSNotFound'],
   NodeRegistered: ['AwaitingNode', 'NodeRegistered', 'JoinTimeout'],
   Ready: ['NodeReady', 'NodeNotReady'],
   Draining: ['NotDraining', 'DrainInProgress', 'DrainComplete', 'DrainFailed'],

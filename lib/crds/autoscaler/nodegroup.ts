@@ -12,6 +12,7 @@ import {
   NODEGROUP_LABEL,
   NODEGROUP_REASONS,
   TAINT_EFFECTS,
+  UTILIZATION_SOURCES,
   VPSIENODE_PHASES,
   WEEKDAYS,
 } from './constants';
@@ -69,6 +70,7 @@ export const ScaleDownPolicySchema = z.strictObject({
   cpuThreshold: int32(0, 99).default(50),
   memoryThreshold: int32(0, 99).default(50),
   utilizationThreshold: int32(1, 99).optional(),
+  utilizationSource: z.enum(UTILIZATION_SOURCES).default('both'),
 });
 export type ScaleDownPolicy = z.output<typeof ScaleDownPolicySchema>;
 
@@ -105,6 +107,7 @@ export const NodeGroupSpecSchema = z
     osImageID: identifier().optional(),
     kubernetesVersion: z.string().max(32).regex(KUBERNETES_VERSION_PATTERN).optional(),
     preferredInstanceType: identifier().optional(),
+    preferredInstanceTolerancePercent: int32(0, 1000).default(10),
     allowMixedInstances: z.boolean().default(true),
     priority: int32(0, 1000).default(0),
     dryRun: z.boolean().default(false),
@@ -159,6 +162,15 @@ export const NodeGroupNodeSchema = z.strictObject({
 });
 export type NodeGroupNode = z.output<typeof NodeGroupNodeSchema>;
 
+export const NodeGroupDecisionSchema = z.strictObject({
+  time: dateTime(),
+  reason: z.string().max(64),
+  message: z.string().max(2048),
+  workflowId: z.string().max(512).optional(),
+  nodes: z.array(z.string().max(253)).max(64).optional(),
+});
+export type NodeGroupDecision = z.output<typeof NodeGroupDecisionSchema>;
+
 export const NodeGroupStatusSchema = z.strictObject({
   observedGeneration: z.number().int().min(0).optional(),
   currentNodes: int32(0).optional(),
@@ -168,6 +180,8 @@ export const NodeGroupStatusSchema = z.strictObject({
   vpsieGroupID: z.string().min(1).max(128).optional(),
   lastScaleUpTime: dateTime().optional(),
   lastScaleDownTime: dateTime().optional(),
+  lastScaleUpDecision: NodeGroupDecisionSchema.optional(),
+  lastScaleDownDecision: NodeGroupDecisionSchema.optional(),
   nodeList: mapList(NodeGroupNodeSchema, ['vpsieNodeName'], 1000).optional(),
   conditions: mapList(NodeGroupConditionSchema, ['type'], 16).optional(),
 });

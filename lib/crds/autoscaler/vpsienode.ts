@@ -29,6 +29,7 @@ export const PhaseTimesSchema = z.strictObject({
   joining: dateTime().optional(),
   ready: dateTime().optional(),
   terminating: dateTime().optional(),
+  deleting: dateTime().optional(),
   deleted: dateTime().optional(),
   failed: dateTime().optional(),
 });

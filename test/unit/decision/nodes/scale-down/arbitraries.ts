@@ -174,7 +174,14 @@ export const clusterArb: fc.Arbitrary<ScaleDownInput> = fc
           dryRun: g.dryRun === 0,
           disruptionBudget: { maxUnavailable: g.budget },
           scaleUpPolicy: { enabled: true, stabilizationWindowSeconds: 60, cooldownSeconds: 0, cpuThreshold: g.scaleUpCpu, memoryThreshold: 100 },
-          scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: g.window, cooldownSeconds: 600, cpuThreshold: g.downCpu, memoryThreshold: 50 },
+          scaleDownPolicy: {
+            enabled: true,
+            stabilizationWindowSeconds: g.window,
+            cooldownSeconds: 600,
+            cpuThreshold: g.downCpu,
+            memoryThreshold: 50,
+            utilizationSource: 'requests' as const,
+          },
           consolidation: { enabled: g.consolidation === 0, savingsThresholdPercent: g.threshold },
         }),
       };

@@ -46,7 +46,14 @@ function simulate(policy: Policy, load: readonly number[]): Outcome {
     maxNodes: 40,
     disruptionBudget: { maxUnavailable: policy.budget },
     scaleUpPolicy: { enabled: true, stabilizationWindowSeconds: 0, cooldownSeconds: 0, cpuThreshold: policy.upCpu, memoryThreshold: 100 },
-    scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: policy.window, cooldownSeconds: policy.cooldown, cpuThreshold: 50, memoryThreshold: 50 },
+    scaleDownPolicy: {
+      enabled: true,
+      stabilizationWindowSeconds: policy.window,
+      cooldownSeconds: policy.cooldown,
+      cpuThreshold: 50,
+      memoryThreshold: 50,
+      utilizationSource: 'requests' as const,
+    },
   };
   let seq = 0;
   let podSeq = 0;

@@ -105,7 +105,14 @@ describe('scale-down parts', () => {
               {},
               {
                 disruptionBudget: { maxUnavailable: budget },
-                scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 },
+                scaleDownPolicy: {
+                  enabled: true,
+                  stabilizationWindowSeconds: 600,
+                  cooldownSeconds: 600,
+                  cpuThreshold: 20,
+                  memoryThreshold: 20,
+                  utilizationSource: 'requests' as const,
+                },
               },
             ),
           ],
@@ -126,7 +133,14 @@ describe('scale-down parts', () => {
             {},
             {
               disruptionBudget: { maxUnavailable: 3 },
-              scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 },
+              scaleDownPolicy: {
+                enabled: true,
+                stabilizationWindowSeconds: 600,
+                cooldownSeconds: 600,
+                cpuThreshold: 20,
+                memoryThreshold: 20,
+                utilizationSource: 'requests' as const,
+              },
             },
           ),
         ],
@@ -217,7 +231,14 @@ describe('scale-down parts', () => {
             {},
             {
               disruptionBudget: { maxUnavailable: 2 },
-              scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 600, cooldownSeconds: 600, cpuThreshold: 20, memoryThreshold: 20 },
+              scaleDownPolicy: {
+                enabled: true,
+                stabilizationWindowSeconds: 600,
+                cooldownSeconds: 600,
+                cpuThreshold: 20,
+                memoryThreshold: 20,
+                utilizationSource: 'requests' as const,
+              },
             },
           ),
         ],
