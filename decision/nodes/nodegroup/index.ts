@@ -147,7 +147,17 @@ export function reconcile(
 }
 
 export function phaseCounts(nodes: readonly GroupNode[]): Record<VPSieNodePhase, number> {
-  const c: Record<VPSieNodePhase, number> = { Pending: 0, Provisioning: 0, Provisioned: 0, Joining: 0, Ready: 0, Terminating: 0, Deleting: 0, Deleted: 0, Failed: 0 };
+  const c: Record<VPSieNodePhase, number> = {
+    Pending: 0,
+    Provisioning: 0,
+    Provisioned: 0,
+    Joining: 0,
+    Ready: 0,
+    Terminating: 0,
+    Deleting: 0,
+    Deleted: 0,
+    Failed: 0,
+  };
   for (const n of nodes) c[n.removing && n.phase !== 'Deleted' && n.phase !== 'Failed' ? 'Terminating' : n.phase] += 1;
   return c;
 }
