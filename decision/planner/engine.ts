@@ -154,6 +154,29 @@ interface GroupRuntime {
   newCount: number;
   seq: number;
   locked: string | undefined;
+  /** Locked by the group's existing nodes (allowMixedInstances=false): right-sizing keeps it. */
+  lockedByExisting: boolean;
+}
+
+/**
+ * The offering id an allowMixedInstances=false group is held to by its existing nodes: the most
+ * common offering among them (ties: the lowest reference) that the group still offers.
+ */
+export function existingLock(group: NodeGroup): string | undefined {
+  if (group.allowMixedInstances) return undefined;
+  const counts = Object.entries(group.existingOfferings ?? {}).filter(([, n]) => n > 0);
+  counts.sort((a, b) => b[1] - a[1] || compareStrings(a[0], b[0]));
+  for (const [ref] of counts) {
+    const o = group.offerings.find((x) => x.id === ref || x.nickname === ref);
+    if (o) return o.id;
+  }
+  return undefined;
+}
+
+/** Options of one packing run. */
+export interface RunOptions {
+  /** Groups whose preferred offering is taken whenever it can host the pod (and kept by right-sizing). */
+  preferGroups?: ReadonlySet<NodeGroup>;
 }
 
 function fitsEmpty(req: Resources, t: Template): boolean {
@@ -175,10 +198,14 @@ class Run {
   private demand = [0, 0, 0];
   private readonly usedNames: Set<string>;
 
+  private readonly preferGroups: ReadonlySet<NodeGroup>;
+
   constructor(
     private readonly prep: Prepared,
     private readonly strategy: StrategyName,
+    options: RunOptions = {},
   ) {
+    this.preferGroups = options.preferGroups ?? new Set();
     const input = prep.input;
     this.state = new SchedulingState(prep.hints);
     const sortNodes = <T extends { node: { name: string } }>(l: readonly T[]) => [...l].sort((a, b) => compareStrings(a.node.name, b.node.name));
@@ -189,7 +216,10 @@ class Run {
       this.existing.push({ sn: this.state.addNode(n.node, n.pods), target: 'inFlight' });
     }
     this.clusterNodes = startingClusterNodes(input);
-    this.groups = input.nodeGroups.map((group) => ({ group, newCount: 0, seq: 0, locked: undefined }));
+    this.groups = input.nodeGroups.map((group) => {
+      const locked = existingLock(group);
+      return { group, newCount: 0, seq: 0, locked, lockedByExisting: locked !== undefined };
+    });
     for (const g of this.groups) this.groupByRef.set(g.group, g);
     this.ptrExisting = prep.classes.map(() => 0);
     this.ptrNew = prep.classes.map(() => 0);
@@ -257,7 +287,9 @@ class Run {
       l.push(t);
       byGroup.set(t.group, l);
     }
-    for (const [group, templates] of byGroup) {
+    for (const [group, all] of byGroup) {
+      const locked = this.groupByRef.get(group)?.locked;
+      const templates = locked === undefined ? all : all.filter((t) => t.offering.id === locked);
       const choice = [...templates].sort(
         (a, b) =>
           Number(b.preferred) - Number(a.preferred) || a.offering.monthlyPrice - b.offering.monthlyPrice || compareStrings(a.offering.id, b.offering.id),
@@ -355,7 +387,11 @@ class Run {
       out.push(t);
       priority = t.priority;
     }
-    return out;
+    if (this.preferGroups.size === 0) return out;
+    // A group told to prefer its offering offers only that one for a pod the offering can host.
+    const preferredHosts = new Set<NodeGroup>();
+    for (const t of out) if (t.preferred && this.preferGroups.has(t.group)) preferredHosts.add(t.group);
+    return out.filter((t) => t.preferred || !preferredHosts.has(t.group));
   }
 
   private costScore(t: Template): number {
@@ -429,7 +465,8 @@ class Run {
     if (unlocked.length === 0) {
       return {
         reason: 'MixedInstancesPolicy',
-        message: 'only offerings other than the one already chosen for a group with allowMixedInstances=false fit',
+        message:
+          "only offerings other than the one held by a group with allowMixedInstances=false (its existing nodes' offering, or the one this decision chose) fit",
         numbers,
       };
     }
@@ -485,14 +522,18 @@ class Run {
     }
     for (const [group, nodes] of byGroup) {
       const templates = groupTemplates.get(group) ?? [];
+      const prefer = this.preferGroups.has(group);
       if (group.allowMixedInstances) {
         for (const nn of nodes) {
+          if (prefer && nn.template.preferred) continue;
           const best = this.cheapestHolding([nn], templates, nn.template);
           if (best) nn.template = best;
         }
       } else {
         const current = nodes[0]?.template;
         if (!current) continue;
+        if (this.groupByRef.get(group)?.lockedByExisting) continue;
+        if (prefer && current.preferred) continue;
         const best = this.cheapestHolding(nodes, templates, current);
         if (best) for (const nn of nodes) nn.template = best;
       }
@@ -563,9 +604,9 @@ function round(x: number, digits = 6): number {
 }
 
 /** Runs one strategy over prepared input and builds its decision record. */
-export function runStrategy(prep: Prepared, strategy: StrategyName): ScaleUpDecision {
+export function runStrategy(prep: Prepared, strategy: StrategyName, options: RunOptions = {}): ScaleUpDecision {
   const input = prep.input;
-  const run = new Run(prep, strategy);
+  const run = new Run(prep, strategy, options);
   if (input.enforceMinNodes ?? true) run.topUpMinNodes();
 
   const order = [...prep.pods];

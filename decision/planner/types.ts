@@ -27,10 +27,25 @@ export interface NodeGroup {
   /** Nodes of the group that exist or are being provisioned (in-flight included). */
   currentNodes: number;
   offerings: readonly Offering[];
-  /** Offering id (or nickname) preferred on price ties. */
+  /**
+   * Offering id (or nickname) preferred: chosen over cheaper offerings while the plan's monthly
+   * price with it stays within `preferredTolerancePercent` of the cheapest plan; the tie-break on
+   * equal prices otherwise.
+   */
   preferredInstanceType?: string;
-  /** false: every new node of the group in one decision uses the same offering. */
+  /** How much dearer (percent of the cheapest plan's monthly price) the plan with the preferred offering may be. Default 10. */
+  preferredTolerancePercent?: number;
+  /**
+   * false: every new node of the group uses one offering — the offering of the group's existing
+   * nodes when it has any (see `existingOfferings`), else one chosen for the whole decision.
+   */
   allowMixedInstances: boolean;
+  /**
+   * Offering references (id or nickname) of the group's live nodes, with their counts. With
+   * allowMixedInstances=false the group is locked to the most common one (ties: the lowest
+   * reference) when the group still offers it; an offering no longer offered does not lock.
+   */
+  existingOfferings?: Readonly<Record<string, number>>;
   /** Higher first; price decides within a priority. Default 0. */
   priority?: number;
   labels?: LabelMap;
@@ -138,6 +153,21 @@ export interface Placement {
   target: 'existing' | 'inFlight' | 'new';
 }
 
+/** How a group's preferredInstanceType weighed against the cheapest plan. */
+export interface PreferenceChoice {
+  group: string;
+  namespace: string;
+  preferred: string;
+  tolerancePercent: number;
+  /** Monthly price of the cheapest plan (the planner without the preference). */
+  cheapestMonthlyPrice: number;
+  /** Monthly price of the plan that uses the preferred offering for the group. */
+  preferredMonthlyPrice: number;
+  /** Which plan the decision took. */
+  chosen: 'preferred' | 'cheapest';
+  message: string;
+}
+
 export interface ScaleUpDecision {
   /** Groups that get new nodes, sorted by name. */
   groups: GroupScaleUp[];
@@ -151,5 +181,7 @@ export interface ScaleUpDecision {
   placements: Placement[];
   /** Which packing produced the record: the cost-directed planner or the first-fit-decreasing baseline. */
   strategy: 'cost' | 'ffd';
+  /** Groups whose preferredInstanceType changed (or could have changed) the plan: the prices compared and the choice. */
+  preferences?: PreferenceChoice[];
   stats: { pendingPods: number; podClasses: number; placed: number; unplaced: number };
 }

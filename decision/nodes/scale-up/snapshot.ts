@@ -144,10 +144,14 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
   const plannerGroups = new Map<string, PlannerGroup>();
   const groupByKey = new Map<string, NodeGroup>();
   const activeByGroup = new Map<string, number>();
+  const offeringsByGroup = new Map<string, Record<string, number>>();
   for (const vn of raw.vpsieNodes) {
     if (GONE_PHASES.has(vn.status?.phase ?? 'Pending') || vn.metadata.deletionTimestamp) continue;
     const key = `${vn.metadata.namespace ?? ''}/${vn.spec.nodeGroupName}`;
     activeByGroup.set(key, (activeByGroup.get(key) ?? 0) + 1);
+    const counts = offeringsByGroup.get(key) ?? {};
+    counts[vn.spec.offeringID] = (counts[vn.spec.offeringID] ?? 0) + 1;
+    offeringsByGroup.set(key, counts);
   }
   for (const g of [...raw.nodeGroups].sort((a, b) =>
     compareStrings(`${a.metadata.namespace}/${a.metadata.name}`, `${b.metadata.namespace}/${b.metadata.name}`),
@@ -177,6 +181,9 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
       taints: (g.spec.taints ?? []).map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) })),
     };
     if (g.spec.preferredInstanceType !== undefined) pg.preferredInstanceType = g.spec.preferredInstanceType;
+    pg.preferredTolerancePercent = g.spec.preferredInstanceTolerancePercent;
+    const existing = offeringsByGroup.get(key);
+    if (existing) pg.existingOfferings = existing;
     plannerGroups.set(key, pg);
     const deleting = g.metadata.deletionTimestamp !== undefined;
     const meta: ScaleUpGroupMeta = {

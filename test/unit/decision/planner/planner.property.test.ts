@@ -53,13 +53,17 @@ describe('planner properties', () => {
     );
   });
 
-  it('never costs more than first-fit-decreasing for at least as many placed pods', () => {
+  it("never costs more than first-fit-decreasing for at least as many placed pods (beyond a preferred offering's tolerance)", () => {
     fc.assert(
       fc.property(plannerInputArb, (input) => {
         const d = planScaleUp(input);
         const ffd = planFirstFitDecreasing(input);
         expect(d.placements.length).to.be.at.least(ffd.placements.length);
-        if (d.placements.length === ffd.placements.length) expect(d.monthlyPrice).to.be.at.most(ffd.monthlyPrice);
+        const taken = (d.preferences ?? []).filter((p) => p.chosen === 'preferred');
+        // A preference taken may cost up to its tolerance over the cheapest plan, never more.
+        for (const p of taken) expect(p.preferredMonthlyPrice).to.be.at.most(p.cheapestMonthlyPrice * (1 + p.tolerancePercent / 100) + 1e-6);
+        const allowance = Math.max(0, ...taken.map((p) => p.tolerancePercent));
+        if (d.placements.length === ffd.placements.length) expect(d.monthlyPrice).to.be.at.most(ffd.monthlyPrice * (1 + allowance / 100) + 1e-6);
       }),
       { numRuns: RUNS },
     );

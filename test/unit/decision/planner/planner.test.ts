@@ -122,6 +122,136 @@ describe('planner', () => {
     expect(d.unplaced).to.deep.equal([]);
   });
 
+  describe('allowMixedInstances=false with existing nodes', () => {
+    const pods = Array.from({ length: 4 }, (_, i) => pod(`p${i}`, { requests: res(1500, Gi) }));
+
+    it("new nodes take the offering of the group's existing nodes, not the cheapest", () => {
+      const free = plan(input({ pendingPods: pods, nodeGroups: [group('g', [small, medium, big], { allowMixedInstances: false })] }));
+      expect(new Set(free.groups[0]?.nodes.map((n) => n.offeringId))).to.not.deep.equal(new Set(['small']));
+      const d = plan(
+        input({
+          pendingPods: pods,
+          nodeGroups: [group('g', [small, medium, big], { allowMixedInstances: false, currentNodes: 2, existingOfferings: { small: 2 } })],
+        }),
+      );
+      expect(d.groups[0]?.nodes.map((n) => n.offeringId)).to.deep.equal(['small', 'small', 'small', 'small']);
+      expect(d.unplaced).to.deep.equal([]);
+    });
+
+    it('mixed existing nodes: the most common offering holds the group (ties: the lowest reference)', () => {
+      const d = plan(
+        input({
+          pendingPods: pods,
+          nodeGroups: [group('g', [small, medium, big], { allowMixedInstances: false, currentNodes: 3, existingOfferings: { small: 1, medium: 2 } })],
+        }),
+      );
+      expect(new Set(d.groups[0]?.nodes.map((n) => n.offeringId))).to.deep.equal(new Set(['medium']));
+      const tie = plan(
+        input({
+          pendingPods: pods,
+          nodeGroups: [group('g', [small, medium, big], { allowMixedInstances: false, currentNodes: 2, existingOfferings: { medium: 1, big: 1 } })],
+        }),
+      );
+      expect(new Set(tie.groups[0]?.nodes.map((n) => n.offeringId))).to.deep.equal(new Set(['big']));
+    });
+
+    it('a pod only another offering fits is MixedInstancesPolicy; an offering no longer offered does not hold the group', () => {
+      const huge = pod('huge', { requests: res(7000, Gi) });
+      const held = plan(
+        input({
+          pendingPods: [huge],
+          nodeGroups: [group('g', [small, big], { allowMixedInstances: false, currentNodes: 1, existingOfferings: { small: 1 } })],
+        }),
+      );
+      expect(held.unplaced.map((u) => u.reason)).to.deep.equal(['MixedInstancesPolicy']);
+      const gone = plan(
+        input({ pendingPods: [huge], nodeGroups: [group('g', [small, big], { allowMixedInstances: false, currentNodes: 1, existingOfferings: { old: 1 } })] }),
+      );
+      expect(gone.groups[0]?.nodes.map((n) => n.offeringId)).to.deep.equal(['big']);
+    });
+
+    it('minNodes top-up uses the held offering, not the preferred one', () => {
+      const d = plan(
+        input({
+          nodeGroups: [
+            group('g', [small, big], {
+              allowMixedInstances: false,
+              minNodes: 3,
+              currentNodes: 1,
+              existingOfferings: { big: 1 },
+              preferredInstanceType: 'small',
+            }),
+          ],
+        }),
+      );
+      expect(d.groups[0]?.nodes.map((n) => n.offeringId)).to.deep.equal(['big', 'big']);
+    });
+
+    it('allowMixedInstances=true ignores existing offerings', () => {
+      const d = plan(input({ pendingPods: pods, nodeGroups: [group('g', [small, medium, big], { currentNodes: 2, existingOfferings: { small: 2 } })] }));
+      expect(new Set(d.groups[0]?.nodes.map((n) => n.offeringId))).to.not.deep.equal(new Set(['small']));
+    });
+  });
+
+  describe('preferredInstanceType with a price tolerance', () => {
+    const cheap = offering('cheap', 4000, 8, 100);
+    const pref = offering('pref', 4000, 8, 108);
+    const pods = [pod('a', { requests: res(3000, Gi) }), pod('b', { requests: res(3000, Gi) })];
+
+    it('the preferred offering is chosen while the plan costs at most the tolerance more, and the record says so', () => {
+      const d = plan(input({ pendingPods: pods, nodeGroups: [group('g', [cheap, pref], { preferredInstanceType: 'pref' })] }));
+      expect(d.groups[0]?.nodes.map((n) => n.offeringId)).to.deep.equal(['pref', 'pref']);
+      expect(d.monthlyPrice).to.equal(216);
+      expect(d.preferences).to.have.length(1);
+      expect(d.preferences?.[0]).to.include({
+        group: 'g',
+        preferred: 'pref',
+        tolerancePercent: 10,
+        cheapestMonthlyPrice: 200,
+        preferredMonthlyPrice: 216,
+        chosen: 'preferred',
+      });
+      expect(d.preferences?.[0]?.message).to.contain('+8%');
+    });
+
+    it('over the tolerance the cheapest plan is kept, with both prices in the record', () => {
+      const d = plan(input({ pendingPods: pods, nodeGroups: [group('g', [cheap, pref], { preferredInstanceType: 'pref', preferredTolerancePercent: 5 })] }));
+      expect(d.groups[0]?.nodes.map((n) => n.offeringId)).to.deep.equal(['cheap', 'cheap']);
+      expect(d.preferences?.[0]).to.include({ chosen: 'cheapest', cheapestMonthlyPrice: 200, preferredMonthlyPrice: 216, tolerancePercent: 5 });
+      expect(d.preferences?.[0]?.message).to.contain('over the tolerance');
+    });
+
+    it('tolerance 0 keeps the preference a pure tie-break', () => {
+      const d = plan(input({ pendingPods: pods, nodeGroups: [group('g', [cheap, pref], { preferredInstanceType: 'pref', preferredTolerancePercent: 0 })] }));
+      expect(d.groups[0]?.nodes.map((n) => n.offeringId)).to.deep.equal(['cheap', 'cheap']);
+    });
+
+    it('a pod the preferred offering cannot host still gets a node of another offering', () => {
+      const bigger = offering('bigger', 8000, 16, 150);
+      const d = plan(
+        input({
+          pendingPods: [...pods, pod('huge', { requests: res(7000, Gi) })],
+          nodeGroups: [group('g', [cheap, pref, bigger], { preferredInstanceType: 'pref', preferredTolerancePercent: 50 })],
+        }),
+      );
+      expect(d.unplaced).to.deep.equal([]);
+      expect(d.groups[0]?.nodes.map((n) => n.offeringId).sort()).to.deep.equal(['bigger', 'pref', 'pref']);
+      expect(d.preferences?.[0]?.chosen).to.equal('preferred');
+    });
+
+    it('allowMixedInstances=false: the preferred offering if it fits within the tolerance, else the cheapest single offering', () => {
+      const within = plan(input({ pendingPods: pods, nodeGroups: [group('g', [cheap, pref], { allowMixedInstances: false, preferredInstanceType: 'pref' })] }));
+      expect(within.groups[0]?.nodes.map((n) => n.offeringId)).to.deep.equal(['pref', 'pref']);
+      const tooBig = plan(
+        input({
+          pendingPods: [pod('huge', { requests: res(7000, Gi) })],
+          nodeGroups: [group('g', [cheap, pref, offering('bigger', 8000, 16, 150)], { allowMixedInstances: false, preferredInstanceType: 'pref' })],
+        }),
+      );
+      expect(tooBig.groups[0]?.nodes.map((n) => n.offeringId)).to.deep.equal(['bigger']);
+    });
+  });
+
   it('opens empty nodes up to minNodes and fills them first', () => {
     const d = plan(
       input({
