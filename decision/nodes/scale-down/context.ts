@@ -218,16 +218,59 @@ export class DecisionContext {
       req.memoryBytes += x.requested.memoryBytes;
     }
     if (alloc.cpuMilli <= 0 && alloc.memoryBytes <= 0) return [];
-    const cpu = alloc.cpuMilli > 0 ? req.cpuMilli / alloc.cpuMilli : 0;
-    const mem = alloc.memoryBytes > 0 ? req.memoryBytes / alloc.memoryBytes : 0;
-    if (cpu * 100 < policy.cpuThreshold && mem * 100 < policy.memoryThreshold) return [];
-    return [
-      {
-        reason: 'WouldTriggerScaleUp',
-        message: `after the removal group ${g.group.name} would request ${pct(cpu)}% cpu / ${pct(mem)}% memory of its nodes, scale-up thresholds are ${policy.cpuThreshold}% / ${policy.memoryThreshold}%`,
-        numbers: { cpuPercent: pct(cpu), memoryPercent: pct(mem), cpuThreshold: policy.cpuThreshold, memoryThreshold: policy.memoryThreshold },
-      },
-    ];
+    const source = g.group.spec.scaleDownPolicy.utilizationSource ?? 'requests';
+    const out: Blocker[] = [];
+    if (source !== 'usage') {
+      const cpu = alloc.cpuMilli > 0 ? req.cpuMilli / alloc.cpuMilli : 0;
+      const mem = alloc.memoryBytes > 0 ? req.memoryBytes / alloc.memoryBytes : 0;
+      if (cpu * 100 >= policy.cpuThreshold || mem * 100 >= policy.memoryThreshold)
+        out.push({
+          reason: 'WouldTriggerScaleUp',
+          message: `after the removal group ${g.group.name} would request ${pct(cpu)}% cpu / ${pct(mem)}% memory of its nodes, scale-up thresholds are ${policy.cpuThreshold}% / ${policy.memoryThreshold}%`,
+          numbers: { cpuPercent: pct(cpu), memoryPercent: pct(mem), cpuThreshold: policy.cpuThreshold, memoryThreshold: policy.memoryThreshold },
+        });
+    }
+    if (source !== 'requests') {
+      // The usage-driven scale-up (issue #17) would add a node back if the group's used share over
+      // its surviving nodes reached the thresholds. What the leaving nodes use is assumed to land
+      // on the group (conservative). Skipped when a node's usage is unknown (it is then no candidate).
+      const used = this.groupUsageAfter(g, leaving);
+      if (used) {
+        const cpu = alloc.cpuMilli > 0 ? used.cpuMilli / alloc.cpuMilli : 0;
+        const mem = alloc.memoryBytes > 0 ? used.memoryBytes / alloc.memoryBytes : 0;
+        if (cpu * 100 > policy.cpuThreshold || mem * 100 > policy.memoryThreshold)
+          out.push({
+            reason: 'WouldTriggerScaleUp',
+            message: `after the removal group ${g.group.name} would use (metrics-server) ${pct(cpu)}% cpu / ${pct(mem)}% memory of its nodes, scale-up thresholds are ${policy.cpuThreshold}% / ${policy.memoryThreshold}%`,
+            numbers: { cpuPercent: pct(cpu), memoryPercent: pct(mem), cpuThreshold: policy.cpuThreshold, memoryThreshold: policy.memoryThreshold, usage: 1 },
+          });
+      }
+    }
+    return out;
+  }
+
+  /** Current usage of the group's live nodes plus the leaving ones; undefined when a node's usage is unknown. */
+  private groupUsageAfter(g: GroupCtx, leaving: ReadonlySet<string>): { cpuMilli: number; memoryBytes: number } | undefined {
+    let cpuMilli = 0;
+    let memoryBytes = 0;
+    const live = new Set<string>();
+    for (const e of this.sim.liveEntries()) {
+      const name = e.node.name;
+      live.add(name);
+      if (this.nodeGroupOf.get(name) !== g.group.name || (this.removing.has(name) && !leaving.has(name))) continue;
+      const u = this.nodes.get(name)?.usage;
+      if (!u) return undefined;
+      cpuMilli += u.cpuMilli;
+      memoryBytes += u.memoryBytes;
+    }
+    for (const name of leaving) {
+      if (live.has(name)) continue;
+      const u = this.nodes.get(name)?.usage;
+      if (!u) return undefined;
+      cpuMilli += u.cpuMilli;
+      memoryBytes += u.memoryBytes;
+    }
+    return { cpuMilli, memoryBytes };
   }
 }
 

@@ -2,7 +2,10 @@
  * Candidacy: which nodes a scale-down method may consider at all, before any method runs.
  *
  * - A candidate is a managed node (its group is known), not already being removed, observed for its
- *   group's whole stabilisation window, with the window peak strictly below both thresholds.
+ *   group's whole stabilisation window, with the window peak strictly below both thresholds — the
+ *   peak of requests, of usage (metrics-server), or of both, as scaleDownPolicy.utilizationSource
+ *   says (default both). Usage not known for the whole window is conservative: no candidate
+ *   (UsageUnknown), never "idle because nothing was measured".
  * - Consolidation looks further than the candidates (a busy node can be replaced by a cheaper one),
  *   so it has its own eligibility: observed for the whole window, Ready, passing every static rule.
  *
@@ -16,8 +19,9 @@ import { sortBlockers } from './reasons';
 import { staticRules } from './rules';
 import { requestShare, thresholds, viewOf } from './utilization';
 import type { NodeUtilization, NodeVerdict, ScaleDownInput, ScaleDownNode } from './types';
+import type { UtilizationSource } from '../../../lib/crds/autoscaler/constants';
 
-const DEFAULT_POLICY = { stabilizationWindowSeconds: 600, cpuThreshold: 50, memoryThreshold: 50 } as const;
+const DEFAULT_POLICY = { stabilizationWindowSeconds: 600, cpuThreshold: 50, memoryThreshold: 50, utilizationSource: 'both' } as const;
 
 /** One node before any method: its utilisation over the window and why it is not a candidate. */
 export interface Assessed {
@@ -27,21 +31,56 @@ export interface Assessed {
   notCandidate: Blocker[];
 }
 
+/**
+ * The node's utilisation as scaleDownPolicy.utilizationSource judges it:
+ *  - `requests`: pods' requests over allocatable (history and now), observed for the window;
+ *  - `usage`: metrics-server's usage over allocatable, known for the whole window;
+ *  - `both` (default): the larger of the two, each observed for the whole window.
+ */
 function utilizationOf(input: ScaleDownInput, n: ScaleDownNode, g: GroupCtx | undefined): NodeUtilization {
   const policy = g?.group.spec.scaleDownPolicy ?? DEFAULT_POLICY;
+  const source: UtilizationSource = policy.utilizationSource ?? 'both';
   const t = thresholds(policy);
   const current = requestShare(n.node.allocatable, n.pods);
   const window = policy.stabilizationWindowSeconds;
   const view = viewOf(input.utilization, input.windowViews, n.node.name, window, input.now);
-  return {
+  const reqCpu = Math.max(current.cpu, view.maxCpu);
+  const reqMemory = Math.max(current.memory, view.maxMemory);
+  const usage = view.usage
+    ? { windowMaxCpu: view.usage.maxCpu, windowMaxMemory: view.usage.maxMemory, observedSeconds: window === 0 ? 0 : view.usage.observedSeconds }
+    : undefined;
+  const observed = window === 0 ? 0 : view.observedSeconds;
+  const u: NodeUtilization = {
     cpu: current.cpu,
     memory: current.memory,
-    windowMaxCpu: Math.max(current.cpu, view.maxCpu),
-    windowMaxMemory: Math.max(current.memory, view.maxMemory),
-    observedSeconds: window === 0 ? 0 : view.observedSeconds,
+    windowMaxCpu: reqCpu,
+    windowMaxMemory: reqMemory,
+    observedSeconds: observed,
     windowSeconds: window,
     cpuThreshold: t.cpu,
     memoryThreshold: t.memory,
+    source,
+  };
+  if (source === 'requests') return u;
+  u.requests = { windowMaxCpu: reqCpu, windowMaxMemory: reqMemory };
+  if (usage) u.usage = usage;
+  if (source === 'usage') {
+    u.windowMaxCpu = usage?.windowMaxCpu ?? 0;
+    u.windowMaxMemory = usage?.windowMaxMemory ?? 0;
+    u.observedSeconds = usage?.observedSeconds ?? 0;
+  } else {
+    u.windowMaxCpu = Math.max(reqCpu, usage?.windowMaxCpu ?? 0);
+    u.windowMaxMemory = Math.max(reqMemory, usage?.windowMaxMemory ?? 0);
+  }
+  return u;
+}
+
+function overThreshold(what: 'requests' | 'usage', cpu: number, memory: number, u: NodeUtilization): Blocker | undefined {
+  if (cpu * 100 < u.cpuThreshold && memory * 100 < u.memoryThreshold) return undefined;
+  return {
+    reason: 'NotUnderutilized',
+    message: `${what === 'requests' ? 'requests' : 'usage (metrics-server)'} peaked over the window at ${pct(cpu)}% cpu / ${pct(memory)}% memory, thresholds ${u.cpuThreshold}% / ${u.memoryThreshold}% (utilizationSource ${u.source ?? 'requests'})`,
+    numbers: { cpuPercent: pct(cpu), memoryPercent: pct(memory), cpuThreshold: u.cpuThreshold, memoryThreshold: u.memoryThreshold, usage: what === 'usage' ? 1 : 0 },
   };
 }
 
@@ -56,20 +95,33 @@ function candidacy(ctx: DecisionContext, n: ScaleDownNode, u: NodeUtilization): 
     out.push({ reason: 'AlreadyBeingRemoved', message: `node ${n.node.name} is already being removed`, numbers: {} });
     return out;
   }
-  if (u.observedSeconds < u.windowSeconds) {
+  const source = u.source ?? 'requests';
+  const byRequests = source !== 'usage';
+  const byUsage = source !== 'requests';
+  if (byRequests) {
+    const observed = u.observedSeconds;
+    if (observed < u.windowSeconds) {
+      out.push({
+        reason: 'StabilizationWindowPending',
+        message: `utilisation observed for ${observed}s of the ${u.windowSeconds}s window`,
+        numbers: { observedSeconds: observed, windowSeconds: u.windowSeconds },
+      });
+    }
+  }
+  if (byUsage && (!u.usage || u.usage.observedSeconds < u.windowSeconds)) {
     out.push({
-      reason: 'StabilizationWindowPending',
-      message: `utilisation observed for ${u.observedSeconds}s of the ${u.windowSeconds}s window`,
-      numbers: { observedSeconds: u.observedSeconds, windowSeconds: u.windowSeconds },
+      reason: 'UsageUnknown',
+      message: u.usage
+        ? `usage (metrics-server) known for ${u.usage.observedSeconds}s of the ${u.windowSeconds}s window (utilizationSource ${source}): not judged underutilised`
+        : `no usage of node ${n.node.name} from metrics-server (not scraped yet, or the metrics API unavailable; utilizationSource ${source}): not judged underutilised`,
+      numbers: { usageObservedSeconds: u.usage?.observedSeconds ?? 0, windowSeconds: u.windowSeconds },
     });
   }
-  if (u.windowMaxCpu * 100 >= u.cpuThreshold || u.windowMaxMemory * 100 >= u.memoryThreshold) {
-    out.push({
-      reason: 'NotUnderutilized',
-      message: `peak over the window ${pct(u.windowMaxCpu)}% cpu / ${pct(u.windowMaxMemory)}% memory, thresholds ${u.cpuThreshold}% / ${u.memoryThreshold}%`,
-      numbers: { cpuPercent: pct(u.windowMaxCpu), memoryPercent: pct(u.windowMaxMemory), cpuThreshold: u.cpuThreshold, memoryThreshold: u.memoryThreshold },
-    });
-  }
+  const req = u.requests ?? { windowMaxCpu: u.windowMaxCpu, windowMaxMemory: u.windowMaxMemory };
+  const overReq = byRequests ? overThreshold('requests', req.windowMaxCpu, req.windowMaxMemory, u) : undefined;
+  if (overReq) out.push(overReq);
+  const overUse = byUsage && u.usage ? overThreshold('usage', u.usage.windowMaxCpu, u.usage.windowMaxMemory, u) : undefined;
+  if (overUse) out.push(overUse);
   return out;
 }
 

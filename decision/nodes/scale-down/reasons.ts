@@ -30,7 +30,12 @@ export const SCALE_DOWN_REASONS = [
   'AlreadyBeingRemoved',
   /** Utilisation (requests, and usage when known) was not observed for the whole stabilisation window. */
   'StabilizationWindowPending',
-  /** cpu or memory utilisation reached the threshold at some point of the window. */
+  /**
+   * scaleDownPolicy.utilizationSource `usage` or `both`: metrics-server's usage of the node was not
+   * known for the whole window (not scraped yet, metrics API unavailable): not judged underutilised.
+   */
+  'UsageUnknown',
+  /** cpu or memory utilisation (the source's: requests, usage, or both) reached the threshold at some point of the window. */
   'NotUnderutilized',
   // ---- annotations ----
   /** autoscaler.vpsie.com/scale-down-disabled (or cluster-autoscaler's) on the node or a pod. */

@@ -4,6 +4,7 @@
  *
  * Times are epoch milliseconds (the workflow passes `Date.now()` from its deterministic clock).
  */
+import type { UtilizationSource } from '../../../lib/crds/autoscaler/constants';
 import type { NodeGroupSpec } from '../../../lib/crds/autoscaler/nodegroup';
 import type { Offering } from '../../planner/types';
 import type { LabelMap, LabelSelector, SimNode, SimPod } from '../../scheduling/types';
@@ -42,6 +43,8 @@ export interface ScaleDownNode {
   offeringId?: string;
   /** Default true. A NotReady node is never a destination of moved pods. */
   ready?: boolean;
+  /** Current usage from metrics-server (NodeMetrics), when known. */
+  usage?: { cpuMilli: number; memoryBytes: number };
   pods: readonly ScaleDownPod[];
 }
 
@@ -115,15 +118,25 @@ export interface NodeUtilization {
   /** Current requested share of allocatable (0..1+). */
   cpu: number;
   memory: number;
-  /** Highest share over the window (max of history and now). */
+  /**
+   * Highest share over the window that the decision judged: of requests, of usage, or the larger of
+   * both (scaleDownPolicy.utilizationSource). Usage unknown counts as nothing here (the node is
+   * then no candidate: UsageUnknown).
+   */
   windowMaxCpu: number;
   windowMaxMemory: number;
-  /** Seconds of continuous observation so far, and the window required. */
+  /** Seconds of continuous observation so far (of usage when the source is `usage`), and the window required. */
   observedSeconds: number;
   windowSeconds: number;
   /** Thresholds applied, in percent. */
   cpuThreshold: number;
   memoryThreshold: number;
+  /** What underutilisation was judged from (absent in records from before issue #17: requests). */
+  source?: UtilizationSource;
+  /** Peak requested shares over the window (max of history and now), when the source is `usage` or `both`. */
+  requests?: { windowMaxCpu: number; windowMaxMemory: number };
+  /** Peak used shares over the window and seconds of continuous usage observation, when usage is known. */
+  usage?: { windowMaxCpu: number; windowMaxMemory: number; observedSeconds: number };
 }
 
 export interface PodMove {

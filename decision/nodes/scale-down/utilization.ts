@@ -11,17 +11,27 @@
  *
  * Observation restarts (`since` = the new sample's time) when a node was not sampled for longer
  * than `maxGapSeconds`: nothing is known about the gap.
+ *
+ * Two quantities are tracked per node: the requested share (pods' requests over allocatable) and,
+ * when metrics-server gave it, the used share (NodeMetrics usage over allocatable). Usage has its own
+ * continuous observation (`usageSince`): a sample without usage ends it, so a window counts as
+ * "usage known" only if every sample in it had usage (scaleDownPolicy.utilizationSource, issue #17).
  */
 import type { Resources } from '../../scheduling/types';
 import { countsForUtilization } from './pods';
 import type { ScaleDownPod } from './types';
 
-/** [firstAt, lastAt, maxCpu, maxMemory] */
-export type UtilizationBucket = [number, number, number, number];
+/**
+ * [firstAt, lastAt, maxCpu, maxMemory, maxUsageCpu?, maxUsageMemory?]: requested shares, then used
+ * shares (absent when no sample of the bucket had usage).
+ */
+export type UtilizationBucket = [number, number, number, number, number?, number?];
 
 export interface NodeHistory {
   /** Start of the current continuous observation (epoch ms). */
   since: number;
+  /** Start of the current continuous observation of usage (absent: the last sample had none). */
+  usageSince?: number;
   buckets: UtilizationBucket[];
 }
 
@@ -36,9 +46,11 @@ export interface UtilizationTracker {
 
 export interface UtilizationSample {
   node: string;
-  /** Shares of allocatable (0..1+). */
+  /** Requested shares of allocatable (0..1+). */
   cpu: number;
   memory: number;
+  /** Used shares of allocatable (metrics-server), when known. */
+  usage?: { cpu: number; memory: number };
 }
 
 export const DEFAULT_MAX_BUCKETS = 24;
@@ -82,10 +94,12 @@ export function requestShare(allocatable: Resources, pods: readonly ScaleDownPod
   return { cpu: share(cpu, allocatable.cpuMilli), memory: share(mem, allocatable.memoryBytes) };
 }
 
-/**
- * Sample of one node: requested share, or the larger of requested and used share when usage
- * (metrics-server, in base units) is known.
- */
+/** Used share of allocatable from a usage in base units (metrics-server NodeMetrics). */
+export function usageShare(allocatable: Resources, usage: { cpuMilli: number; memoryBytes: number }): { cpu: number; memory: number } {
+  return { cpu: share(usage.cpuMilli, allocatable.cpuMilli), memory: share(usage.memoryBytes, allocatable.memoryBytes) };
+}
+
+/** Sample of one node: its requested share and, when usage (metrics-server, in base units) is known, its used share. */
 export function nodeSample(
   name: string,
   allocatable: Resources,
@@ -94,11 +108,21 @@ export function nodeSample(
 ): UtilizationSample {
   const r = requestShare(allocatable, pods);
   if (!usage) return { node: name, ...r };
-  return {
-    node: name,
-    cpu: Math.max(r.cpu, share(usage.cpuMilli, allocatable.cpuMilli)),
-    memory: Math.max(r.memory, share(usage.memoryBytes, allocatable.memoryBytes)),
-  };
+  return { node: name, ...r, usage: usageShare(allocatable, usage) };
+}
+
+function maxOpt(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.max(a, b);
+}
+
+function merged(a: UtilizationBucket, b: UtilizationBucket): UtilizationBucket {
+  const out: UtilizationBucket = [a[0], b[1], Math.max(a[2], b[2]), Math.max(a[3], b[3])];
+  const uc = maxOpt(a[4], b[4]);
+  const um = maxOpt(a[5], b[5]);
+  if (uc !== undefined && um !== undefined) out.push(uc, um);
+  return out;
 }
 
 function mergeCost(a: UtilizationBucket, b: UtilizationBucket, now: number): number {
@@ -120,7 +144,7 @@ function compact(buckets: UtilizationBucket[], maxBuckets: number, now: number):
     }
     const a = buckets[best] as UtilizationBucket;
     const b = buckets[best + 1] as UtilizationBucket;
-    buckets.splice(best, 2, [a[0], b[1], Math.max(a[2], b[2]), Math.max(a[3], b[3])]);
+    buckets.splice(best, 2, merged(a, b));
   }
 }
 
@@ -137,7 +161,7 @@ export function observe(tracker: UtilizationTracker, samples: readonly Utilizati
     const h = tracker.nodes[name] as NodeHistory;
     const buckets = h.buckets.filter((b) => b[1] >= cutoff).map((b) => [...b] as UtilizationBucket);
     if (buckets.length === 0) continue;
-    nodes[name] = { since: h.since, buckets };
+    nodes[name] = h.usageSince === undefined ? { since: h.since, buckets } : { since: h.since, usageSince: h.usageSince, buckets };
   }
   const sorted = [...samples].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   for (const s of sorted) {
@@ -149,12 +173,13 @@ export function observe(tracker: UtilizationTracker, samples: readonly Utilizati
       nodes[s.node] = h;
     }
     const prev = h.buckets[h.buckets.length - 1];
-    if (prev && prev[1] === now) {
-      prev[2] = Math.max(prev[2], ceil4(s.cpu));
-      prev[3] = Math.max(prev[3], ceil4(s.memory));
-    } else {
-      h.buckets.push([now, now, ceil4(s.cpu), ceil4(s.memory)]);
-    }
+    const fresh: UtilizationBucket = [now, now, ceil4(s.cpu), ceil4(s.memory)];
+    if (s.usage) {
+      fresh.push(ceil4(s.usage.cpu), ceil4(s.usage.memory));
+      h.usageSince ??= now;
+    } else delete h.usageSince;
+    if (prev && prev[1] === now) h.buckets[h.buckets.length - 1] = merged(prev, fresh);
+    else h.buckets.push(fresh);
     compact(h.buckets, tracker.maxBuckets, now);
   }
   return { ...tracker, nodes };
@@ -163,8 +188,11 @@ export function observe(tracker: UtilizationTracker, samples: readonly Utilizati
 export interface WindowView {
   /** Seconds of continuous observation up to `now` (0 when never observed or the gap is too long). */
   observedSeconds: number;
+  /** Peak requested shares over the window. */
   maxCpu: number;
   maxMemory: number;
+  /** Usage, when the last sample had it: seconds of continuous usage observation and the peak used shares over the window. */
+  usage?: { observedSeconds: number; maxCpu: number; maxMemory: number };
 }
 
 /** The maxima over the last `windowSeconds` (conservatively: every bucket that may overlap it). */
@@ -176,14 +204,24 @@ export function windowView(tracker: UtilizationTracker | undefined, node: string
   const from = now - windowSeconds * 1000;
   let maxCpu = 0;
   let maxMemory = 0;
+  let maxUsageCpu = 0;
+  let maxUsageMemory = 0;
   for (const b of h.buckets) {
     if (b[1] < from) continue;
     maxCpu = Math.max(maxCpu, b[2]);
     maxMemory = Math.max(maxMemory, b[3]);
+    maxUsageCpu = Math.max(maxUsageCpu, b[4] ?? 0);
+    maxUsageMemory = Math.max(maxUsageMemory, b[5] ?? 0);
   }
   // What is known starts at the later of the observation start and the oldest bucket kept.
-  const known = Math.max(h.since, (h.buckets[0] as UtilizationBucket)[0]);
-  return { observedSeconds: Math.max(0, Math.floor((now - known) / 1000)), maxCpu, maxMemory };
+  const oldest = (h.buckets[0] as UtilizationBucket)[0];
+  const known = Math.max(h.since, oldest);
+  const view: WindowView = { observedSeconds: Math.max(0, Math.floor((now - known) / 1000)), maxCpu, maxMemory };
+  if (h.usageSince !== undefined) {
+    const usageKnown = Math.max(h.usageSince, known);
+    view.usage = { observedSeconds: Math.max(0, Math.floor((now - usageKnown) / 1000)), maxCpu: maxUsageCpu, maxMemory: maxUsageMemory };
+  }
+  return view;
 }
 
 /**

@@ -84,6 +84,12 @@ const cases: Case[] = [
     },
   },
   {
+    reason: 'UsageUnknown',
+    outcome: 'notCandidate',
+    // Requests low for the whole window, but no usage from metrics-server: `both` judges nothing idle.
+    make: () => withGroup(base(), (g) => (g.spec.scaleDownPolicy.utilizationSource = 'both')),
+  },
+  {
     reason: 'NotUnderutilized',
     outcome: 'notCandidate',
     make: () => {
