@@ -158,7 +158,7 @@ export function phaseCounts(nodes: readonly GroupNode[]): Record<VPSieNodePhase,
     Deleted: 0,
     Failed: 0,
   };
-  for (const n of nodes) c[n.removing && n.phase !== 'Deleted' && n.phase !== 'Failed' ? 'Terminating' : n.phase] += 1;
+  for (const n of nodes) c[n.removing && n.phase !== 'Deleted' && n.phase !== 'Failed' && n.phase !== 'Deleting' ? 'Terminating' : n.phase] += 1;
   return c;
 }
 
@@ -203,7 +203,9 @@ export function groupConditions(s: GroupStatusInput): [Cond<'Ready'>, Cond<'Scal
   const counts = phaseCounts(s.nodes);
   const counted = s.nodes.filter(isCounted).length;
   const ready = counts.Ready;
-  const removing = s.nodes.filter((n) => (n.removing || n.phase === 'Terminating') && n.phase !== 'Deleted' && n.phase !== 'Failed').length;
+  const removing = s.nodes.filter(
+    (n) => (n.removing || n.phase === 'Terminating' || n.phase === 'Deleting') && n.phase !== 'Deleted' && n.phase !== 'Failed',
+  ).length;
   const nums = `desired ${s.desired}, ready ${ready}, counted ${counted}, min ${s.minNodes}, max ${s.maxNodes}`;
   const readyCond: Cond<'Ready'> =
     ready < s.minNodes
@@ -249,11 +251,36 @@ export function groupConditions(s: GroupStatusInput): [Cond<'Ready'>, Cond<'Scal
   return [readyCond, scaling, atMin, atMax, error];
 }
 
+/** What the VPSieNode objects say of their machines (document 001's nodeList `vpsID`, document 004's `vpsieGroupID`). */
+export interface GroupMachineFacts {
+  /** By VPSieNode name: the VPS id and identifier from its spec. */
+  machines?: ReadonlyMap<string, { vpsID?: number; vpsieIdentifier?: string }>;
+  /** The VPSie managed-Kubernetes node group the group's workers join (ManagedKubernetes). */
+  vpsieGroupID?: string;
+}
+
+/**
+ * The VPSie group id in use: the id of the VPSie node group the group's live VPSieNodes were
+ * given workers from (their worker-intent annotation), the newest first; undefined when none says.
+ */
+export function vpsieGroupIDOf(nodes: readonly { createdAt?: string; deleting?: boolean; workerIntent?: string }[]): string | undefined {
+  const withIntent = nodes.filter((n) => n.workerIntent !== undefined && n.workerIntent !== '');
+  const live = withIntent.filter((n) => !n.deleting);
+  const pick = (live.length > 0 ? live : withIntent).slice().sort((a, b) => ((a.createdAt ?? '') < (b.createdAt ?? '') ? 1 : -1))[0];
+  return pick?.workerIntent;
+}
+
 /**
  * The status subresource of a group. A condition's lastTransitionTime is kept from `previous`
- * when its status did not change, else it is `now`.
+ * when its status did not change, else it is `now`. `facts` add the VPS ids of the node list
+ * and the VPSie group id.
  */
-export function buildNodeGroupStatus(s: GroupStatusInput, previous: readonly NodeGroupCondition[] | undefined, now: string): NodeGroupStatus {
+export function buildNodeGroupStatus(
+  s: GroupStatusInput,
+  previous: readonly NodeGroupCondition[] | undefined,
+  now: string,
+  facts: GroupMachineFacts = {},
+): NodeGroupStatus {
   const prev = new Map((previous ?? []).map((c) => [c.type, c]));
   const conditions: NodeGroupCondition[] = groupConditions(s).map((c) => {
     const p = prev.get(c.type);
@@ -279,12 +306,15 @@ export function buildNodeGroupStatus(s: GroupStatusInput, previous: readonly Nod
       .map((n) => ({
         vpsieNodeName: n.name,
         ...(n.nodeName ? { nodeName: n.nodeName } : {}),
+        ...(facts.machines?.get(n.name)?.vpsID !== undefined ? { vpsID: facts.machines.get(n.name)!.vpsID! } : {}),
+        ...(facts.machines?.get(n.name)?.vpsieIdentifier ? { vpsieIdentifier: facts.machines.get(n.name)!.vpsieIdentifier! } : {}),
         instanceType: n.offeringID,
-        status: n.removing && n.phase !== 'Failed' ? 'Terminating' : n.phase,
+        status: n.removing && n.phase !== 'Failed' && n.phase !== 'Deleting' ? 'Terminating' : n.phase,
         createdAt: n.createdAt,
       })),
     conditions,
   };
+  if (facts.vpsieGroupID) status.vpsieGroupID = facts.vpsieGroupID;
   if (s.lastScaleUpTime) status.lastScaleUpTime = s.lastScaleUpTime;
   if (s.lastScaleDownTime) status.lastScaleDownTime = s.lastScaleDownTime;
   return status;

@@ -74,6 +74,39 @@ describe('VPSieNode lifecycle: replay of recorded histories', function () {
     expect(continued).to.include('EVENT_TYPE_MARKER_RECORDED');
   });
 
+  it('replays a run recorded with the Deleting phase (lifecycle-deleting-phase) and the one from before it without it', () => {
+    // userdata-happy-path-deleting-phase.json: recorded by the happy-path test of test/integration/nodes/lifecycle/lifecycle.test.ts
+    // (RECORD_REPLAY_HISTORIES=1) with PATCH_DELETING_PHASE; userdata-happy-path-to-deleted.json is the same test before it.
+    expect(FILES).to.include.members(['userdata-happy-path-deleting-phase.json', 'userdata-happy-path-to-deleted.json']);
+    const transitions = (name: string): string[] => {
+      const h = JSON.parse(fs.readFileSync(path.join(HISTORIES, name), 'utf8')) as {
+        events: {
+          activityTaskScheduledEventAttributes?: { activityType?: { name?: string }; input?: { payloads?: { data?: string }[] } };
+          markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: { data?: string }[] } | undefined> };
+        }[];
+      };
+      const out: string[] = [];
+      for (const e of h.events) {
+        const a = e.activityTaskScheduledEventAttributes;
+        if (a?.activityType?.name === 'recordTransition' || a?.activityType?.name === 'deleteMachine') {
+          const data = a.input?.payloads?.[0]?.data;
+          const to = data ? (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { to?: string }).to : undefined;
+          out.push(to ? `to:${to}` : a.activityType.name);
+        }
+        const m = e.markerRecordedEventAttributes;
+        const data = m?.details?.['patch-data']?.payloads?.[0]?.data;
+        if (m?.markerName === 'core_patch' && data) out.push(`patch:${(JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id?: string }).id ?? ''}`);
+      }
+      return out;
+    };
+    const patchedRun = transitions('userdata-happy-path-deleting-phase.json');
+    expect(patchedRun).to.include('patch:lifecycle-deleting-phase');
+    expect(patchedRun.filter((x) => !x.startsWith('patch:')).slice(-4)).to.deep.equal(['to:Terminating', 'to:Deleting', 'deleteMachine', 'to:Deleted']);
+    const before = transitions('userdata-happy-path-to-deleted.json');
+    expect(before).to.not.include('patch:lifecycle-deleting-phase');
+    expect(before.filter((x) => !x.startsWith('patch:')).slice(-3)).to.deep.equal(['to:Terminating', 'deleteMachine', 'to:Deleted']);
+  });
+
   it('the happy-path history contains every phase and a drain child workflow (so replay exercises them)', () => {
     const text = fs.readFileSync(path.join(HISTORIES, 'userdata-happy-path-to-deleted.json'), 'utf8');
     expect(text).to.include('EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED');

@@ -40,11 +40,14 @@ export interface VPSieNodeLifecycleInput extends VPSieNodeWorkflowInput {
  * - BOUNDED_LOOPS: every long loop phase continues as new after a bounded history, not only Ready.
  * - CLEANUP_BACKOFF: a failing cleanup of a Failed node waits longer after each failure (capped).
  * - DELETE_VM_BEFORE_NODE: termination deletes the VM, then the Node.
+ * - DELETING_PHASE: termination enters Deleting (the VPS delete in flight, document 004) after
+ *   the drain and before the delete call, then Deleted after it.
  */
 export const PATCH_SIGNALS_ARE_HINTS = 'vpsienode-sync-signal-is-a-hint';
 export const PATCH_BOUNDED_LOOPS = 'vpsienode-continue-as-new-every-phase';
 export const PATCH_CLEANUP_BACKOFF = 'vpsienode-failed-cleanup-backoff';
 export const PATCH_DELETE_VM_BEFORE_NODE = 'vpsienode-delete-vm-before-node';
+export const PATCH_DELETING_PHASE = 'lifecycle-deleting-phase';
 
 export interface LifecyclePatches {
   signalsAreHints: boolean;
@@ -52,6 +55,8 @@ export interface LifecyclePatches {
   cleanupBackoff: boolean;
   /** Termination deletes the VM before the Node (a kubelet that re-registers must not bring the node back). */
   deleteVmBeforeNode: boolean;
+  /** Termination passes through Deleting (VPS delete in flight) between Terminating and Deleted. */
+  deletingPhase: boolean;
 }
 
 export interface VPSieNodeLifecycleResult {

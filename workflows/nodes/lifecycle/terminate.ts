@@ -1,9 +1,11 @@
 /**
  * Terminating (the VPSieNode's deletionTimestamp is set): drain as a child workflow
- * (`drainNodeWorkflow`), delete the Node, delete the VPS, status Deleted, remove the finalizer. A
- * drain that cannot finish makes the node Failed (DrainFailed) with the Node uncordoned; it is then
- * cleaned up after the TTL like any Failed node. Returns the result when the node is gone,
- * undefined when it moved to Failed.
+ * (`drainNodeWorkflow`), then (PATCH_DELETING_PHASE) Deleting — the VPS delete in flight, status
+ * and search attribute Phase=Deleting, condition VPSRunning=False/VPSDeleting — delete the VPS and
+ * the Node, status Deleted, remove the finalizer. A run in Deleting (continued as new, or started
+ * again) skips the drain and goes on deleting. A drain that cannot finish makes the node Failed
+ * (DrainFailed) with the Node uncordoned; it is then cleaned up after the TTL like any Failed node.
+ * Returns the result when the node is gone, undefined when it moved to Failed.
  */
 import { ChildWorkflowFailure, executeChild } from '@temporalio/workflow';
 import { vpsieNodeWorkflowId } from '../contracts';
@@ -13,7 +15,7 @@ import { failureInfo, type LifecycleContext, type VPSieNodeLifecycleResult } fro
 export async function terminate(ctx: LifecycleContext): Promise<VPSieNodeLifecycleResult | undefined> {
   const { st, settings, kube, input, ref, transition, fail, removeNodeAndMachine } = ctx;
   let drain: DrainNodeResult | undefined;
-  if (st.nodeName) {
+  if (st.phase === 'Terminating' && st.nodeName) {
     try {
       drain = await executeChild(drainNodeWorkflow, {
         workflowId: `${vpsieNodeWorkflowId(input.namespace, input.name)}/drain`,
@@ -44,6 +46,12 @@ export async function terminate(ctx: LifecycleContext): Promise<VPSieNodeLifecyc
       return undefined;
     }
   }
+  if (ctx.patches.deletingPhase && st.phase === 'Terminating')
+    await transition(
+      'Deleting',
+      'VPSDeleting',
+      `deleting the VPS${st.vpsieIdentifier ? ` ${st.vpsieIdentifier}` : ''}${st.nodeName ? ` and the node ${st.nodeName}` : ''}`,
+    );
   let done: string;
   try {
     done = await removeNodeAndMachine();

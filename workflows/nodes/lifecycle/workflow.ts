@@ -2,7 +2,7 @@
  * The durable lifecycle of one VPSieNode (workflow id `vpsieNodeWorkflowId(ns, name)`, started
  * by signal-with-start of `vpsieNodeSyncSignal`):
  *
- *   Pending → Provisioning → Provisioned → Joining → Ready → Terminating → Deleted
+ *   Pending → Provisioning → Provisioned → Joining → Ready → Terminating → Deleting → Deleted
  *   any live phase → Failed → (TTL, or deletion) → Deleted
  *
  * - Provisioning: `ensureMachine` (idempotent; request id = the VPSieNode uid) until the VPS runs,
@@ -15,7 +15,8 @@
  *   (phase, phase times, identifiers, the cleanup back-off); a sync signal is only a hint to
  *   re-read the VPSieNode (deletion is what the object says).
  * - Terminating (the VPSieNode's deletionTimestamp is set): drain as a child workflow
- *   (`drainNodeWorkflow`), delete the Node, delete the VPS, status Deleted, remove the finalizer.
+ *   (`drainNodeWorkflow`), then Deleting (the VPS delete in flight): delete the VPS and the Node,
+ *   then status Deleted, remove the finalizer.
  *   A drain that cannot finish makes the node Failed (DrainFailed) with the Node uncordoned; it
  *   is then cleaned up after the TTL like any Failed node.
  * - Failed: after FAILED_NODE_TTL_SECONDS (or at once when the VPSieNode is deleted, unless the
@@ -50,6 +51,7 @@ import {
   PATCH_BOUNDED_LOOPS,
   PATCH_CLEANUP_BACKOFF,
   PATCH_DELETE_VM_BEFORE_NODE,
+  PATCH_DELETING_PHASE,
   PATCH_SIGNALS_ARE_HINTS,
   VPSieNodeGone,
   type CarriedLifecycle,
@@ -95,6 +97,7 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
     boundedLoops: patched(PATCH_BOUNDED_LOOPS),
     cleanupBackoff: patched(PATCH_CLEANUP_BACKOFF),
     deleteVmBeforeNode: patched(PATCH_DELETE_VM_BEFORE_NODE),
+    deletingPhase: patched(PATCH_DELETING_PHASE),
   };
   // At least MIN_HISTORY_EVENTS, so a run always gets past its own start before it may continue as new.
   const maxHistoryEvents = Math.max(MIN_HISTORY_EVENTS, input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS);
@@ -270,8 +273,8 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
     if (first.phase === undefined) await transition('Pending', 'VPSRequested', `VPSieNode of group ${input.nodeGroup} accepted`);
 
     for (;;) {
-      // Deletion of the object takes every live phase to Terminating.
-      if (deleting && st.phase !== 'Terminating' && st.phase !== 'Failed' && st.phase !== 'Deleted') {
+      // Deletion of the object takes every live phase to Terminating (Deleting is past it).
+      if (deleting && st.phase !== 'Terminating' && st.phase !== 'Deleting' && st.phase !== 'Failed' && st.phase !== 'Deleted') {
         await transition('Terminating', st.nodeName ? 'DrainInProgress' : 'NotDraining', st.nodeName ? `draining node ${st.nodeName}` : 'no node to drain');
         continue;
       }
@@ -304,7 +307,9 @@ export async function vpsieNodeLifecycleWorkflow(input: VPSieNodeLifecycleInput)
           break;
         }
 
-        case 'Terminating': {
+        // Deleting: a run that continued as new (or restarted) with the VPS delete in flight goes on deleting.
+        case 'Terminating':
+        case 'Deleting': {
           const done = await terminate(ctx);
           if (done) return done;
           break;

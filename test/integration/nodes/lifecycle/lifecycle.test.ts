@@ -2,9 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { VPSIENODE_FINALIZER } from '../../../../lib/crds/autoscaler';
+import { GROUP, VERSION, VPSIENODE_FINALIZER, VPSIENODE_PLURAL } from '../../../../lib/crds/autoscaler';
+import type { VPSieNode } from '../../../../lib/crds/autoscaler/vpsienode';
 import { vpsieNodeStateQuery } from '../../../../workflows/nodes/contracts';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
+import { historyOf } from './history-inspect';
 import { createVPSieMachineActivities } from '../../../../activities/nodes/lifecycle/machines';
 import {
   BOOTSTRAP_TOKEN,
@@ -41,7 +43,7 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
     return (await sb.core.listNamespacedEvent({ namespace })).items.filter((e) => e.involvedObject.name === name && e.involvedObject.kind === 'VPSieNode');
   }
 
-  it('UserData: Pending → Provisioning → Provisioned → Joining → Ready with the group labels, taints and providerID; API delete → drain → Terminating → Deleted, VPS, Node and CR gone', async () => {
+  it('UserData: Pending → Provisioning → Provisioned → Joining → Ready with the group labels, taints and providerID; API delete → drain → Terminating → Deleting (VPS delete in flight) → Deleted, VPS, Node and CR gone', async () => {
     const ns = await sb.namespace('lc-happy');
     const tq = sb.taskQueue('lc-happy');
     const group = uniqueName('ng');
@@ -109,10 +111,43 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
         (await sb.core.readNamespacedPod({ name: 'victim', namespace: ns })).status?.phase === 'Running' ? true : undefined,
       );
 
+      // Every version of the VPSieNode the apiserver shows from here on.
+      const versions: { phase?: string; status?: VPSieNode['status'] }[] = [];
+      const watch = await new k8s.Watch(sb.kc).watch(
+        `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${VPSIENODE_PLURAL}`,
+        { fieldSelector: `metadata.name=${vn.metadata.name}` },
+        (_type: string, o: VPSieNode) => versions.push({ ...(o.status?.phase ? { phase: o.status.phase } : {}), ...(o.status ? { status: o.status } : {}) }),
+        () => undefined,
+      );
       // The user (or the NodeGroup workflow) deletes the VPSieNode; the watcher signals.
       await deleteVN(sb, ns, vn.metadata.name);
       await startLifecycle(sb.temporal, tq, input, { deleting: true });
       const result = await handle.result();
+      watch.abort();
+      // Terminating → Deleting → Deleted, each seen: Deleting (document 004) carries its own time and condition.
+      const phasesSeen = versions.map((v) => v.phase).filter((p, i, a) => p !== undefined && p !== a[i - 1]);
+      expect(phasesSeen.slice(phasesSeen.indexOf('Terminating'))).to.deep.equal(['Terminating', 'Deleting', 'Deleted']);
+      const deletingVersion = versions.find((v) => v.phase === 'Deleting')!;
+      const dconds = Object.fromEntries((deletingVersion.status!.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
+      expect(dconds).to.include({ VPSRunning: 'False/VPSDeleting' });
+      const last = versions[versions.length - 1]!.status!.phaseTimes!;
+      expect(Date.parse(last.terminating!)).to.be.at.most(Date.parse(last.deleting!));
+      expect(Date.parse(last.deleting!)).to.be.at.most(Date.parse(last.deleted!));
+      // The Deleting status is written before the VPS delete call, Deleted after it (the activities in history order).
+      const acts = (await historyOf(handle)).events
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => {
+          const a = e.activityTaskScheduledEventAttributes!;
+          const name = a.activityType?.name ?? '';
+          if (name !== 'recordTransition') return name;
+          const payload = a.input?.payloads?.[0]?.data;
+          const to = payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { to?: string }).to : undefined;
+          return `recordTransition:${to ?? ''}`;
+        });
+      expect(acts.indexOf('recordTransition:Deleting')).to.be.greaterThan(acts.indexOf('recordTransition:Terminating'));
+      expect(acts.indexOf('deleteMachine')).to.be.greaterThan(acts.indexOf('recordTransition:Deleting'));
+      expect(acts.indexOf('recordTransition:Deleted')).to.be.greaterThan(acts.indexOf('deleteMachine'));
+      expect((await eventsOf(ns, vn.metadata.name)).map((e) => e.reason)).to.include.members(['DrainInProgress', 'VPSDeleting', 'VPSDeleted']);
       expect(result.outcome).to.equal('Deleted');
       expect(result.drain?.outcome).to.equal('Drained');
       expect(result.drain?.evicted).to.equal(1);
@@ -131,11 +166,12 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
       const pods = (await sb.core.listNamespacedPod({ namespace: ns })).items.map((p) => p.metadata?.name);
       expect(pods).to.not.include('victim');
       const metrics = await deps.registry.getSingleMetricAsString('vpsie_autoscaler_vpsienode_phase_transitions_total');
-      for (const phase of ['Provisioning', 'Provisioned', 'Joining', 'Ready', 'Terminating', 'Deleted']) expect(metrics).to.include(`phase="${phase}"`);
+      for (const phase of ['Provisioning', 'Provisioned', 'Joining', 'Ready', 'Terminating', 'Deleting', 'Deleted'])
+        expect(metrics).to.include(`phase="${phase}"`);
       expect(await deps.registry.getSingleMetricAsString('vpsie_autoscaler_node_provisioning_duration_seconds')).to.match(/_count\{nodegroup="[^"]+"\} 1/);
       expect(await deps.registry.getSingleMetricAsString('vpsie_autoscaler_node_joining_duration_seconds')).to.match(/_count\{nodegroup="[^"]+"\} 1/);
-      maybeRecordHistory(sb, handle, 'userdata-happy-path-to-deleted');
-      maybeRecordHistory(sb, { workflowId: `${handle.workflowId}/drain` }, 'drain-child-one-pod-evicted');
+      // Recorded with PATCH_DELETING_PHASE (userdata-happy-path-to-deleted.json is the run from before it).
+      maybeRecordHistory(sb, handle, 'userdata-happy-path-deleting-phase');
     } finally {
       await w.stop();
     }

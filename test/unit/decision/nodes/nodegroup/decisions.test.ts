@@ -7,6 +7,9 @@ import {
   groupErrorReason,
   pickRemovals,
   reconcile,
+  existingMachines,
+  phaseCounts,
+  vpsieGroupIDOf,
   type GroupNode,
   type GroupStatusInput,
 } from '../../../../../decision/nodes/nodegroup';
@@ -173,6 +176,49 @@ describe('NodeGroup decisions: status and conditions', () => {
     expect(s.readyNodes).to.equal(1);
     expect(groupErrorReason('VPSCreateTimeout')).to.equal('ProvisioningFailed');
     expect(groupErrorReason('QuotaExceeded')).to.equal('QuotaExceeded');
+  });
+
+  it('a node in Deleting (VPS delete in flight) shows as Deleting, is being removed (ScalingDown), not counted, and still fills maxNodes', () => {
+    const nodes = [node('a', 'Ready'), node('d', 'Deleting', { removing: true }), node('e', 'Deleting')];
+    const s = buildNodeGroupStatus(base({ desired: 1, nodes }), undefined, '2026-01-02T00:00:00Z');
+    expect(NodeGroupStatusSchema.safeParse(s).success).to.equal(true);
+    expect(s.nodeList?.filter((n) => n.status === 'Deleting').map((n) => n.vpsieNodeName)).to.deep.equal(['d', 'e']);
+    expect(cond(s, 'Scaling')).to.include({ status: 'True', reason: 'ScalingDown' });
+    expect(cond(s, 'Scaling')?.message).to.contain('2 nodes being removed');
+    expect(phaseCounts(nodes)).to.include({ Ready: 1, Deleting: 2, Terminating: 0 });
+    expect(existingMachines(nodes)).to.equal(3);
+    // Their machines still exist: no room is made for a new node at maxNodes 3.
+    expect(reconcile({ minNodes: 0, maxNodes: 3 }, 3, nodes, { capByExistingMachines: true })).to.include({ create: 0, heldByMaxNodes: 2 });
+    expect(grantScaleUp(1, 2, 3, existingMachines(nodes))).to.include({ granted: 0 });
+  });
+
+  it("the node list carries each VPSieNode's vpsID and vpsieIdentifier (document 001), and the status the VPSie group id in use (document 004)", () => {
+    const s = buildNodeGroupStatus(base(), undefined, '2026-01-02T00:00:00Z', {
+      machines: new Map([
+        ['a', { vpsID: 6266, vpsieIdentifier: 'vm-a' }],
+        ['b', { vpsieIdentifier: 'worker-b' }],
+      ]),
+      vpsieGroupID: '12345',
+    });
+    expect(NodeGroupStatusSchema.safeParse(s).success).to.equal(true);
+    expect(s.vpsieGroupID).to.equal('12345');
+    expect(s.nodeList?.find((n) => n.vpsieNodeName === 'a')).to.include({ vpsID: 6266, vpsieIdentifier: 'vm-a' });
+    expect(s.nodeList?.find((n) => n.vpsieNodeName === 'b'))
+      .to.include({ vpsieIdentifier: 'worker-b' })
+      .and.not.have.property('vpsID');
+    expect(s.nodeList?.find((n) => n.vpsieNodeName === 'c')).to.not.have.any.keys('vpsID', 'vpsieIdentifier');
+    expect(buildNodeGroupStatus(base(), undefined, 'x')).to.not.have.property('vpsieGroupID');
+    // The newest live VPSieNode's worker intent names the group; a deleting one only when no live one says.
+    expect(
+      vpsieGroupIDOf([
+        { createdAt: '2026-01-01T00:00:00Z', workerIntent: '7' },
+        { createdAt: '2026-01-03T00:00:00Z', workerIntent: '9', deleting: true },
+        { createdAt: '2026-01-02T00:00:00Z', workerIntent: '8' },
+        { createdAt: '2026-01-04T00:00:00Z' },
+      ]),
+    ).to.equal('8');
+    expect(vpsieGroupIDOf([{ workerIntent: '9', deleting: true }])).to.equal('9');
+    expect(vpsieGroupIDOf([{ createdAt: 'x' }])).to.equal(undefined);
   });
 
   it('keeps lastTransitionTime of conditions whose status did not change', () => {
