@@ -80,7 +80,13 @@ function overThreshold(what: 'requests' | 'usage', cpu: number, memory: number, 
   return {
     reason: 'NotUnderutilized',
     message: `${what === 'requests' ? 'requests' : 'usage (metrics-server)'} peaked over the window at ${pct(cpu)}% cpu / ${pct(memory)}% memory, thresholds ${u.cpuThreshold}% / ${u.memoryThreshold}% (utilizationSource ${u.source ?? 'requests'})`,
-    numbers: { cpuPercent: pct(cpu), memoryPercent: pct(memory), cpuThreshold: u.cpuThreshold, memoryThreshold: u.memoryThreshold, usage: what === 'usage' ? 1 : 0 },
+    numbers: {
+      cpuPercent: pct(cpu),
+      memoryPercent: pct(memory),
+      cpuThreshold: u.cpuThreshold,
+      memoryThreshold: u.memoryThreshold,
+      usage: what === 'usage' ? 1 : 0,
+    },
   };
 }
 

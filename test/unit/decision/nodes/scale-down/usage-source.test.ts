@@ -26,9 +26,7 @@ function tracked(nodes: ScaleDownNode[], seconds: number, usageAt: (at: number) 
   for (let at = NOW - seconds * 1000; at <= NOW; at += 60_000) {
     t = observe(
       t,
-      nodes.map((n) =>
-        nodeSample(n.node.name, n.node.allocatable, n.pods, n.node.name === 'n1' ? usageAt(at) : { cpuMilli: 400, memoryBytes: 800 * Mi }),
-      ),
+      nodes.map((n) => nodeSample(n.node.name, n.node.allocatable, n.pods, n.node.name === 'n1' ? usageAt(at) : { cpuMilli: 400, memoryBytes: 800 * Mi })),
       at,
     );
   }

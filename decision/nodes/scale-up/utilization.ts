@@ -1,0 +1,213 @@
+/**
+ * Utilisation-driven scale-up (document 001 §2.2.1 scaleUpPolicy.cpuThreshold / memoryThreshold,
+ * §2.4.1 "metrics-based: every 60 seconds for utilization-based scaling"), pure and JSON-only so the
+ * scale-down loop keeps its state in workflow state (one loop, one sampling of the cluster).
+ *
+ * What "utilisation" is: the group's used share of allocatable, summed over its Ready nodes
+ * (Σ usage / Σ allocatable, per resource) from metrics-server's NodeMetrics. A weighted group
+ * average, like the HPA's average utilisation over pods: a group is hot when its capacity as a
+ * whole is used above the threshold, not when one node is (one hot node is a placement matter,
+ * which one more node does not fix). Requests are not utilisation here: pods that do not fit are
+ * the pending-pod scale-up's, which this never delays.
+ *
+ * The window: the group must be above the threshold (cpu OR memory, strictly) at every evaluation
+ * for `scaleUpPolicy.stabilizationWindowSeconds`, as written (no cap), before ONE node is asked for.
+ * A below-threshold evaluation, an evaluation where some Ready node's usage is unknown (not scraped
+ * yet), or a gap longer than `maxGapSeconds` between evaluations restarts it. Any scale-up of the
+ * group (this one or pending pods') starts a new window: no second node before the next full window
+ * after the group changed. maxNodes, a scale-up still in flight and `scaleUpPolicy.cooldownSeconds`
+ * hold the node back (the window keeps running); the NodeGroup's admission enforces them again.
+ */
+
+/** What the scale-down loop's observation reports per NodeGroup (one evaluation). */
+export interface GroupUsageSample {
+  /** `<namespace>/<name>` */
+  group: string;
+  namespace: string;
+  name: string;
+  enabled: boolean;
+  deleting: boolean;
+  /** Percent. */
+  cpuThreshold: number;
+  memoryThreshold: number;
+  windowSeconds: number;
+  cooldownSeconds: number;
+  currentNodes: number;
+  maxNodes: number;
+  /** A node of the group is being provisioned or the group's desired count is above its nodes. */
+  scaleUpInProgress: boolean;
+  /** status.lastScaleUpTime (epoch ms). */
+  lastScaleUpAt?: number;
+  readyNodes: number;
+  /** Ready nodes whose usage metrics-server reported. */
+  usageNodes: number;
+  /** Σ usage / Σ allocatable over the Ready nodes (0..1+), when every Ready node's usage is known. */
+  cpu?: number;
+  memory?: number;
+}
+
+export interface GroupWindow {
+  /** Start of the current run of above-threshold evaluations (epoch ms); absent when the last one was not above. */
+  aboveSince?: number;
+  /** Time of the last evaluation. */
+  lastAt: number;
+  /** Time this loop last asked for a node for the group. */
+  lastRequestAt?: number;
+}
+
+export interface ScaleUpWindows {
+  version: 1;
+  maxGapSeconds: number;
+  groups: Record<string, GroupWindow>;
+}
+
+export function createScaleUpWindows(maxGapSeconds = 300): ScaleUpWindows {
+  return { version: 1, maxGapSeconds, groups: {} };
+}
+
+/** Strictly above a threshold, cpu OR memory; undefined when usage is unknown. */
+export function aboveThreshold(s: Pick<GroupUsageSample, 'cpu' | 'memory' | 'cpuThreshold' | 'memoryThreshold' | 'readyNodes'>): boolean | undefined {
+  if (s.cpu === undefined || s.memory === undefined || s.readyNodes === 0) return undefined;
+  return s.cpu * 100 > s.cpuThreshold || s.memory * 100 > s.memoryThreshold;
+}
+
+/** Records one evaluation of every group at `now`; groups not sampled are forgotten. Returns a new state. */
+export function observeGroups(state: ScaleUpWindows, samples: readonly GroupUsageSample[], now: number): ScaleUpWindows {
+  const groups: Record<string, GroupWindow> = {};
+  for (const s of [...samples].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0))) {
+    const prev = state.groups[s.group];
+    const gap = prev !== undefined && (now - prev.lastAt > state.maxGapSeconds * 1000 || now < prev.lastAt);
+    const w: GroupWindow = { lastAt: now };
+    if (prev?.lastRequestAt !== undefined) w.lastRequestAt = prev.lastRequestAt;
+    if (aboveThreshold(s) === true) w.aboveSince = prev?.aboveSince !== undefined && !gap ? prev.aboveSince : now;
+    groups[s.group] = w;
+  }
+  return { ...state, groups };
+}
+
+/** The loop asked for a node at `now`: a new window starts. */
+export function requested(state: ScaleUpWindows, group: string, now: number): ScaleUpWindows {
+  const prev = state.groups[group];
+  if (!prev) return state;
+  return { ...state, groups: { ...state.groups, [group]: { ...prev, lastRequestAt: now } } };
+}
+
+/** Typed outcome of one evaluation of a group (closed set). */
+export const UTILIZATION_SCALE_UP_REASONS = [
+  /** Above a threshold for the whole window: one node is asked for. */
+  'UtilizationAboveThreshold',
+  /** Above a threshold, not yet for the whole window. */
+  'StabilizationWindowPending',
+  /** Not above either threshold. */
+  'BelowThreshold',
+  /** Some Ready node's usage is unknown (metrics-server has not scraped it, or the metrics API is unavailable). */
+  'UsageUnknown',
+  'ScaleUpDisabled',
+  'NodeGroupDeleting',
+  'MaxNodesReached',
+  /** A node of the group is still being provisioned: its capacity is coming. */
+  'ScaleUpInProgress',
+  /** Less than scaleUpPolicy.cooldownSeconds since the group's last scale-up. */
+  'ScaleUpCooldown',
+] as const;
+export type UtilizationScaleUpReason = (typeof UTILIZATION_SCALE_UP_REASONS)[number];
+
+export interface UtilizationVerdict {
+  group: string;
+  /** True: ask the group for one node now. */
+  scaleUp: boolean;
+  reason: UtilizationScaleUpReason;
+  message: string;
+  numbers: Record<string, number>;
+}
+
+function pct(x: number | undefined): number {
+  return x === undefined ? -1 : Math.round(x * 10000) / 100;
+}
+
+/**
+ * The verdict of one group at `now` from its sample and window (after `observeGroups` at `now`).
+ * The window counts from the latest of: the start of the above-threshold run, the group's last
+ * scale-up, this loop's last request.
+ */
+export function evaluateGroup(state: ScaleUpWindows, s: GroupUsageSample, now: number): UtilizationVerdict {
+  const w = state.groups[s.group];
+  const numbers: Record<string, number> = {
+    cpuPercent: pct(s.cpu),
+    memoryPercent: pct(s.memory),
+    cpuThreshold: s.cpuThreshold,
+    memoryThreshold: s.memoryThreshold,
+    windowSeconds: s.windowSeconds,
+    readyNodes: s.readyNodes,
+  };
+  const verdict = (reason: UtilizationScaleUpReason, message: string, scaleUp = false): UtilizationVerdict => ({
+    group: s.group,
+    scaleUp,
+    reason,
+    message,
+    numbers,
+  });
+  const usage = `${numbers.cpuPercent}% cpu / ${numbers.memoryPercent}% memory used over ${s.readyNodes} Ready node(s), thresholds ${s.cpuThreshold}% / ${s.memoryThreshold}%`;
+  if (s.deleting) return verdict('NodeGroupDeleting', `NodeGroup ${s.group} is being deleted`);
+  if (!s.enabled) return verdict('ScaleUpDisabled', 'spec.scaleUpPolicy.enabled is false');
+  const above = aboveThreshold(s);
+  if (above === undefined) {
+    return verdict(
+      'UsageUnknown',
+      s.readyNodes === 0
+        ? 'no Ready node to measure'
+        : `usage known for ${s.usageNodes} of ${s.readyNodes} Ready node(s) (metrics-server has not reported the others): the window restarts`,
+    );
+  }
+  if (!above || !w || w.aboveSince === undefined) return verdict('BelowThreshold', usage);
+  const start = Math.max(w.aboveSince, s.lastScaleUpAt ?? -Infinity, w.lastRequestAt ?? -Infinity);
+  const observed = Math.max(0, Math.floor((now - start) / 1000));
+  numbers.observedSeconds = observed;
+  if (observed < s.windowSeconds) return verdict('StabilizationWindowPending', `${usage}; above for ${observed}s of the ${s.windowSeconds}s window`);
+  if (s.currentNodes >= s.maxNodes)
+    return verdict('MaxNodesReached', `${usage} for ${observed}s, but the group has ${s.currentNodes} node(s), maxNodes ${s.maxNodes}`);
+  if (s.scaleUpInProgress) return verdict('ScaleUpInProgress', `${usage} for ${observed}s; a node of the group is still being provisioned`);
+  if (s.cooldownSeconds > 0 && s.lastScaleUpAt !== undefined && now < s.lastScaleUpAt + s.cooldownSeconds * 1000) {
+    numbers.cooldownRemainingSeconds = Math.ceil((s.lastScaleUpAt + s.cooldownSeconds * 1000 - now) / 1000);
+    return verdict('ScaleUpCooldown', `${usage} for ${observed}s; scale-up cooldown ${s.cooldownSeconds}s (${numbers.cooldownRemainingSeconds}s left)`);
+  }
+  return verdict('UtilizationAboveThreshold', `${usage} for ${observed}s (window ${s.windowSeconds}s): one more node`, true);
+}
+
+/** Every group's verdict at `now`, sorted by group. */
+export function evaluateGroups(state: ScaleUpWindows, samples: readonly GroupUsageSample[], now: number): UtilizationVerdict[] {
+  return [...samples].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0)).map((s) => evaluateGroup(state, s, now));
+}
+
+/** A node's part of a group sample: allocatable, Ready, usage (base units) when known. */
+export interface NodeUsageInput {
+  ready: boolean;
+  allocatable: { cpuMilli: number; memoryBytes: number };
+  usage?: { cpuMilli: number; memoryBytes: number };
+}
+
+/** Σ usage / Σ allocatable over the Ready nodes; shares absent when a Ready node's usage is unknown. */
+export function groupUsage(nodes: readonly NodeUsageInput[]): Pick<GroupUsageSample, 'readyNodes' | 'usageNodes' | 'cpu' | 'memory'> {
+  let readyNodes = 0;
+  let usageNodes = 0;
+  let allocCpu = 0;
+  let allocMem = 0;
+  let useCpu = 0;
+  let useMem = 0;
+  for (const n of nodes) {
+    if (!n.ready) continue;
+    readyNodes++;
+    allocCpu += n.allocatable.cpuMilli;
+    allocMem += n.allocatable.memoryBytes;
+    if (!n.usage) continue;
+    usageNodes++;
+    useCpu += n.usage.cpuMilli;
+    useMem += n.usage.memoryBytes;
+  }
+  const out: Pick<GroupUsageSample, 'readyNodes' | 'usageNodes' | 'cpu' | 'memory'> = { readyNodes, usageNodes };
+  if (readyNodes > 0 && usageNodes === readyNodes) {
+    out.cpu = allocCpu > 0 ? Math.round((useCpu / allocCpu) * 1e6) / 1e6 : 0;
+    out.memory = allocMem > 0 ? Math.round((useMem / allocMem) * 1e6) / 1e6 : 0;
+  }
+  return out;
+}
