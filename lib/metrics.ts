@@ -2,8 +2,47 @@
  * The orchestrator's Prometheus metrics (names from the product documents), registered once per
  * registry. Activities update them from the decision records the workflows made; they are served
  * on the worker's /metrics.
+ *
+ * Names: document 001 §2.5.1 as written (`vpsie_autoscaler_*`); the names of document 004's
+ * observability box with the same `vpsie_autoscaler_` prefix (`scale_up_operations_total` is
+ * `vpsie_autoscaler_scale_up_operations_total`, `provisioning_duration_sec` is
+ * `vpsie_autoscaler_node_provisioning_duration_seconds`, ...).
+ *
+ * Label convention (every metric):
+ *   - `nodegroup`: `<namespace>/<name>` of the NodeGroup (`none` for pods no group can host);
+ *   - `state`: a VPSieNode phase; `resource`: `cpu` or `memory`;
+ *   - `reason`, `outcome`: a typed reason / outcome from the closed sets of the decisions;
+ *   - `method`, `status`: VPSie client operation and HTTP status (clients/vpsie/metrics.ts).
+ *
+ * Once per event: a counter counts a decision or an act once, whatever retries the activity that
+ * counts it (keyed by the decision's request id where an activity may run again), and a safety
+ * check counts when it starts failing for a node, not on every scale-down tick it keeps failing.
  */
 import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+
+/** The `nodegroup` label value: `<namespace>/<name>`. */
+export function nodeGroupLabel(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/**
+ * Remembers recent keys (request ids) so a counter is incremented once per decision even when the
+ * activity that counts it runs again (a retry, a replayed history asking again). Bounded.
+ */
+export class OnceKeys {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max = 10_000) {}
+  /** True the first time `key` is seen. */
+  first(key: string): boolean {
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    if (this.seen.size > this.max) {
+      const oldest = this.seen.values().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+    return true;
+  }
+}
 
 function get<T extends Metric>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
@@ -35,6 +74,17 @@ export function autoscalerMetrics(registry: Registry) {
           registers: r,
         }),
     ),
+    nodeGroupSize: get(
+      registry,
+      'vpsie_autoscaler_nodegroup_size_total',
+      () =>
+        new Gauge({
+          name: 'vpsie_autoscaler_nodegroup_size_total',
+          help: 'VPSieNodes of a NodeGroup, every phase together (document 004: nodegroup_size_total).',
+          labelNames: ['nodegroup'] as const,
+          registers: r,
+        }),
+    ),
     provisioningSeconds: get(
       registry,
       'vpsie_autoscaler_node_provisioning_duration_seconds',
@@ -61,10 +111,10 @@ export function autoscalerMetrics(registry: Registry) {
     ),
     ttlDeletions: get(
       registry,
-      'vpsienode_ttl_deletions_total',
+      'vpsie_autoscaler_vpsienode_ttl_deletions_total',
       () =>
         new Counter({
-          name: 'vpsienode_ttl_deletions_total',
+          name: 'vpsie_autoscaler_vpsienode_ttl_deletions_total',
           help: 'Failed VPSieNodes cleaned up after their TTL.',
           labelNames: ['nodegroup'] as const,
           registers: r,
@@ -120,7 +170,34 @@ export function autoscalerMetrics(registry: Registry) {
       registry,
       'vpsie_autoscaler_scale_up_total',
       () =>
-        new Counter({ name: 'vpsie_autoscaler_scale_up_total', help: 'Scale-up operations by NodeGroup.', labelNames: ['nodegroup'] as const, registers: r }),
+        new Counter({
+          name: 'vpsie_autoscaler_scale_up_total',
+          help: 'Scale-ups a NodeGroup carried out (VPSieNodes created for one request), by NodeGroup.',
+          labelNames: ['nodegroup'] as const,
+          registers: r,
+        }),
+    ),
+    scaleUpOperations: get(
+      registry,
+      'vpsie_autoscaler_scale_up_operations_total',
+      () =>
+        new Counter({
+          name: 'vpsie_autoscaler_scale_up_operations_total',
+          help: 'Scale-up decisions for a NodeGroup (one per request of a scale-up run), by outcome: Created, Refused, Failed, DryRun.',
+          labelNames: ['nodegroup', 'outcome'] as const,
+          registers: r,
+        }),
+    ),
+    schedulingConstraints: get(
+      registry,
+      'vpsie_autoscaler_scheduling_constraints',
+      () =>
+        new Gauge({
+          name: 'vpsie_autoscaler_scheduling_constraints',
+          help: 'Pods of the last scale-up decision that no NodeGroup could take, by the constraint that kept them out (typed reason) and the group the pod was closest to ("none" when no group).',
+          labelNames: ['nodegroup', 'reason'] as const,
+          registers: r,
+        }),
     ),
     scaleUpFailures: get(
       registry,
@@ -167,13 +244,19 @@ export function autoscalerMetrics(registry: Registry) {
     ),
     nodesCreated: get(
       registry,
-      'nodes_created_total',
-      () => new Counter({ name: 'nodes_created_total', help: 'VPS instances created for nodes.', labelNames: ['nodegroup'] as const, registers: r }),
+      'vpsie_autoscaler_nodes_created_total',
+      () =>
+        new Counter({
+          name: 'vpsie_autoscaler_nodes_created_total',
+          help: 'VPS instances (or managed-cluster workers) created for VPSieNodes, counted when VPSie accepted the create.',
+          labelNames: ['nodegroup'] as const,
+          registers: r,
+        }),
     ),
     pendingPods: get(
       registry,
-      'pending_pods_gauge',
-      () => new Gauge({ name: 'pending_pods_gauge', help: 'Pending pods seen by the scale-up trigger.', registers: r }),
+      'vpsie_autoscaler_pending_pods_gauge',
+      () => new Gauge({ name: 'vpsie_autoscaler_pending_pods_gauge', help: 'Pending unschedulable pods seen by the scale-up trigger.', registers: r }),
     ),
     pendingToCreateSeconds: get(
       registry,
@@ -194,7 +277,29 @@ export function autoscalerMetrics(registry: Registry) {
       () =>
         new Counter({
           name: 'vpsie_autoscaler_scale_down_total',
-          help: 'Scale-down operations by NodeGroup.',
+          help: 'Scale-downs a NodeGroup carried out (VPSieNodes removed for one request), by NodeGroup.',
+          labelNames: ['nodegroup'] as const,
+          registers: r,
+        }),
+    ),
+    scaleDownOperations: get(
+      registry,
+      'vpsie_autoscaler_scale_down_operations_total',
+      () =>
+        new Counter({
+          name: 'vpsie_autoscaler_scale_down_operations_total',
+          help: 'Removals the scale-down decided (one per removal workflow), by NodeGroup and outcome: Removed, DrainFailed, ReplacementFailed, Refused, ...',
+          labelNames: ['nodegroup', 'outcome'] as const,
+          registers: r,
+        }),
+    ),
+    nodesRemoved: get(
+      registry,
+      'vpsie_autoscaler_nodes_removed_total',
+      () =>
+        new Counter({
+          name: 'vpsie_autoscaler_nodes_removed_total',
+          help: 'VPSieNodes a NodeGroup removed (scale-down, consolidation, shrink to maxNodes).',
           labelNames: ['nodegroup'] as const,
           registers: r,
         }),
@@ -212,21 +317,21 @@ export function autoscalerMetrics(registry: Registry) {
     ),
     safetyCheckFailures: get(
       registry,
-      'safety_check_failures_total',
+      'vpsie_autoscaler_safety_check_failures_total',
       () =>
         new Counter({
-          name: 'safety_check_failures_total',
-          help: 'Scale-down safety checks that blocked a removal, by typed reason.',
-          labelNames: ['reason'] as const,
+          name: 'vpsie_autoscaler_safety_check_failures_total',
+          help: 'Scale-down safety checks that started blocking a candidate node (once per node and check until it passes again), by NodeGroup and typed reason.',
+          labelNames: ['nodegroup', 'reason'] as const,
           registers: r,
         }),
     ),
     drainSeconds: get(
       registry,
-      'node_drain_duration_seconds',
+      'vpsie_autoscaler_node_drain_duration_seconds',
       () =>
         new Histogram({
-          name: 'node_drain_duration_seconds',
+          name: 'vpsie_autoscaler_node_drain_duration_seconds',
           help: 'Node drain duration.',
           labelNames: ['outcome'] as const,
           buckets: [1, 5, 10, 30, 60, 120, 300, 600],
@@ -241,6 +346,28 @@ export function autoscalerMetrics(registry: Registry) {
           name: 'vpsie_autoscaler_node_utilization',
           help: 'Requested share of allocatable, per NodeGroup and resource (0..1).',
           labelNames: ['nodegroup', 'resource'] as const,
+          registers: r,
+        }),
+    ),
+    nodeGroupUsage: get(
+      registry,
+      'vpsie_autoscaler_nodegroup_usage',
+      () =>
+        new Gauge({
+          name: 'vpsie_autoscaler_nodegroup_usage',
+          help: "Used share (metrics-server) of the allocatable of a NodeGroup's Ready nodes, per resource (0..1): what the utilisation scale-up compares with scaleUpPolicy thresholds.",
+          labelNames: ['nodegroup', 'resource'] as const,
+          registers: r,
+        }),
+    ),
+    utilizationScaleUps: get(
+      registry,
+      'vpsie_autoscaler_utilization_scale_up_total',
+      () =>
+        new Counter({
+          name: 'vpsie_autoscaler_utilization_scale_up_total',
+          help: "Nodes asked for because a NodeGroup's usage stayed above scaleUpPolicy thresholds for its stabilization window (reason UtilizationAboveThreshold).",
+          labelNames: ['nodegroup'] as const,
           registers: r,
         }),
     ),

@@ -13,7 +13,7 @@
  * - `vpsieNodePhases`, `recordRemovalOutcome`.
  */
 import * as k8s from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Plan } from '../../clients/vpsie/schemas';
 import { pdbFromK8s, scaleDownNodesFromK8s } from '../../decision/nodes/scale-down/from-k8s';
@@ -50,7 +50,8 @@ import {
 import { recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
-import { autoscalerMetrics } from '../../lib/metrics';
+import { autoscalerMetrics, OnceKeys } from '../../lib/metrics';
+import { writeLastDecision } from './decision-status';
 import {
   nodeGroupScaleDownUpdate,
   nodeGroupScaleUpUpdate,
@@ -66,6 +67,14 @@ import { findPlan, planOffering } from '../../decision/planner/vpsie-plans';
 import { GONE_PHASES, IN_FLIGHT_PHASES } from '../../decision/nodes/lifecycle/phases';
 import { mergeScalingCondition } from '../../decision/nodes/scale-down/loop-records';
 import { untilActivityCancelled } from '../../lib/temporal/activity';
+import { nodeSample } from '../../decision/nodes/scale-down/utilization';
+import { countsForUtilization } from '../../decision/nodes/scale-down/pods';
+import { plannerGroup } from '../../decision/nodes/scale-down/methods/consolidation';
+import { planScaleUp } from '../../decision/planner/planner';
+import type { SimPod } from '../../decision/scheduling/types';
+import { groupUsageSamples, type GroupUsageSample, type UtilizationVerdict } from '../../decision/nodes/scale-up/utilization';
+import { API_VERSION, NODEGROUP_KIND } from '../../lib/crds/autoscaler';
+import { createNodeUsageReader } from './usage';
 
 const PATCH_MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const PLAN_CACHE_MS = 5 * 60_000;
@@ -99,6 +108,27 @@ export interface ScaleDownSnapshot {
   inFlightRemovals: InFlightRemoval[];
   samples: UtilizationSample[];
   vpsieNodes: ScaleDownVPSieNode[];
+  /** Per group: used share over its Ready nodes and its scale-up policy. */
+  groupUsage?: GroupUsageSample[];
+}
+
+/** A utilisation-driven scale-up the loop asks for (one node; the window's numbers in `verdict`). */
+export interface UtilizationScaleUpInput {
+  scope: string;
+  namespace: string;
+  name: string;
+  /** Idempotency key of the NodeGroup update. */
+  requestId: string;
+  verdict: UtilizationVerdict;
+}
+
+export interface UtilizationScaleUpResult {
+  requestId: string;
+  /** The offering the planner chose (cheapest that holds the group's largest pod), when one did. */
+  offeringID?: string;
+  created: string[];
+  refused?: { reason: string; count: number; message: string };
+  message: string;
 }
 
 export interface SnapshotRequest {
@@ -115,8 +145,8 @@ export interface ConditionRecord {
 export interface DecisionRecordInput {
   scope: string;
   events: NodeEventRecord[];
-  /** safety_check_failures_total{reason} increments. */
-  safetyCheckFailures: { reason: string; count: number }[];
+  /** safety_check_failures_total{nodegroup,reason} increments (`nodegroup` = `<ns>/<name>`; absent in runs before the per-transition count). */
+  safetyCheckFailures: { nodegroup?: string; reason: string; count: number }[];
   /** vpsie_autoscaler_node_utilization{nodegroup=<ns>/<name>,resource}. */
   utilization: { nodegroup: string; resource: 'cpu' | 'memory'; value: number }[];
   conditions: ConditionRecord[];
@@ -129,6 +159,8 @@ export interface RemovalOutcomeInput {
   outcome: 'Removed' | 'DrainFailed' | 'Refused' | 'ReplacementFailed' | 'DryRun';
   reason: string;
   message: string;
+  /** The scale-down decision the removal carries out (typed reason, message with the numbers). */
+  decision?: { reason: string; message: string; at?: string };
 }
 
 export function createScaleDownActivities(deps: OrchestratorDeps) {
@@ -147,10 +179,22 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
   const policy = deps.kc.makeApiClient(k8s.PolicyV1Api);
   const custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
   const metrics = autoscalerMetrics(deps.registry);
+  /** Removals already counted, by the removal workflow's id. */
+  const countedRemovals = new OnceKeys();
+  const removalKey = (): string => {
+    try {
+      return Context.current().info.workflowExecution.workflowId;
+    } catch {
+      return `outside-an-activity-${Date.now()}`;
+    }
+  };
   const log = logger('scale-down-activities');
   const planCache = new Map<string, { at: number; plans: Plan[] }>();
   /** scope -> the snapshot `scaleDownObserve` read, for the `scaleDownDecide` that follows it (never recorded). */
   const observed = new Map<string, { at: number; snap: LoopSnapshot }>();
+  /** scope -> the last snapshot read, for a utilisation scale-up's offering (pods of the group). */
+  const lastRead = new Map<string, { at: number; snap: ScaleDownSnapshot }>();
+  const readUsage = createNodeUsageReader(deps.kc);
 
   async function listCustom(plural: string, scope: string): Promise<unknown[]> {
     const list = (
@@ -196,12 +240,13 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
   }
 
   async function readSnapshot(req: SnapshotRequest): Promise<ScaleDownSnapshot> {
-    const [nodeList, podList, pdbList, ngRaw, vnRaw] = await Promise.all([
+    const [nodeList, podList, pdbList, ngRaw, vnRaw, usage] = await Promise.all([
       core.listNode(),
       core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
       policy.listPodDisruptionBudgetForAllNamespaces(),
       listCustom(NODEGROUP_PLURAL, req.scope),
       listCustom(VPSIENODE_PLURAL, req.scope),
+      readUsage(),
     ]);
     const vns: VPSieNode[] = [];
     for (const o of vnRaw) {
@@ -250,14 +295,79 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
     }
 
     // Only what the decision reads (annotations filtered): the snapshot stays in the worker.
-    const { nodes, samples } = scaleDownNodesFromK8s(nodeList.items, podList.items, (name) => {
+    const { nodes } = scaleDownNodesFromK8s(nodeList.items, podList.items, (name) => {
       const vn = vnByNode.get(name);
       return vn ? { vpsieNode: vn.metadata.name, offeringId: vn.spec.offeringID } : {};
     });
+    // metrics-server's usage per node (issue #17): on the node (the anti-flap rule) and in its sample
+    // (requested and used shares, tracked separately by the workflow's tracker).
+    for (const n of nodes) {
+      const u = usage.usage.get(n.node.name);
+      if (u) n.usage = u;
+    }
+    const samples = nodes.map((n) => nodeSample(n.node.name, n.node.allocatable, n.pods, n.usage));
     const inFlightRemovals: InFlightRemoval[] = vpsieNodes
       .filter((v) => v.deleting && v.phase !== 'Deleted')
       .map((v) => ({ nodeGroup: v.nodeGroup, vpsieNode: v.name, ...(v.nodeName ? { nodeName: v.nodeName } : {}) }));
-    return { nodes, pdbs: pdbList.items.map(pdbFromK8s), groups, inFlightRemovals, samples, vpsieNodes };
+    const groupUsage = groupUsageSamples(nodes, groups);
+    for (const g of groupUsage) {
+      if (g.cpu === undefined || g.memory === undefined) continue;
+      metrics.nodeGroupUsage.set({ nodegroup: g.group, resource: 'cpu' }, g.cpu);
+      metrics.nodeGroupUsage.set({ nodegroup: g.group, resource: 'memory' }, g.memory);
+    }
+    const snap: ScaleDownSnapshot = { nodes, pdbs: pdbList.items.map(pdbFromK8s), groups, inFlightRemovals, samples, vpsieNodes, groupUsage };
+    lastRead.set(req.scope, { at: Date.now(), snap });
+    return snap;
+  }
+
+  /**
+   * The offering of a utilisation-driven node: the planner's choice for the group (its offerings,
+   * preferred type, mixed-instances policy) for one probe pod as large as the group's largest pod
+   * (cpu and memory separately), with the DaemonSet pods of the group's node that runs most of them:
+   * the cheapest offering on which the group's pods can run. Without pods: the cheapest offering.
+   */
+  function utilizationOffering(snap: ScaleDownSnapshot, g: ScaleDownGroup): { offeringID?: string; message: string } {
+    const mine = snap.nodes.filter((n) => n.nodeGroup === g.name);
+    let cpu = 0;
+    let mem = 0;
+    let daemonSetPods: SimPod[] = [];
+    for (const n of mine) {
+      const ds = n.pods.filter((p) => p.ownerKind === 'DaemonSet' && countsForUtilization(p));
+      if (ds.length > daemonSetPods.length) daemonSetPods = ds.map((p) => ({ ...p, nodeName: undefined }) as SimPod);
+      for (const p of n.pods) {
+        if (p.ownerKind === 'DaemonSet' || !countsForUtilization(p)) continue;
+        cpu = Math.max(cpu, p.requests.cpuMilli);
+        mem = Math.max(mem, p.requests.memoryBytes);
+      }
+    }
+    const probe = (c: number, m: number): SimPod => ({
+      name: 'utilization-probe',
+      namespace: g.namespace,
+      uid: 'utilization-probe',
+      labels: {},
+      requests: { cpuMilli: c, memoryBytes: m, pods: 1, ephemeralStorageBytes: 0 },
+      tolerations: [{ operator: 'Exists' }],
+    });
+    const pg = plannerGroup(g);
+    const plan = (p: SimPod) =>
+      planScaleUp({
+        pendingPods: [p],
+        existingNodes: [],
+        inFlightNodes: [],
+        nodeGroups: [{ ...pg, currentNodes: 0, maxNodes: Math.max(1, pg.maxNodes) }],
+        daemonSetPods,
+        maxClusterNodes: 1_000_000,
+        enforceMinNodes: false,
+      });
+    let d = plan(probe(cpu, mem));
+    let note = `largest pod of the group ${cpu}m cpu / ${Math.round(mem / 1048576)}Mi memory`;
+    if (d.groups.length === 0) {
+      d = plan(probe(0, 0));
+      note = `no offering holds the group's largest pod (${cpu}m / ${Math.round(mem / 1048576)}Mi): the cheapest offering`;
+    }
+    const o = d.groups[0]?.offerings[0];
+    if (!o) return { message: `no offering of the group can be planned (${(g.offerings ?? []).length} priced)` };
+    return { offeringID: o.offeringId, message: `offering ${o.nickname} (${o.monthlyPrice}/month; ${note})` };
   }
 
   return {
@@ -282,6 +392,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
      * node, the groups' windows); the snapshot waits in this worker for `scaleDownDecide`.
      */
     async scaleDownObserve(req: SnapshotRequest): Promise<LoopObservation> {
+      // (since issue #17 the observation carries each node's used share and each group's usage)
       const snap = await readSnapshot(req);
       observed.set(req.scope, { at: Date.now(), snap });
       return observation(snap);
@@ -300,7 +411,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
     },
 
     async recordScaleDownDecision(input: DecisionRecordInput): Promise<void> {
-      for (const s of input.safetyCheckFailures) metrics.safetyCheckFailures.inc({ reason: s.reason }, s.count);
+      for (const s of input.safetyCheckFailures) metrics.safetyCheckFailures.inc({ nodegroup: s.nodegroup ?? input.scope, reason: s.reason }, s.count);
       for (const u of input.utilization) metrics.nodeUtilization.set({ nodegroup: u.nodegroup, resource: u.resource }, u.value);
       await Promise.all(
         input.events.map((e) =>
@@ -352,6 +463,110 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
       }
     },
 
+    /**
+     * One more node for a group whose usage stayed above scaleUpPolicy's thresholds for its window
+     * (decision/nodes/scale-up/utilization.ts): the offering from the planner, the `nodeGroupScaleUp`
+     * update (reason UtilizationAboveThreshold, the numbers in its message; the NodeGroup admits it
+     * against maxNodes, cooldown, dry run), then an Event on the NodeGroup, its
+     * status.lastScaleUpDecision and the metric.
+     */
+    async requestUtilizationScaleUp(input: UtilizationScaleUpInput): Promise<UtilizationScaleUpResult> {
+      const key = `${input.namespace}/${input.name}`;
+      const cached = lastRead.get(input.scope);
+      const snap = cached && Date.now() - cached.at < OBSERVED_MAX_AGE_MS ? cached.snap : await readSnapshot({ scope: input.scope });
+      const found = snap.groups.find((g) => g.namespace === input.namespace && g.name === input.name);
+      if (!found) return { requestId: input.requestId, created: [], message: `NodeGroup ${key} not found` };
+      const raw = (await custom
+        .getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: input.namespace, plural: NODEGROUP_PLURAL, name: input.name })
+        .catch((err: unknown) => {
+          if (apiStatus(err) === 404) return undefined;
+          throw err;
+        })) as unknown;
+      const parsed = raw === undefined ? undefined : safeParseNodeGroup(raw);
+      if (!parsed?.ok) return { requestId: input.requestId, created: [], message: `NodeGroup ${key} not found` };
+      const ng = parsed.value;
+      const group: ScaleDownGroup = { ...found, offerings: found.offerings ?? (await offeringsOf(ng)) };
+      const choice = utilizationOffering(snap, group);
+      const numbers = Object.keys(input.verdict.numbers)
+        .sort()
+        .map((k) => `${k}=${input.verdict.numbers[k]}`)
+        .join(' ');
+      const why = `${input.verdict.message} [${numbers}]`;
+      const target = { apiVersion: API_VERSION, kind: NODEGROUP_KIND, namespace: input.namespace, name: input.name, uid: ng.metadata.uid };
+      if (!choice.offeringID) {
+        await recordEvent(deps.kc, { target, type: 'Warning', reason: 'ScaleUpFailed', message: `UtilizationAboveThreshold: ${why}; ${choice.message}` });
+        return { requestId: input.requestId, created: [], message: choice.message };
+      }
+      const r = await groupUpdate(input.namespace, input.name, (h) =>
+        h.executeUpdate(nodeGroupScaleUpUpdate, {
+          args: [
+            {
+              requestId: input.requestId,
+              nodes: [{ offeringID: choice.offeringID as string, count: 1 }],
+              reason: 'UtilizationAboveThreshold',
+              message: `${why}; ${choice.message}`,
+            },
+          ],
+          updateId: input.requestId,
+        }),
+      );
+      const outcome =
+        r.created.length > 0
+          ? `created ${r.created.join(', ')}`
+          : `refused: ${r.refused?.reason ?? 'nothing created'}${r.refused?.message ? ` (${r.refused.message})` : ''}`;
+      const message = `${why}; ${choice.message}; ${outcome}`;
+      if (r.created.length > 0) metrics.utilizationScaleUps.inc({ nodegroup: key });
+      await recordEvent(deps.kc, {
+        target,
+        type: 'Normal',
+        reason: 'UtilizationAboveThreshold',
+        message: message.slice(0, 1000),
+        dedupeKey: `utilization-scaleup-${input.requestId.split('/').pop() ?? ''}`,
+      });
+      if (r.created.length > 0) {
+        await custom
+          .patchNamespacedCustomObjectStatus(
+            {
+              group: GROUP,
+              version: VERSION,
+              namespace: input.namespace,
+              plural: NODEGROUP_PLURAL,
+              name: input.name,
+              body: {
+                status: {
+                  lastScaleUpDecision: {
+                    time: new Date().toISOString(),
+                    reason: 'UtilizationAboveThreshold',
+                    message: message.slice(0, 2048),
+                    workflowId: input.requestId.slice(0, 512),
+                    nodes: r.created.slice(0, 64),
+                  },
+                },
+              },
+            },
+            PATCH_MERGE,
+          )
+          .catch((err: unknown) => {
+            if (apiStatus(err) !== 404) throw err;
+          });
+      }
+      log.info('utilisation scale-up', {
+        nodegroup: key,
+        requestId: input.requestId,
+        offering: choice.offeringID,
+        created: r.created,
+        refused: r.refused?.reason,
+        why,
+      });
+      return {
+        requestId: input.requestId,
+        offeringID: choice.offeringID,
+        created: r.created,
+        ...(r.refused ? { refused: r.refused } : {}),
+        message,
+      };
+    },
+
     /** Asks the NodeGroup workflow to remove VPSieNodes (their lifecycles then terminate the machines). */
     async requestNodeGroupScaleDown(input: { namespace: string; name: string; request: ScaleDownRequest }): Promise<ScaleDownResult> {
       const r = await groupUpdate(input.namespace, input.name, (h) =>
@@ -399,7 +614,19 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
     /** Event on each node, failure metric, log line. */
     async recordRemovalOutcome(input: RemovalOutcomeInput): Promise<void> {
       const failed = input.outcome !== 'Removed' && input.outcome !== 'DryRun';
-      if (failed) metrics.scaleDownFailures.inc({ nodegroup: `${input.namespace}/${input.nodeGroup}` });
+      const nodegroup = `${input.namespace}/${input.nodeGroup}`;
+      // Once per removal (its workflow id), whatever retries this activity.
+      if (countedRemovals.first(removalKey())) {
+        metrics.scaleDownOperations.inc({ nodegroup, outcome: input.outcome });
+        if (failed) metrics.scaleDownFailures.inc({ nodegroup });
+      }
+      await writeLastDecision(custom, { namespace: input.namespace, name: input.nodeGroup }, 'lastScaleDownDecision', {
+        time: input.decision?.at ?? new Date().toISOString(),
+        reason: input.decision?.reason ?? input.reason,
+        message: `${input.decision ? `${input.decision.message}; ` : ''}outcome ${input.outcome} (${input.reason}): ${input.message}`,
+        workflowId: removalKey(),
+        nodes: input.nodes.slice(0, 64),
+      });
       await Promise.all(
         input.nodes.map((node) =>
           recordEvent(deps.kc, {

@@ -21,7 +21,7 @@ import { requestShare, thresholds, viewOf } from './utilization';
 import type { NodeUtilization, NodeVerdict, ScaleDownInput, ScaleDownNode } from './types';
 import type { UtilizationSource } from '../../../lib/crds/autoscaler/constants';
 
-const DEFAULT_POLICY = { stabilizationWindowSeconds: 600, cpuThreshold: 50, memoryThreshold: 50, utilizationSource: 'both' } as const;
+const DEFAULT_POLICY = { stabilizationWindowSeconds: 600, cpuThreshold: 50, memoryThreshold: 50 } as const;
 
 /** One node before any method: its utilisation over the window and why it is not a candidate. */
 export interface Assessed {
@@ -39,7 +39,9 @@ export interface Assessed {
  */
 function utilizationOf(input: ScaleDownInput, n: ScaleDownNode, g: GroupCtx | undefined): NodeUtilization {
   const policy = g?.group.spec.scaleDownPolicy ?? DEFAULT_POLICY;
-  const source: UtilizationSource = policy.utilizationSource ?? 'both';
+  // A spec without the field comes only from inputs recorded before issue #17 (the CRD defaults it
+  // to `both`): judged as it was then, by requests.
+  const source: UtilizationSource = ('utilizationSource' in policy ? policy.utilizationSource : undefined) ?? 'requests';
   const t = thresholds(policy);
   const current = requestShare(n.node.allocatable, n.pods);
   const window = policy.stabilizationWindowSeconds;

@@ -17,6 +17,7 @@ import { decideScaleDown } from './decide';
 import { decisionRecord } from './decision-record';
 import type { InFlightRemoval, PdbInfo, ScaleDownDecision, ScaleDownGroup, ScaleDownNode } from './types';
 import type { UtilizationSample, WindowViews } from './utilization';
+import type { GroupUsageSample } from '../scale-up/utilization';
 
 /** What the activity reads of the cluster (kept in the worker between observe and decide, never recorded). */
 export interface LoopSnapshot {
@@ -26,6 +27,8 @@ export interface LoopSnapshot {
   /** VPSieNodes whose deletion has begun. */
   inFlightRemovals: InFlightRemoval[];
   samples: UtilizationSample[];
+  /** Per group: its used share over its Ready nodes and scale-up policy (the utilisation-driven scale-up, issue #17). */
+  groupUsage?: GroupUsageSample[];
 }
 
 /** Result of `scaleDownObserve`: what the workflow's tracker needs. */
@@ -33,6 +36,8 @@ export interface LoopObservation {
   samples: UtilizationSample[];
   /** Distinct stabilisation windows (seconds) of the groups: the views the workflow sends. */
   windows: number[];
+  /** Per group usage for the scale-up window (absent from observations before issue #17). */
+  groupUsage?: GroupUsageSample[];
 }
 
 export interface LoopDecideRequest {
@@ -56,7 +61,7 @@ export interface LoopDecision {
 
 export function observation(snap: LoopSnapshot): LoopObservation {
   const windows = [...new Set(snap.groups.map((g) => g.spec.scaleDownPolicy.stabilizationWindowSeconds))].sort((a, b) => a - b);
-  return { samples: snap.samples, windows };
+  return { samples: snap.samples, windows, ...(snap.groupUsage ? { groupUsage: snap.groupUsage } : {}) };
 }
 
 export function decideLoop(snap: LoopSnapshot, req: LoopDecideRequest): LoopDecision {

@@ -18,6 +18,7 @@
  * after the group changed. maxNodes, a scale-up still in flight and `scaleUpPolicy.cooldownSeconds`
  * hold the node back (the window keeps running); the NodeGroup's admission enforces them again.
  */
+import type { ScaleDownGroup, ScaleDownNode } from '../scale-down/types';
 
 /** What the scale-down loop's observation reports per NodeGroup (one evaluation). */
 export interface GroupUsageSample {
@@ -208,6 +209,49 @@ export function groupUsage(nodes: readonly NodeUsageInput[]): Pick<GroupUsageSam
   if (readyNodes > 0 && usageNodes === readyNodes) {
     out.cpu = allocCpu > 0 ? Math.round((useCpu / allocCpu) * 1e6) / 1e6 : 0;
     out.memory = allocMem > 0 ? Math.round((useMem / allocMem) * 1e6) / 1e6 : 0;
+  }
+  return out;
+}
+
+/** The per-group samples of one observation: each group's nodes (by the NodeGroup label) and scale-up policy. */
+export function groupUsageSamples(nodes: readonly ScaleDownNode[], groups: readonly ScaleDownGroup[]): GroupUsageSample[] {
+  const byGroup = new Map<string, ScaleDownNode[]>();
+  for (const n of nodes) {
+    if (n.nodeGroup === undefined) continue;
+    const l = byGroup.get(n.nodeGroup);
+    if (l) l.push(n);
+    else byGroup.set(n.nodeGroup, [n]);
+  }
+  const seen = new Set<string>();
+  const out: GroupUsageSample[] = [];
+  for (const g of groups) {
+    if (seen.has(g.name)) continue; // node labels carry only the name: the first namespace wins (as in the decision)
+    seen.add(g.name);
+    const up = g.spec.scaleUpPolicy;
+    const u = groupUsage(
+      (byGroup.get(g.name) ?? []).map((n) => ({
+        ready: n.ready ?? true,
+        allocatable: n.node.allocatable,
+        ...(n.usage ? { usage: n.usage } : {}),
+      })),
+    );
+    const s: GroupUsageSample = {
+      group: `${g.namespace}/${g.name}`,
+      namespace: g.namespace,
+      name: g.name,
+      enabled: up.enabled,
+      deleting: g.deleting === true,
+      cpuThreshold: up.cpuThreshold,
+      memoryThreshold: up.memoryThreshold,
+      windowSeconds: up.stabilizationWindowSeconds,
+      cooldownSeconds: up.cooldownSeconds,
+      currentNodes: g.currentNodes,
+      maxNodes: g.spec.maxNodes,
+      scaleUpInProgress: g.scaleUpInProgress === true,
+      ...u,
+    };
+    if (g.lastScaleUpAt !== undefined && Number.isFinite(g.lastScaleUpAt)) s.lastScaleUpAt = g.lastScaleUpAt;
+    out.push(s);
   }
   return out;
 }

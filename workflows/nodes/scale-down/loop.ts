@@ -28,6 +28,13 @@
  *     So a drain that fails never leaves a deleted-but-stuck VPSieNode: nothing is deleted until
  *     the node is empty. A failed drain starts the group's failed-drain cooldown.
  *  Dry run (spec.dryRun or DRY_RUN): decisions and Events/conditions only; nothing is removed.
+ *  5. (PATCH_UTILIZATION_SCALE_UP, issue #17) The same observation carries each group's used share
+ *     of its Ready nodes (metrics-server); a second pure state (decision/nodes/scale-up/utilization.ts,
+ *     carried too) tracks how long each group has been above its scaleUpPolicy thresholds. A group
+ *     above them for its whole stabilization window gets ONE node through `requestUtilizationScaleUp`
+ *     (the planner's offering, the NodeGroup's `nodeGroupScaleUp` update, reason
+ *     UtilizationAboveThreshold), and a new window starts. The group's removals of that tick are not
+ *     started. Pending pods never wait for this: they have their own scale-up workflow.
  *
  * Continue-as-new when Temporal suggests it (or after `maxHistoryEvents`), once no removal is in
  * flight and every handler finished, carrying the tracker, the failed-drain times and the
@@ -68,6 +75,14 @@ import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
 import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
 import { changedEvents, conditionsToWrite, removalsOf } from '../../../decision/nodes/scale-down/loop-records';
 import { KUBERNETES_WRITE, NODEGROUP_UPDATE_SCALE_DOWN, KUBERNETES_DRAIN } from '../../../lib/temporal/retry-profiles';
+import {
+  createScaleUpWindows,
+  evaluateGroups,
+  observeGroups,
+  requested,
+  type ScaleUpWindows,
+  type UtilizationVerdict,
+} from '../../../decision/nodes/scale-up/utilization';
 
 const acts = proxyActivities<ScaleDownActivities>({
   startToCloseTimeout: '60s',
@@ -96,6 +111,8 @@ const drainActs = proxyActivities<DrainActivities>({
 export const PATCH_DECIDE_IN_ACTIVITY = 'scale-down-decide-in-activity';
 /** Patch of the removal (issue #12): uncordon what it cordoned on any failure, cancellation included. */
 export const PATCH_REMOVAL_UNCORDON = 'scale-down-removal-uncordon-on-failure';
+/** Patch of the loop (issue #17): the utilisation-driven scale-up (scaleUpPolicy thresholds over its window). */
+export const PATCH_UTILIZATION_SCALE_UP = 'scale-down-loop-utilization-scale-up';
 
 export function scaleDownWorkflowId(scope: string): string {
   return `scale-down:${scope || '*'}`;
@@ -112,6 +129,8 @@ export interface ScaleDownCarried {
   /** node -> key of the last Event written (reason/outcome), so unchanged verdicts are not re-sent. */
   eventKeys: Record<string, string>;
   iterations: number;
+  /** The utilisation scale-up's windows (issue #17). */
+  scaleUpWindows?: ScaleUpWindows;
 }
 
 export interface ScaleDownWorkflowInput {
@@ -146,6 +165,20 @@ export interface ScaleDownLoopState {
   /** Last 50 finished removals, newest last. */
   finished: RemovalSummary[];
   failedDrainAt: Record<string, number>;
+  /** The utilisation scale-up (issue #17): each group's verdict at the last tick, and the last 50 nodes asked for. */
+  utilization?: { verdicts: UtilizationVerdict[]; scaleUps: UtilizationScaleUpSummary[] };
+}
+
+export interface UtilizationScaleUpSummary {
+  group: string;
+  /** Epoch ms of the tick that asked. */
+  at: number;
+  requestId: string;
+  verdict: UtilizationVerdict;
+  offeringID?: string;
+  created: string[];
+  refused?: string;
+  error?: string;
 }
 export const scaleDownStateQuery = defineQuery<ScaleDownLoopState>('scaleDownState');
 
@@ -350,6 +383,10 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
   const finished: RemovalSummary[] = [];
   let lastDecision: ScaleDownDecision | undefined;
   let wake = false;
+  let scaleUpWindows: ScaleUpWindows = carried?.scaleUpWindows ?? createScaleUpWindows(Math.max(300, settings.sampleSeconds * 3));
+  let utilVerdicts: UtilizationVerdict[] = [];
+  const utilScaleUps: UtilizationScaleUpSummary[] = [];
+  let utilizationUsed = false;
 
   setHandler(scaleDownStateQuery, (): ScaleDownLoopState => ({
     scope,
@@ -367,6 +404,7 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
     inFlight: [...inFlight.values()].map(({ vpsieNodes: _v, ...r }) => r),
     finished: [...finished],
     failedDrainAt: { ...failedDrainAt },
+    ...(utilizationUsed ? { utilization: { verdicts: [...utilVerdicts], scaleUps: [...utilScaleUps] } } : {}),
   }));
 
   const startRemoval = (r: ReturnType<typeof removalsOf>[number], namespace: string, decisionAt: number): void => {
@@ -426,6 +464,7 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
     let nsOf: Map<string, string>;
     let now: number;
     let stray: StrayCordon[] = [];
+    let scaleUpNow: UtilizationVerdict[] = [];
     if (patched(PATCH_DECIDE_IN_ACTIVITY)) {
       // The workflow records samples, views and the decision record, never the cluster.
       const obs = await acts.scaleDownObserve({ scope });
@@ -455,6 +494,12 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
       d = res.decision;
       nsOf = new Map(Object.entries(res.namespaces));
       stray = res.strayCordons;
+      if (obs.groupUsage && patched(PATCH_UTILIZATION_SCALE_UP)) {
+        utilizationUsed = true;
+        scaleUpWindows = observeGroups(scaleUpWindows, obs.groupUsage, now);
+        utilVerdicts = evaluateGroups(scaleUpWindows, obs.groupUsage, now);
+        scaleUpNow = utilVerdicts.filter((v) => v.scaleUp);
+      }
     } else {
       const snap: ScaleDownSnapshot = await acts.scaleDownSnapshot({ scope });
       now = Date.now();
@@ -510,13 +555,36 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
       });
     }
 
+    // Utilisation-driven scale-up (issue #17): one node per group whose window completed.
+    const scalingUp = new Set<string>();
+    for (const v of scaleUpNow) {
+      const [namespace, name] = [v.group.slice(0, v.group.indexOf('/')), v.group.slice(v.group.indexOf('/') + 1)];
+      const requestId = `${workflowInfo().workflowId}/utilization/${v.group}/${iterations}`;
+      scalingUp.add(name);
+      const summary: UtilizationScaleUpSummary = { group: v.group, at: now, requestId, verdict: v, created: [] };
+      try {
+        const r = await groupActs.requestUtilizationScaleUp({ scope, namespace, name, requestId, verdict: v });
+        summary.created = r.created;
+        if (r.offeringID !== undefined) summary.offeringID = r.offeringID;
+        if (r.refused) summary.refused = `${r.refused.reason}: ${r.refused.message}`;
+        else if (r.created.length === 0) summary.refused = r.message;
+      } catch (e) {
+        summary.error = e instanceof Error ? e.message : String(e);
+        log.warn('utilisation scale-up request failed', { group: v.group, requestId, error: summary.error });
+      }
+      // A new window starts whatever the answer (at most one request per window).
+      scaleUpWindows = requested(scaleUpWindows, v.group, now);
+      utilScaleUps.push(summary);
+      while (utilScaleUps.length > 50) utilScaleUps.shift();
+    }
+
     const info = workflowInfo();
     const wantsNew = info.continueAsNewSuggested || info.historyLength > maxHistory;
-    if (!wantsNew) for (const r of removalsOf(d)) startRemoval(r, nsOf.get(r.nodeGroup) ?? scope, now);
+    if (!wantsNew) for (const r of removalsOf(d)) if (!scalingUp.has(r.nodeGroup)) startRemoval(r, nsOf.get(r.nodeGroup) ?? scope, now);
 
     if (wantsNew && inFlight.size === 0) {
       await condition(allHandlersFinished);
-      const next: ScaleDownCarried = { tracker, failedDrainAt, eventKeys, iterations };
+      const next: ScaleDownCarried = { tracker, failedDrainAt, eventKeys, iterations, ...(utilizationUsed ? { scaleUpWindows } : {}) };
       await continueAsNew<typeof scaleDownWorkflow>({ ...input, carried: next });
     }
     wake = false;
