@@ -6,7 +6,8 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/activity';
-import { buildNodeGroupStatus, phaseCounts, type GroupStatusInput } from '../../decision/nodes/nodegroup';
+import { buildNodeGroupStatus, phaseCounts, vpsieGroupIDOf, type GroupMachineFacts, type GroupStatusInput } from '../../decision/nodes/nodegroup';
+import { WORKER_INTENT_ANNOTATION } from './lifecycle/machines';
 import {
   API_VERSION,
   CREATE_REASON_ANNOTATION,
@@ -134,7 +135,8 @@ export function vpsieNodeSpecFor(group: NodeGroup, offeringID: string, name: str
     datacenterID: group.spec.datacenterID ?? c.DEFAULT_DATACENTER,
     osImageID: group.spec.osImageID ?? c.DEFAULT_OS_IMAGE,
     join,
-    hostname: name,
+    // A ManagedKubernetes worker's hostname is VPSie's (recorded when the worker is claimed).
+    ...(join.method === 'UserData' ? { hostname: name } : {}),
   };
 }
 
@@ -183,6 +185,34 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
     const r = safeParseNodeGroup(raw);
     if (!r.ok) throw ApplicationFailure.nonRetryable(r.error.message, 'InvalidConfiguration');
     return r.value;
+  }
+
+  /** The VPS ids of the group's VPSieNodes (their spec) and the VPSie group their workers come from (ManagedKubernetes). */
+  async function machineFacts(ref: GroupRef): Promise<GroupMachineFacts> {
+    const list = (await custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ref.namespace,
+      plural: VPSIENODE_PLURAL,
+      labelSelector: `${NODEGROUP_LABEL}=${ref.name}`,
+    })) as { items?: Record<string, unknown>[] };
+    const machines = new Map<string, { vpsID?: number; vpsieIdentifier?: string }>();
+    const intents: { createdAt?: string; deleting?: boolean; workerIntent?: string }[] = [];
+    for (const o of list.items ?? []) {
+      const meta = (o.metadata ?? {}) as Record<string, unknown>;
+      const spec = (o.spec ?? {}) as Record<string, unknown>;
+      const name = str(meta.name);
+      if (!name) continue;
+      const vpsID = typeof spec.vpsID === 'number' && Number.isInteger(spec.vpsID) && spec.vpsID >= 0 ? spec.vpsID : undefined;
+      const vpsieIdentifier = str(spec.vpsieIdentifier);
+      machines.set(name, { ...(vpsID !== undefined ? { vpsID } : {}), ...(vpsieIdentifier ? { vpsieIdentifier } : {}) });
+      const annotations = (meta.annotations ?? {}) as Record<string, unknown>;
+      const createdAt = str(meta.creationTimestamp) ?? (meta.creationTimestamp instanceof Date ? meta.creationTimestamp.toISOString() : undefined);
+      const workerIntent = str(annotations[WORKER_INTENT_ANNOTATION]);
+      intents.push({ ...(createdAt ? { createdAt } : {}), deleting: meta.deletionTimestamp !== undefined, ...(workerIntent ? { workerIntent } : {}) });
+    }
+    const vpsieGroupID = vpsieGroupIDOf(intents);
+    return { machines, ...(vpsieGroupID ? { vpsieGroupID } : {}) };
   }
 
   const groupTarget = (ref: GroupRef, uid?: string) => ({ apiVersion: API_VERSION, kind: NODEGROUP_KIND, namespace: ref.namespace, name: ref.name, uid });
@@ -385,9 +415,10 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
       const counts = phaseCounts(input.status.nodes);
       for (const [state, n] of Object.entries(counts)) metrics.nodeGroupNodes.set({ nodegroup: label, state }, n);
       metrics.nodeGroupDesired.set({ nodegroup: label }, input.status.desired);
+      metrics.nodeGroupSize.set({ nodegroup: label }, input.status.nodes.length);
       if (!raw) return;
       const prev = ((raw.status ?? {}) as { conditions?: NodeGroupCondition[] }).conditions;
-      const status = buildNodeGroupStatus(input.status, prev, new Date().toISOString());
+      const status = buildNodeGroupStatus(input.status, prev, new Date().toISOString(), await machineFacts(input));
       try {
         await custom.patchNamespacedCustomObjectStatus(
           { group: GROUP, version: VERSION, namespace: input.namespace, plural: NODEGROUP_PLURAL, name: input.name, body: { status } },
@@ -407,14 +438,18 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
       const label = `${ref.namespace}/${ref.name}`;
       for (const state of VPSIENODE_PHASES) metrics.nodeGroupNodes.remove({ nodegroup: label, state });
       metrics.nodeGroupDesired.remove({ nodegroup: label });
+      metrics.nodeGroupSize.remove({ nodegroup: label });
     },
 
-    /** Counts a scale operation the group carried out. */
+    /** Counts a scale operation the group carried out (scale_up_total / scale_down_total, nodes_removed_total). */
     async countScaleOperation(input: GroupRef & { direction: 'up' | 'down'; nodes: number }): Promise<void> {
       const label = `${input.namespace}/${input.name}`;
       if (input.direction === 'up') {
         metrics.scaleUpTotal.inc({ nodegroup: label });
-      } else metrics.scaleDownTotal.inc({ nodegroup: label });
+      } else {
+        metrics.scaleDownTotal.inc({ nodegroup: label });
+        metrics.nodesRemoved.inc({ nodegroup: label }, input.nodes);
+      }
     },
   };
 }
