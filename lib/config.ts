@@ -1,21 +1,50 @@
 /**
  * The orchestrator's configuration, from the environment, validated with zod: a bad value
- * fails at start with the variable named.
+ * fails at start with the variable named. The command-line flags of document 004's
+ * "Configuration" (`COMMAND_LINE_FLAGS`) each set one of these variables: a flag and its variable
+ * mean the same, and a flag given wins over the variable.
  */
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
+
+/** host:port, or :port for every interface (as document 004 writes `:8080`), normalised to host:port. */
+const hostPort = () =>
+  z
+    .string()
+    .regex(/^([\w.-]+)?:\d+$/, 'expected host:port or :port')
+    .transform((a) => (a.startsWith(':') ? `0.0.0.0${a}` : a));
+
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+
+/**
+ * Seconds of a duration: a plain number of seconds (`1800`) or Go's duration syntax (`30m`,
+ * `1h30m`, `90s`, `1.5h`). Anything else is returned unchanged (the schema then refuses it).
+ */
+export function durationSeconds(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const t = v.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(t)) return v;
+  let total = 0;
+  for (const m of t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  return Math.round(total);
+}
 
 export const ConfigSchema = z.object({
   KUBECONFIG: z.string().min(1).optional(),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('vpsie-autoscaler'),
   TASK_QUEUE: z.string().min(1).default('vpsie-autoscaler'),
-  /** host:port for /metrics, /healthz and /readyz; port 0 picks a free one. */
-  METRICS_ADDR: z
-    .string()
-    .regex(/^[\w.-]+:\d+$/, 'expected host:port')
-    .default('127.0.0.1:9464'),
+  /** host:port (or :port) for Prometheus /metrics; port 0 picks a free one. */
+  METRICS_ADDR: hostPort().default('127.0.0.1:9464'),
+  /**
+   * host:port (or :port) for /healthz (liveness) and /readyz (readiness: the worker polls and the
+   * VPSie API answers), a listener of their own. Unset: 127.0.0.1:8081 (document 004's port, on
+   * loopback), or a free port when METRICS_ADDR asks for one (port 0) — see `healthAddrOf`.
+   */
+  HEALTH_ADDR: hostPort().optional(),
   DRY_RUN: bool.default(false),
   /** Watch NodeGroups and VPSieNodes, and react to pending pods, in this namespace only (empty: all namespaces). */
   WATCH_NAMESPACE: z.string().default(''),
@@ -31,8 +60,22 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'expected namespace/name')
     .default('kube-system/vpsie-credentials'),
+  /** The name of the credentials Secret (`--vpsie-secret-name`); replaces the name part of VPSIE_CREDENTIALS_SECRET. */
+  VPSIE_SECRET_NAME: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected a Secret name')
+    .max(253)
+    .optional(),
+  /** The namespace of the credentials Secret (`--vpsie-secret-namespace`); replaces the namespace part of VPSIE_CREDENTIALS_SECRET. */
+  VPSIE_SECRET_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'expected a namespace name')
+    .max(63)
+    .optional(),
   /** The managed-Kubernetes cluster of VPSie that stands for this cluster (ManagedKubernetes joins). */
   VPSIE_CLUSTER_IDENTIFIER: z.string().optional(),
+  /** /readyz checks that the VPSie API answers (one authenticated GET) every this many seconds. */
+  VPSIE_READY_CHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** The VPSie account's request budget per minute (VPSie documents 100), shared by every replica. */
   VPSIE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(100),
   /**
@@ -55,6 +98,11 @@ export const ConfigSchema = z.object({
     ),
   DEFAULT_OS_IMAGE: z.string().min(1).default('ubuntu-22.04-lts'),
   DEFAULT_JOIN_METHOD: z.enum(['UserData', 'ManagedKubernetes']).default('UserData'),
+  /** Kubernetes version a joining node gets when its NodeGroup names no spec.kubernetesVersion (unset: the image's own). */
+  KUBERNETES_VERSION: z
+    .string()
+    .regex(/^v?[0-9]+\.[0-9]+(\.[0-9]+)?$/)
+    .optional(),
   /**
    * namespace/name of the Secret with the join parameters (key `user-data`: JSON/YAML with at
    * least `bootstrapToken`, or a whole `#cloud-config`) for UserData joins whose NodeGroup names
@@ -72,7 +120,8 @@ export const ConfigSchema = z.object({
   JOIN_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(900),
   /** A VM create VPSie has not shown yet (neither pending nor listed) is not sent again for this long. */
   CREATE_SETTLE_SECONDS: z.coerce.number().int().min(0).max(3600).default(120),
-  FAILED_NODE_TTL_SECONDS: z.coerce.number().int().positive().default(1800),
+  /** How long a Failed VPSieNode is kept before it is cleaned up: seconds, or a duration such as `30m`. */
+  FAILED_NODE_TTL_SECONDS: z.preprocess(durationSeconds, z.coerce.number().int().positive()).default(1800),
   GC_INTERVAL_SECONDS: z.coerce.number().int().positive().default(300),
   /**
    * This cluster's identity, stamped into every machine's notes and tags (`orchestrator-cluster=<id>`);
@@ -163,6 +212,8 @@ export const ConfigSchema = z.object({
   /** Backups of VPAs, checkpoints, VPANAPCoordinations and OptimizationPolicies every this many hours (0: no schedule). */
   BACKUP_INTERVAL_HOURS: z.coerce.number().min(0).max(720).default(6),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** json: one JSON object a line (the default, for log collectors); console: human-readable lines for development. */
+  LOG_FORMAT: z.enum(['json', 'console']).default('json'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -182,5 +233,142 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issues = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${issues}`);
   }
-  return r.data;
+  const c = r.data;
+  if (c.VPSIE_SECRET_NAME !== undefined || c.VPSIE_SECRET_NAMESPACE !== undefined) {
+    const [ns, name] = c.VPSIE_CREDENTIALS_SECRET.split('/') as [string, string];
+    c.VPSIE_CREDENTIALS_SECRET = `${c.VPSIE_SECRET_NAMESPACE ?? ns}/${c.VPSIE_SECRET_NAME ?? name}`;
+  }
+  return c;
+}
+
+/** Document 004's health port, on loopback (the coordination REST API has 127.0.0.1:8080). */
+export const DEFAULT_HEALTH_ADDR = '127.0.0.1:8081';
+
+/**
+ * Where /healthz and /readyz listen: HEALTH_ADDR; unset, a free port on METRICS_ADDR's host when
+ * METRICS_ADDR asks for a free port (tests, the sandbox's `npm start`), else DEFAULT_HEALTH_ADDR.
+ */
+export function healthAddrOf(c: Pick<Config, 'METRICS_ADDR' | 'HEALTH_ADDR'>): string {
+  if (c.HEALTH_ADDR) return c.HEALTH_ADDR;
+  const i = c.METRICS_ADDR.lastIndexOf(':');
+  if (Number(c.METRICS_ADDR.slice(i + 1)) === 0) return `${c.METRICS_ADDR.slice(0, i)}:0`;
+  return DEFAULT_HEALTH_ADDR;
+}
+
+// ---- command line (document 004's "Configuration") ------------------------------------------
+
+export interface CommandLineFlag {
+  /** Without the leading `--`. */
+  flag: string;
+  /** The environment variable the flag sets. */
+  env: keyof Config;
+  type: 'string' | 'boolean';
+  /** What the default is, as shown by --help. */
+  shownDefault: string;
+  description: string;
+}
+
+export const COMMAND_LINE_FLAGS: readonly CommandLineFlag[] = [
+  { flag: 'kubeconfig', env: 'KUBECONFIG', type: 'string', shownDefault: 'in-cluster, or the local sandbox', description: 'path to the kubeconfig' },
+  { flag: 'metrics-addr', env: 'METRICS_ADDR', type: 'string', shownDefault: '127.0.0.1:9464', description: 'host:port (or :port) of Prometheus /metrics' },
+  {
+    flag: 'health-addr',
+    env: 'HEALTH_ADDR',
+    type: 'string',
+    shownDefault: `${DEFAULT_HEALTH_ADDR}; a free port when --metrics-addr has port 0`,
+    description: 'host:port (or :port) of /healthz and /readyz',
+  },
+  {
+    flag: 'leader-election',
+    env: 'LEADER_ELECTION',
+    type: 'boolean',
+    shownDefault: 'true',
+    description: 'Lease-based leader election for the watchers (--no-leader-election: off)',
+  },
+  {
+    flag: 'vpsie-secret-name',
+    env: 'VPSIE_SECRET_NAME',
+    type: 'string',
+    shownDefault: 'vpsie-credentials',
+    description: 'name of the Secret with the VPSie credentials',
+  },
+  { flag: 'vpsie-secret-namespace', env: 'VPSIE_SECRET_NAMESPACE', type: 'string', shownDefault: 'kube-system', description: 'namespace of that Secret' },
+  {
+    flag: 'default-datacenter-id',
+    env: 'DEFAULT_DATACENTER',
+    type: 'string',
+    shownDefault: 'us-east-1',
+    description: 'datacenter of NodeGroups that name none',
+  },
+  {
+    flag: 'default-offering-ids',
+    env: 'DEFAULT_OFFERINGS',
+    type: 'string',
+    shownDefault: 'small-2cpu-4gb,medium-4cpu-8gb',
+    description: 'comma-separated offerings of NodeGroups that name none',
+  },
+  {
+    flag: 'kubernetes-version',
+    env: 'KUBERNETES_VERSION',
+    type: 'string',
+    shownDefault: "the image's own",
+    description: 'Kubernetes version of joining nodes whose NodeGroup names none',
+  },
+  {
+    flag: 'failed-vpsienode-ttl',
+    env: 'FAILED_NODE_TTL_SECONDS',
+    type: 'string',
+    shownDefault: '30m',
+    description: 'how long a Failed VPSieNode is kept before cleanup (seconds, or 30m, 1h30m, …)',
+  },
+  { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', shownDefault: 'info', description: 'error, warn, info or debug' },
+  { flag: 'log-format', env: 'LOG_FORMAT', type: 'string', shownDefault: 'json', description: 'json, or console (human-readable, for development)' },
+];
+
+export type CommandLine = { kind: 'run'; env: Record<string, string> } | { kind: 'help'; text: string } | { kind: 'error'; message: string };
+
+/** The --help text: every flag with its environment variable and default. */
+export function helpText(program = 'vpsie-autoscaler'): string {
+  const rows = COMMAND_LINE_FLAGS.map((f) => [`--${f.flag}${f.type === 'string' ? ' <value>' : ''}`, f.env, f.shownDefault, f.description] as const);
+  const w = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map(([flag, env, def, desc]) => `  ${flag.padEnd(w[0]!)}  ${env.padEnd(w[1]!)}  ${desc} (default: ${def})`);
+  return [
+    `Usage: ${program} [flags]`,
+    '',
+    'Each flag sets the environment variable beside it; a flag given wins over the variable.',
+    'Every other setting is an environment variable only (lib/config.ts).',
+    '',
+    'Flags:',
+    ...lines,
+    `  ${'--help, -h'.padEnd(w[0]!)}  ${''.padEnd(w[1]!)}  print this and exit`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Parses the command line (node:util parseArgs, strict): the environment variables the flags set,
+ * or the help text, or an error naming the unknown or malformed flag. Values are validated with
+ * the environment (loadConfig), so a flag and its variable accept the same values.
+ */
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const f of COMMAND_LINE_FLAGS) options[f.flag] = { type: f.type };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, allowNegative: true }));
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const unknown = /Unknown option '([^']+)'/.exec(msg);
+    if (unknown) return { kind: 'error', message: `unknown flag ${unknown[1]} (see --help)` };
+    return { kind: 'error', message: `${msg.split('\n')[0]} (see --help)` };
+  }
+  if (values.help === true) return { kind: 'help', text: helpText() };
+  const env: Record<string, string> = {};
+  for (const f of COMMAND_LINE_FLAGS) {
+    const v = values[f.flag];
+    if (v === undefined) continue;
+    if (f.type === 'string' && (typeof v !== 'string' || v === '')) return { kind: 'error', message: `--${f.flag} needs a value (see --help)` };
+    env[f.env] = String(v);
+  }
+  return { kind: 'run', env };
 }

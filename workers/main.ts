@@ -6,6 +6,14 @@
  * endpoints, VPSIE_URL / VPSIE_CLUSTER_IDENTIFIER / JOIN_API_SERVER from the endpoints, and
  * `orchestrator.{metrics,healthz,readyz}` published in the sandbox's endpoints.json.
  *
+ * Command line (document 004's "Configuration"; `--help` lists them): `--kubeconfig`,
+ * `--metrics-addr`, `--health-addr`, `--[no-]leader-election`, `--vpsie-secret-name`,
+ * `--vpsie-secret-namespace`, `--default-datacenter-id`, `--default-offering-ids`,
+ * `--kubernetes-version`, `--failed-vpsienode-ttl`, `--log-level`, `--log-format` — each sets its
+ * environment variable (lib/config.ts COMMAND_LINE_FLAGS) and wins over it; an unknown flag exits
+ * with status 2. Metrics listen on METRICS_ADDR, /healthz and /readyz on HEALTH_ADDR (its own
+ * listener; in sandbox mode both take free ports unless set).
+ *
  * Extra settings (environment): LEADER_ELECTION_LEASE_DURATION_SECONDS (15),
  * LEADER_ELECTION_RENEW_DEADLINE_SECONDS (10), LEADER_ELECTION_RETRY_PERIOD_SECONDS (2),
  * LEADER_ELECTION_LEASE_NAME (vpsie-capacity-orchestrator), GC_GRACE_SECONDS (600),
@@ -14,11 +22,24 @@
 import { z } from 'zod';
 import { readLiveEndpoints, sandboxDir, unpublish, writeEndpoints, type Endpoints } from '../sandbox/endpoints';
 import { startSandbox, type Sandbox } from '../sandbox/stack';
-import { ConfigError, loadConfig, type Config } from '../lib/config';
+import { ConfigError, healthAddrOf, loadConfig, parseCommandLine, type Config } from '../lib/config';
 import { loadKubeConfig } from '../lib/kube/api';
-import { logger } from '../lib/log';
+import { configureLogging, logger } from '../lib/log';
 import { startOrchestrator, type Orchestrator } from './orchestrator';
 import { prepareSandbox } from './sandbox-setup';
+
+// The command line first: --help and a bad flag end here, before anything starts or logs.
+const commandLine = parseCommandLine(process.argv.slice(2));
+if (commandLine.kind === 'help') {
+  process.stdout.write(commandLine.text);
+  process.exit(0);
+}
+if (commandLine.kind === 'error') {
+  process.stderr.write(`vpsie-autoscaler: ${commandLine.message}\n`);
+  process.exit(2);
+}
+// A flag means its environment variable (and wins over it).
+Object.assign(process.env, commandLine.env);
 
 const ExtraSchema = z.object({
   LEADER_ELECTION_LEASE_DURATION_SECONDS: z.coerce.number().int().positive().default(15),
@@ -105,6 +126,7 @@ process.on('unhandledRejection', (err) => uncaught('unhandledRejection', err));
 
 async function main(): Promise<void> {
   let config: Config = loadConfig();
+  configureLogging({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const extra = loadExtra(process.env);
   const log = logger('main');
   let sandbox: Sandbox | undefined;
@@ -112,6 +134,7 @@ async function main(): Promise<void> {
   let kubeconfig = config.KUBECONFIG;
   let temporalAddress = config.TEMPORAL_ADDRESS;
   let metricsAddr = config.METRICS_ADDR;
+  let healthAddr = healthAddrOf(config);
   if (!kubeconfig || !temporalAddress) {
     const running = readLiveEndpoints();
     if (running && kubeconfig === undefined && temporalAddress === undefined) {
@@ -125,6 +148,7 @@ async function main(): Promise<void> {
       kubeconfig ??= sandbox.endpoints.kubeconfig;
       temporalAddress ??= sandbox.endpoints.temporal.address;
       if (process.env.METRICS_ADDR === undefined) metricsAddr = '127.0.0.1:0';
+      if (process.env.HEALTH_ADDR === undefined) healthAddr = '127.0.0.1:0';
       log.info('sandbox ready', { seconds: sandbox.startSeconds, ui: sandbox.endpoints.temporal.ui, kubeconfig });
     }
   }
@@ -135,7 +159,7 @@ async function main(): Promise<void> {
     log.info('sandbox prepared', { vpsie: config.VPSIE_URL, cluster: config.VPSIE_CLUSTER_IDENTIFIER, secret: config.VPSIE_CREDENTIALS_SECRET });
   }
   const orchestrator = await startOrchestrator({
-    config: { ...config, METRICS_ADDR: metricsAddr },
+    config: { ...config, METRICS_ADDR: metricsAddr, HEALTH_ADDR: healthAddr },
     kc,
     temporalAddress,
     ...(kubeconfig ? { kubeconfigPath: kubeconfig } : {}),
@@ -151,8 +175,8 @@ async function main(): Promise<void> {
   const published = {
     orchestrator: {
       metrics: `${orchestrator.metricsUrl}/metrics`,
-      healthz: `${orchestrator.metricsUrl}/healthz`,
-      readyz: `${orchestrator.metricsUrl}/readyz`,
+      healthz: `${orchestrator.healthUrl}/healthz`,
+      readyz: `${orchestrator.healthUrl}/readyz`,
     },
   };
   live.orchestrator = orchestrator;

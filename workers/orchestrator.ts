@@ -17,12 +17,13 @@ import { createDrainActivities } from '../activities/nodes/drain';
 import { createFakeCapacityActivities } from '../activities/nodes/fake-capacity';
 import { createGarbageCollectionActivities } from '../activities/nodes/garbage-collection';
 import { createNodeGroupActivities } from '../activities/nodes/nodegroup';
+import { createNodeConfigActivities } from '../activities/nodes/node-config';
 import { createScaleUpActivities } from '../activities/nodes/scale-up';
 import { createScaleDownActivities } from '../activities/nodes/scale-down';
 import { createVPSieMachineActivities } from '../activities/nodes/lifecycle/machines';
 import { createVPSieNodeActivities } from '../activities/nodes/lifecycle/vpsienode';
 import { kubernetesSecretCredentials, VPSieClient, withinPerMinute, type CredentialsSource } from '../clients/vpsie';
-import type { Config } from '../lib/config';
+import { healthAddrOf, type Config } from '../lib/config';
 import { logger } from '../lib/log';
 import { startLeaderElection, type LeaderElector } from '../lib/kube/lease-lock';
 import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/nodes/schedules';
@@ -40,7 +41,7 @@ import type { MetricsProviderName } from '../lib/crds/optipod';
 import type { OrchestratorDeps } from './deps';
 import { NodeCache } from '../lib/kube/node-cache';
 import { PodCache } from '../lib/kube/pod-cache';
-import { serveHealth } from './http';
+import { serveHealth, vpsieReadiness } from './http';
 import { createCoordinationActivities } from '../activities/coordination/coordination';
 import { hubAdvisor } from '../activities/coordination/advisor';
 import { coordinationMetrics } from '../lib/coordination-metrics';
@@ -55,6 +56,8 @@ import { startCoordinationWatcher, type CoordinationWatcher } from '../starters/
 
 export interface Orchestrator {
   metricsUrl: string;
+  /** The base URL of /healthz and /readyz (HEALTH_ADDR, a listener of its own; '' when not served). */
+  healthUrl: string;
   /** The coordination REST API's base URL ('' when not served). */
   coordinationApiUrl: string;
   deps: OrchestratorDeps;
@@ -148,6 +151,7 @@ export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: Prom
     ...createApplyActivities({ kc: deps.kc, registry: deps.registry }),
     ...createFakeCapacityActivities(deps.kc),
     ...createNodeGroupActivities(deps),
+    ...createNodeConfigActivities(deps),
     ...createGarbageCollectionActivities(deps),
     ...createVPSieMachineActivities(deps),
     ...createVPSieNodeActivities(deps),
@@ -324,18 +328,25 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     await startDuties();
   }
 
+  // /readyz also requires the VPSie API to answer (document 004), from a cached periodic probe.
+  const vpsieReady = o.http === false ? undefined : vpsieReadiness(vpsie, { intervalMs: config.VPSIE_READY_CHECK_SECONDS * 1000 });
   const health =
     o.http === false
       ? undefined
-      : await serveHealth(config.METRICS_ADDR, registry, () => {
-          const state = worker.getState();
-          // Ready = the worker polls; a follower is ready too (it runs workflows and activities).
-          const ok = state === 'RUNNING';
-          return {
-            ok,
-            detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
-          };
-        });
+      : await serveHealth(
+          config.METRICS_ADDR,
+          registry,
+          () => {
+            const state = worker.getState();
+            // Ready = the worker polls; a follower is ready too (it runs workflows and activities).
+            const ok = state === 'RUNNING';
+            return {
+              ok,
+              detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
+            };
+          },
+          { healthAddr: healthAddrOf(config), checks: vpsieReady ? [vpsieReady] : [] },
+        );
   // the coordination REST API (document 000): a Temporal client of the coordination workflows
   const coordinationApi =
     o.http === false || !config.COORDINATION_ENABLED || !config.COORDINATION_API_ADDR
@@ -364,6 +375,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   let stopping: Promise<void> | undefined;
   return {
     metricsUrl: health?.url ?? '',
+    healthUrl: health?.healthUrl ?? '',
     coordinationApiUrl: coordinationApi?.url ?? '',
     deps,
     isLeader: () => leading,
@@ -373,6 +385,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         else await stopDuties();
         if (o.gc?.deleteOnStop && scheduleId) await deleteSchedule(temporal, scheduleId).catch(() => undefined);
         clearInterval(healthTimer);
+        vpsieReady?.stop();
         if (worker.getState() === 'RUNNING') worker.shutdown(); // Temporal's own signal handler may have begun it
         await running.catch(() => undefined);
         await health?.close();
