@@ -4,8 +4,11 @@
  * - A candidate is a managed node (its group is known), not already being removed, observed for its
  *   group's whole stabilisation window, with the window peak strictly below both thresholds — the
  *   peak of requests, of usage (metrics-server), or of both, as scaleDownPolicy.utilizationSource
- *   says (default both). Usage not known for the whole window is conservative: no candidate
- *   (UsageUnknown), never "idle because nothing was measured".
+ *   says (default both). `usage` is conservative: usage not known for the whole window means no
+ *   candidate (UsageUnknown), never "idle because nothing was measured". `both` needs requests low
+ *   for the whole window AND every used share metrics-server reported in it low; with no usage at
+ *   all in the window (no metrics-server installed, a node it does not report) it is judged by
+ *   requests alone, so the default never stops scale-down where usage cannot be had.
  * - Consolidation looks further than the candidates (a busy node can be replaced by a cheaper one),
  *   so it has its own eligibility: observed for the whole window, Ready, passing every static rule.
  *
@@ -35,7 +38,7 @@ export interface Assessed {
  * The node's utilisation as scaleDownPolicy.utilizationSource judges it:
  *  - `requests`: pods' requests over allocatable (history and now), observed for the window;
  *  - `usage`: metrics-server's usage over allocatable, known for the whole window;
- *  - `both` (default): the larger of the two, each observed for the whole window.
+ *  - `both` (default): the larger of the two (requests observed for the whole window, usage where known).
  */
 function utilizationOf(input: ScaleDownInput, n: ScaleDownNode, g: GroupCtx | undefined): NodeUtilization {
   const policy = g?.group.spec.scaleDownPolicy ?? DEFAULT_POLICY;
@@ -116,7 +119,7 @@ function candidacy(ctx: DecisionContext, n: ScaleDownNode, u: NodeUtilization): 
       });
     }
   }
-  if (byUsage && (!u.usage || u.usage.observedSeconds < u.windowSeconds)) {
+  if (source === 'usage' && (!u.usage || u.usage.observedSeconds < u.windowSeconds)) {
     out.push({
       reason: 'UsageUnknown',
       message: u.usage
@@ -128,6 +131,8 @@ function candidacy(ctx: DecisionContext, n: ScaleDownNode, u: NodeUtilization): 
   const req = u.requests ?? { windowMaxCpu: u.windowMaxCpu, windowMaxMemory: u.windowMaxMemory };
   const overReq = byRequests ? overThreshold('requests', req.windowMaxCpu, req.windowMaxMemory, u) : undefined;
   if (overReq) out.push(overReq);
+  // `both`: usage where metrics-server reported it in the window must be low too; a node it never
+  // reported (no metrics-server, a node it cannot scrape) is judged by requests alone, as before.
   const overUse = byUsage && u.usage ? overThreshold('usage', u.usage.windowMaxCpu, u.usage.windowMaxMemory, u) : undefined;
   if (overUse) out.push(overUse);
   return out;

@@ -31,8 +31,8 @@ export const SCALE_DOWN_REASONS = [
   /** Utilisation (requests, and usage when known) was not observed for the whole stabilisation window. */
   'StabilizationWindowPending',
   /**
-   * scaleDownPolicy.utilizationSource `usage` or `both`: metrics-server's usage of the node was not
-   * known for the whole window (not scraped yet, metrics API unavailable): not judged underutilised.
+   * scaleDownPolicy.utilizationSource `usage`: metrics-server's usage of the node was not known for
+   * the whole window (not scraped yet, metrics API unavailable): not judged underutilised.
    */
   'UsageUnknown',
   /** cpu or memory utilisation (the source's: requests, usage, or both) reached the threshold at some point of the window. */

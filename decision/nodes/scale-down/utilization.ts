@@ -191,7 +191,11 @@ export interface WindowView {
   /** Peak requested shares over the window. */
   maxCpu: number;
   maxMemory: number;
-  /** Usage, when the last sample had it: seconds of continuous usage observation and the peak used shares over the window. */
+  /**
+   * Usage, when some sample in the window had it: the peak used shares over the window (of the
+   * samples that had usage) and the seconds of continuous usage observation up to now (0 when the
+   * last sample had none).
+   */
   usage?: { observedSeconds: number; maxCpu: number; maxMemory: number };
 }
 
@@ -206,20 +210,24 @@ export function windowView(tracker: UtilizationTracker | undefined, node: string
   let maxMemory = 0;
   let maxUsageCpu = 0;
   let maxUsageMemory = 0;
+  let usageSeen = false;
   for (const b of h.buckets) {
     if (b[1] < from) continue;
     maxCpu = Math.max(maxCpu, b[2]);
     maxMemory = Math.max(maxMemory, b[3]);
-    maxUsageCpu = Math.max(maxUsageCpu, b[4] ?? 0);
-    maxUsageMemory = Math.max(maxUsageMemory, b[5] ?? 0);
+    if (b[4] !== undefined && b[5] !== undefined) {
+      usageSeen = true;
+      maxUsageCpu = Math.max(maxUsageCpu, b[4]);
+      maxUsageMemory = Math.max(maxUsageMemory, b[5]);
+    }
   }
   // What is known starts at the later of the observation start and the oldest bucket kept.
   const oldest = (h.buckets[0] as UtilizationBucket)[0];
   const known = Math.max(h.since, oldest);
   const view: WindowView = { observedSeconds: Math.max(0, Math.floor((now - known) / 1000)), maxCpu, maxMemory };
-  if (h.usageSince !== undefined) {
-    const usageKnown = Math.max(h.usageSince, known);
-    view.usage = { observedSeconds: Math.max(0, Math.floor((now - usageKnown) / 1000)), maxCpu: maxUsageCpu, maxMemory: maxUsageMemory };
+  if (usageSeen) {
+    const observed = h.usageSince === undefined ? 0 : Math.max(0, Math.floor((now - Math.max(h.usageSince, known)) / 1000));
+    view.usage = { observedSeconds: observed, maxCpu: maxUsageCpu, maxMemory: maxUsageMemory };
   }
   return view;
 }

@@ -86,8 +86,8 @@ const cases: Case[] = [
   {
     reason: 'UsageUnknown',
     outcome: 'notCandidate',
-    // Requests low for the whole window, but no usage from metrics-server: `both` judges nothing idle.
-    make: () => withGroup(base(), (g) => (g.spec.scaleDownPolicy.utilizationSource = 'both')),
+    // Requests low for the whole window, but no usage from metrics-server: `usage` judges nothing idle.
+    make: () => withGroup(base(), (g) => (g.spec.scaleDownPolicy.utilizationSource = 'usage')),
   },
   {
     reason: 'NotUnderutilized',

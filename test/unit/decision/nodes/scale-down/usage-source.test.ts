@@ -111,27 +111,37 @@ describe('scale-down: utilizationSource requests | usage | both', () => {
     expect(n1(withSource(before, 'usage')).outcome).to.equal('approved');
   });
 
-  it('usage unknown for part of the window (a new node, a missed scrape): `usage`/`both` say UsageUnknown, `requests` removes', () => {
+  it('usage unknown for part of the window (a new node, a missed scrape): `usage` says UsageUnknown; `both` judges what it has', () => {
     const lowRequests = cluster({ cpu: 200, memory: 256 * Mi });
     // metrics-server had n1 only for the last 5 minutes of the 10-minute window.
     const late = (at: number) => (at >= NOW - 300_000 ? lowUsage() : undefined);
     const partly = input(lowRequests, [group('g', 2)], { utilization: tracked(lowRequests, 600, late) });
     expect(n1(withSource(partly, 'requests')).outcome).to.equal('approved');
-    for (const s of ['usage', 'both'] as const) {
-      const v = n1(withSource(partly, s));
-      expect(v.outcome, s).to.equal('notCandidate');
-      expect(reasons(v), s).to.deep.equal(['UsageUnknown']);
-      expect(v.blockers[0]?.message).to.match(/known for 300s of the 600s window/);
-    }
+    const v = n1(withSource(partly, 'usage'));
+    expect(v.outcome).to.equal('notCandidate');
+    expect(reasons(v)).to.deep.equal(['UsageUnknown']);
+    expect(v.blockers[0]?.message).to.match(/known for 300s of the 600s window/);
+    // `both`: requests low for the window, the usage it saw low: removed.
+    expect(n1(withSource(partly, 'both')).outcome).to.equal('approved');
+    // ...but a hot scrape inside the window blocks `both` even though the last scrape is missing.
+    const hotThenGone = (at: number) => (at === NOW - 240_000 ? { cpuMilli: 3000, memoryBytes: 400 * Mi } : at >= NOW - 60_000 ? undefined : lowUsage());
+    const gone = input(lowRequests, [group('g', 2)], { utilization: tracked(lowRequests, 600, hotThenGone) });
+    const b = n1(withSource(gone, 'both'));
+    expect(reasons(b)).to.deep.equal(['NotUnderutilized']);
+    expect(b.blockers[0]?.message).to.match(/^usage \(metrics-server\) peaked .* 75% cpu/);
+    expect(reasons(n1(withSource(gone, 'usage')))).to.deep.equal(['UsageUnknown', 'NotUnderutilized']);
     // One scrape missing in the middle restarts the usage observation.
     const hole = (at: number) => (at === NOW - 120_000 ? undefined : lowUsage());
     const holed = input(lowRequests, [group('g', 2)], { utilization: tracked(lowRequests, 600, hole) });
     expect(reasons(n1(withSource(holed, 'usage')))).to.deep.equal(['UsageUnknown']);
-    // Never any usage (no metrics-server).
+    // Never any usage (no metrics-server): `usage` never removes; `both` is judged by requests as before.
     const none = input(lowRequests, [group('g', 2)], { utilization: tracked(lowRequests, 600, () => undefined) });
-    const v = n1(withSource(none, 'both'));
-    expect(reasons(v)).to.deep.equal(['UsageUnknown']);
-    expect(v.blockers[0]?.message).to.match(/no usage of node n1 from metrics-server/);
+    const u = n1(withSource(none, 'usage'));
+    expect(reasons(u)).to.deep.equal(['UsageUnknown']);
+    expect(u.blockers[0]?.message).to.match(/no usage of node n1 from metrics-server/);
+    const both = n1(withSource(none, 'both'));
+    expect(both.outcome).to.equal('approved');
+    expect(both.utilization.usage).to.equal(undefined);
   });
 
   it('the decision from precomputed window views (the loop activity) equals the one from the tracker', () => {
@@ -142,7 +152,7 @@ describe('scale-down: utilizationSource requests | usage | both', () => {
     expect(decideScaleDown(withViews)).to.deep.equal(decideScaleDown(withTracker));
   });
 
-  it('property: the window view never under-states a used share sampled inside the window, and knows usage only when every sample had it', () => {
+  it('property: the window view never under-states a used share sampled inside the window, and counts usage as observed only since the last sample without it', () => {
     fc.assert(
       fc.property(
         fc.array(fc.option(fc.record({ cpu: fc.integer({ min: 0, max: 1200 }), memory: fc.integer({ min: 0, max: 1200 }) }), { nil: undefined }), {
@@ -160,18 +170,22 @@ describe('scale-down: utilizationSource requests | usage | both', () => {
           const v = windowView(t, 'n', windowSeconds, NOW);
           const from = NOW - windowSeconds * 1000;
           const inWindow = samples.map((s, k) => ({ s, at: start + k * 30_000 })).filter((x) => x.at >= from);
-          const lastMissing = samples[samples.length - 1] === undefined;
-          if (lastMissing) {
-            expect(v.usage).to.equal(undefined);
+          const seen = inWindow.filter((x) => x.s !== undefined);
+          if (seen.length === 0 && samples[samples.length - 1] === undefined) {
+            // Nothing with usage in the window (merged buckets may still reach back before it).
+            if (v.usage) expect(v.usage.observedSeconds).to.equal(0);
             return;
           }
           expect(v.usage).to.not.equal(undefined);
-          for (const x of inWindow) {
-            if (!x.s) continue;
-            expect(v.usage!.maxCpu).to.be.at.least(x.s.cpu / 1000);
-            expect(v.usage!.maxMemory).to.be.at.least(x.s.memory / 1000);
+          for (const x of seen) {
+            expect(v.usage!.maxCpu).to.be.at.least(x.s!.cpu / 1000);
+            expect(v.usage!.maxMemory).to.be.at.least(x.s!.memory / 1000);
           }
-          // Usage counts as observed for the whole window only if no sample of the window lacked it.
+          // Usage counts as observed since the last sample without it (0 when the last had none).
+          if (samples[samples.length - 1] === undefined) {
+            expect(v.usage!.observedSeconds).to.equal(0);
+            return;
+          }
           let firstKnown = samples.length - 1;
           while (firstKnown > 0 && samples[firstKnown - 1] !== undefined) firstKnown--;
           const knownSince = start + firstKnown * 30_000;
