@@ -299,7 +299,9 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
       expect(machines.map((m) => m.phase)).to.deep.equal(['deleted']);
       const names = (await sb.core.listNode()).items.map((n) => n.metadata?.name);
       expect(names).to.not.include(machines[0]!.hostname);
-      expect(await deps.registry.getSingleMetricAsString('vpsienode_ttl_deletions_total')).to.include(`vpsienode_ttl_deletions_total{nodegroup="${group}"} 1`);
+      expect(await deps.registry.getSingleMetricAsString('vpsie_autoscaler_vpsienode_ttl_deletions_total')).to.include(
+        `vpsie_autoscaler_vpsienode_ttl_deletions_total{nodegroup="${ns}/${group}"} 1`,
+      );
       maybeRecordHistory(sb, handle, 'userdata-join-timeout-failed-ttl-cleanup');
     } finally {
       await w.stop();
@@ -363,6 +365,78 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
       expect((await machinesOf(sb, uid)).map((m) => m.phase)).to.deep.equal(['deleted']);
       expect(await readVN(sb, ns, vn.metadata.name)).to.equal(undefined);
       maybeRecordHistory(sb, handle, 'userdata-worker-crash-mid-create');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await simAdmin(sb, 'DELETE', '/faults').catch(() => undefined);
+      await w?.stop();
+    }
+  });
+
+  it('Deleting is the VPS delete in flight: while VPSie holds the delete the VPSieNode is Deleting with its VPS still there; the worker SIGKILLed then, a restart finishes the delete (no second drain), Deleted, one VPS, CR gone', async () => {
+    const ns = await sb.namespace('lc-deleting');
+    const tq = sb.taskQueue('lc-deleting');
+    const group = uniqueName('ng');
+    await createBootstrapSecret(sb, ns, 'bootstrap', JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }));
+    await createNodeGroup(sb, ns, group, { labels: LABELS, taints: TAINTS });
+    const vn = await createVPSieNode(sb, ns, `${group}-a`, group, { method: 'UserData', userDataSecretRef: { name: 'bootstrap' } });
+    const uid = vn.metadata.uid!;
+    await simAdmin(sb, 'DELETE', '/faults');
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
+      env: { ...process.env, LIFECYCLE_WORKER: JSON.stringify({ endpoints: sb.endpoints, taskQueue: tq }) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let w: Awaited<ReturnType<typeof startLifecycleWorker>> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => (d.toString().includes('ready') ? resolve() : undefined));
+        child.once('exit', (code) => reject(new Error(`worker process exited early (${code})`)));
+      });
+      const input = { namespace: ns, name: vn.metadata.name, nodeGroup: group, settings: { pollIntervalSeconds: 1, drainTimeoutSeconds: 30 } };
+      const handle = await startLifecycle(sb.temporal, tq, input);
+      await eventually('VPSieNode Ready', 120_000, async () => ((await readVN(sb, ns, vn.metadata.name))?.status?.phase === 'Ready' ? true : undefined));
+      // VPSie holds the next VM delete 8 s before applying it.
+      await simAdmin(sb, 'POST', '/faults', { kind: 'latency', match: 'DELETE /api/v2/vm', ms: 8000 });
+      await deleteVN(sb, ns, vn.metadata.name);
+      await startLifecycle(sb.temporal, tq, input, { deleting: true });
+      await eventually(
+        'the VPS delete in flight',
+        90_000,
+        async () => (((await simAdmin(sb, 'GET', '/faults')) as unknown[]).length === 0 ? true : undefined),
+        50,
+      );
+      const during = (await readVN(sb, ns, vn.metadata.name))!;
+      expect(during.status?.phase).to.equal('Deleting');
+      expect(during.status?.phaseTimes?.deleting).to.be.a('string');
+      expect(Date.parse(during.status!.phaseTimes!.deleting!)).to.be.at.least(Date.parse(during.status!.phaseTimes!.terminating!));
+      expect(during.status?.conditions?.find((c) => c.type === 'VPSRunning')).to.include({ status: 'False', reason: 'VPSDeleting' });
+      expect(
+        (await machinesOf(sb, uid)).map((m) => m.phase),
+        'the VPS is still there while its delete is in flight',
+      ).to.deep.equal(['running']);
+      expect((await handle.describe()).searchAttributes).to.deep.include({ Phase: ['Deleting'] });
+      child.kill('SIGKILL');
+      await exited;
+
+      const deps = makeDeps(sb.endpoints, sb.temporal);
+      w = await startLifecycleWorker(sb.endpoints, tq, lifecycleActivities(deps));
+      const result = await handle.result();
+      expect(result.outcome).to.equal('Deleted');
+      expect((await machinesOf(sb, uid)).map((m) => m.phase)).to.deep.equal(['deleted']);
+      expect(await readVN(sb, ns, vn.metadata.name)).to.equal(undefined);
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(
+        events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes),
+        'one drain',
+      ).to.have.length(1);
+      const deletes = events.flatMap((e) =>
+        e.activityTaskStartedEventAttributes &&
+        events.find((x) => x.eventId?.toString() === e.activityTaskStartedEventAttributes!.scheduledEventId?.toString())?.activityTaskScheduledEventAttributes
+          ?.activityType?.name === 'deleteMachine'
+          ? [e.activityTaskStartedEventAttributes.attempt ?? 1]
+          : [],
+      );
+      expect(Math.max(...deletes), 'the interrupted delete was retried').to.be.greaterThan(1);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await simAdmin(sb, 'DELETE', '/faults').catch(() => undefined);
