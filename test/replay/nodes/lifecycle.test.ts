@@ -102,6 +102,15 @@ describe('VPSieNode lifecycle: replay of recorded histories', function () {
     const patchedRun = transitions('userdata-happy-path-deleting-phase.json');
     expect(patchedRun).to.include('patch:lifecycle-deleting-phase');
     expect(patchedRun.filter((x) => !x.startsWith('patch:')).slice(-4)).to.deep.equal(['to:Terminating', 'to:Deleting', 'deleteMachine', 'to:Deleted']);
+    // A run that started on a VPSieNode already in Deleting (lifecycle.test.ts "a run that starts on a VPSieNode in Deleting"):
+    // no drain, no Terminating, the delete then Deleted.
+    expect(FILES).to.include('deleting-phase-run-resumes-in-deleting.json');
+    const resumed = transitions('deleting-phase-run-resumes-in-deleting.json');
+    expect(resumed).to.include('patch:lifecycle-deleting-phase');
+    expect(resumed.filter((x) => !x.startsWith('patch:'))).to.deep.equal(['deleteMachine', 'to:Deleted']);
+    expect(fs.readFileSync(path.join(HISTORIES, 'deleting-phase-run-resumes-in-deleting.json'), 'utf8')).to.not.include(
+      'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED',
+    );
     const before = transitions('userdata-happy-path-to-deleted.json');
     expect(before).to.not.include('patch:lifecycle-deleting-phase');
     expect(before.filter((x) => !x.startsWith('patch:')).slice(-3)).to.deep.equal(['to:Terminating', 'deleteMachine', 'to:Deleted']);

@@ -372,6 +372,61 @@ describe('VPSieNode lifecycle on the sandbox (real Temporal, kube-apiserver, VPS
     }
   });
 
+  it('a run that starts on a VPSieNode in Deleting (its predecessor ended with the VPS delete in flight) goes on deleting: no drain, no Terminating, delete then Deleted', async () => {
+    const ns = await sb.namespace('lc-resume-deleting');
+    const tq = sb.taskQueue('lc-resume-deleting');
+    const group = uniqueName('ng');
+    await createBootstrapSecret(sb, ns, 'bootstrap', JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }));
+    await createNodeGroup(sb, ns, group, { labels: LABELS, taints: TAINTS });
+    const vn = await createVPSieNode(sb, ns, `${group}-a`, group, { method: 'UserData', userDataSecretRef: { name: 'bootstrap' } });
+    const uid = vn.metadata.uid!;
+    await simAdmin(sb, 'DELETE', '/faults');
+    const deps = makeDeps(sb.endpoints, sb.temporal);
+    const w = await startLifecycleWorker(sb.endpoints, tq, lifecycleActivities(deps));
+    try {
+      const input = { namespace: ns, name: vn.metadata.name, nodeGroup: group, settings: { pollIntervalSeconds: 1, drainTimeoutSeconds: 30 } };
+      const first = await startLifecycle(sb.temporal, tq, input);
+      await eventually('VPSieNode Ready', 120_000, async () => ((await readVN(sb, ns, vn.metadata.name))?.status?.phase === 'Ready' ? true : undefined));
+      await simAdmin(sb, 'POST', '/faults', { kind: 'latency', match: 'DELETE /api/v2/vm', ms: 8000 });
+      await deleteVN(sb, ns, vn.metadata.name);
+      await startLifecycle(sb.temporal, tq, input, { deleting: true });
+      await eventually(
+        'the VPS delete in flight',
+        90_000,
+        async () => (((await simAdmin(sb, 'GET', '/faults')) as unknown[]).length === 0 ? true : undefined),
+        50,
+      );
+      expect((await readVN(sb, ns, vn.metadata.name))?.status?.phase).to.equal('Deleting');
+      // The run ends there (an operator's terminate, a lost history): the next one starts from the object.
+      await first.terminate('test: the run ends with its VPS delete in flight');
+      const second = await startLifecycle(sb.temporal, tq, input, { deleting: true });
+      expect(second.signaledRunId).to.not.equal(first.signaledRunId);
+      const result = await second.result();
+      expect(result.outcome).to.equal('Deleted');
+      expect((await machinesOf(sb, uid)).map((m) => m.phase)).to.deep.equal(['deleted']);
+      expect(await readVN(sb, ns, vn.metadata.name)).to.equal(undefined);
+      const events = (await sb.temporal.workflow.getHandle(second.workflowId, second.signaledRunId).fetchHistory()).events ?? [];
+      const acts = events.flatMap((e) => {
+        const a = e.activityTaskScheduledEventAttributes;
+        if (!a) return [];
+        const name = a.activityType?.name ?? '';
+        if (name !== 'recordTransition') return [name];
+        const data = a.input?.payloads?.[0]?.data;
+        return [`to:${data ? ((JSON.parse(Buffer.from(data).toString('utf8')) as { to?: string }).to ?? '') : ''}`];
+      });
+      expect(
+        events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes),
+        'no second drain',
+      ).to.have.length(0);
+      expect(acts).to.not.include('to:Terminating');
+      expect(acts.filter((a) => a === 'deleteMachine' || a.startsWith('to:'))).to.deep.equal(['deleteMachine', 'to:Deleted']);
+      maybeRecordHistory(sb, second, 'deleting-phase-run-resumes-in-deleting');
+    } finally {
+      await simAdmin(sb, 'DELETE', '/faults').catch(() => undefined);
+      await w.stop();
+    }
+  });
+
   it('Deleting is the VPS delete in flight: while VPSie holds the delete the VPSieNode is Deleting with its VPS still there; the worker SIGKILLed then, a restart finishes the delete (no second drain), Deleted, one VPS, CR gone', async () => {
     const ns = await sb.namespace('lc-deleting');
     const tq = sb.taskQueue('lc-deleting');
