@@ -135,6 +135,8 @@ export const ConfigSchema = z.object({
     .default(''),
   /** One garbage-collection run deletes at most this percentage of the cluster's machines (at least one); the rest waits. */
   GC_MAX_DELETE_PERCENT: z.coerce.number().int().min(1).max(100).default(10),
+  /** How long a Node labelled for a NodeGroup that no VPSieNode names is reported before garbage collection deletes it. */
+  GC_ORPHAN_NODE_GRACE_SECONDS: z.coerce.number().int().min(0).default(600),
   // ---- scale-up (issue #6) ----
   /** Cluster-wide node limit the scale-up planner honours (existing + in flight + new). */
   MAX_CLUSTER_NODES: z.coerce.number().int().positive().default(1000),

@@ -43,6 +43,7 @@
  * machine in the previous scan, and which workers the previous scan saw unclaimed since when.
  */
 import * as k8s from '@kubernetes/client-node';
+import { Counter, Gauge } from 'prom-client';
 import { z } from 'zod';
 import {
   classifyVm,
@@ -70,7 +71,8 @@ import {
   type WorkerClaim,
   type WorkerGroupTally,
 } from '../../decision/nodes/garbage-collection/workers';
-import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_PLURAL, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler';
+import { ORPHAN_SINCE_ANNOTATION, findOrphanNodes, type OrphanNode } from '../../decision/nodes/garbage-collection/orphans';
+import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler';
 import { recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
@@ -85,6 +87,22 @@ export interface GcScanInput {
   graceSeconds: number;
   /** Overrides GC_MAX_DELETE_PERCENT. */
   maxDeletePercent?: number;
+  /** Overrides GC_ORPHAN_NODE_GRACE_SECONDS. */
+  orphanNodeGraceSeconds?: number;
+}
+
+/** What the orphan-Node pass of one scan saw and did (decision/nodes/garbage-collection/orphans.ts). */
+export interface OrphanNodeScan {
+  graceSeconds: number;
+  /** Orphans seen for the first time (marked, reported). */
+  newlySeen: OrphanNode[];
+  /** Orphans within the grace period. */
+  waiting: OrphanNode[];
+  /** Orphan Nodes deleted, with the VPS deleted with them (when one was found and was this cluster's garbage). */
+  deleted: (OrphanNode & { vpsDeleted?: string })[];
+  /** Marked Nodes a VPSieNode names again (unmarked). */
+  adopted: string[];
+  problems: string[];
 }
 
 /** What the spare-worker pass of one scan saw and did (see the header). */
@@ -108,6 +126,7 @@ export interface SpareWorkerScan {
 export interface GcScanResult extends GarbageReport {
   clusterId: string;
   spareWorkers: SpareWorkerScan;
+  orphanNodes?: OrphanNodeScan;
 }
 
 function str(v: unknown): string | undefined {
@@ -206,6 +225,8 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
       const n: GcVPSieNode = { namespace: str(meta.namespace) ?? '', name: str(meta.name) ?? '', uid: str(meta.uid) ?? '', joinMethod: str(join.method) ?? '' };
       const phase = str(status.phase);
       if (phase) n.phase = phase;
+      const nodeName = str(status.nodeName);
+      if (nodeName) n.nodeName = nodeName;
       const id = str(spec.vpsieIdentifier);
       if (id) n.vpsieIdentifier = id;
       const hostname = str(spec.hostname);
@@ -567,6 +588,129 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
     return scan;
   }
 
+  // ---- orphan Nodes ------------------------------------------------------------------------
+
+  const core = deps.kc.makeApiClient(k8s.CoreV1Api);
+  const orphanGauge =
+    (deps.registry.getSingleMetric('vpsie_autoscaler_orphan_nodes') as Gauge | undefined) ??
+    new Gauge({
+      name: 'vpsie_autoscaler_orphan_nodes',
+      help: 'Nodes labelled for a NodeGroup that no VPSieNode names, at the last garbage-collection scan (within their grace period or just deleted).',
+      registers: [deps.registry],
+    });
+  const orphanSeen =
+    (deps.registry.getSingleMetric('vpsie_autoscaler_orphan_nodes_detected_total') as Counter | undefined) ??
+    new Counter({
+      name: 'vpsie_autoscaler_orphan_nodes_detected_total',
+      help: 'Orphan Nodes (labelled for a NodeGroup, no VPSieNode names them) seen for the first time, by NodeGroup.',
+      labelNames: ['nodegroup'],
+      registers: [deps.registry],
+    });
+
+  const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+  /**
+   * Marks and reports new orphan Nodes, deletes the ones older than the grace period (re-checked
+   * against a fresh VPSieNode listing first) with their VPS when it is this cluster's garbage by the
+   * ownership rules, and unmarks Nodes named again. Never throws: what failed is in `problems`.
+   */
+  async function orphanNodePass(scope: string, graceSeconds: number, clusterId: string): Promise<OrphanNodeScan> {
+    const scan: OrphanNodeScan = { graceSeconds, newlySeen: [], waiting: [], deleted: [], adopted: [], problems: [] };
+    try {
+      const nodes = (await core.listNode({ labelSelector: NODEGROUP_LABEL })).items;
+      // Listed after the Nodes: a VPSieNode created in between names its Node.
+      const vns = await allVPSieNodes();
+      const groups = scope ? new Set((await nodeGroups()).filter((g) => g.metadata.namespace === scope).map((g) => g.metadata.name)) : undefined;
+      const report = findOrphanNodes(
+        nodes.map((n) => ({
+          name: n.metadata?.name ?? '',
+          labels: n.metadata?.labels ?? {},
+          annotations: n.metadata?.annotations ?? {},
+          ...(n.spec?.providerID ? { providerID: n.spec.providerID } : {}),
+          deleting: n.metadata?.deletionTimestamp !== undefined,
+        })),
+        vns,
+        { nowMs: Date.now(), graceSeconds, ...(groups ? { groups } : {}) },
+      );
+      scan.waiting = report.waiting;
+      for (const o of report.newlySeen) {
+        try {
+          await core.patchNode(
+            { name: o.name, body: { metadata: { annotations: { [ORPHAN_SINCE_ANNOTATION]: new Date(o.sinceMs).toISOString() } } } },
+            mergePatch,
+          );
+        } catch (err) {
+          if (apiStatus(err) === 404) continue;
+          throw err;
+        }
+        scan.newlySeen.push(o);
+        orphanSeen.inc({ nodegroup: o.nodeGroup });
+        const message = `Node ${o.name} is labelled for NodeGroup ${o.nodeGroup} but no VPSieNode names it${o.vpsieIdentifier ? ` (VPS ${o.vpsieIdentifier})` : ''}; garbage collection deletes it after ${graceSeconds}s unless a VPSieNode claims it`;
+        log.warn('orphan Node found', { node: o.name, nodegroup: o.nodeGroup, vps: o.vpsieIdentifier, graceSeconds });
+        await recordEvent(deps.kc, { target: { apiVersion: 'v1', kind: 'Node', name: o.name }, type: 'Warning', reason: 'OrphanNode', message });
+      }
+      for (const name of report.adopted) {
+        await core
+          .patchNode({ name, body: { metadata: { annotations: { [ORPHAN_SINCE_ANNOTATION]: null } } } }, mergePatch)
+          .catch((err: unknown) => scan.problems.push(`unmarking Node ${name}: ${String(err)}`));
+        scan.adopted.push(name);
+        log.info('a Node marked orphan is named by a VPSieNode again', { node: name });
+      }
+      if (report.expired.length > 0) {
+        // Re-check against a fresh listing: a VPSieNode that appeared meanwhile keeps its Node.
+        const fresh = await allVPSieNodes();
+        const still = findOrphanNodes(
+          nodes
+            .filter((n) => report.expired.some((o) => o.name === n.metadata?.name))
+            .map((n) => ({
+              name: n.metadata?.name ?? '',
+              labels: n.metadata?.labels ?? {},
+              annotations: n.metadata?.annotations ?? {},
+              ...(n.spec?.providerID ? { providerID: n.spec.providerID } : {}),
+              deleting: false,
+            })),
+          fresh,
+          { nowMs: Date.now(), graceSeconds },
+        ).expired;
+        for (const o of still) {
+          const uid = nodes.find((n) => n.metadata?.name === o.name)?.metadata?.uid;
+          try {
+            await core.deleteNode({ name: o.name, body: uid ? { preconditions: { uid } } : {} });
+          } catch (err) {
+            const code = apiStatus(err);
+            if (code === 404 || code === 409) continue;
+            throw err;
+          }
+          const entry: OrphanNodeScan['deleted'][number] = { ...o };
+          if (o.vpsieIdentifier) {
+            const vm = await deps.vpsie.findVm({ identifier: o.vpsieIdentifier });
+            if (vm && vm.is_deleted !== 1 && vm.is_terminated !== 1) {
+              const c = classifyVm({ identifier: vm.identifier, hostname: vm.hostname, notes: vm.notes, deleted: false }, fresh, {
+                nowMs: Date.now(),
+                graceSeconds: 0,
+                clusterId,
+              });
+              if ((c.verdict === 'Leaked' || c.verdict === 'Duplicate') && (await deps.vpsie.deleteVm(vm.identifier, 'orphan-node-garbage-collected'))) {
+                entry.vpsDeleted = vm.identifier;
+                metrics.garbageCollected.inc({ kind: 'vps' });
+              } else log.info("the VPS of an orphan Node is not this cluster's garbage; left alone", { node: o.name, vps: vm.identifier, verdict: c.verdict });
+            }
+          }
+          scan.deleted.push(entry);
+          metrics.garbageCollected.inc({ kind: 'node' });
+          const message = `garbage collection deleted orphan Node ${o.name} of NodeGroup ${o.nodeGroup}: no VPSieNode named it for ${o.ageSeconds}s (grace ${graceSeconds}s)${entry.vpsDeleted ? `; its VPS ${entry.vpsDeleted} was deleted too` : ''}`;
+          log.warn('deleted an orphan Node', { node: o.name, nodegroup: o.nodeGroup, ageSeconds: o.ageSeconds, vps: entry.vpsDeleted });
+          await recordEvent(deps.kc, { target: { apiVersion: 'v1', kind: 'Node', name: o.name }, type: 'Warning', reason: 'OrphanNodeDeleted', message });
+        }
+      }
+      orphanGauge.set(scan.newlySeen.length + scan.waiting.length);
+    } catch (err) {
+      scan.problems.push(err instanceof Error ? err.message : String(err));
+      log.warn('orphan-Node pass failed; the next run tries again', { namespace: scope || '*', error: String(err) });
+    }
+    return scan;
+  }
+
   return {
     /** Lists machines and VPSieNodes and names the garbage (decides nothing irreversible). */
     async gcScan(input: GcScanInput): Promise<GcScanResult> {
@@ -627,7 +771,9 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
         metrics.garbageWithheld.inc({ kind: w.kind }, w.withheld.length);
         log.warn('garbage collection deletion cap reached; the rest waits for the next run', { ...w });
       }
-      return { ...report, clusterId, spareWorkers };
+      // Orphan Nodes: marked, reported and (after their grace) deleted here, like spare workers.
+      const orphanNodes = await orphanNodePass(scope, input.orphanNodeGraceSeconds ?? deps.config.GC_ORPHAN_NODE_GRACE_SECONDS, clusterId);
+      return { ...report, clusterId, spareWorkers, orphanNodes };
     },
 
     /**

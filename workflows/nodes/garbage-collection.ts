@@ -2,7 +2,8 @@
  * Garbage collection, one run per schedule tick (starters/nodes/schedules.ts): scan VPSie machines and
  * VPSieNodes, delete this cluster's leaked and duplicate machines (older than the grace period, at
  * most a bounded share per run), and end Ready VPSieNodes whose machine is missing from two
- * consecutive scans. The decisions are pure
+ * consecutive scans. The scan itself also collects spare ManagedKubernetes workers and reports
+ * orphan Nodes, deleting them (and their VPS when it is this cluster's garbage) after their grace. The decisions are pure
  * (decision/nodes/garbage-collection/garbage.ts); each action re-checks before acting, so overlapping runs and
  * retries are safe.
  */
@@ -23,6 +24,8 @@ export interface GarbageCollectionInput {
   graceSeconds: number;
   /** Overrides GC_MAX_DELETE_PERCENT (share of the cluster's machines one run may delete). */
   maxDeletePercent?: number;
+  /** Overrides GC_ORPHAN_NODE_GRACE_SECONDS (how long an orphan Node is reported before it is deleted). */
+  orphanNodeGraceSeconds?: number;
 }
 
 export interface GarbageCollectionResult {
@@ -43,6 +46,8 @@ export interface GarbageCollectionResult {
   missingOnce?: string[];
   /** What the per-run deletion cap left for the next run, with its numbers. */
   withheld?: DeletionCap[];
+  /** Orphan Nodes (labelled for a NodeGroup, no VPSieNode names them): first seen, waiting out the grace, deleted (with the VPS deleted with them). */
+  orphanNodes?: { newlySeen: string[]; waiting: string[]; deleted: string[]; vpsDeleted: string[] };
 }
 
 export async function garbageCollectionWorkflow(input: GarbageCollectionInput): Promise<GarbageCollectionResult> {
@@ -59,6 +64,17 @@ export async function garbageCollectionWorkflow(input: GarbageCollectionInput): 
     otherCluster: report.otherCluster ?? 0,
     missingOnce: (report.missingOnce ?? []).map((n) => `${n.namespace}/${n.name}`),
     withheld: report.withheld ?? [],
+    // Orphan Nodes are handled inside the scan activity: only the result grew, no patch needed.
+    ...(report.orphanNodes
+      ? {
+          orphanNodes: {
+            newlySeen: report.orphanNodes.newlySeen.map((o) => o.name),
+            waiting: report.orphanNodes.waiting.map((o) => o.name),
+            deleted: report.orphanNodes.deleted.map((o) => o.name),
+            vpsDeleted: report.orphanNodes.deleted.flatMap((o) => (o.vpsDeleted ? [o.vpsDeleted] : [])),
+          },
+        }
+      : {}),
   };
   for (const vm of report.leaked)
     if (await acts.gcDeleteLeakedVm(vm)) {

@@ -66,6 +66,8 @@ export interface GcVPSieNode {
   joinMethod: string;
   vpsieIdentifier?: string;
   hostname?: string;
+  /** status.nodeName: the Node the VPSieNode names (orphan Nodes, orphans.ts). */
+  nodeName?: string;
 }
 
 /** What one machine is to this cluster's garbage collection (a closed vocabulary). */
