@@ -104,6 +104,8 @@ export function prepare(input: PlannerInput): Prepared {
       pa: pod.podAffinity ?? [],
       paa: pod.podAntiAffinity ?? [],
       ts: hardSpreadConstraints(pod),
+      pv: pod.persistentVolumes ?? [],
+      hp: pod.hostPorts ?? [],
     });
     let cls = classByKey.get(ck);
     if (!cls) {
@@ -445,6 +447,21 @@ class Run {
         : { reason: 'NoGroupMatchesSelector', message: 'no NodeGroup matches the nodeSelector / node affinity', numbers };
     }
     const fitting = staticOk.filter((t) => fitsEmpty(pod.requests, t));
+    const notOffered = Object.keys(pod.requests.extended ?? {}).filter(
+      (r) => (pod.requests.extended?.[r] ?? 0) > 0 && staticOk.every((t) => (t.allocatable.extended?.[r] ?? 0) < (pod.requests.extended?.[r] ?? 0)),
+    );
+    if (fitting.length === 0 && notOffered.length > 0) {
+      const numbers: Record<string, number> = { ...requestNumbers(pod.requests) };
+      for (const r of notOffered.sort()) {
+        numbers[`requested:${r}`] = pod.requests.extended?.[r] ?? 0;
+        numbers[`largestOffered:${r}`] = Math.max(0, ...staticOk.map((t) => t.allocatable.extended?.[r] ?? 0));
+      }
+      return {
+        reason: 'ExtendedResourceNotOffered',
+        message: `no matching offering provides ${notOffered.sort().join(', ')} in the amount requested`,
+        numbers,
+      };
+    }
     if (fitting.length === 0) {
       let maxCpu = 0;
       let maxMem = 0;

@@ -83,6 +83,7 @@ export type UnplacedReason =
   | 'NoGroupMatchesSelector'
   | 'TaintNotTolerated'
   | 'TooLargeForAnyOffering'
+  | 'ExtendedResourceNotOffered'
   | 'MixedInstancesPolicy'
   | 'MaxNodesReached'
   | 'ClusterLimitReached'
@@ -96,6 +97,7 @@ export const UNPLACED_REASONS: readonly UnplacedReason[] = [
   'NoGroupMatchesSelector',
   'TaintNotTolerated',
   'TooLargeForAnyOffering',
+  'ExtendedResourceNotOffered',
   'MixedInstancesPolicy',
   'MaxNodesReached',
   'ClusterLimitReached',

@@ -8,6 +8,8 @@ import type {
   V1Node,
   V1NodeSelectorRequirement,
   V1NodeSelectorTerm,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
   V1Pod,
   V1PodAffinityTerm,
   V1Taint,
@@ -17,6 +19,7 @@ import type {
 
 import { parseBytes, parseCount, parseCpuMilli } from './quantity';
 import type {
+  HostPort,
   LabelSelector,
   LabelSelectorOperator,
   NodeSelectorOperator,
@@ -30,7 +33,9 @@ import type {
   TaintEffect,
   Toleration,
   TopologySpreadConstraint,
+  VolumeConstraint,
 } from './types';
+import { combineExtended, LABEL_ZONE, LABEL_ZONE_LEGACY, NODE_PRESSURES, PRESSURE_TAINTS } from './types';
 
 type ResourceList = { [key: string]: string } | undefined;
 
@@ -42,7 +47,20 @@ function zero(): Resources {
   return { cpuMilli: 0, memoryBytes: 0, pods: 0, ephemeralStorageBytes: 0 };
 }
 
-/** Parses the four resources the simulation tracks out of a ResourceList. */
+/** Resource names that are not scalar resources for NodeResourcesFit. */
+const NATIVE: ReadonlySet<string> = new Set(['cpu', 'memory', 'pods', 'ephemeral-storage', 'storage']);
+
+/**
+ * Scalar resources kube-scheduler's NodeResourcesFit checks besides cpu/memory/ephemeral-storage:
+ * extended resources (a domain-qualified name outside *kubernetes.io/, e.g. nvidia.com/gpu),
+ * hugepages-*, and prefixed native ones (kubernetes.io/...).
+ */
+export function isScalarResource(name: string): boolean {
+  if (NATIVE.has(name) || name.startsWith('requests.')) return false;
+  return name.includes('/') || name.startsWith('hugepages-');
+}
+
+/** Parses the resources the simulation tracks out of a ResourceList. */
 export function resourcesFromList(list: ResourceList): Resources {
   const r = zero();
   if (!list) return r;
@@ -50,6 +68,12 @@ export function resourcesFromList(list: ResourceList): Resources {
   if (list['memory'] !== undefined) r.memoryBytes = parseBytes(list['memory']);
   if (list['pods'] !== undefined) r.pods = parseCount(list['pods']);
   if (list['ephemeral-storage'] !== undefined) r.ephemeralStorageBytes = parseBytes(list['ephemeral-storage']);
+  let extended: Record<string, number> | undefined;
+  for (const [name, q] of Object.entries(list)) {
+    if (!isScalarResource(name)) continue;
+    (extended ??= {})[name] = name.startsWith('hugepages-') ? parseBytes(q) : parseCount(q);
+  }
+  if (extended) r.extended = extended;
   return r;
 }
 
@@ -62,21 +86,30 @@ function containerRequests(c: V1Container): Resources {
 }
 
 function add(a: Resources, b: Resources): Resources {
-  return {
+  const r: Resources = {
     cpuMilli: a.cpuMilli + b.cpuMilli,
     memoryBytes: a.memoryBytes + b.memoryBytes,
     pods: a.pods + b.pods,
     ephemeralStorageBytes: a.ephemeralStorageBytes + b.ephemeralStorageBytes,
   };
+  const e = combineExtended(a.extended, b.extended, 1);
+  if (e) r.extended = e;
+  return r;
 }
 
 function max(a: Resources, b: Resources): Resources {
-  return {
+  const r: Resources = {
     cpuMilli: Math.max(a.cpuMilli, b.cpuMilli),
     memoryBytes: Math.max(a.memoryBytes, b.memoryBytes),
     pods: Math.max(a.pods, b.pods),
     ephemeralStorageBytes: Math.max(a.ephemeralStorageBytes, b.ephemeralStorageBytes),
   };
+  if (a.extended || b.extended) {
+    const e: Record<string, number> = { ...(a.extended ?? {}) };
+    for (const [k, v] of Object.entries(b.extended ?? {})) e[k] = Math.max(e[k] ?? 0, v);
+    r.extended = e;
+  }
+  return r;
 }
 
 /**
@@ -193,8 +226,64 @@ export function taintFromK8s(t: V1Taint): Taint | undefined {
   return out;
 }
 
-/** V1Pod -> SimPod. */
-export function podFromK8s(pod: V1Pod): SimPod {
+/** Host ports of the pod's containers (init containers too, as kube-scheduler's NodePorts does). */
+export function podHostPorts(pod: V1Pod): HostPort[] {
+  const out: HostPort[] = [];
+  for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+    for (const p of c.ports ?? []) {
+      if (!p.hostPort || p.hostPort <= 0) continue;
+      out.push({ port: p.hostPort, protocol: p.protocol ?? 'TCP', hostIP: p.hostIP ?? '' });
+    }
+  }
+  return out;
+}
+
+/** Resolves a pod's claim (namespace, claim name) to the constraint of its bound PV; undefined when not bound. */
+export type VolumeLookup = (namespace: string, claim: string) => VolumeConstraint | undefined;
+
+const PV_TOPOLOGY_LABELS: readonly string[] = [LABEL_ZONE, 'topology.kubernetes.io/region', LABEL_ZONE_LEGACY, 'failure-domain.beta.kubernetes.io/region'];
+
+/** The node constraint of a PersistentVolume: its required node affinity and zone/region labels. */
+export function volumeConstraint(name: string, pv: V1PersistentVolume): VolumeConstraint {
+  const out: VolumeConstraint = { name };
+  const terms = pv.spec?.nodeAffinity?.required?.nodeSelectorTerms;
+  if (terms && terms.length > 0) out.nodeAffinity = terms.map(nodeTerm);
+  const topology: Record<string, string[]> = {};
+  for (const key of PV_TOPOLOGY_LABELS) {
+    const v = pv.metadata?.labels?.[key];
+    if (v !== undefined && v !== '') topology[key] = v.split('__');
+  }
+  if (Object.keys(topology).length > 0) out.topology = topology;
+  return out;
+}
+
+/** A VolumeLookup over listed claims and volumes: a claim bound to an existing PV resolves to it. */
+export function volumeLookup(claims: readonly V1PersistentVolumeClaim[], volumes: readonly V1PersistentVolume[]): VolumeLookup {
+  const pvs = new Map<string, V1PersistentVolume>();
+  for (const pv of volumes) if (pv.metadata?.name) pvs.set(pv.metadata.name, pv);
+  const byClaim = new Map<string, VolumeConstraint>();
+  for (const c of claims) {
+    const pvName = c.spec?.volumeName;
+    const pv = pvName ? pvs.get(pvName) : undefined;
+    if (!pv || !pvName) continue;
+    const key = `${c.metadata?.namespace ?? 'default'}/${c.metadata?.name ?? ''}`;
+    byClaim.set(key, volumeConstraint(`${key} -> ${pvName}`, pv));
+  }
+  return (namespace, claim) => byClaim.get(`${namespace}/${claim}`);
+}
+
+/** The claims a pod uses: persistentVolumeClaim volumes and generic ephemeral volumes (`<pod>-<volume>`). */
+export function podClaims(pod: V1Pod): string[] {
+  const out: string[] = [];
+  for (const v of pod.spec?.volumes ?? []) {
+    if (v.persistentVolumeClaim?.claimName) out.push(v.persistentVolumeClaim.claimName);
+    else if (v.ephemeral) out.push(`${pod.metadata?.name ?? ''}-${v.name}`);
+  }
+  return out;
+}
+
+/** V1Pod -> SimPod. With `volumes`, bound PersistentVolumes constrain where the pod can go. */
+export function podFromK8s(pod: V1Pod, volumes?: VolumeLookup): SimPod {
   const meta = pod.metadata ?? {};
   const spec = pod.spec;
   const labels: Record<string, string> = { ...(meta.labels ?? {}) };
@@ -215,6 +304,19 @@ export function podFromK8s(pod: V1Pod): SimPod {
   if (anti && anti.length > 0) out.podAntiAffinity = anti.map((t) => affinityTerm(t, labels));
   if (spec?.topologySpreadConstraints && spec.topologySpreadConstraints.length > 0) {
     out.topologySpreadConstraints = spec.topologySpreadConstraints.map((c) => spreadConstraint(c, labels));
+  }
+  const hostPorts = podHostPorts(pod);
+  if (hostPorts.length > 0) out.hostPorts = hostPorts;
+  if (volumes) {
+    const resolved: VolumeConstraint[] = [];
+    const unresolved: string[] = [];
+    for (const claim of podClaims(pod)) {
+      const v = volumes(out.namespace, claim);
+      if (v) resolved.push(v);
+      else unresolved.push(claim);
+    }
+    if (resolved.length > 0) out.persistentVolumes = resolved;
+    if (unresolved.length > 0) out.unresolvedClaims = unresolved;
   }
   const owner = (meta.ownerReferences ?? []).find((o) => o.controller) ?? meta.ownerReferences?.[0];
   if (owner) out.ownerKind = owner.kind;
@@ -237,6 +339,14 @@ export function nodeFromK8s(node: V1Node): SimNode {
     allocatable: resourcesFromList(list),
   };
   const taints = (node.spec?.taints ?? []).map(taintFromK8s).filter((t): t is Taint => t !== undefined);
+  // A pressure condition is the NoSchedule taint the node lifecycle controller adds for it
+  // (TaintNodesByCondition) — the node is no room for pods not tolerating it even before the taint lands.
+  const pressure = NODE_PRESSURES.filter((p) => (status?.conditions ?? []).some((c) => c.type === p && c.status === 'True'));
+  for (const p of pressure) {
+    const key = PRESSURE_TAINTS[p];
+    if (!taints.some((t) => t.key === key && t.effect === 'NoSchedule')) taints.push({ key, effect: 'NoSchedule' });
+  }
+  if (pressure.length > 0) out.pressure = pressure;
   if (taints.length > 0) out.taints = taints;
   if (node.spec?.unschedulable) out.unschedulable = true;
   return out;

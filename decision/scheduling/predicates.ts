@@ -7,14 +7,16 @@
  * incremental equivalent in `state.ts`, and tests check one against the other.
  */
 import { matchesLabelSelector, matchesNodeSelector, matchesNodeSelectorTerms, taintTolerated } from './labels';
-import type { PodAffinityTerm, Resources, SimNode, SimPod, Taint, TopologySpreadConstraint } from './types';
-import { TAINT_UNSCHEDULABLE } from './types';
+import type { HostPort, PodAffinityTerm, Resources, SimNode, SimPod, Taint, TopologySpreadConstraint, VolumeConstraint } from './types';
+import { combineExtended, LABEL_ZONE, LABEL_ZONE_LEGACY, TAINT_UNSCHEDULABLE } from './types';
 
 /** Why a node was filtered out for a pod (closed set, kube-scheduler plugin order). */
 export type FilterFailure =
   | 'NodeUnschedulable'
   | 'NodeAffinityMismatch'
   | 'TaintNotTolerated'
+  | 'VolumeNodeAffinityConflict'
+  | 'HostPortConflict'
   | 'InsufficientResources'
   | 'PodAffinityUnsatisfied'
   | 'PodAntiAffinityViolated'
@@ -87,14 +89,85 @@ export function resourcesFit(podRequests: Resources, allocatable: Resources, req
   if (podRequests.ephemeralStorageBytes > 0 && requested.ephemeralStorageBytes + podRequests.ephemeralStorageBytes > allocatable.ephemeralStorageBytes) {
     return false;
   }
-  return true;
+  return missingExtended(podRequests, allocatable, requested).length === 0;
 }
 
-/** Static predicates in plugin order (no resources, no inter-pod). */
+/**
+ * NodeResourcesFit for extended / scalar resources (nvidia.com/gpu, hugepages-*): the names of the
+ * resources the pod requests (> 0) that the node does not have free. A node that does not list a
+ * resource has none of it.
+ */
+export function missingExtended(podRequests: Resources, allocatable: Resources, requested: Resources): string[] {
+  const out: string[] = [];
+  for (const [name, want] of Object.entries(podRequests.extended ?? {})) {
+    if (want <= 0) continue;
+    if ((requested.extended?.[name] ?? 0) + want > (allocatable.extended?.[name] ?? 0)) out.push(name);
+  }
+  return out.sort();
+}
+
+/** Node label keys VolumeZone looks at. */
+export const VOLUME_TOPOLOGY_KEYS: readonly string[] = [
+  LABEL_ZONE,
+  'topology.kubernetes.io/region',
+  LABEL_ZONE_LEGACY,
+  'failure-domain.beta.kubernetes.io/region',
+];
+
+/**
+ * VolumeBinding (bound PVs' required node affinity) and VolumeZone (the PV's zone/region labels; a
+ * node with none of those labels is not constrained, as in kube-scheduler): the first volume that
+ * does not allow the node.
+ */
+export function volumeConflict(volumes: readonly VolumeConstraint[] | undefined, node: Pick<SimNode, 'name' | 'labels'>): VolumeConstraint | undefined {
+  if (!volumes || volumes.length === 0) return undefined;
+  const zoned = VOLUME_TOPOLOGY_KEYS.some((k) => node.labels[k] !== undefined);
+  for (const v of volumes) {
+    if (v.nodeAffinity && !matchesNodeSelectorTerms(node, v.nodeAffinity)) return v;
+    if (!zoned) continue;
+    for (const [key, values] of Object.entries(v.topology ?? {})) {
+      const nv = node.labels[key];
+      if (nv === undefined || !values.includes(nv)) return v;
+    }
+  }
+  return undefined;
+}
+
+function normalIP(ip: string): string {
+  return ip === '' ? '0.0.0.0' : ip;
+}
+
+/**
+ * NodePorts: two host ports conflict when port and protocol are equal and the host IPs are equal or
+ * either is the wildcard (0.0.0.0 / empty).
+ */
+export function hostPortsConflict(a: HostPort, b: HostPort): boolean {
+  if (a.port !== b.port || a.protocol !== b.protocol) return false;
+  const ia = normalIP(a.hostIP);
+  const ib = normalIP(b.hostIP);
+  return ia === ib || ia === '0.0.0.0' || ib === '0.0.0.0';
+}
+
+/** The first of the pod's host ports already used by a pod in `used`, if any. */
+export function hostPortConflict(pod: Pick<SimPod, 'hostPorts'>, used: readonly HostPort[]): HostPort | undefined {
+  for (const want of pod.hostPorts ?? []) {
+    for (const u of used) if (hostPortsConflict(want, u)) return want;
+  }
+  return undefined;
+}
+
+export function usedHostPorts(pods: readonly SimPod[]): HostPort[] {
+  const out: HostPort[] = [];
+  for (const p of pods) for (const hp of p.hostPorts ?? []) out.push(hp);
+  return out;
+}
+
+/** Static predicates in plugin order (no resources, no inter-pod, no host ports). */
 export function staticFailure(pod: SimPod, node: SimNode): FilterFailure | undefined {
   if (!passesNodeUnschedulable(pod, node)) return 'NodeUnschedulable';
   if (!passesNodeAffinity(pod, node)) return 'NodeAffinityMismatch';
   if (!passesTaintToleration(pod, node)) return 'TaintNotTolerated';
+  if (volumeConflict(pod.persistentVolumes, node) !== undefined) return 'VolumeNodeAffinityConflict';
   return undefined;
 }
 
@@ -229,6 +302,7 @@ export function sumRequests(pods: readonly SimPod[], extra?: Resources): Resourc
     r.memoryBytes += p.requests.memoryBytes;
     r.pods += Math.max(1, p.requests.pods);
     r.ephemeralStorageBytes += p.requests.ephemeralStorageBytes;
+    if (p.requests.extended) r.extended = combineExtended(r.extended, p.requests.extended, 1);
   }
   return r;
 }
@@ -245,6 +319,7 @@ export function filterNode(
 ): FilterFailure | undefined {
   const s = staticFailure(pod, candidate.node);
   if (s) return s;
+  if (hostPortConflict(pod, usedHostPorts(candidate.pods))) return 'HostPortConflict';
   if (!resourcesFit(pod.requests, candidate.node.allocatable, sumRequests(candidate.pods, candidate.extraRequested))) {
     return 'InsufficientResources';
   }

@@ -7,9 +7,9 @@
 import { canonicalJson } from './canonical';
 import { matchesLabelSelector } from './labels';
 import type { DomainHints, FilterFailure } from './predicates';
-import { hardSpreadConstraints, passesNodeAffinity, podMatchesTerm, resourcesFit, staticFailure } from './predicates';
-import type { PodAffinityTerm, Resources, SimNode, SimPod, TopologySpreadConstraint } from './types';
-import { FRESH_DOMAIN } from './types';
+import { hardSpreadConstraints, hostPortConflict, passesNodeAffinity, podMatchesTerm, resourcesFit, staticFailure } from './predicates';
+import type { HostPort, PodAffinityTerm, Resources, SimNode, SimPod, TopologySpreadConstraint } from './types';
+import { combineExtended, FRESH_DOMAIN, LABEL_HOSTNAME } from './types';
 
 export interface StateNode {
   readonly index: number;
@@ -138,6 +138,8 @@ export class SchedulingState {
   private readonly compiledBySig = new Map<string, CompiledPod>();
   private readonly compiledByPod = new WeakMap<SimPod, CompiledPod>();
   private readonly labelSigs = new WeakMap<SimPod, string>();
+  /** Host ports in use per registered node name (NodePorts). */
+  private readonly hostPorts = new Map<string, HostPort[]>();
 
   constructor(private readonly hints?: DomainHints) {}
 
@@ -145,7 +147,9 @@ export class SchedulingState {
     const n: StateNode = {
       index: this.nodes.length,
       node,
-      requested: extraRequested ? { ...extraRequested } : { cpuMilli: 0, memoryBytes: 0, pods: 0, ephemeralStorageBytes: 0 },
+      requested: extraRequested
+        ? { ...extraRequested, ...(extraRequested.extended ? { extended: { ...extraRequested.extended } } : {}) }
+        : { cpuMilli: 0, memoryBytes: 0, pods: 0, ephemeralStorageBytes: 0 },
       pods: [],
     };
     this.nodes.push(n);
@@ -169,6 +173,8 @@ export class SchedulingState {
     r.memoryBytes += pod.requests.memoryBytes;
     r.pods += Math.max(1, pod.requests.pods);
     r.ephemeralStorageBytes += pod.requests.ephemeralStorageBytes;
+    if (pod.requests.extended) (r as { extended?: Record<string, number> }).extended = combineExtended(r.extended, pod.requests.extended, 1);
+    if (pod.hostPorts && pod.hostPorts.length > 0) this.hostPorts.set(n.node.name, [...(this.hostPorts.get(n.node.name) ?? []), ...pod.hostPorts]);
     n.pods.push(pod);
     const sig = this.labelSig(pod);
     for (const c of this.counters.values()) c.onPod(pod, sig, n);
@@ -295,14 +301,20 @@ export class SchedulingState {
   relevantKeys(pod: SimPod): string[] {
     const c = this.compile(pod);
     const keys = new Set(c.ownKeys);
+    // Host ports are per node: the verdict depends on the node itself.
+    if (pod.hostPorts && pod.hostPorts.length > 0) keys.add(LABEL_HOSTNAME);
     for (const carrier of this.carrierList) {
       if (carrier.matches(pod, c.labelSig)) keys.add(carrier.term.topologyKey);
     }
     return [...keys].sort();
   }
 
-  /** InterPodAffinity + PodTopologySpread for `pod` on `candidate` (registered or not). */
+  /**
+   * NodePorts + InterPodAffinity + PodTopologySpread for `pod` on `candidate` (registered or not; a
+   * node not registered has no host ports in use).
+   */
   interPodFailure(pod: SimPod, candidate: Pick<CandidateNode, 'node'>): FilterFailure | undefined {
+    if (pod.hostPorts && pod.hostPorts.length > 0 && hostPortConflict(pod, this.hostPorts.get(candidate.node.name) ?? [])) return 'HostPortConflict';
     const c = this.compile(pod);
     const labels = candidate.node.labels;
     for (const carrier of this.carrierList) {

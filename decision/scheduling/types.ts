@@ -20,6 +20,14 @@ export const LABEL_NODE_GROUP = 'autoscaler.vpsie.com/nodegroup';
 export const FRESH_DOMAIN = '\u0000fresh-node';
 /** Taint key kube-scheduler's NodeUnschedulable plugin uses for cordoned nodes. */
 export const TAINT_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
+/** Node pressure conditions and the NoSchedule taints the node lifecycle controller adds for them (TaintNodesByCondition). */
+export const PRESSURE_TAINTS: Readonly<Record<NodePressure, string>> = {
+  MemoryPressure: 'node.kubernetes.io/memory-pressure',
+  DiskPressure: 'node.kubernetes.io/disk-pressure',
+  PIDPressure: 'node.kubernetes.io/pid-pressure',
+};
+export type NodePressure = 'MemoryPressure' | 'DiskPressure' | 'PIDPressure';
+export const NODE_PRESSURES: readonly NodePressure[] = ['MemoryPressure', 'DiskPressure', 'PIDPressure'];
 
 export type LabelMap = Readonly<Record<string, string>>;
 
@@ -30,6 +38,11 @@ export interface Resources {
   /** Pod slots: 1 for a pod's request, the kubelet's max-pods for a node's allocatable. */
   pods: number;
   ephemeralStorageBytes: number;
+  /**
+   * Extended and other scalar resources (nvidia.com/gpu, hugepages-2Mi, ...) in their base unit, by
+   * resource name. Absent or missing name: 0 (a node without the resource offers none of it).
+   */
+  extended?: Readonly<Record<string, number>>;
 }
 
 export const ZERO_RESOURCES: Readonly<Resources> = Object.freeze({
@@ -105,6 +118,27 @@ export interface TopologySpreadConstraint {
   minDomains?: number;
 }
 
+/** A container port bound on the host (kube-scheduler NodePorts plugin). */
+export interface HostPort {
+  port: number;
+  /** TCP (default), UDP or SCTP. */
+  protocol: string;
+  /** '' or 0.0.0.0 means every address of the node. */
+  hostIP: string;
+}
+
+/**
+ * A PersistentVolume a pod uses and where it can be reached: the PV's required node affinity terms
+ * (OR-ed; absent = anywhere) and its zone/region labels (VolumeZone). Every volume must allow the node.
+ */
+export interface VolumeConstraint {
+  /** `claim -> volume` name, for reasons. */
+  name: string;
+  nodeAffinity?: readonly NodeSelectorTerm[];
+  /** Node label key → allowed values (topology.kubernetes.io/zone, region; `a__b` already split). */
+  topology?: Readonly<Record<string, readonly string[]>>;
+}
+
 /** The minimal pod shape the simulation needs. */
 export interface SimPod {
   name: string;
@@ -120,6 +154,15 @@ export interface SimPod {
   podAffinity?: readonly PodAffinityTerm[];
   podAntiAffinity?: readonly PodAffinityTerm[];
   topologySpreadConstraints?: readonly TopologySpreadConstraint[];
+  /** Host ports of the pod's containers (NodePorts). */
+  hostPorts?: readonly HostPort[];
+  /** Bound PersistentVolumes that constrain the node (VolumeBinding / VolumeZone). */
+  persistentVolumes?: readonly VolumeConstraint[];
+  /**
+   * PersistentVolumeClaims the pod uses that could not be resolved to a bound PV (unbound claim
+   * with WaitForFirstConsumer, or the claim is missing): not constraining, listed for reasons.
+   */
+  unresolvedClaims?: readonly string[];
   /** Kind of the controlling owner (ReplicaSet, StatefulSet, DaemonSet, Job, ...). */
   ownerKind?: string;
   /** Bound node, if any. */
@@ -133,6 +176,8 @@ export interface SimNode {
   taints?: readonly Taint[];
   allocatable: Resources;
   unschedulable?: boolean;
+  /** Pressure conditions that are True on the node (their taints are in `taints`). */
+  pressure?: readonly NodePressure[];
 }
 
 /** Stable identity of a pod within one decision: `namespace/name`. */
@@ -140,22 +185,40 @@ export function podKey(pod: Pick<SimPod, 'namespace' | 'name'>): string {
   return `${pod.namespace}/${pod.name}`;
 }
 
+/** a + sign * b over the extended resources (undefined when neither has any). */
+export function combineExtended(
+  a: Readonly<Record<string, number>> | undefined,
+  b: Readonly<Record<string, number>> | undefined,
+  sign: 1 | -1,
+): Record<string, number> | undefined {
+  if (!a && !b) return undefined;
+  const out: Record<string, number> = { ...(a ?? {}) };
+  for (const [k, v] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + sign * v;
+  return out;
+}
+
 export function addResources(a: Resources, b: Resources): Resources {
-  return {
+  const r: Resources = {
     cpuMilli: a.cpuMilli + b.cpuMilli,
     memoryBytes: a.memoryBytes + b.memoryBytes,
     pods: a.pods + b.pods,
     ephemeralStorageBytes: a.ephemeralStorageBytes + b.ephemeralStorageBytes,
   };
+  const e = combineExtended(a.extended, b.extended, 1);
+  if (e) r.extended = e;
+  return r;
 }
 
 export function subtractResources(a: Resources, b: Resources): Resources {
-  return {
+  const r: Resources = {
     cpuMilli: a.cpuMilli - b.cpuMilli,
     memoryBytes: a.memoryBytes - b.memoryBytes,
     pods: a.pods - b.pods,
     ephemeralStorageBytes: a.ephemeralStorageBytes - b.ephemeralStorageBytes,
   };
+  const e = combineExtended(a.extended, b.extended, -1);
+  if (e) r.extended = e;
+  return r;
 }
 
 /** Plain ordinal string comparison: defined once in lib/compare.ts, re-exported for decision code. */

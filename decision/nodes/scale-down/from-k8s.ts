@@ -5,7 +5,7 @@
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 
 import { NODEGROUP_LABEL } from '../../../lib/crds/autoscaler/constants';
-import { labelSelectorFromK8s, nodeFromK8s, podFromK8s } from '../../scheduling/from-k8s';
+import { labelSelectorFromK8s, nodeFromK8s, podFromK8s, type VolumeLookup } from '../../scheduling/from-k8s';
 import { DECISION_NODE_ANNOTATIONS, DECISION_POD_ANNOTATIONS, pickAnnotations } from './pods';
 import type { PdbInfo, PodVolume, ScaleDownNode, ScaleDownPod } from './types';
 import { nodeSample, type UtilizationSample } from './utilization';
@@ -18,10 +18,12 @@ const PHASES: ReadonlySet<string> = new Set(['Pending', 'Running', 'Succeeded', 
  */
 export interface FromK8sOptions {
   full?: boolean;
+  /** Bound PersistentVolumes of the pods (claims resolved to PVs): where a moved pod can reach its data. */
+  volumes?: VolumeLookup;
 }
 
 export function scaleDownPodFromK8s(pod: V1Pod, opts: FromK8sOptions = {}): ScaleDownPod {
-  const out: ScaleDownPod = podFromK8s(pod);
+  const out: ScaleDownPod = podFromK8s(pod, opts.volumes);
   const meta = pod.metadata ?? {};
   // Only a controller owner makes a pod replicated (podFromK8s also takes a non-controller owner).
   const controller = (meta.ownerReferences ?? []).find((o) => o.controller);

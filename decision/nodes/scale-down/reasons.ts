@@ -55,6 +55,8 @@ export const SCALE_DOWN_REASONS = [
   'PodDisruptionBudget',
   /** Some movable pod fits on no remaining node (resources, selectors, affinity, taints, spread). */
   'NoPlaceToMove',
+  /** A movable pod's bound PersistentVolume (node affinity / zone) allows no remaining node (doc 001 safety check 4). */
+  'PersistentVolumeUnreachable',
   /** Some movable pod fits nowhere because of required pod anti-affinity. */
   'AntiAffinityUnsatisfiable',
   // ---- group arithmetic (cumulative over the decision) ----
@@ -95,6 +97,7 @@ export const SAFETY_REASONS: readonly ScaleDownReason[] = [
   'UnreplicatedPod',
   'PodDisruptionBudget',
   'NoPlaceToMove',
+  'PersistentVolumeUnreachable',
   'AntiAffinityUnsatisfiable',
   'MinNodesReached',
   'DisruptionBudgetExhausted',

@@ -5,6 +5,7 @@
  * aggregate sum of free capacity.
  */
 import type { FilterFailure } from '../../scheduling/predicates';
+import { volumeConflict } from '../../scheduling/predicates';
 import { SchedulingState } from '../../scheduling/state';
 import type { Resources, SimNode, SimPod } from '../../scheduling/types';
 import { compareStrings, podKey } from '../../scheduling/types';
@@ -27,9 +28,9 @@ export interface SimNodeEntry {
 
 export interface PlacementFailure {
   pod: string;
-  reason: 'NoPlaceToMove' | 'AntiAffinityUnsatisfiable';
-  /** How many nodes refused the pod, per scheduling filter. */
-  failures: Partial<Record<FilterFailure, number>>;
+  reason: 'NoPlaceToMove' | 'AntiAffinityUnsatisfiable' | 'PersistentVolumeUnreachable';
+  /** How many nodes refused the pod, per scheduling filter (and, for a PV, `persistentVolumes` and `nodesThePVsAllow`). */
+  failures: Partial<Record<FilterFailure | 'persistentVolumes' | 'nodesThePVsAllow', number>>;
   requests: Resources;
 }
 
@@ -103,13 +104,24 @@ export class ClusterSim {
         }
       }
       if (placed) continue;
-      const counts: Partial<Record<FilterFailure, number>> = {};
+      const counts: PlacementFailure['failures'] = {};
+      let pvAllowed = 0;
       for (const { e, sn } of stateNodes) {
         if (!e.destination) continue;
         const f = state.check(moving, sn) ?? 'InsufficientResources';
         counts[f] = (counts[f] ?? 0) + 1;
+        if (volumeConflict(pod.persistentVolumes, e.node) === undefined) pvAllowed++;
       }
       const anti = (counts.PodAntiAffinityViolated ?? 0) + (counts.ExistingPodAntiAffinityViolated ?? 0) > 0;
+      // Safety check 4 of doc 001: a pod whose PersistentVolume can be reached from no other node
+      // (local PV pinned by node affinity, a zone no other node is in) has nowhere to go.
+      const pvs = pod.persistentVolumes?.length ?? 0;
+      if (pvs > 0 && pvAllowed === 0) {
+        counts.persistentVolumes = pvs;
+        counts.nodesThePVsAllow = 0;
+        failures.push({ pod: podKey(pod), reason: 'PersistentVolumeUnreachable', failures: counts, requests: pod.requests });
+        continue;
+      }
       failures.push({ pod: podKey(pod), reason: anti ? 'AntiAffinityUnsatisfiable' : 'NoPlaceToMove', failures: counts, requests: pod.requests });
     }
     return { moves, failures };

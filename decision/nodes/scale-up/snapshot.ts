@@ -8,7 +8,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { findPlan, planOffering, type VPSiePlanFigures } from '../../planner/vpsie-plans';
 import { offeringAllocatable, templateLabels } from '../../planner/templates';
 import type { ClusterNode, NodeGroup as PlannerGroup, Offering, PlannerInput } from '../../planner/types';
-import { nodeFromK8s, nodeReady, podFromK8s } from '../../scheduling/from-k8s';
+import { nodeFromK8s, nodeReady, podFromK8s, volumeLookup, type VolumeLookup } from '../../scheduling/from-k8s';
 import { resourcesFit, sumRequests } from '../../scheduling/predicates';
 import type { SimPod } from '../../scheduling/types';
 import { compareStrings, LABEL_HOSTNAME, podKey } from '../../scheduling/types';
@@ -26,6 +26,9 @@ export interface RawSnapshot {
   daemonSets: k8s.V1DaemonSet[];
   /** VPSie plans per datacenter reference (as written in the NodeGroup or the default). */
   plans: Record<string, VPSiePlanFigures[]>;
+  /** PersistentVolumeClaims and PersistentVolumes: a pod's bound PVs constrain where it can go. */
+  persistentVolumeClaims?: k8s.V1PersistentVolumeClaim[];
+  persistentVolumes?: k8s.V1PersistentVolume[];
 }
 
 export interface SnapshotOptions {
@@ -90,6 +93,12 @@ export interface ScaleUpSnapshot {
   released: { pod: string; node: string }[];
   /** In-flight node name → its VPSieNode (`namespace/name`), to hold pods placed on it. */
   inFlightVpsieNodes: Record<string, string>;
+  /**
+   * Ready nodes under MemoryPressure / DiskPressure / PIDPressure: counted with the NoSchedule taint
+   * the node lifecycle controller gives them, so they are no room for pending pods that do not
+   * tolerate it (sorted by node).
+   */
+  pressure: { node: string; conditions: string[] }[];
 }
 
 function isTerminal(p: k8s.V1Pod): boolean {
@@ -207,12 +216,14 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
 
   // Pods: bound ones by node; pending unschedulable ones of the batch.
   const live = raw.pods.filter((p) => !isTerminal(p));
+  const volumes: VolumeLookup | undefined =
+    raw.persistentVolumeClaims && raw.persistentVolumes ? volumeLookup(raw.persistentVolumeClaims, raw.persistentVolumes) : undefined;
   const boundByNode = new Map<string, SimPod[]>();
   for (const p of live) {
     const n = p.spec?.nodeName;
     if (!n) continue;
     const l = boundByNode.get(n) ?? [];
-    l.push(podFromK8s(p));
+    l.push(podFromK8s(p, volumes));
     boundByNode.set(n, l);
   }
 
@@ -220,9 +231,11 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
   const existingNodes: ClusterNode[] = [];
   const existingByName = new Map<string, ClusterNode>();
   const readySince = new Map<string, number>(); // node name → when it turned Ready (ms)
+  const pressure: { node: string; conditions: string[] }[] = [];
   for (const n of raw.nodes) {
     if (!nodeReady(n) || n.metadata?.deletionTimestamp) continue;
     const sn = nodeFromK8s(n);
+    if (sn.pressure) pressure.push({ node: sn.name, conditions: [...sn.pressure] });
     const cn: ClusterNode = { node: sn, pods: boundByNode.get(sn.name) ?? [] };
     const g = n.metadata?.labels?.[NODEGROUP_LABEL];
     if (g !== undefined) cn.nodeGroup = g;
@@ -315,7 +328,7 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     const inBatch = batch ? batch.has(uid) : isUnschedulablePending(p);
     if (inBatch && !(batch ? unbound : true)) continue;
     if (!inBatch && !unbound) continue;
-    const sp = podFromK8s(p);
+    const sp = podFromK8s(p, volumes);
     // The room promised to a pod is real only while the node still has it: the scheduler binds
     // whichever pending pods it likes to a node that turned Ready, so a node created for pod A may be
     // full of pods B and C. A claim whose room is gone is released at once (the pod is planned in
@@ -351,5 +364,6 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
     maxClusterNodes: o.maxClusterNodes,
     enforceMinNodes: false,
   };
-  return { input, groups, podUids, gone, assigned, released, inFlightVpsieNodes };
+  pressure.sort((a, b) => compareStrings(a.node, b.node));
+  return { input, groups, podUids, gone, assigned, released, inFlightVpsieNodes, pressure };
 }

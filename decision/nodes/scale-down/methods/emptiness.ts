@@ -25,7 +25,9 @@ export function placementBlockers(result: MoveResult): Blocker[] {
     message:
       f.reason === 'AntiAffinityUnsatisfiable'
         ? `pod ${f.pod} cannot move: required anti-affinity excludes every node with room (${describe(f.failures)})`
-        : `pod ${f.pod} fits on no remaining node (${describe(f.failures)})`,
+        : f.reason === 'PersistentVolumeUnreachable'
+          ? `pod ${f.pod} cannot move: its PersistentVolume's node affinity / zone allows no remaining node (${describe(f.failures)})`
+          : `pod ${f.pod} fits on no remaining node (${describe(f.failures)})`,
     numbers: { cpuMilli: f.requests.cpuMilli, memoryBytes: f.requests.memoryBytes, ...f.failures },
   }));
 }

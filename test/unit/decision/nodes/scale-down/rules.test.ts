@@ -161,6 +161,15 @@ const cases: Case[] = [
         podAntiAffinity: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'busy' } } }],
       }),
   },
+  {
+    reason: 'PersistentVolumeUnreachable',
+    outcome: 'blocked',
+    // A local PV pinned to n1 by its node affinity: the pod fits n2 by resources but cannot reach its data there.
+    make: () =>
+      withN1Pod(base(), {
+        persistentVolumes: [{ name: 'data-web-1 -> pv-local-n1', nodeAffinity: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] }] }],
+      }),
+  },
   { reason: 'MinNodesReached', outcome: 'blocked', make: () => withGroup(base(), (g) => (g.spec.minNodes = 2)) },
   { reason: 'DisruptionBudgetExhausted', outcome: 'blocked', make: () => withGroup(base(), (g) => (g.spec.disruptionBudget.maxUnavailable = 0)) },
   {
