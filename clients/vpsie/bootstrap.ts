@@ -50,6 +50,9 @@ export function renderBootstrapCloudConfig(input: BootstrapInput): string {
           `TOKEN=$(jq -r .bootstrapToken ${JOIN_CONFIG_PATH})`,
           `HASHES=$(jq -r '.caCertHashes | map("--discovery-token-ca-cert-hash " + .) | join(" ")' ${JOIN_CONFIG_PATH})`,
           `HASHES=\${HASHES:---discovery-token-unsafe-skip-ca-verification}`,
+          // The version the NodeGroup asks for: kubelet and kubeadm of that version before joining.
+          `VERSION=$(jq -r '.kubernetesVersion // empty' ${JOIN_CONFIG_PATH} | sed -e 's#^v##')`,
+          'if [ -n "$VERSION" ] && command -v apt-get >/dev/null; then apt-get install -y --allow-downgrades --allow-change-held-packages "kubelet=$VERSION*" "kubeadm=$VERSION*"; fi',
           'kubeadm join "$APISERVER" --token "$TOKEN" $HASHES --node-name "$(hostname)"',
         ].join('\n'),
       ],

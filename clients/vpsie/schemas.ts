@@ -345,6 +345,11 @@ export const JoinConfigSchema = z.object({
   nodeLabels: z.record(z.string(), z.string()).default({}),
   taints: z.array(TaintSchema).default([]),
   kubeletExtraArgs: z.record(z.string(), z.string()).default({}),
+  /** The Kubernetes version the node's kubelet and kubeadm join with (NodeGroup spec.kubernetesVersion, else the configured default). */
+  kubernetesVersion: z
+    .string()
+    .regex(/^v?[0-9]+\.[0-9]+(\.[0-9]+)?$/)
+    .optional(),
 });
 export type JoinConfig = z.output<typeof JoinConfigSchema>;
 export type JoinConfigInput = z.input<typeof JoinConfigSchema>;

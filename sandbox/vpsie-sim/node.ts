@@ -29,6 +29,15 @@ export interface NodeSpecInput {
   region: string;
   labels: Record<string, string>;
   taints: Taint[];
+  /** The version the machine joins with (join configuration / managed cluster); default v1.31.0. */
+  kubernetesVersion?: string;
+}
+
+/** A version as kubelet reports it: `v` prefix, patch level (1.30 → v1.30.0). */
+export function kubeletVersionOf(version: string | undefined): string {
+  if (version === undefined) return 'v1.31.0';
+  const v = version.startsWith('v') ? version.slice(1) : version;
+  return `v${v.split('.').length === 2 ? `${v}.0` : v}`;
 }
 
 export const KWOK_ANNOTATION = 'kwok.x-k8s.io/node';
@@ -93,8 +102,8 @@ export function buildNode(s: NodeSpecInput): V1Node {
         operatingSystem: 'linux',
         osImage: 'Ubuntu 22.04 LTS',
         kernelVersion: '5.15.0-vpsie-sim',
-        kubeletVersion: 'v1.31.0',
-        kubeProxyVersion: 'v1.31.0',
+        kubeletVersion: kubeletVersionOf(s.kubernetesVersion),
+        kubeProxyVersion: kubeletVersionOf(s.kubernetesVersion),
         containerRuntimeVersion: 'containerd://1.7.0',
         machineID: s.identifier.replace(/-/g, ''),
         systemUUID: s.identifier,

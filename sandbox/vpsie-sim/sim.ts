@@ -223,17 +223,30 @@ export class Simulator {
     }
   }
 
-  private joinSpec(
-    m: Machine,
-  ): { labels: Record<string, string>; taints: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[] } | undefined {
+  private joinSpec(m: Machine):
+    | {
+        labels: Record<string, string>;
+        taints: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[];
+        kubernetesVersion?: string;
+      }
+    | undefined {
     if (m.kind === 'k8s-worker') {
       const cluster = this.state.clusters.find((c) => c.identifier === m.clusterIdentifier);
       const group = this.state.groups.find((g) => g.id === m.groupId);
-      return { labels: { ...(cluster?.workerLabels ?? {}), ...(group ? { 'vpsie.com/node-group': group.group_name } : {}) }, taints: [] };
+      return {
+        labels: { ...(cluster?.workerLabels ?? {}), ...(group ? { 'vpsie.com/node-group': group.group_name } : {}) },
+        taints: [],
+        // A managed cluster's workers run the cluster's version.
+        ...(cluster ? { kubernetesVersion: cluster.kube_version } : {}),
+      };
     }
     if (!m.joinConfig) return undefined;
     if (this.config.joinToken !== null && m.joinConfig.bootstrapToken !== this.config.joinToken) return undefined;
-    return { labels: m.joinConfig.nodeLabels, taints: m.joinConfig.taints };
+    return {
+      labels: m.joinConfig.nodeLabels,
+      taints: m.joinConfig.taints,
+      ...(m.joinConfig.kubernetesVersion !== undefined ? { kubernetesVersion: m.joinConfig.kubernetesVersion } : {}),
+    };
   }
 
   private joinNode(m: Machine): void {
@@ -253,6 +266,7 @@ export class Simulator {
       region: dc?.dc_name ?? 'unknown',
       labels: spec.labels,
       taints: spec.taints,
+      ...(spec.kubernetesVersion !== undefined ? { kubernetesVersion: spec.kubernetesVersion } : {}),
     });
     this.joining.add(m.id);
     this.joiner

@@ -59,7 +59,7 @@ import {
 } from '../../../lib/crds/autoscaler';
 import { apiStatus } from '../../../lib/kube/api';
 import { logger } from '../../../lib/log';
-import { autoscalerMetrics } from '../../../lib/metrics';
+import { autoscalerMetrics, nodeGroupLabel } from '../../../lib/metrics';
 import type { ObjectRef } from '../../../workflows/nodes/contracts';
 import type { OrchestratorDeps } from '../../../workers/deps';
 import { clusterNote, clusterTag } from '../../../decision/nodes/garbage-collection/garbage';
@@ -149,6 +149,9 @@ export const JoinTemplateSchema = z.object({
   apiServer: z.string().url().optional(),
   kubeletExtraArgs: z.record(z.string(), z.string()).optional(),
 });
+
+/** On a VPSieNode: the label keys and taints (`key:effect`) its machine's join configuration gave the Node. */
+export const JOIN_NODE_CONFIG_ANNOTATION = `${GROUP}/join-node-config`;
 
 function invalid(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, 'InvalidConfiguration');
@@ -254,7 +257,11 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
 
   // ---- UserData -------------------------------------------------------------------------
 
+  /** The labels and taints the join configuration gives the node (undefined for an operator's whole cloud-config). */
+  let lastJoinRecord: { labels: string[]; taints: string[] } | undefined;
+
   async function userData(vn: VPSieNode, ng: NodeGroup | undefined, reads?: CallReads): Promise<string> {
+    lastJoinRecord = undefined;
     const own = vn.spec.join.userDataSecretRef ?? ng?.spec.join?.userDataSecretRef;
     // Without a reference of its own, a group joins with the orchestrator's default Secret.
     const [defaultNamespace, defaultName] = deps.config.JOIN_BOOTSTRAP_SECRET.split('/') as [string, string];
@@ -284,6 +291,10 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
     const apiServer = deps.config.JOIN_API_SERVER ?? p.data.apiServer;
     if (!apiServer) throw invalid('no API server to join: set JOIN_API_SERVER (or apiServer in the user data Secret)');
     const group = vn.spec.nodeGroupName;
+    // The group's version, else the orchestrator's default (--kubernetes-version), else the kubelet the image brings.
+    const kubernetesVersion = ng?.spec.kubernetesVersion ?? deps.config.KUBERNETES_VERSION;
+    const nodeLabels = ng ? nodeLabelsFor(ng) : { [`${GROUP}/nodegroup`]: group };
+    lastJoinRecord = { labels: Object.keys(nodeLabels).sort(), taints: (ng?.spec.taints ?? []).map((t) => `${t.key}:${t.effect}`).sort() };
     try {
       return renderBootstrapUserData({
         apiServer,
@@ -292,7 +303,8 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
         ...(p.data.caCertificate ? { caCertificate: p.data.caCertificate } : {}),
         ...(p.data.kubeletExtraArgs ? { kubeletExtraArgs: p.data.kubeletExtraArgs } : {}),
         nodeGroup: group,
-        nodeLabels: ng ? nodeLabelsFor(ng) : { [`${GROUP}/nodegroup`]: group },
+        ...(kubernetesVersion !== undefined ? { kubernetesVersion } : {}),
+        nodeLabels,
         taints: (ng?.spec.taints ?? []).map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) })),
       });
     } catch (e) {
@@ -353,6 +365,7 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
     }
     if (vn.spec.hostname === undefined) vn = await setSpecOnce(api, input.vpsieNode, { hostname });
     const ud = await userData(vn, ng, reads);
+    const joinRecord = lastJoinRecord;
     const clusterId = await clusterIdentity(deps);
     const sentAt = Date.parse(vn.metadata.annotations?.[CREATE_SENT_ANNOTATION] ?? '');
     let mark: string | undefined;
@@ -391,7 +404,12 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
         created: false,
         detail: 'VM create sent; waiting for VPSie to show it before sending another',
       };
-    if (r.created) metrics.nodesCreated.inc({ nodegroup: input.nodeGroup });
+    if (r.created) metrics.nodesCreated.inc({ nodegroup: nodeGroupLabel(input.vpsieNode.namespace, input.nodeGroup) });
+    // What the machine joins with, once: the NodeGroup's later label/taint changes replace exactly these (activities/nodes/node-config.ts).
+    if (r.created && joinRecord && vn.metadata.annotations?.[JOIN_NODE_CONFIG_ANNOTATION] === undefined)
+      await mergePatchVPSieNode(api, input.vpsieNode, { metadata: { annotations: { [JOIN_NODE_CONFIG_ANNOTATION]: JSON.stringify(joinRecord) } } }).catch(
+        (e: unknown) => log.warn('could not record the join labels/taints on the VPSieNode', { vpsieNode: input.vpsieNode.name, error: String(e) }),
+      );
     if (r.state === 'pending')
       return {
         state: r.pending ? 'pending' : 'requested',
@@ -601,7 +619,7 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
           throw e;
         }
       }
-      if (added > 0) metrics.nodesCreated.inc({ nodegroup: input.nodeGroup }, added);
+      if (added > 0) metrics.nodesCreated.inc({ nodegroup: nodeGroupLabel(input.vpsieNode.namespace, input.nodeGroup) }, added);
       return { added, waiting };
     });
     if (outcome.claimed) {

@@ -2,7 +2,7 @@
  * The entity's handlers. Signals and updates only change the entity and wait for the loop to
  * carry the work out; the query answers from it. The update handlers are idempotent by request id.
  */
-import { condition, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import type { GroupView } from '../../../activities/nodes/nodegroup';
 import {
   nodeGroupNodePhaseSignal,
@@ -22,6 +22,7 @@ import {
 } from '../contracts';
 import { scaleDownRequest, scaleUpRequest } from './scale-requests';
 import { mergePhase, noteFailure, type NodeGroupEntity } from './state';
+import { PATCH_APPLY_NODE_CONFIG } from './sync';
 
 export function installHandlers(e: NodeGroupEntity): void {
   // A hint to re-read the NodeGroup, never state: `deleting` is what the object says (sync.ts).
@@ -45,6 +46,8 @@ export function installHandlers(e: NodeGroupEntity): void {
     if (p.message !== undefined) n.message = p.message;
     if (n.phase === 'Failed' && before !== 'Failed') noteFailure(e);
     if (n.phase === 'Ready' && before !== 'Ready') e.consecutiveFailures = 0;
+    // A node that just joined may have joined with labels/taints of an older spec: sync, which applies the current ones.
+    if (n.phase === 'Ready' && before !== 'Ready' && n.nodeName && patched(PATCH_APPLY_NODE_CONFIG)) e.syncRequested = true;
     if (n.phase === 'Deleted') e.nodes.delete(p.name);
     e.dirty = true;
   });

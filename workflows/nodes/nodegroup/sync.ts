@@ -1,8 +1,41 @@
 /** The loop's reads: the NodeGroup spec and the group's VPSieNode objects, merged into the entity. */
-import { log } from '@temporalio/workflow';
+import { log, patched, proxyActivities } from '@temporalio/workflow';
+import type { NodeConfigActivities } from '../../../activities/nodes/node-config';
 import type { ObservedNode } from '../../../activities/nodes/nodegroup';
 import { startingDesired } from '../../../decision/nodes/nodegroup/restart';
+import { NODEGROUP_KUBERNETES } from '../../../lib/temporal/retry-profiles';
 import { acts, counted, mergePhase, now, type NodeGroupEntity } from './state';
+
+/** The group's spec.labels / spec.taints are applied to its existing Nodes when they (or its Nodes) change. */
+export const PATCH_APPLY_NODE_CONFIG = 'nodegroup-applies-node-config';
+
+const configActs = proxyActivities<NodeConfigActivities>({
+  // One read and at most one patch per Node.
+  startToCloseTimeout: '2m',
+  retry: { ...NODEGROUP_KUBERNETES, maximumAttempts: 5 },
+});
+
+/** The generation and Node names last applied (not carried: a new run applies once more, which is idempotent). */
+const appliedConfig = new WeakMap<NodeGroupEntity, string>();
+
+/** Applies the group's labels and taints to its Nodes when the spec generation or the set of its Nodes changed. */
+async function applyNodeConfig(e: NodeGroupEntity): Promise<void> {
+  const view = e.group;
+  if (!view || view.deleting || view.invalid !== undefined) return;
+  const nodeNames = [...e.nodes.values()].flatMap((n) => (n.nodeName && !n.removing ? [n.nodeName] : [])).sort();
+  if (nodeNames.length === 0) return;
+  const key = `${view.generation}|${nodeNames.join(',')}`;
+  if (appliedConfig.get(e) === key) return;
+  if (!patched(PATCH_APPLY_NODE_CONFIG)) return;
+  try {
+    const r = await configActs.applyNodeGroupNodeConfig({ ...e.ref, nodeNames });
+    appliedConfig.set(e, key);
+    if (r.changed.length > 0) log.info('NodeGroup labels/taints applied to its Nodes', { nodegroup: e.groupLabel, changed: r.changed, unchanged: r.unchanged });
+  } catch (err) {
+    // Tried again at the next sync.
+    log.warn('could not apply the NodeGroup labels/taints to its Nodes', { nodegroup: e.groupLabel, error: err instanceof Error ? err.message : String(err) });
+  }
+}
 
 /** Re-reads the NodeGroup (false when it is gone), sets the finalizer, then relists its VPSieNodes. */
 export async function sync(e: NodeGroupEntity): Promise<boolean> {
@@ -17,6 +50,7 @@ export async function sync(e: NodeGroupEntity): Promise<boolean> {
   if (!view.deleting && !view.hasFinalizer) await acts.setNodeGroupFinalizer({ ...e.ref, present: true });
   await relist(e);
   if (e.seedFromCluster) await seedFromCluster(e);
+  await applyNodeConfig(e);
   e.dirty = true;
   return true;
 }
