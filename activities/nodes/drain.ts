@@ -175,6 +175,14 @@ export function createDrainActivities(deps: OrchestratorDeps) {
         else if (d.action === 'wait') plan.wait.push(ref);
         else plan.skipped.push({ ...ref, reason: d.reason });
       }
+      // Document 001 §2.5.3 "drain started": the drain plans once, right after the cordon (one Event per node, a retry updates it).
+      await recordEvent(deps.kc, {
+        target: { apiVersion: 'v1', kind: 'Node', name: input.nodeName, ...(node.metadata?.uid ? { uid: node.metadata.uid } : {}) },
+        type: 'Normal',
+        reason: 'DrainStarted',
+        message: `node cordoned, draining: ${plan.evict.length} pod(s) to evict, ${plan.wait.length} to wait for, ${plan.skipped.length} skipped${(plan.refusals ?? []).length > 0 ? `, refused by ${(plan.refusals ?? []).map((r) => r.reason).join(', ')}` : ''}`,
+        dedupeKey: 'drain-started',
+      });
       return plan;
     },
 

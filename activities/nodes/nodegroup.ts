@@ -30,7 +30,7 @@ import {
   type VPSieNodePhase,
   type VPSieNodeSpecInput,
 } from '../../lib/crds/autoscaler';
-import { recordEvent } from '../../lib/kube/events';
+import { errorEventReason, recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
 import { autoscalerMetrics } from '../../lib/metrics';
@@ -419,6 +419,18 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
       if (!raw) return;
       const prev = ((raw.status ?? {}) as { conditions?: NodeGroupCondition[] }).conditions;
       const status = buildNodeGroupStatus(input.status, prev, new Date().toISOString(), await machineFacts(input));
+      // Document 001 §2.5.3: a configuration error or a VPSie API error is an Event on the NodeGroup, once per new error.
+      const before = (prev ?? []).find((c) => c.type === 'Error');
+      const after = (status.conditions ?? []).find((c) => c.type === 'Error');
+      if (after && after.status === 'True' && (before?.status !== 'True' || before.reason !== after.reason)) {
+        await recordEvent(deps.kc, {
+          target: groupTarget(input),
+          type: 'Warning',
+          reason: errorEventReason(after.reason),
+          message: `${after.reason}: ${after.message}`,
+          dedupeKey: `error-${after.reason}`,
+        });
+      }
       try {
         await custom.patchNamespacedCustomObjectStatus(
           { group: GROUP, version: VERSION, namespace: input.namespace, plural: NODEGROUP_PLURAL, name: input.name, body: { status } },

@@ -17,6 +17,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Plan } from '../../clients/vpsie/schemas';
 import { pdbFromK8s, scaleDownNodesFromK8s } from '../../decision/nodes/scale-down/from-k8s';
+import { volumeLookup } from '../../decision/scheduling/from-k8s';
 import {
   decideLoop,
   observation,
@@ -68,11 +69,7 @@ import { GONE_PHASES, IN_FLIGHT_PHASES } from '../../decision/nodes/lifecycle/ph
 import { mergeScalingCondition } from '../../decision/nodes/scale-down/loop-records';
 import { untilActivityCancelled } from '../../lib/temporal/activity';
 import { nodeSample } from '../../decision/nodes/scale-down/utilization';
-import { countsForUtilization } from '../../decision/nodes/scale-down/pods';
-import { plannerGroup } from '../../decision/nodes/scale-down/methods/consolidation';
-import { planScaleUp } from '../../decision/planner/planner';
-import type { SimPod } from '../../decision/scheduling/types';
-import { groupUsageSamples, type GroupUsageSample, type UtilizationVerdict } from '../../decision/nodes/scale-up/utilization';
+import { groupUsageSamples, utilizationOffering, type GroupUsageSample, type UtilizationVerdict } from '../../decision/nodes/scale-up/utilization';
 import { API_VERSION, NODEGROUP_KIND } from '../../lib/crds/autoscaler';
 import { createNodeUsageReader } from './usage';
 
@@ -183,7 +180,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
   const countedRemovals = new OnceKeys();
   const removalKey = (): string => {
     try {
-      return Context.current().info.workflowExecution.workflowId;
+      return Context.current().info.workflowExecution?.workflowId ?? `no-workflow-${Date.now()}`;
     } catch {
       return `outside-an-activity-${Date.now()}`;
     }
@@ -295,10 +292,17 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
     }
 
     // Only what the decision reads (annotations filtered): the snapshot stays in the worker.
-    const { nodes } = scaleDownNodesFromK8s(nodeList.items, podList.items, (name) => {
-      const vn = vnByNode.get(name);
-      return vn ? { vpsieNode: vn.metadata.name, offeringId: vn.spec.offeringID } : {};
-    });
+    // Bound PersistentVolumes: a pod whose PV allows no other node cannot move (safety check 4).
+    const [pvcList, pvList] = await Promise.all([core.listPersistentVolumeClaimForAllNamespaces(), core.listPersistentVolume()]);
+    const { nodes } = scaleDownNodesFromK8s(
+      nodeList.items,
+      podList.items,
+      (name) => {
+        const vn = vnByNode.get(name);
+        return vn ? { vpsieNode: vn.metadata.name, offeringId: vn.spec.offeringID } : {};
+      },
+      { volumes: volumeLookup(pvcList.items, pvList.items) },
+    );
     // metrics-server's usage per node (issue #17): on the node (the anti-flap rule) and in its sample
     // (requested and used shares, tracked separately by the workflow's tracker).
     for (const n of nodes) {
@@ -318,56 +322,6 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
     const snap: ScaleDownSnapshot = { nodes, pdbs: pdbList.items.map(pdbFromK8s), groups, inFlightRemovals, samples, vpsieNodes, groupUsage };
     lastRead.set(req.scope, { at: Date.now(), snap });
     return snap;
-  }
-
-  /**
-   * The offering of a utilisation-driven node: the planner's choice for the group (its offerings,
-   * preferred type, mixed-instances policy) for one probe pod as large as the group's largest pod
-   * (cpu and memory separately), with the DaemonSet pods of the group's node that runs most of them:
-   * the cheapest offering on which the group's pods can run. Without pods: the cheapest offering.
-   */
-  function utilizationOffering(snap: ScaleDownSnapshot, g: ScaleDownGroup): { offeringID?: string; message: string } {
-    const mine = snap.nodes.filter((n) => n.nodeGroup === g.name);
-    let cpu = 0;
-    let mem = 0;
-    let daemonSetPods: SimPod[] = [];
-    for (const n of mine) {
-      const ds = n.pods.filter((p) => p.ownerKind === 'DaemonSet' && countsForUtilization(p));
-      if (ds.length > daemonSetPods.length) daemonSetPods = ds.map((p) => ({ ...p, nodeName: undefined }) as SimPod);
-      for (const p of n.pods) {
-        if (p.ownerKind === 'DaemonSet' || !countsForUtilization(p)) continue;
-        cpu = Math.max(cpu, p.requests.cpuMilli);
-        mem = Math.max(mem, p.requests.memoryBytes);
-      }
-    }
-    const probe = (c: number, m: number): SimPod => ({
-      name: 'utilization-probe',
-      namespace: g.namespace,
-      uid: 'utilization-probe',
-      labels: {},
-      requests: { cpuMilli: c, memoryBytes: m, pods: 1, ephemeralStorageBytes: 0 },
-      tolerations: [{ operator: 'Exists' }],
-    });
-    const pg = plannerGroup(g);
-    const plan = (p: SimPod) =>
-      planScaleUp({
-        pendingPods: [p],
-        existingNodes: [],
-        inFlightNodes: [],
-        nodeGroups: [{ ...pg, currentNodes: 0, maxNodes: Math.max(1, pg.maxNodes) }],
-        daemonSetPods,
-        maxClusterNodes: 1_000_000,
-        enforceMinNodes: false,
-      });
-    let d = plan(probe(cpu, mem));
-    let note = `largest pod of the group ${cpu}m cpu / ${Math.round(mem / 1048576)}Mi memory`;
-    if (d.groups.length === 0) {
-      d = plan(probe(0, 0));
-      note = `no offering holds the group's largest pod (${cpu}m / ${Math.round(mem / 1048576)}Mi): the cheapest offering`;
-    }
-    const o = d.groups[0]?.offerings[0];
-    if (!o) return { message: `no offering of the group can be planned (${(g.offerings ?? []).length} priced)` };
-    return { offeringID: o.offeringId, message: `offering ${o.nickname} (${o.monthlyPrice}/month; ${note})` };
   }
 
   return {
@@ -486,7 +440,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
       if (!parsed?.ok) return { requestId: input.requestId, created: [], message: `NodeGroup ${key} not found` };
       const ng = parsed.value;
       const group: ScaleDownGroup = { ...found, offerings: found.offerings ?? (await offeringsOf(ng)) };
-      const choice = utilizationOffering(snap, group);
+      const choice = utilizationOffering(snap.nodes, group);
       const numbers = Object.keys(input.verdict.numbers)
         .sort()
         .map((k) => `${k}=${input.verdict.numbers[k]}`)
@@ -626,6 +580,13 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
         message: `${input.decision ? `${input.decision.message}; ` : ''}outcome ${input.outcome} (${input.reason}): ${input.message}`,
         workflowId: removalKey(),
         nodes: input.nodes.slice(0, 64),
+      });
+      await recordEvent(deps.kc, {
+        target: { apiVersion: API_VERSION, kind: NODEGROUP_KIND, namespace: input.namespace, name: input.nodeGroup },
+        type: failed ? 'Warning' : 'Normal',
+        reason: input.outcome === 'DryRun' ? 'ScaleDownDryRun' : failed ? 'ScaleDownFailed' : 'ScaleDownCompleted',
+        message: `${input.nodes.join(', ')}: ${input.outcome} (${input.reason}): ${input.message}`,
+        dedupeKey: `scaledown-${removalKey()}`,
       });
       await Promise.all(
         input.nodes.map((node) =>

@@ -23,7 +23,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Plan } from '../../clients/vpsie/schemas';
 import { planScaleUp } from '../../decision/planner/planner';
 import type { ScaleUpDecision } from '../../decision/planner/types';
-import type { PodOutcome, ScaleUpRecord } from '../../decision/nodes/scale-up/record';
+import { groupOutcomeOf, schedulingConstraintCounts, type PodOutcome, type ScaleUpRecord } from '../../decision/nodes/scale-up/record';
 import { toPlannerInput, uidList, type ScaleUpSnapshot } from '../../decision/nodes/scale-up/snapshot';
 import {
   GROUP,
@@ -42,7 +42,8 @@ import { recordEvent } from '../../lib/kube/events';
 import { LIVE_POD_SELECTOR } from '../../lib/kube/pod-cache';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
-import { autoscalerMetrics } from '../../lib/metrics';
+import { autoscalerMetrics, OnceKeys } from '../../lib/metrics';
+import { writeLastDecision } from './decision-status';
 import type { OrchestratorDeps } from '../../workers/deps';
 import { nodeGroupScaleUpUpdate, nodeGroupWorkflowId, type ScaleUpRequest, type ScaleUpResult } from '../../workflows/nodes/contracts';
 import { untilActivityCancelled } from '../../lib/temporal/activity';
@@ -94,6 +95,8 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
   const apps = deps.kc.makeApiClient(k8s.AppsV1Api);
   const custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
   const metrics = autoscalerMetrics(deps.registry);
+  /** Scale-up requests already counted (a retried recordScaleUpOutcome counts nothing twice). */
+  const countedRequests = new OnceKeys();
   const log = logger('scale-up-activities');
   const watchNs = deps.config.WATCH_NAMESPACE;
   // New VPSieNodes get their VM creates from `requestGroupScaleUp` itself (SCALE_UP_EARLY_CREATE).
@@ -129,11 +132,13 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
   }
 
   async function snapshot(req: SnapshotRequest): Promise<ScaleUpSnapshot> {
-    const [live, ngRaw, vnRaw, dss] = await Promise.all([
+    const [live, ngRaw, vnRaw, dss, pvcs, pvs] = await Promise.all([
       podsAndNodes(req.podUids ?? []),
       listCustom(NODEGROUP_PLURAL),
       listCustom(VPSIENODE_PLURAL),
       apps.listDaemonSetForAllNamespaces(),
+      core.listPersistentVolumeClaimForAllNamespaces(),
+      core.listPersistentVolume(),
     ]);
     metrics.scaleUpSnapshotReads.inc({ source: live.from });
     const nodeGroups: NodeGroup[] = [];
@@ -161,7 +166,16 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       }
     }
     const snap = toPlannerInput(
-      { pods: live.pods, nodes: live.nodes, nodeGroups, vpsieNodes, daemonSets: dss.items, plans },
+      {
+        pods: live.pods,
+        nodes: live.nodes,
+        nodeGroups,
+        vpsieNodes,
+        daemonSets: dss.items,
+        plans,
+        persistentVolumeClaims: pvcs.items,
+        persistentVolumes: pvs.items,
+      },
       {
         ...(req.podUids ? { podUids: req.podUids } : {}),
         maxClusterNodes: deps.config.MAX_CLUSTER_NODES,
@@ -180,6 +194,7 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       nodeGroups: snap.input.nodeGroups.length,
       assigned: snap.assigned.length,
       released: snap.released.length,
+      ...(snap.pressure.length > 0 ? { pressure: snap.pressure } : {}),
       ...(snap.released.length > 0 ? { releasedPods: snap.released.slice(0, 20) } : {}),
     });
     const releasedOfBatch = snap.released.filter((r) => snap.podUids[r.pod] !== undefined).length;
@@ -302,13 +317,15 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
       }
       for (const [g, n] of byGroup) metrics.unschedulablePods.set({ nodegroup: g }, n);
       metrics.unschedulablePods.set({ nodegroup: 'none' }, none);
+      metrics.schedulingConstraints.reset();
+      for (const c of schedulingConstraintCounts(record)) metrics.schedulingConstraints.set({ nodegroup: c.nodegroup, reason: c.reason }, c.count);
       for (const g of record.groups) {
-        if (g.dryRun) continue;
-        if (g.created.length > 0) {
-          metrics.scaleUpTotal.inc({ nodegroup: g.group });
-          metrics.nodesCreated.inc({ nodegroup: g.group }, g.created.length);
+        // Once per request: a retry of this activity does not count the same decision again.
+        if (countedRequests.first(g.requestId)) {
+          metrics.scaleUpOperations.inc({ nodegroup: g.group, outcome: groupOutcomeOf(g) });
+          if (!g.dryRun && (g.error !== undefined || (g.refused && g.created.length === 0))) metrics.scaleUpFailures.inc({ nodegroup: g.group });
         }
-        if (g.error !== undefined || (g.refused && g.created.length === 0)) metrics.scaleUpFailures.inc({ nodegroup: g.group });
+        if (g.dryRun) continue;
         if (!record.groups.some((x) => x.group === g.group && x !== g)) {
           if (!byGroup.has(g.group)) metrics.unschedulablePods.set({ nodegroup: g.group }, 0);
         }
@@ -338,6 +355,13 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
           reason,
           message,
           dedupeKey: `scaleup-${g.requestId}`,
+        });
+        await writeLastDecision(custom, { namespace, name }, 'lastScaleUpDecision', {
+          time: new Date().toISOString(),
+          reason,
+          message: message.slice(0, 2048),
+          workflowId: record.workflowId,
+          ...(g.created.length > 0 ? { nodes: g.created.slice(0, 64) } : {}),
         });
       }
       // Pod Events (bounded concurrency).

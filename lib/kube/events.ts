@@ -74,3 +74,21 @@ export async function recordEvent(kc: k8s.KubeConfig, e: EventRecord): Promise<v
     logger('events').warn('could not record an Event', { reason: e.reason, object: `${e.target.kind}/${namespace}/${e.target.name}`, error: String(err) });
   }
 }
+
+/**
+ * The Event reasons of document 001 §2.5.3 beyond the per-object ones (on the NodeGroup):
+ * `ConfigurationError` for a group the orchestrator cannot act on as configured (invalid spec,
+ * unknown datacenter, offering or image), `VPSieAPIError` for the VPSie API failing or refusing.
+ */
+export const NODEGROUP_ERROR_EVENT_REASONS = ['ConfigurationError', 'VPSieAPIError'] as const;
+export type NodeGroupErrorEventReason = (typeof NODEGROUP_ERROR_EVENT_REASONS)[number];
+
+const CONFIGURATION_ERRORS: ReadonlySet<string> = new Set(['InvalidConfiguration', 'DatacenterNotFound', 'OfferingNotFound', 'ImageNotFound']);
+const VPSIE_API_ERRORS: ReadonlySet<string> = new Set(['VPSieAPIError', 'QuotaExceeded']);
+
+/** The Event reason of a NodeGroup Error condition reason (other failures keep their own reason). */
+export function errorEventReason(conditionReason: string): string {
+  if (CONFIGURATION_ERRORS.has(conditionReason)) return 'ConfigurationError';
+  if (VPSIE_API_ERRORS.has(conditionReason)) return 'VPSieAPIError';
+  return conditionReason;
+}

@@ -20,3 +20,10 @@ export const SA_WORKLOAD = defineSearchAttributeKey('Workload', SearchAttributeT
 export const SA_COORDINATION = defineSearchAttributeKey('VPANAPCoordination', SearchAttributeType.KEYWORD);
 /** A coordination run's circuit breaker: Closed, Open or HalfOpen. */
 export const SA_CIRCUIT_BREAKER = defineSearchAttributeKey('CircuitBreaker', SearchAttributeType.KEYWORD);
+/**
+ * The typed reason of the last decision a node-autoscaling run made (a scale-up's outcome such as
+ * TriggeredScaleUp or ScaleUpRefused, a removal's Underutilized or Consolidation, a drain's
+ * outcome, a garbage collection's verdict), so the Web UI filters runs by why as well as by group.
+ */
+export const DECISION_REASON_SEARCH_ATTRIBUTE = 'DecisionReason';
+export const SA_DECISION_REASON = defineSearchAttributeKey(DECISION_REASON_SEARCH_ATTRIBUTE, SearchAttributeType.KEYWORD);

@@ -22,7 +22,18 @@
  *
  * Deterministic: time from the workflow clock, all I/O in activities (activities/nodes/drain.ts).
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, executeChild, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  executeChild,
+  isCancellation,
+  patched,
+  proxyActivities,
+  sleep,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { SA_DECISION_REASON, SA_VPSIENODE } from '../../lib/temporal/search-attributes';
 import type { DrainActivities, PodRef } from '../../activities/nodes/drain';
 import type { DrainRefusal } from '../../decision/nodes/drain/safety';
 import type { DrainSkipReason } from '../../decision/nodes/drain/reasons';
@@ -75,6 +86,8 @@ export interface DrainNodeResult {
 
 /** The drain of issue #12: safety re-check after the cordon, own grace periods, evictions in one activity, uncordon on any failure. */
 export const PATCH_DRAIN_V2 = 'drain-keeps-its-promises';
+/** Patch (issue #17): a finished drain upserts DecisionReason (DrainComplete/DrainFailed) and its VPSieNode. */
+export const PATCH_DRAIN_SEARCH_ATTRIBUTES = 'drain-search-attributes';
 
 export async function drainNodeWorkflow(input: DrainNodeInput): Promise<DrainNodeResult> {
   if (patched(PATCH_DRAIN_V2)) return drainV2(input);
@@ -171,6 +184,13 @@ async function drainV2(input: DrainNodeInput): Promise<DrainNodeResult> {
     const seconds = (Date.now() - started) / 1000;
     const reason = outcome === 'Drained' || outcome === 'NodeNotFound' ? 'DrainComplete' : 'DrainFailed';
     await acts.recordDrain({ nodeName: input.nodeName, outcome, seconds, reason, message: `${message}${forWhom}` }).catch(() => undefined);
+    if (patched(PATCH_DRAIN_SEARCH_ATTRIBUTES)) {
+      // The Web UI filters drains by why and by VPSieNode (issue #17).
+      upsertSearchAttributes([
+        { key: SA_DECISION_REASON, value: reason },
+        ...(input.vpsieNode ? [{ key: SA_VPSIENODE, value: `${input.vpsieNode.namespace}/${input.vpsieNode.name}` }] : []),
+      ]);
+    }
     return {
       nodeName: input.nodeName,
       outcome,

@@ -20,7 +20,8 @@
  * on (`holdPodsOnInFlightNodes`, after each round) taking that room in every later snapshot; and the
  * trigger does not batch pods again while their run is open.
  */
-import { patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { SA_DECISION_REASON, SA_NODEGROUP } from '../../lib/temporal/search-attributes';
 import type { ScaleUpActivities } from '../../activities/nodes/scale-up';
 import { planScaleUp } from '../../decision/planner/planner';
 import { compareStrings } from '../../lib/compare';
@@ -40,6 +41,7 @@ import {
   type GroupOutcome,
   type PodOutcome,
   type ScaleUpRecord,
+  runSearchAttributes,
 } from '../../decision/nodes/scale-up/record';
 import { SCALE_UP_FAST, NODEGROUP_UPDATE_SCALE_UP, SCALE_UP_OUTCOME } from '../../lib/temporal/retry-profiles';
 
@@ -57,6 +59,8 @@ export interface ScaleUpWorkflowInput {
 }
 
 const MAX_ROUNDS = 3;
+/** Patch (issue #17): a finished run upserts its NodeGroup and DecisionReason search attributes. */
+export const PATCH_SEARCH_ATTRIBUTES = 'scale-up-search-attributes';
 
 const acts = proxyActivities<ScaleUpActivities>({
   startToCloseTimeout: '60s',
@@ -224,6 +228,14 @@ export async function scaleUpWorkflow(input: ScaleUpWorkflowInput): Promise<Scal
     gone,
   };
   await slowActs.recordScaleUpOutcome(record);
+  if (patched(PATCH_SEARCH_ATTRIBUTES)) {
+    // The Web UI filters scale-up runs by group and by why (issue #17).
+    const sa = runSearchAttributes(record);
+    upsertSearchAttributes([
+      { key: SA_DECISION_REASON, value: sa.reason },
+      ...(sa.nodeGroup !== undefined ? [{ key: SA_NODEGROUP, value: sa.nodeGroup }] : []),
+    ]);
+  }
   if (input.observeLatency !== false) {
     const created = groups.flatMap((g) => g.created.map((name) => ({ namespace: g.group.split('/')[0]!, name })));
     if (created.length > 0) {

@@ -9,6 +9,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 import type { Config } from '../../../lib/config';
 import {
   API_VERSION,
@@ -33,7 +34,7 @@ import { recordEvent } from '../../../lib/kube/events';
 import { apiStatus } from '../../../lib/kube/api';
 import { nodeReady } from '../../../decision/scheduling/from-k8s';
 import { logger } from '../../../lib/log';
-import { autoscalerMetrics } from '../../../lib/metrics';
+import { autoscalerMetrics, nodeGroupLabel } from '../../../lib/metrics';
 import {
   buildStatusPatch,
   matchNode,
@@ -401,9 +402,10 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
           { group: GROUP, version: VERSION, namespace: t.vpsieNode.namespace, plural: VPSIENODE_PLURAL, name: t.vpsieNode.name, body: { status } },
           merge,
         );
-        metrics.phaseTransitions.inc({ nodegroup: t.nodeGroup, phase: t.to, reason: t.reason });
-        if (t.provisioningSeconds !== undefined) metrics.provisioningSeconds.observe({ nodegroup: t.nodeGroup }, t.provisioningSeconds);
-        if (t.joiningSeconds !== undefined) metrics.joiningSeconds.observe({ nodegroup: t.nodeGroup }, t.joiningSeconds);
+        const nodegroup = nodeGroupLabel(t.vpsieNode.namespace, t.nodeGroup);
+        metrics.phaseTransitions.inc({ nodegroup, phase: t.to, reason: t.reason });
+        if (t.provisioningSeconds !== undefined) metrics.provisioningSeconds.observe({ nodegroup }, t.provisioningSeconds);
+        if (t.joiningSeconds !== undefined) metrics.joiningSeconds.observe({ nodegroup }, t.joiningSeconds);
         log.info('vpsienode phase transition', {
           vpsieNode: `${t.vpsieNode.namespace}/${t.vpsieNode.name}`,
           from: t.from,
@@ -423,7 +425,15 @@ export function createVPSieNodeActivities(deps: OrchestratorDeps) {
 
     /** Counts a Failed VPSieNode cleaned up after its TTL. */
     async countTtlDeletion(nodeGroup: string): Promise<void> {
-      metrics.ttlDeletions.inc({ nodegroup: nodeGroup });
+      // The namespace is the lifecycle's (its workflow id is vpsienode:<namespace>/<name>).
+      let wf = '';
+      try {
+        wf = Context.current().info.workflowExecution?.workflowId ?? '';
+      } catch {
+        wf = '';
+      }
+      const ns = /^vpsienode:([^/]+)\//.exec(wf)?.[1];
+      metrics.ttlDeletions.inc({ nodegroup: ns !== undefined ? nodeGroupLabel(ns, nodeGroup) : nodeGroup });
     },
 
     /** Finds the machine's Node by providerID, hostname or IP. */

@@ -4,7 +4,8 @@
  * and how that condition merges with the one the NodeGroup workflow writes.
  */
 import type { NodeGroupCondition } from '../../../lib/crds/autoscaler/nodegroup';
-import { nodeEvents, scalingCondition, type ScalingCondition } from './records';
+import { nodeEvent, nodeEvents, scalingCondition, type ScalingCondition } from './records';
+import { SAFETY_REASONS, type ScaleDownReason } from './reasons';
 import type { ReplacementNode, ScaleDownDecision } from './types';
 
 /** One removal child per approved 'delete' node; one per consolidation (its nodes together). */
@@ -92,4 +93,53 @@ export function mergeScalingCondition(
   const out = previous.filter((c) => c.type !== 'Scaling');
   out.push(next);
   return out;
+}
+
+/**
+ * Safety checks that start failing in this decision: for every blocked node, the safety reasons
+ * it fails now and did not fail at the last written Event (its key in `keys`, as `changedEvents`
+ * keeps them), counted per NodeGroup and reason. A check that keeps failing tick after tick is
+ * counted once; one that passes and fails again is counted again.
+ */
+export function safetyFailureTransitions(
+  d: ScaleDownDecision,
+  keys: Readonly<Record<string, string>>,
+): { nodeGroup: string; reason: ScaleDownReason; count: number }[] {
+  const counts = new Map<string, { nodeGroup: string; reason: ScaleDownReason; count: number }>();
+  for (const v of d.nodes) {
+    if (v.outcome !== 'blocked') continue;
+    const before = new Set((keys[v.node]?.split('|')[1] ?? '').split(',').filter((x) => x !== ''));
+    for (const r of new Set(v.blockers.map((b) => b.reason))) {
+      if (!SAFETY_REASONS.includes(r) || before.has(r)) continue;
+      const g = v.nodeGroup ?? 'none';
+      const k = `${g}|${r}`;
+      const c = counts.get(k) ?? { nodeGroup: g, reason: r, count: 0 };
+      c.count += 1;
+      counts.set(k, c);
+    }
+  }
+  return [...counts.values()].sort((a, b) => (a.nodeGroup < b.nodeGroup ? -1 : a.nodeGroup > b.nodeGroup ? 1 : a.reason < b.reason ? -1 : 1));
+}
+
+/** The typed reason of a removal's decision (the DecisionReason search attribute, the NodeGroup status). */
+export function removalDecisionReason(kind: 'delete' | 'consolidate'): 'Underutilized' | 'Consolidation' {
+  return kind === 'consolidate' ? 'Consolidation' : 'Underutilized';
+}
+
+/**
+ * The scale-down decision of one removal, as it travels with the removal (its history) and lands
+ * in the NodeGroup status: the typed reason and, per node, the verdict's numbers (window
+ * utilisation against the thresholds, pods to evict and where they go).
+ */
+export function removalDecision(
+  d: ScaleDownDecision,
+  r: { kind: 'delete' | 'consolidate'; nodes: readonly { node: string }[] },
+  at: string,
+): { reason: 'Underutilized' | 'Consolidation'; message: string; at: string } {
+  const verdicts = new Map(d.nodes.map((v) => [v.node, v]));
+  const parts = r.nodes.map((n) => {
+    const v = verdicts.get(n.node);
+    return v ? `${n.node}: ${nodeEvent(v).message}` : `${n.node}: approved`;
+  });
+  return { reason: removalDecisionReason(r.kind), message: `scale-down decision of ${at}: ${parts.join('; ')}`.slice(0, 1500), at };
 }

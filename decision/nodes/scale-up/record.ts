@@ -277,3 +277,46 @@ export function stabilizationDelayMs(
  * the rest for planning and the create call.
  */
 export const SCALE_UP_START_DEADLINE_MS = 25_000;
+
+/** The outcome of one group's part of a scale-up decision (the `outcome` label of scale_up_operations_total). */
+export function groupOutcomeOf(g: Pick<GroupOutcome, 'dryRun' | 'error' | 'created' | 'refused'>): 'DryRun' | 'Failed' | 'Refused' | 'Created' {
+  if (g.dryRun) return 'DryRun';
+  if (g.error !== undefined) return 'Failed';
+  if (g.created.length === 0) return 'Refused';
+  return 'Created';
+}
+
+/**
+ * The scheduling constraints that kept pods of the record from a scale-up (the pods that did not
+ * trigger one, by the group they were closest to, or "none", and the typed reason), sorted.
+ */
+export function schedulingConstraintCounts(record: Pick<ScaleUpRecord, 'pods'>): { nodegroup: string; reason: NotTriggeredReason; count: number }[] {
+  const counts = new Map<string, { nodegroup: string; reason: NotTriggeredReason; count: number }>();
+  for (const p of record.pods) {
+    if (p.outcome !== 'NotTriggerScaleUp') continue;
+    const nodegroup = p.group ?? 'none';
+    const k = `${nodegroup}|${p.reason}`;
+    const c = counts.get(k) ?? { nodegroup, reason: p.reason, count: 0 };
+    c.count += 1;
+    counts.set(k, c);
+  }
+  return [...counts.values()].sort((a, b) => (a.nodegroup < b.nodegroup ? -1 : a.nodegroup > b.nodegroup ? 1 : a.reason < b.reason ? -1 : 1));
+}
+
+const GROUP_DECISION_REASONS = { Created: 'TriggeredScaleUp', Refused: 'ScaleUpRefused', Failed: 'ScaleUpFailed', DryRun: 'ScaleUpDryRun' } as const;
+
+/**
+ * The search attributes of a finished scale-up run: the NodeGroup it acted on (the one that got
+ * the most new nodes, else the first planned) and the typed reason of its decision
+ * (TriggeredScaleUp, ScaleUpRefused, ScaleUpFailed, ScaleUpDryRun; without a group, the most
+ * frequent reason its pods did not trigger one, or FitsExistingNode).
+ */
+export function runSearchAttributes(record: Pick<ScaleUpRecord, 'groups' | 'pods'>): { nodeGroup?: string; reason: string } {
+  const groups = [...record.groups].sort((a, b) => b.created.length - a.created.length);
+  const g = groups[0];
+  if (g) return { nodeGroup: g.group, reason: GROUP_DECISION_REASONS[groupOutcomeOf(g)] };
+  const counts = new Map<string, number>();
+  for (const p of record.pods) if (p.outcome === 'NotTriggerScaleUp') counts.set(p.reason, (counts.get(p.reason) ?? 0) + 1);
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
+  return { reason: top ? top[0] : 'FitsExistingNode' };
+}

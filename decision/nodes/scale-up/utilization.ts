@@ -19,6 +19,10 @@
  * hold the node back (the window keeps running); the NodeGroup's admission enforces them again.
  */
 import type { ScaleDownGroup, ScaleDownNode } from '../scale-down/types';
+import { countsForUtilization } from '../scale-down/pods';
+import { plannerGroup } from '../scale-down/methods/consolidation';
+import { planScaleUp } from '../../planner/planner';
+import type { SimPod } from '../../scheduling/types';
 
 /** What the scale-down loop's observation reports per NodeGroup (one evaluation). */
 export interface GroupUsageSample {
@@ -254,4 +258,61 @@ export function groupUsageSamples(nodes: readonly ScaleDownNode[], groups: reado
     out.push(s);
   }
   return out;
+}
+
+/**
+ * The offering of a utilisation-driven node: the planner's choice for the group (its priced
+ * offerings, preferred type, mixed-instances policy) for one probe pod as large as the group's
+ * largest pod (cpu and memory separately), with the DaemonSet pods of the group's node that runs most
+ * of them: the cheapest offering on which any of the group's pods can run. Without pods, or when no
+ * offering holds the probe: the cheapest offering.
+ */
+export function utilizationOffering(nodes: readonly ScaleDownNode[], g: ScaleDownGroup): { offeringID?: string; message: string } {
+  let cpu = 0;
+  let mem = 0;
+  let daemonSetPods: SimPod[] = [];
+  for (const n of nodes) {
+    if (n.nodeGroup !== g.name) continue;
+    const ds = n.pods.filter((p) => p.ownerKind === 'DaemonSet' && countsForUtilization(p));
+    if (ds.length > daemonSetPods.length)
+      daemonSetPods = ds.map((p) => {
+        const { nodeName: _n, ...rest } = p;
+        return rest;
+      });
+    for (const p of n.pods) {
+      if (p.ownerKind === 'DaemonSet' || !countsForUtilization(p)) continue;
+      cpu = Math.max(cpu, p.requests.cpuMilli);
+      mem = Math.max(mem, p.requests.memoryBytes);
+    }
+  }
+  const probe = (c: number, m: number): SimPod => ({
+    name: 'utilization-probe',
+    namespace: g.namespace,
+    uid: 'utilization-probe',
+    labels: {},
+    requests: { cpuMilli: c, memoryBytes: m, pods: 1, ephemeralStorageBytes: 0 },
+    tolerations: [{ operator: 'Exists' }],
+  });
+  const pg = plannerGroup(g);
+  const plan = (p: SimPod) =>
+    planScaleUp({
+      pendingPods: [p],
+      existingNodes: [],
+      inFlightNodes: [],
+      // maxNodes is the NodeGroup admission's to enforce: here only the offering is chosen.
+      nodeGroups: [{ ...pg, currentNodes: 0, maxNodes: Math.max(1, pg.maxNodes) }],
+      daemonSetPods,
+      maxClusterNodes: 1_000_000,
+      enforceMinNodes: false,
+    });
+  const mi = (b: number): number => Math.round(b / 1048576);
+  let d = plan(probe(cpu, mem));
+  let note = `largest pod of the group ${cpu}m cpu / ${mi(mem)}Mi memory`;
+  if (d.groups.length === 0) {
+    d = plan(probe(0, 0));
+    note = `no offering holds the group's largest pod (${cpu}m / ${mi(mem)}Mi): the cheapest offering`;
+  }
+  const o = d.groups[0]?.offerings[0];
+  if (!o) return { message: `no offering of the group can be planned (${(g.offerings ?? []).length} priced)` };
+  return { offeringID: o.offeringId, message: `offering ${o.nickname} (${o.monthlyPrice}/month; ${note})` };
 }

@@ -54,8 +54,10 @@ import {
   setHandler,
   sleep,
   startChild,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { SA_DECISION_REASON, SA_NODEGROUP, SA_VPSIENODE } from '../../../lib/temporal/search-attributes';
 import type { DrainActivities } from '../../../activities/nodes/drain';
 import type { ScaleDownActivities, ScaleDownSettings, ScaleDownSnapshot } from '../../../activities/nodes/scale-down';
 import {
@@ -73,7 +75,14 @@ import {
 import type { StrayCordon } from '../../../decision/nodes/drain/cordon-sweep';
 import type { VPSieNodePhase } from '../../../lib/crds/autoscaler/constants';
 import { drainNodeWorkflow, type DrainNodeResult } from '../drain';
-import { changedEvents, conditionsToWrite, removalsOf } from '../../../decision/nodes/scale-down/loop-records';
+import {
+  changedEvents,
+  conditionsToWrite,
+  removalDecision,
+  removalDecisionReason,
+  removalsOf,
+  safetyFailureTransitions,
+} from '../../../decision/nodes/scale-down/loop-records';
 import { KUBERNETES_WRITE, NODEGROUP_UPDATE_SCALE_DOWN, KUBERNETES_DRAIN } from '../../../lib/temporal/retry-profiles';
 import {
   createScaleUpWindows,
@@ -113,6 +122,13 @@ export const PATCH_DECIDE_IN_ACTIVITY = 'scale-down-decide-in-activity';
 export const PATCH_REMOVAL_UNCORDON = 'scale-down-removal-uncordon-on-failure';
 /** Patch of the loop (issue #17): the utilisation-driven scale-up (scaleUpPolicy thresholds over its window). */
 export const PATCH_UTILIZATION_SCALE_UP = 'scale-down-loop-utilization-scale-up';
+/**
+ * Patch of the loop (issue #17, observability): a safety check is counted when it starts failing
+ * for a node (not on every tick), per NodeGroup; each removal starts with the NodeGroup, VPSieNode
+ * and DecisionReason search attributes and carries its decision (typed reason + numbers), which
+ * lands in the NodeGroup's status.lastScaleDownDecision; the loop upserts DecisionReason.
+ */
+export const PATCH_OBSERVABILITY = 'scale-down-loop-observability';
 
 export function scaleDownWorkflowId(scope: string): string {
   return `scale-down:${scope || '*'}`;
@@ -194,6 +210,8 @@ export interface ScaleDownRemovalInput {
   requestId: string;
   reason: string;
   message: string;
+  /** The scale-down decision this removal carries out (typed reason, the numbers; PATCH_OBSERVABILITY). */
+  decision?: { reason: string; message: string; at: string };
   drainTimeoutSeconds: number;
   /** Cap of the grace period of evictions; absent: each pod's own terminationGracePeriodSeconds. */
   maxGracePeriodSeconds?: number;
@@ -223,7 +241,15 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
     message: string,
     removing: string[] = [],
   ): Promise<ScaleDownRemovalResult> => {
-    await acts.recordRemovalOutcome({ namespace: input.namespace, nodeGroup: input.nodeGroup, nodes: nodeNames, outcome, reason, message });
+    await acts.recordRemovalOutcome({
+      namespace: input.namespace,
+      nodeGroup: input.nodeGroup,
+      nodes: nodeNames,
+      outcome,
+      reason,
+      message,
+      ...(input.decision ? { decision: input.decision } : {}),
+    });
     return { outcome, reason, message, drains, removing, replacements };
   };
   const giveBack = async (names: string[], why: string): Promise<void> => {
@@ -382,6 +408,8 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
   const inFlight = new Map<string, RemovalSummary & { vpsieNodes: string[] }>();
   const finished: RemovalSummary[] = [];
   let lastDecision: ScaleDownDecision | undefined;
+  /** The DecisionReason search attribute last upserted (PATCH_OBSERVABILITY). */
+  let decisionReason: string | undefined;
   let wake = false;
   let scaleUpWindows: ScaleUpWindows = carried?.scaleUpWindows ?? createScaleUpWindows(Math.max(300, settings.sampleSeconds * 3));
   let utilVerdicts: UtilizationVerdict[] = [];
@@ -431,6 +459,8 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
       ...(settings.maxGracePeriodSeconds !== undefined ? { maxGracePeriodSeconds: settings.maxGracePeriodSeconds } : {}),
       replacementTimeoutSeconds: settings.replacementTimeoutSeconds,
     };
+    const observed = patched(PATCH_OBSERVABILITY);
+    if (observed && lastDecision) args.decision = removalDecision(lastDecision, r, new Date(decisionAt).toISOString());
     const done = (res: { outcome: ScaleDownRemovalResult['outcome']; reason: RemovalReason; message: string }): void => {
       inFlight.delete(id);
       if (res.outcome === 'DrainFailed' || res.outcome === 'ReplacementFailed') failedDrainAt[groupKeyOf(namespace, r.nodeGroup)] = Date.now();
@@ -449,7 +479,20 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
     };
     void (async () => {
       try {
-        const child = await startChild(scaleDownRemovalWorkflow, { workflowId: id, args: [args] });
+        const vn = summary.vpsieNodes.length === 1 ? summary.vpsieNodes[0] : undefined;
+        const child = await startChild(scaleDownRemovalWorkflow, {
+          workflowId: id,
+          args: [args],
+          ...(observed
+            ? {
+                typedSearchAttributes: [
+                  { key: SA_NODEGROUP, value: groupKeyOf(namespace, r.nodeGroup) },
+                  { key: SA_DECISION_REASON, value: args.reason },
+                  ...(vn !== undefined ? [{ key: SA_VPSIENODE, value: `${namespace}/${vn}` }] : []),
+                ],
+              }
+            : {}),
+        });
         done(await child.result());
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
@@ -536,13 +579,22 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
       await drainActs.uncordonNode(c.node).catch(() => false);
     }
 
+    const keysBefore = eventKeys;
     const ev = changedEvents(d, eventKeys);
     eventKeys = ev.keys;
     const m = metricSamples(d);
+    const observed = patched(PATCH_OBSERVABILITY);
+    const safety = observed
+      ? safetyFailureTransitions(d, keysBefore).map((x) => ({
+          nodegroup: groupKeyOf(nsOf.get(x.nodeGroup) ?? scope, x.nodeGroup),
+          reason: x.reason,
+          count: x.count,
+        }))
+      : m.safetyCheckFailures;
     await acts.recordScaleDownDecision({
       scope,
       events: ev.events,
-      safetyCheckFailures: m.safetyCheckFailures,
+      safetyCheckFailures: safety,
       utilization: m.utilization.map((u) => ({ ...u, nodegroup: groupKeyOf(nsOf.get(u.nodegroup) ?? scope, u.nodegroup) })),
       conditions: conditionsToWrite(d),
     });
@@ -580,7 +632,16 @@ export async function scaleDownWorkflow(input: ScaleDownWorkflowInput): Promise<
 
     const info = workflowInfo();
     const wantsNew = info.continueAsNewSuggested || info.historyLength > maxHistory;
-    if (!wantsNew) for (const r of removalsOf(d)) if (!scalingUp.has(r.nodeGroup)) startRemoval(r, nsOf.get(r.nodeGroup) ?? scope, now);
+    if (!wantsNew) {
+      const removals = removalsOf(d).filter((r) => !scalingUp.has(r.nodeGroup));
+      for (const r of removals) startRemoval(r, nsOf.get(r.nodeGroup) ?? scope, now);
+      const last = removals[removals.length - 1];
+      const why = last ? removalDecisionReason(last.kind) : undefined;
+      if (observed && why !== undefined && why !== decisionReason) {
+        decisionReason = why;
+        upsertSearchAttributes([{ key: SA_DECISION_REASON, value: why }]);
+      }
+    }
 
     if (wantsNew && inFlight.size === 0) {
       await condition(allHandlersFinished);

@@ -107,8 +107,8 @@ describe('drainNodeWorkflow on the sandbox (Eviction API, PodDisruptionBudget, D
       const left = (await sb.core.listNamespacedPod({ namespace: ns })).items.map((p) => p.metadata?.name ?? '');
       expect(left).to.have.length(1);
       expect(left[0]).to.match(/^ds-/);
-      expect(await deps.registry.getSingleMetricAsString('node_drain_duration_seconds'))
-        .to.match(/node_drain_duration_seconds_count\{outcome="Timeout"\} 1/)
+      expect(await deps.registry.getSingleMetricAsString('vpsie_autoscaler_node_drain_duration_seconds'))
+        .to.match(/vpsie_autoscaler_node_drain_duration_seconds_count\{outcome="Timeout"\} 1/)
         .and.match(/_count\{outcome="Drained"\} 1/);
 
       const missing = await sb.temporal.workflow.execute(drainNodeWorkflow, {

@@ -8,11 +8,15 @@ import {
   createScaleUpWindows,
   evaluateGroup,
   groupUsage,
+  groupUsageSamples,
   observeGroups,
   requested,
+  utilizationOffering,
   type GroupUsageSample,
   type ScaleUpWindows,
 } from '../../../../../decision/nodes/scale-up/utilization';
+import { nodeUsageFromList } from '../../../../../activities/nodes/usage';
+import { group, node, offering, pod, res, Gi, Mi } from '../scale-down/fixtures';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -151,5 +155,58 @@ describe('utilisation scale-up window (scaleUpPolicy thresholds)', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('the observation: one sample per group from its nodes (by label) and its scaleUpPolicy', () => {
+    const nodes = [
+      node('a', [], { usage: { cpuMilli: 3600, memoryBytes: 1 * Gi } }),
+      node('b', [], { usage: { cpuMilli: 3200, memoryBytes: 1 * Gi } }),
+      node('c', [], { ready: false }),
+      { ...node('x', [], { usage: { cpuMilli: 10, memoryBytes: 1 } }), nodeGroup: 'other' },
+    ];
+    const g = group('g', 3, { scaleUpInProgress: false, lastScaleUpAt: T0 });
+    const [s] = groupUsageSamples(nodes, [g, group('g', 1, { namespace: 'elsewhere' })]);
+    expect(s).to.deep.include({
+      group: 'kube-system/g',
+      readyNodes: 2,
+      usageNodes: 2,
+      cpu: 0.85,
+      memory: 0.125,
+      cpuThreshold: 80,
+      memoryThreshold: 80,
+      windowSeconds: 60,
+      currentNodes: 3,
+      maxNodes: 10,
+      lastScaleUpAt: T0,
+    });
+    expect(groupUsageSamples(nodes, [g, group('g', 1, { namespace: 'elsewhere' })])).to.have.length(1);
+  });
+
+  it("the offering: the cheapest that holds the group's largest pod (and its DaemonSet pods); the cheapest without pods", () => {
+    const offerings = [offering('small', 2000, 4, 10), offering('large', 8000, 16, 40), offering('medium', 4000, 8, 20)];
+    const g = group('g', 1, { offerings });
+    // 3500m fits medium (4000m) alone, not with the 1000m DaemonSet pod every new node runs.
+    const big = [node('a', [pod('web-1', { requests: res(3500, 512 * Mi) }), pod('ds-1', { ownerKind: 'DaemonSet', requests: res(1000, 64 * Mi) })])];
+    expect(utilizationOffering(big, g).offeringID).to.equal('large');
+    expect(utilizationOffering([node('a', [pod('web-1', { requests: res(3500, 512 * Mi) })])], g).offeringID).to.equal('medium');
+    const small = [node('a', [pod('web-1', { requests: res(500, 512 * Mi) })])];
+    expect(utilizationOffering(small, g).offeringID).to.equal('small');
+    expect(utilizationOffering([], g).offeringID).to.equal('small');
+    const huge = [node('a', [pod('web-1', { requests: res(64000, 512 * Mi) })])];
+    const h = utilizationOffering(huge, g);
+    expect(h.offeringID).to.equal('small');
+    expect(h.message).to.match(/no offering holds the group's largest pod/);
+    expect(utilizationOffering(small, group('g', 1, { offerings: [] })).offeringID).to.equal(undefined);
+  });
+
+  it('NodeMetrics: usage per node in base units; entries metrics-server has not completed are left out', () => {
+    const u = nodeUsageFromList({
+      items: [
+        { metadata: { name: 'a' }, timestamp: '2026-12-03T01:59:08Z', window: '10.007s', usage: { cpu: '1699623636n', memory: '64Mi' } },
+        { metadata: { name: 'b' }, timestamp: null, usage: { cpu: '0', memory: '0' } },
+        { metadata: { name: 'c' }, timestamp: '2026-12-03T01:59:08Z', usage: { cpu: 'bogus', memory: '1Gi' } },
+      ],
+    });
+    expect([...u.entries()]).to.deep.equal([['a', { cpuMilli: 1700, memoryBytes: 64 * Mi }]]);
   });
 });
