@@ -424,7 +424,8 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
       const after = (status.conditions ?? []).find((c) => c.type === 'Error');
       if (after && after.status === 'True' && (before?.status !== 'True' || before.reason !== after.reason)) {
         await recordEvent(deps.kc, {
-          target: groupTarget(input),
+          // With the object's uid, or `kubectl describe nodegroup` (which selects Events by uid) does not show it.
+          target: groupTarget(input, str((raw.metadata as { uid?: unknown } | undefined)?.uid)),
           type: 'Warning',
           reason: errorEventReason(after.reason),
           message: `${after.reason}: ${after.message}`,

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleQuietly, loadHistory } from '../history';
 import { PATCH_ANSWER_WHEN_CREATED } from '../../../workflows/nodes/nodegroup/work';
+import { PATCH_APPLY_NODE_CONFIG } from '../../../workflows/nodes/nodegroup/sync';
 
 const HISTORIES = path.resolve(__dirname, 'histories');
 const FILES = fs
@@ -63,6 +64,21 @@ describe('NodeGroup workflow: replay of recorded histories', function () {
     expect(after).to.include(marker);
     expect(before).to.not.include(marker);
     for (const text of [after, before]) expect(text).to.include('countScaleOperation').and.include('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
+  });
+
+  it('labels and taints applied to existing Nodes (#17): recorded with the nodegroup-applies-node-config patch, and a run from before it replays too', () => {
+    // test/integration/nodes/nodegroup/node-config.test.ts with RECORD_REPLAY_HISTORIES=1: label and taint changes applied to the group's Nodes.
+    const f = 'nodegroup-node-config-applied.json';
+    expect(FILES).to.include(f);
+    const after = fs.readFileSync(path.join(HISTORIES, f), 'utf8');
+    const before = fs.readFileSync(path.join(HISTORIES, 'nodegroup-concurrent-scale-up.json'), 'utf8');
+    const marker = Buffer.from(JSON.stringify({ id: PATCH_APPLY_NODE_CONFIG, deprecated: false })).toString('base64');
+    expect(after).to.include(marker);
+    // The patched code ran: the activity that applies the spec to the Nodes is in the history.
+    expect(after).to.include('"applyNodeGroupNodeConfig"');
+    expect(before).to.not.include(marker);
+    expect(before).to.not.include('applyNodeGroupNodeConfig');
+    // Both replay below (the loop over every nodegroup-*.json history).
   });
 
   for (const f of FILES) {

@@ -14,8 +14,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { PATCH_DRAIN_V2 } from '../../../workflows/nodes/drain';
-import { PATCH_DECIDE_IN_ACTIVITY, PATCH_REMOVAL_UNCORDON } from '../../../workflows/nodes/scale-down/loop';
+import { PATCH_DRAIN_SEARCH_ATTRIBUTES, PATCH_DRAIN_V2 } from '../../../workflows/nodes/drain';
+import { PATCH_DECIDE_IN_ACTIVITY, PATCH_OBSERVABILITY, PATCH_REMOVAL_UNCORDON } from '../../../workflows/nodes/scale-down/loop';
 import { bundleQuietly, loadHistory, recordedWorkflowId, type History } from '../history';
 
 const DIR = path.resolve(__dirname, 'histories-scaledown');
@@ -35,6 +35,30 @@ function patchesOf(h: History): string[] {
     if (data) out.push((JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
   }
   return out;
+}
+
+type Payload = { data?: Uint8Array | null } | null | undefined;
+const decoded = (p: Payload): unknown => (p?.data ? JSON.parse(Buffer.from(p.data).toString('utf8')) : undefined);
+const fieldsOf = (f: Record<string, Payload> | null | undefined): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(f ?? {}).map(([k, v]) => [k, decoded(v)]));
+
+/** The removal children a loop history started: their typed search attributes and their input. */
+function removalStartsOf(h: History): { searchAttributes: Record<string, unknown>; input: { decision?: { reason: string } } }[] {
+  return (h.events ?? []).flatMap((e) => {
+    const a = e.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (a?.workflowType?.name !== 'scaleDownRemovalWorkflow') return [];
+    return [{ searchAttributes: fieldsOf(a.searchAttributes?.indexedFields), input: decoded(a.input?.payloads?.[0]) as { decision?: { reason: string } } }];
+  });
+}
+
+/** The search attributes a history upserted (TemporalChangeVersion, the patch bookkeeping, left out). */
+function upsertsOf(h: History): Record<string, unknown>[] {
+  return (h.events ?? []).flatMap((e) => {
+    const f = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+    if (!f) return [];
+    const { TemporalChangeVersion: _v, ...rest } = fieldsOf(f);
+    return Object.keys(rest).length > 0 ? [rest] : [];
+  });
 }
 
 function activitiesOf(h: History): string[] {
@@ -91,6 +115,58 @@ describe('scale-down: replay of recorded histories', function () {
       const want = f.startsWith('scaledown-loop') ? PATCH_DECIDE_IN_ACTIVITY : PATCH_REMOVAL_UNCORDON;
       expect(patchesOf(h), f).to.include(want);
     }
+  });
+
+  it('issue #17 observability: the loop, removal and drain recorded with their patches carry them; those from before do not (each replays above)', () => {
+    // test/integration/nodes/events.test.ts with RECORD_REPLAY_HISTORIES=1: a loop iteration that started a
+    // removal (scale-down-loop-observability), that removal, and its drain that finished (drain-search-attributes).
+    expect(FILES).to.include.members(['scaledown-loop-observability.json', 'scaledown-removal-observability.json', 'drain-search-attributes.json']);
+
+    const loop = loadHistory(path.join(DIR, 'scaledown-loop-observability.json'));
+    expect(patchesOf(loop)).to.include.members([PATCH_DECIDE_IN_ACTIVITY, PATCH_OBSERVABILITY]);
+    const starts = removalStartsOf(loop);
+    expect(starts, 'the iteration started a removal').to.have.length.greaterThan(0);
+    for (const st of starts) {
+      expect(st.searchAttributes.DecisionReason).to.equal('Underutilized');
+      expect(st.searchAttributes.NodeGroup)
+        .to.be.a('string')
+        .and.match(/^[^/]+\/[^/]+$/);
+      expect(st.input.decision?.reason, 'the decision handed to the removal').to.equal('Underutilized');
+    }
+    expect(upsertsOf(loop).map((u) => u.DecisionReason)).to.include('Underutilized');
+    const loopBefore = loadHistory(path.join(DIR, 'scaledown-loop-idle-shrinks.json'));
+    expect(patchesOf(loopBefore)).to.include(PATCH_DECIDE_IN_ACTIVITY).and.not.include(PATCH_OBSERVABILITY);
+    const startsBefore = removalStartsOf(loopBefore);
+    expect(startsBefore).to.have.length.greaterThan(0);
+    for (const st of startsBefore) {
+      expect(st.searchAttributes).to.deep.equal({});
+      expect(st.input.decision).to.equal(undefined);
+    }
+    expect(upsertsOf(loopBefore)).to.deep.equal([]);
+
+    // The removal: started with the typed search attributes, carrying the decision to recordRemovalOutcome.
+    const removal = loadHistory(path.join(DIR, 'scaledown-removal-observability.json'));
+    const started = removal.events?.[0]?.workflowExecutionStartedEventAttributes;
+    expect(fieldsOf(started?.searchAttributes?.indexedFields)).to.include({ DecisionReason: 'Underutilized' });
+    expect((decoded(started?.input?.payloads?.[0]) as { decision?: { reason: string } }).decision?.reason).to.equal('Underutilized');
+    expect(activitiesOf(removal)).to.include('recordRemovalOutcome');
+    expect((removal.events ?? []).some((e) => e.childWorkflowExecutionCompletedEventAttributes)).to.equal(true);
+    const removalBefore = loadHistory(path.join(DIR, 'scaledown-removal-delete.json'));
+    const startedBefore = removalBefore.events?.[0]?.workflowExecutionStartedEventAttributes;
+    expect(fieldsOf(startedBefore?.searchAttributes?.indexedFields)).to.not.have.property('DecisionReason');
+    expect((decoded(startedBefore?.input?.payloads?.[0]) as { decision?: unknown }).decision).to.equal(undefined);
+
+    // The drain that finished: its outcome and VPSieNode upserted behind its patch.
+    const drain = loadHistory(path.join(DIR, 'drain-search-attributes.json'));
+    expect(patchesOf(drain)).to.deep.equal([PATCH_DRAIN_V2, PATCH_DRAIN_SEARCH_ATTRIBUTES]);
+    expect(activitiesOf(drain)).to.include.members(['cordonNode', 'planDrain', 'recordDrain']);
+    expect(upsertsOf(drain)).to.have.length(1);
+    expect(upsertsOf(drain)[0]).to.have.property('DecisionReason', 'DrainComplete');
+    expect(upsertsOf(drain)[0]).to.have.property('VPSieNode').that.is.a('string');
+    expect((drain.events ?? []).some((e) => e.workflowExecutionCompletedEventAttributes)).to.equal(true);
+    const drainBefore = loadHistory(path.join(DIR, 'drain-v2-cancelled-uncordons.json'));
+    expect(patchesOf(drainBefore)).to.not.include(PATCH_DRAIN_SEARCH_ATTRIBUTES);
+    expect(upsertsOf(drainBefore)).to.deep.equal([]);
   });
 
   it('a non-deterministic change of the loop (a timer first) fails the replay', async () => {

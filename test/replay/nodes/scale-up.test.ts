@@ -10,6 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleQuietly, loadHistory, recordedWorkflowId } from '../history';
+import { PATCH_SEARCH_ATTRIBUTES } from '../../../workflows/nodes/scale-up';
 
 const DIR = path.resolve(__dirname, 'histories-scaleup');
 const FILES = fs
@@ -65,6 +66,47 @@ describe('scale-up: replay of recorded histories', function () {
     expect(h).to.include('scaleUpPlan');
     expect(h).to.not.include('"scaleUpSnapshot"');
     expect(patchesOf('scaleup-holds-in-flight-room-no-deferral.json')).to.not.include('scale-up-plans-in-activity');
+  });
+
+  /** The search attributes a recorded history upserted (TemporalChangeVersion, the patch bookkeeping, left out). */
+  const upsertsOf = (file: string): Record<string, unknown>[] => {
+    const h = JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')) as {
+      events: { upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes?: { indexedFields?: Record<string, { data?: string }> } } }[];
+    };
+    return h.events.flatMap((e) => {
+      const f = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
+      const out = Object.fromEntries(
+        Object.entries(f)
+          .filter(([k, v]) => k !== 'TemporalChangeVersion' && v.data !== undefined)
+          .map(([k, v]) => [k, JSON.parse(Buffer.from(v.data ?? '', 'base64').toString('utf8')) as unknown]),
+      );
+      return Object.keys(out).length > 0 ? [out] : [];
+    });
+  };
+
+  it('has a run recorded after the scale-up-search-attributes patch: its outcome recorded, then DecisionReason and NodeGroup upserted; runs from before upsert none', () => {
+    // test/integration/nodes/events.test.ts with RECORD_REPLAY_HISTORIES=1: a run that created a node for a pending pod.
+    const f = 'scaleup-search-attributes.json';
+    expect(FILES).to.include(f);
+    expect(patchesOf(f)).to.include.members([PATCH_SEARCH_ATTRIBUTES, 'scale-up-plans-in-activity']);
+    const h = fs.readFileSync(path.join(DIR, f), 'utf8');
+    expect(h).to.include('recordScaleUpOutcome');
+    expect(h).to.include('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    const ups = upsertsOf(f);
+    expect(ups).to.have.length(1);
+    expect(ups[0]).to.have.property('DecisionReason', 'TriggeredScaleUp');
+    expect(ups[0])
+      .to.have.property('NodeGroup')
+      .that.is.a('string')
+      .and.matches(/^[^/]+\/[^/]+$/);
+    for (const before of [
+      'scaleup-holds-in-flight-room.json',
+      'scaleup-holds-in-flight-room-no-deferral.json',
+      'scaleup-holds-in-flight-room-plans-in-activity.json',
+    ]) {
+      expect(patchesOf(before), before).to.not.include(PATCH_SEARCH_ATTRIBUTES);
+      expect(upsertsOf(before), before).to.deep.equal([]);
+    }
   });
 
   for (const f of FILES) {
