@@ -4,8 +4,9 @@
  * Events and metrics. Every one is idempotent: creating a VPSieNode that exists (409) or deleting
  * one that is gone (404) counts as done.
  */
+import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { buildNodeGroupStatus, phaseCounts, vpsieGroupIDOf, type GroupMachineFacts, type GroupStatusInput } from '../../decision/nodes/nodegroup';
 import { WORKER_INTENT_ANNOTATION } from './lifecycle/machines';
 import {
@@ -33,7 +34,7 @@ import {
 import { errorEventReason, recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
-import { autoscalerMetrics } from '../../lib/metrics';
+import { autoscalerMetrics, nodeGroupLabel, OnceKeys } from '../../lib/metrics';
 import type { OrchestratorDeps } from '../../workers/deps';
 
 /** Finalizer on a NodeGroup: its deletion waits until every VPSieNode of the group is gone. */
@@ -159,9 +160,21 @@ export function groupViewOf(group: NodeGroup, deps: Pick<OrchestratorDeps, 'conf
   };
 }
 
+/** The identity of the running activity (stable over its retries); outside an activity, the call itself. */
+function operationKey(input: GroupRef & { direction: string }): string {
+  try {
+    const info = Context.current().info;
+    return `${info.workflowExecution?.workflowId ?? ''}/${info.workflowExecution?.runId ?? ''}/${info.activityId}`;
+  } catch {
+    return `${input.namespace}/${input.name}/${input.direction}/${randomUUID()}`;
+  }
+}
+
 export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' | 'kc' | 'registry'>) {
   const custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
   const metrics = autoscalerMetrics(deps.registry);
+  /** Scale operations already counted, by the activity's identity (its retries share it). */
+  const countedOperations = new OnceKeys();
   const log = logger('nodegroup-activities');
 
   async function readRaw(ref: GroupRef): Promise<Record<string, unknown> | undefined> {
@@ -411,7 +424,7 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
     /** Writes the group's status subresource and its gauges. */
     async writeNodeGroupStatus(input: GroupRef & { status: GroupStatusInput }): Promise<void> {
       const raw = await readRaw(input);
-      const label = `${input.namespace}/${input.name}`;
+      const label = nodeGroupLabel(input.namespace, input.name);
       const counts = phaseCounts(input.status.nodes);
       for (const [state, n] of Object.entries(counts)) metrics.nodeGroupNodes.set({ nodegroup: label, state }, n);
       metrics.nodeGroupDesired.set({ nodegroup: label }, input.status.desired);
@@ -448,7 +461,7 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
 
     /** Drops the group's gauges (the group is gone). */
     async clearNodeGroupMetrics(ref: GroupRef): Promise<void> {
-      const label = `${ref.namespace}/${ref.name}`;
+      const label = nodeGroupLabel(ref.namespace, ref.name);
       for (const state of VPSIENODE_PHASES) metrics.nodeGroupNodes.remove({ nodegroup: label, state });
       metrics.nodeGroupDesired.remove({ nodegroup: label });
       metrics.nodeGroupSize.remove({ nodegroup: label });
@@ -456,7 +469,9 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
 
     /** Counts a scale operation the group carried out (scale_up_total / scale_down_total, nodes_removed_total). */
     async countScaleOperation(input: GroupRef & { direction: 'up' | 'down'; nodes: number }): Promise<void> {
-      const label = `${input.namespace}/${input.name}`;
+      const label = nodeGroupLabel(input.namespace, input.name);
+      // Once per operation: a retry of this activity (same workflow run and activity id) counts nothing again.
+      if (!countedOperations.first(operationKey(input))) return;
       if (input.direction === 'up') {
         metrics.scaleUpTotal.inc({ nodegroup: label });
       } else {

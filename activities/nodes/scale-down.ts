@@ -178,6 +178,8 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
   const metrics = autoscalerMetrics(deps.registry);
   /** Removals already counted, by the removal workflow's id. */
   const countedRemovals = new OnceKeys();
+  /** Utilisation scale-up requests already counted (a retried request answers with the same nodes). */
+  const countedUtilizationScaleUps = new OnceKeys();
   const removalKey = (): string => {
     try {
       return Context.current().info.workflowExecution?.workflowId ?? `no-workflow-${Date.now()}`;
@@ -469,7 +471,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
           ? `created ${r.created.join(', ')}`
           : `refused: ${r.refused?.reason ?? 'nothing created'}${r.refused?.message ? ` (${r.refused.message})` : ''}`;
       const message = `${why}; ${choice.message}; ${outcome}`;
-      if (r.created.length > 0) metrics.utilizationScaleUps.inc({ nodegroup: key });
+      if (r.created.length > 0 && countedUtilizationScaleUps.first(input.requestId)) metrics.utilizationScaleUps.inc({ nodegroup: key });
       await recordEvent(deps.kc, {
         target,
         type: 'Normal',
