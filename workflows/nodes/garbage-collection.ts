@@ -7,9 +7,10 @@
  * (decision/nodes/garbage-collection/garbage.ts); each action re-checks before acting, so overlapping runs and
  * retries are safe.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { GarbageCollectionActivities } from '../../activities/nodes/garbage-collection';
-import type { DeletionCap } from '../../decision/nodes/garbage-collection/garbage';
+import { garbageCollectionVerdict, type DeletionCap } from '../../decision/nodes/garbage-collection/garbage';
+import { SA_DECISION_REASON } from '../../lib/temporal/search-attributes';
 import { GARBAGE_COLLECTION } from '../../lib/temporal/retry-profiles';
 
 const acts = proxyActivities<GarbageCollectionActivities>({
@@ -50,6 +51,9 @@ export interface GarbageCollectionResult {
   orphanNodes?: { newlySeen: string[]; waiting: string[]; deleted: string[]; vpsDeleted: string[] };
 }
 
+/** Patch (issue #17): a finished run upserts its verdict as the DecisionReason search attribute. */
+export const PATCH_GC_SEARCH_ATTRIBUTES = 'gc-decision-reason';
+
 export async function garbageCollectionWorkflow(input: GarbageCollectionInput): Promise<GarbageCollectionResult> {
   const report = await acts.gcScan(input);
   // Only the result's shape grew with #12 (the same activities, in the same order): no patch needed.
@@ -82,5 +86,7 @@ export async function garbageCollectionWorkflow(input: GarbageCollectionInput): 
       if (vm.reason === 'Duplicate') result.duplicatesDeleted?.push(vm.identifier);
     }
   for (const n of report.vanished) if (await acts.gcMarkVanished(n)) result.vanishedEnded.push(`${n.namespace}/${n.name}`);
+  // The Web UI filters GC runs by what they found (issue #17).
+  if (patched(PATCH_GC_SEARCH_ATTRIBUTES)) upsertSearchAttributes([{ key: SA_DECISION_REASON, value: garbageCollectionVerdict(result) }]);
   return result;
 }

@@ -312,3 +312,23 @@ export function findGarbage(vms: readonly GcVm[], vpsieNodes: readonly GcVPSieNo
     });
   return report;
 }
+
+/** The typed verdict of one garbage-collection run (its DecisionReason search attribute). */
+export type GarbageCollectionVerdict = 'GarbageDeleted' | 'OrphanNodesReported' | 'WithheldByCap' | 'NoGarbage';
+
+/**
+ * The verdict of a run from what it did: machines deleted, VPSieNodes ended or orphan Nodes deleted
+ * is GarbageDeleted; else orphan Nodes seen or waiting out their grace is OrphanNodesReported; else
+ * garbage the per-run cap left for later is WithheldByCap; else NoGarbage.
+ */
+export function garbageCollectionVerdict(r: {
+  leakedDeleted: readonly string[];
+  vanishedEnded: readonly string[];
+  withheld?: readonly unknown[];
+  orphanNodes?: { newlySeen: readonly string[]; waiting: readonly string[]; deleted: readonly string[] };
+}): GarbageCollectionVerdict {
+  if (r.leakedDeleted.length > 0 || r.vanishedEnded.length > 0 || (r.orphanNodes?.deleted.length ?? 0) > 0) return 'GarbageDeleted';
+  if ((r.orphanNodes?.newlySeen.length ?? 0) + (r.orphanNodes?.waiting.length ?? 0) > 0) return 'OrphanNodesReported';
+  if ((r.withheld?.length ?? 0) > 0) return 'WithheldByCap';
+  return 'NoGarbage';
+}

@@ -18,6 +18,22 @@ const FILES = fs
   .filter((f) => f.endsWith('.json'))
   .sort();
 
+/** The patch ids of a recorded history's markers. */
+function patchIds(json: string): string[] {
+  const events = (
+    JSON.parse(json) as {
+      events: { markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: { data?: string }[] } | undefined> } }[];
+    }
+  ).events;
+  const out: string[] = [];
+  for (const e of events) {
+    const m = e.markerRecordedEventAttributes;
+    const data = m?.details?.['patch-data']?.payloads?.[0]?.data;
+    if (m?.markerName === 'core_patch' && data) out.push((JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id?: string }).id ?? '');
+  }
+  return out;
+}
+
 describe('garbage collection: replay of recorded histories', function () {
   this.timeout(120_000);
   let current: WorkflowBundleWithSourceMap;
@@ -38,6 +54,15 @@ describe('garbage collection: replay of recorded histories', function () {
     expect(old.match(/gcDeleteLeakedVm/g)?.length).to.equal(3);
     expect(fs.readFileSync(path.join(DIR, 'pre12-gc-vanished-first-scan.json'), 'utf8')).to.include('gcMarkVanished');
     expect(fs.readFileSync(path.join(DIR, 'gc-vanished-second-scan.json'), 'utf8')).to.include('gcMarkVanished');
+  });
+
+  it('has a run recorded with the gc-decision-reason patch (its marker and the upsert) and the same path from before it (neither)', () => {
+    const withPatch = fs.readFileSync(path.join(DIR, 'gc-orphan-node-deleted.json'), 'utf8');
+    expect(patchIds(withPatch)).to.include('gc-decision-reason');
+    expect(withPatch).to.include('UPSERT_WORKFLOW_SEARCH_ATTRIBUTES');
+    const before = fs.readFileSync(path.join(DIR, 'pre17-gc-orphan-node-deleted.json'), 'utf8');
+    expect(patchIds(before)).to.not.include('gc-decision-reason');
+    expect(before).to.not.include('UPSERT_WORKFLOW_SEARCH_ATTRIBUTES');
   });
 
   for (const f of FILES) {

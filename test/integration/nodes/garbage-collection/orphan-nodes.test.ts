@@ -15,6 +15,8 @@ import { apiStatus } from '../../../../lib/kube/api';
 import { garbageCollectionWorkflow, type GarbageCollectionInput, type GarbageCollectionResult } from '../../../../workflows/nodes/garbage-collection';
 import type { Orchestrator } from '../../../../workers/orchestrator';
 import { recordHistory } from '../../../support/histories';
+import { SA_DECISION_REASON } from '../../../../lib/temporal/search-attributes';
+import { garbageCollectionVerdict } from '../../../../decision/nodes/garbage-collection/garbage';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
 import { createGroup, customApi, deleteGroup, eventually, groupNodes, groupVNs, simMachines, startTestOrchestrator } from '../../../support/orchestrator';
 
@@ -37,6 +39,9 @@ describe('Garbage collection of orphan Nodes (labelled for a NodeGroup, no VPSie
     const workflowId = uniqueName('gc-orphan');
     const result = await sb.temporal.workflow.execute(garbageCollectionWorkflow, { taskQueue, workflowId, args: [input] });
     if (historyName) recordHistory(sb, workflowId, GC_HISTORIES_DIR, historyName);
+    // The run's verdict is its DecisionReason search attribute (the Web UI filters GC runs by it).
+    const described = await sb.temporal.workflow.getHandle(workflowId).describe();
+    expect(described.typedSearchAttributes.get(SA_DECISION_REASON)).to.equal(garbageCollectionVerdict(result));
     return result;
   }
 
@@ -99,12 +104,14 @@ describe('Garbage collection of orphan Nodes (labelled for a NodeGroup, no VPSie
 
     // Within the grace: waiting, not reported again.
     const second = await gcRun(tq, { namespace: ns, graceSeconds: 3600, orphanNodeGraceSeconds: 3600 });
+    expect(garbageCollectionVerdict(second)).to.equal('OrphanNodesReported');
     expect(second.orphanNodes).to.deep.include({ newlySeen: [], waiting: [orphan], deleted: [] });
     expect(await nodeExists(orphan)).to.equal(true);
 
     // Past the grace: the Node and its VPS (this cluster's, no VPSieNode) are deleted; the group's Node stays.
     const third = await gcRun(tq, { namespace: ns, graceSeconds: 3600, orphanNodeGraceSeconds: 0 }, 'gc-orphan-node-deleted');
     expect(third.orphanNodes).to.deep.include({ deleted: [orphan], vpsDeleted: [vps] });
+    expect(garbageCollectionVerdict(third)).to.equal('GarbageDeleted');
     expect(third.leakedDeleted).to.deep.equal([]);
     expect(await nodeExists(orphan)).to.equal(false);
     expect((await simMachines(sb)).find((m) => m.identifier === vps)?.phase).to.equal('deleted');

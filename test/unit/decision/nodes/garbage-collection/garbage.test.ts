@@ -4,6 +4,7 @@ import {
   classifyVm,
   clusterNote,
   deletionAllowance,
+  garbageCollectionVerdict,
   findGarbage,
   parseCreatedOn,
   parseNotes,
@@ -229,5 +230,23 @@ describe('Garbage collection decisions: notes and times', () => {
     expect(parseNotes(clusterNote('abc-123'))).to.deep.equal({ 'orchestrator-cluster': 'abc-123' });
     expect(parseCreatedOn('2026-03-01 11:00:00')).to.equal(Date.parse('2026-03-01T11:00:00Z'));
     expect(parseCreatedOn('nonsense')).to.equal(undefined);
+  });
+});
+
+describe('garbage collection: the verdict of a run (its DecisionReason)', () => {
+  const none = { leakedDeleted: [], vanishedEnded: [], withheld: [], orphanNodes: { newlySeen: [], waiting: [], deleted: [] } };
+  it('anything deleted or ended is GarbageDeleted, whatever else the run saw', () => {
+    expect(garbageCollectionVerdict({ ...none, leakedDeleted: ['vm-1'] })).to.equal('GarbageDeleted');
+    expect(garbageCollectionVerdict({ ...none, vanishedEnded: ['ns/vn-1'] })).to.equal('GarbageDeleted');
+    expect(garbageCollectionVerdict({ ...none, orphanNodes: { newlySeen: ['n2'], waiting: [], deleted: ['n1'] } })).to.equal('GarbageDeleted');
+  });
+  it('orphan Nodes seen or waiting out their grace, nothing deleted: OrphanNodesReported', () => {
+    expect(garbageCollectionVerdict({ ...none, orphanNodes: { newlySeen: ['n1'], waiting: [], deleted: [] } })).to.equal('OrphanNodesReported');
+    expect(garbageCollectionVerdict({ ...none, orphanNodes: { newlySeen: [], waiting: ['n1'], deleted: [] } })).to.equal('OrphanNodesReported');
+  });
+  it('only garbage the cap withheld: WithheldByCap; nothing at all (or no orphan report): NoGarbage', () => {
+    expect(garbageCollectionVerdict({ ...none, withheld: [{}] })).to.equal('WithheldByCap');
+    expect(garbageCollectionVerdict(none)).to.equal('NoGarbage');
+    expect(garbageCollectionVerdict({ leakedDeleted: [], vanishedEnded: [] })).to.equal('NoGarbage');
   });
 });
