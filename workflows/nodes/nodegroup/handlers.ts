@@ -24,6 +24,9 @@ import { scaleDownRequest, scaleUpRequest } from './scale-requests';
 import { mergePhase, noteFailure, type NodeGroupEntity } from './state';
 import { PATCH_APPLY_NODE_CONFIG } from './sync';
 
+/** Patch (issue #17): a Deleting phase signal of a node the entity does not know is ignored like Terminating and Deleted. */
+export const PATCH_UNKNOWN_DELETING_IGNORED = 'nodegroup-unknown-deleting-ignored';
+
 export function installHandlers(e: NodeGroupEntity): void {
   // A hint to re-read the NodeGroup, never state: `deleting` is what the object says (sync.ts).
   setHandler(nodeGroupSyncSignal, (s) => {
@@ -34,7 +37,8 @@ export function installHandlers(e: NodeGroupEntity): void {
   setHandler(nodeGroupNodePhaseSignal, (p: NodeGroupNodePhase) => {
     let n = e.nodes.get(p.name);
     if (!n) {
-      if (p.phase === 'Deleted' || p.phase === 'Terminating') return;
+      // A node being removed that the entity no longer knows is not added back (Deleting: the VPS delete in flight, issue #17).
+      if (p.phase === 'Deleted' || p.phase === 'Terminating' || (p.phase === 'Deleting' && patched(PATCH_UNKNOWN_DELETING_IGNORED))) return;
       e.seq += 1;
       n = { name: p.name, phase: p.phase, offeringID: p.offeringID ?? '', createdAt: p.at, seq: e.seq, confirmedEpoch: 0 };
       e.nodes.set(p.name, n);
@@ -61,7 +65,7 @@ export function installHandlers(e: NodeGroupEntity): void {
     deleting: e.deleting,
     nodes: [...e.nodes.values()].map((n) => ({
       name: n.name,
-      phase: n.removing && n.phase !== 'Failed' && n.phase !== 'Deleted' ? 'Terminating' : n.phase,
+      phase: n.removing && n.phase !== 'Failed' && n.phase !== 'Deleted' && n.phase !== 'Deleting' ? 'Terminating' : n.phase,
       offeringID: n.offeringID,
       ...(n.nodeName ? { nodeName: n.nodeName } : {}),
       ...(n.reason ? { reason: n.reason } : {}),

@@ -129,6 +129,8 @@ export const PATCH_UTILIZATION_SCALE_UP = 'scale-down-loop-utilization-scale-up'
  * lands in the NodeGroup's status.lastScaleDownDecision; the loop upserts DecisionReason.
  */
 export const PATCH_OBSERVABILITY = 'scale-down-loop-observability';
+/** Patch of the removal (issue #17): a consolidation replacement in Deleting counts as failed, like Terminating. */
+export const PATCH_REPLACEMENT_DELETING = 'scale-down-replacement-deleting-is-failed';
 
 export function scaleDownWorkflowId(scope: string): string {
   return `scale-down:${scope || '*'}`;
@@ -292,7 +294,14 @@ export async function scaleDownRemovalWorkflow(input: ScaleDownRemovalInput): Pr
       phases = await acts.vpsieNodePhases({ namespace: input.namespace, names: up.created });
       const vals = up.created.map((n) => phases[n]);
       if (vals.every((p) => p === 'Ready')) break;
-      const bad = up.created.filter((n) => phases[n] === 'Failed' || phases[n] === 'Deleted' || phases[n] === 'Terminating');
+      const bad = up.created.filter(
+        (n) =>
+          phases[n] === 'Failed' ||
+          phases[n] === 'Deleted' ||
+          phases[n] === 'Terminating' ||
+          // A replacement whose VPS is being deleted will not become Ready (issue #17).
+          (phases[n] === 'Deleting' && patched(PATCH_REPLACEMENT_DELETING)),
+      );
       if (bad.length > 0 || Date.now() >= deadline) {
         await giveBack(up.created, 'consolidation replacements not Ready');
         const why =
