@@ -4,6 +4,7 @@
  * a closed set and a message carrying the numbers.
  */
 import * as k8s from '@kubernetes/client-node';
+import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_PLURAL, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL } from '../crds/autoscaler/constants';
 import { logger } from '../log';
 
 export const EVENT_SOURCE = 'vpsie-autoscaler';
@@ -28,10 +29,35 @@ export interface EventRecord {
   annotations?: Record<string, string>;
 }
 
+/** The plurals of the autoscaler's own kinds an Event may be about without its uid at hand. */
+const OWN_PLURALS: ReadonlyMap<string, string> = new Map([
+  [`${API_VERSION}/${NODEGROUP_KIND}`, NODEGROUP_PLURAL],
+  [`${API_VERSION}/${VPSIENODE_KIND}`, VPSIENODE_PLURAL],
+]);
+
+/**
+ * The uid of a NodeGroup or VPSieNode an Event is about, read when the caller did not give it:
+ * `kubectl describe` selects an object's Events by its uid, so an Event without it is not shown
+ * there. Undefined for other kinds, a gone object or a failed read (the Event is recorded anyway).
+ */
+async function ownObjectUid(kc: k8s.KubeConfig, t: EventTarget): Promise<string | undefined> {
+  const plural = OWN_PLURALS.get(`${t.apiVersion}/${t.kind}`);
+  if (plural === undefined || t.namespace === undefined) return undefined;
+  try {
+    const o = (await kc
+      .makeApiClient(k8s.CustomObjectsApi)
+      .getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: t.namespace, plural, name: t.name })) as { metadata?: { uid?: unknown } };
+    return typeof o.metadata?.uid === 'string' ? o.metadata.uid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Records an Event (core/v1). Failures are logged, never thrown: an Event is a record, not a step. */
 export async function recordEvent(kc: k8s.KubeConfig, e: EventRecord): Promise<void> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const namespace = e.target.namespace ?? 'default';
+  const uid = e.target.uid ?? (await ownObjectUid(kc, e.target));
   const now = new Date();
   const base = `${e.target.name}.${(e.dedupeKey ?? `${e.reason}-${now.getTime().toString(36)}`).toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`;
   const name = base.slice(0, 253);
@@ -42,7 +68,7 @@ export async function recordEvent(kc: k8s.KubeConfig, e: EventRecord): Promise<v
       kind: e.target.kind,
       name: e.target.name,
       namespace: e.target.namespace,
-      uid: e.target.uid,
+      uid,
     },
     reason: e.reason,
     message: e.message.slice(0, 1024),

@@ -155,6 +155,23 @@ describe('Events of document 001 §2.5.3 (sandbox)', function () {
     const rd = await sb.temporal.workflow.getHandle(removal.id).describe();
     expect(rd.searchAttributes.DecisionReason, 'removal DecisionReason').to.deep.equal(['Underutilized']);
     expect(rd.searchAttributes.NodeGroup, 'removal NodeGroup').to.deep.equal([`${ns}/${g}`]);
+    // Scale-up and scale-down triggered, on the NodeGroup: the VPSieNode created and the one removed, each Event naming the group's uid.
+    const groupUid = (await readGroup(sb, ns, g))?.metadata.uid;
+    const groupEvents = await eventually(
+      'the removal Event on the NodeGroup',
+      60_000,
+      async () => {
+        const evs = await eventsOf(sb, ns, 'NodeGroup', g);
+        return evs.some((e) => /^removing 1 VPSieNodes/.test(e.message)) ? evs : undefined;
+      },
+      250,
+    );
+    expect(groupEvents.some((e) => /^created 1 VPSieNodes/.test(e.message))).to.equal(true);
+    expect(groupEvents.find((e) => /^removing 1 VPSieNodes/.test(e.message))?.reason).to.equal('ScalingDown');
+    expect(
+      groupEvents.filter((e) => e.uid !== groupUid).map((e) => e.reason),
+      'Events on the NodeGroup without its uid',
+    ).to.deep.equal([]);
     const drainId = `${removal.id}/drain/${node}`;
     const dd = await sb.temporal.workflow.getHandle(drainId).describe();
     expect(dd.searchAttributes.DecisionReason, 'drain DecisionReason').to.deep.equal(['DrainComplete']);
