@@ -571,14 +571,22 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
 
   async function ensureWorker(input: MachineInput, vn: VPSieNode, ng: NodeGroup | undefined, uid: string): Promise<MachineStatus> {
     const cluster = clusterOf(vn, ng);
-    if (vn.spec.vpsieIdentifier) return workerStatus(cluster, vn.spec.vpsieIdentifier, false, 'claimed worker');
+    // The worker's VPS id, once VPSie lists its VM, goes to spec.vpsID (NodeGroup status.nodeList shows it, document 001).
+    const withVpsID = async (st: MachineStatus): Promise<MachineStatus> => {
+      if (st.vpsID !== undefined && vn.spec.vpsID === undefined)
+        await setSpecOnce(api, input.vpsieNode, { vpsID: st.vpsID }).catch((e: unknown) =>
+          log.warn('could not record the worker VPS id on the VPSieNode', { vpsieNode: input.vpsieNode.name, error: String(e) }),
+        );
+      return st;
+    };
+    if (vn.spec.vpsieIdentifier) return withVpsID(await workerStatus(cluster, vn.spec.vpsieIdentifier, false, 'claimed worker'));
     const group = await resolveGroup(cluster, vn, ng);
     const namespace = input.vpsieNode.namespace;
     const mine = (await listClaims(namespace, group.id)).find((c) => c.holder === uid);
     if (mine) {
       const node = await client().findClusterNode(cluster, { identifier: mine.identifier });
       await recordClaim(input.vpsieNode, { identifier: mine.identifier, ...(node ? { hostname: node.hostname } : {}) });
-      return workerStatus(cluster, mine.identifier, false, 'worker claimed earlier');
+      return withVpsID(await workerStatus(cluster, mine.identifier, false, 'worker claimed earlier'));
     }
     if (vn.metadata.annotations?.[WORKER_INTENT_ANNOTATION] !== String(group.id))
       await mergePatchVPSieNode(api, input.vpsieNode, { metadata: { annotations: { [WORKER_INTENT_ANNOTATION]: String(group.id) } } });
@@ -624,7 +632,7 @@ export function createVPSieMachineActivities(deps: Pick<OrchestratorDeps, 'kc' |
     });
     if (outcome.claimed) {
       await recordClaim(input.vpsieNode, { identifier: outcome.claimed.identifier!, hostname: outcome.claimed.hostname });
-      return workerStatus(cluster, outcome.claimed.identifier!, false, `claimed worker ${outcome.claimed.hostname}`);
+      return withVpsID(await workerStatus(cluster, outcome.claimed.identifier!, false, `claimed worker ${outcome.claimed.hostname}`));
     }
     return {
       state: 'requested',

@@ -106,6 +106,16 @@ describe('NodeGroup status: nodeList vpsID and vpsieGroupID (documents 001, 004)
     });
     expect(status.vpsieGroupID).to.equal(String(machine!.groupId));
     expect(status.nodeList!.find((n) => n.vpsieNodeName === vn!.name)).to.include({ vpsieIdentifier: worker });
+    // The worker's VPS id reaches spec.vpsID and the nodeList entry, as for a UserData node.
+    // VPSie's own id of the worker's VM.
+    const machineId = (await orch.deps.vpsie.getVm(worker!)).id;
+    const withId = await eventually('the worker VPS id in nodeList', 60_000, async () => {
+      const e = (kubectlStatus(ns, group)?.nodeList ?? []).find((n) => n.vpsieNodeName === vn!.name);
+      return e?.vpsID !== undefined ? e : undefined;
+    });
+    expect(withId.vpsID).to.equal(machineId);
+    const spec = (await groupVNs(sb, ns, group)).find((x) => x.name === vn!.name)?.spec as { vpsID?: number } | undefined;
+    expect(spec?.vpsID).to.equal(machineId);
     await deleteAndWait(ns, group);
   });
 });
