@@ -3,8 +3,9 @@
  * scale-up snapshot (#13: "use the watchers' caches instead of lists per batch"): a batch reads
  * pods from here instead of listing every pod of the cluster. Each pod is kept in the small form
  * the scheduling simulation reads (#19: informer caches hold no whole objects): identity, labels,
- * owners, placement constraints, resource requests, phase and conditions — no managed fields,
- * annotations, env, images, probes, volumes or container statuses.
+ * owners, placement constraints, resource requests, host ports, the claims of PersistentVolumes,
+ * phase and conditions — no managed fields, annotations, env, images, probes, other volumes or
+ * container statuses.
  */
 import * as k8s from '@kubernetes/client-node';
 import { WatchCache } from './watch-cache';
@@ -22,15 +23,36 @@ export function trimPod(p: k8s.V1Pod): void {
   }
   const s = p.spec;
   if (s) {
-    const keep = (c: k8s.V1Container): k8s.V1Container => ({
-      name: c.name,
-      ...(c.resources ? { resources: c.resources } : {}),
-      ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}),
-    });
+    const keep = (c: k8s.V1Container): k8s.V1Container => {
+      // Host ports (NodePorts): a pod holding one leaves no room on its node for another.
+      const ports = (c.ports ?? [])
+        .filter((x) => x.hostPort !== undefined && x.hostPort > 0)
+        .map((x) => ({
+          containerPort: x.containerPort,
+          hostPort: x.hostPort,
+          ...(x.protocol ? { protocol: x.protocol } : {}),
+          ...(x.hostIP ? { hostIP: x.hostIP } : {}),
+        }));
+      return {
+        name: c.name,
+        ...(c.resources ? { resources: c.resources } : {}),
+        ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}),
+        ...(ports.length > 0 ? { ports } : {}),
+      };
+    };
     s.containers = s.containers.map(keep);
     if (s.initContainers) s.initContainers = s.initContainers.map(keep);
     delete s.ephemeralContainers;
-    delete s.volumes;
+    // Claims only (a bound PersistentVolume's node affinity constrains where the pod can go).
+    const claims = (s.volumes ?? []).flatMap((v): k8s.V1Volume[] =>
+      v.persistentVolumeClaim
+        ? [{ name: v.name, persistentVolumeClaim: { claimName: v.persistentVolumeClaim.claimName } }]
+        : v.ephemeral
+          ? [{ name: v.name, ephemeral: {} }]
+          : [],
+    );
+    if (claims.length > 0) s.volumes = claims;
+    else delete s.volumes;
     delete s.imagePullSecrets;
     delete s.securityContext;
     delete s.readinessGates;

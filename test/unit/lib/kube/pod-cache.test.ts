@@ -27,6 +27,14 @@ const container = (i: number) =>
       resources,
       restartPolicy: fc.constantFrom(undefined, 'Always'),
       volumeMounts: fc.constant([{ name: 'data', mountPath: '/data' }]),
+      ports: fc.constantFrom(
+        [{ containerPort: 80 }],
+        [{ containerPort: 8080, hostPort: 8080, protocol: 'TCP' }],
+        [
+          { containerPort: 53, hostPort: 53, protocol: 'UDP', hostIP: '127.0.0.1' },
+          { containerPort: 9090, name: 'metrics' },
+        ],
+      ),
     },
     { requiredKeys: ['name', 'image'] },
   );
@@ -44,6 +52,11 @@ const pod: fc.Arbitrary<k8s.V1Pod> = fc
     phase: fc.constantFrom('Pending', 'Running'),
     unschedulable: fc.boolean(),
     deleting: fc.boolean(),
+    claims: fc.constantFrom(
+      [],
+      [{ name: 'pv', persistentVolumeClaim: { claimName: 'data', readOnly: true } }],
+      [{ name: 'scratch', ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } } }],
+    ),
   })
   .map((r) => ({
     apiVersion: 'v1',
@@ -84,7 +97,7 @@ const pod: fc.Arbitrary<k8s.V1Pod> = fc
         : {}),
       ...(r.overhead ? { overhead: r.overhead } : {}),
       ...(r.podLevel ? { resources: r.podLevel } : {}),
-      volumes: [{ name: 'data', emptyDir: {} }],
+      volumes: [{ name: 'data', emptyDir: {} }, ...r.claims],
     },
     status: {
       phase: r.phase,
@@ -103,6 +116,9 @@ describe('pod cache: trimmed pods', () => {
         const whole = structuredClone(p);
         trimPod(p);
         expect(podFromK8s(p)).to.deep.equal(podFromK8s(whole));
+        // Host ports and the claims of bound PersistentVolumes survive the trim.
+        const pinned = { name: 'pv', nodeAffinity: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In' as const, values: ['node-a'] }] }] };
+        expect(podFromK8s(p, () => pinned)).to.deep.equal(podFromK8s(whole, () => pinned));
         expect(isUnschedulablePending(p)).to.equal(isUnschedulablePending(whole));
         expect(p.metadata?.resourceVersion).to.equal(whole.metadata?.resourceVersion);
       }),
@@ -110,12 +126,12 @@ describe('pod cache: trimmed pods', () => {
     );
   });
 
-  it('drops managed fields, annotations, env, images, volumes and container statuses', () => {
+  it('drops managed fields, annotations, env, images, volumes other than claims and container statuses', () => {
     const p = fc.sample(pod, { numRuns: 1, seed: 7 })[0]!;
     const before = JSON.stringify(p).length;
     trimPod(p);
     const text = JSON.stringify(p);
-    for (const gone of ['managedFields', 'last-applied', '"env"', '"image"', 'volumes', 'containerStatuses', 'podIPs', 'volumeMounts'])
+    for (const gone of ['managedFields', 'last-applied', '"env"', '"image"', 'emptyDir', 'containerStatuses', 'podIPs', 'volumeMounts'])
       expect(text).to.not.include(gone);
     expect(text.length).to.be.lessThan(before);
   });
