@@ -9,7 +9,7 @@ import { findPlan, planOffering, type VPSiePlanFigures } from '../../planner/vps
 import { offeringAllocatable, templateLabels } from '../../planner/templates';
 import type { ClusterNode, NodeGroup as PlannerGroup, Offering, PlannerInput } from '../../planner/types';
 import { nodeFromK8s, nodeReady, podFromK8s, volumeLookup, type VolumeLookup } from '../../scheduling/from-k8s';
-import { resourcesFit, sumRequests } from '../../scheduling/predicates';
+import { hostPortConflict, resourcesFit, sumRequests, usedHostPorts } from '../../scheduling/predicates';
 import type { SimPod } from '../../scheduling/types';
 import { compareStrings, LABEL_HOSTNAME, podKey } from '../../scheduling/types';
 import { HELD_PODS_ANNOTATION, NODEGROUP_LABEL, TRIGGERED_PODS_ANNOTATION } from '../../../lib/crds/autoscaler/constants';
@@ -300,8 +300,13 @@ export function toPlannerInput(raw: RawSnapshot, o: SnapshotOptions): ScaleUpSna
       for (const u of uidList(vn.metadata.annotations?.[annotation])) claims.set(u, [...(claims.get(u) ?? []), vnKey]);
     }
   }
-  /** Whether `node` (its bound pods and the claims counted so far) still has room for `pod`. */
-  const roomFor = (node: ClusterNode, pod: SimPod): boolean => resourcesFit(pod.requests, node.node.allocatable, sumRequests(node.pods));
+  /**
+   * Whether `node` (its bound pods and the claims counted so far) still has room for `pod`: its
+   * resources, and its host ports (the scheduler may have bound a pod holding the same port there).
+   */
+  const roomFor = (node: ClusterNode, pod: SimPod): boolean =>
+    resourcesFit(pod.requests, node.node.allocatable, sumRequests(node.pods)) &&
+    (pod.hostPorts === undefined || hostPortConflict(pod, usedHostPorts(node.pods)) === undefined);
   /**
    * The node a pending pod is expected on: a claim in flight first, else a nominating one — the
    * first of them that still has room for it. `claimed` without `on`: every node that promised it

@@ -361,6 +361,40 @@ describe('scale-up snapshot → PlannerInput', () => {
     expect(planScaleUp(kept.input).newNodes).to.equal(0);
   });
 
+  it('a claim is released when the scheduler bound a pod holding the same host port to its node, though resources remain', () => {
+    const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
+    const readyAt = Date.parse('2026-01-01T00:00:00Z');
+    const vn = vpsieNode('vn-1', 'a', 'small-2cpu-4gb', 'Ready', 'vn-1');
+    vn.metadata.annotations = { [TRIGGERED_PODS_ANNOTATION]: JSON.stringify(['uid-p1']) };
+    vn.status = { ...vn.status, phase: 'Ready', nodeName: 'vn-1', phaseTimes: { ready: new Date(readyAt).toISOString() } };
+    const node = readyNode('vn-1', 2, 4096);
+    const withPort = (p: k8s.V1Pod, port: number): k8s.V1Pod => {
+      p.spec!.containers[0]!.ports = [{ containerPort: port, hostPort: port }];
+      return p;
+    };
+    const nowMs = readyAt + 5_000;
+    const taken = withPort(pod('q1', { cpu: '100m', node: 'vn-1' }), 8080);
+    const snap = toPlannerInput(raw({ nodeGroups: [g], pods: [withPort(pod('p1', { cpu: '100m' }), 8080), taken], nodes: [node], vpsieNodes: [vn] }), {
+      ...opts,
+      nowMs,
+    });
+    expect(snap.assigned).to.deep.equal([]);
+    expect(snap.released).to.deep.equal([{ pod: 'app/p1', node: 'vn-1' }]);
+    expect(planScaleUp(snap.input).groups[0]!.nodes.flatMap((n) => n.pods)).to.deep.equal(['app/p1']);
+    // Another port: p1 still rides on its node.
+    const other = toPlannerInput(
+      raw({
+        nodeGroups: [g],
+        pods: [withPort(pod('p1', { cpu: '100m' }), 8080), withPort(pod('q1', { cpu: '100m', node: 'vn-1' }), 9090)],
+        nodes: [node],
+        vpsieNodes: [vn],
+      }),
+      { ...opts, nowMs },
+    );
+    expect(other.assigned).to.deep.equal([{ pod: 'app/p1', node: 'vn-1' }]);
+    expect(other.released).to.deep.equal([]);
+  });
+
   it('a pod claimed by two nodes rides on the one that still has room; a pending pod of another batch whose room is gone takes none', () => {
     const g = group('a', { offeringIDs: ['small-2cpu-4gb'] });
     const readyAt = Date.parse('2026-01-01T00:00:00Z');
