@@ -21,6 +21,7 @@ import {
   loopState,
   nodeEventsOf,
   podsOf,
+  readyGroupNodes,
   scalingCondition,
   startScaleDownOrchestrator,
   stopScaleDown,
@@ -104,26 +105,26 @@ describe('scale-down: a pod on a node-local PersistentVolume keeps its node (san
     const n0 = (await loopState(sb, ns)).iterations;
     await patchGroupSpec(sb, ns, group, { minNodes: 1 });
 
-    // C (idle, no volume) goes.
+    // C (idle, no volume) goes: its removal finishes (VPSieNode and Node gone).
     const vnOf = async (node: string) => (await groupVNs(sb, ns, group)).find((v) => v.nodeName === node);
     await eventually(
       `node ${c} removed`,
       180_000,
-      async () => {
-        const v = await vnOf(c);
-        return v === undefined || v.deleting ? true : undefined;
-      },
+      async () => ((await vnOf(c)) === undefined && !(await readyGroupNodes(sb, group)).includes(c) ? true : undefined),
       500,
     );
+    expect(await vnOf(a), `VPSieNode of ${a} while ${c} was removed`).to.not.equal(undefined);
 
-    // A (idle too) is blocked by its volume, and by nothing else.
+    // A (idle too) is blocked by its volume, and — once C's removal no longer takes the group's
+    // disruption budget and cooldown — by nothing else.
+    const n1 = (await loopState(sb, ns)).iterations;
     const verdict = await eventually(
-      `node ${a} blocked`,
+      `node ${a} blocked by its volume alone`,
       90_000,
       async () => {
         const st = await loopState(sb, ns);
         const v = st.lastVerdicts.find((x) => x.node === a);
-        return st.iterations >= n0 + 2 && v?.outcome === 'blocked' && v.reason !== 'ScaleUpCooldown' ? v : undefined;
+        return st.iterations >= Math.max(n0, n1) + 2 && v?.outcome === 'blocked' && v.blockers.length === 1 ? v : undefined;
       },
       500,
     );
@@ -147,7 +148,7 @@ describe('scale-down: a pod on a node-local PersistentVolume keeps its node (san
     expect(event.message).to.match(/^scale-down blocked: /);
     expect(event.message).to.include(`${ns}/${group}-db`);
 
-    // A few more decisions: A stays, uncordoned, its pod not evicted; C's VPSieNode is gone or going.
+    // A few more decisions: A stays, uncordoned, its pod not evicted; C stays gone.
     const iter = (await loopState(sb, ns)).iterations;
     await eventually('three more decisions', 60_000, async () => ((await loopState(sb, ns)).iterations >= iter + 3 ? true : undefined), 300);
     const st = await loopState(sb, ns);
@@ -162,8 +163,7 @@ describe('scale-down: a pod on a node-local PersistentVolume keeps its node (san
         .map((p) => p.uid)
         .sort(),
     ).to.include.members(dbPods);
-    const vnC = await vnOf(c);
-    expect(vnC === undefined || vnC.deleting, `VPSieNode of ${c} removed`).to.equal(true);
+    expect(await vnOf(c), `VPSieNode of ${c}`).to.equal(undefined);
     // The removal of C was decided by the scale-down (not some other path).
     expect(
       [...st.finished, ...st.inFlight].some((f) => f.nodes.includes(c)),
