@@ -4,14 +4,15 @@
  * scale-down of one NodeGroup: each counts its event once, under the one label convention
  * (`nodegroup` = `<namespace>/<name>`).
  *
- * A bare pod (no controller) that fits no node makes the scale-up (one node). On that node the
- * pod keeps the scale-down's safety checks failing for many ticks (counted once). A pod too large
- * for any offering shows in scheduling_constraints. Deleting the bare pod empties the node and the
- * scale-down removes it.
+ * A bare pod (no controller) that fits no node makes the scale-up (one node); the group's
+ * scale-down is enabled once the pod runs there. On that node the pod keeps the scale-down's
+ * safety checks failing for many ticks (counted once). A pod too large for any offering shows in
+ * scheduling_constraints. Deleting the bare pod empties the node and the scale-down removes it.
  */
 import { expect } from 'chai';
+import type { ScaleUpRecord } from '../../../decision/nodes/scale-up/record';
 import type { Orchestrator } from '../../../workers/orchestrator';
-import { startTestOrchestrator } from '../../support/orchestrator';
+import { patchGroupSpec, startTestOrchestrator } from '../../support/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
 import { createBarePod, createIsolatedGroup, eventually, groupVNs, loopState, podsOf, stopScaleDown, waitGroupSize } from './scale-down/helpers';
 
@@ -69,8 +70,9 @@ describe('autoscaler metrics on /metrics after a scale-up and a scale-down (sand
     const label = `${ns}/${group}`;
     const ng = { nodegroup: label };
     const taskQueue = sb.taskQueue('metrics');
+    const records: { at: number; r: ScaleUpRecord }[] = [];
     orch = await startTestOrchestrator(sb, ns, taskQueue, {
-      scaleUpTrigger: { namespaces: [ns], nodePressure: false },
+      scaleUpTrigger: { namespaces: [ns], nodePressure: false, onRecord: (r) => records.push({ at: Date.now(), r }) },
       env: { SCALE_DOWN_SAMPLE_SECONDS: '1', SCALE_DOWN_DRAIN_TIMEOUT_SECONDS: '20', SCALE_DOWN_MAX_GRACE_SECONDS: '0' },
     });
     expect(orch.metricsUrl).to.not.equal('');
@@ -78,7 +80,8 @@ describe('autoscaler metrics on /metrics after a scale-up and a scale-down (sand
       minNodes: 0,
       maxNodes: 2,
       scaleUpPolicy: { enabled: true, stabilizationWindowSeconds: 2, cooldownSeconds: 0 },
-      scaleDownPolicy: { enabled: true, stabilizationWindowSeconds: 4, cooldownSeconds: 3, cpuThreshold: 50, memoryThreshold: 50 },
+      // Off until the pod runs: a Ready node the scheduler has not yet bound the pod to is empty.
+      scaleDownPolicy: { enabled: false, stabilizationWindowSeconds: 4, cooldownSeconds: 3, cpuThreshold: 50, memoryThreshold: 50 },
     });
 
     // ---- scale-up: a pending pod, one node ----
@@ -98,7 +101,7 @@ describe('autoscaler metrics on /metrics after a scale-up and a scale-down (sand
       }));
       const m = (await scrape()).filter((x) => x.labels.nodegroup === label && /created|scale_up|removed|scale_down_op/.test(x.name));
       throw new Error(
-        `${String(e)}; node ${node}; pods ${JSON.stringify(await podsOf(sb, ns))}; nodes ${JSON.stringify(nodes.filter((n) => n.name?.startsWith(group)))}; vpsienodes ${JSON.stringify(await groupVNs(sb, ns, group))}; metrics ${JSON.stringify(m)}`,
+        `${String(e)}; node ${node}; pods ${JSON.stringify(await podsOf(sb, ns))}; nodes ${JSON.stringify(nodes.filter((n) => n.name?.startsWith(group)))}; vpsienodes ${JSON.stringify(await groupVNs(sb, ns, group))}; metrics ${JSON.stringify(m)}; records ${JSON.stringify(records.map(({ at, r }) => ({ at, id: r.workflowId, first: r.firstSignalAt, groups: r.groups.map((g) => [g.requestId, g.created]), pods: r.pods.map((p) => [p.pod, p.reason, p.message]) })))}`,
       );
     });
     const up = await eventually(
@@ -124,6 +127,7 @@ describe('autoscaler metrics on /metrics after a scale-up and a scale-down (sand
     expect(valueOf(up, 'vpsie_autoscaler_unschedulable_pods', ng)).to.equal(0);
 
     // ---- safety checks: the bare pod blocks the removal of its (underutilised) node, tick after tick ----
+    await patchGroupSpec(sb, ns, group, { scaleDownPolicy: { enabled: true } });
     const blockedAt = await eventually(
       `node ${node} blocked by UnreplicatedPod`,
       120_000,
