@@ -112,6 +112,7 @@ describe('CRD admission on a real apiserver', function () {
         cooldownSeconds: 600,
         cpuThreshold: 50,
         memoryThreshold: 50,
+        utilizationSource: 'both',
       });
       expect(fromApi.spec.scaleUpPolicy).to.deep.equal({
         enabled: true,
@@ -122,7 +123,7 @@ describe('CRD admission on a real apiserver', function () {
       });
       expect(fromApi.spec.disruptionBudget).to.deep.equal({ maxUnavailable: 1 });
       expect(fromApi.spec.consolidation).to.deep.equal({ enabled: false, savingsThresholdPercent: 20 });
-      expect(fromApi.spec).to.include({ priority: 0, dryRun: false, allowMixedInstances: true });
+      expect(fromApi.spec).to.include({ priority: 0, dryRun: false, allowMixedInstances: true, preferredInstanceTolerancePercent: 10 });
       expect(fromApi.spec.join).to.equal(undefined);
     });
 
