@@ -167,7 +167,9 @@ describe('scale-down: each safety rule blocks alone (sandbox)', function () {
             const v = st.lastVerdicts.find((x) => x.node === a);
             if (process.env.SD_DEBUG)
               process.stderr.write(`${c.reason} ${st.iterations} ${JSON.stringify(v)} ${JSON.stringify(st.finished.filter((f) => f.nodeGroup === group))}\n`);
-            return st.iterations >= n0 + 2 && v?.outcome === 'blocked' && v.reason !== 'ScaleUpCooldown' ? v : undefined;
+            // A decision from before the loop saw minNodes lowered still names MinNodesReached: wait for one after it.
+            const minSeen = c.keepMin || !(v?.blockers ?? []).includes('MinNodesReached');
+            return st.iterations >= n0 + 2 && v?.outcome === 'blocked' && v.reason !== 'ScaleUpCooldown' && minSeen ? v : undefined;
           },
           500,
         );
