@@ -32,6 +32,10 @@ export function durationSeconds(v: unknown): unknown {
   return Math.round(total);
 }
 
+/** The parts of the orchestrator a process may run (COMPONENTS). */
+export const COMPONENT_NAMES = ['worker', 'watchers', 'api'] as const;
+export type ComponentName = (typeof COMPONENT_NAMES)[number];
+
 export const ConfigSchema = z.object({
   KUBECONFIG: z.string().min(1).optional(),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
@@ -50,7 +54,8 @@ export const ConfigSchema = z.object({
   WATCH_NAMESPACE: z.string().default(''),
   /** Lease-based leader election for the watchers (off: this replica always watches). */
   LEADER_ELECTION: bool.default(true),
-  LEADER_ELECTION_NAMESPACE: z.string().default('kube-system'),
+  /** The orchestrator's namespace (k8s/namespace.yaml), where k8s/rbac.yaml lets the watchers hold the Lease. */
+  LEADER_ELECTION_NAMESPACE: z.string().default('vpsie-system'),
 
   // ---- VPSie ----
   /** The VPSie API host (the API is under /apps/v2 and /api/v2). */
@@ -213,6 +218,22 @@ export const ConfigSchema = z.object({
     .default('127.0.0.1:8080'),
   /** Backups of VPAs, checkpoints, VPANAPCoordinations and OptimizationPolicies every this many hours (0: no schedule). */
   BACKUP_INTERVAL_HOURS: z.coerce.number().min(0).max(720).default(6),
+  /**
+   * The parts this process runs (comma-separated): `worker` (the Temporal worker: workflows and
+   * activities), `watchers` (the Kubernetes watchers that start and signal workflows, under leader
+   * election), `api` (the coordination REST API). Default all three; a Deployment per part runs one.
+   */
+  COMPONENTS: z
+    .string()
+    .default('worker,watchers,api')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+    )
+    .pipe(z.array(z.enum(COMPONENT_NAMES)).min(1, 'name at least one of worker, watchers, api'))
+    .transform((parts) => [...new Set(parts)]),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** json: one JSON object a line (the default, for log collectors); console: human-readable lines for development. */
   LOG_FORMAT: z.enum(['json', 'console']).default('json'),
@@ -322,6 +343,13 @@ export const COMMAND_LINE_FLAGS: readonly CommandLineFlag[] = [
     type: 'string',
     shownDefault: '30m',
     description: 'how long a Failed VPSieNode is kept before cleanup (seconds, or 30m, 1h30m, …)',
+  },
+  {
+    flag: 'components',
+    env: 'COMPONENTS',
+    type: 'string',
+    shownDefault: 'worker,watchers,api',
+    description: 'the parts this process runs: worker (Temporal worker), watchers (leader-elected), api (coordination REST API)',
   },
   { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', shownDefault: 'info', description: 'error, warn, info or debug' },
   { flag: 'log-format', env: 'LOG_FORMAT', type: 'string', shownDefault: 'json', description: 'json, or console (human-readable, for development)' },

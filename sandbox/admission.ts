@@ -73,6 +73,11 @@ export function tierLimitsList(): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: tierLimitsManifests(loadCoordinationConfig().tiers) }, null, 2);
 }
 
+/** The orchestrator's namespace (its ServiceAccounts and Lease live there). */
+export function namespaceFile(): string {
+  return path.join(repoRoot(), 'k8s', 'namespace.yaml');
+}
+
 export function rbacFile(): string {
   return path.join(repoRoot(), 'k8s', 'rbac.yaml');
 }
@@ -136,6 +141,8 @@ export async function applyAdmission(o: AdmissionOptions): Promise<void> {
         `--kubeconfig=${o.kubeconfig}`,
         'apply',
         '--server-side',
+        '-f',
+        namespaceFile(),
         '-f',
         rbacFile(),
         '-f',

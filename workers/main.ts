@@ -27,6 +27,7 @@ import { loadKubeConfig } from '../lib/kube/api';
 import { configureLogging, logger } from '../lib/log';
 import { startOrchestrator, type Orchestrator } from './orchestrator';
 import { prepareSandbox } from './sandbox-setup';
+import { sandboxIdentities, type SandboxIdentities } from '../sandbox/identities';
 
 // The command line first: --help and a bad flag end here, before anything starts or logs.
 const commandLine = parseCommandLine(process.argv.slice(2));
@@ -71,7 +72,7 @@ function loadExtra(env: NodeJS.ProcessEnv): z.infer<typeof ExtraSchema> {
  * process). Handlers are installed before anything starts; npm forwards the terminal's signal,
  * so one Ctrl-C may arrive twice: repeats join the stop under way.
  */
-const live: { startup?: Promise<void>; orchestrator?: Orchestrator; sandbox?: Sandbox; attachedTo?: string } = {};
+const live: { startup?: Promise<void>; orchestrator?: Orchestrator; sandbox?: Sandbox; attachedTo?: string; identities?: SandboxIdentities } = {};
 let shuttingDown: Promise<void> | undefined;
 let exitCode = 0;
 function shutdown(signal: string): void {
@@ -95,6 +96,7 @@ function shutdown(signal: string): void {
     // handler stops what it started and exits.
     await Promise.race([live.startup?.catch(() => undefined), new Promise((r) => setTimeout(r, 60_000).unref())]);
     await step('orchestrator', () => live.orchestrator?.stop());
+    live.identities?.stop();
     if (live.attachedTo) {
       const dir = live.attachedTo;
       await step('endpoints', async () => unpublish('orchestrator', dir));
@@ -154,13 +156,23 @@ async function main(): Promise<void> {
   }
   const kc = loadKubeConfig(kubeconfig);
   const endpoints = sandbox?.endpoints ?? reused;
+  let identities: SandboxIdentities | undefined;
   if (endpoints && endpoints.kubeconfig === kubeconfig) {
     config = await prepareSandbox(kc, config, endpoints);
-    log.info('sandbox prepared', { vpsie: config.VPSIE_URL, cluster: config.VPSIE_CLUSTER_IDENTIFIER, secret: config.VPSIE_CREDENTIALS_SECRET });
+    // As in a cluster: every part as its own ServiceAccount (k8s/rbac.yaml), not as the sandbox's admin.
+    identities = await sandboxIdentities(kc);
+    live.identities = identities;
+    log.info('sandbox prepared', {
+      vpsie: config.VPSIE_URL,
+      cluster: config.VPSIE_CLUSTER_IDENTIFIER,
+      secret: config.VPSIE_CREDENTIALS_SECRET,
+      identities: Object.fromEntries(Object.entries(identities.identities).map(([part, c]) => [part, c.getCurrentUser()?.name])),
+    });
   }
   const orchestrator = await startOrchestrator({
     config: { ...config, METRICS_ADDR: metricsAddr, HEALTH_ADDR: healthAddr },
     kc,
+    ...(identities ? { identities: identities.identities } : {}),
     temporalAddress,
     ...(kubeconfig ? { kubeconfigPath: kubeconfig } : {}),
     ...(extra.POD_NAME ? { identity: extra.POD_NAME } : {}),

@@ -1,7 +1,9 @@
 /**
  * The orchestrator process: a Temporal worker running every workflow and activity, the thin
  * Kubernetes watchers (behind Lease leader election) that start or signal workflows, the
- * garbage-collection schedule, and the metrics/health endpoint.
+ * garbage-collection schedule, the coordination REST API, and the metrics/health endpoint.
+ * COMPONENTS picks the parts one process runs (a Deployment per part in a cluster), and each part
+ * talks to Kubernetes with its own identity (`identities`).
  *
  * `startOrchestrator` is also what integration tests run in-process: give it a unique task
  * queue and WATCH_NAMESPACE, LEADER_ELECTION off (or a lease of its own), and a prebuilt workflow
@@ -14,7 +16,6 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createDrainActivities } from '../activities/nodes/drain';
-import { createFakeCapacityActivities } from '../activities/nodes/fake-capacity';
 import { createGarbageCollectionActivities } from '../activities/nodes/garbage-collection';
 import { createNodeGroupActivities } from '../activities/nodes/nodegroup';
 import { createNodeConfigActivities } from '../activities/nodes/node-config';
@@ -66,6 +67,14 @@ export interface Orchestrator {
   stop(): Promise<void>;
 }
 
+/**
+ * The Kubernetes identities of the orchestrator's parts: each part's requests go out with its own
+ * KubeConfig (in a cluster, each Deployment's ServiceAccount; in the sandbox, a token of that
+ * ServiceAccount, see sandbox/identities.ts). A part without one uses `kc`.
+ */
+export type KubeIdentity = 'worker' | 'watchers' | 'api' | 'backup';
+export type KubeIdentities = Partial<Record<KubeIdentity, k8s.KubeConfig>>;
+
 export interface LeaderElectionSettings {
   leaseName?: string;
   leaseNamespace?: string;
@@ -77,6 +86,8 @@ export interface LeaderElectionSettings {
 export interface StartOrchestratorOptions {
   config: Config;
   kc: k8s.KubeConfig;
+  /** Per-part identities over `kc` (least privilege: each part only what its ServiceAccount may). */
+  identities?: KubeIdentities;
   temporalAddress: string;
   /** Kubeconfig file for the credentials Secret reader (in-cluster / $KUBECONFIG when absent). */
   kubeconfigPath?: string;
@@ -133,10 +144,10 @@ export function coordinationSettings(): CoordinationConfig {
 }
 
 /** Every activity the worker registers. */
-export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: PrometheusAuth = {}) {
+export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: PrometheusAuth = {}, backupKc: k8s.KubeConfig = deps.kc) {
   return {
     ...createCoordinationActivities({ kc: deps.kc, registry: deps.registry, config: coordinationSettings }),
-    ...createBackupActivities({ kc: deps.kc, store: new DirectoryBackupStore(defaultBackupDir()), registry: deps.registry }),
+    ...createBackupActivities({ kc: backupKc, store: new DirectoryBackupStore(defaultBackupDir()), registry: deps.registry }),
     ...createRightsizingActivities({
       kc: deps.kc,
       registry: deps.registry,
@@ -149,7 +160,6 @@ export function createAllActivities(deps: OrchestratorDeps, prometheusAuth: Prom
       ...(deps.config.COORDINATION_ENABLED ? { coordination: hubAdvisor(deps.temporal, deps.registry, deps.config.WATCH_NAMESPACE) } : {}),
     }),
     ...createApplyActivities({ kc: deps.kc, registry: deps.registry }),
-    ...createFakeCapacityActivities(deps.kc),
     ...createNodeGroupActivities(deps),
     ...createNodeConfigActivities(deps),
     ...createGarbageCollectionActivities(deps),
@@ -175,7 +185,14 @@ async function readPrometheusAuth(deps: OrchestratorDeps, log: ReturnType<typeof
 }
 
 export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Orchestrator> {
-  const { config, kc } = o;
+  const { config } = o;
+  const parts = new Set(config.COMPONENTS);
+  // Each part's own identity: the worker's for activities (and the informers they read), the
+  // watchers' for watching and leader election, the API's for its reviews, backup's for backups.
+  const kc = o.identities?.worker ?? o.kc;
+  const watchersKc = o.identities?.watchers ?? o.kc;
+  const apiKc = o.identities?.api ?? o.kc;
+  const backupKc = o.identities?.backup ?? o.kc;
   const registry = o.registry ?? new Registry();
   const identity = o.identity ?? `${os.hostname()}-${process.pid}`;
   const log = logger('orchestrator', { taskQueue: config.TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, identity });
@@ -188,7 +205,11 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
       baseUrl: config.VPSIE_URL,
       credentials:
         o.credentials ??
-        kubernetesSecretCredentials({ namespace: secretNamespace, name: secretName, ...(o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}) }),
+        kubernetesSecretCredentials({
+          namespace: secretNamespace,
+          name: secretName,
+          ...(o.identities?.worker ? { kubeConfig: o.identities.worker } : o.kubeconfigPath ? { kubeconfig: o.kubeconfigPath } : {}),
+        }),
       registry,
       // Never more than this replica's share of the account's limit within any minute (burst +
       // refill), whatever the server's window.
@@ -197,26 +218,40 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   const clientConnection = await Connection.connect({ address: o.temporalAddress });
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
   // One Node informer for the process: join polls read it, the watchers wake joining lifecycles from it.
-  const nodes = new NodeCache(kc);
+  const nodes = new NodeCache(parts.has('worker') ? kc : watchersKc);
   await nodes.start().catch((err: unknown) => log.warn('Node informer not started; Nodes are read from the apiserver', { error: String(err) }));
   // And one of the live pods, read by the scale-up snapshot instead of listing every pod per batch.
-  const pods = config.SCALE_UP_SNAPSHOT_FROM_CACHE ? new PodCache(kc) : undefined;
+  const pods = config.SCALE_UP_SNAPSHOT_FROM_CACHE && parts.has('worker') ? new PodCache(kc) : undefined;
   await pods?.start().catch((err: unknown) => log.warn('Pod informer not started; scale-up snapshots list pods', { error: String(err) }));
   const deps: OrchestratorDeps = { config, kc, vpsie, temporal, registry, nodes, ...(pods ? { pods } : {}) };
 
-  const connection = await NativeConnection.connect({ address: o.temporalAddress });
-  const worker = await Worker.create({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TASK_QUEUE,
-    identity,
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') }),
-    activities: createAllActivities(deps, await readPrometheusAuth(deps, log)),
-  });
-  const running = worker.run();
+  const connection = parts.has('worker') ? await NativeConnection.connect({ address: o.temporalAddress }) : undefined;
+  const worker = connection
+    ? await Worker.create({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TASK_QUEUE,
+        identity,
+        ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') }),
+        activities: createAllActivities(deps, await readPrometheusAuth(deps, log), backupKc),
+      })
+    : undefined;
+  const running = worker?.run() ?? Promise.resolve();
+  // Without a worker in this process, "running" means the Temporal client answers (checked on each probe's tick).
+  let temporalReachable = true;
+  const workerState = (): string => (worker ? worker.getState() : temporalReachable ? 'RUNNING' : 'UNREACHABLE');
+  const probeTemporal = async (): Promise<void> => {
+    if (worker) return;
+    temporalReachable = await clientConnection.healthService
+      .check({})
+      .then(() => true)
+      .catch(() => false);
+  };
   // vpa_nap_coordinator_healthy: the worker polls (document 000's healthCheckInterval, 10 s)
   const healthGauge = coordinationMetrics(registry).healthy;
-  const setHealth = (): void => healthGauge.set(worker.getState() === 'RUNNING' ? 1 : 0);
+  const setHealth = (): void => {
+    void probeTemporal().finally(() => healthGauge.set(workerState() === 'RUNNING' ? 1 : 0));
+  };
   const healthTimer = setInterval(setHealth, 10_000);
   healthTimer.unref();
   setImmediate(setHealth);
@@ -248,7 +283,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     }
     if (o.watchers ?? true)
       watchers = await startWatchers({
-        kc,
+        kc: watchersKc,
         temporal,
         taskQueue: config.TASK_QUEUE,
         namespace: config.WATCH_NAMESPACE,
@@ -259,7 +294,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
     if ((o.watchers ?? true) && config.RIGHTSIZING_ENABLED)
       try {
         policyWatcher = await startPolicyWatcher({
-          kc,
+          kc: watchersKc,
           temporal,
           taskQueue: config.TASK_QUEUE,
           namespace: config.WATCH_NAMESPACE,
@@ -273,7 +308,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
       try {
         const rl = coordinationSettings().coordinator.rateLimiting;
         coordinationWatcher = await startCoordinationWatcher({
-          kc,
+          kc: watchersKc,
           temporal,
           taskQueue: config.TASK_QUEUE,
           namespace: config.WATCH_NAMESPACE,
@@ -288,7 +323,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
       }
     if ((o.watchers ?? true) && o.scaleUpTrigger !== false)
       stopScaleUpTrigger = await startScaleUpTrigger(
-        deps,
+        { ...deps, kc: watchersKc },
         // A namespace-scoped orchestrator only reacts to that namespace's pods, so several can share a cluster.
         o.scaleUpTrigger ?? (deps.config.WATCH_NAMESPACE ? { namespaces: [deps.config.WATCH_NAMESPACE] } : {}),
       );
@@ -311,10 +346,12 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   };
 
   let elector: LeaderElector | undefined;
-  if (config.LEADER_ELECTION) {
+  if (!parts.has('watchers')) {
+    // no watchers and no schedules in this process: another one (COMPONENTS=watchers) runs them
+  } else if (config.LEADER_ELECTION) {
     const le = o.leaderElection ?? {};
     elector = startLeaderElection({
-      kc,
+      kc: watchersKc,
       namespace: le.leaseNamespace ?? config.LEADER_ELECTION_NAMESPACE,
       ...(le.leaseName ? { name: le.leaseName } : {}),
       identity,
@@ -329,7 +366,8 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   }
 
   // /readyz also requires the VPSie API to answer (document 004), from a cached periodic probe.
-  const vpsieReady = o.http === false ? undefined : vpsieReadiness(vpsie, { intervalMs: config.VPSIE_READY_CHECK_SECONDS * 1000 });
+  // (only where the worker runs: the other parts never call VPSie, nor may they read its credentials)
+  const vpsieReady = o.http === false || !parts.has('worker') ? undefined : vpsieReadiness(vpsie, { intervalMs: config.VPSIE_READY_CHECK_SECONDS * 1000 });
   const health =
     o.http === false
       ? undefined
@@ -337,33 +375,34 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
           config.METRICS_ADDR,
           registry,
           () => {
-            const state = worker.getState();
+            const state = workerState();
             // Ready = the worker polls; a follower is ready too (it runs workflows and activities).
             const ok = state === 'RUNNING';
             return {
               ok,
-              detail: `worker ${state}; ${config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
+              detail: `${worker ? 'worker' : 'temporal'} ${state}; ${!parts.has('watchers') ? 'no watchers here' : config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
             };
           },
           { healthAddr: healthAddrOf(config), checks: vpsieReady ? [vpsieReady] : [] },
         );
   // the coordination REST API (document 000): a Temporal client of the coordination workflows
   const coordinationApi =
-    o.http === false || !config.COORDINATION_ENABLED || !config.COORDINATION_API_ADDR
+    o.http === false || !config.COORDINATION_ENABLED || !config.COORDINATION_API_ADDR || !parts.has('api')
       ? undefined
       : await startCoordinationApi({
           temporal,
-          kc,
+          kc: apiKc,
           addr: config.COORDINATION_API_ADDR,
           registry,
-          healthy: () => worker.getState() === 'RUNNING',
-          ready: () => worker.getState() === 'RUNNING',
+          healthy: () => workerState() === 'RUNNING',
+          ready: () => workerState() === 'RUNNING',
           hubWorkflowId: coordinationHubWorkflowId(config.WATCH_NAMESPACE),
         }).catch((err: unknown) => {
           log.error('coordination REST API not started', { addr: config.COORDINATION_API_ADDR, error: String(err) });
           return undefined;
         });
   log.info('orchestrator running', {
+    components: [...parts].join(','),
     coordinationApi: coordinationApi?.url,
     metrics: health ? `${health.url}/metrics` : undefined,
     temporal: o.temporalAddress,
@@ -386,11 +425,11 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         if (o.gc?.deleteOnStop && scheduleId) await deleteSchedule(temporal, scheduleId).catch(() => undefined);
         clearInterval(healthTimer);
         vpsieReady?.stop();
-        if (worker.getState() === 'RUNNING') worker.shutdown(); // Temporal's own signal handler may have begun it
+        if (worker?.getState() === 'RUNNING') worker.shutdown(); // Temporal's own signal handler may have begun it
         await running.catch(() => undefined);
         await health?.close();
         await coordinationApi?.close();
-        await connection.close();
+        await connection?.close();
         await clientConnection.close();
         await nodes.stop().catch(() => undefined);
         await pods?.stop().catch(() => undefined);

@@ -81,6 +81,8 @@ export interface KubernetesSecretOptions {
   name?: string;
   /** Path to a kubeconfig; in-cluster config (or $KUBECONFIG / ~/.kube/config) when omitted. */
   kubeconfig?: string;
+  /** A ready KubeConfig (the worker's identity); wins over `kubeconfig`. */
+  kubeConfig?: import('@kubernetes/client-node').KubeConfig;
   ttlMs?: number;
 }
 
@@ -91,6 +93,7 @@ export function kubernetesSecretCredentials(opts: KubernetesSecretOptions = {}):
   let apiPromise: Promise<import('@kubernetes/client-node').CoreV1Api> | undefined;
   const api = () =>
     (apiPromise ??= import('@kubernetes/client-node').then((k8s) => {
+      if (opts.kubeConfig) return opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
       const kc = new k8s.KubeConfig();
       if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
       else kc.loadFromDefault();

@@ -11,10 +11,23 @@ import { startOrchestrator, type Orchestrator, type StartOrchestratorOptions } f
 import { ensureCredentialsSecret, sandboxConfig } from '../../workers/sandbox-setup';
 import type { TestSandbox } from './sandbox';
 import { workflowBundle } from './worker';
+import { ORCHESTRATOR_NAMESPACE, SERVICE_ACCOUNTS, sandboxIdentities, serviceAccountUser, type SandboxIdentities } from '../../sandbox/identities';
+import type { KubeIdentities } from '../../workers/orchestrator';
 
 export const BOOTSTRAP_TOKEN = 'abcdef.0123456789abcdef';
 
 let secretReady: Promise<void> | undefined;
+const identitiesReady = new WeakMap<TestSandbox, Promise<SandboxIdentities>>();
+
+/** The orchestrator's parts as their ServiceAccounts of k8s/rbac.yaml (as `npm start` runs them in the sandbox). */
+export async function orchestratorIdentities(sb: TestSandbox): Promise<KubeIdentities> {
+  let ready = identitiesReady.get(sb);
+  if (!ready) {
+    ready = sandboxIdentities(sb.kc);
+    identitiesReady.set(sb, ready);
+  }
+  return (await ready).identities;
+}
 
 /** The configuration a test orchestrator runs with. */
 export function testConfig(sb: TestSandbox, namespace: string, taskQueue: string, env: Record<string, string> = {}): Config {
@@ -40,11 +53,51 @@ export async function startTestOrchestrator(
   return startOrchestrator({
     config: testConfig(sb, namespace, taskQueue, env),
     kc: sb.kc,
+    identities: await orchestratorIdentities(sb),
     temporalAddress: sb.endpoints.temporal.address,
     kubeconfigPath: sb.kubeconfig,
     workflowBundle: await workflowBundle(),
     gc: { enabled: false },
     ...rest,
+  });
+}
+
+/**
+ * A Lease of the test's own for the watchers' leader election, outside the orchestrator's
+ * namespace: a Role there like k8s/rbac.yaml's vpsie-orchestrator-leader-election, for that name.
+ */
+export async function grantLeaderLease(sb: TestSandbox, namespace: string, lease: string): Promise<void> {
+  const rbac = sb.kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const name = `vpsie-orchestrator-leader-election-${lease}`;
+  await rbac.createNamespacedRole({
+    namespace,
+    body: {
+      metadata: { name, namespace },
+      rules: [
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [lease], verbs: ['get', 'update'] },
+      ],
+    },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name, namespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNTS.watchers, namespace: ORCHESTRATOR_NAMESPACE }],
+    },
+  });
+  const authz = sb.kc.makeApiClient(k8s.AuthorizationV1Api);
+  await eventually(`the watchers may hold the Lease ${namespace}/${lease}`, 30_000, async () => {
+    const r = await authz.createSubjectAccessReview({
+      body: {
+        spec: {
+          user: serviceAccountUser('watchers'),
+          resourceAttributes: { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', name: lease, namespace },
+        },
+      },
+    });
+    return r.status?.allowed === true;
   });
 }
 
@@ -56,6 +109,36 @@ export async function createBootstrapSecret(sb: TestSandbox, namespace: string, 
   await sb.core.createNamespacedSecret({
     namespace,
     body: { metadata: { name, namespace }, stringData: { 'user-data': JSON.stringify({ bootstrapToken: BOOTSTRAP_TOKEN }) } },
+  });
+  await grantJoinSecrets(sb, namespace);
+}
+
+/**
+ * What a namespace whose NodeGroups join with a Secret of their own does for the orchestrator
+ * (k8s/examples/join-secret-access.yaml): bind vpsie-orchestrator-join-secrets to the worker there.
+ * Waits until the worker may read the namespace's Secrets.
+ */
+export async function grantJoinSecrets(sb: TestSandbox, namespace: string): Promise<void> {
+  const rbac = sb.kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  try {
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'vpsie-orchestrator-join-secrets', namespace },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'vpsie-orchestrator-join-secrets' },
+        subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNTS.worker, namespace: ORCHESTRATOR_NAMESPACE }],
+      },
+    });
+  } catch (err) {
+    if (apiStatus(err) !== 409) throw err;
+    return;
+  }
+  const authz = sb.kc.makeApiClient(k8s.AuthorizationV1Api);
+  await eventually(`the worker may read Secrets of ${namespace}`, 30_000, async () => {
+    const r = await authz.createSubjectAccessReview({
+      body: { spec: { user: serviceAccountUser('worker'), resourceAttributes: { resource: 'secrets', verb: 'get', namespace } } },
+    });
+    return r.status?.allowed === true;
   });
 }
 

@@ -10,6 +10,7 @@ import { loadKubeConfig } from '../../lib/kube/api';
 import { EndpointsSchema } from '../../sandbox/endpoints';
 import { startOrchestrator } from '../../workers/orchestrator';
 import { sandboxConfig } from '../../workers/sandbox-setup';
+import { sandboxIdentities } from '../../sandbox/identities';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -30,9 +31,12 @@ async function main(): Promise<void> {
     LEADER_ELECTION: false,
     METRICS_ADDR: '127.0.0.1:0',
   };
+  const kc = loadKubeConfig(endpoints.kubeconfig);
   await startOrchestrator({
     config,
-    kc: loadKubeConfig(endpoints.kubeconfig),
+    kc,
+    // each part as its ServiceAccount of k8s/rbac.yaml, as `npm start` runs it in the sandbox
+    identities: (await sandboxIdentities(kc)).identities,
     temporalAddress: endpoints.temporal.address,
     kubeconfigPath: endpoints.kubeconfig,
     workflowBundle: { codePath: input.bundlePath },

@@ -9,7 +9,7 @@
  * namespace recreates it with its labels; the schedule exists with a 6 h interval and its tick
  * backs up at the schedule's time.
  *
- * The worker's activities run as the orchestrator's ServiceAccount (k8s/rbac.yaml), so the RBAC
+ * The backup activities run as the orchestrator's backup ServiceAccount (k8s/rbac.yaml), so the RBAC
  * they need is proven too. Backups are restricted to the test's namespace.
  */
 import { execFile } from 'node:child_process';
@@ -38,7 +38,7 @@ const VPA_MODULE = 'k8s.io/autoscaler/vertical-pod-autoscaler@v1.8.1';
 const VPA_CRDS = ['verticalpodautoscalers.autoscaling.k8s.io', 'verticalpodautoscalercheckpoints.autoscaling.k8s.io'];
 const COORDINATION_CRD_FILE = path.join(REPO, 'k8s', 'crds', 'platform.io_vpanapcoordinations.yaml');
 const COORDINATION_CRD = 'vpanapcoordinations.platform.io';
-const ORCHESTRATOR_SA = { namespace: 'kube-system', name: 'vpsie-capacity-orchestrator' };
+const ORCHESTRATOR_SA = { namespace: 'vpsie-system', name: 'vpsie-orchestrator-backup' };
 
 interface Ref {
   kind: string;
@@ -167,7 +167,7 @@ describe('coordination backups on the sandbox: backup, delete, restore', functio
     storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordination-backups-'));
     store = new DirectoryBackupStore(storeDir);
 
-    // The worker's Kubernetes identity: the orchestrator's ServiceAccount with the RBAC of k8s/rbac.yaml.
+    // The backup activities' Kubernetes identity: the backup ServiceAccount with the RBAC of k8s/rbac.yaml.
     await kubectl(sb, ['apply', '--server-side', '-f', path.join(REPO, 'k8s', 'rbac.yaml')]);
     const saKc = tokenKubeConfig(
       sb,

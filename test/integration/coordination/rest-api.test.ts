@@ -25,7 +25,7 @@ import type { coordinationHubStub, coordinationObjectStub } from '../../support/
 import { serviceAccountToken, serviceAccountWithRole, tokenKubeConfig, until } from '../../support/identities';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../support/sandbox';
 
-const ORCHESTRATOR_SA = { namespace: 'kube-system', name: 'vpsie-capacity-orchestrator' };
+const ORCHESTRATOR_SA = { namespace: 'vpsie-system', name: 'vpsie-orchestrator-api' };
 
 interface Answer {
   status: number;
@@ -305,7 +305,7 @@ describe('coordination REST API on the sandbox (TokenReview, SubjectAccessReview
     }
   });
 
-  it('the orchestrator’s ServiceAccount of k8s/rbac.yaml may make the reviews', async () => {
+  it('the API’s ServiceAccount of k8s/rbac.yaml may make the reviews', async () => {
     const token = await serviceAccountToken(sb, ORCHESTRATOR_SA.namespace, ORCHESTRATOR_SA.name);
     const asOrchestrator = await startCoordinationApi({
       temporal: sb.temporal,

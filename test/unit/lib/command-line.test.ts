@@ -28,6 +28,7 @@ const SAMPLES: Record<string, string | boolean> = {
   'failed-vpsienode-ttl': '45m',
   'log-level': 'debug',
   'log-format': 'console',
+  components: 'watchers',
 };
 
 const args = (flag: string, v: string | boolean): string[] => (typeof v === 'boolean' ? [v ? `--${flag}` : `--no-${flag}`] : [`--${flag}`, v]);
@@ -39,7 +40,7 @@ function run(argv: string[]): Record<string, string> {
 }
 
 describe('Command line (document 004 "Configuration"): flags equal to their environment variables', () => {
-  it('has exactly the flags of document 004, each naming an environment variable the configuration reads', () => {
+  it('has exactly the flags of document 004 (and --components), each naming an environment variable the configuration reads', () => {
     expect(COMMAND_LINE_FLAGS.map((f) => f.flag)).to.have.members(Object.keys(SAMPLES));
     const keys = Object.keys(
       loadConfig({ KUBECONFIG: '/x', VPSIE_SECRET_NAME: 'a', VPSIE_SECRET_NAMESPACE: 'b', KUBERNETES_VERSION: 'v1.30', HEALTH_ADDR: ':1' }),
@@ -198,5 +199,16 @@ describe('The entry point (workers/main.ts) on the command line', function () {
     const r = start(['--log-format', 'xml', '--kubeconfig', '/nonexistent', '--health-addr', '127.0.0.1:0']);
     expect(r.status).to.equal(1);
     expect(r.stdout + r.stderr).to.contain('LOG_FORMAT');
+  });
+});
+
+describe('COMPONENTS: the parts a process runs', () => {
+  it('defaults to all three; a list is read in any order, without repeats', () => {
+    expect(loadConfig({}).COMPONENTS).to.deep.equal(['worker', 'watchers', 'api']);
+    expect(loadConfig({ COMPONENTS: ' api, worker ,api' }).COMPONENTS).to.deep.equal(['api', 'worker']);
+  });
+  it('an unknown part or an empty list is refused, naming COMPONENTS', () => {
+    expect(() => loadConfig({ COMPONENTS: 'worker,scheduler' })).to.throw(ConfigError, /COMPONENTS/);
+    expect(() => loadConfig({ COMPONENTS: ' , ' })).to.throw(ConfigError, /COMPONENTS/);
   });
 });

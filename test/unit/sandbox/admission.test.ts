@@ -24,7 +24,7 @@ const users = (cm: { data?: Record<string, string> }): string[] => (cm.data?.use
 describe('VPSieNode admission manifests (k8s/admission/)', () => {
   const [policy, binding] = docs(admissionPolicyFile());
   const identity = docs(path.join(repoRoot(), 'k8s', 'admission', 'orchestrator-identity.yaml'))[0]!;
-  const sa = docs(rbacFile()).find((d) => d.kind === 'ServiceAccount')!;
+  const sa = docs(rbacFile()).find((d) => d.kind === 'ServiceAccount' && d.metadata.name === 'vpsie-orchestrator-worker')!;
 
   it('is a GA ValidatingAdmissionPolicy and its Deny binding', () => {
     expect(policy).to.deep.include({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy' });
@@ -45,7 +45,7 @@ describe('VPSieNode admission manifests (k8s/admission/)', () => {
     expect(identity.kind).to.equal('ConfigMap');
   });
 
-  it('the identity names the ServiceAccount of k8s/rbac.yaml', () => {
+  it("the identity names the worker's ServiceAccount of k8s/rbac.yaml (the part that writes VPSieNodes)", () => {
     expect(users(identity)).to.deep.equal([`system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}`]);
   });
 

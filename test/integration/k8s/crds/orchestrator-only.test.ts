@@ -13,7 +13,7 @@ import { serviceAccountToken, serviceAccountWithRole, tokenKubeConfig, until } f
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
 
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-const ORCHESTRATOR_SA = { namespace: 'kube-system', name: 'vpsie-capacity-orchestrator' };
+const ORCHESTRATOR_SA = { namespace: 'vpsie-system', name: 'vpsie-orchestrator-worker' };
 
 interface StoredVPSieNode {
   metadata: { name: string; labels?: Record<string, string>; ownerReferences?: unknown[] };
@@ -125,7 +125,7 @@ describe('only the capacity orchestrator creates VPSieNodes and writes their sta
     expect(r.message).to.include('created only by the capacity orchestrator');
   });
 
-  it('lets the orchestrator create VPSieNodes: as the sandbox identity and as the ServiceAccount of k8s/rbac.yaml', async () => {
+  it("lets the orchestrator create VPSieNodes: as the sandbox identity and as the worker's ServiceAccount of k8s/rbac.yaml", async () => {
     const asSandbox = await orchestratorMade('by-sandbox-orchestrator');
     expect((await get(asSandbox)).metadata.name).to.equal(asSandbox);
 

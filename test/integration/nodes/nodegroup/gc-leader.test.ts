@@ -6,7 +6,16 @@ import { startLeaderElection, type LeaderElector } from '../../../../lib/kube/le
 import { gcScheduleId } from '../../../../starters/nodes/schedules';
 import type { Orchestrator } from '../../../../workers/orchestrator';
 import { sharedSandbox, uniqueName, type TestSandbox } from '../../../support/sandbox';
-import { createGroup, deleteGroup, eventually, groupVNs, liveMachinesOfNamespace, simMachines, startTestOrchestrator } from '../../../support/orchestrator';
+import {
+  createGroup,
+  deleteGroup,
+  eventually,
+  groupVNs,
+  liveMachinesOfNamespace,
+  simMachines,
+  startTestOrchestrator,
+  grantLeaderLease,
+} from '../../../support/orchestrator';
 
 describe('Garbage collection schedule and leader election on the sandbox', function () {
   this.timeout(600_000);
@@ -144,6 +153,7 @@ describe('Garbage collection schedule and leader election on the sandbox', funct
       env: { LEADER_ELECTION: 'true' },
       leaderElection: { leaseName: lease, leaseNamespace: ns, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.5 },
     });
+    await grantLeaderLease(sb, ns, lease);
     const one = await startTestOrchestrator(sb, ns, tq, opts('orch-1'));
     running.push(one);
     const two = await startTestOrchestrator(sb, ns, tq, opts('orch-2'));

@@ -14,6 +14,7 @@ import { startOrchestrator, type Orchestrator } from '../../../../workers/orches
 import type { Batch } from '../../../../decision/nodes/batching/batcher';
 import type { TestSandbox } from '../../../support/sandbox';
 import { workflowBundle } from '../../../support/worker';
+import { grantJoinSecrets, orchestratorIdentities } from '../../../support/orchestrator';
 import { recordHistory } from '../../../support/histories';
 
 export interface Harness {
@@ -48,6 +49,7 @@ export async function startHarness(sb: TestSandbox, ns: string, env: Record<stri
       body: { metadata: { name: BOOTSTRAP_SECRET, namespace: ns }, stringData: { 'user-data': `bootstrapToken: ${BOOTSTRAP_TOKEN}\n` } },
     })
     .catch(() => undefined);
+  await grantJoinSecrets(sb, ns);
   const registry = new Registry();
   const vpsie = new VPSieClient({
     baseUrl: v.url,
@@ -61,6 +63,7 @@ export async function startHarness(sb: TestSandbox, ns: string, env: Record<stri
   const orchestrator = await startOrchestrator({
     config,
     kc: sb.kc,
+    identities: await orchestratorIdentities(sb),
     temporalAddress: sb.endpoints.temporal.address,
     registry,
     vpsie,
