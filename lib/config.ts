@@ -41,6 +41,20 @@ export const ConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('vpsie-autoscaler'),
   TASK_QUEUE: z.string().min(1).default('vpsie-autoscaler'),
+  /**
+   * TLS to the Temporal frontend (Temporal Cloud, or a cluster with TLS): on by itself when a
+   * client certificate or an API key is given. Files, so a mounted Secret can be rotated in place.
+   */
+  TEMPORAL_TLS: bool.optional(),
+  /** mTLS client certificate and key (PEM files), both or neither. */
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  /** CA of the frontend's certificate (PEM file); the system's roots when unset. */
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  /** The name the frontend's certificate is checked against, when not the address's host. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** A file holding a Temporal Cloud API key (sent as a bearer token; re-read every minute). */
+  TEMPORAL_API_KEY_FILE: z.string().min(1).optional(),
   /** host:port (or :port) for Prometheus /metrics; port 0 picks a free one. */
   METRICS_ADDR: hostPort().default('127.0.0.1:9464'),
   /**

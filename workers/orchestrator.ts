@@ -25,6 +25,7 @@ import { createVPSieMachineActivities } from '../activities/nodes/lifecycle/mach
 import { createVPSieNodeActivities } from '../activities/nodes/lifecycle/vpsienode';
 import { kubernetesSecretCredentials, VPSieClient, withinPerMinute, type CredentialsSource } from '../clients/vpsie';
 import { healthAddrOf, type Config } from '../lib/config';
+import { clientConnectionOptions, keepApiKeyFresh, nativeConnectionOptions, temporalConnectionSettings } from '../lib/temporal-connection';
 import { logger } from '../lib/log';
 import { startLeaderElection, type LeaderElector } from '../lib/kube/lease-lock';
 import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/nodes/schedules';
@@ -215,7 +216,9 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
       // refill), whatever the server's window.
       rateLimit: withinPerMinute(Math.max(2, Math.floor(config.VPSIE_RATE_LIMIT_PER_MINUTE / config.VPSIE_REPLICAS))),
     });
-  const clientConnection = await Connection.connect({ address: o.temporalAddress });
+  // TLS / mTLS / API key from the configuration's files (lib/temporal-connection.ts)
+  const temporalSettings = temporalConnectionSettings(o.temporalAddress, config);
+  const clientConnection = await Connection.connect(clientConnectionOptions(temporalSettings));
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
   // One Node informer for the process: join polls read it, the watchers wake joining lifecycles from it.
   const nodes = new NodeCache(parts.has('worker') ? kc : watchersKc);
@@ -225,7 +228,8 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   await pods?.start().catch((err: unknown) => log.warn('Pod informer not started; scale-up snapshots list pods', { error: String(err) }));
   const deps: OrchestratorDeps = { config, kc, vpsie, temporal, registry, nodes, ...(pods ? { pods } : {}) };
 
-  const connection = parts.has('worker') ? await NativeConnection.connect({ address: o.temporalAddress }) : undefined;
+  const connection = parts.has('worker') ? await NativeConnection.connect(nativeConnectionOptions(temporalSettings)) : undefined;
+  const stopKeyRenewal = connection ? keepApiKeyFresh(connection, temporalSettings) : () => undefined;
   const worker = connection
     ? await Worker.create({
         connection,
@@ -429,6 +433,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         await running.catch(() => undefined);
         await health?.close();
         await coordinationApi?.close();
+        stopKeyRenewal();
         await connection?.close();
         await clientConnection.close();
         await nodes.stop().catch(() => undefined);

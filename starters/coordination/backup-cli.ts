@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { loadConfig } from '../../lib/config';
+import { clientConnectionOptions, temporalConnectionSettings, type TemporalAuthConfig } from '../../lib/temporal-connection';
 import { logger } from '../../lib/log';
 import { readLiveEndpoints, sandboxDir } from '../../sandbox/endpoints';
 import type { CoordinationBackupInput } from '../../workflows/coordination/backup';
@@ -21,12 +22,14 @@ export interface TemporalTarget {
   address: string;
   namespace: string;
   taskQueue: string;
+  /** TLS / API key of the orchestrator's configuration (lib/temporal-connection.ts). */
+  auth?: TemporalAuthConfig;
 }
 
 /** The orchestrator's Temporal server, namespace and task queue: from the environment, else the running sandbox. */
 export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
   const config = loadConfig(env);
-  if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TASK_QUEUE };
+  if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TASK_QUEUE, auth: config };
   const sandbox = readLiveEndpoints();
   if (!sandbox) throw new Error(`no TEMPORAL_ADDRESS and no running sandbox in ${sandboxDir()} (start one with npm run sandbox, or set TEMPORAL_ADDRESS)`);
   return {
@@ -38,7 +41,7 @@ export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTa
 
 /** Runs `workflowType` once on the orchestrator's task queue and returns its result; the connection is closed after. */
 export async function runOnce<R>(target: TemporalTarget, workflowType: string, workflowId: string, arg: unknown): Promise<R> {
-  const connection = await Connection.connect({ address: target.address });
+  const connection = await Connection.connect(clientConnectionOptions(temporalConnectionSettings(target.address, target.auth ?? {})));
   try {
     const client = new Client({ connection, namespace: target.namespace });
     logger('coordination-backup-cli').info('starting', { workflowType, workflowId, taskQueue: target.taskQueue, temporal: target.address });
