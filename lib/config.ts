@@ -372,7 +372,7 @@ export const COMMAND_LINE_FLAGS: readonly CommandLineFlag[] = [
 export type CommandLine = { kind: 'run'; env: Record<string, string> } | { kind: 'help'; text: string } | { kind: 'error'; message: string };
 
 /** The --help text: every flag with its environment variable and default. */
-export function helpText(program = 'vpsie-autoscaler'): string {
+export function helpText(program = 'vpsie-orchestrator run'): string {
   const rows = COMMAND_LINE_FLAGS.map((f) => [`--${f.flag}${f.type === 'string' ? ' <value>' : ''}`, f.env, f.shownDefault, f.description] as const);
   const w = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map(([flag, env, def, desc]) => `  ${flag.padEnd(w[0]!)}  ${env.padEnd(w[1]!)}  ${desc} (default: ${def})`);

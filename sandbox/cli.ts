@@ -6,7 +6,28 @@ import { endpointsPath } from './endpoints';
 import { SandboxError, startSandbox } from './stack';
 import { ToolchainError } from './toolchain';
 
+export const SANDBOX_HELP = `Usage: vpsie-orchestrator sandbox
+
+Brings the local stack up (Kubernetes control plane, kwok, metrics-server, Prometheus, the VPSie
+simulator, the Temporal dev server) and keeps it up until Ctrl-C. It takes no flags; settings are
+environment variables:
+
+  SANDBOX_DIR              state and logs (default .sandbox)
+  VPSIE_TOOLCHAIN_CACHE    where the toolchain is cached (default ~/.cache/vpsie-orchestrator/toolchain)
+  TEMPORAL_BIN, ETCD_BIN, KUBE_APISERVER_BIN, ... an existing binary instead of the toolchain's (README)
+  --help, -h               print this and exit
+`;
+
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(SANDBOX_HELP);
+    process.exit(0);
+  }
+  const unknown = process.argv.slice(2)[0];
+  if (unknown !== undefined) {
+    console.error(`sandbox: unknown argument ${unknown} (see --help)`);
+    process.exit(2);
+  }
   const sb = await startSandbox({ handleSignals: false, progress: (l) => console.error(`sandbox: ${l}`) });
   const e = sb.endpoints;
   console.log(`

@@ -36,7 +36,7 @@ if (commandLine.kind === 'help') {
   process.exit(0);
 }
 if (commandLine.kind === 'error') {
-  process.stderr.write(`vpsie-autoscaler: ${commandLine.message}\n`);
+  process.stderr.write(`vpsie-orchestrator: ${commandLine.message}\n`);
   process.exit(2);
 }
 // A flag means its environment variable (and wins over it).

@@ -74,12 +74,41 @@ const BackupArgs = z.object({
   'retention-days': z.coerce.number().positive().optional(),
 });
 
-async function main(): Promise<void> {
+export const BACKUP_HELP = `Usage: vpsie-orchestrator backup [flags]
+
+Takes one coordination backup now (then prunes old ones) through the orchestrator's worker;
+prints the manifest as JSON. Each flag has an environment variable; a flag given wins over it.
+
+  --namespace <ns>...     BACKUP_NAMESPACES      only these namespaces (comma-separated in the variable)
+  --at <RFC3339>          BACKUP_AT              the backup's time (default: now)
+  --retention-days <n>    BACKUP_RETENTION_DAYS  prune backups older than this
+  --help, -h                                     print this and exit
+
+Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE and TEMPORAL_TLS* as the orchestrator
+reads them; without TEMPORAL_ADDRESS, the running sandbox.
+`;
+
+/** `vpsie-orchestrator backup`: flags over their environment variables. */
+export async function backupCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(BACKUP_HELP);
+    return;
+  }
   const { values } = parseArgs({
+    args: argv,
     options: { namespace: { type: 'string', multiple: true }, at: { type: 'string' }, 'retention-days': { type: 'string' } },
     strict: true,
   });
-  const a = BackupArgs.parse(values);
+  const envNamespaces = (env.BACKUP_NAMESPACES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const a = BackupArgs.parse({
+    ...(envNamespaces.length ? { namespace: envNamespaces } : {}),
+    ...(env.BACKUP_AT ? { at: env.BACKUP_AT } : {}),
+    ...(env.BACKUP_RETENTION_DAYS ? { 'retention-days': env.BACKUP_RETENTION_DAYS } : {}),
+    ...Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
+  });
   const input: CoordinationBackupInput = {
     ...(a.namespace ? { namespaces: a.namespace } : {}),
     ...(a.at ? { at: a.at } : {}),
@@ -90,7 +119,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module)
-  main().catch((err: unknown) => {
+  backupCli(process.argv.slice(2)).catch((err: unknown) => {
     logger('coordination-backup-cli').error('the backup failed', { error: failureMessage(err) });
     process.exit(1);
   });
