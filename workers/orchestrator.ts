@@ -9,6 +9,7 @@
  * queue and WATCH_NAMESPACE, LEADER_ELECTION off (or a lease of its own), and a prebuilt workflow
  * bundle to skip bundling.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -185,6 +186,17 @@ async function readPrometheusAuth(deps: OrchestratorDeps, log: ReturnType<typeof
   }
 }
 
+/**
+ * The workflow code: a bundle given (tests), else WORKFLOW_BUNDLE or the one `npm run build` put
+ * beside the compiled code (dist/workflow-bundle.js), else workflows/index.ts bundled now.
+ */
+function workflowCode(given: WorkflowBundleOption | undefined): { workflowBundle: WorkflowBundleOption } | { workflowsPath: string } {
+  if (given) return { workflowBundle: given };
+  const prebuilt = process.env.WORKFLOW_BUNDLE ?? path.resolve(__dirname, '../workflow-bundle.js');
+  if (fs.existsSync(prebuilt)) return { workflowBundle: { codePath: prebuilt } };
+  return { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') };
+}
+
 export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Orchestrator> {
   const { config } = o;
   const parts = new Set(config.COMPONENTS);
@@ -236,7 +248,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TASK_QUEUE,
         identity,
-        ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') }),
+        ...workflowCode(o.workflowBundle),
         activities: createAllActivities(deps, await readPrometheusAuth(deps, log), backupKc),
       })
     : undefined;

@@ -10,14 +10,14 @@
  * input's `at`, else the workflow's start: every attempt of its activity writes the same backup.
  */
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { BackupActivities, BackupManifest, PruneBackupsResult, RestoreBackupInput, RestoreReport } from '../../activities/coordination/backup';
 
 /** Set by the Temporal server on the workflows a Schedule starts: the tick's nominal time. */
 const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
 
 /** Kubernetes lists and writes and the store's file writes: retried with backoff; every step is idempotent. */
-const RETRY = { initialInterval: '2s', maximumInterval: '1m', backoffCoefficient: 2, maximumAttempts: 8 };
+const RETRY: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', backoffCoefficient: 2, maximumAttempts: 8 };
 
 const acts = proxyActivities<BackupActivities>({
   startToCloseTimeout: '30m',
