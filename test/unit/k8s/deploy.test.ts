@@ -48,6 +48,7 @@ interface Container {
   name: string;
   image: string;
   command?: string[];
+  args?: string[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   envFrom?: { configMapRef?: { name: string } }[];
   ports?: { name: string; containerPort: number; protocol?: string }[];
@@ -191,7 +192,8 @@ describe('deployment manifests (k8s/kustomization.yaml, k8s/deploy)', () => {
       const c = d.spec.template.spec.containers;
       expect(c).to.have.length(1);
       expect(c[0]!.image).to.equal('vpsie-capacity-orchestrator:0.1.0');
-      expect(c[0]!.command).to.deep.equal(['node', 'dist/workers/main.js']);
+      expect(c[0]!.command).to.deep.equal(['node', 'dist/workers/cli.js']);
+      expect(c[0]!.args).to.deep.equal(['run']);
     }
     expect(one<Deployment>('Deployment', 'vpsie-orchestrator-worker').spec.replicas).to.equal(2);
     expect(one<Deployment>('Deployment', 'vpsie-orchestrator-watcher').spec.replicas).to.equal(2);
