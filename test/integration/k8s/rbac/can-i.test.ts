@@ -1,13 +1,17 @@
 /**
  * Least privilege, proven by the apiserver: for each part's ServiceAccount (k8s/rbac.yaml, applied
- * by the sandbox), `kubectl auth can-i --list` in a namespace of no importance, in kube-system and
+ * by the sandbox), `kubectl auth can-i --list` (the SelfSubjectRulesReview it prints, read as JSON) in a namespace of no importance, in kube-system and
  * in vpsie-system answers exactly the requests lib/kube/permissions.ts lists for the part (beyond
  * what every authenticated user may), nothing missing and nothing extra. The integration suite's
  * orchestrators run as these ServiceAccounts, so a request missing from both fails there with 403.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { z } from 'zod';
 import { JOIN_SECRETS_PERMISSION, PERMISSIONS, type Permission, type PermissionHolder } from '../../../../lib/kube/permissions';
 import { ORCHESTRATOR_NAMESPACE, SERVICE_ACCOUNTS, serviceAccountUser } from '../../../../sandbox/identities';
 import { grantJoinSecrets } from '../../../support/orchestrator';
@@ -15,24 +19,31 @@ import { sharedSandbox, type TestSandbox } from '../../../support/sandbox';
 
 const run = promisify(execFile);
 
-/** `resource[.group]|name|verb` — one grant as RBAC decides it. */
+/** `group|resource|name|verb` — one grant as RBAC decides it. */
 type Grant = string;
 
-/** The rows of `kubectl auth can-i --list` as grants (resource rows only). */
-export function parseCanIList(text: string): Set<Grant> {
+const RulesReview = z.object({
+  status: z.object({
+    resourceRules: z
+      .array(
+        z.object({
+          verbs: z.array(z.string()),
+          apiGroups: z.array(z.string()).optional(),
+          resources: z.array(z.string()).optional(),
+          resourceNames: z.array(z.string()).optional(),
+        }),
+      )
+      .default([]),
+  }),
+});
+
+/** The resource rules of a SelfSubjectRulesReview (what `kubectl auth can-i --list` prints) as grants. */
+export function grantsOfRulesReview(json: string): Set<Grant> {
   const grants = new Set<Grant>();
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  for (const line of lines.slice(1)) {
-    // Resources  Non-Resource URLs  Resource Names  Verbs — the last three are [..] lists
-    const m = /^(\S*)\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s*$/.exec(line);
-    if (!m) throw new Error(`unexpected can-i line: ${line}`);
-    const [, resource, urls, names, verbs] = m as unknown as [string, string, string, string, string];
-    if (resource === '' || urls.trim() !== '') continue; // non-resource URLs
-    const dot = resource.indexOf('.');
-    const key = dot < 0 ? resource : `${resource.slice(0, dot)}.${resource.slice(dot + 1)}`;
-    const nameList = names.trim() === '' ? [''] : names.trim().split(/\s+/);
-    for (const v of verbs.trim().split(/\s+/)) for (const n of nameList) grants.add(`${key}|${n}|${v}`);
-  }
+  for (const r of RulesReview.parse(JSON.parse(json)).status.resourceRules)
+    for (const g of r.apiGroups ?? [''])
+      for (const res of r.resources ?? [])
+        for (const n of r.resourceNames?.length ? r.resourceNames : ['']) for (const v of r.verbs) grants.add(`${g}|${res}|${n}|${v}`);
   return grants;
 }
 
@@ -40,8 +51,7 @@ function expected(perms: readonly Permission[], namespace: string): Set<Grant> {
   const out = new Set<Grant>();
   for (const p of perms) {
     if (p.namespace !== undefined && p.namespace !== namespace) continue;
-    const key = p.group === '' ? p.resource : `${p.resource}.${p.group}`;
-    for (const v of p.verbs) for (const n of p.names ?? ['']) out.add(`${key}|${n}|${v}`);
+    for (const v of p.verbs) for (const n of p.names ?? ['']) out.add(`${p.group}|${p.resource}|${n}|${v}`);
   }
   return out;
 }
@@ -50,9 +60,20 @@ describe('RBAC: each part may do exactly what its code does (kubectl auth can-i 
   this.timeout(180_000);
   let sb: TestSandbox;
   let ns: string;
+  /** `kubectl auth can-i --list --as=<user> -n <namespace>`, from the review it prints (its table merges rows). */
   const canI = async (user: string, namespace: string): Promise<Set<Grant>> => {
-    const { stdout } = await run(sb.endpoints.kubectl, [`--kubeconfig=${sb.kubeconfig}`, 'auth', 'can-i', '--list', `--as=${user}`, '-n', namespace]);
-    return parseCanIList(stdout);
+    const body = path.join(dir, `review-${namespace}.json`);
+    fs.writeFileSync(body, JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } }));
+    const { stdout } = await run(sb.endpoints.kubectl, [
+      `--kubeconfig=${sb.kubeconfig}`,
+      'create',
+      '--raw',
+      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      '-f',
+      body,
+      `--as=${user}`,
+    ]);
+    return grantsOfRulesReview(stdout);
   };
   /** What any ServiceAccount may, without a binding of its own (discovery, self reviews). */
   const baseline = new Map<string, Set<Grant>>();
@@ -62,8 +83,10 @@ describe('RBAC: each part may do exactly what its code does (kubectl auth can-i 
     return [...(await canI(user, namespace))].filter((g) => !base.has(g)).sort();
   };
 
+  let dir: string;
   before(async () => {
     sb = await sharedSandbox();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbac-'));
     ns = await sb.namespace('rbac');
   });
 
