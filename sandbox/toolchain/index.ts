@@ -8,6 +8,8 @@
  *   <cache>/metrics-server-<v>/bin/metrics-server   (go install from the Go module proxy)
  *   <cache>/prometheus-<v>/bin/prometheus           (go build from the Go module proxy, only
  *                                                    the file and HTTP service discoveries)
+ *   <cache>/promtool-<v>/bin/promtool               (the same module's cmd/promtool: checks and
+ *                                                    unit tests of rule files)
  *   <cache>/vpa-<v>/bin/{vpa-recommender,vpa-updater,vpa-admission-controller}
  *                                                   (go build of the Kubernetes VPA module)
  *   <cache>/vpa-<v>/deploy/*.yaml                    (its CRDs and manifests, copied from the module)
@@ -38,6 +40,8 @@ export interface Toolchain {
   kwok: string;
   metricsServer: string;
   prometheus: string;
+  /** promtool, from the Prometheus module of `prometheus` (`check rules`, `test rules`). */
+  promtool: string;
   vpaRecommender: string;
   vpaUpdater: string;
   vpaAdmissionController: string;
@@ -58,6 +62,7 @@ export const ENV_OVERRIDES: Record<keyof Toolchain, string> = {
   kwok: 'KWOK_BIN',
   metricsServer: 'METRICS_SERVER_BIN',
   prometheus: 'PROMETHEUS_BIN',
+  promtool: 'PROMTOOL_BIN',
   vpaRecommender: 'VPA_RECOMMENDER_BIN',
   vpaUpdater: 'VPA_UPDATER_BIN',
   vpaAdmissionController: 'VPA_ADMISSION_CONTROLLER_BIN',
@@ -149,7 +154,7 @@ async function requireGo(): Promise<void> {
   const v = await probe('go', ['version']);
   if (!v)
     throw new ToolchainError(
-      'Go is required to build Kubernetes, etcd, kwok, metrics-server, Prometheus, the VPA and the Kyverno CLI from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.26.7, or name existing binaries with ' +
+      'Go is required to build Kubernetes, etcd, kwok, metrics-server, Prometheus (and promtool), the VPA and the Kyverno CLI from the Go module proxy, but `go` is not on PATH (install Go ≥ 1.26.7, or name existing binaries with ' +
         Object.values(ENV_OVERRIDES).join(', ') +
         ')',
     );
@@ -358,6 +363,45 @@ function installPrometheus(progress: Progress): Promise<string> {
   );
 }
 
+/**
+ * promtool from the same Prometheus module and version (its own cache entry, so the cached
+ * Prometheus stays valid): the tests check and unit-test k8s/monitoring/alerts.yaml with it.
+ */
+function installPromtool(progress: Progress): Promise<string> {
+  const v = VERSIONS.prometheus;
+  const mod = 'github.com/prometheus/prometheus';
+  return goInstall(
+    {
+      component: 'promtool',
+      version: v,
+      bin: 'promtool',
+      what: `promtool (Prometheus module v${v})`,
+      about: 'about 2 minutes cold',
+      args: async (logFile) => {
+        const info = JSON.parse(
+          await run('go', ['mod', 'download', '-json', `${mod}@v${v}`], { env: goEnv({ GOFLAGS: '' }), logFile, what: 'downloading the Prometheus module' }),
+        ) as { Dir?: string };
+        const release = info.Dir ? fs.readFileSync(path.join(info.Dir, 'VERSION'), 'utf8').trim() : v;
+        return [
+          '-trimpath',
+          '-tags',
+          'netgo,remove_all_sd',
+          '-ldflags',
+          `-s -w -X github.com/prometheus/common/version.Version=${release}`,
+          `${mod}/cmd/promtool@v${v}`,
+        ];
+      },
+    },
+    progress,
+  );
+}
+
+/** promtool alone (PROMTOOL_BIN, else the cached build, built if missing): what the rule-file tests need. */
+export function ensurePromtool(progress: Progress = () => {}): Promise<string> {
+  const o = override('promtool');
+  return o ? Promise.resolve(o) : installPromtool(progress);
+}
+
 const VPA_BINARIES = {
   vpaRecommender: 'vpa-recommender',
   vpaUpdater: 'vpa-updater',
@@ -509,6 +553,7 @@ export async function ensureToolchain(progress: Progress = () => {}): Promise<To
   // After the others, one at a time: each is a Go build of its own, and the machine has few cores.
   const metricsServer = override('metricsServer') ?? (await installMetricsServer(progress));
   const prometheus = override('prometheus') ?? (await installPrometheus(progress));
+  const promtool = await ensurePromtool(progress);
   const vpaKeys = [...(Object.keys(VPA_BINARIES) as (keyof typeof VPA_BINARIES)[]), 'vpaCrds'] as const;
   const vpaOverrides = Object.fromEntries(vpaKeys.map((k) => [k, override(k)])) as Partial<VpaFiles>;
   const vpa = vpaKeys.every((k) => vpaOverrides[k]) ? undefined : await installVpa(progress);
@@ -534,6 +579,7 @@ export async function ensureToolchain(progress: Progress = () => {}): Promise<To
     kubectl: pick('kubectl'),
     metricsServer,
     prometheus,
+    promtool,
     vpaRecommender: pickVpa('vpaRecommender'),
     vpaUpdater: pickVpa('vpaUpdater'),
     vpaAdmissionController: pickVpa('vpaAdmissionController'),

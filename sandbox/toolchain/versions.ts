@@ -5,7 +5,7 @@ export const VERSIONS = {
   etcd: '3.6.8', // the etcd that Kubernetes 1.36 pins
   kwok: '0.8.0',
   metricsServer: '0.8.0', // sigs.k8s.io/metrics-server, the metrics.k8s.io aggregated API
-  prometheus: '0.316.0', // Go module github.com/prometheus/prometheus v0.316.0 = Prometheus 3.16.0
+  prometheus: '0.316.0', // Go module github.com/prometheus/prometheus v0.316.0 = Prometheus 3.16.0; promtool is built from the same module and version
   vpa: '1.8.1', // k8s.io/autoscaler/vertical-pod-autoscaler: recommender, updater, admission-controller
   kyverno: '1.19.1', // github.com/kyverno/kyverno: the Kyverno CLI (kubectl-kyverno), for the tests of k8s/kyverno/
 } as const;
