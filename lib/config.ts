@@ -33,7 +33,7 @@ export function durationSeconds(v: unknown): unknown {
 }
 
 /** The parts of the orchestrator a process may run (COMPONENTS). */
-export const COMPONENT_NAMES = ['worker', 'watchers', 'api'] as const;
+export const COMPONENT_NAMES = ['worker', 'watchers', 'api', 'backup'] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
 
 export const ConfigSchema = z.object({
@@ -230,12 +230,19 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^([\w.-]+:\d+)?$/, 'expected host:port')
     .default('127.0.0.1:8080'),
+  /**
+   * The task queue of coordination backups and restores (the schedule's and the CLI's runs), served
+   * by a `backup` part as the backup identity; unset: TASK_QUEUE (the worker runs them).
+   */
+  BACKUP_TASK_QUEUE: z.string().min(1).optional(),
   /** Backups of VPAs, checkpoints, VPANAPCoordinations and OptimizationPolicies every this many hours (0: no schedule). */
   BACKUP_INTERVAL_HOURS: z.coerce.number().min(0).max(720).default(6),
   /**
    * The parts this process runs (comma-separated): `worker` (the Temporal worker: workflows and
    * activities), `watchers` (the Kubernetes watchers that start and signal workflows, under leader
-   * election), `api` (the coordination REST API). Default all three; a Deployment per part runs one.
+   * election), `api` (the coordination REST API), `backup` (a worker of its own on
+   * BACKUP_TASK_QUEUE running the coordination backups and restores as the backup identity).
+   * Default the first three (the worker then runs backups too); a Deployment per part runs one.
    */
   COMPONENTS: z
     .string()
@@ -246,7 +253,7 @@ export const ConfigSchema = z.object({
         .map((p) => p.trim())
         .filter((p) => p !== ''),
     )
-    .pipe(z.array(z.enum(COMPONENT_NAMES)).min(1, 'name at least one of worker, watchers, api'))
+    .pipe(z.array(z.enum(COMPONENT_NAMES)).min(1, 'name at least one of worker, watchers, api, backup'))
     .transform((parts) => [...new Set(parts)]),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** json: one JSON object a line (the default, for log collectors); console: human-readable lines for development. */
@@ -271,6 +278,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${issues}`);
   }
   const c = r.data;
+  if (c.COMPONENTS.includes('backup') && !c.BACKUP_TASK_QUEUE)
+    throw new ConfigError('invalid configuration: BACKUP_TASK_QUEUE: required when COMPONENTS names backup (its worker serves that queue)');
+  if (c.BACKUP_TASK_QUEUE !== undefined && c.BACKUP_TASK_QUEUE === c.TASK_QUEUE)
+    throw new ConfigError('invalid configuration: BACKUP_TASK_QUEUE: must differ from TASK_QUEUE');
   if (c.VPSIE_SECRET_NAME !== undefined || c.VPSIE_SECRET_NAMESPACE !== undefined) {
     const [ns, name] = c.VPSIE_CREDENTIALS_SECRET.split('/') as [string, string];
     c.VPSIE_CREDENTIALS_SECRET = `${c.VPSIE_SECRET_NAMESPACE ?? ns}/${c.VPSIE_SECRET_NAME ?? name}`;
@@ -363,7 +374,7 @@ export const COMMAND_LINE_FLAGS: readonly CommandLineFlag[] = [
     env: 'COMPONENTS',
     type: 'string',
     shownDefault: 'worker,watchers,api',
-    description: 'the parts this process runs: worker (Temporal worker), watchers (leader-elected), api (coordination REST API)',
+    description: 'the parts this process runs: worker (Temporal worker), watchers (leader-elected), api (coordination REST API), backup (backup worker)',
   },
   { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', shownDefault: 'info', description: 'error, warn, info or debug' },
   { flag: 'log-format', env: 'LOG_FORMAT', type: 'string', shownDefault: 'json', description: 'json, or console (human-readable, for development)' },

@@ -137,7 +137,11 @@ async function main(): Promise<void> {
   let temporalAddress = config.TEMPORAL_ADDRESS;
   let metricsAddr = config.METRICS_ADDR;
   let healthAddr = healthAddrOf(config);
-  if (!kubeconfig || !temporalAddress) {
+  // In a pod (the ServiceAccount's in-cluster configuration) nothing local is started: the cluster
+  // is this one, and Temporal is TEMPORAL_ADDRESS.
+  const inCluster = kubeconfig === undefined && process.env.KUBERNETES_SERVICE_HOST !== undefined;
+  if (inCluster && !temporalAddress) throw new ConfigError('invalid configuration: TEMPORAL_ADDRESS: required when running in a cluster');
+  if (!inCluster && (!kubeconfig || !temporalAddress)) {
     const running = readLiveEndpoints();
     if (running && kubeconfig === undefined && temporalAddress === undefined) {
       log.info('using the running sandbox', { kubeconfig: running.kubeconfig, temporal: running.temporal.address });
@@ -169,6 +173,7 @@ async function main(): Promise<void> {
       identities: Object.fromEntries(Object.entries(identities.identities).map(([part, c]) => [part, c.getCurrentUser()?.name])),
     });
   }
+  if (!temporalAddress) throw new ConfigError('invalid configuration: TEMPORAL_ADDRESS: not set and no sandbox to use');
   const orchestrator = await startOrchestrator({
     config: { ...config, METRICS_ADDR: metricsAddr, HEALTH_ADDR: healthAddr },
     kc,

@@ -240,24 +240,40 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   await pods?.start().catch((err: unknown) => log.warn('Pod informer not started; scale-up snapshots list pods', { error: String(err) }));
   const deps: OrchestratorDeps = { config, kc, vpsie, temporal, registry, nodes, ...(pods ? { pods } : {}) };
 
-  const connection = parts.has('worker') ? await NativeConnection.connect(nativeConnectionOptions(temporalSettings)) : undefined;
+  const connection = parts.has('worker') || parts.has('backup') ? await NativeConnection.connect(nativeConnectionOptions(temporalSettings)) : undefined;
   const stopKeyRenewal = connection ? keepApiKeyFresh(connection, temporalSettings) : () => undefined;
-  const worker = connection
-    ? await Worker.create({
-        connection,
-        namespace: config.TEMPORAL_NAMESPACE,
-        taskQueue: config.TASK_QUEUE,
-        identity,
-        ...workflowCode(o.workflowBundle),
-        activities: createAllActivities(deps, await readPrometheusAuth(deps, log), backupKc),
-      })
-    : undefined;
+  const worker =
+    connection && parts.has('worker')
+      ? await Worker.create({
+          connection,
+          namespace: config.TEMPORAL_NAMESPACE,
+          taskQueue: config.TASK_QUEUE,
+          identity,
+          ...workflowCode(o.workflowBundle),
+          activities: createAllActivities(deps, await readPrometheusAuth(deps, log), backupKc),
+        })
+      : undefined;
+  // The backup part: a worker of its own on BACKUP_TASK_QUEUE, its activities as the backup identity.
+  const backupWorker =
+    connection && parts.has('backup') && config.BACKUP_TASK_QUEUE
+      ? await Worker.create({
+          connection,
+          namespace: config.TEMPORAL_NAMESPACE,
+          taskQueue: config.BACKUP_TASK_QUEUE,
+          identity: `${identity}-backup`,
+          ...workflowCode(o.workflowBundle),
+          activities: createBackupActivities({ kc: backupKc, store: new DirectoryBackupStore(defaultBackupDir()), registry }),
+        })
+      : undefined;
+  const backupRunning = backupWorker?.run() ?? Promise.resolve();
+  backupRunning.catch((err: unknown) => log.error('backup worker stopped with an error', { error: String(err) }));
   const running = worker?.run() ?? Promise.resolve();
   // Without a worker in this process, "running" means the Temporal client answers (checked on each probe's tick).
   let temporalReachable = true;
-  const workerState = (): string => (worker ? worker.getState() : temporalReachable ? 'RUNNING' : 'UNREACHABLE');
+  const polling = worker ?? backupWorker;
+  const workerState = (): string => (polling ? polling.getState() : temporalReachable ? 'RUNNING' : 'UNREACHABLE');
   const probeTemporal = async (): Promise<void> => {
-    if (worker) return;
+    if (polling) return;
     temporalReachable = await clientConnection.healthService
       .check({})
       .then(() => true)
@@ -292,7 +308,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
       });
       if (config.COORDINATION_ENABLED && config.BACKUP_INTERVAL_HOURS > 0)
         await ensureBackupSchedule(temporal, {
-          taskQueue: config.TASK_QUEUE,
+          taskQueue: config.BACKUP_TASK_QUEUE ?? config.TASK_QUEUE,
           every: `${Math.max(1, Math.round(config.BACKUP_INTERVAL_HOURS * 60))}m`,
           ...(config.WATCH_NAMESPACE ? { input: { namespaces: [config.WATCH_NAMESPACE] } } : {}),
         }).catch((err: unknown) => log.error('backup schedule not created; backups run only by `npm run backup`', { error: String(err) }));
@@ -396,7 +412,7 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
             const ok = state === 'RUNNING';
             return {
               ok,
-              detail: `${worker ? 'worker' : 'temporal'} ${state}; ${!parts.has('watchers') ? 'no watchers here' : config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
+              detail: `${worker ? 'worker' : backupWorker ? 'backup worker' : 'temporal'} ${state}; ${!parts.has('watchers') ? 'no watchers here' : config.LEADER_ELECTION ? (leading ? 'leader' : 'follower') : 'leader election off'}${watchers ? `; watchers ${watchers.synced() ? 'synced' : 'syncing'}` : ''}`,
             };
           },
           { healthAddr: healthAddrOf(config), checks: vpsieReady ? [vpsieReady] : [] },
@@ -442,7 +458,9 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
         clearInterval(healthTimer);
         vpsieReady?.stop();
         if (worker?.getState() === 'RUNNING') worker.shutdown(); // Temporal's own signal handler may have begun it
+        if (backupWorker?.getState() === 'RUNNING') backupWorker.shutdown();
         await running.catch(() => undefined);
+        await backupRunning.catch(() => undefined);
         await health?.close();
         await coordinationApi?.close();
         stopKeyRenewal();

@@ -29,13 +29,14 @@ export interface TemporalTarget {
 /** The orchestrator's Temporal server, namespace and task queue: from the environment, else the running sandbox. */
 export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
   const config = loadConfig(env);
-  if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TASK_QUEUE, auth: config };
+  const taskQueue = config.BACKUP_TASK_QUEUE ?? config.TASK_QUEUE;
+  if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue, auth: config };
   const sandbox = readLiveEndpoints();
   if (!sandbox) throw new Error(`no TEMPORAL_ADDRESS and no running sandbox in ${sandboxDir()} (start one with npm run sandbox, or set TEMPORAL_ADDRESS)`);
   return {
     address: sandbox.temporal.address,
     namespace: env.TEMPORAL_NAMESPACE ? config.TEMPORAL_NAMESPACE : sandbox.temporal.namespace,
-    taskQueue: config.TASK_QUEUE,
+    taskQueue,
   };
 }
 

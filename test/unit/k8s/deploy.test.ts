@@ -130,6 +130,7 @@ const PARTS: Record<string, { components: string; serviceAccount: string; compon
   'vpsie-orchestrator-worker': { components: 'worker', serviceAccount: 'vpsie-orchestrator-worker', component: 'worker' },
   'vpsie-orchestrator-watcher': { components: 'watchers', serviceAccount: 'vpsie-orchestrator-watcher', component: 'watcher' },
   'vpsie-orchestrator-api': { components: 'api', serviceAccount: 'vpsie-orchestrator-api', component: 'api' },
+  'vpsie-orchestrator-backup': { components: 'backup', serviceAccount: 'vpsie-orchestrator-backup', component: 'backup' },
 };
 
 /** The environment a Deployment's container gets: its ConfigMap's literals, then its own env values. */
@@ -173,7 +174,7 @@ describe('deployment manifests (k8s/kustomization.yaml, k8s/deploy)', () => {
     });
   });
 
-  it('three Deployments, one per part, each as its own ServiceAccount of k8s/rbac.yaml, all in vpsie-system', () => {
+  it('four Deployments, one per part, each as its own ServiceAccount of k8s/rbac.yaml, all in vpsie-system', () => {
     expect(deployments.map((d) => d.metadata.name).sort()).to.deep.equal(Object.keys(PARTS).sort());
     const accounts = byKind('ServiceAccount').filter((s) => s.metadata.namespace === ORCHESTRATOR_NAMESPACE);
     expect(accounts.map((s) => s.metadata.name).sort()).to.deep.equal([...SERVICE_ACCOUNTS].sort());
@@ -198,6 +199,7 @@ describe('deployment manifests (k8s/kustomization.yaml, k8s/deploy)', () => {
     expect(one<Deployment>('Deployment', 'vpsie-orchestrator-worker').spec.replicas).to.equal(2);
     expect(one<Deployment>('Deployment', 'vpsie-orchestrator-watcher').spec.replicas).to.equal(2);
     expect(one<Deployment>('Deployment', 'vpsie-orchestrator-api').spec.replicas).to.equal(3);
+    expect(one<Deployment>('Deployment', 'vpsie-orchestrator-backup').spec.replicas).to.equal(1);
     for (const o of base.objects.filter((x) => x.metadata.labels?.['autoscaler.vpsie.com/layer'] === 'workloads'))
       expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).to.equal(ORCHESTRATOR_NAMESPACE);
   });
@@ -270,16 +272,20 @@ describe('deployment manifests (k8s/kustomization.yaml, k8s/deploy)', () => {
     expect(loadConfig(watcher).LEADER_ELECTION).to.equal(true);
   });
 
-  it('the worker replicas share the VPSie request budget, and keep their backups on one shared volume', () => {
+  it('the worker replicas share the VPSie request budget; backups run in the one backup pod, on its own queue and volume', () => {
     const worker = one<Deployment>('Deployment', 'vpsie-orchestrator-worker');
     const env = environment(worker);
     expect(loadConfig(env).VPSIE_REPLICAS).to.equal(worker.spec.replicas);
-    const c = worker.spec.template.spec.containers[0]!;
+    expect(worker.spec.template.spec.volumes?.some((v) => v.persistentVolumeClaim)).to.equal(false);
+    const backup = one<Deployment>('Deployment', 'vpsie-orchestrator-backup');
+    const benv = environment(backup);
+    expect(loadConfig(benv).BACKUP_TASK_QUEUE).to.be.a('string').and.not.equal(loadConfig(benv).TASK_QUEUE);
+    const c = backup.spec.template.spec.containers[0]!;
     const backupDir = c.env?.find((e) => e.name === 'BACKUP_DIR')?.value;
     const mount = c.volumeMounts?.find((m) => m.mountPath === backupDir);
-    const claim = worker.spec.template.spec.volumes?.find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
+    const claim = backup.spec.template.spec.volumes?.find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
     const pvc = one<Obj & { spec: { accessModes: string[] } }>('PersistentVolumeClaim', claim ?? '');
-    expect(pvc.spec.accessModes).to.deep.equal(['ReadWriteMany']);
+    expect(pvc.spec.accessModes).to.deep.equal(['ReadWriteOnce']);
   });
 
   it('liveness asks /healthz and readiness /readyz on the health port; start-up is given time by a startup probe', () => {

@@ -188,6 +188,16 @@ describe('The entry point (workers/main.ts) on the command line', function () {
     expect(r.stderr).to.not.contain('sandbox');
   });
 
+  it('in a pod (KUBERNETES_SERVICE_HOST, no KUBECONFIG) it never starts a sandbox: without TEMPORAL_ADDRESS it exits 1 naming it', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    delete env.KUBECONFIG;
+    delete env.TEMPORAL_ADDRESS;
+    const r = spawnSync(node, ['--import', 'tsx', 'workers/main.ts'], { cwd: root, encoding: 'utf8', timeout: 100_000, env });
+    expect(r.status, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain('TEMPORAL_ADDRESS: required when running in a cluster');
+    expect(r.stderr).to.not.contain('sandbox ready');
+  });
+
   it('an unknown flag exits 2 with an error naming it', () => {
     const r = start(['--metrics-adr', ':1']);
     expect(r.status).to.equal(2);
@@ -210,5 +220,13 @@ describe('COMPONENTS: the parts a process runs', () => {
   it('an unknown part or an empty list is refused, naming COMPONENTS', () => {
     expect(() => loadConfig({ COMPONENTS: 'worker,scheduler' })).to.throw(ConfigError, /COMPONENTS/);
     expect(() => loadConfig({ COMPONENTS: ' , ' })).to.throw(ConfigError, /COMPONENTS/);
+  });
+});
+
+describe('COMPONENTS=backup: a worker of its own for backups', () => {
+  it('needs BACKUP_TASK_QUEUE, different from TASK_QUEUE', () => {
+    expect(() => loadConfig({ COMPONENTS: 'backup' })).to.throw(ConfigError, /BACKUP_TASK_QUEUE/);
+    expect(() => loadConfig({ COMPONENTS: 'backup', BACKUP_TASK_QUEUE: 'vpsie-autoscaler' })).to.throw(ConfigError, /BACKUP_TASK_QUEUE: must differ/);
+    expect(loadConfig({ COMPONENTS: 'backup', BACKUP_TASK_QUEUE: 'vpsie-autoscaler-backup' }).COMPONENTS).to.deep.equal(['backup']);
   });
 });
