@@ -27,6 +27,7 @@ import {
   type WorkloadKind,
 } from '../../lib/crds/optipod';
 import { apiStatus } from '../../lib/kube/api';
+import { POD_SIZING_CONFIGMAP } from '../../lib/crds/optipod/pod-sizing';
 import { ownership, type OwnedObject, type Ownership } from './owners';
 
 const PATCH_MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -325,16 +326,19 @@ export function templateResources(containers: readonly TemplateContainer[]): Rec
   return rec;
 }
 
-/** Whether this identity may resize pods and write the pod sizing ConfigMap in `namespace` (two SelfSubjectAccessReviews). */
+/**
+ * Whether this identity may resize pods and write the pod sizing ConfigMap in `namespace` (two
+ * SelfSubjectAccessReviews; the ConfigMap's by its name, as RBAC grants it by name only).
+ */
 export async function canApplyIn(kc: k8s.KubeConfig, namespace: string): Promise<boolean> {
   const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
-  const ask = async (resource: string, subresource: string | undefined, verb: string): Promise<boolean> => {
+  const ask = async (resource: string, subresource: string | undefined, verb: string, name?: string): Promise<boolean> => {
     const r = await authz.createSelfSubjectAccessReview({
-      body: { spec: { resourceAttributes: { namespace, resource, verb, group: '', ...(subresource ? { subresource } : {}) } } },
+      body: { spec: { resourceAttributes: { namespace, resource, verb, group: '', ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) } } },
     });
     return r.status?.allowed === true;
   };
-  const [resize, sizing] = await Promise.all([ask('pods', 'resize', 'patch'), ask('configmaps', undefined, 'update')]);
+  const [resize, sizing] = await Promise.all([ask('pods', 'resize', 'patch'), ask('configmaps', undefined, 'update', POD_SIZING_CONFIGMAP)]);
   return resize && sizing;
 }
 
