@@ -18,6 +18,10 @@ export const PrometheusEndpointSchema = z.object({
   url: z.string(),
   /** Seconds between two scrapes of kwok's endpoints. */
   scrapeIntervalSeconds: z.number(),
+  /** The rule files it loaded (k8s/monitoring/alerts.yaml): alerts at `<url>/api/v1/alerts`. */
+  ruleFiles: z.array(z.string()).optional(),
+  /** The file_sd directory of the job `vpa-nap-coordinator`: each `<name>.json` there is scraped (sandbox/metrics.ts `addScrapeTarget`). */
+  targetsDir: z.string().optional(),
 });
 
 const VpaProcessSchema = z.object({ pid: z.number().int(), log: z.string() });

@@ -12,13 +12,20 @@
  *   node's InternalIP or ExternalIP;
  * - Prometheus finds its targets through kwok's HTTP service discovery, which names the host the
  *   discovery request came to (127.0.0.1:<kwok port>).
+ *
+ * Prometheus also loads the orchestrator's alerting rules as they are (k8s/monitoring/alerts.yaml,
+ * evaluated every 5 s; alerts at /api/v1/alerts) and scrapes, as the job `vpa-nap-coordinator`
+ * (the job the rules name, as k8s/monitoring/servicemonitor.yaml sets it in a cluster), whatever
+ * target groups lie in its file_sd directory (`prometheus.targetsDir` in endpoints.json):
+ * `addScrapeTarget` puts an orchestrator's metrics address there, and Prometheus picks it up
+ * within seconds.
  */
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { z } from 'zod';
-import type { MetricsServerEndpointSchema, PrometheusEndpointSchema } from './endpoints';
+import { repoRoot, type MetricsServerEndpointSchema, type PrometheusEndpointSchema } from './endpoints';
 import { METRICS_SERVER_SERVICE, type AggregationPki } from './pki';
 import { freePort, SandboxError, startProcess, waitReady, type Managed } from './process';
 import type { Progress, Toolchain } from './toolchain';
@@ -30,6 +37,12 @@ export const METRICS_API_SERVICE = 'v1beta1.metrics.k8s.io';
 /** metrics-server's scrape period; 10 s is its minimum. */
 export const METRIC_RESOLUTION_SECONDS = 10;
 export const PROMETHEUS_SCRAPE_SECONDS = 5;
+/** How often Prometheus evaluates the rule files. */
+export const PROMETHEUS_EVALUATION_SECONDS = 5;
+/** The orchestrator's alerting rules, loaded by the sandbox's Prometheus as they are. */
+export const ALERT_RULES = path.join(repoRoot(), 'k8s', 'monitoring', 'alerts.yaml');
+/** The scrape job of the orchestrator's targets (document 000's VPANAPCoordinatorDown names it). */
+export const ORCHESTRATOR_JOB = 'vpa-nap-coordinator';
 
 export interface MetricsStackOptions {
   dir: string;
@@ -121,12 +134,25 @@ function aggregationManifest(port: number, caBundle: string): string {
   );
 }
 
-function prometheusConfig(kwokPort: number): string {
+function prometheusConfig(kwokPort: number, ruleFiles: string[], targetsDir: string): string {
   // YAML is a superset of JSON: write the config as JSON.
   return JSON.stringify(
     {
-      global: { scrape_interval: `${PROMETHEUS_SCRAPE_SECONDS}s`, scrape_timeout: `${PROMETHEUS_SCRAPE_SECONDS - 1}s`, evaluation_interval: '15s' },
+      global: {
+        scrape_interval: `${PROMETHEUS_SCRAPE_SECONDS}s`,
+        scrape_timeout: `${PROMETHEUS_SCRAPE_SECONDS - 1}s`,
+        evaluation_interval: `${PROMETHEUS_EVALUATION_SECONDS}s`,
+      },
+      rule_files: ruleFiles,
       scrape_configs: [
+        {
+          // The orchestrator's /metrics: target groups written by addScrapeTarget.
+          job_name: ORCHESTRATOR_JOB,
+          // As k8s/monitoring/servicemonitor.yaml: the series' own `namespace` label wins.
+          honor_labels: true,
+          file_sd_configs: [{ files: [path.join(targetsDir, '*.json')], refresh_interval: `${PROMETHEUS_SCRAPE_SECONDS}s` }],
+          relabel_configs: [{ source_labels: ['__address__'], regex: '127\\.0\\.0\\.1:[0-9]+', action: 'keep' }],
+        },
         {
           // One target per node and kwok Metric: /metrics/nodes/<node>/metrics/resource.
           job_name: 'kwok-resource-metrics',
@@ -201,7 +227,10 @@ export async function startMetricsStack(o: MetricsStackOptions): Promise<Metrics
   fs.rmSync(promDir, { recursive: true, force: true });
   fs.mkdirSync(promDir, { recursive: true });
   const promConfig = path.join(promDir, 'prometheus.yml');
-  fs.writeFileSync(promConfig, prometheusConfig(o.kwokPort));
+  const targetsDir = path.join(promDir, 'targets');
+  fs.mkdirSync(targetsDir, { recursive: true });
+  const ruleFiles = fs.existsSync(ALERT_RULES) ? [ALERT_RULES] : [];
+  fs.writeFileSync(promConfig, prometheusConfig(o.kwokPort, ruleFiles, targetsDir));
   const promUrl = `http://127.0.0.1:${promPort}`;
   const prom = startProcess(
     'prometheus',
@@ -249,6 +278,27 @@ export async function startMetricsStack(o: MetricsStackOptions): Promise<Metrics
 
   return {
     metricsServer: { url: `https://127.0.0.1:${msPort}`, apiService: METRICS_API_SERVICE, resolutionSeconds: METRIC_RESOLUTION_SECONDS },
-    prometheus: { url: promUrl, scrapeIntervalSeconds: PROMETHEUS_SCRAPE_SECONDS },
+    prometheus: { url: promUrl, scrapeIntervalSeconds: PROMETHEUS_SCRAPE_SECONDS, ruleFiles, targetsDir },
   };
+}
+
+const TARGET_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * Has the sandbox's Prometheus scrape `metricsUrl` (an orchestrator's `http://127.0.0.1:<port>`,
+ * with or without `/metrics`) as the job `vpa-nap-coordinator`, with `labels` on its series; the
+ * file `<targetsDir>/<name>.json` is written whole (a rename), so Prometheus never reads half of it.
+ * Returns a function that removes the target again.
+ */
+export function addScrapeTarget(prometheus: PrometheusEndpoint, name: string, metricsUrl: string, labels: Record<string, string> = {}): () => void {
+  if (!prometheus.targetsDir)
+    throw new SandboxError("this sandbox's Prometheus has no orchestrator scrape job (started by an older version): restart the sandbox");
+  if (!TARGET_NAME.test(name)) throw new SandboxError(`scrape target name ${JSON.stringify(name)}: use lower-case letters, digits, '.', '_', '-'`);
+  const u = new URL(metricsUrl);
+  if (u.hostname !== '127.0.0.1') throw new SandboxError(`refusing to scrape ${u.host}: the sandbox stays on loopback`);
+  if (u.pathname !== '/' && u.pathname !== '/metrics') throw new SandboxError(`scrape target ${metricsUrl}: the orchestrator serves /metrics`);
+  const file = path.join(prometheus.targetsDir, `${name}.json`);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify([{ targets: [u.host], labels }], null, 2));
+  fs.renameSync(`${file}.tmp`, file);
+  return () => fs.rmSync(file, { force: true });
 }
