@@ -123,7 +123,7 @@ describe('deployment manifests on the sandbox apiserver (k8s/kustomization.yaml,
         deploymentsOf(objects)
           .map((d) => d.metadata.name)
           .sort(),
-      ).to.deep.equal(['vpsie-orchestrator-api', 'vpsie-orchestrator-watcher', 'vpsie-orchestrator-worker']);
+      ).to.deep.equal(['vpsie-orchestrator-api', 'vpsie-orchestrator-backup', 'vpsie-orchestrator-watcher', 'vpsie-orchestrator-worker']);
       for (const o of objects.filter((x) => x.metadata.labels?.['autoscaler.vpsie.com/layer'] === 'workloads'))
         expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).to.equal(NAMESPACE);
     });
