@@ -35,6 +35,7 @@ import type { CoordinationConfig } from '../../lib/crds/platform/config-types';
 import { VPANAPCoordinationSpecSchema } from '../../lib/crds/platform/coordination';
 import type { VPANAPCoordinationSpec, VPANAPCoordinationStatus } from '../../lib/crds/platform/types';
 import { OPTIMIZATIONPOLICY_KIND, OPTIMIZATIONPOLICY_PLURAL, OPTIPOD_GROUP, OPTIPOD_VERSION, cpuMillis, memoryBytes } from '../../lib/crds/optipod';
+import { activityDecisionId, audit } from '../../lib/audit';
 import { apiStatus } from '../../lib/kube/api';
 import { recordEvent } from '../../lib/kube/events';
 import { logger } from '../../lib/log';
@@ -264,6 +265,14 @@ export function createCoordinationActivities(deps: CoordinationActivityDeps) {
           k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
         );
         log.info('VPA paused', { vpa: `${input.namespace}/${input.vpaName}`, previousMode: mode, reason: input.reason });
+        audit({
+          action: 'VPAPaused',
+          decision: activityDecisionId(`pause:${input.namespace}/${input.vpaName}:${Date.now()}`),
+          object: { kind: 'VerticalPodAutoscaler', namespace: input.namespace, name: input.vpaName },
+          reason: /^[A-Za-z]+/.exec(input.reason)?.[0] ?? 'Paused',
+          numbers: {},
+          detail: `updateMode ${mode} -> Off: ${input.reason}`,
+        });
         return { paused: true, restoreMode: mode };
       } finally {
         end();
@@ -291,6 +300,14 @@ export function createCoordinationActivities(deps: CoordinationActivityDeps) {
           k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
         );
         log.info('VPA resumed', { vpa: `${input.namespace}/${input.vpaName}`, mode: kept });
+        audit({
+          action: 'VPARestored',
+          decision: activityDecisionId(`resume:${input.namespace}/${input.vpaName}:${Date.now()}`),
+          object: { kind: 'VerticalPodAutoscaler', namespace: input.namespace, name: input.vpaName },
+          reason: 'Resumed',
+          numbers: {},
+          detail: `updateMode Off -> ${kept}`,
+        });
         return { restored: kept };
       } finally {
         end();
@@ -334,6 +351,20 @@ export function createCoordinationActivities(deps: CoordinationActivityDeps) {
         await recordEvent(deps.kc, { target, type: 'Warning', reason: `Conflict${c.type}`, message: c.message, dedupeKey: `conflict-${c.type}-${c.at}` });
       }
       for (const t of input.transitions) {
+        // The audit line of the transition, once per object and transition time (retries of this activity write none again).
+        audit({
+          action: t.to === 'Open' ? 'CircuitBreakerTripped' : t.to === 'HalfOpen' ? 'CircuitBreakerHalfOpen' : 'CircuitBreakerReset',
+          decision: `breaker-${t.to}-${t.at}`,
+          object: { kind: COORDINATION_KIND, namespace: ref.namespace, name: ref.name },
+          reason: t.to === 'Open' ? t.trip.reason : t.reason,
+          numbers:
+            t.to === 'Open'
+              ? { ...t.trip.numbers, cooldownSeconds: Math.max(0, Math.round((t.cooldownUntil - t.at) / 1000)) }
+              : t.to === 'HalfOpen'
+                ? { halfOpenSeconds: Math.max(0, Math.round((t.halfOpenUntil - t.at) / 1000)) }
+                : {},
+          detail: `VPA ${input.vpaName}: ${t.to === 'Open' ? t.trip.message : t.to === 'Closed' ? t.message : 'updates resume on probation'} (${input.cause})`,
+        });
         if (t.to === 'Open') {
           metrics.trips.inc({ namespace: ref.namespace, reason: t.trip.reason });
           await recordEvent(deps.kc, {

@@ -73,6 +73,7 @@ import {
 } from '../../decision/nodes/garbage-collection/workers';
 import { ORPHAN_SINCE_ANNOTATION, findOrphanNodes, type OrphanNode } from '../../decision/nodes/garbage-collection/orphans';
 import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_LABEL, NODEGROUP_PLURAL, VERSION, VPSIENODE_KIND, VPSIENODE_PLURAL } from '../../lib/crds/autoscaler';
+import { audit } from '../../lib/audit';
 import { recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
@@ -482,6 +483,14 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
         spare.reason === 'HolderGone'
           ? `its claim Lease's holder (${(spare.staleHolders ?? []).join(', ')}) is no VPSieNode`
           : 'no VPSieNode claims it (a worker added for a VPSieNode deleted before it claimed one, or a lost claim)';
+      audit({
+        action: 'SpareWorkerDeleted',
+        decision: `worker:${spare.clusterIdentifier}/${spare.identifier}`,
+        object: { kind: 'ManagedKubernetesWorker', name: spare.identifier },
+        reason: spare.reason,
+        numbers: { ageSeconds: spare.ageSeconds, groupId: spare.groupId, outstandingIntents: group.outstandingIntents },
+        detail: `spare worker ${spare.identifier} (${spare.hostname ?? '?'}) of VPSie group ${spare.groupId} in cluster ${spare.clusterIdentifier}, NodeGroups ${[...u.nodeGroups].join(', ') || 'none'}: ${why}`,
+      });
       log.warn(`deleted a spare ManagedKubernetes worker (${why})`, {
         worker: spare.identifier,
         hostname: spare.hostname,
@@ -699,6 +708,16 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
           scan.deleted.push(entry);
           metrics.garbageCollected.inc({ kind: 'node' });
           const message = `garbage collection deleted orphan Node ${o.name} of NodeGroup ${o.nodeGroup}: no VPSieNode named it for ${o.ageSeconds}s (grace ${graceSeconds}s)${entry.vpsDeleted ? `; its VPS ${entry.vpsDeleted} was deleted too` : ''}`;
+          audit({
+            action: 'OrphanNodeDeleted',
+            decision: `node:${uid ?? o.name}`,
+            object: { kind: 'Node', name: o.name, ...(uid ? { uid } : {}) },
+            reason: 'OrphanNode',
+            numbers: { ageSeconds: o.ageSeconds, graceSeconds },
+            ...(scope ? { nodegroup: `${scope}/${o.nodeGroup}` } : {}),
+            nodes: [o.name],
+            detail: message,
+          });
           log.warn('deleted an orphan Node', { node: o.name, nodegroup: o.nodeGroup, ageSeconds: o.ageSeconds, vps: entry.vpsDeleted });
           await recordEvent(deps.kc, { target: { apiVersion: 'v1', kind: 'Node', name: o.name }, type: 'Warning', reason: 'OrphanNodeDeleted', message });
         }
@@ -802,6 +821,14 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
           again.verdict === 'Duplicate'
             ? `a duplicate: its VPSieNode records VPS ${again.recordedIdentifier ?? '?'}`
             : 'no VPSieNode has its identifier, hostname or request id';
+        audit({
+          action: 'LeakedVPSDeleted',
+          decision: `vps:${vm.identifier}`,
+          object: { kind: 'VPS', name: vm.identifier },
+          reason: again.verdict,
+          numbers: { ageSeconds: vm.ageSeconds },
+          detail: `VPS ${vm.identifier} (${vm.hostname}, request id ${vm.requestId}${vm.vpsieNode ? `, VPSieNode ${vm.vpsieNode}` : ''}): ${why}`,
+        });
         log.warn(`deleted a ${again.verdict === 'Duplicate' ? 'duplicate' : 'leaked'} VPS (${why})`, {
           vps: vm.identifier,
           hostname: vm.hostname,
@@ -867,6 +894,15 @@ export function createGarbageCollectionActivities(deps: Pick<OrchestratorDeps, '
       }
       metrics.garbageCollected.inc({ kind: 'vpsienode' });
       log.warn('deleted a Ready VPSieNode whose VPS vanished', { vpsieNode: `${node.namespace}/${node.name}`, vps: identifier });
+      audit({
+        action: 'VanishedVPSieNodeDeleted',
+        decision: `vpsienode:${node.uid}`,
+        object: { kind: VPSIENODE_KIND, namespace: node.namespace, name: node.name, uid: node.uid },
+        reason: 'VPSNotFound',
+        numbers: {},
+        nodes: [node.name],
+        detail: `the VPS of this Ready VPSieNode (${identifier ?? `request id ${node.uid}`}) no longer exists; its NodeGroup replaces it`,
+      });
       return true;
     },
   };

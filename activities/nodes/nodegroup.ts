@@ -7,7 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { buildNodeGroupStatus, phaseCounts, vpsieGroupIDOf, type GroupMachineFacts, type GroupStatusInput } from '../../decision/nodes/nodegroup';
+import {
+  buildNodeGroupStatus,
+  phaseCounts,
+  vpsieGroupIDOf,
+  type GroupMachineFacts,
+  type GroupStatusInput,
+  type ReconcilePlan,
+} from '../../decision/nodes/nodegroup';
 import { WORKER_INTENT_ANNOTATION } from './lifecycle/machines';
 import {
   API_VERSION,
@@ -31,6 +38,7 @@ import {
   type VPSieNodePhase,
   type VPSieNodeSpecInput,
 } from '../../lib/crds/autoscaler';
+import { audit, type AuditAction } from '../../lib/audit';
 import { errorEventReason, recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
 import { logger } from '../../lib/log';
@@ -168,6 +176,29 @@ function operationKey(input: GroupRef & { direction: string }): string {
   } catch {
     return `${input.namespace}/${input.name}/${input.direction}/${randomUUID()}`;
   }
+}
+
+type ReconcileReason = Exclude<ReconcilePlan['reason'], 'InSync'>;
+/** The audit action of each reconcile reason, by what the work does (decision/nodes/nodegroup reconcile). */
+const RECONCILE_ACTIONS: { create: Partial<Record<ReconcileReason, AuditAction>>; delete: Partial<Record<ReconcileReason, AuditAction>> } = {
+  create: { BelowMinNodes: 'NodeGroupMinEnforced', BelowDesired: 'NodeGroupDesiredEnforced' },
+  delete: { AboveMaxNodes: 'NodeGroupMaxEnforced', AboveDesired: 'NodeGroupDesiredEnforced' },
+};
+/** The message of the NodeGroup workflow's deletion of its VPSieNodes (workflows/nodes/nodegroup/deletion.ts). */
+const NODEGROUP_DELETED_MESSAGE = 'NodeGroup deleted';
+
+/**
+ * The audit action of a creation or removal the NodeGroup decided itself: its reconcile
+ * (workflows/nodes/nodegroup/work.ts: message `<ReconcilePlan reason>: …`, creations with work id
+ * `reconcile:…`) or its deletion. Undefined for the VPSieNodes another decision asked for (a
+ * scale-up, a utilisation scale-up, a scale-down, a consolidation), which that decision audits.
+ */
+export function groupAudit(kind: 'create' | 'delete', input: { message: string; requestId?: string }): { action: AuditAction; reason: string } | undefined {
+  if (kind === 'delete' && input.message === NODEGROUP_DELETED_MESSAGE) return { action: 'NodeGroupDeleted', reason: 'NodeGroupDeleted' };
+  if (kind === 'create' && !input.requestId?.startsWith('reconcile:')) return undefined;
+  const reason = /^([A-Za-z]+): /.exec(input.message)?.[1];
+  const action = reason === undefined ? undefined : RECONCILE_ACTIONS[kind][reason as ReconcileReason];
+  return action === undefined || reason === undefined ? undefined : { action, reason };
 }
 
 export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' | 'kc' | 'registry'>) {
@@ -351,6 +382,18 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
       // In the order asked for (the workflow and the Event name them so).
       const order = new Map(input.nodes.map((n, i) => [n.name, i]));
       created.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+      const own = created.length > 0 ? groupAudit('create', input) : undefined;
+      if (own)
+        audit({
+          ...own,
+          decision: input.requestId,
+          object: { kind: NODEGROUP_KIND, namespace: input.namespace, name: input.name, ...(group.metadata.uid ? { uid: group.metadata.uid } : {}) },
+          outcome: 'Created',
+          numbers: { nodes: created.length, minNodes: group.spec.minNodes, maxNodes: group.spec.maxNodes },
+          nodegroup: nodeGroupLabel(input.namespace, input.name),
+          nodes: created,
+          detail: input.message,
+        });
       if (created.length > 0) {
         await recordEvent(deps.kc, {
           target: groupTarget(input, group.metadata.uid),
@@ -375,6 +418,18 @@ export function createNodeGroupActivities(deps: Pick<OrchestratorDeps, 'config' 
         }
         done.push(name);
       }
+      const own = done.length > 0 ? groupAudit('delete', input) : undefined;
+      if (own)
+        audit({
+          ...own,
+          decision: operationKey({ ...input, direction: 'down' }),
+          object: { kind: NODEGROUP_KIND, namespace: input.namespace, name: input.name },
+          outcome: 'Removed',
+          numbers: { nodes: done.length },
+          nodegroup: nodeGroupLabel(input.namespace, input.name),
+          nodes: done,
+          detail: input.message,
+        });
       if (done.length > 0) {
         await recordEvent(deps.kc, {
           target: groupTarget(input),

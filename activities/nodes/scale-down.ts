@@ -50,6 +50,7 @@ import {
 } from '../../lib/crds/autoscaler';
 import { recordEvent } from '../../lib/kube/events';
 import { apiStatus } from '../../lib/kube/api';
+import { audit } from '../../lib/audit';
 import { logger } from '../../lib/log';
 import { autoscalerMetrics, OnceKeys } from '../../lib/metrics';
 import { writeLastDecision } from './decision-status';
@@ -449,7 +450,21 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
         .join(' ');
       const why = `${input.verdict.message} [${numbers}]`;
       const target = { apiVersion: API_VERSION, kind: NODEGROUP_KIND, namespace: input.namespace, name: input.name, uid: ng.metadata.uid };
+      const auditScaleUp = (outcome: string, created: string[], detail: string): void => {
+        audit({
+          action: 'UtilizationScaleUp',
+          decision: input.requestId,
+          object: { kind: NODEGROUP_KIND, namespace: input.namespace, name: input.name, ...(ng.metadata.uid ? { uid: ng.metadata.uid } : {}) },
+          reason: input.verdict.reason,
+          outcome,
+          numbers: { ...input.verdict.numbers, created: created.length },
+          nodegroup: key,
+          nodes: created,
+          detail,
+        });
+      };
       if (!choice.offeringID) {
+        auditScaleUp('NoOffering', [], `${why}; ${choice.message}`);
         await recordEvent(deps.kc, { target, type: 'Warning', reason: 'ScaleUpFailed', message: `UtilizationAboveThreshold: ${why}; ${choice.message}` });
         return { requestId: input.requestId, created: [], message: choice.message };
       }
@@ -472,6 +487,7 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
           : `refused: ${r.refused?.reason ?? 'nothing created'}${r.refused?.message ? ` (${r.refused.message})` : ''}`;
       const message = `${why}; ${choice.message}; ${outcome}`;
       if (r.created.length > 0 && countedUtilizationScaleUps.first(input.requestId)) metrics.utilizationScaleUps.inc({ nodegroup: key });
+      auditScaleUp(r.created.length > 0 ? 'Created' : 'Refused', r.created, message);
       await recordEvent(deps.kc, {
         target,
         type: 'Normal',
@@ -576,6 +592,19 @@ export function createScaleDownActivities(deps: OrchestratorDeps) {
         metrics.scaleDownOperations.inc({ nodegroup, outcome: input.outcome });
         if (failed) metrics.scaleDownFailures.inc({ nodegroup });
       }
+      // The audit line of the removal, once per removal workflow (a dry run marked dryRun).
+      audit({
+        action: 'ScaleDown',
+        decision: removalKey(),
+        object: { kind: NODEGROUP_KIND, namespace: input.namespace, name: input.nodeGroup },
+        reason: input.decision?.reason ?? input.reason,
+        outcome: input.outcome,
+        numbers: { nodes: input.nodes.length },
+        nodegroup,
+        nodes: input.nodes,
+        ...(input.outcome === 'DryRun' ? { dryRun: true } : {}),
+        detail: `${input.decision ? `${input.decision.message}; ` : ''}outcome ${input.outcome} (${input.reason}): ${input.message}`,
+      });
       await writeLastDecision(custom, { namespace: input.namespace, name: input.nodeGroup }, 'lastScaleDownDecision', {
         time: input.decision?.at ?? new Date().toISOString(),
         reason: input.decision?.reason ?? input.reason,

@@ -41,6 +41,7 @@ import {
 import { recordEvent } from '../../lib/kube/events';
 import { LIVE_POD_SELECTOR } from '../../lib/kube/pod-cache';
 import { apiStatus } from '../../lib/kube/api';
+import { audit } from '../../lib/audit';
 import { logger } from '../../lib/log';
 import { autoscalerMetrics, OnceKeys } from '../../lib/metrics';
 import { writeLastDecision } from './decision-status';
@@ -349,6 +350,27 @@ export function createScaleUpActivities(deps: OrchestratorDeps) {
           reason = 'TriggeredScaleUp';
           message = `added ${g.created.length}/${g.newNodes} node(s) (${offerings}, $${g.monthlyPrice}/month) for ${g.pods.length} pod(s); group ${g.currentNodes}->${g.currentNodes + g.created.length} of max ${g.maxNodes}${g.refused ? `; refused ${g.refused.count}: ${g.refused.reason}` : ''}; request ${g.requestId}`;
         }
+        // The audit line of the group's decision, once per request (a dry run marked dryRun).
+        audit({
+          action: 'ScaleUp',
+          decision: g.requestId,
+          object: { kind: NODEGROUP_KIND, namespace, name },
+          reason: 'PendingPods',
+          outcome: groupOutcomeOf(g),
+          numbers: {
+            newNodes: g.newNodes,
+            created: g.created.length,
+            pods: g.pods.length,
+            monthlyPrice: g.monthlyPrice,
+            currentNodes: g.currentNodes,
+            maxNodes: g.maxNodes,
+            ...(g.refused ? { refused: g.refused.count } : {}),
+          },
+          nodegroup: g.group,
+          nodes: g.created,
+          ...(g.dryRun ? { dryRun: true } : {}),
+          detail: message,
+        });
         await recordEvent(deps.kc, {
           target: { apiVersion: API_VERSION, kind: NODEGROUP_KIND, name, namespace },
           type: reason === 'TriggeredScaleUp' || reason === 'ScaleUpDryRun' ? 'Normal' : 'Warning',

@@ -42,6 +42,7 @@ import {
   type WorkloadKind,
 } from '../../lib/crds/optipod';
 import { POD_SIZING_CONFIGMAP, POD_SIZING_LABELS, mergePodSizingData, type PodSizingWorkload } from '../../lib/crds/optipod/pod-sizing';
+import { activityDecisionId, audit } from '../../lib/audit';
 import { apiStatus } from '../../lib/kube/api';
 import { recordEvent } from '../../lib/kube/events';
 import { EVENT_INCREASE_ANNOTATION, EVENT_WORKLOAD_ANNOTATION, RIGHTSIZING_EVICTED_REASON } from '../../lib/crds/platform/constants';
@@ -208,6 +209,27 @@ export function resizeState(p: Pod, changes: readonly Change[]): { state: PodRes
   if (pending === undefined && inProgress === undefined && observed && runningAtSize(p, changes)) return { state: 'Done' };
   if (pending?.reason === 'Deferred') return { state: 'Deferred', message: pending.message ?? 'Deferred' };
   return { state: 'Pending' };
+}
+
+/**
+ * The audit numbers of a pod's change: per container `<name>.cpuMillicores.from|to` and
+ * `<name>.memoryBytes.from|to` for the requests that change; `from` what the pod has (its spec, or
+ * with `running` what the kubelet reports), `to` what it gets.
+ */
+export function requestNumbers(p: Pod, changes: readonly Change[], running = false): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of changes) {
+    const have = (running ? containerStatus(p, c)?.resources : undefined) ?? containerSpec(p, c)?.resources;
+    const unit = { cpu: 'cpuMillicores', memory: 'memoryBytes' } as const;
+    for (const res of ['cpu', 'memory'] as const) {
+      const to = c.requests[res];
+      if (to === undefined) continue;
+      const from = quantityOf(res, have?.requests?.[res] ?? undefined);
+      if (from !== undefined) out[`${c.name}.${unit[res]}.from`] = from;
+      out[`${c.name}.${unit[res]}.to`] = quantityOf(res, desiredQuantities(c).requests[res]) ?? to;
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- the activities
@@ -397,9 +419,20 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
           (c.sidecar === true ? initContainers : containers).push({ name: c.name, resources });
         }
         const body = { spec: { ...(containers.length > 0 ? { containers } : {}), ...(initContainers.length > 0 ? { initContainers } : {}) } };
+        const numbers = requestNumbers(p, input.containers);
         try {
           await core.patchNamespacedPodResize({ namespace: w.namespace, name: p.metadata.name, body }, STRATEGIC);
           resized++;
+          audit({
+            action: 'PodResized',
+            decision: activityDecisionId(`resize:${p.metadata.uid ?? p.metadata.name}`),
+            object: { kind: 'Pod', namespace: w.namespace, name: p.metadata.name, ...(p.metadata.uid ? { uid: p.metadata.uid } : {}) },
+            reason: 'InPlace',
+            numbers,
+            policy: `${input.policy.namespace}/${input.policy.name}`,
+            workload: `${w.kind}/${w.namespace}/${w.name}`,
+            detail: `resized in place to the recommendation of ${input.policy.namespace}/${input.policy.name}`,
+          });
         } catch (e) {
           const s = apiStatus(e);
           if (s === 404) return undefined;
@@ -481,6 +514,16 @@ export function createApplyActivities(deps: ApplyActivityDeps) {
             metadata: { name: stale.metadata.name, namespace: w.namespace },
             ...(stale.metadata.uid ? { deleteOptions: { preconditions: { uid: stale.metadata.uid } } } : {}),
           },
+        });
+        audit({
+          action: 'PodRecreated',
+          decision: activityDecisionId(`recreate:${stale.metadata.uid ?? stale.metadata.name}`),
+          object: { kind: 'Pod', namespace: w.namespace, name: stale.metadata.name, ...(stale.metadata.uid ? { uid: stale.metadata.uid } : {}) },
+          reason: 'Recreate',
+          numbers: requestNumbers(stale, input.containers, true),
+          policy: `${input.policy.namespace}/${input.policy.name}`,
+          workload: `${w.kind}/${w.namespace}/${w.name}`,
+          detail: `evicted to apply ${input.policy.namespace}/${input.policy.name}'s recommendation; its replacement is sized at admission`,
         });
         const increase = input.containers.some((c) => (['cpu', 'memory'] as const).some((r) => (c.changes[r]?.to ?? 0) > (c.changes[r]?.from ?? Infinity)));
         // the coordination watcher counts this eviction for the namespace's VPANAPCoordinations
