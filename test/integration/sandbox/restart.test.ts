@@ -145,7 +145,7 @@ describe('the same checkout, started and stopped again', function () {
       ).to.deep.equal([]);
       const after = readEndpoints(dir);
       expect(after?.orchestrator, 'orchestrator section removed on its stop').to.equal(undefined);
-      const holder = kubectl(e, ['get', 'lease', 'vpsie-capacity-orchestrator', '-n', 'kube-system', '-o', 'jsonpath={.spec.holderIdentity}']).trim();
+      const holder = kubectl(e, ['get', 'lease', 'vpsie-capacity-orchestrator', '-n', 'vpsie-system', '-o', 'jsonpath={.spec.holderIdentity}']).trim();
       expect(holder, 'the Lease is released').to.equal('');
     }
     // Both pods are still running on the group's nodes after the restarts.
