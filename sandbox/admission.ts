@@ -82,6 +82,11 @@ export function rbacFile(): string {
   return path.join(repoRoot(), 'k8s', 'rbac.yaml');
 }
 
+/** The parts' FlowSchemas: the apiserver counts each part's requests under its own flow. */
+export function flowControlFile(): string {
+  return path.join(repoRoot(), 'k8s', 'flowcontrol.yaml');
+}
+
 /** The identity ConfigMap of k8s/admission/orchestrator-identity.yaml with `extraUsers` added. */
 export function identityParams(extraUsers: string[]): Record<string, unknown> {
   const file = path.join(repoRoot(), 'k8s', 'admission', 'orchestrator-identity.yaml');
@@ -145,6 +150,8 @@ export async function applyAdmission(o: AdmissionOptions): Promise<void> {
         namespaceFile(),
         '-f',
         rbacFile(),
+        '-f',
+        flowControlFile(),
         '-f',
         params,
         '-f',

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isSameProcess } from './process';
+import { projectRoot } from '../lib/paths';
 
 /** The `metricsServer` section: metrics-server, serving metrics.k8s.io through the apiserver. */
 export const MetricsServerEndpointSchema = z.object({
@@ -91,8 +92,9 @@ export const EndpointsSchema = z
   .passthrough();
 export type Endpoints = z.infer<typeof EndpointsSchema>;
 
+/** The checkout (from the sources or from dist/ alike). */
 export function repoRoot(): string {
-  return path.resolve(__dirname, '..');
+  return projectRoot();
 }
 
 export function sandboxDir(): string {

@@ -183,7 +183,7 @@ async function kubectl(tools: Toolchain, kubeconfig: string, args: string[], wha
 }
 
 /** kwok's ResourceUsage CRD (the sandbox's own minimal definition), for usage traces in CEL. */
-export const RESOURCE_USAGE_CRD = path.join(__dirname, 'kwok', 'crds', 'resourceusage.yaml');
+export const RESOURCE_USAGE_CRD = path.join(repoRoot(), 'sandbox', 'kwok', 'crds', 'resourceusage.yaml');
 
 /** Starts metrics-server and Prometheus next to a running kwok; resolves when both are ready. */
 export async function startMetricsStack(o: MetricsStackOptions): Promise<MetricsStack> {

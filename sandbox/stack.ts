@@ -20,6 +20,7 @@ import { startVpa, type VpaEndpoint } from './vpa';
 import { createAggregationPki } from './pki';
 import { freePort, isSameProcess, ownLog, processStartTime, SandboxError, startProcess, stopPids, waitReady, type Managed } from './process';
 import { ensureToolchain, type Progress, type Toolchain } from './toolchain';
+import { nodeScript } from '../lib/paths';
 
 export { SandboxError } from './process';
 
@@ -49,6 +50,12 @@ export interface SandboxOptions {
   vpsieConfigFile?: string;
   /** CRD manifests to apply (default: $SANDBOX_CRD_DIR or <repo>/k8s/crds). */
   crdDir?: string;
+  /**
+   * API Priority and Fairness on, as in a real cluster (default: $SANDBOX_PRIORITY_AND_FAIRNESS
+   * === '1'; off otherwise). With it the apiserver counts each orchestrator part's requests under
+   * its FlowSchema (k8s/flowcontrol.yaml): apiserver_flowcontrol_dispatched_requests_total.
+   */
+  priorityAndFairness?: boolean;
 }
 
 export interface Sandbox {
@@ -312,7 +319,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         `--service-account-signing-key-file=${saKey}`,
         '--service-cluster-ip-range=10.96.0.0/16',
         '--allow-privileged=true',
-        '--enable-priority-and-fairness=false',
+        `--enable-priority-and-fairness=${opts.priorityAndFairness ?? process.env.SANDBOX_PRIORITY_AND_FAIRNESS === '1'}`,
         ...aggregation.apiserverFlags,
         '--v=1',
       ],
@@ -422,9 +429,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       'vpsie-sim',
       process.execPath,
       [
-        '--import',
-        'tsx',
-        path.join(repoRoot(), 'sandbox', 'vpsie-sim', 'main.ts'),
+        ...nodeScript(path.join(repoRoot(), 'sandbox', 'vpsie-sim', 'main.ts')),
         '--port',
         String(await freePort()),
         '--state-file',
@@ -448,7 +453,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const arbiter = startProcess(
       'resize-arbiter',
       process.execPath,
-      ['--import', 'tsx', path.join(repoRoot(), 'sandbox', 'resize-arbiter', 'main.ts'), '--kubeconfig', kubeconfig],
+      [...nodeScript(path.join(repoRoot(), 'sandbox', 'resize-arbiter', 'main.ts')), '--kubeconfig', kubeconfig],
       logDir,
       { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     );

@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { z } from 'zod';
 import { logger } from '../../lib/log';
+import { projectRoot } from '../../lib/paths';
 import {
   BACKUP_ID_PATTERN,
   BackedUpNamespaceSchema,
@@ -48,7 +49,7 @@ export function defaultBackupDir(env: NodeJS.ProcessEnv = process.env): string {
     .min(1)
     .optional()
     .parse(env.BACKUP_DIR || undefined);
-  return path.resolve(dir ?? path.join(__dirname, '..', '..', '.backups'));
+  return path.resolve(dir ?? path.join(projectRoot(), '.backups'));
 }
 
 const SUFFIX = '.jsonl.gz';
