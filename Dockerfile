@@ -29,11 +29,14 @@ RUN npm ci --omit=dev --ignore-scripts
 # ---- run ----
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
+# Two malloc arenas instead of one per thread (the Temporal core's threads): ≈ 25 MiB less
+# resident memory at the same speed (npm run bench:footprint)
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=prune /app/node_modules node_modules
 COPY --from=build /src/dist dist
 COPY package.json ./
 USER 65534:65534
 EXPOSE 9464 8081 8080
-ENTRYPOINT ["node", "dist/workers/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/workers/cli.js"]
 CMD ["run"]

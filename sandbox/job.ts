@@ -21,8 +21,13 @@ export function sleep(ms: number): Promise<void> {
 }
 
 export function npmJob(script: string, log: string, env: NodeJS.ProcessEnv): Job {
+  return commandJob('npm', ['run', '--silent', script], log, env);
+}
+
+/** Any command as such a terminal job, in the checkout. */
+export function commandJob(command: string, args: string[], log: string, env: NodeJS.ProcessEnv): Job {
   const fd = fs.openSync(log, 'a');
-  const child = spawn('npm', ['run', '--silent', script], { cwd: repoRoot(), detached: true, stdio: ['ignore', fd, fd], env });
+  const child = spawn(command, args, { cwd: repoRoot(), detached: true, stdio: ['ignore', fd, fd], env });
   fs.closeSync(fd);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, log, exited };
@@ -65,13 +70,12 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> 
 
 /** `npm run <script>` as a terminal job on the sandbox in `dir` (headless, log beside `dir`). */
 export function sandboxJob(script: string, dir: string, logName: string): Job {
-  return npmJob(script, path.join(path.dirname(dir), `${logName}.log`), {
-    ...process.env,
-    SANDBOX_DIR: dir,
-    SANDBOX_HEADLESS: '1',
-    LOG_LEVEL: 'info',
-    METRICS_ADDR: '127.0.0.1:0',
-  });
+  return npmJob(script, path.join(path.dirname(dir), `${logName}.log`), sandboxJobEnv(dir));
+}
+
+/** The environment of such a job: the sandbox in `dir`, headless, info logs, a free metrics port. */
+export function sandboxJobEnv(dir: string): NodeJS.ProcessEnv {
+  return { ...process.env, SANDBOX_DIR: dir, SANDBOX_HEADLESS: '1', LOG_LEVEL: 'info', METRICS_ADDR: '127.0.0.1:0' };
 }
 
 /** The sandbox's endpoints once the orchestrator `job` runs on it has published itself and is ready. */
