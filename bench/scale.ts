@@ -160,6 +160,17 @@ function sampleProcess(pid: number): { stop(): { rssPeakMiB: number; rssMeanMiB:
   };
 }
 
+/** The machine's load when a phase starts, and whether another test suite (wt-suite) was running on it. */
+function machineLoad(): { loadAverage1m: number; otherSuiteRunning: boolean } {
+  let other = false;
+  try {
+    other = execFileSync('pgrep', ['-f', 'wt-suite'], { encoding: 'utf8' }).trim() !== '';
+  } catch {
+    other = false; // pgrep exits 1 when nothing matches
+  }
+  return { loadAverage1m: round3(os.loadavg()[0] ?? 0), otherSuiteRunning: other };
+}
+
 // ------------------------------------------------------------------------- apiserver metrics
 
 const KubeconfigSchema = z.object({
@@ -534,6 +545,7 @@ async function main(): Promise<void> {
   await sleep(5_000); // the pods' last status updates settle
   await sim.resetTraffic();
   const steadyApi0 = await dispatched(ep.kubeconfig);
+  const machineAtSteady = machineLoad();
   const steadySampler = sampleProcess(orch.pid);
   const tSteady = Date.now();
   await sleep(STEADY_SECONDS * 1000);
@@ -573,6 +585,7 @@ async function main(): Promise<void> {
   const p2c0 = await pendingToCreate(orch.metricsUrl);
   await sim.resetTraffic();
   const burstApi0 = await dispatched(ep.kubeconfig);
+  const machineAtBurst = machineLoad();
   const burstSampler = sampleProcess(orch.pid);
   const tBurst = Date.now();
   for (const [i, g] of burstGroups.entries()) {
@@ -717,6 +730,7 @@ async function main(): Promise<void> {
       burstAllRunningWithin60sOfMachinesUp: { value: burst.allRunningAfterMachinesUpSeconds, pass: burst.allRunningAfterMachinesUpSeconds <= 60 },
       atDocumentedScale: NODES >= 1000 && PODS >= 10_000,
     },
+    machine: { cpus: os.cpus().length, atSteady: machineAtSteady, atBurst: machineAtBurst },
     totalSeconds: round3((Date.now() - tStart) / 1000),
     sandboxDir: dir,
   };
