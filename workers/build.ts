@@ -69,13 +69,18 @@ export async function build(outDir = path.join(ROOT, 'dist')): Promise<BuildResu
 
   const bundleFile = path.join(outDir, 'workflow-bundle.js');
   const t1 = Date.now();
-  const stale = mtime(bundleFile) < newest(BUNDLE_DIRS);
+  // (and this file: how the bundle is made)
+  const stale = mtime(bundleFile) < newest(BUNDLE_DIRS, ['workers/build.ts']);
   if (stale) {
     // loaded only when needed: the worker package (webpack and all) costs a second to load
     const { bundleWorkflowCode } = await import('@temporalio/worker');
     const { code } = await bundleWorkflowCode({
       workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+      // Line-level source maps without the sources' text: workflow stack traces still name file
+      // and line, and the bundle is 1.9 MB instead of 4.6 (the worker holds it in both threads:
+      // ≈ 30 MiB less resident memory, npm run bench:footprint).
+      webpackConfigHook: (c) => ({ ...c, devtool: 'inline-nosources-cheap-module-source-map' }),
     });
     // Written whole and renamed, so a running orchestrator never reads half a bundle.
     fs.writeFileSync(`${bundleFile}.tmp`, code);

@@ -29,6 +29,7 @@ import { healthAddrOf, type Config } from '../lib/config';
 import { clientConnectionOptions, keepApiKeyFresh, nativeConnectionOptions, temporalConnectionSettings } from '../lib/temporal-connection';
 import { logger } from '../lib/log';
 import { startLeaderElection, type LeaderElector } from '../lib/kube/lease-lock';
+import { identifyClient } from '../lib/kube/api';
 import { deleteSchedule, ensureGarbageCollectionSchedule } from '../starters/nodes/schedules';
 import { startScaleUpTrigger, type ScaleUpTriggerOptions } from '../starters/nodes/scale-up-trigger';
 import { ensureScaleDownLoop } from '../starters/nodes/scale-down';
@@ -206,6 +207,14 @@ export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Or
   const watchersKc = o.identities?.watchers ?? o.kc;
   const apiKc = o.identities?.api ?? o.kc;
   const backupKc = o.identities?.backup ?? o.kc;
+  // Each part's requests carry its name in their User-Agent (the apiserver's audit log tells them apart).
+  for (const [part, partKc] of [
+    ['worker', kc],
+    ['watchers', watchersKc],
+    ['api', apiKc],
+    ['backup', backupKc],
+  ] as const)
+    if (parts.has(part)) identifyClient(partKc, part);
   const registry = o.registry ?? new Registry();
   const identity = o.identity ?? `${os.hostname()}-${process.pid}`;
   const log = logger('orchestrator', { taskQueue: config.TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, identity });

@@ -51,6 +51,18 @@ describe('The image, stage by stage: build, prune, start from the bundle', funct
     expect(fs.existsSync(path.join(app, 'dist', 'workers', 'cli.js'))).to.equal(true);
     const again = await build(path.join(app, 'dist'));
     expect(again.bundled, 'a second build with nothing changed keeps the bundle').to.equal(false);
+    expect(again.compiled, 'and compiles nothing (what npm start runs first)').to.equal(false);
+    // the bundle the orchestrator holds in both of its threads: line maps, no sources' text
+    const bundle = fs.readFileSync(path.join(app, 'dist', 'workflow-bundle.js'), 'utf8');
+    const map = JSON.parse(Buffer.from(bundle.slice(bundle.indexOf('base64,', bundle.lastIndexOf('//# sourceMappingURL=data:')) + 7), 'base64').toString()) as {
+      sources: string[];
+      sourcesContent?: unknown[];
+    };
+    expect(
+      map.sources.some((s) => s.includes('workflows/nodes/lifecycle/workflow.ts')),
+      'the map names the workflow sources',
+    ).to.equal(true);
+    expect(map.sourcesContent ?? [], 'without their text').to.satisfy((c: unknown[]) => c.every((x) => x === null || x === undefined || x === ''));
 
     // prune: production dependencies only
     fs.copyFileSync(path.join(REPO, 'package.json'), path.join(app, 'package.json'));
