@@ -190,8 +190,8 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
 
   // ---- node pressure ----
   let nodes: k8s.ListWatch<k8s.V1Node> | undefined;
+  let stopNodeChanges: (() => void) | undefined;
   if (opts.nodePressure !== false) {
-    nodes = new k8s.ListWatch<k8s.V1Node>('/api/v1/nodes', new k8s.Watch(kc), () => core.listNode(), false);
     const onNode = (n: k8s.V1Node): void => {
       const name = n.metadata?.name;
       if (!name) return;
@@ -206,11 +206,19 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
       pressured.add(name);
       signal({ kind: 'node', source: 'NodePressure', node: name, conditions: under, at: Date.now() });
     };
-    nodes.on(k8s.ADD, onNode);
-    nodes.on(k8s.UPDATE, onNode);
-    nodes.on(k8s.DELETE, (n: k8s.V1Node) => void pressured.delete(n.metadata?.name ?? ''));
-    keepWatching(nodes, { what: 'node pressure', log, stopped: () => stopped });
-    await nodes.start();
+    const shared = deps.nodes?.list();
+    if (deps.nodes && shared) {
+      // The process's Node informer (lib/kube/node-cache.ts), rather than a second copy of every Node.
+      stopNodeChanges = deps.nodes.onChange((n, kind) => (kind === 'delete' ? void pressured.delete(n.metadata?.name ?? '') : onNode(n)));
+      for (const n of shared) onNode(n);
+    } else {
+      nodes = new k8s.ListWatch<k8s.V1Node>('/api/v1/nodes', new k8s.Watch(kc), () => core.listNode(), false);
+      nodes.on(k8s.ADD, onNode);
+      nodes.on(k8s.UPDATE, onNode);
+      nodes.on(k8s.DELETE, (n: k8s.V1Node) => void pressured.delete(n.metadata?.name ?? ''));
+      keepWatching(nodes, { what: 'node pressure', log, stopped: () => stopped });
+      await nodes.start();
+    }
   }
   // ---- NodeGroups: a new or changed group can host what no group could ----
   // A pod reported NoNodeGroups, NoGroupMatchesSelector, TaintNotTolerated, TooLargeForAnyOffering
@@ -299,7 +307,12 @@ export async function startScaleUpTrigger(deps: OrchestratorDeps, opts: ScaleUpT
     offReady?.();
     await stopEvents();
     await pods.stop();
+    stopNodeChanges?.();
     await nodes?.stop();
+    // No longer watched here (leadership lost, or stopping): a stale count would keep
+    // PodsPendingTooLong firing from this replica.
+    pendingPods.clear();
+    metrics.pendingPods.set(0);
     await groups.stop();
   };
 }
