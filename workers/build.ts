@@ -14,6 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { QUIET_BUNDLER, workflowBundleOptions } from './bundle-options';
 
 const ROOT = path.resolve(__dirname, '..');
 /** What the compiled code is made of (tsconfig.build.json's include). */
@@ -70,18 +71,12 @@ export async function build(outDir = path.join(ROOT, 'dist')): Promise<BuildResu
   const bundleFile = path.join(outDir, 'workflow-bundle.js');
   const t1 = Date.now();
   // (and this file: how the bundle is made)
-  const stale = mtime(bundleFile) < newest(BUNDLE_DIRS, ['workers/build.ts']);
+  const stale = mtime(bundleFile) < newest(BUNDLE_DIRS, ['workers/build.ts', 'workers/bundle-options.ts']);
   if (stale) {
     // loaded only when needed: the worker package (webpack and all) costs a second to load
     const { bundleWorkflowCode } = await import('@temporalio/worker');
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-      // Line-level source maps without the sources' text: workflow stack traces still name file
-      // and line, and the bundle is 1.9 MB instead of 4.6 (the worker holds it in both threads:
-      // ≈ 30 MiB less resident memory, npm run bench:footprint).
-      webpackConfigHook: (c) => ({ ...c, devtool: 'inline-nosources-cheap-module-source-map' }),
-    });
+    // shared modules, line maps without the sources' text (workers/bundle-options.ts)
+    const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(path.join(ROOT, 'workflows', 'index.ts')), logger: QUIET_BUNDLER });
     // Written whole and renamed, so a running orchestrator never reads half a bundle.
     fs.writeFileSync(`${bundleFile}.tmp`, code);
     fs.renameSync(`${bundleFile}.tmp`, bundleFile);

@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Worker, type BundleOptions, type WorkflowBundleOption } from '@temporalio/worker';
+import { workflowBundleOptions } from './bundle-options';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createDrainActivities } from '../activities/nodes/drain';
 import { createGarbageCollectionActivities } from '../activities/nodes/garbage-collection';
@@ -191,11 +192,16 @@ async function readPrometheusAuth(deps: OrchestratorDeps, log: ReturnType<typeof
  * The workflow code: a bundle given (tests), else WORKFLOW_BUNDLE or the one `npm run build` put
  * beside the compiled code (dist/workflow-bundle.js), else workflows/index.ts bundled now.
  */
-function workflowCode(given: WorkflowBundleOption | undefined): { workflowBundle: WorkflowBundleOption } | { workflowsPath: string } {
+function workflowCode(
+  given: WorkflowBundleOption | undefined,
+):
+  | { workflowBundle: WorkflowBundleOption }
+  | { workflowsPath: string; bundlerOptions: { preloadModules?: string[]; webpackConfigHook?: BundleOptions['webpackConfigHook'] } } {
   if (given) return { workflowBundle: given };
   const prebuilt = process.env.WORKFLOW_BUNDLE ?? path.resolve(__dirname, '../workflow-bundle.js');
   if (fs.existsSync(prebuilt)) return { workflowBundle: { codePath: prebuilt } };
-  return { workflowsPath: path.resolve(__dirname, '../workflows/index.ts') };
+  const { workflowsPath, preloadModules, webpackConfigHook } = workflowBundleOptions(path.resolve(__dirname, '../workflows/index.ts'));
+  return { workflowsPath, bundlerOptions: { ...(preloadModules ? { preloadModules } : {}), ...(webpackConfigHook ? { webpackConfigHook } : {}) } };
 }
 
 export async function startOrchestrator(o: StartOrchestratorOptions): Promise<Orchestrator> {

@@ -4,7 +4,7 @@
  * the field (`field: message`).
  */
 import type { z } from 'zod';
-import { CircuitBreakerActionSchema, type CircuitBreakerAction } from '../../workflows/coordination/contracts';
+import { circuitBreakerActionSchema, type CircuitBreakerAction } from '../../workflows/coordination/contracts';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; message: string; field?: string };
 
@@ -37,7 +37,7 @@ function printable(s: string): string {
   return cut.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
 }
 
-const BODY_FIELDS = Object.keys(CircuitBreakerActionSchema.shape).filter((k) => k !== 'by');
+const BODY_FIELDS = Object.keys(circuitBreakerActionSchema().shape).filter((k) => k !== 'by');
 
 function issueText(issue: z.core.$ZodIssue, body: Record<string, unknown>): { field: string; message: string } {
   if (issue.code === 'unrecognized_keys') {
@@ -66,7 +66,7 @@ export function parseCircuitBreakerBody(raw: string | undefined): Checked<Omit<C
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, field: 'body', message: `body: ${example}` };
   const body = parsed as Record<string, unknown>;
   if ('by' in body) return { ok: false, field: 'by', message: "by: not accepted; the caller's authenticated identity is recorded" };
-  const r = CircuitBreakerActionSchema.safeParse(body);
+  const r = circuitBreakerActionSchema().safeParse(body);
   if (!r.success) {
     const texts = r.error.issues.map((i) => issueText(i, body));
     return { ok: false, field: texts[0].field, message: texts.map((t) => t.message).join('; ') };

@@ -13,6 +13,7 @@ import path from 'node:path';
 import * as proto from '@temporalio/proto';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
+import { workflowBundleOptions } from '../../workers/bundle-options';
 
 interface Pb8Type {
   encode(message: unknown): { finish(): Uint8Array };
@@ -52,5 +53,5 @@ const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() 
 
 /** Bundles workflow code for a replay, without the bundler's log lines. */
 export function bundleQuietly(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quiet });
+  return bundleWorkflowCode({ ...workflowBundleOptions(workflowsPath), logger: quiet });
 }

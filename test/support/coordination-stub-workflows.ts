@@ -8,7 +8,7 @@
 import { condition, setHandler } from '@temporalio/workflow';
 import {
   circuitBreakerUpdate,
-  CircuitBreakerActionSchema,
+  circuitBreakerActionSchema,
   conflictReportSignal,
   coordinationChangedSignal,
   recentConflictsQuery,
@@ -57,7 +57,7 @@ export async function coordinationObjectStub(input: CoordinationWorkflowInput): 
     },
     {
       validator: (a) => {
-        CircuitBreakerActionSchema.parse(a);
+        circuitBreakerActionSchema().parse(a);
         if (a.reason === 'refuse me') throw new Error('the breaker refuses this command');
       },
     },

@@ -2,15 +2,14 @@
 import path from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestSandbox } from './sandbox';
+import { QUIET_BUNDLER, workflowBundleOptions } from '../../workers/bundle-options';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** The workflow bundle, built once per test run. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'),
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-  });
+  // as the image and npm start bundle it (workers/bundle-options.ts: shared modules)
+  bundle ??= bundleWorkflowCode({ ...workflowBundleOptions(path.resolve(__dirname, '../../workflows/index.ts')), logger: QUIET_BUNDLER });
   return bundle;
 }
 

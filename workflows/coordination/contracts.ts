@@ -19,6 +19,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import { lazily } from '../nodes/contracts';
 import type { ConflictType, CoordinationPhase, CoordinationStrategy, NapEventKind, TripReason, VpaEventKind } from '../../lib/crds/platform/constants';
 import type { VPANAPCoordinationSpec, VPANAPCoordinationStatus } from '../../lib/crds/platform/types';
 
@@ -81,22 +82,27 @@ export const coordinationChangedSignal = defineSignal<[{ generation?: number; de
 export const vpaEventsSignal = defineSignal<[VpaObservation[]]>('vpaEvents');
 export const napEventsSignal = defineSignal<[NapObservation[]]>('napEvents');
 
-export const OperatorCommandSchema = z.strictObject({
-  reason: z.string().min(1, 'reason must not be empty').max(256, 'reason must be at most 256 characters'),
-  by: z.string().max(256).optional(),
-});
-export type OperatorCommand = z.infer<typeof OperatorCommandSchema>;
+// Schemas made on first use (lazily, workflows/nodes/contracts.ts): the bundle's modules are shared, frozen, by every workflow.
+export const operatorCommandSchema = lazily(() =>
+  z.strictObject({
+    reason: z.string().min(1, 'reason must not be empty').max(256, 'reason must be at most 256 characters'),
+    by: z.string().max(256).optional(),
+  }),
+);
+export type OperatorCommand = z.infer<ReturnType<typeof operatorCommandSchema>>;
 /** `temporal workflow signal --name trip --input '{"reason":"…"}'` */
 export const tripSignal = defineSignal<[OperatorCommand]>('trip');
 /** `temporal workflow signal --name reset --input '{"reason":"…"}'` */
 export const resetSignal = defineSignal<[OperatorCommand]>('reset');
 
-export const CircuitBreakerActionSchema = z.strictObject({
-  action: z.enum(['trigger', 'reset'], { message: 'action must be "trigger" or "reset"' }),
-  reason: z.string().min(1, 'reason must not be empty').max(256, 'reason must be at most 256 characters'),
-  by: z.string().max(256).optional(),
-});
-export type CircuitBreakerAction = z.infer<typeof CircuitBreakerActionSchema>;
+export const circuitBreakerActionSchema = lazily(() =>
+  z.strictObject({
+    action: z.enum(['trigger', 'reset'], { message: 'action must be "trigger" or "reset"' }),
+    reason: z.string().min(1, 'reason must not be empty').max(256, 'reason must be at most 256 characters'),
+    by: z.string().max(256).optional(),
+  }),
+);
+export type CircuitBreakerAction = z.infer<ReturnType<typeof circuitBreakerActionSchema>>;
 
 export interface ConflictRecord {
   at: number;
@@ -186,14 +192,16 @@ export type AdmissionFacts = {
 };
 export const admissionFactsQuery = defineQuery<AdmissionFacts, [string]>('admissionFacts');
 
-export const ReserveUpdatesSchema = z.strictObject({
-  namespace: z.string().min(1).max(63),
-  /** Updates the caller wants to make now. */
-  count: z.number().int().min(1).max(10_000),
-  /** Idempotency: a retried reservation with the same key returns the first answer. */
-  key: z.string().min(1).max(256),
-});
-export type ReserveUpdates = z.infer<typeof ReserveUpdatesSchema>;
+export const reserveUpdatesSchema = lazily(() =>
+  z.strictObject({
+    namespace: z.string().min(1).max(63),
+    /** Updates the caller wants to make now. */
+    count: z.number().int().min(1).max(10_000),
+    /** Idempotency: a retried reservation with the same key returns the first answer. */
+    key: z.string().min(1).max(256),
+  }),
+);
+export type ReserveUpdates = z.infer<ReturnType<typeof reserveUpdatesSchema>>;
 export interface Reservation {
   granted: number;
   clusterBudget: number;

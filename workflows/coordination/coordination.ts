@@ -38,12 +38,12 @@ import { SA_CIRCUIT_BREAKER, SA_COORDINATION } from '../../lib/temporal/search-a
 import {
   circuitBreakerUpdate,
   COORDINATION_HUB_WORKFLOW_ID,
-  CircuitBreakerActionSchema,
+  circuitBreakerActionSchema,
   conflictReportSignal,
   coordinationChangedSignal,
   napEventsSignal,
   objectReportSignal,
-  OperatorCommandSchema,
+  operatorCommandSchema,
   resetSignal,
   stateQuery,
   tripSignal,
@@ -129,12 +129,12 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
     napQueue.push(...evs);
   });
   setHandler(tripSignal, (c) => {
-    const p = OperatorCommandSchema.safeParse(c);
+    const p = operatorCommandSchema().safeParse(c);
     if (!p.success) log.warn('trip signal ignored: invalid input', { error: p.error.message });
     else commands.push({ kind: 'trip', reason: p.data.reason, ...(p.data.by !== undefined ? { by: p.data.by } : {}) });
   });
   setHandler(resetSignal, (c) => {
-    const p = OperatorCommandSchema.safeParse(c);
+    const p = operatorCommandSchema().safeParse(c);
     if (!p.success) log.warn('reset signal ignored: invalid input', { error: p.error.message });
     else commands.push({ kind: 'reset', reason: p.data.reason, ...(p.data.by !== undefined ? { by: p.data.by } : {}) });
   });
@@ -155,7 +155,7 @@ export async function coordinationWorkflow(input: CoordinationWorkflowInput): Pr
     },
     {
       validator: (a) => {
-        CircuitBreakerActionSchema.parse(a);
+        circuitBreakerActionSchema().parse(a);
       },
     },
   );

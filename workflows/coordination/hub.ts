@@ -24,7 +24,7 @@ import {
   napEventsSignal,
   objectReportSignal,
   recentConflictsQuery,
-  ReserveUpdatesSchema,
+  reserveUpdatesSchema,
   reserveUpdatesUpdate,
   scaleDownHoldQuery,
   type HubInput,
@@ -89,7 +89,7 @@ export async function coordinationHubWorkflow(input: HubWorkflowInput): Promise<
     },
     {
       validator: (r) => {
-        ReserveUpdatesSchema.parse(r);
+        reserveUpdatesSchema().parse(r);
       },
     },
   );

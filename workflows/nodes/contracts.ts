@@ -90,33 +90,54 @@ export const nodeGroupScaleUpUpdate = defineUpdate<ScaleUpResult, [ScaleUpReques
 
 // ---- update input validation (the NodeGroup workflow's update validators) ------------------
 
+// The schemas are made on first use, not when the module loads: the workflow bundle's modules are
+// loaded once and shared (frozen) by every workflow of the worker (workers/bundle-options.ts),
+// and a zod schema cannot be frozen — made lazily, one instance serves every workflow.
+
 const describe = (v: unknown): string => (v === null ? 'null (a NaN is sent as null)' : v === undefined ? 'nothing' : JSON.stringify(v));
-const count = z.custom<number>((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0, {
-  error: (i) => `expected a non-negative integer, got ${describe(i.input)}`,
-});
-const text = z.string().min(1, { error: 'expected a non-empty string' });
 
-export const ScaleUpRequestSchema = z.object({
-  requestId: text,
-  nodes: z.array(
-    z.object({
-      offeringID: text,
-      count,
-    }),
-  ),
-  reason: text,
-  message: z.string().optional(),
-  pods: z.array(z.string()).optional(),
-  podUidsByNode: z.array(z.array(z.string())).optional(),
-});
+// zod configures itself (its locale, its memoizer) in its own module state when the first schema
+// is made. Made here, while the modules load, that happens before the SDK freezes them.
+void z.object({ warmUp: z.array(z.string()) }).safeParse({ warmUp: [] });
 
-export const ScaleDownRequestSchema = z.object({
-  requestId: text,
-  vpsieNodes: z.array(text),
-  reason: text,
-  message: z.string().optional(),
-  dryRun: z.boolean().optional(),
-});
+/** `make()` once, on the first call; the same value after. */
+export function lazily<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
+const count = lazily(() =>
+  z.custom<number>((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0, {
+    error: (i) => `expected a non-negative integer, got ${describe(i.input)}`,
+  }),
+);
+const text = lazily(() => z.string().min(1, { error: 'expected a non-empty string' }));
+
+export const scaleUpRequestSchema = lazily(() =>
+  z.object({
+    requestId: text(),
+    nodes: z.array(
+      z.object({
+        offeringID: text(),
+        count: count(),
+      }),
+    ),
+    reason: text(),
+    message: z.string().optional(),
+    pods: z.array(z.string()).optional(),
+    podUidsByNode: z.array(z.array(z.string())).optional(),
+  }),
+);
+
+export const scaleDownRequestSchema = lazily(() =>
+  z.object({
+    requestId: text(),
+    vpsieNodes: z.array(text()),
+    reason: text(),
+    message: z.string().optional(),
+    dryRun: z.boolean().optional(),
+  }),
+);
 
 /** `nodes[0].count` for the path ['nodes', 0, 'count']. */
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -127,9 +148,9 @@ function fieldPath(path: readonly PropertyKey[]): string {
  * An update validator: throws (so the update is refused before it is accepted, nothing written to
  * history) with every invalid field named, e.g. `nodeGroupScaleUp: nodes[0].count: expected a non-negative integer, got -2`.
  */
-export function validator<T>(what: string, schema: z.ZodType<T>): (input: unknown) => void {
+export function validator<T>(what: string, schema: () => z.ZodType<T>): (input: unknown) => void {
   return (input: unknown): void => {
-    const r = schema.safeParse(input);
+    const r = schema().safeParse(input);
     if (r.success) return;
     throw new TypeError(`${what}: ${r.error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`).join('; ')}`);
   };

@@ -16,8 +16,8 @@ import {
   type ScaleDownResult,
   type ScaleUpRequest,
   type ScaleUpResult,
-  ScaleDownRequestSchema,
-  ScaleUpRequestSchema,
+  scaleDownRequestSchema,
+  scaleUpRequestSchema,
   validator,
 } from '../contracts';
 import { scaleDownRequest, scaleUpRequest } from './scale-requests';
@@ -95,12 +95,12 @@ export function installHandlers(e: NodeGroupEntity): void {
     nodeGroupScaleUpUpdate,
     idempotentUpdate<ScaleUpRequest, ScaleUpResult>('up', (req, g) => scaleUpRequest(e, req, g)),
     // Refused before acceptance (nothing in history) with the invalid fields named.
-    { validator: validator('nodeGroupScaleUp', ScaleUpRequestSchema) },
+    { validator: validator('nodeGroupScaleUp', scaleUpRequestSchema) },
   );
 
   setHandler(
     nodeGroupScaleDownUpdate,
     idempotentUpdate<ScaleDownRequest, ScaleDownResult>('down', (req, g) => scaleDownRequest(e, req, g)),
-    { validator: validator('nodeGroupScaleDown', ScaleDownRequestSchema) },
+    { validator: validator('nodeGroupScaleDown', scaleDownRequestSchema) },
   );
 }

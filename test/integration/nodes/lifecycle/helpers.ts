@@ -28,6 +28,7 @@ import {
   type VPSieNode,
 } from '../../../../lib/crds/autoscaler';
 import type { OrchestratorDeps } from '../../../../workers/deps';
+import { QUIET_BUNDLER, workflowBundleOptions } from '../../../../workers/bundle-options';
 import { vpsieNodeSyncSignal, vpsieNodeWorkflowId } from '../../../../workflows/nodes/contracts';
 import { vpsieNodeLifecycleWorkflow, type VPSieNodeLifecycleInput } from '../../../../workflows/nodes/lifecycle/workflow';
 import type { TestSandbox } from '../../../support/sandbox';
@@ -38,7 +39,7 @@ export const BOOTSTRAP_TOKEN = 'abcdef.0123456789abcdef';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function lifecycleBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: LIFECYCLE_WORKFLOWS, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  bundle ??= bundleWorkflowCode({ ...workflowBundleOptions(LIFECYCLE_WORKFLOWS), logger: QUIET_BUNDLER });
   return bundle;
 }
 

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { ScaleDownRequestSchema, ScaleUpRequestSchema, validator } from '../../../../workflows/nodes/contracts';
+import { scaleDownRequestSchema, scaleUpRequestSchema, validator } from '../../../../workflows/nodes/contracts';
 
-const up = validator('nodeGroupScaleUp', ScaleUpRequestSchema);
-const down = validator('nodeGroupScaleDown', ScaleDownRequestSchema);
+const up = validator('nodeGroupScaleUp', scaleUpRequestSchema);
+const down = validator('nodeGroupScaleDown', scaleDownRequestSchema);
 const refusal = (f: () => void): string => {
   try {
     f();
