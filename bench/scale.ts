@@ -32,6 +32,7 @@ import { readEndpoints, unpublish } from '../sandbox/endpoints';
 import { startSandbox, type Sandbox } from '../sandbox/stack';
 import { API_VERSION, GROUP, NODEGROUP_KIND, NODEGROUP_PLURAL, VERSION } from '../lib/crds/autoscaler';
 import { percentile, round3 } from './stats';
+import { eventually } from '../test/support/eventually';
 
 // ---------------------------------------------------------------------------------- arguments
 
@@ -74,19 +75,9 @@ const MAX_CLUSTER_NODES = Math.max(1000, NODES + BURST_GROUPS * BURST_GROUP_MAX_
 const progress = (msg: string): void => void process.stderr.write(`[bench:scale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, timeoutMs: number, intervalMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(intervalMs);
-  }
+/** The tests' polling (test/support/eventually.ts), with the deadline and period first. */
+function until<T>(what: string, timeoutMs: number, intervalMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  return eventually(what, probe, timeoutMs, intervalMs);
 }
 
 // --------------------------------------------------------------------------- process sampling
